@@ -1,0 +1,40 @@
+import { createRequire } from "node:module";
+import hardhatToolboxMochaEthersPlugin from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+// Hardhat cannot download compilers on an offline machine: use the solcjs build
+// that the pinned npm `solc` package ships. Keep `version` equal to that pin.
+const solcVersion = (require("solc/package.json") as { version: string }).version;
+const soljson = require.resolve("solc/soljson.js");
+
+const fuzzRuns = process.env.CI ? 5000 : 256;
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthersPlugin],
+  solidity: {
+    profiles: {
+      default: {
+        version: solcVersion,
+        path: soljson,
+        settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun" },
+      },
+      production: {
+        version: solcVersion,
+        path: soljson,
+        settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun" },
+      },
+    },
+  },
+  paths: {
+    sources: "contracts/src",
+    tests: { mocha: "contracts/test", solidity: "contracts/test" },
+    ignition: "contracts/ignition",
+  },
+  test: {
+    solidity: { fuzz: { runs: fuzzRuns } },
+  },
+  networks: {
+    localhost: { type: "http", chainType: "l1", url: process.env.RENDERMESH_RPC_URL ?? "http://127.0.0.1:8545" },
+  },
+});

@@ -1,0 +1,4 @@
+/**
+ * @rendermesh/client — see ../../../shared DESIGN "Roles and layout".
+ */
+export {};

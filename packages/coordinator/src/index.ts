@@ -1,0 +1,4 @@
+/**
+ * @rendermesh/coordinator — see ../../../shared DESIGN "Roles and layout".
+ */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * @rendermesh/provider-node — see ../../../shared DESIGN "Roles and layout".
+ */
+export {};

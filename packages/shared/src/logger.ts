@@ -1,0 +1,40 @@
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from "pino";
+
+export type { Logger } from "pino";
+
+/**
+ * Keys that may hold secrets anywhere in a log object. Private keys,
+ * keystore passwords and signatures-in-progress never reach a log line.
+ */
+export const REDACTED_KEYS = [
+  "privateKey",
+  "key",
+  "secret",
+  "password",
+  "passphrase",
+  "mnemonic",
+  "seed",
+  "authorization",
+  "apiKey",
+  "keystorePassword",
+] as const;
+
+const redactPaths = REDACTED_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
+export interface CreateLoggerOptions {
+  /** Component name; becomes the `component` field, like js-libp2p's `libp2p:identify` scopes. */
+  name: string;
+  level?: string;
+  destination?: DestinationStream;
+}
+
+/** A pino logger with secrets redacted. Level from `opts.level`, else RENDERMESH_LOG_LEVEL, else info. */
+export function createLogger(opts: CreateLoggerOptions): Logger {
+  const options: LoggerOptions = {
+    level: opts.level ?? process.env.RENDERMESH_LOG_LEVEL ?? "info",
+    base: { component: opts.name },
+    redact: { paths: redactPaths, censor: "[redacted]" },
+    serializers: { err: pino.stdSerializers.err },
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
+}
