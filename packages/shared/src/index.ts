@@ -1,10 +1,14 @@
 /**
  * @rendermesh/shared — what every Rendermesh part must agree on: errors,
- * configuration, logging, and (as the network grows) protocol schemas, the
- * canonical job spec, EIP-712 types, policy evaluation, ABIs and the model
- * pipeline. Client, coordinator and provider-node depend on this; it depends
- * on none of them.
+ * configuration, logging, the canonical job spec and its hash, the content
+ * policy's matching rules, the wire protocol's ids and messages, chain
+ * bindings (ABIs, EIP-712), networking and IPFS, the model pipeline and video
+ * media. Client, coordinator and provider-node depend on this package; it
+ * depends on none of them.
  */
 export * from "./errors.js";
 export * from "./config.js";
 export * from "./logger.js";
+export * from "./spec/index.js";
+export * from "./policy/index.js";
+export * from "./protocol/index.js";

@@ -1,0 +1,3 @@
+export * from "./normalise.js";
+export * from "./snapshot.js";
+export * from "./evaluate.js";

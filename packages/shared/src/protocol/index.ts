@@ -1,0 +1,3 @@
+export * from "./ids.js";
+export * from "./reasons.js";
+export * from "./messages.js";
