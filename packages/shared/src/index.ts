@@ -12,3 +12,5 @@ export * from "./logger.js";
 export * from "./spec/index.js";
 export * from "./policy/index.js";
 export * from "./protocol/index.js";
+export * from "./wallet/index.js";
+export * from "./devnet.js";

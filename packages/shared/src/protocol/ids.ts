@@ -15,6 +15,8 @@ export const PROTOCOLS = {
   job: `/rendermesh/job/${PROTOCOL_VERSION}`,
   /** client → coordinator: the verdict on a delivered segment; request/response. */
   report: `/rendermesh/report/${PROTOCOL_VERSION}`,
+  /** client → provider: the latest cumulative voucher for a job; request/response. */
+  voucher: `/rendermesh/voucher/${PROTOCOL_VERSION}`,
 } as const;
 export type ProtocolName = keyof typeof PROTOCOLS;
 

@@ -228,3 +228,14 @@ export const SegmentVerdict = z.object({
 export type SegmentVerdict = z.output<typeof SegmentVerdict>;
 export const VerdictAck = z.object({ type: z.literal("verdict-ack"), jobId: Bytes32, segment: U32 });
 export const ReportResponse = z.discriminatedUnion("type", [VerdictAck, ErrorMessage]);
+
+// ---- /rendermesh/voucher ------------------------------------------------------
+
+export const VoucherFields = z.object({ jobId: Bytes32, provider: Address, seconds: U32 });
+export type VoucherFields = z.output<typeof VoucherFields>;
+
+/** The client's cumulative EIP-712 voucher, sent straight to the provider after each verified segment. */
+export const VoucherMessage = z.object({ type: z.literal("voucher"), ...ChainRef.shape, voucher: VoucherFields, signature: Signature });
+export type VoucherMessage = z.output<typeof VoucherMessage>;
+export const VoucherAck = z.object({ type: z.literal("voucher-ack"), jobId: Bytes32, seconds: U32 });
+export const VoucherResponse = z.discriminatedUnion("type", [VoucherAck, ErrorMessage]);

@@ -1,2 +1,3 @@
 export * from "./schema.js";
 export * from "./hash.js";
+export * from "./pricing.js";
