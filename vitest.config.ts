@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 
 // Tests import workspace packages from source through the
@@ -12,10 +13,9 @@ export default defineConfig({
         resolve,
         test: { name, root: `packages/${name}`, include: ["test/**/*.test.ts"], testTimeout: 60_000 },
       })),
-      {
-        resolve,
-        test: { name: "e2e", root: "test", include: ["**/*.test.ts"], testTimeout: 300_000, hookTimeout: 300_000 },
-      },
+      ...(existsSync("test")
+        ? [{ resolve, test: { name: "e2e", root: "test", include: ["**/*.test.ts"], testTimeout: 300_000, hookTimeout: 300_000 } }]
+        : []),
     ],
   },
 });

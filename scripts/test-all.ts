@@ -74,7 +74,9 @@ for (const suite of suites) {
   const ok = code === 0 && counts.failed === 0;
   if (!ok) failedSuites++;
   passed += counts.passed;
-  failed += counts.failed;
+  // A suite that failed without reporting failing tests (a crash, a build or
+  // startup error) still counts as one failure in the closing line.
+  failed += ok ? 0 : Math.max(1, counts.failed);
   skipped += counts.skipped;
   rows.push({ suite: suite.name, status: ok ? "ok" : `FAILED (exit ${code})`, ...counts, seconds: seconds.toFixed(1) });
   if (suite.name.startsWith("build") && !ok) break;
