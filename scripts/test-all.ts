@@ -34,7 +34,7 @@ const suites: Suite[] = [
   {
     name: "hardhat (solidity + mocha)",
     cmd: "pnpm",
-    args: ["exec", "hardhat", "test"],
+    args: ["run", "hardhat", "test"],
     parse: (out) => {
       const tail = /(\d+) passing \(.*\)\s*$/m.exec(out.split("Running Mocha tests").pop() ?? "");
       const total = /^(\d+) passing \(\d+ solidity, \d+ mocha\)/m.exec(out);
