@@ -1,0 +1,180 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { withBitswap, type BitswapOptions } from "@helia/bitswap";
+import { unixfs, type UnixFS } from "@helia/unixfs";
+import { isPeerId, type AbortOptions, type Libp2p, type PeerId } from "@libp2p/interface";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { FsBlockstore } from "blockstore-fs";
+import { FsDatastore } from "datastore-fs";
+import { createHeliaLight, type Helia } from "helia";
+import type { CID } from "multiformats/cid";
+import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../constants.js";
+import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../errors.js";
+import { abortError, deadlineSignal } from "../signals.js";
+import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
+import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
+
+export interface HeliaSegmentStoreInit {
+  /**
+   * The node's own libp2p node (from `createMeshNode`): Helia adds bitswap to
+   * it instead of starting a second node. Only one Helia store per node.
+   */
+  libp2p: Libp2p;
+  /** Blocks go to `<dataDir>/blocks`, pins and Helia state to `<dataDir>/datastore`. */
+  dataDir: string;
+  /** Bitswap tuning (stream limits, message sizes). */
+  bitswap?: BitswapOptions;
+}
+
+export interface HeliaSegmentStore extends SegmentStore {
+  /** The underlying Helia node, for callers that need more than segments. */
+  readonly helia: Helia;
+}
+
+/**
+ * The default segment store: an embedded Helia node with a filesystem
+ * blockstore, sharing the caller's libp2p node and moving blocks with
+ * bitswap only.
+ *
+ * It is built from `createHeliaLight` plus the bitswap mixin rather than
+ * `createHelia`, whose libp2p defaults would add public bootstrap peers, the
+ * Amino DHT, delegated routing and trustless HTTP gateways. Here there are
+ * no routers and no HTTP block brokers: blocks come from peers we are
+ * connected to, and `get({ providers })` connects to the provider first.
+ */
+export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Promise<HeliaSegmentStore> {
+  const blocksDir = join(init.dataDir, "blocks");
+  const datastoreDir = join(init.dataDir, "datastore");
+  await mkdir(init.dataDir, { recursive: true, mode: 0o700 });
+  const blockstore = new FsBlockstore(blocksDir);
+  const datastore = new FsDatastore(datastoreDir);
+  await blockstore.open();
+  await datastore.open();
+
+  const helia = createHeliaLight({ blockstore, datastore, routers: [], blockBrokers: [] });
+  // withBitswap reads the node from `helia.libp2p`; giving it ours (instead of
+  // withLibp2p, which always creates a node) also means helia.stop() leaves
+  // our node running.
+  Object.defineProperty(helia, "libp2p", { value: init.libp2p, enumerable: true, configurable: true });
+  withBitswap(helia as Parameters<typeof withBitswap>[0], init.bitswap);
+  try {
+    await helia.start();
+  } catch (cause) {
+    await Promise.allSettled([blockstore.close(), datastore.close()]);
+    throw new SegmentStoreError("Cannot start the embedded IPFS node.", {
+      cause,
+      hint: "Only one Helia store can share a libp2p node; check the data dir is writable.",
+    });
+  }
+  return new HeliaStore(helia, unixfs(helia), init.libp2p, async () => {
+    await Promise.allSettled([blockstore.close(), datastore.close()]);
+  });
+}
+
+class HeliaStore implements HeliaSegmentStore {
+  readonly helia: Helia;
+  readonly #fs: UnixFS;
+  readonly #libp2p: Libp2p;
+  readonly #closeStores: () => Promise<void>;
+  #stopped = false;
+
+  constructor(helia: Helia, fs: UnixFS, libp2p: Libp2p, closeStores: () => Promise<void>) {
+    this.helia = helia;
+    this.#fs = fs;
+    this.#libp2p = libp2p;
+    this.#closeStores = closeStores;
+  }
+
+  async add(bytes: Uint8Array, options: AddSegmentOptions = {}): Promise<CID> {
+    let cid: CID;
+    try {
+      cid = await this.#fs.addBytes(bytes, { ...SEGMENT_IMPORT_OPTIONS, signal: options.signal });
+    } catch (cause) {
+      throw new SegmentStoreError("Cannot add the segment to the embedded IPFS node.", { cause });
+    }
+    if (options.pin ?? true) await this.pin(cid, { signal: options.signal });
+    return cid;
+  }
+
+  async pin(cid: CID, options: AbortOptions = {}): Promise<void> {
+    try {
+      if (await this.helia.pins.isPinned(cid, options)) return;
+      for await (const _ of this.helia.pins.add(cid, options)) {
+        // walking the DAG pins each block
+      }
+    } catch (cause) {
+      if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
+      throw new SegmentStoreError(`Cannot pin ${cid.toString()}.`, { cause });
+    }
+  }
+
+  async get(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
+    const signal = deadlineSignal(options, DEFAULT_SEGMENT_TIMEOUT);
+    const maxBytes = options.maxBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
+    const providers = options.providers ?? [];
+    const what = `Fetching segment ${cid.toString()}`;
+    try {
+      if (providers.length > 0 && !(await this.helia.blockstore.has(cid, { signal }))) {
+        await this.#connect(providers, signal);
+      }
+      const fetch = { signal, providers: providers.map((p) => (isPeerId(p) ? p.toCID() : p)) };
+      const stat = await this.#fs.stat(cid, fetch);
+      if (stat.size > BigInt(maxBytes)) {
+        throw new SegmentTooLargeError(`Segment ${cid.toString()} is ${stat.size} bytes, over the ${maxBytes}-byte limit.`);
+      }
+      const out = new Uint8Array(Number(stat.size));
+      let offset = 0;
+      // Helia checks every block fetched from a peer against its CID before
+      // it is stored or returned, so the bytes are verified.
+      for await (const chunk of this.#fs.cat(cid, fetch)) {
+        if (offset + chunk.byteLength > out.byteLength) {
+          throw new SegmentStoreError(`Segment ${cid.toString()} holds more bytes than its root block declares.`);
+        }
+        out.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      if (offset !== out.byteLength) {
+        throw new SegmentStoreError(`Segment ${cid.toString()} holds fewer bytes than its root block declares.`);
+      }
+      return out;
+    } catch (cause) {
+      if (cause instanceof SegmentTooLargeError || cause instanceof DialError || cause instanceof SegmentStoreError) throw cause;
+      if (signal.aborted) {
+        const err = abortError(signal, what);
+        if (!(err instanceof TimeoutError)) throw err;
+        throw new TimeoutError(err.shortMessage, {
+          cause: err.cause,
+          hint: "Check that a provider is reachable and still holds the segment.",
+        });
+      }
+      throw new SegmentStoreError(`${what} failed.`, { cause });
+    }
+  }
+
+  async has(cid: CID, options: AbortOptions = {}): Promise<boolean> {
+    return this.helia.blockstore.has(cid, options);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    try {
+      await this.helia.stop();
+    } finally {
+      await this.#closeStores();
+    }
+  }
+
+  /** Dials every provider; fails only when none can be reached. */
+  async #connect(providers: Array<Multiaddr | PeerId>, signal: AbortSignal): Promise<void> {
+    const results = await Promise.allSettled(providers.map((p) => this.#libp2p.dial(p, { signal })));
+    if (results.some((r) => r.status === "fulfilled")) return;
+    if (signal.aborted) throw abortError(signal, "Connecting to the segment's providers");
+    const reasons = results.map((r, i) => `${providers[i]!.toString()}: ${r.status === "rejected" ? String((r.reason as Error)?.message ?? r.reason) : "ok"}`);
+    throw new DialError("Cannot reach any provider of the segment.", {
+      details: reasons,
+      cause: results[0]?.status === "rejected" ? results[0].reason : undefined,
+      hint: "Check that the provider is running and that its multiaddr is right.",
+    });
+  }
+}

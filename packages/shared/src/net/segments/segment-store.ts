@@ -1,0 +1,40 @@
+import type { AbortOptions, PeerId } from "@libp2p/interface";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import type { CID } from "multiformats/cid";
+
+export interface AddSegmentOptions extends AbortOptions {
+  /** Pin the segment so garbage collection keeps it (default true). */
+  pin?: boolean;
+}
+
+export interface GetSegmentOptions extends AbortOptions {
+  /**
+   * Peers known to hold the segment, dialled first so the bytes come straight
+   * from them (a provider's multiaddr with `/p2p/<id>`, or a peer id already
+   * in the peer store). The Kubo store can only use multiaddrs.
+   */
+  providers?: Array<Multiaddr | PeerId>;
+  /** Deadline in ms (default 120 s; 0 disables). */
+  timeout?: number;
+  /** Refuse segments larger than this many bytes (default 256 MiB). */
+  maxBytes?: number;
+}
+
+/**
+ * Where rendered segments live: added and pinned by providers, fetched and
+ * verified by clients. Implementations: `createHeliaSegmentStore` (default,
+ * embedded) and `createKuboSegmentStore` (`--ipfs-api URL`). Both produce the
+ * same CIDv1 for the same bytes (see `SEGMENT_IMPORT_OPTIONS`).
+ */
+export interface SegmentStore {
+  /** Imports `bytes` as a UnixFS file with Rendermesh's settings and pins it; returns its CIDv1. */
+  add(bytes: Uint8Array, options?: AddSegmentOptions): Promise<CID>;
+  /** Pins a segment (fetching it if needed). Pinning a pinned segment is a no-op. */
+  pin(cid: CID, options?: AbortOptions): Promise<void>;
+  /** The segment's bytes, verified against `cid`. */
+  get(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
+  /** Whether the segment's root block is stored locally (no network access). */
+  has(cid: CID, options?: AbortOptions): Promise<boolean>;
+  /** Releases the store; the libp2p node it shares (Helia) keeps running. */
+  stop(): Promise<void>;
+}

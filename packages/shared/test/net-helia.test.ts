@@ -1,0 +1,166 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Connection } from "@libp2p/interface";
+import { CID } from "multiformats/cid";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import {
+  createHeliaSegmentStore,
+  createMeshNode,
+  segmentCid,
+  SEGMENT_CHUNK_SIZE,
+  type HeliaSegmentStore,
+  type MeshNode,
+} from "../src/net/index.js";
+
+const MiB = 1024 * 1024;
+const DAG_PB = 0x70;
+const RAW = 0x55;
+
+let dir: string;
+const cleanups: Array<() => Promise<unknown>> = [];
+/** Every connection any node in a test opened or accepted. */
+const connections: Connection[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "rendermesh-net-helia-"));
+});
+
+afterEach(async () => {
+  // stores before nodes: a store shares its node
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  // Helia must never have reached anything but loopback.
+  for (const conn of connections.splice(0)) expect(conn.remoteAddr.toString()).toMatch(/^\/ip4\/127\.0\.0\.1\//);
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function peer(name: string): Promise<{ node: MeshNode; store: HeliaSegmentStore; dataDir: string }> {
+  const node = await createMeshNode();
+  node.addEventListener("connection:open", (evt) => connections.push(evt.detail));
+  cleanups.push(async () => {
+    await node.stop();
+  });
+  const dataDir = join(dir, name);
+  const store = await createHeliaSegmentStore({ libp2p: node, dataDir });
+  cleanups.push(() => store.stop());
+  return { node, store, dataDir };
+}
+
+describe("createHeliaSegmentStore", () => {
+  test("default: a 2 MiB segment added on A is fetched by B by CID with A as provider", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    const bytes = new Uint8Array(randomBytes(2 * MiB));
+
+    const cid = await a.store.add(bytes);
+    expect(cid.version).toBe(1);
+    expect(cid.code).toBe(DAG_PB); // 2 chunks of 1 MiB under one root
+    expect(cid.multihash.code).toBe(0x12); // sha2-256
+    expect(cid.toString()).toMatch(/^bafybei/);
+    expect(cid.equals(await segmentCid(bytes))).toBe(true);
+    expect(await a.store.has(cid)).toBe(true);
+    expect(await a.store.helia.pins.isPinned(cid)).toBe(true);
+
+    expect(await b.store.has(cid)).toBe(false);
+    expect(b.node.getConnections()).toHaveLength(0);
+    // Record every dial B makes (its own and Helia's): only A, only on loopback.
+    const dialled: string[] = [];
+    for (const method of ["dial", "dialProtocol"] as const) {
+      const original = b.node[method].bind(b.node) as (...args: unknown[]) => Promise<never>;
+      (b.node as unknown as Record<string, unknown>)[method] = (target: unknown, ...rest: unknown[]) => {
+        dialled.push(String(target));
+        return original(target, ...rest);
+      };
+    }
+    const fetched = await b.store.get(cid, { providers: [a.node.getMultiaddrs()[0]!], timeout: 20_000 });
+    expect(Buffer.from(fetched).equals(Buffer.from(bytes))).toBe(true);
+    // it came straight from A
+    expect(b.node.getConnections().map((c) => c.remotePeer.toString())).toEqual([a.node.peerId.toString()]);
+    expect(dialled.length).toBeGreaterThan(0);
+    for (const target of dialled) expect(target).toMatch(new RegExp(`^(/ip4/127\\.0\\.0\\.1/.*)?${a.node.peerId.toString()}$`));
+    expect(await b.store.has(cid)).toBe(true);
+  });
+
+  test("behavior: a segment of one chunk or less is a single raw block (bafkrei…)", async () => {
+    const a = await peer("a");
+    const bytes = new Uint8Array(randomBytes(SEGMENT_CHUNK_SIZE));
+    const cid = await a.store.add(bytes);
+    expect(cid.version).toBe(1);
+    expect(cid.code).toBe(RAW);
+    expect(cid.toString()).toMatch(/^bafkrei/);
+    expect(Buffer.from(await a.store.get(cid)).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  test("behavior: a peer id already in the peer store works as a provider", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    const bytes = new Uint8Array(randomBytes(300_000));
+    const cid = await a.store.add(bytes);
+    await b.node.peerStore.merge(a.node.peerId, { multiaddrs: a.node.getMultiaddrs() });
+    const fetched = await b.store.get(cid, { providers: [a.node.peerId], timeout: 20_000 });
+    expect(Buffer.from(fetched).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  test("behavior: a pinned segment survives a Helia restart on the same data dir", async () => {
+    const node = await createMeshNode();
+    cleanups.push(async () => {
+    await node.stop();
+  });
+    const dataDir = join(dir, "provider");
+    const bytes = new Uint8Array(randomBytes(3 * MiB + 17));
+
+    const first = await createHeliaSegmentStore({ libp2p: node, dataDir });
+    const cid = await first.add(bytes);
+    await first.stop();
+    expect(node.status).toBe("started"); // the store does not own the node
+
+    const second = await createHeliaSegmentStore({ libp2p: node, dataDir });
+    cleanups.push(() => second.stop());
+    expect(await second.helia.pins.isPinned(cid)).toBe(true);
+    expect(await second.has(cid)).toBe(true);
+    // offline: no providers, no connections; the blocks are on disk
+    const again = await second.get(cid, { timeout: 5_000 });
+    expect(Buffer.from(again).equals(Buffer.from(bytes))).toBe(true);
+    expect(node.getConnections()).toHaveLength(0);
+  });
+
+  test("behavior: pin is idempotent and fetches what it pins", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    const cid = await a.store.add(new Uint8Array(randomBytes(1500 * 1024)), { pin: false });
+    expect(await a.store.helia.pins.isPinned(cid)).toBe(false);
+    await a.store.pin(cid);
+    await a.store.pin(cid);
+    expect(await a.store.helia.pins.isPinned(cid)).toBe(true);
+
+    await b.node.dial(a.node.getMultiaddrs()[0]!);
+    await b.store.pin(cid, { signal: AbortSignal.timeout(20_000) });
+    expect(await b.store.helia.pins.isPinned(cid)).toBe(true);
+  });
+
+  test("error: a segment nobody has times out with TimeoutError", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    const missing = await segmentCid(new Uint8Array(randomBytes(1000)));
+    await expect(b.store.get(missing, { providers: [a.node.getMultiaddrs()[0]!], timeout: 1_000 })).rejects.toMatchObject({
+      name: "TimeoutError",
+      code: "TIMEOUT",
+    });
+  });
+
+  test("error: unreachable providers give DialError", async () => {
+    const b = await peer("b");
+    const gone = await createMeshNode();
+    const addr = gone.getMultiaddrs()[0]!;
+    await gone.stop();
+    const cid = CID.parse("bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
+    await expect(b.store.get(cid, { providers: [addr], timeout: 5_000 })).rejects.toMatchObject({ name: "DialError" });
+  });
+
+  test("error: a segment over maxBytes is refused", async () => {
+    const a = await peer("a");
+    const cid = await a.store.add(new Uint8Array(randomBytes(2 * MiB)));
+    await expect(a.store.get(cid, { maxBytes: MiB })).rejects.toMatchObject({ name: "SegmentTooLargeError" });
+  });
+});
