@@ -17,11 +17,28 @@ interface Vm {
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function assume(bool condition) external pure;
     function label(address who, string calldata name) external;
+    function chainId(uint256 newChainId) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function expectEmit() external;
+    function mockCall(address callee, bytes calldata data, bytes calldata returnData) external;
+    function clearMockedCalls() external;
+    function getBlockTimestamp() external view returns (uint256);
 }
 
 /// @dev Base for Solidity tests: `vm` at the address `hevm cheat code` hashes to.
 abstract contract CheatCodes {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @dev Foundry-style invariant targeting: the invariant fuzzer calls only these contracts.
+    address[] private _targetContracts;
+
+    function targetContract(address target) internal {
+        _targetContracts.push(target);
+    }
+
+    function targetContracts() public view returns (address[] memory) {
+        return _targetContracts;
+    }
 
     function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
         require(min <= max, "bound: min > max");

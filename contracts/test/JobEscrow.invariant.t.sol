@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IJobEscrow} from "../src/interfaces/IJobEscrow.sol";
+import {Voucher, Assignment, Delivery} from "../src/types/Messages.sol";
+import {CheatCodes} from "./utils/Vm.sol";
+import {EscrowBase} from "./utils/EscrowBase.sol";
+
+/// @dev Drives the escrow through random sequences of open, redeem, settle, claim, dispute, resolve, finalize,
+/// refund, withdraw and time passing, and keeps an independent model of what every account should have been
+/// credited: each provider `max(voucher seconds, finalised claims)` per job, at the job's net price, and the fees
+/// of every paid second when a job closes.
+contract EscrowHandler is EscrowBase {
+    uint256 internal constant MAX_JOBS = 16;
+    uint256 internal constant PROVIDERS = 3;
+
+    bytes32[] public jobs;
+    mapping(bytes32 jobId => mapping(address provider => uint32)) public modelVoucher;
+    mapping(bytes32 jobId => mapping(address provider => uint32)) public modelClaims;
+    mapping(bytes32 jobId => uint256) public modelPaidSeconds;
+    mapping(address account => uint256) public modelCredited;
+    mapping(address account => uint256) public withdrawn;
+    uint256 public slashed;
+    uint256 public clientSpent;
+    mapping(bytes4 selector => uint256) public calls;
+
+    constructor() {
+        _deploy(address(this), PROVIDERS);
+        token.transfer(client, 1e27);
+    }
+
+    // --------------------------------------------------------------- views
+
+    function jobCount() external view returns (uint256) {
+        return jobs.length;
+    }
+
+    function providerAt(uint256 i) external view returns (address) {
+        return providers[i];
+    }
+
+    function accounts() external view returns (address[] memory list) {
+        list = new address[](PROVIDERS + 2);
+        for (uint256 i = 0; i < PROVIDERS; ++i) list[i] = providers[i];
+        list[PROVIDERS] = coordinator;
+        list[PROVIDERS + 1] = treasury;
+    }
+
+    // ------------------------------------------------------------- actions
+
+    function open(uint32 totalSeconds, uint128 price, uint64 deadlineIn) external {
+        if (jobs.length >= MAX_JOBS) return;
+        totalSeconds = uint32(bound(totalSeconds, 1, 8));
+        price = uint128(bound(price, 1, 1e21));
+        deadlineIn = uint64(bound(deadlineIn, 1, 300));
+        uint256 before = token.balanceOf(client);
+        bytes32 jobId = _open(totalSeconds, price, deadlineIn);
+        clientSpent += before - token.balanceOf(client);
+        jobs.push(jobId);
+        ++calls[this.open.selector];
+    }
+
+    function redeem(uint256 jobSeed, uint256 providerSeed, uint32 totalSeconds) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        address provider = providers[providerSeed % PROVIDERS];
+        totalSeconds = uint32(bound(totalSeconds, 1, 8));
+        (Voucher memory v, bytes memory sig) = _voucher(jobId, provider, totalSeconds);
+        try escrow.redeem(v, sig) {
+            uint32 before = _paid(jobId, provider);
+            require(totalSeconds > before, "model: redeem paid nothing new");
+            _credit(jobId, provider, totalSeconds - before);
+            modelVoucher[jobId][provider] = totalSeconds;
+            ++calls[this.redeem.selector];
+        } catch {}
+    }
+
+    function settle(uint256 jobSeed, uint32[3] memory totals, uint8 mask) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        uint256 n;
+        for (uint256 i = 0; i < PROVIDERS; ++i) if (mask & (1 << i) != 0) ++n;
+        address[] memory list = new address[](n);
+        uint32[] memory secs = new uint32[](n);
+        uint256 k;
+        for (uint256 i = 0; i < PROVIDERS; ++i) {
+            if (mask & (1 << i) == 0) continue;
+            list[k] = providers[i];
+            secs[k++] = uint32(bound(totals[i], 0, 8));
+        }
+        uint256 before = token.balanceOf(client);
+        vm.prank(client);
+        try escrow.settle(jobId, list, secs) {
+            for (uint256 i = 0; i < n; ++i) {
+                uint32 paid = _paid(jobId, list[i]);
+                if (secs[i] > paid) {
+                    _credit(jobId, list[i], secs[i] - paid);
+                    modelVoucher[jobId][list[i]] = secs[i];
+                }
+            }
+            _creditFees(jobId);
+            clientSpent -= token.balanceOf(client) - before;
+            ++calls[this.settle.selector];
+        } catch {}
+    }
+
+    function claim(uint256 jobSeed, uint32 segment, uint256 providerSeed) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        IJobEscrow.Job memory job = escrow.getJob(jobId);
+        if (block.timestamp <= job.deadline) vm.warp(uint256(job.deadline) + 1);
+        segment = uint32(bound(segment, 0, 7));
+        (Assignment memory a, bytes memory cs, Delivery memory d, bytes memory ps) = _claimArgs(
+            jobId,
+            segment,
+            providerSeed % PROVIDERS
+        );
+        try escrow.claim(a, cs, d, ps) {
+            ++calls[this.claim.selector];
+        } catch {}
+    }
+
+    function dispute(uint256 jobSeed, uint32 segment) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        vm.prank(client);
+        try escrow.dispute(jobId, uint32(bound(segment, 0, 7))) {
+            ++calls[this.dispute.selector];
+        } catch {}
+    }
+
+    function finalize(uint256 jobSeed, uint32 segment) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        segment = uint32(bound(segment, 0, 7));
+        address provider = escrow.getClaim(jobId, segment).provider;
+        try escrow.finalizeClaim(jobId, segment) {
+            _claimPaid(jobId, provider);
+            ++calls[this.finalize.selector];
+        } catch {}
+    }
+
+    function resolve(uint256 jobSeed, uint32 segment, bool pay, uint256 slashAmount) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        segment = uint32(bound(segment, 0, 7));
+        address provider = escrow.getClaim(jobId, segment).provider;
+        slashAmount = pay ? 0 : bound(slashAmount, 0, 20 * MIN_STAKE);
+        uint256 treasuryBefore = token.balanceOf(treasury);
+        try escrow.resolveDispute(jobId, segment, pay, slashAmount) {
+            if (pay) _claimPaid(jobId, provider);
+            slashed += token.balanceOf(treasury) - treasuryBefore;
+            ++calls[this.resolve.selector];
+        } catch {}
+    }
+
+    function refund(uint256 jobSeed) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        uint256 before = token.balanceOf(client);
+        try escrow.refund(jobId) {
+            _creditFees(jobId);
+            clientSpent -= token.balanceOf(client) - before;
+            ++calls[this.refund.selector];
+        } catch {}
+    }
+
+    function withdraw(uint256 accountSeed) external {
+        address account = accountSeed % 5 < PROVIDERS
+            ? providers[accountSeed % 5]
+            : (accountSeed % 5 == PROVIDERS ? coordinator : treasury);
+        uint256 before = token.balanceOf(account);
+        try escrow.withdrawFor(account) {
+            withdrawn[account] += token.balanceOf(account) - before;
+            ++calls[this.withdraw.selector];
+        } catch {}
+    }
+
+    function warp(uint32 dt) external {
+        vm.warp(block.timestamp + bound(dt, 0, 150));
+        ++calls[this.warp.selector];
+    }
+
+    // --------------------------------------------------------------- model
+
+    function _paid(bytes32 jobId, address provider) internal view returns (uint32) {
+        uint32 v = modelVoucher[jobId][provider];
+        uint32 c = modelClaims[jobId][provider];
+        return v > c ? v : c;
+    }
+
+    function _claimPaid(bytes32 jobId, address provider) internal {
+        uint32 before = _paid(jobId, provider);
+        ++modelClaims[jobId][provider];
+        uint32 after_ = _paid(jobId, provider);
+        if (after_ > before) _credit(jobId, provider, after_ - before);
+    }
+
+    function _credit(bytes32 jobId, address provider, uint256 secs) internal {
+        IJobEscrow.Job memory job = escrow.getJob(jobId);
+        modelCredited[provider] += secs * _net(job.pricePerSecond, job.coordinatorFeeBps, job.treasuryFeeBps);
+        modelPaidSeconds[jobId] += secs;
+    }
+
+    function _creditFees(bytes32 jobId) internal {
+        IJobEscrow.Job memory job = escrow.getJob(jobId);
+        uint256 paid = modelPaidSeconds[jobId];
+        modelCredited[coordinator] += paid * ((uint256(job.pricePerSecond) * job.coordinatorFeeBps) / 10_000);
+        modelCredited[treasury] += paid * ((uint256(job.pricePerSecond) * job.treasuryFeeBps) / 10_000);
+    }
+
+    // The escrow reads these through the base; expose them to the invariant contract.
+    function contracts() external view returns (address, address, address, address) {
+        return (address(token), address(escrow), address(registry), client);
+    }
+}
+
+contract JobEscrowInvariantTest is CheatCodes {
+    EscrowHandler internal handler;
+
+    function setUp() public {
+        handler = new EscrowHandler();
+        targetContract(address(handler));
+    }
+
+    /// Tokens are conserved: the escrow holds exactly the unspent part of every open job plus every balance it owes,
+    /// and the client spent exactly what was paid out of its deposits.
+    /// forge-config: default.invariant.runs = 256
+    /// forge-config: default.invariant.depth = 64
+    function invariant_tokensConserved() public view {
+        (address tokenAddress, address escrowAddress, , ) = handler.contracts();
+        IJobEscrow escrow = IJobEscrow(escrowAddress);
+        uint256 held;
+        uint256 paidOut;
+        for (uint256 i = 0; i < handler.jobCount(); ++i) {
+            IJobEscrow.Job memory job = escrow.getJob(handler.jobs(i));
+            uint256 spent = uint256(job.paidSeconds) * job.pricePerSecond;
+            paidOut += spent;
+            if (job.status == IJobEscrow.JobStatus.Open) {
+                uint256 net = job.pricePerSecond -
+                    (uint256(job.pricePerSecond) * job.coordinatorFeeBps) / 10_000 -
+                    (uint256(job.pricePerSecond) * job.treasuryFeeBps) / 10_000;
+                held += uint256(job.totalSeconds) * job.pricePerSecond - uint256(job.paidSeconds) * net;
+                // An open job has not refunded anything: all of its deposit still counts as spent by the client.
+                paidOut += uint256(job.totalSeconds - job.paidSeconds) * job.pricePerSecond;
+            }
+        }
+        address[] memory accounts = handler.accounts();
+        for (uint256 i = 0; i < accounts.length; ++i) held += escrow.balanceOf(accounts[i]);
+        require(_balanceOf(tokenAddress, escrowAddress) == held, "escrow holds exactly what it owes");
+        require(handler.clientSpent() == paidOut, "client spent exactly the paid seconds and the open deposits");
+    }
+
+    /// No second is paid twice and every payment is exact: each account's credits equal the model's.
+    /// forge-config: default.invariant.runs = 256
+    /// forge-config: default.invariant.depth = 64
+    function invariant_creditsMatchModel() public view {
+        (, address escrowAddress, , ) = handler.contracts();
+        address[] memory accounts = handler.accounts();
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            uint256 credited = IJobEscrow(escrowAddress).balanceOf(accounts[i]) + handler.withdrawn(accounts[i]);
+            require(credited == handler.modelCredited(accounts[i]), "credits match the model");
+        }
+    }
+
+    /// A job never pays out more than its deposit: paid plus reserved seconds stay within its seconds, and while it
+    /// is open each provider's paid seconds are max(voucher seconds, finalised claims).
+    /// forge-config: default.invariant.runs = 256
+    /// forge-config: default.invariant.depth = 64
+    function invariant_jobsWithinDeposit() public view {
+        (, address escrowAddress, , ) = handler.contracts();
+        IJobEscrow escrow = IJobEscrow(escrowAddress);
+        for (uint256 i = 0; i < handler.jobCount(); ++i) {
+            bytes32 jobId = handler.jobs(i);
+            IJobEscrow.Job memory job = escrow.getJob(jobId);
+            require(uint256(job.paidSeconds) + job.reservedSeconds <= job.totalSeconds, "within the job's seconds");
+            require(job.paidSeconds == handler.modelPaidSeconds(jobId), "paid seconds match the model");
+            if (job.status != IJobEscrow.JobStatus.Open) {
+                require(job.reservedSeconds == 0, "a closed job reserves nothing");
+                continue;
+            }
+            uint256 sum;
+            for (uint256 p = 0; p < 3; ++p) {
+                address provider = handler.providerAt(p);
+                uint32 v = handler.modelVoucher(jobId, provider);
+                uint32 c = handler.modelClaims(jobId, provider);
+                uint32 paid = escrow.paidSeconds(jobId, provider);
+                require(paid == (v > c ? v : c), "max(voucher, claims)");
+                sum += paid;
+            }
+            require(sum == job.paidSeconds, "providers' seconds add up to the job's");
+        }
+    }
+
+    /// Stake leaves the registry only as a slash, which goes to the treasury.
+    /// forge-config: default.invariant.runs = 256
+    /// forge-config: default.invariant.depth = 64
+    function invariant_slashesGoToTreasury() public view {
+        (address tokenAddress, , address registryAddress, ) = handler.contracts();
+        require(_balanceOf(tokenAddress, registryAddress) + handler.slashed() == 3 * 10 * 100e18, "stake conserved");
+    }
+
+    /// The handler's actions can all succeed (so the random sequences reach every path), and the model agrees.
+    function test_handler_reachesEveryAction() public {
+        uint32[3] memory totals = [uint32(2), 2, 0];
+        handler.open(4, 1e18, 100); // job 0
+        handler.open(4, 3e18, 100); // job 1
+        handler.open(2, 5e18, 100); // job 2
+        handler.redeem(0, 0, 2);
+        handler.settle(0, totals, 3);
+        handler.redeem(1, 1, 1);
+        handler.claim(1, 1, 1); // warps past job 1's deadline
+        handler.claim(1, 2, 1);
+        handler.claim(1, 3, 2);
+        handler.dispute(1, 2);
+        handler.dispute(1, 3);
+        handler.resolve(1, 2, true, 0);
+        handler.resolve(1, 3, false, 50e18);
+        handler.warp(61);
+        handler.finalize(1, 1);
+        handler.warp(150);
+        handler.refund(1);
+        handler.refund(2);
+        handler.withdraw(0);
+        handler.withdraw(4);
+        bytes4[10] memory selectors = [
+            handler.open.selector,
+            handler.redeem.selector,
+            handler.settle.selector,
+            handler.claim.selector,
+            handler.dispute.selector,
+            handler.resolve.selector,
+            handler.finalize.selector,
+            handler.refund.selector,
+            handler.withdraw.selector,
+            handler.warp.selector
+        ];
+        for (uint256 i = 0; i < selectors.length; ++i) require(handler.calls(selectors[i]) > 0, "action reached");
+        require(handler.calls(handler.claim.selector) == 3, "three claims");
+        require(handler.calls(handler.refund.selector) == 2, "two refunds");
+        require(handler.slashed() == 50e18, "slashed");
+        invariant_tokensConserved();
+        invariant_creditsMatchModel();
+        invariant_jobsWithinDeposit();
+        invariant_slashesGoToTreasury();
+    }
+
+    function _balanceOf(address tokenAddress, address account) private view returns (uint256) {
+        (bool ok, bytes memory data) = tokenAddress.staticcall(abi.encodeWithSignature("balanceOf(address)", account));
+        require(ok, "balanceOf");
+        return abi.decode(data, (uint256));
+    }
+}

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IJobEscrow} from "../src/interfaces/IJobEscrow.sol";
+import {JobEscrow} from "../src/JobEscrow.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Voucher, Assignment, Delivery} from "../src/types/Messages.sol";
+import {EscrowBase} from "./utils/EscrowBase.sol";
+
+/// @dev Fuzz tests of the escrow's payment arithmetic (5,000 runs on CI), and signature replay.
+contract JobEscrowTest is EscrowBase {
+    function setUp() public {
+        _deploy(address(this), 3);
+    }
+
+    struct SettleCase {
+        uint32 totalSeconds;
+        uint128 price;
+        uint16 coordinatorFeeBps;
+        uint16 treasuryFeeBps;
+        bytes32 jobId;
+        uint256 clientBefore;
+        uint256[3] paid;
+        uint256 paidSeconds;
+    }
+
+    /// Everything that left the client's deposit is exactly what providers, the coordinator and the treasury were
+    /// credited, plus the refund; each provider got its seconds times the price less both fees.
+    function test_fuzz_settle_conservesTokensAndPaysExactShares(
+        uint32 totalSeconds,
+        uint128 price,
+        uint16 coordinatorFeeBps,
+        uint16 treasuryFeeBps,
+        uint32[3] memory redeemed,
+        uint32[3] memory settled
+    ) public {
+        SettleCase memory c;
+        c.totalSeconds = uint32(bound(totalSeconds, 1, 3600));
+        c.price = uint128(bound(price, 1, 1e24));
+        c.coordinatorFeeBps = uint16(bound(coordinatorFeeBps, 0, 10_000));
+        c.treasuryFeeBps = uint16(bound(treasuryFeeBps, 0, 10_000 - c.coordinatorFeeBps));
+        policy.setFees(c.coordinatorFeeBps, c.treasuryFeeBps);
+        token.transfer(client, uint256(c.totalSeconds) * c.price);
+
+        c.clientBefore = token.balanceOf(client);
+        c.jobId = _open(c.totalSeconds, c.price, 1 days);
+        _redeemAndSettle(c, redeemed, settled);
+        _checkSettled(c);
+    }
+
+    function _redeemAndSettle(SettleCase memory c, uint32[3] memory redeemed, uint32[3] memory settled) private {
+        // Vouchers first, within the job's seconds.
+        uint256 left = c.totalSeconds;
+        for (uint256 i = 0; i < 3; ++i) {
+            uint32 secs = uint32(bound(redeemed[i], 0, left));
+            if (secs == 0) continue;
+            (Voucher memory v, bytes memory sig) = _voucher(c.jobId, providers[i], secs);
+            escrow.redeem(v, sig);
+            left -= secs;
+            c.paid[i] = secs;
+        }
+        // Then settle with cumulative totals: at most what is left on top of each voucher.
+        address[] memory list = new address[](3);
+        uint32[] memory totals = new uint32[](3);
+        for (uint256 i = 0; i < 3; ++i) {
+            uint256 extra = bound(settled[i], 0, left);
+            left -= extra;
+            list[i] = providers[i];
+            c.paid[i] += extra;
+            totals[i] = uint32(c.paid[i]);
+        }
+        vm.prank(client);
+        escrow.settle(c.jobId, list, totals);
+        c.paidSeconds = c.paid[0] + c.paid[1] + c.paid[2];
+    }
+
+    function _checkSettled(SettleCase memory c) private view {
+        uint256 net = _net(c.price, c.coordinatorFeeBps, c.treasuryFeeBps);
+        for (uint256 i = 0; i < 3; ++i) {
+            require(escrow.balanceOf(providers[i]) == c.paid[i] * net, "provider share");
+        }
+        uint256 coordinatorFees = c.paidSeconds * ((uint256(c.price) * c.coordinatorFeeBps) / 10_000);
+        uint256 treasuryFees = c.paidSeconds * ((uint256(c.price) * c.treasuryFeeBps) / 10_000);
+        require(escrow.balanceOf(coordinator) == coordinatorFees, "coordinator fee");
+        require(escrow.balanceOf(treasury) == treasuryFees, "treasury fee");
+        uint256 spent = c.paidSeconds * uint256(c.price);
+        require(c.clientBefore - token.balanceOf(client) == spent, "client paid exactly the seconds");
+        require(token.balanceOf(address(escrow)) == c.paidSeconds * net + coordinatorFees + treasuryFees, "escrow holds exactly the credits");
+        require(c.paidSeconds * net + coordinatorFees + treasuryFees == spent, "fees and shares add up to the price");
+        require(escrow.getJob(c.jobId).paidSeconds == c.paidSeconds, "paid seconds");
+        require(escrow.getJob(c.jobId).status == IJobEscrow.JobStatus.Settled, "settled");
+    }
+
+    /// A provider redeeming cumulative vouchers in any order is paid its highest voucher, once.
+    function test_fuzz_redeem_paysHighestVoucherOnce(uint32 a, uint32 b, uint32 c, uint128 price) public {
+        price = uint128(bound(price, 1, 1e24));
+        uint32 total = 1000;
+        token.transfer(client, uint256(total) * price);
+        bytes32 jobId = _open(total, price, 1 days);
+        uint32[3] memory seq = [uint32(bound(a, 1, total)), uint32(bound(b, 1, total)), uint32(bound(c, 1, total))];
+        uint32 highest;
+        for (uint256 i = 0; i < 3; ++i) {
+            (Voucher memory v, bytes memory sig) = _voucher(jobId, providers[0], seq[i]);
+            if (seq[i] <= highest) {
+                vm.expectRevert(
+                    abi.encodeWithSelector(IJobEscrow.JobEscrowNothingOwed.selector, jobId, providers[0], seq[i], highest)
+                );
+                escrow.redeem(v, sig);
+            } else {
+                escrow.redeem(v, sig);
+                highest = seq[i];
+            }
+        }
+        require(escrow.paidSeconds(jobId, providers[0]) == highest, "paid seconds");
+        require(escrow.balanceOf(providers[0]) == highest * _net(price, 500, 100), "paid once");
+    }
+
+    /// Vouchers and finalised claims together pay max(voucher seconds, claimed segments).
+    function test_fuzz_claims_payMaxOfVouchersAndClaims(uint8 voucherSeconds, uint8 claims) public {
+        uint32 total = 8;
+        voucherSeconds = uint8(bound(voucherSeconds, 0, total));
+        claims = uint8(bound(claims, 0, total - voucherSeconds));
+        bytes32 jobId = _open(total, uint128(MESH), 100);
+        if (voucherSeconds != 0) {
+            (Voucher memory v, bytes memory sig) = _voucher(jobId, providers[0], voucherSeconds);
+            escrow.redeem(v, sig);
+        }
+        vm.warp(block.timestamp + 101);
+        for (uint32 s = 0; s < claims; ++s) {
+            (Assignment memory a, bytes memory cs, Delivery memory d, bytes memory ps) = _claimArgs(jobId, s, 0);
+            escrow.claim(a, cs, d, ps);
+        }
+        vm.warp(block.timestamp + 61);
+        for (uint32 s = 0; s < claims; ++s) escrow.finalizeClaim(jobId, s);
+        uint256 expected = voucherSeconds > claims ? voucherSeconds : claims;
+        require(escrow.paidSeconds(jobId, providers[0]) == expected, "max rule");
+        require(escrow.balanceOf(providers[0]) == expected * _net(MESH, 500, 100), "paid the max");
+        require(escrow.getJob(jobId).paidSeconds == expected, "job paid");
+        require(escrow.getJob(jobId).reservedSeconds == 0, "nothing reserved");
+    }
+
+    /// After the claim window the client gets back exactly what was not paid.
+    function test_fuzz_refund_returnsUnspent(uint32 totalSeconds, uint32 used, uint128 price) public {
+        totalSeconds = uint32(bound(totalSeconds, 1, 3600));
+        used = uint32(bound(used, 0, totalSeconds));
+        price = uint128(bound(price, 1, 1e24));
+        token.transfer(client, uint256(totalSeconds) * price);
+        bytes32 jobId = _open(totalSeconds, price, 100);
+        if (used != 0) {
+            (Voucher memory v, bytes memory sig) = _voucher(jobId, providers[1], used);
+            escrow.redeem(v, sig);
+        }
+        vm.warp(block.timestamp + 100 + 120 + 1);
+        uint256 before = token.balanceOf(client);
+        escrow.refund(jobId);
+        require(token.balanceOf(client) - before == uint256(totalSeconds - used) * price, "refund");
+        uint256 credits = escrow.balanceOf(providers[1]) + escrow.balanceOf(coordinator) + escrow.balanceOf(treasury);
+        require(token.balanceOf(address(escrow)) == credits, "escrow holds exactly the credits");
+        require(credits == uint256(used) * price, "all of the used seconds, no more");
+    }
+
+    // ------------------------------------------------------------- replay
+
+    function test_redeem_replayOnAnotherChain_isRefused() public {
+        bytes32 jobId = _open(10, uint128(MESH), 1 days);
+        (Voucher memory v, bytes memory sig) = _voucher(jobId, providers[0], 3);
+        uint256 snapshot = block.chainid;
+        vm.chainId(snapshot + 1);
+        // Under the new chain id the same signature recovers to some other address.
+        address signer = _recover(address(escrow), v, sig);
+        require(signer != client, "different signer");
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidSigner.selector, signer, client));
+        escrow.redeem(v, sig);
+        vm.chainId(snapshot);
+        escrow.redeem(v, sig);
+        require(escrow.paidSeconds(jobId, providers[0]) == 3, "accepted on its own chain");
+    }
+
+    function test_redeem_replayOnAnotherEscrow_isRefused() public {
+        JobEscrow other = new JobEscrow(IERC20(address(token)), policy, 1 days);
+        vm.prank(client);
+        token.approve(address(other), type(uint256).max);
+        bytes32 jobId = _open(10, uint128(MESH), 1 days);
+        vm.prank(client);
+        bytes32 otherJob = other.openJob(SPEC, coordinator, 10, uint128(MESH), uint64(block.timestamp + 1 days), 1);
+        require(otherJob != jobId, "job ids differ across escrows");
+        (Voucher memory v, bytes memory sig) = _voucher(jobId, providers[0], 3);
+        // The job does not exist on the other escrow...
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.JobEscrowUnknownJob.selector, jobId));
+        other.redeem(v, sig);
+        // ...and a signature under this escrow's domain does not sign the other escrow's job either.
+        (Voucher memory forOther, bytes memory sigHere) = _voucher(otherJob, providers[0], 3);
+        address signer = _recover(address(other), forOther, sigHere);
+        require(signer != client, "different signer");
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidSigner.selector, signer, client));
+        other.redeem(forOther, sigHere);
+    }
+
+    function test_redeem_replayOnAnotherJob_isRefused() public {
+        bytes32 jobA = _open(10, uint128(MESH), 1 days);
+        bytes32 jobB = _open(10, uint128(MESH), 1 days);
+        (, bytes memory sig) = _voucher(jobA, providers[0], 3);
+        Voucher memory replayed = Voucher(jobB, providers[0], 3);
+        address signer = _recover(address(escrow), replayed, sig);
+        require(signer != client, "different signer");
+        vm.expectRevert(abi.encodeWithSelector(IJobEscrow.JobEscrowInvalidSigner.selector, signer, client));
+        escrow.redeem(replayed, sig);
+    }
+
+    /// @dev Who signed `sig`, read as a signature of the voucher under `verifyingContract`'s domain at the current
+    /// chain id (what that escrow would recover).
+    function _recover(address verifyingContract, Voucher memory v, bytes memory sig) private view returns (address) {
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                "\x19\x01",
+                _domainSeparator(verifyingContract),
+                keccak256(abi.encode(VOUCHER_TYPEHASH, v.jobId, v.provider, v.totalSeconds))
+            )
+        );
+        bytes32 r;
+        bytes32 s;
+        // solhint-disable-next-line no-inline-assembly
+        assembly {
+            r := mload(add(sig, 0x20))
+            s := mload(add(sig, 0x40))
+        }
+        return ecrecover(digest, uint8(sig[64]), r, s);
+    }
+}

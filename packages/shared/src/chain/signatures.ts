@@ -1,0 +1,90 @@
+import { getAddress, verifyTypedData, type Signer, type TypedDataDomain, type TypedDataField } from "ethers";
+import {
+  ASSIGNMENT_TYPES,
+  DELIVERY_TYPES,
+  VOUCHER_TYPES,
+  assignmentValue,
+  deliveryValue,
+  voucherValue,
+  type Assignment,
+  type Delivery,
+  type Voucher,
+} from "./eip712.js";
+import { InvalidSignatureError } from "./errors.js";
+
+/** Anything that signs EIP-712 typed data: an ethers `Wallet`, a JSON-RPC signer, a Hardhat signer. */
+export type TypedDataSigner = Pick<Signer, "signTypedData">;
+
+/** A 65-byte signature as 0x hex. */
+type Hex = `0x${string}`;
+
+async function sign(
+  signer: TypedDataSigner,
+  domain: TypedDataDomain,
+  types: Record<string, TypedDataField[]>,
+  value: Record<string, unknown>,
+): Promise<Hex> {
+  return (await signer.signTypedData(domain, types, value)) as Hex;
+}
+
+function verify(
+  what: string,
+  domain: TypedDataDomain,
+  types: Record<string, TypedDataField[]>,
+  value: Record<string, unknown>,
+  signature: string,
+  expectedSigner: string | undefined,
+): string {
+  let signer: string;
+  try {
+    signer = getAddress(verifyTypedData(domain, types, value, signature));
+  } catch (cause) {
+    throw new InvalidSignatureError(`The ${what} signature is malformed.`, { cause, details: [`signature: ${signature.slice(0, 140)}`] });
+  }
+  if (expectedSigner !== undefined && signer !== getAddress(expectedSigner)) {
+    throw new InvalidSignatureError(`The ${what} was signed by ${signer}, not by ${getAddress(expectedSigner)}.`, {
+      details: [`domain: chain ${String(domain.chainId)}, contract ${String(domain.verifyingContract)}`],
+      hint: "Check the signer's key and that both sides use the same chain id and escrow address.",
+    });
+  }
+  return signer;
+}
+
+/** The job client signs a cumulative voucher for a provider. */
+export function signVoucher(signer: TypedDataSigner, domain: TypedDataDomain, voucher: Voucher): Promise<Hex> {
+  return sign(signer, domain, VOUCHER_TYPES, voucherValue(voucher));
+}
+
+/**
+ * Recovers who signed a voucher and returns that checksummed address; with
+ * `expectedSigner`, throws `InvalidSignatureError` unless it is that address.
+ * A malformed signature always throws `InvalidSignatureError`.
+ */
+export function verifyVoucher(domain: TypedDataDomain, voucher: Voucher, signature: string, expectedSigner?: string): string {
+  return verify("voucher", domain, VOUCHER_TYPES, voucherValue(voucher), signature, expectedSigner);
+}
+
+/** The job coordinator signs a segment assignment. */
+export function signAssignment(signer: TypedDataSigner, domain: TypedDataDomain, assignment: Assignment): Promise<Hex> {
+  return sign(signer, domain, ASSIGNMENT_TYPES, assignmentValue(assignment));
+}
+
+/** As {@link verifyVoucher}, for an assignment (signed by the job's coordinator). */
+export function verifyAssignment(
+  domain: TypedDataDomain,
+  assignment: Assignment,
+  signature: string,
+  expectedSigner?: string,
+): string {
+  return verify("assignment", domain, ASSIGNMENT_TYPES, assignmentValue(assignment), signature, expectedSigner);
+}
+
+/** The provider signs a delivery receipt. */
+export function signDelivery(signer: TypedDataSigner, domain: TypedDataDomain, delivery: Delivery): Promise<Hex> {
+  return sign(signer, domain, DELIVERY_TYPES, deliveryValue(delivery));
+}
+
+/** As {@link verifyVoucher}, for a delivery receipt (signed by the provider). */
+export function verifyDelivery(domain: TypedDataDomain, delivery: Delivery, signature: string, expectedSigner?: string): string {
+  return verify("delivery", domain, DELIVERY_TYPES, deliveryValue(delivery), signature, expectedSigner);
+}

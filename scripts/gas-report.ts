@@ -1,0 +1,274 @@
+// Measures the gas of every Rendermesh operation on an in-process Hardhat
+// (EDR) chain, prints a table, and writes contracts/gas-snapshot.json.
+//
+//   pnpm --filter contracts gas          # or: pnpm gas
+//   pnpm exec node scripts/gas-report.ts --check   # exit 1 if the snapshot is stale
+//
+// Figures are `gasUsed` of mined transactions (after refunds). "cold" means
+// the accounts credited have no balance in the escrow yet (a 0 → non-zero
+// write); "warm" means they have one from an earlier job, the steady state of
+// a provider that withdraws now and then.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const SNAPSHOT_FILE = join(root, "contracts/gas-snapshot.json");
+
+/** Benchmark targets (not test gates). */
+export const TARGETS = { redeemMax: 85_000, gasPerSecondMax: 1_500 } as const;
+
+const MESH = 10n ** 18n;
+const PRICE = 10n * MESH;
+const MODEL = `0x${"ab".repeat(32)}`;
+
+export interface GasReport {
+  operations: Record<string, number>;
+  /** (openJob + settle with 4 providers) / 60 for a 60-second job, warm accounts. */
+  gasPerSecond60s4Providers: number;
+  /** Why payments credit internal balances: the marginal cost of paying one more payee each way. */
+  payout: {
+    /** Per extra provider in a settle: (settle 16 − settle 4) / 12, an internal credit plus its event. */
+    internalCreditPerPayee: number;
+    /** A MESH transfer to an account that holds MESH, less the 21,000 base and calldata: what each payee would cost. */
+    tokenTransferPerPayee: number;
+    /** Paid once per withdrawal, however many payments it collects. */
+    withdraw: number;
+  };
+  targets: typeof TARGETS;
+}
+
+type Tx = { wait(): Promise<{ gasUsed: bigint } | null> };
+
+export async function measureGas(): Promise<GasReport> {
+  process.chdir(root);
+  const { network } = await import("hardhat");
+  const { Wallet, Signature, id, parseEther } = await import("ethers");
+  const { default: RendermeshModule } = (await import(pathToFileURL(join(root, "contracts/ignition/modules/Rendermesh.ts")).href)) as {
+    default: never;
+  };
+  const connection = await network.create();
+  try {
+    const { ethers, ignition, networkHelpers } = connection;
+    const deployed = (await ignition.deploy(RendermeshModule, {
+      parameters: {
+        Rendermesh: {
+          allowedModels: [MODEL],
+          minProviderStake: 100n * MESH,
+          votingDelay: 1n,
+          votingPeriod: 5n,
+          timelockDelay: 60n,
+          disputeWindow: 60n,
+          claimWindow: 120n,
+        },
+      },
+    })) as Record<string, { getAddress(): Promise<string> }>;
+    const address = (name: string) => deployed[name]!.getAddress();
+    const token = await ethers.getContractAt("MeshToken", await address("token"));
+    const escrow = await ethers.getContractAt("JobEscrow", await address("escrow"));
+    const registry = await ethers.getContractAt("ProviderRegistry", await address("registry"));
+    const policy = await ethers.getContractAt("ContentPolicy", await address("policy"));
+    const governor = await ethers.getContractAt("MeshGovernor", await address("governor"));
+    const escrowAddress = await escrow.getAddress();
+    const chainId = (await ethers.provider.getNetwork()).chainId;
+    const domain = { name: "Rendermesh", version: "1", chainId, verifyingContract: escrowAddress };
+    const VOUCHER = { Voucher: [{ name: "jobId", type: "bytes32" }, { name: "provider", type: "address" }, { name: "seconds", type: "uint32" }] };
+    const ASSIGNMENT = {
+      Assignment: [
+        { name: "jobId", type: "bytes32" },
+        { name: "segment", type: "uint32" },
+        { name: "firstFrame", type: "uint32" },
+        { name: "frameCount", type: "uint32" },
+        { name: "provider", type: "address" },
+        { name: "deadline", type: "uint64" },
+      ],
+    };
+    const DELIVERY = {
+      Delivery: [
+        { name: "jobId", type: "bytes32" },
+        { name: "segment", type: "uint32" },
+        { name: "cid", type: "bytes" },
+        { name: "sha256", type: "bytes32" },
+        { name: "frameCount", type: "uint32" },
+      ],
+    };
+
+    const deployer = (await ethers.getSigners())[0]!;
+    // Fixed keys and spec hashes, so the figures (calldata costs included) are the same on every run.
+    let walletCount = 0;
+    const wallet = async (mesh: bigint) => {
+      const w = new Wallet(id(`rendermesh gas report wallet ${walletCount++}`), ethers.provider);
+      await networkHelpers.setBalance(w.address, parseEther("1000"));
+      if (mesh) await (await token.connect(deployer).transfer(w.address, mesh)).wait();
+      return w;
+    };
+    const client = await wallet(100_000_000n * MESH);
+    const coordinator = await wallet(0n);
+    const providers: Awaited<ReturnType<typeof wallet>>[] = [];
+    for (let i = 0; i < 16; i++) {
+      const p = await wallet(1000n * MESH);
+      await (await token.connect(p).approve(await registry.getAddress(), 100n * MESH)).wait();
+      await (await registry.connect(p).register(`0x0024${i.toString(16).padStart(4, "0")}`, PRICE, [MODEL], 100n * MESH)).wait();
+      providers.push(p);
+    }
+    const gas = async (tx: Promise<Tx>) => Number((await (await tx).wait())!.gasUsed);
+    const ops: Record<string, number> = {};
+    const version = await policy.version();
+    const now = async () => (await ethers.provider.getBlock("latest"))!.timestamp;
+
+    // The client approved the escrow once, without limit (so openJob does not rewrite the allowance).
+    await (await token.connect(client).approve(escrowAddress, 2n ** 256n - 1n)).wait();
+    let specCount = 0;
+    // A fixed far deadline keeps the calldata identical from run to run; the claim path needs a near one.
+    const FAR = 4_000_000_000;
+    const open = async (seconds: number, deadlineIn?: number) => {
+      const deadline = deadlineIn === undefined ? FAR : (await now()) + deadlineIn;
+      const args = [id(`spec ${specCount++}`), coordinator.address, seconds, PRICE, deadline, version] as const;
+      const jobId = (await escrow.connect(client).openJob.staticCall(...args)) as string;
+      const used = await gas(escrow.connect(client).openJob(...args));
+      return { jobId, used };
+    };
+    const voucherSig = (jobId: string, provider: string, seconds: number) =>
+      client.signTypedData(domain, VOUCHER, { jobId, provider, seconds });
+    const settle = async (jobId: string, n: number, secondsEach: number) =>
+      gas(escrow.connect(client).settle(jobId, providers.slice(0, n).map((p) => p.address), Array(n).fill(secondsEach)));
+
+    // ---- open: the client's first job, then the steady state
+    ops["openJob (client's first job)"] = (await open(60)).used;
+    const { used: openUsed } = await open(60);
+    ops.openJob = openUsed;
+
+    // ---- open with permit (a fresh client without allowance)
+    const permitClient = await wallet(1000n * MESH);
+    {
+      const deadline = FAR;
+      const value = 60n * PRICE;
+      const nonce = await token.nonces(permitClient.address);
+      const sig = Signature.from(
+        await permitClient.signTypedData(
+          { name: "Rendermesh", version: "1", chainId, verifyingContract: await token.getAddress() },
+          { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+          { owner: permitClient.address, spender: escrowAddress, value, nonce, deadline },
+        ),
+      );
+      ops["openJobWithPermit (client's first job)"] = await gas(
+        escrow.connect(permitClient).openJobWithPermit(id("permit spec"), coordinator.address, 60, PRICE, deadline, version, deadline, sig.v, sig.r, sig.s),
+      );
+    }
+
+    // ---- redeem: first voucher of a provider with no escrow balance, then warm and subsequent vouchers
+    {
+      const { jobId } = await open(60);
+      const p = providers[0]!;
+      ops["redeem (first voucher, cold provider)"] = await gas(escrow.redeem({ jobId, provider: p.address, totalSeconds: 5 }, await voucherSig(jobId, p.address, 5)));
+      ops["redeem (next voucher, same job)"] = await gas(escrow.redeem({ jobId, provider: p.address, totalSeconds: 10 }, await voucherSig(jobId, p.address, 10)));
+      const { jobId: job2 } = await open(60);
+      ops.redeem = await gas(escrow.redeem({ jobId: job2, provider: p.address, totalSeconds: 5 }, await voucherSig(job2, p.address, 5)));
+    }
+
+    // ---- settle with 1, 4 and 16 providers; cold first (no balances yet for providers 1..15), then warm
+    {
+      const cold16 = await open(64);
+      // provider 0 has a balance from the redeems above; the other 15 do not.
+      ops["settle (16 providers, 15 cold)"] = await settle(cold16.jobId, 16, 4);
+      const j1 = await open(60);
+      ops["settle (1 provider)"] = await settle(j1.jobId, 1, 60);
+      const j4 = await open(60);
+      ops["settle (4 providers)"] = await settle(j4.jobId, 4, 15);
+      const j16 = await open(64);
+      ops["settle (16 providers)"] = await settle(j16.jobId, 16, 4);
+      ops["settle (no providers, full refund)"] = await settle((await open(60)).jobId, 0, 0);
+    }
+    const gasPerSecond60s4Providers = Math.round((ops.openJob! + ops["settle (4 providers)"]!) / 60);
+
+    // ---- claim, dispute, resolve, finalize, refund
+    {
+      const { jobId } = await open(4, 60);
+      const p = providers[1]!;
+      const claimOne = async (segment: number) => {
+        const assignment = { jobId, segment, firstFrame: segment * 12, frameCount: 12, provider: p.address, deadline: (await now()) + 30 };
+        const delivery = { jobId, segment, cid: `0x01551220${"ee".repeat(31)}${segment.toString(16).padStart(2, "0")}`, sha256: id(`seg ${segment}`), frameCount: 12 };
+        const cSig = await coordinator.signTypedData(domain, ASSIGNMENT, assignment);
+        const pSig = await p.signTypedData(domain, DELIVERY, delivery);
+        return gas(escrow.connect(p).claim(assignment, cSig, delivery, pSig));
+      };
+      // no: assignments are made before the deadline, claims after it
+      await networkHelpers.time.increase(61);
+      ops.claim = await claimOne(0);
+      await claimOne(1);
+      ops.dispute = await gas(escrow.connect(client).dispute(jobId, 1));
+      ops["resolveDispute (refuse and slash)"] = await gas(escrow.connect(deployer).resolveDispute(jobId, 1, false, 10n * MESH));
+      await networkHelpers.time.increase(61);
+      ops.finalizeClaim = await gas(escrow.finalizeClaim(jobId, 0));
+      await networkHelpers.time.increase(121);
+      ops.refund = await gas(escrow.refund(jobId));
+    }
+    ops.withdraw = await gas(escrow.connect(providers[0]!).withdraw());
+
+    // ---- governance: a proposal that changes the fees
+    {
+      await (await token.connect(deployer).delegate(deployer.address)).wait();
+      const targets = [await policy.getAddress()];
+      const values = [0n];
+      const calldatas = [policy.interface.encodeFunctionData("setFees", [400, 100])];
+      const description = "Lower the coordinator fee to 4%";
+      ops.propose = await gas(governor.connect(deployer).propose(targets, values, calldatas, description));
+      const proposalId = await governor.hashProposal(targets, values, calldatas, id(description));
+      await networkHelpers.mine(2);
+      ops.castVote = await gas(governor.connect(deployer).castVote(proposalId, 1));
+      await networkHelpers.mine(6);
+      ops.queue = await gas(governor.queue(targets, values, calldatas, id(description)));
+      await networkHelpers.time.increase(61);
+      ops.execute = await gas(governor.execute(targets, values, calldatas, id(description)));
+      if ((await policy.fees())[0] !== 400n) throw new Error("the governance cycle did not change the fees");
+    }
+    // The alternative to internal balances: a token transfer per payee (measured as a transaction, less its base
+    // cost and calldata; inside settle the token's address would be warm, saving ~2,500 of this).
+    const transferTx = await token.connect(client).transfer(providers[2]!.address, 1n);
+    const transferReceipt = (await transferTx.wait())!;
+    const calldataGas = [...ethers.getBytes(transferTx.data)].reduce((sum, b) => sum + (b === 0 ? 4 : 16), 0);
+    const payout = {
+      internalCreditPerPayee: Math.round((ops["settle (16 providers)"]! - ops["settle (4 providers)"]!) / 12),
+      tokenTransferPerPayee: Number(transferReceipt.gasUsed) - 21_000 - calldataGas,
+      withdraw: ops.withdraw!,
+    };
+    return { operations: ops, gasPerSecond60s4Providers, payout, targets: TARGETS };
+  } finally {
+    await connection.close();
+  }
+}
+
+function render(report: GasReport): string {
+  const lines = Object.entries(report.operations).map(([op, used]) => `  ${op.padEnd(42)} ${used.toLocaleString("en-US").padStart(10)}`);
+  const redeem = report.operations.redeem ?? 0;
+  const redeemCold = report.operations["redeem (first voucher, cold provider)"] ?? 0;
+  lines.push(
+    "",
+    `  gas per generated second, 60 s job, 4 providers (open + settle): ${report.gasPerSecond60s4Providers.toLocaleString("en-US")}` +
+      `  (target ≤ ${TARGETS.gasPerSecondMax.toLocaleString("en-US")})`,
+    `  redeem: ${redeem.toLocaleString("en-US")} warm, ${redeemCold.toLocaleString("en-US")} cold  (target ≤ ${TARGETS.redeemMax.toLocaleString("en-US")})`,
+    "",
+    `  paying one more payee: internal credit ${report.payout.internalCreditPerPayee.toLocaleString("en-US")}` +
+      ` vs token transfer ${report.payout.tokenTransferPerPayee.toLocaleString("en-US")}` +
+      ` (+ one withdraw, ${report.payout.withdraw.toLocaleString("en-US")}, per collection)`,
+  );
+  return lines.join("\n");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const report = await measureGas();
+  console.log("Rendermesh gas (gasUsed per transaction)\n");
+  console.log(render(report));
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  if (process.argv.includes("--check")) {
+    const current = existsSync(SNAPSHOT_FILE) ? readFileSync(SNAPSHOT_FILE, "utf8") : "";
+    if (current !== json) {
+      console.error(`\n${SNAPSHOT_FILE} is out of date: run \`pnpm --filter contracts gas\` and commit it.`);
+      process.exit(1);
+    }
+    console.log(`\n${SNAPSHOT_FILE} is up to date.`);
+  } else {
+    writeFileSync(SNAPSHOT_FILE, json);
+    console.log(`\nwrote ${SNAPSHOT_FILE}`);
+  }
+}
