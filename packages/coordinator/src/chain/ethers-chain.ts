@@ -1,0 +1,176 @@
+import { JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
+import {
+  connectContracts,
+  eip712Domain,
+  readPolicy,
+  signAssignment,
+  verifyDelivery,
+  type AssignmentFields,
+  type Deployment,
+  type PolicySnapshot,
+  type RendermeshContracts,
+  type SignedDelivery,
+} from "@rendermesh/shared";
+import { ChainError } from "../errors.js";
+import type { ChainCallOptions, ChainView, EscrowJob, RegistryProvider } from "./types.js";
+
+export interface ConnectChainInit {
+  rpcUrl: string;
+  deployment: Deployment;
+  /** The coordinator's key: signs assignments. */
+  signer: Signer & { address: string };
+  /** JSON-RPC polling interval for log scans (default 1 s). */
+  pollingIntervalMs?: number;
+}
+
+const REGISTRY_EVENTS = ["ProviderRegistered", "ProviderUpdated", "PeerIdChanged", "StakeAdded", "UnstakeRequested", "StakeWithdrawn", "ProviderSlashed"] as const;
+
+async function wrap<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  signal?.throwIfAborted();
+  try {
+    return await fn();
+  } catch (cause) {
+    if (cause instanceof ChainError) throw cause;
+    throw new ChainError(`Reading ${what} from the chain failed.`, { cause, hint: "Check --rpc-url and that the node is synced." });
+  }
+}
+
+/** The coordinator's chain view over an ethers JSON-RPC provider and the shared contract bindings. */
+export class EthersChain implements ChainView {
+  readonly chainId: number;
+  readonly escrow: string;
+  readonly coordinator: string;
+  readonly provider: JsonRpcProvider;
+  private readonly contracts: RendermeshContracts;
+  private readonly domain;
+  private readonly signer: Signer;
+  private readonly startBlock: number;
+  private readonly openedBlocks = new Map<string, number>();
+
+  constructor(init: ConnectChainInit) {
+    this.provider = new JsonRpcProvider(init.rpcUrl, init.deployment.chainId, { staticNetwork: true, polling: true, pollingInterval: init.pollingIntervalMs ?? 1000 });
+    this.signer = init.signer.connect(this.provider);
+    this.chainId = init.deployment.chainId;
+    this.escrow = getAddress(init.deployment.escrow);
+    this.coordinator = getAddress(init.signer.address);
+    this.startBlock = init.deployment.startBlock;
+    this.contracts = connectContracts(this.provider, init.deployment);
+    this.domain = eip712Domain(this.chainId, this.escrow);
+  }
+
+  async getJob(jobId: string, options: ChainCallOptions = {}): Promise<EscrowJob> {
+    return wrap(`job ${jobId}`, options.signal, async () => {
+      const j = await this.contracts.escrow.getJob(jobId);
+      return {
+        client: getAddress(j.client),
+        seconds: Number(j.totalSeconds),
+        paidSeconds: Number(j.paidSeconds),
+        reservedSeconds: Number(j.reservedSeconds),
+        coordinator: getAddress(j.coordinator),
+        deadline: Number(j.deadline),
+        coordinatorFeeBps: Number(j.coordinatorFeeBps),
+        treasuryFeeBps: Number(j.treasuryFeeBps),
+        pricePerSecond: BigInt(j.pricePerSecond),
+        policyVersion: BigInt(j.policyVersion),
+        status: Number(j.status),
+        specHash: String(j.specHash).toLowerCase(),
+      };
+    });
+  }
+
+  async jobOpenedBlock(jobId: string, options: ChainCallOptions = {}): Promise<number | undefined> {
+    const id = jobId.toLowerCase();
+    const cached = this.openedBlocks.get(id);
+    if (cached !== undefined) return cached;
+    return wrap(`the JobOpened event of ${jobId}`, options.signal, async () => {
+      const escrow = this.contracts.escrow as unknown as { filters: Record<string, (...a: unknown[]) => unknown>; queryFilter: (f: unknown, from: number) => Promise<Array<{ blockNumber: number }>> };
+      const logs = await escrow.queryFilter(escrow.filters.JobOpened!(id), this.startBlock);
+      const block = logs[0]?.blockNumber;
+      if (block !== undefined) this.openedBlocks.set(id, block);
+      return block;
+    });
+  }
+
+  readPolicy(blockTag?: number, options: ChainCallOptions = {}): Promise<PolicySnapshot> {
+    return wrap("the content policy", options.signal, () => readPolicy(this.contracts.policy, blockTag));
+  }
+
+  providerOfPeer(peerIdBytes: Uint8Array, options: ChainCallOptions = {}): Promise<string> {
+    return wrap("a peer's provider", options.signal, async () => String(await this.contracts.registry.providerOfPeer(hexlify(peerIdBytes))).toLowerCase());
+  }
+
+  isActive(address: string, options: ChainCallOptions = {}): Promise<boolean> {
+    return wrap(`whether ${address} is active`, options.signal, async () => Boolean(await this.contracts.registry.isActive(address)));
+  }
+
+  getProvider(address: string, options: ChainCallOptions = {}): Promise<RegistryProvider> {
+    return wrap(`provider ${address}`, options.signal, async () => {
+      const p = await this.contracts.registry.getProvider(address);
+      return {
+        registered: Boolean(p.registered),
+        peerId: String(p.peerId),
+        stake: BigInt(p.stake),
+        askPerSecond: BigInt(p.askPerSecond),
+        models: (p.models as readonly string[]).map((m) => m.toLowerCase()),
+      };
+    });
+  }
+
+  registeredProviders(options: ChainCallOptions = {}): Promise<string[]> {
+    return wrap("the registered providers", options.signal, async () => {
+      const registry = this.contracts.registry as unknown as { filters: Record<string, () => unknown>; queryFilter: (f: unknown, from: number) => Promise<Array<{ args: unknown[] }>> };
+      const logs = await registry.queryFilter(registry.filters.ProviderRegistered!(), this.startBlock);
+      return [...new Set(logs.map((l) => String(l.args[0]).toLowerCase()))];
+    });
+  }
+
+  watchRegistry(listener: (address: string) => void, intervalMs: number): () => void {
+    let from: number | undefined;
+    let stopped = false;
+    let busy = false;
+    const registry = this.contracts.registry as unknown as { filters: Record<string, () => unknown>; queryFilter: (f: unknown, from: number, to: number) => Promise<Array<{ args: unknown[] }>> };
+    const poll = async () => {
+      if (busy || stopped) return;
+      busy = true;
+      try {
+        const head = await this.provider.getBlockNumber();
+        if (from === undefined) from = head + 1;
+        if (head >= from) {
+          for (const name of REGISTRY_EVENTS) {
+            const filter = registry.filters[name];
+            if (!filter) continue;
+            for (const log of await registry.queryFilter(filter(), from, head)) listener(String(log.args[0]).toLowerCase());
+          }
+          from = head + 1;
+        }
+      } catch {
+        // The RPC node is down or slow; the next poll retries from the same block.
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void poll(), intervalMs);
+    timer.unref();
+    void poll();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }
+
+  escrowBalance(options: ChainCallOptions = {}): Promise<bigint> {
+    return wrap("the escrow's balance", options.signal, async () => BigInt(await this.contracts.token.balanceOf(this.escrow)));
+  }
+
+  signAssignment(fields: AssignmentFields): Promise<`0x${string}`> {
+    return signAssignment(this.signer, this.domain, fields);
+  }
+
+  recoverDelivery(d: SignedDelivery): string {
+    return verifyDelivery(this.domain, d.delivery, d.signature).toLowerCase();
+  }
+
+  async close(): Promise<void> {
+    this.provider.destroy();
+  }
+}

@@ -1,0 +1,67 @@
+import type { AssignmentFields, PolicySnapshot, SignedDelivery } from "@rendermesh/shared";
+
+/** `JobEscrow.JobStatus`. */
+export const EscrowJobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
+
+/** `JobEscrow.getJob(jobId)`, as plain values. */
+export interface EscrowJob {
+  client: string;
+  seconds: number;
+  paidSeconds: number;
+  reservedSeconds: number;
+  coordinator: string;
+  /** Unix seconds. */
+  deadline: number;
+  coordinatorFeeBps: number;
+  treasuryFeeBps: number;
+  pricePerSecond: bigint;
+  policyVersion: bigint;
+  status: number;
+  specHash: string;
+}
+
+/** `ProviderRegistry.getProvider(address)`. */
+export interface RegistryProvider {
+  registered: boolean;
+  peerId: string;
+  stake: bigint;
+  askPerSecond: bigint;
+  models: string[];
+}
+
+export interface ChainCallOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Everything the coordinator needs from the chain, behind one narrow
+ * interface: the escrow's jobs, the registry's bindings, the policy at a
+ * block, and EIP-712 signing and recovery under the escrow's domain. The
+ * ethers implementation (`connectChain`) is what runs; unit tests of one
+ * module may pass a stub.
+ */
+export interface ChainView {
+  readonly chainId: number;
+  readonly escrow: string;
+  /** This coordinator's address (the signer of assignments). */
+  readonly coordinator: string;
+  getJob(jobId: string, options?: ChainCallOptions): Promise<EscrowJob>;
+  /** The block of the job's `JobOpened` event, or undefined if none was found. */
+  jobOpenedBlock(jobId: string, options?: ChainCallOptions): Promise<number | undefined>;
+  /** The content policy at a block (default latest). */
+  readPolicy(blockTag?: number, options?: ChainCallOptions): Promise<PolicySnapshot>;
+  /** `registry.providerOfPeer(peerIdBytes)`, lower-case; the zero address if none. */
+  providerOfPeer(peerIdBytes: Uint8Array, options?: ChainCallOptions): Promise<string>;
+  isActive(address: string, options?: ChainCallOptions): Promise<boolean>;
+  getProvider(address: string, options?: ChainCallOptions): Promise<RegistryProvider>;
+  /** Addresses with a `ProviderRegistered` event, lower-case. */
+  registeredProviders(options?: ChainCallOptions): Promise<string[]>;
+  /** Calls `listener` with the address of every provider whose registration changed since the last call; returns the stop function. */
+  watchRegistry(listener: (address: string) => void, intervalMs: number): () => void;
+  /** Token balance the escrow holds (to check a job's deposit is there). */
+  escrowBalance(options?: ChainCallOptions): Promise<bigint>;
+  signAssignment(fields: AssignmentFields): Promise<`0x${string}`>;
+  /** The address that signed a delivery receipt (EIP-712 under the escrow's domain). */
+  recoverDelivery(delivery: SignedDelivery): string;
+  close(): Promise<void>;
+}

@@ -1,0 +1,218 @@
+import { verifyMessage, ZeroAddress } from "ethers";
+import { announceMessage, type Logger, type ProviderAnnounce } from "@rendermesh/shared";
+import type { ChainView } from "../chain/types.js";
+import { RefusalError } from "../errors.js";
+import type { CoordinatorStore, ProviderRow } from "../store/index.js";
+
+/** A registered, staked provider that announced itself recently. */
+export interface LiveProvider {
+  address: string;
+  peerId: string;
+  /** Max of its on-chain ask and its announced ask. */
+  ask: bigint;
+  models: ReadonlySet<string>;
+  capacity: number;
+  benchmarkFps: number;
+  device: string;
+  agent: string;
+  multiaddrs: string[];
+  lastSeen: number;
+  /** Reference frames/s per render slot: measured when known, else benchmark ÷ capacity. */
+  speedFps: number;
+  reliability: number;
+}
+
+export interface DirectoryInit {
+  /** How old an announcement's timestamp may be (ms, default 60 s, either way). */
+  maxClockSkewMs?: number;
+  /** A provider silent for this long is dropped (default 3 heartbeats). */
+  livenessMs?: number;
+  /** How long an on-chain binding is trusted before it is read again (default 30 s; registry events invalidate it sooner). */
+  bindingTtlMs?: number;
+  now?: () => number;
+}
+
+export interface DirectoryComponents {
+  store: CoordinatorStore;
+  chain: ChainView;
+  log: Logger;
+}
+
+interface Binding {
+  address: string;
+  active: boolean;
+  ask: bigint;
+  models: string[];
+  checkedAt: number;
+}
+
+/**
+ * The provider directory: on-chain registrations (registry reads, refreshed
+ * by registry events) joined with live announcements. A peer is admitted
+ * only if its announcement is signed by the address the registry binds its
+ * peer id to, and that address is registered and staked.
+ */
+export class ProviderDirectory {
+  private readonly live = new Map<string, LiveProvider>();
+  private readonly byPeer = new Map<string, string>();
+  private readonly bindings = new Map<string, Binding>();
+  private readonly now: () => number;
+  readonly livenessMs: number;
+  private readonly maxClockSkewMs: number;
+  private readonly bindingTtlMs: number;
+
+  constructor(private readonly components: DirectoryComponents, init: DirectoryInit = {}) {
+    this.now = init.now ?? Date.now;
+    this.livenessMs = init.livenessMs ?? 15_000;
+    this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000;
+    this.bindingTtlMs = init.bindingTtlMs ?? 30_000;
+  }
+
+  /**
+   * Checks an announcement from `peerId` and records the provider as live.
+   * Throws RefusalError BAD_SIGNATURE, NOT_REGISTERED or PEER_MISMATCH.
+   */
+  async admit(msg: ProviderAnnounce, peerId: string, peerIdBytes: Uint8Array, multiaddrs: string[], options: { signal?: AbortSignal } = {}): Promise<LiveProvider> {
+    const now = this.now();
+    if (Math.abs(now - msg.timestamp) > this.maxClockSkewMs) {
+      throw new RefusalError("BAD_SIGNATURE", `The announcement's timestamp is ${Math.round((now - msg.timestamp) / 1000)} s off this node's clock.`, {
+        hint: "Sync the provider's clock (NTP).",
+      });
+    }
+    let signer: string;
+    try {
+      signer = verifyMessage(announceMessage(peerId, msg.address, msg.timestamp), msg.signature).toLowerCase();
+    } catch (cause) {
+      throw new RefusalError("BAD_SIGNATURE", "The announcement's signature is not a valid signature.", { cause });
+    }
+    const address = msg.address.toLowerCase();
+    if (signer !== address) throw new RefusalError("BAD_SIGNATURE", `The announcement is signed by ${signer}, not by ${address}.`);
+
+    const binding = await this.binding(peerId, peerIdBytes, options);
+    if (binding.address === ZeroAddress.toLowerCase()) {
+      const reg = await this.components.chain.getProvider(address, options);
+      if (reg.registered) {
+        throw new RefusalError("PEER_MISMATCH", `Peer ${peerId} is not the peer id registered for ${address}.`);
+      }
+      throw new RefusalError("NOT_REGISTERED", `Peer ${peerId} is not bound on-chain to any provider.`);
+    }
+    if (binding.address !== address) {
+      throw new RefusalError("PEER_MISMATCH", `Peer ${peerId} is registered to ${binding.address}, not to ${address}.`);
+    }
+    if (!binding.active) {
+      throw new RefusalError("NOT_REGISTERED", `Provider ${address} is not active (not registered, or its stake is below the policy minimum).`);
+    }
+
+    const previousPeer = this.live.get(address)?.peerId;
+    if (previousPeer && previousPeer !== peerId) this.byPeer.delete(previousPeer);
+    const row = this.components.store.upsertProvider({
+      address,
+      peerId,
+      ask: binding.ask > msg.askPerSecond ? binding.ask : msg.askPerSecond,
+      // Only models it both registered and announces.
+      models: msg.models.filter((m) => binding.models.includes(m.toLowerCase())).map((m) => m.toLowerCase()),
+      capacity: msg.capacity,
+      benchmarkFps: msg.benchmarkFps,
+      device: msg.device,
+      agent: msg.agent,
+      multiaddrs,
+      lastSeen: now,
+    });
+    const live = toLive(row);
+    this.live.set(address, live);
+    this.byPeer.set(peerId, address);
+    return live;
+  }
+
+  /** Re-reads the binding of this address at its next announcement (a registry event changed it). */
+  invalidate(address: string): void {
+    const a = address.toLowerCase();
+    for (const [peer, b] of this.bindings) if (b.address === a) this.bindings.delete(peer);
+    const live = this.live.get(a);
+    if (live) this.bindings.delete(live.peerId);
+  }
+
+  /** Folds fresh measurements (speed, reliability) from the store into a live provider. */
+  refresh(address: string): void {
+    const live = this.live.get(address);
+    const row = this.components.store.provider(address);
+    if (live && row) {
+      live.speedFps = speedOf(row);
+      live.reliability = row.reliability;
+    }
+  }
+
+  /** Drops a provider (disconnected, silent, or deregistered); returns it if it was live. */
+  drop(address: string): LiveProvider | undefined {
+    const live = this.live.get(address);
+    if (!live) return undefined;
+    this.live.delete(address);
+    this.byPeer.delete(live.peerId);
+    return live;
+  }
+
+  /** Drops every provider not heard from within the liveness window; returns their addresses. */
+  expire(): string[] {
+    const cutoff = this.now() - this.livenessMs;
+    const out: string[] = [];
+    for (const [address, p] of this.live) {
+      if (p.lastSeen < cutoff) {
+        this.drop(address);
+        out.push(address);
+      }
+    }
+    return out;
+  }
+
+  get(address: string): LiveProvider | undefined {
+    return this.live.get(address.toLowerCase());
+  }
+
+  addressOfPeer(peerId: string): string | undefined {
+    return this.byPeer.get(peerId);
+  }
+
+  liveProviders(): LiveProvider[] {
+    return [...this.live.values()];
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  private async binding(peerId: string, peerIdBytes: Uint8Array, options: { signal?: AbortSignal }): Promise<Binding> {
+    const cached = this.bindings.get(peerId);
+    const now = this.now();
+    if (cached && now - cached.checkedAt < this.bindingTtlMs) return cached;
+    const { chain } = this.components;
+    const address = (await chain.providerOfPeer(peerIdBytes, options)).toLowerCase();
+    let b: Binding = { address, active: false, ask: 0n, models: [], checkedAt: now };
+    if (address !== ZeroAddress.toLowerCase()) {
+      const [active, reg] = await Promise.all([chain.isActive(address, options), chain.getProvider(address, options)]);
+      b = { address, active, ask: reg.askPerSecond, models: reg.models.map((m) => m.toLowerCase()), checkedAt: now };
+    }
+    this.bindings.set(peerId, b);
+    return b;
+  }
+}
+
+function speedOf(row: ProviderRow): number {
+  return row.speedFps ?? Math.max(1e-6, row.benchmarkFps / Math.max(1, row.capacity));
+}
+
+function toLive(row: ProviderRow): LiveProvider {
+  return {
+    address: row.address,
+    peerId: row.peerId,
+    ask: row.ask,
+    models: new Set(row.models),
+    capacity: row.capacity,
+    benchmarkFps: row.benchmarkFps,
+    device: row.device,
+    agent: row.agent,
+    multiaddrs: row.multiaddrs,
+    lastSeen: row.lastSeen,
+    speedFps: speedOf(row),
+    reliability: row.reliability,
+  };
+}

@@ -1,0 +1,2 @@
+/** Quotes: price per second, fees, policy version and an ETA from the capacity live now. */
+export * from "./quote.js";

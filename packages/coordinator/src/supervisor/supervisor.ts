@@ -1,0 +1,454 @@
+import {
+  REASON_CODES,
+  segmentFrames,
+  type AssignmentFields,
+  type Logger,
+  type ReasonCode,
+  type ReferenceWork,
+  type RenderDelivered,
+  type RenderRequest,
+  type SignedAssignment,
+} from "@rendermesh/shared";
+import type { ChainView } from "../chain/types.js";
+import type { LiveProvider, ProviderDirectory } from "../directory/index.js";
+import { InvalidTransitionError, RefusalError, RenderError } from "../errors.js";
+import { pickProvider, schedule, segmentWork, type SchedulerJob, type SchedulerProvider } from "../scheduler/index.js";
+import type { AttemptRow, CoordinatorStore, JobRow, TransitionEffects } from "../store/index.js";
+
+/** Sends one render request to a provider and returns its delivery (the render protocol's client side). */
+export interface RenderDispatcher {
+  render(
+    target: { peerId: string; multiaddrs: string[] },
+    request: RenderRequest,
+    events: { onProgress?: (framesDone: number, frameCount: number) => void },
+    options: { signal: AbortSignal },
+  ): Promise<RenderDelivered>;
+}
+
+export interface SupervisorInit {
+  reference?: ReferenceWork;
+  /** Scheduler's minimum share (see `schedule`). */
+  minShare?: number;
+  /** Segments queued per provider beyond its capacity (default 1). */
+  pipelineDepth?: number;
+  /** An attempt's deadline: expected time × this (default 3) + `graceMs`. */
+  timeoutFactor?: number;
+  /** Fixed allowance added to every attempt's deadline (default 20 s). */
+  graceMs?: number;
+  /** A segment running longer than expected × this, with nothing left to assign, gets a speculative copy (default 1.5). */
+  stragglerFactor?: number;
+  /** After a restart, how long to wait for a provider with an unfinished attempt to come back (default 20 s). */
+  resumeGraceMs?: number;
+  /** Period of the supervision loop (default 500 ms). */
+  tickMs?: number;
+  /** Minimum spacing of persisted progress events per attempt (default 500 ms). */
+  progressIntervalMs?: number;
+  now?: () => number;
+}
+
+export interface SupervisorComponents {
+  store: CoordinatorStore;
+  directory: ProviderDirectory;
+  chain: Pick<ChainView, "chainId" | "escrow" | "coordinator" | "signAssignment" | "recoverDelivery">;
+  dispatcher: RenderDispatcher;
+  log: Logger;
+}
+
+interface Running {
+  controller: AbortController;
+  dispatchedAt: number;
+  queueFactor: number;
+  lastProgressAt: number;
+}
+
+export interface SupervisorStats {
+  decisions: number;
+  dispatched: number;
+  delivered: number;
+  failed: number;
+  speculative: number;
+  timeouts: number;
+}
+
+/**
+ * Runs every accepted job to its end: asks the scheduler who renders which
+ * segment, signs and sends the assignments, watches heartbeats and
+ * per-segment deadlines, moves a segment elsewhere when its provider
+ * disconnects, times out or returns a receipt that does not verify (at most
+ * `store.maxTries` tries), and starts a speculative copy of a straggler near
+ * the end of a job. All state is in the store, so a restarted supervisor
+ * picks up where the last one stopped: it re-sends unfinished assignments to
+ * providers that come back and gives up on those that do not.
+ */
+export class Supervisor {
+  readonly stats: SupervisorStats = { decisions: 0, dispatched: 0, delivered: 0, failed: 0, speculative: 0, timeouts: 0 };
+  private readonly running = new Map<number, Running>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly reference: ReferenceWork;
+  private readonly opts: Required<Omit<SupervisorInit, "reference" | "now">>;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private startedAt = 0;
+  private stopped = true;
+
+  constructor(private readonly components: SupervisorComponents, init: SupervisorInit = {}) {
+    this.reference = init.reference ?? { width: 256, height: 256, fps: 24 };
+    this.now = init.now ?? Date.now;
+    this.opts = {
+      minShare: init.minShare ?? 0.2,
+      pipelineDepth: init.pipelineDepth ?? 1,
+      timeoutFactor: init.timeoutFactor ?? 3,
+      graceMs: init.graceMs ?? 20_000,
+      stragglerFactor: init.stragglerFactor ?? 1.5,
+      resumeGraceMs: init.resumeGraceMs ?? 20_000,
+      tickMs: init.tickMs ?? 500,
+      progressIntervalMs: init.progressIntervalMs ?? 500,
+    };
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.startedAt = this.now();
+    this.inFlight.clear();
+    this.timer = setInterval(() => this.kick(), this.opts.tickMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const r of this.running.values()) r.controller.abort(new Error("coordinator stopping"));
+    await this.ticking;
+  }
+
+  /** Runs the supervision loop soon (coalesced). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.tick()
+      .catch((err: unknown) => this.components.log.error({ err }, "supervision tick failed"))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Waits for the current loop run (tests). */
+  async settled(): Promise<void> {
+    while (this.ticking) await this.ticking;
+  }
+
+  /** Segments in flight per provider address: active attempts plus slots reserved while signing. */
+  inFlightOf(address: string): number {
+    return (this.activeCount().get(address) ?? 0) + (this.inFlight.get(address) ?? 0);
+  }
+
+  private activeCount(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const a of this.components.store.activeAttempts()) out.set(a.provider, (out.get(a.provider) ?? 0) + 1);
+    return out;
+  }
+
+  /** A provider's libp2p connection closed, or it stopped announcing: it loses its segments. */
+  providerLost(address: string, why: string): void {
+    const a = address.toLowerCase();
+    this.components.directory.drop(a);
+    for (const attempt of this.components.store.activeAttempts()) {
+      if (attempt.provider !== a) continue;
+      this.endAttempt(attempt.id, "TIMEOUT", `Provider ${a} ${why}.`);
+    }
+    this.kick();
+  }
+
+  /** A provider (re)announced: resume unfinished attempts addressed to it. */
+  providerSeen(_address: string): void {
+    this.kick();
+  }
+
+  /** Applies the result of a store transition: stop renders that no longer count. */
+  applyEffects(effects: TransitionEffects): void {
+    for (const id of effects.cancelled) this.cancel(id);
+    this.kick();
+  }
+
+  /** One pass: liveness, deadlines, resumption, stragglers, new assignments. */
+  private async tick(): Promise<void> {
+    const { store, directory, log } = this.components;
+    const now = this.now();
+    for (const address of directory.expire()) {
+      log.info({ provider: address }, "provider stopped announcing");
+      this.providerLost(address, "stopped announcing");
+    }
+    // Jobs past their escrow deadline cannot be paid by claim any more: end them.
+    for (const job of store.runningJobs()) {
+      if (job.deadline * 1000 <= now) this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."));
+    }
+    for (const attempt of store.activeAttempts()) {
+      if (this.running.has(attempt.id)) {
+        if (now > attempt.deadlineMs) {
+          this.stats.timeouts++;
+          this.endAttempt(attempt.id, "TIMEOUT", `No delivery from ${attempt.provider} before the segment's deadline.`);
+        }
+        continue;
+      }
+      // Not running here: left over from before a restart.
+      const provider = directory.get(attempt.provider);
+      if (now > attempt.deadlineMs) {
+        this.endAttempt(attempt.id, "TIMEOUT", `No delivery from ${attempt.provider} before the segment's deadline.`);
+      } else if (provider) {
+        this.launch(attempt, provider, 1);
+      } else if (now - this.startedAt > this.opts.resumeGraceMs) {
+        this.endAttempt(attempt.id, "TIMEOUT", `Provider ${attempt.provider} did not come back after the coordinator restarted.`);
+      }
+    }
+    if (this.stopped) return;
+    await this.assignNew();
+    if (this.stopped) return;
+    await this.speculate();
+  }
+
+  private schedulerProviders(): SchedulerProvider[] {
+    const active = this.activeCount();
+    return this.components.directory.liveProviders().map((p) => ({
+      key: p.address,
+      models: p.models,
+      ask: p.ask,
+      capacity: p.capacity,
+      window: p.capacity + this.opts.pipelineDepth,
+      inFlight: (active.get(p.address) ?? 0) + (this.inFlight.get(p.address) ?? 0),
+      speedFps: p.speedFps,
+      reliability: p.reliability,
+    }));
+  }
+
+  private schedulerJob(job: JobRow, pending: number[]): SchedulerJob {
+    const tried = new Map<number, Set<string>>();
+    for (const a of this.components.store.attempts(job.jobId)) {
+      let s = tried.get(a.segment);
+      if (!s) tried.set(a.segment, (s = new Set()));
+      s.add(a.provider);
+    }
+    return {
+      jobId: job.jobId,
+      model: job.spec.model,
+      pricePerSecond: job.pricePerSecond,
+      spec: job.spec,
+      segmentWork: segmentWork(job.spec, this.reference),
+      pending,
+      excluded: (segment, provider) => tried.get(segment)?.has(provider) ?? false,
+    };
+  }
+
+  private async assignNew(): Promise<void> {
+    const { store } = this.components;
+    const providers = this.schedulerProviders();
+    if (providers.length === 0) return;
+    const jobs: SchedulerJob[] = [];
+    const rows = new Map<string, JobRow>();
+    for (const job of store.runningJobs()) {
+      const pending = store.pendingSegments(job.jobId);
+      if (pending.length === 0) continue;
+      rows.set(job.jobId, job);
+      jobs.push(this.schedulerJob(job, pending));
+    }
+    if (jobs.length === 0) return;
+    const decisions = schedule(jobs, providers, { reference: this.reference, minShare: this.opts.minShare });
+    this.stats.decisions += decisions.length;
+    await Promise.all(
+      decisions.map((d) => {
+        const queued = this.inFlightOf(d.provider);
+        this.bump(d.provider, 1); // reserve the slot while signing
+        return this.start1(rows.get(d.jobId)!, d.segment, d.provider, d.expectedMs, false, queued).finally(() => this.bump(d.provider, -1));
+      }),
+    );
+  }
+
+  /** Near the end of a job (nothing left to assign), a segment running well past its expected time gets a second copy. */
+  private async speculate(): Promise<void> {
+    const { store } = this.components;
+    const now = this.now();
+    const providers = this.schedulerProviders();
+    if (providers.length < 2) return;
+    for (const job of store.runningJobs()) {
+      const counts = store.segmentCounts(job.jobId);
+      if (counts.pending > 0 || counts.active === 0) continue;
+      const attempts = store.attempts(job.jobId);
+      const bySegment = new Map<number, AttemptRow[]>();
+      for (const a of attempts) {
+        let list = bySegment.get(a.segment);
+        if (!list) bySegment.set(a.segment, (list = []));
+        list.push(a);
+      }
+      for (const [segment, list] of bySegment) {
+        const active = list.filter((a) => a.status === "active");
+        if (active.length !== 1 || list.some((a) => a.status === "shown" || a.status === "held" || a.status === "verified")) continue;
+        const slow = active[0]!;
+        if (now - slow.startedAt < slow.expectedMs * this.opts.stragglerFactor) continue;
+        const seg = store.segment(job.jobId, segment);
+        if (!seg || seg.status !== "active" || seg.tries >= store.maxTries) continue;
+        const sj = this.schedulerJob(job, []);
+        const exclude = new Set(list.map((a) => a.provider));
+        const pick = pickProvider(sj, providers, { reference: this.reference, minShare: this.opts.minShare }, exclude);
+        if (!pick) continue;
+        const queued = this.inFlightOf(pick.key);
+        pick.inFlight++;
+        const expectedMs = Math.ceil((1000 * sj.segmentWork) / pick.speedFps);
+        this.bump(pick.key, 1);
+        try {
+          if (await this.start1(job, segment, pick.key, expectedMs, true, queued)) this.stats.speculative++;
+        } finally {
+          this.bump(pick.key, -1);
+        }
+      }
+    }
+  }
+
+  /** Signs, records and launches one attempt. */
+  private async start1(job: JobRow, segment: number, address: string, expectedMs: number, speculative: boolean, queued: number): Promise<boolean> {
+    const { store, chain, log, directory } = this.components;
+    const provider = directory.get(address);
+    if (!provider) return false;
+    const now = this.now();
+    const timeoutMs = expectedMs * this.opts.timeoutFactor + this.opts.graceMs;
+    const deadlineMs = Math.min(now + timeoutMs, job.deadline * 1000);
+    if (deadlineMs <= now) return false;
+    const { firstFrame, frameCount } = segmentFrames(job.spec, segment);
+    const fields: AssignmentFields = {
+      jobId: job.jobId as `0x${string}`,
+      segment,
+      firstFrame,
+      frameCount,
+      provider: provider.address as `0x${string}`,
+      deadline: Math.floor(deadlineMs / 1000),
+    };
+    let signed: SignedAssignment;
+    try {
+      signed = { assignment: fields, signature: await chain.signAssignment(fields) };
+    } catch (err) {
+      log.error({ err, jobId: job.jobId, segment }, "cannot sign an assignment");
+      return false;
+    }
+    if (this.stopped) return false;
+    let attempt: AttemptRow;
+    try {
+      attempt = store.assign({ jobId: job.jobId, segment, provider: provider.address, peerId: provider.peerId, speculative, assignment: signed, deadlineMs, expectedMs });
+    } catch (err) {
+      if (err instanceof InvalidTransitionError) return false; // the job or segment moved on meanwhile
+      throw err;
+    }
+    this.launch(attempt, provider, Math.max(1, (queued + 1) / provider.capacity));
+    return true;
+  }
+
+  /** Sends an attempt's assignment to its provider and follows it to a delivery or a failure. */
+  private launch(attempt: AttemptRow, provider: LiveProvider, queueFactor: number): void {
+    const { store, chain, dispatcher, log, directory } = this.components;
+    const job = store.getJob(attempt.jobId);
+    if (!job) return;
+    const controller = new AbortController();
+    const running: Running = { controller, dispatchedAt: this.now(), queueFactor, lastProgressAt: 0 };
+    this.running.set(attempt.id, running);
+    this.stats.dispatched++;
+    const remaining = Math.max(1, attempt.deadlineMs - this.now());
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(remaining)]);
+    const request: RenderRequest = {
+      type: "render",
+      chainId: chain.chainId,
+      escrow: chain.escrow as `0x${string}`,
+      spec: job.spec,
+      assignment: attempt.assignment.assignment,
+      signature: attempt.assignment.signature,
+    };
+    const onProgress = (framesDone: number, frameCount: number) => {
+      const t = this.now();
+      if (framesDone < frameCount && t - running.lastProgressAt < this.opts.progressIntervalMs) return;
+      running.lastProgressAt = t;
+      store.progress(attempt.id, framesDone, frameCount);
+    };
+    void dispatcher
+      .render({ peerId: provider.peerId, multiaddrs: provider.multiaddrs }, request, { onProgress }, { signal })
+      .then((delivered) => {
+        if (controller.signal.aborted) return;
+        this.checkDelivery(attempt, delivered);
+        const elapsedS = (this.now() - running.dispatchedAt) / 1000;
+        const work = segmentWork(job.spec, this.reference);
+        if (elapsedS > 0) store.recordSpeed(attempt.provider, (work * running.queueFactor) / elapsedS);
+        const outcome = store.deliver(attempt.id, { delivery: delivered.delivery, signature: delivered.signature }, delivered.multiaddrs);
+        this.stats.delivered++;
+        log.debug({ jobId: attempt.jobId, segment: attempt.segment, provider: attempt.provider, outcome }, "segment delivered");
+      })
+      .catch((err: unknown) => {
+        if (controller.signal.aborted) return; // cancelled by us: the store already moved on
+        const code = failureCode(err, signal);
+        const message = err instanceof Error ? ((err as { shortMessage?: string }).shortMessage ?? err.message) : String(err);
+        log.info({ jobId: attempt.jobId, segment: attempt.segment, provider: attempt.provider, code, err: message }, "attempt failed");
+        this.endAttempt(attempt.id, code, message);
+      })
+      .finally(() => {
+        if (this.running.get(attempt.id) === running) this.running.delete(attempt.id);
+        directory.refresh(attempt.provider);
+        this.kick();
+      });
+  }
+
+  /** A receipt counts only if the assigned provider signed it and it matches the assignment. */
+  private checkDelivery(attempt: AttemptRow, delivered: RenderDelivered): void {
+    const a = attempt.assignment.assignment;
+    const d = delivered.delivery;
+    if (d.jobId.toLowerCase() !== a.jobId.toLowerCase() || d.segment !== a.segment || d.frameCount !== a.frameCount) {
+      throw new RenderError("BAD_SIGNATURE", `The receipt is for job ${d.jobId} segment ${d.segment} (${d.frameCount} frames), not the assignment's.`);
+    }
+    let signer: string;
+    try {
+      signer = this.components.chain.recoverDelivery({ delivery: d, signature: delivered.signature }).toLowerCase();
+    } catch (cause) {
+      throw new RenderError("BAD_SIGNATURE", "The delivery receipt's signature cannot be recovered.", { cause });
+    }
+    if (signer !== attempt.provider.toLowerCase()) {
+      throw new RenderError("BAD_SIGNATURE", `The delivery receipt is signed by ${signer}, not by the assigned provider ${attempt.provider}.`);
+    }
+  }
+
+  private endAttempt(id: number, code: ReasonCode, message: string): void {
+    const r = this.components.store.failAttempt(id, code, message);
+    if (r.failed) this.stats.failed++;
+    this.cancel(id);
+    this.applyEffects(r);
+  }
+
+  private cancel(attemptId: number): void {
+    const r = this.running.get(attemptId);
+    if (!r) return;
+    this.running.delete(attemptId);
+    r.controller.abort(new Error("attempt no longer needed"));
+  }
+
+  private bump(address: string, delta: number): void {
+    const n = (this.inFlight.get(address) ?? 0) + delta;
+    if (n > 0) this.inFlight.set(address, n);
+    else this.inFlight.delete(address);
+  }
+}
+
+/** The reason code an attempt failed with, from what the render call threw. */
+function failureCode(err: unknown, signal: AbortSignal): ReasonCode {
+  if (err instanceof RenderError || err instanceof RefusalError) return err.reason;
+  if (signal.aborted) return "TIMEOUT";
+  const code = (err as { code?: unknown } | null)?.code;
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === "TimeoutError") return "TIMEOUT";
+  if (name === "InvalidMessageError" || name === "MessageTooLargeError") return "BAD_MESSAGE";
+  if (name === "RemoteError" && typeof code === "string") return (REASON_CODES as readonly string[]).includes(code) ? (code as ReasonCode) : "INTERNAL";
+  return "TIMEOUT";
+}

@@ -1,0 +1,153 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Wallet } from "ethers";
+import type { JobSpec } from "@rendermesh/shared";
+import { CoordinatorStore } from "../src/store/index.js";
+import { account, freePort, fundClient, MESH, openJob, registerProvider, startChain, type TestChain } from "./helpers/chain.js";
+import { tempDir } from "./helpers/fixtures.js";
+import { TestClient, type Event } from "./helpers/test-client.js";
+import { TestProvider } from "./helpers/test-provider.js";
+
+const MODEL = `0x${"cd".repeat(32)}`;
+const ASK = MESH / 1000n;
+const root = join(import.meta.dirname, "../../..");
+
+let chain: TestChain;
+beforeAll(async () => {
+  chain = await startChain({ model: MODEL, blockedTerm: "forbidden" });
+}, 120_000);
+afterAll(async () => {
+  await chain?.stop();
+});
+
+/** Starts the coordinator from source in its own process, so it can be SIGKILLed. */
+async function spawnCoordinator(dataDir: string, port: number): Promise<{ child: ChildProcess; info: { peerId: string; multiaddrs: string[] } }> {
+  const args = {
+    rpcUrl: chain.rpcUrl,
+    deployment: chain.deployment,
+    privateKey: account(1).privateKey,
+    config: { dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], httpPort: 0, heartbeatIntervalMs: 1000, referenceWidth: 32, referenceHeight: 32, referenceFps: 4, logLevel: "warn", segmentGraceSeconds: 4 },
+  };
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@rendermesh/source", "--experimental-transform-types", "--no-warnings", "--import", "./packages/coordinator/test/helpers/ts-hooks.mjs", "packages/coordinator/test/helpers/run-coordinator.ts", JSON.stringify(args)],
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const info = await new Promise<{ peerId: string; multiaddrs: string[] }>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start: ${err}`)), 60_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      for (const line of out.split("\n")) {
+        if (line.startsWith("{\"peerId\"")) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as { peerId: string; multiaddrs: string[] });
+        }
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`coordinator exited (${code}): ${err}`)));
+  });
+  return { child, info };
+}
+
+describe("restart", () => {
+  it("behavior: a coordinator killed with SIGKILL mid-job carries on after restart, with no lost and no duplicate segment", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const client = new Wallet(account(9).privateKey);
+    await fundClient(chain, client);
+    const providers: TestProvider[] = [];
+    let child: ChildProcess | undefined;
+    const tc = new TestClient(() => addr);
+    let addr = "";
+    try {
+      let started = await spawnCoordinator(dir.dir, port);
+      child = started.child;
+      addr = `/ip4/127.0.0.1/tcp/${port}/p2p/${started.info.peerId}`;
+      for (const i of [2, 3]) {
+        const wallet = new Wallet(account(i).privateKey);
+        const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, msPerFrame: 100, capacity: 1 });
+        await p.start();
+        providers.push(p);
+        await registerProvider(chain, wallet, p.node.peerId, ASK);
+        await p.announceTo(addr, 500);
+      }
+      await tc.start();
+      const spec: JobSpec = { v: 1, model: MODEL as `0x${string}`, prompt: "a slow green tide", seed: 1, seconds: 10, fps: 4, width: 32, height: 32 };
+      const jobId = await openJob(chain, client, spec, account(1).address, 2n * ASK);
+
+      // Follow until 3 segments are verified, then SIGKILL the coordinator.
+      const all: Event[] = [];
+      const unreported = new Map<number, Event>();
+      let verified = 0;
+      const verdict = (e: Event) => {
+        unreported.set(e.segment!, e);
+        return undefined;
+      };
+      const reportPending = async () => {
+        for (const [seg, e] of unreported) {
+          try {
+            await tc.report(e, true);
+            unreported.delete(seg);
+            verified++;
+          } catch {
+            // coordinator down: retried after reconnecting
+          }
+        }
+      };
+      const first = await tc.submit(jobId, chain.deployment.chainId, chain.deployment.escrow, spec, {
+        verdict,
+        until: () => {
+          void reportPending();
+          return verified >= 3;
+        },
+      });
+      all.push(...first.events);
+      child.kill("SIGKILL");
+      await new Promise((r) => child!.once("exit", r));
+
+      started = await spawnCoordinator(dir.dir, port);
+      child = started.child;
+      expect(started.info.peerId).toBe(addr.split("/p2p/")[1]);
+
+      // Resume: watch from the last event seen, report what is pending, until the job completes.
+      for (let round = 0; round < 20 && all.at(-1)?.type !== "job-complete"; round++) {
+        await reportPending();
+        const fromSeq = all.at(-1)?.seq ?? 0;
+        const r = await tc
+          .follow({ type: "watch", jobId, fromSeq }, { verdict, until: (e) => { void reportPending(); return e.type === "job-complete"; } })
+          .catch(() => ({ events: [] as Event[] }));
+        all.push(...r.events);
+      }
+      expect(all.at(-1)?.type).toBe("job-complete");
+      const seqs = all.map((e) => e.seq);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+
+      child.kill("SIGTERM");
+      await new Promise((r) => child!.once("exit", r));
+      child = undefined;
+      const store = CoordinatorStore.open(join(dir.dir, "coordinator.db"));
+      try {
+        const segs = store.segments(jobId);
+        expect(segs.map((s) => s.status)).toEqual(Array(10).fill("verified"));
+        // Exactly one counted attempt per segment, and it is a verified one.
+        const attempts = store.attempts(jobId);
+        expect(attempts.filter((a) => a.status === "verified").map((a) => a.segment).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect(store.getJob(jobId)?.status).toBe("complete");
+        const events = store.events(jobId);
+        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      } finally {
+        store.close();
+      }
+    } finally {
+      child?.kill("SIGKILL");
+      await tc.stop();
+      for (const p of providers) await p.stop();
+      dir.cleanup();
+    }
+  }, 180_000);
+});
