@@ -15,6 +15,14 @@ describe("term normalisation", () => {
     expect(findBlockedTerm("forbiddance", blocked)).toBeNull();
   });
 
+  test("behavior: punctuation or invisible characters inserted into a word do not hide it", () => {
+    const blocked = new Set([termHash("forbidden")]);
+    expect(findBlockedTerm("a for.bidden fruit", blocked)).toBe("forbidden");
+    expect(findBlockedTerm("a for\u200Bbidden fruit", blocked)).toBe("forbidden");
+    expect(findBlockedTerm("a for-bid-den fruit", blocked)).toBe("forbidden");
+    expect(normaliseText("for\u00ADbidden")).toBe("forbidden");
+  });
+
   test("behavior: a blocked phrase matches adjacent words only", () => {
     const blocked = new Set([termHash("Red Fox")]);
     expect(findBlockedTerm("the red, fox runs", blocked)).toBe("red fox");

@@ -8,17 +8,32 @@ import { keccak256, toUtf8Bytes } from "ethers";
  * 1. Unicode NFKC (full-width and compatibility forms fold to plain ones),
  * 2. case folding (`toLowerCase` after NFKC, then NFKC again, since lower-casing
  *    can produce sequences that NFKC composes),
- * 3. every punctuation, symbol and control character becomes a space,
- * 4. runs of white space become one space; leading and trailing space go.
+ * 3. invisible format characters (zero-width space and joiners, soft hyphen)
+ *    are deleted, so they cannot split a word,
+ * 4. every other punctuation, symbol and control character becomes a space,
+ * 5. runs of white space become one space; leading and trailing space go.
  */
 export function normaliseText(text: string): string {
-  return text
-    .normalize("NFKC")
-    .toLowerCase()
-    .normalize("NFKC")
+  return fold(text)
     .replace(/[\p{P}\p{S}\p{C}]+/gu, " ")
     .replace(/\s+/gu, " ")
     .trim();
+}
+
+function fold(text: string): string {
+  return text.normalize("NFKC").toLowerCase().normalize("NFKC").replace(/\p{Cf}+/gu, "");
+}
+
+/**
+ * The white-space separated tokens of a prompt with the punctuation inside
+ * them removed rather than split on: `for.bidden` → `forbidden`. Matching
+ * checks these too, so punctuation inserted into a word does not hide it.
+ */
+function joinedWords(text: string): string[] {
+  return fold(text)
+    .split(/\s+/u)
+    .map((t) => t.replace(/[\p{P}\p{S}\p{C}]+/gu, ""))
+    .filter((t) => t !== "");
 }
 
 /** The words of a normalised text. */
@@ -32,9 +47,12 @@ export function termHash(term: string): `0x${string}` {
   return keccak256(toUtf8Bytes(normaliseText(term))) as `0x${string}`;
 }
 
-/** Every word and every adjacent pair of words of a prompt, as the policy matches them. */
+/**
+ * Every word and every adjacent pair of words of a prompt, as the policy
+ * matches them: of its normalised form, and of its tokens with inner
+ * punctuation removed.
+ */
 export function candidateTerms(prompt: string): Array<{ text: string; hash: `0x${string}` }> {
-  const w = words(prompt);
   const out: Array<{ text: string; hash: `0x${string}` }> = [];
   const seen = new Set<string>();
   const push = (text: string) => {
@@ -42,9 +60,11 @@ export function candidateTerms(prompt: string): Array<{ text: string; hash: `0x$
     seen.add(text);
     out.push({ text, hash: keccak256(toUtf8Bytes(text)) as `0x${string}` });
   };
-  for (let i = 0; i < w.length; i++) {
-    push(w[i]!);
-    if (i + 1 < w.length) push(`${w[i]} ${w[i + 1]}`);
+  for (const w of [words(prompt), joinedWords(prompt)]) {
+    for (let i = 0; i < w.length; i++) {
+      push(w[i]!);
+      if (i + 1 < w.length) push(`${w[i]} ${w[i + 1]}`);
+    }
   }
   return out;
 }
