@@ -1,0 +1,309 @@
+import type { Logger } from "@rendermesh/shared";
+import type { AssignmentRow, Journal, JobRow } from "../journal/index.js";
+import type { ProviderMetrics } from "../metrics.js";
+import { ClaimStatus, JobStatus, jobStatusName, type ChainReader, type EscrowJob, type EscrowWriter } from "./types.js";
+
+export interface PaymentLoopComponents {
+  address: string;
+  chain: Pick<ChainReader, "getJob" | "paidSeconds" | "readPolicy" | "chainTime" | "jobOpenedBlock" | "paymentEvents">;
+  escrow: EscrowWriter;
+  journal: Journal;
+  metrics?: ProviderMetrics | undefined;
+  logger: Logger;
+  /** Wall clock, unix ms (tests). */
+  now?: () => number;
+}
+
+export interface PaymentLoopInit {
+  intervalMs?: number;
+  /** Redeem unredeemed voucher seconds this close to a job's deadline (seconds). */
+  redeemBeforeDeadlineSeconds?: number;
+  /** …or once the client has sent no higher voucher for this long (seconds). */
+  redeemAfterQuietSeconds?: number;
+  /** Withdraw the escrow balance once it reaches this; undefined: never automatically. */
+  autoWithdrawAbove?: bigint | undefined;
+}
+
+/** What one pass did, for logs, `status` and tests. */
+export interface PaymentTick {
+  redeemed: Array<{ jobId: string; seconds: number; amount: bigint; tx: string }>;
+  claimed: Array<{ jobId: string; segment: number; tx: string; disputableUntil: number }>;
+  finalized: Array<{ jobId: string; segment: number; amount: bigint; tx: string }>;
+  settled: Array<{ jobId: string; seconds: number; amount: bigint }>;
+  withdrawn: bigint;
+  errors: Array<{ jobId?: string; segment?: number; action: string; message: string }>;
+}
+
+/** The provider's share of one second of a job: price less both fees, each rounded down (as the escrow computes it). */
+export function netPerSecond(job: Pick<EscrowJob, "pricePerSecond" | "coordinatorFeeBps" | "treasuryFeeBps">): bigint {
+  const p = job.pricePerSecond;
+  return p - (p * BigInt(job.coordinatorFeeBps)) / 10_000n - (p * BigInt(job.treasuryFeeBps)) / 10_000n;
+}
+
+const errText = (err: unknown) => {
+  const e = err as { shortMessage?: string; reason?: string; message?: string };
+  return e.reason ?? e.shortMessage ?? e.message ?? String(err);
+};
+
+/**
+ * Turns the journal's receipts and vouchers into tokens, by itself:
+ *
+ * - While a job is open, its highest voucher is redeemed once the deadline is
+ *   near or the client has gone quiet (a client that settles pays the
+ *   same seconds; redeeming first protects against a settle that leaves
+ *   this provider out).
+ * - After the deadline, within the claim window, delivered segments that
+ *   vouchers do not cover are claimed with the coordinator-signed
+ *   assignment and this provider's delivery receipt. The escrow pays a
+ *   claim only once this provider's claimed segments exceed its voucher
+ *   seconds, so either the voucher is redeemed (it covers every delivered
+ *   segment) or every delivered segment is claimed — never a mix.
+ * - Claims past their dispute window are finalised.
+ * - A settle, a refund or a redeem sent by someone else is noticed and
+ *   recorded; a job with nothing left to earn is marked done.
+ */
+export class PaymentLoop {
+  readonly #c: PaymentLoopComponents;
+  readonly #init: Required<Omit<PaymentLoopInit, "autoWithdrawAbove">> & { autoWithdrawAbove: bigint | undefined };
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<PaymentTick> | undefined;
+  #stopped = false;
+  /** True while `stop()` waits for a pass: the pass ends after its current job. */
+  #halting = false;
+
+  constructor(components: PaymentLoopComponents, init: PaymentLoopInit = {}) {
+    this.#c = components;
+    this.#init = {
+      intervalMs: init.intervalMs ?? 30_000,
+      redeemBeforeDeadlineSeconds: init.redeemBeforeDeadlineSeconds ?? 600,
+      redeemAfterQuietSeconds: init.redeemAfterQuietSeconds ?? 900,
+      autoWithdrawAbove: init.autoWithdrawAbove,
+    };
+  }
+
+  start(): void {
+    this.#stopped = false;
+    const loop = () => {
+      if (this.#stopped) return;
+      this.tick()
+        .catch((err: unknown) => this.#c.logger.warn({ err }, "payment pass failed"))
+        .finally(() => {
+          if (!this.#stopped) this.#timer = setTimeout(loop, this.#init.intervalMs);
+        });
+    };
+    this.#timer = setTimeout(loop, Math.min(1_000, this.#init.intervalMs));
+  }
+
+  /** Stops the schedule (a pass in progress ends after its current job). `tick()` still runs a pass on demand. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#halting = true;
+    clearTimeout(this.#timer);
+    try {
+      await this.#running?.catch(() => undefined);
+    } finally {
+      this.#halting = false;
+    }
+  }
+
+  /** One pass over every job that may still earn something; passes never overlap. */
+  tick(): Promise<PaymentTick> {
+    if (this.#running) return this.#running;
+    this.#running = this.#tick().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #tick(): Promise<PaymentTick> {
+    const out: PaymentTick = { redeemed: [], claimed: [], finalized: [], settled: [], withdrawn: 0n, errors: [] };
+    const { journal } = this.#c;
+    const chainNow = await this.#c.chain.chainTime();
+    let windows: { disputeWindow: number; claimWindow: number } | undefined;
+    const policyWindows = async () => {
+      if (!windows) {
+        const p = await this.#c.chain.readPolicy();
+        windows = { disputeWindow: Number(p.disputeWindow), claimWindow: Number(p.claimWindow) };
+      }
+      return windows;
+    };
+
+    const jobs = new Map<string, JobRow | undefined>(journal.listLiveJobs().map((j) => [j.jobId, j]));
+    for (const v of journal.listVouchers()) {
+      if (v.seconds > v.redeemedSeconds && !jobs.has(v.jobId) && !journal.getJob(v.jobId)) jobs.set(v.jobId, undefined);
+    }
+
+    for (const [jobId, row] of jobs) {
+      if (this.#halting) break;
+      try {
+        await this.#job(jobId, row, chainNow, policyWindows, out);
+      } catch (err) {
+        out.errors.push({ jobId, action: "job", message: errText(err) });
+        this.#c.logger.warn({ job: jobId, err }, "payment pass for job failed");
+      }
+    }
+
+    if (this.#init.autoWithdrawAbove !== undefined && !this.#halting) {
+      try {
+        const balance = await this.#c.escrow.escrowBalance(this.#c.address);
+        if (balance > 0n && balance >= this.#init.autoWithdrawAbove) {
+          const tx = await this.#c.escrow.withdraw();
+          journal.recordPayment({ kind: "withdraw", amount: tx.amount, tx: tx.hash });
+          out.withdrawn = tx.amount;
+          this.#c.logger.info({ amount: tx.amount.toString(), tx: tx.hash }, "withdrew escrow balance");
+        }
+      } catch (err) {
+        out.errors.push({ action: "withdraw", message: errText(err) });
+      }
+    }
+    return out;
+  }
+
+  async #job(
+    jobId: string,
+    row: JobRow | undefined,
+    chainNow: number,
+    policyWindows: () => Promise<{ disputeWindow: number; claimWindow: number }>,
+    out: PaymentTick,
+  ): Promise<void> {
+    const { journal, escrow, logger } = this.#c;
+    const log = logger.child({ job: jobId });
+    const job = await this.#c.chain.getJob(jobId);
+    if (job.status === JobStatus.None) return;
+    const fromBlock = row?.openedBlock ?? (await this.#c.chain.jobOpenedBlock(jobId)) ?? 0;
+    const status = jobStatusName(job.status) as JobRow["status"];
+    const own = new Set<string>();
+    // What the escrow has paid so far, including settles and redeems sent by others.
+    let paid = await this.#sync(jobId, row, status, fromBlock, own, out);
+    const voucher = journal.getVoucher(jobId);
+    const delivered = journal.listAssignments({ jobId, state: "delivered" });
+    const reported = delivered.filter((a) => a.reportedAt !== null);
+    this.#markCovered(delivered, paid);
+
+    if (status !== "open") {
+      // Settled or refunded: nothing more can be paid, and no claim can be pending (the escrow refuses both then).
+      for (const a of delivered) if (a.payState === "unpaid" || a.payState === "claimed") journal.setPayState(jobId, a.segment, paid >= delivered.length ? "covered" : "rejected");
+      // The voucher can no longer be used: stop counting it as pending.
+      if (voucher && voucher.redeemedSeconds < voucher.seconds) journal.markRedeemed(jobId, voucher.seconds, null);
+      if (row) journal.markJobDone(jobId);
+      return;
+    }
+
+    const afterDeadline = chainNow > job.deadline;
+    const wantClaims = afterDeadline && reported.length > Math.max(paid, voucher?.seconds ?? 0);
+
+    // 1. Redeem the voucher when it is due (and claims would not earn more).
+    if (voucher && voucher.seconds > paid && !wantClaims) {
+      const quiet = ((this.#c.now?.() ?? Date.now()) - voucher.receivedAt) / 1000 >= this.#init.redeemAfterQuietSeconds;
+      const nearDeadline = chainNow >= job.deadline - this.#init.redeemBeforeDeadlineSeconds;
+      if (quiet || nearDeadline) {
+        try {
+          const tx = await escrow.redeem({ jobId: voucher.jobId, provider: this.#c.address as `0x${string}`, seconds: voucher.seconds }, voucher.signature);
+          own.add(tx.hash);
+          journal.markRedeemed(jobId, voucher.seconds, tx.hash);
+          out.redeemed.push({ jobId, seconds: voucher.seconds, amount: tx.amount, tx: tx.hash });
+          log.info({ seconds: voucher.seconds, amount: tx.amount.toString(), tx: tx.hash, reason: nearDeadline ? "deadline near" : "client quiet" }, "voucher redeemed");
+          paid = await this.#sync(jobId, row, status, fromBlock, own, out);
+          this.#markCovered(delivered, paid);
+        } catch (err) {
+          out.errors.push({ jobId, action: "redeem", message: errText(err) });
+          log.warn({ reason: errText(err) }, "redeem failed");
+        }
+      }
+    }
+
+    // 2. After the deadline: claim every reported delivery, so claimed segments exceed voucher seconds.
+    let windowClosed = false;
+    if (afterDeadline) {
+      const { claimWindow } = await policyWindows();
+      windowClosed = chainNow > job.deadline + claimWindow;
+      if (wantClaims && !windowClosed) {
+        for (const a of reported) {
+          if (a.payState !== "unpaid" && a.payState !== "covered") continue;
+          const claim = await escrow.getClaim(jobId, a.segment);
+          if (claim.status !== ClaimStatus.None) {
+            this.#syncClaim(a, claim.provider.toLowerCase() === this.#c.address.toLowerCase() ? claim.status : ClaimStatus.Refused, claim.disputableUntil);
+            continue;
+          }
+          try {
+            const tx = await escrow.claim(a.assignment, a.coordinatorSig, a.delivery!, a.providerSig!);
+            journal.setPayState(jobId, a.segment, "claimed", { claimTx: tx.hash, disputableUntil: tx.disputableUntil });
+            out.claimed.push({ jobId, segment: a.segment, tx: tx.hash, disputableUntil: tx.disputableUntil });
+            log.info({ segment: a.segment, tx: tx.hash, disputableUntil: tx.disputableUntil }, "segment claimed");
+          } catch (err) {
+            out.errors.push({ jobId, segment: a.segment, action: "claim", message: errText(err) });
+            log.warn({ segment: a.segment, reason: errText(err) }, "claim failed");
+            break; // the escrow has no more unreserved seconds, or the job changed: try again next pass
+          }
+        }
+      }
+    }
+
+    // 3. Finalise claims whose dispute window has passed; follow disputes.
+    const claimed = journal.listAssignments({ jobId, state: "delivered" }).filter((a) => a.payState === "claimed" || a.payState === "disputed");
+    let finalizedAny = false;
+    for (const a of claimed) {
+      const claim = await escrow.getClaim(jobId, a.segment);
+      if (claim.status === ClaimStatus.Pending && chainNow > claim.disputableUntil) {
+        try {
+          const tx = await escrow.finalizeClaim(jobId, a.segment);
+          own.add(tx.hash);
+          finalizedAny = true;
+          journal.setPayState(jobId, a.segment, "finalized");
+          out.finalized.push({ jobId, segment: a.segment, amount: tx.amount, tx: tx.hash });
+          log.info({ segment: a.segment, amount: tx.amount.toString(), tx: tx.hash }, "claim finalised");
+        } catch (err) {
+          out.errors.push({ jobId, segment: a.segment, action: "finalizeClaim", message: errText(err) });
+        }
+      } else {
+        this.#syncClaim(a, claim.status, claim.disputableUntil);
+      }
+    }
+    if (finalizedAny) paid = await this.#sync(jobId, row, status, fromBlock, own, out);
+
+    // 4. Done once the claim window has closed and no claim of ours is open.
+    const open = journal.listAssignments({ jobId, state: "delivered" }).some((a) => a.payState === "claimed" || a.payState === "disputed");
+    if (windowClosed && !open) {
+      if (voucher && voucher.seconds > paid) return; // the voucher can still be redeemed until the job closes
+      for (const a of journal.listAssignments({ jobId, state: "delivered" })) if (a.payState === "unpaid") journal.setPayState(jobId, a.segment, "rejected");
+      if (row) journal.markJobDone(jobId);
+    }
+  }
+
+  /**
+   * Records every payment the escrow made to this provider for the job that
+   * the journal does not hold yet (by transaction), and returns the seconds
+   * paid: the most of the escrow's `paidSeconds` view and the cumulative
+   * seconds of its VoucherRedeemed events (a settle does not update the view).
+   */
+  async #sync(jobId: string, row: JobRow | undefined, status: JobRow["status"], fromBlock: number, own: ReadonlySet<string>, out: PaymentTick): Promise<number> {
+    const { journal } = this.#c;
+    const [view, events] = await Promise.all([this.#c.chain.paidSeconds(jobId, this.#c.address), this.#c.chain.paymentEvents(jobId, this.#c.address, fromBlock)]);
+    let paid = view;
+    for (const e of events) {
+      if (e.seconds !== undefined) paid = Math.max(paid, e.seconds);
+      const isNew = journal.recordPayment({ kind: e.kind, jobId, segment: e.segment, seconds: e.kind === "claim" ? 1 : e.seconds, amount: e.amount, tx: e.tx });
+      if (!isNew) continue;
+      this.#c.metrics?.addEarned(e.amount);
+      if (!own.has(e.tx) && e.kind !== "claim") {
+        out.settled.push({ jobId, seconds: e.seconds ?? 0, amount: e.amount });
+        this.#c.logger.info({ job: jobId, kind: e.kind, seconds: e.seconds, amount: e.amount.toString(), tx: e.tx }, "payment received");
+      }
+    }
+    if (row) journal.updateJobChainState(jobId, { status, paidSeconds: paid });
+    return paid;
+  }
+
+  /** Delivered segments up to the number of paid seconds count as covered (payment is per second, not per segment). */
+  #markCovered(delivered: AssignmentRow[], paid: number): void {
+    if (paid >= delivered.length) {
+      for (const a of delivered) if (a.payState === "unpaid") this.#c.journal.setPayState(a.jobId, a.segment, "covered");
+    }
+  }
+
+  #syncClaim(a: AssignmentRow, status: number, disputableUntil: number): void {
+    const next =
+      status === ClaimStatus.Pending ? "claimed" : status === ClaimStatus.Disputed ? "disputed" : status === ClaimStatus.Paid ? "finalized" : status === ClaimStatus.Refused ? "rejected" : undefined;
+    if (next && next !== a.payState) this.#c.journal.setPayState(a.jobId, a.segment, next, { disputableUntil });
+  }
+}

@@ -1,0 +1,110 @@
+import type { AssignmentFields, DeliveryFields, PolicySnapshot, VoucherFields } from "@rendermesh/shared";
+
+/** `JobEscrow.JobStatus`. */
+export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
+export type JobStatusName = "none" | "open" | "settled" | "refunded";
+export const jobStatusName = (s: number): JobStatusName => (["none", "open", "settled", "refunded"] as const)[s] ?? "none";
+
+/** `JobEscrow.getJob(jobId)`, with addresses lower-cased. */
+export interface EscrowJob {
+  client: string;
+  seconds: number;
+  paidSeconds: number;
+  reservedSeconds: number;
+  coordinator: string;
+  /** Unix seconds. */
+  deadline: number;
+  coordinatorFeeBps: number;
+  treasuryFeeBps: number;
+  pricePerSecond: bigint;
+  policyVersion: bigint;
+  status: number;
+  specHash: string;
+}
+
+/** `ProviderRegistry.getProvider(address)`. */
+export interface RegistryEntry {
+  registered: boolean;
+  /** Peer id multihash bytes as 0x hex. */
+  peerId: string;
+  stake: bigint;
+  askPerSecond: bigint;
+  models: string[];
+  unstakeAmount: bigint;
+  unstakeAvailableAt: number;
+}
+
+/**
+ * What the provider reads from the chain. The production implementation is
+ * `EthersChain` (over the shared ABIs); tests may stub any of it.
+ */
+export interface ChainReader {
+  readonly chainId: number;
+  readonly escrowAddress: string;
+  getJob(jobId: string): Promise<EscrowJob>;
+  /** Block number of the job's `JobOpened` event; undefined when the escrow never opened it. */
+  jobOpenedBlock(jobId: string): Promise<number | undefined>;
+  /** The content policy as it stood at `blockTag` (default: latest). */
+  readPolicy(blockTag?: number): Promise<PolicySnapshot>;
+  /** Paid seconds of `provider` in `jobId` per the escrow. */
+  paidSeconds(jobId: string, provider: string): Promise<number>;
+  getProvider(address: string): Promise<RegistryEntry>;
+  /** Latest block timestamp, unix seconds. */
+  chainTime(): Promise<number>;
+  /**
+   * What the escrow paid `provider` for `jobId` since `fromBlock`, from its
+   * events: `VoucherRedeemed` (a redeem, or a settle when the same
+   * transaction settled the job) and `ClaimFinalized`.
+   */
+  paymentEvents(jobId: string, provider: string, fromBlock: number): Promise<PaymentEvent[]>;
+}
+
+export interface PaymentEvent {
+  tx: string;
+  kind: "redeem" | "settle" | "claim";
+  /** Cumulative seconds (redeem, settle). */
+  seconds?: number | undefined;
+  /** The claimed segment (claim). */
+  segment?: number | undefined;
+  amount: bigint;
+}
+
+/** EIP-712 signer recovery under the escrow's domain. */
+export interface SignatureChecker {
+  recoverAssignmentSigner(assignment: AssignmentFields, signature: string): string;
+  recoverVoucherSigner(voucher: VoucherFields, signature: string): string;
+  recoverDeliverySigner(delivery: DeliveryFields, signature: string): string;
+}
+
+export interface DeliverySigner {
+  signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
+}
+
+/** `JobEscrow.ClaimStatus`. */
+export const ClaimStatus = { None: 0, Pending: 1, Disputed: 2, Paid: 3, Refused: 4 } as const;
+
+export interface EscrowClaim {
+  provider: string;
+  /** Unix seconds. */
+  disputableUntil: number;
+  status: number;
+}
+
+/** A mined transaction and what it paid this provider, if anything. */
+export interface TxResult {
+  hash: string;
+  /** Token base units credited to the provider by this transaction (from its events). */
+  amount: bigint;
+  gasUsed: bigint;
+}
+
+/** The escrow calls of the payment loop. Each waits for the transaction to be mined. */
+export interface EscrowWriter {
+  redeem(voucher: VoucherFields, signature: string): Promise<TxResult>;
+  claim(assignment: AssignmentFields, coordinatorSig: string, delivery: DeliveryFields, providerSig: string): Promise<TxResult & { disputableUntil: number }>;
+  finalizeClaim(jobId: string, segment: number): Promise<TxResult>;
+  withdraw(): Promise<TxResult>;
+  getClaim(jobId: string, segment: number): Promise<EscrowClaim>;
+  /** The provider's balance held by the escrow (earned, not yet withdrawn). */
+  escrowBalance(address: string): Promise<bigint>;
+}

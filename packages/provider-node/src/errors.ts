@@ -1,0 +1,77 @@
+import { BaseError, type BaseErrorOptions, type ReasonCode } from "@rendermesh/shared";
+
+/**
+ * The provider's error classes. Tests match on `err.name`; the CLI prints
+ * `shortMessage` and `hint`. A refusal on the wire is a `RefusalError`: it
+ * carries the protocol reason code that the peer receives.
+ */
+
+/** An assignment, voucher or message was refused; `reason` goes on the wire. */
+export class RefusalError extends BaseError {
+  override name = "RefusalError";
+  readonly reason: ReasonCode;
+  readonly retryAfterMs: number | undefined;
+  readonly term: string | undefined;
+  constructor(reason: ReasonCode, shortMessage: string, options: BaseErrorOptions & { retryAfterMs?: number; term?: string } = {}) {
+    super(reason, shortMessage, options);
+    this.reason = reason;
+    this.retryAfterMs = options.retryAfterMs;
+    this.term = options.term;
+  }
+}
+
+/** The on-chain standing does not allow serving: not registered, not staked enough, or another peer id bound. */
+export class StandingError extends BaseError {
+  override name = "StandingError";
+  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+    super("STANDING", shortMessage, options);
+  }
+}
+
+/** `--device cuda` was asked for and the CUDA execution provider did not load. */
+export class DeviceUnavailableError extends BaseError {
+  override name = "DeviceUnavailableError";
+  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+    super("DEVICE_UNAVAILABLE", shortMessage, options);
+  }
+}
+
+/** A configured model cannot be served: unreadable, bad manifest, or not on the policy's allowed list. */
+export class ModelRejectedError extends BaseError {
+  override name = "ModelRejectedError";
+  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+    super("MODEL_REJECTED", shortMessage, options);
+  }
+}
+
+/** Rendering, encoding or storing a segment failed. */
+export class SegmentPipelineError extends BaseError {
+  override name = "SegmentPipelineError";
+  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+    super("SEGMENT_PIPELINE", shortMessage, options);
+  }
+}
+
+/** A transaction (register, redeem, claim, withdraw, unstake) failed or was refused. */
+export class TransactionError extends BaseError {
+  override name = "TransactionError";
+  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+    super("TRANSACTION", shortMessage, options);
+  }
+}
+
+/** The journal on disk cannot be opened or is from an incompatible version. */
+export class JournalError extends BaseError {
+  override name = "JournalError";
+  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+    super("JOURNAL", shortMessage, options);
+  }
+}
+
+/** The user declined a confirmation (e.g. the registration spend). */
+export class AbortedError extends BaseError {
+  override name = "AbortedError";
+  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+    super("ABORTED", shortMessage, options);
+  }
+}

@@ -1,0 +1,2 @@
+export * from "./journal.js";
+export { SCHEMA_VERSION } from "./schema.js";

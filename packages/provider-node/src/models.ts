@@ -1,0 +1,87 @@
+import { benchmarkRenderer, createRenderer, defaultModel, loadModel, type Logger, type Model, type Renderer } from "@rendermesh/shared";
+import { DeviceUnavailableError, ModelRejectedError } from "./errors.js";
+
+/** A model this node serves: its renderer and the speed it measured. */
+export interface ServedModel {
+  id: string;
+  name: string;
+  source: string;
+  renderer: Renderer;
+  /** Frames per second at the model's reference size (measured, or from config). */
+  benchmarkFps: number;
+  reference: { width: number; height: number; fps: number };
+}
+
+export interface LoadModelsOptions {
+  /** `default` and/or ONNX paths (manifest beside each, `<file>.manifest.json`). */
+  sources: readonly string[];
+  device: "cpu" | "cuda" | "auto";
+  /** Model ids the policy allows (lower-case 0x); others are refused. */
+  allowed: ReadonlySet<string>;
+  /** Frames per inference run; undefined lets the renderer pick. */
+  batchFrames?: number | undefined;
+  /** Skip measuring and advertise this speed. */
+  benchmarkFps?: number | undefined;
+  /** Timed frames of the self-benchmark (default 8). */
+  benchmarkFrames?: number | undefined;
+  logger: Logger;
+}
+
+/**
+ * Loads every configured model, checks each id (sha256 of its ONNX bytes)
+ * against the policy's allowed list, opens a renderer on the requested
+ * device and runs the short self-benchmark that the node advertises.
+ * `--device cuda` that cannot load CUDA fails here, loudly; `auto` falls
+ * back to the CPU and says so.
+ */
+export async function loadServedModels(options: LoadModelsOptions): Promise<ServedModel[]> {
+  const served: ServedModel[] = [];
+  const rejected: string[] = [];
+  try {
+    for (const source of options.sources) {
+      let model: Model;
+      try {
+        model = source === "default" ? defaultModel() : await loadModel(source);
+      } catch (cause) {
+        throw new ModelRejectedError(`Cannot load model ${source}.`, { cause, hint: "Check the path; a model needs <file>.manifest.json beside it." });
+      }
+      const id = model.manifest.id.toLowerCase();
+      if (!options.allowed.has(id)) {
+        rejected.push(`${source} (${id})`);
+        options.logger.warn({ model: id, source }, "model is not on the policy's allowed list; not serving it");
+        continue;
+      }
+      if (served.some((m) => m.id === id)) continue;
+      let renderer: Renderer;
+      try {
+        renderer = await createRenderer({ model, device: options.device, logger: options.logger, batchSize: options.batchFrames || undefined });
+      } catch (cause) {
+        if ((cause as { name?: string }).name === "CudaUnavailableError") {
+          throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", {
+            cause,
+            hint: "Install the CUDA build: `ONNXRUNTIME_NODE_INSTALL=cuda12 pnpm install --force` on a machine with CUDA 12 and cuDNN 9 (see packages/provider-node/README.md), or run with --device auto or --device cpu.",
+          });
+        }
+        throw cause;
+      }
+      if (options.device === "auto" && renderer.device === "cpu") options.logger.warn({ model: id }, "--device auto: CUDA did not load, rendering on the CPU");
+      let fps = options.benchmarkFps;
+      if (fps === undefined) {
+        const result = await benchmarkRenderer(renderer, renderer.manifest, { frames: options.benchmarkFrames ?? 8 });
+        fps = result.fps;
+        options.logger.info({ model: id, fps: Number(fps.toFixed(2)), size: `${result.width}x${result.height}`, device: result.device }, "self-benchmark");
+      }
+      served.push({ id, name: model.manifest.name, source, renderer, benchmarkFps: fps, reference: { ...model.manifest.reference } });
+    }
+  } catch (err) {
+    await Promise.allSettled(served.map((m) => m.renderer.close()));
+    throw err;
+  }
+  if (served.length === 0) {
+    throw new ModelRejectedError("None of the configured models is on the content policy's allowed list.", {
+      details: rejected.map((r) => `not allowed: ${r}`),
+      hint: "Serve an allowed model (`rendermesh policy show` lists them), or ask the DAO to allow yours.",
+    });
+  }
+  return served;
+}

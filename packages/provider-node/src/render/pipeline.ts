@@ -1,0 +1,119 @@
+import { createHash } from "node:crypto";
+import type { DeliveryFields, JobSpec } from "@rendermesh/shared";
+import { SegmentPipelineError } from "../errors.js";
+
+/**
+ * One segment, start to finish: render frames → pipe them into the encoder
+ * (no frame touches the disk) → sha256 of the MP4 → add and pin to IPFS →
+ * sign the EIP-712 Delivery. Each stage is a narrow injected component, so
+ * the same pipeline runs over ONNX Runtime + ffmpeg + Helia in production
+ * and over stubs in unit tests.
+ */
+
+/** The renderer's side, as `@rendermesh/shared`'s `Renderer.renderFrames` offers it. */
+export interface FrameSource {
+  renderFrames(options: {
+    spec: Pick<JobSpec, "prompt" | "seed" | "fps" | "width" | "height">;
+    firstFrame: number;
+    frameCount: number;
+    signal?: AbortSignal | undefined;
+  }): AsyncIterable<Uint8Array>;
+}
+
+export interface EncodeOptions {
+  width: number;
+  height: number;
+  fps: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** Consumes RGB24 frames and returns the MP4 bytes of one segment. */
+export type SegmentEncoder = (frames: AsyncIterable<Uint8Array>, options: EncodeOptions) => Promise<Uint8Array>;
+
+/** Adds bytes to IPFS, pinned, and returns their CIDv1 string. */
+export interface SegmentSink {
+  put(bytes: Uint8Array, options?: { signal?: AbortSignal | undefined }): Promise<string>;
+}
+
+export interface PipelineComponents {
+  renderer: FrameSource;
+  encode: SegmentEncoder;
+  store: SegmentSink;
+  signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
+}
+
+export interface SegmentWork {
+  jobId: `0x${string}`;
+  segment: number;
+  spec: JobSpec;
+  firstFrame: number;
+  frameCount: number;
+}
+
+/** Typed progress of one segment, in the style of Helia's progress events. */
+export type SegmentProgressEvent =
+  | { type: "render:frame"; framesDone: number; frameCount: number }
+  | { type: "encode:done"; bytes: number }
+  | { type: "hash:done"; sha256: `0x${string}` }
+  | { type: "store:done"; cid: string }
+  | { type: "sign:done" };
+
+export interface ProduceSegmentOptions {
+  signal?: AbortSignal | undefined;
+  onProgress?: ((event: SegmentProgressEvent) => void) | undefined;
+}
+
+export interface ProducedSegment {
+  delivery: DeliveryFields;
+  signature: `0x${string}`;
+  bytes: number;
+  /** Wall time of each stage, milliseconds (render and encode overlap). */
+  timings: { renderEncode: number; hash: number; store: number; sign: number };
+}
+
+/** Counts frames as they flow to the encoder and checks their size. */
+async function* counted(frames: AsyncIterable<Uint8Array>, work: SegmentWork, onFrame: (done: number) => void): AsyncGenerator<Uint8Array> {
+  const expected = work.spec.width * work.spec.height * 3;
+  let done = 0;
+  for await (const frame of frames) {
+    if (frame.byteLength !== expected) {
+      throw new SegmentPipelineError(`The renderer produced a ${frame.byteLength}-byte frame; ${work.spec.width}x${work.spec.height} RGB24 is ${expected} bytes.`);
+    }
+    done++;
+    yield frame;
+    onFrame(done);
+  }
+  if (done !== work.frameCount) {
+    throw new SegmentPipelineError(`The renderer produced ${done} frames of segment ${work.segment}; ${work.frameCount} were asked for.`);
+  }
+}
+
+/** Renders, encodes, hashes, stores and signs one segment. */
+export async function produceSegment(work: SegmentWork, c: PipelineComponents, options: ProduceSegmentOptions = {}): Promise<ProducedSegment> {
+  const { signal, onProgress } = options;
+  const t0 = performance.now();
+  const frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+  const mp4 = await c.encode(
+    counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount })),
+    { width: work.spec.width, height: work.spec.height, fps: work.spec.fps, signal },
+  );
+  if (mp4.byteLength === 0) throw new SegmentPipelineError(`Encoding segment ${work.segment} produced no bytes.`);
+  onProgress?.({ type: "encode:done", bytes: mp4.byteLength });
+  const t1 = performance.now();
+
+  const sha256 = `0x${createHash("sha256").update(mp4).digest("hex")}` as const;
+  onProgress?.({ type: "hash:done", sha256 });
+  const t2 = performance.now();
+
+  signal?.throwIfAborted();
+  const cid = await c.store.put(mp4, { signal });
+  onProgress?.({ type: "store:done", cid });
+  const t3 = performance.now();
+
+  const delivery: DeliveryFields = { jobId: work.jobId, segment: work.segment, cid, sha256, frameCount: work.frameCount };
+  const signature = await c.signDelivery(delivery);
+  onProgress?.({ type: "sign:done" });
+  const t4 = performance.now();
+
+  return { delivery, signature, bytes: mp4.byteLength, timings: { renderEncode: t1 - t0, hash: t2 - t1, store: t3 - t2, sign: t4 - t3 } };
+}

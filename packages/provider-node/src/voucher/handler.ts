@@ -1,0 +1,23 @@
+import { handleProtocol, MAX_MESSAGE_BYTES, PROTOCOLS, VoucherMessage, type Logger, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared";
+import { RefusalError } from "../errors.js";
+import type { VoucherService } from "./service.js";
+
+export const VOUCHER_PROTOCOL = PROTOCOLS.voucher;
+
+/** Serves `/rendermesh/voucher`: one VoucherMessage in, one `voucher-ack` or `error` out. */
+export async function serveVouchers(c: { node: Pick<MeshNode, "handle" | "unhandle">; service: VoucherService; logger: Logger }): Promise<ProtocolRegistration> {
+  return handleProtocol(
+    c.node,
+    VOUCHER_PROTOCOL,
+    async (stream, context) => {
+      const message = await stream.read(VoucherMessage);
+      try {
+        await stream.write(await c.service.handle(message, { peer: context.remotePeer.toString() }));
+      } catch (err) {
+        if (!(err instanceof RefusalError)) throw err;
+        await stream.write({ type: "error", code: err.reason, message: err.shortMessage.slice(0, 2000) });
+      }
+    },
+    { maxMessageBytes: MAX_MESSAGE_BYTES, logger: c.logger },
+  );
+}

@@ -1,0 +1,74 @@
+import type { Logger, VoucherMessage } from "@rendermesh/shared";
+import { JobStatus, type ChainReader, type SignatureChecker } from "../chain/types.js";
+import { RefusalError } from "../errors.js";
+import type { Journal } from "../journal/index.js";
+import type { ProviderMetrics } from "../metrics.js";
+
+export interface VoucherServiceComponents {
+  address: string;
+  chain: Pick<ChainReader, "chainId" | "escrowAddress" | "getJob">;
+  signatures: Pick<SignatureChecker, "recoverVoucherSigner">;
+  journal: Journal;
+  metrics: ProviderMetrics;
+  logger: Logger;
+  /** Called after a higher voucher is stored (the payment loop may act on it). */
+  onVoucher?: (jobId: string, seconds: number) => void;
+}
+
+export interface VoucherAckMessage {
+  type: "voucher-ack";
+  jobId: string;
+  /** The highest voucher seconds now held for the job (may exceed the one just sent). */
+  seconds: number;
+}
+
+/**
+ * The voucher protocol's logic: a client's cumulative EIP-712 voucher is
+ * kept if it is for this provider, on this escrow, signed by the job's
+ * client on-chain and higher than the one held. The journal write is
+ * durable before the ack, so an acknowledged voucher survives a crash.
+ */
+export class VoucherService {
+  readonly #c: VoucherServiceComponents;
+  constructor(components: VoucherServiceComponents) {
+    this.#c = components;
+  }
+
+  async handle(message: VoucherMessage, context: { peer?: string } = {}): Promise<VoucherAckMessage> {
+    const { voucher } = message;
+    const log = this.#c.logger.child({ job: voucher.jobId, peer: context.peer });
+    if (message.chainId !== this.#c.chain.chainId || message.escrow.toLowerCase() !== this.#c.chain.escrowAddress.toLowerCase()) {
+      throw new RefusalError("WRONG_CHAIN", `This provider serves escrow ${this.#c.chain.escrowAddress} on chain ${this.#c.chain.chainId}.`);
+    }
+    if (voucher.provider.toLowerCase() !== this.#c.address.toLowerCase()) {
+      throw new RefusalError("BAD_MESSAGE", `The voucher is for provider ${voucher.provider}, not ${this.#c.address}.`);
+    }
+    const job = await this.#c.chain.getJob(voucher.jobId);
+    if (job.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${voucher.jobId} does not exist on the escrow.`);
+    let signer: string | undefined;
+    try {
+      signer = this.#c.signatures.recoverVoucherSigner(voucher, message.signature).toLowerCase();
+    } catch {
+      signer = undefined;
+    }
+    if (signer !== job.client.toLowerCase()) {
+      throw new RefusalError("BAD_SIGNATURE", `The voucher is not signed by the job's client ${job.client}.`);
+    }
+    if (voucher.seconds > job.seconds) {
+      throw new RefusalError("BAD_MESSAGE", `The voucher is for ${voucher.seconds} seconds; the job has ${job.seconds}.`);
+    }
+    const result = this.#c.journal.recordVoucher({
+      jobId: voucher.jobId,
+      chainId: message.chainId,
+      escrow: message.escrow,
+      seconds: voucher.seconds,
+      signature: message.signature,
+    });
+    if (result.stored) {
+      this.#c.metrics.vouchersReceived.inc();
+      log.info({ seconds: voucher.seconds }, "voucher stored");
+      this.#c.onVoucher?.(voucher.jobId, voucher.seconds);
+    }
+    return { type: "voucher-ack", jobId: voucher.jobId, seconds: result.seconds };
+  }
+}
