@@ -14,3 +14,7 @@ export * from "./policy/index.js";
 export * from "./protocol/index.js";
 export * from "./wallet/index.js";
 export * from "./devnet.js";
+export * from "./net/index.js";
+export * from "./chain/index.js";
+export * from "./model/index.js";
+export * from "./media/index.js";
