@@ -8,7 +8,7 @@ import { dataPaths, ENV_PREFIX, loadProviderConfig, parseTokenAmount, type Provi
 import { AbortedError } from "./errors.js";
 import { Journal } from "./journal/index.js";
 import { loadServedModels } from "./models.js";
-import { connectChain, readStanding, startProvider, type StartEvent } from "./provider.js";
+import { connectChain, readStanding, startProvider, type StartEvent, type StartProviderOptions } from "./provider.js";
 
 /**
  * `rendermesh-provider`: the GPU owner's command line. Every command takes
@@ -23,6 +23,8 @@ interface Io {
   stdinIsTTY: boolean;
   /** Waits for SIGINT/SIGTERM (tests resolve it themselves). */
   waitForSignal: () => Promise<string>;
+  /** Passed to `startProvider` (fault tests wrap the render pipeline). */
+  pipeline?: StartProviderOptions["pipeline"];
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(",").map((s) => s.trim()).filter(Boolean)];
@@ -139,6 +141,7 @@ export function buildCli(io: Io): Command {
       env: io.env,
       logger,
       confirm: () => confirmOnTty(io),
+      pipeline: io.pipeline,
       onEvent: (e) => {
         // What registration will spend is always shown first, on stderr (stdout may be --json).
         if (e.type === "registration-plan") {
@@ -323,6 +326,7 @@ export async function runCli(argv: string[], partial: Partial<Io> = {}): Promise
           process.once("SIGINT", () => resolve("SIGINT"));
           process.once("SIGTERM", () => resolve("SIGTERM"));
         })),
+    pipeline: partial.pipeline,
   };
   const program = buildCli(io);
   const wantsJson = argv.includes("--json");

@@ -59,6 +59,11 @@ export interface StartProviderOptions {
   /** Asked before registration spends tokens; default: refuse unless `config.yes`. */
   confirm?: (lines: string[]) => Promise<boolean>;
   onEvent?: (event: StartEvent) => void;
+  /**
+   * Wraps each model's render pipeline. The daemon never sets it; fault and
+   * adversary tests use it to run a real node that answers wrongly.
+   */
+  pipeline?: (modelId: string, components: PipelineComponents) => PipelineComponents;
 }
 
 /** A running provider node. */
@@ -220,15 +225,15 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
 
     const ffmpeg = config.ffmpegPath ?? resolveFfmpeg();
     const pipelines = new Map<string, PipelineComponents>(
-      models.map((m) => [
-        m.id,
-        {
+      models.map((m) => {
+        const components: PipelineComponents = {
           renderer: m.renderer,
           encode: (frames, o) => encodeSegment(frames, { ...o, ffmpeg }),
           store: { put: async (bytes, o) => (await store.add(bytes, { pin: true, signal: o?.signal })).toV1().toString() },
           signDelivery: (d) => chain.signDelivery(d),
-        },
-      ]),
+        };
+        return [m.id, options.pipeline ? options.pipeline(m.id, components) : components];
+      }),
     );
 
     const links = new CoordinatorLinks(
