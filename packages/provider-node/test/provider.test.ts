@@ -73,16 +73,20 @@ describe("provider node", () => {
     expect(provider.journal.getJob(jobId)).toMatchObject({ status: "open", seconds: 3, coordinator: chain.coordinator.address.toLowerCase() });
   });
 
-  test("behavior: at capacity, another assignment is refused with BUSY", async () => {
+  test("behavior: one segment renders, one waits in the queue, and a third is refused with BUSY", async () => {
     const big = spec({ width: 128, height: 128, fps: 8, seed: 6 });
     const { jobId } = await chain.openJob({ spec: big });
     const first = coordinator.render(target, await coordinator.signedRequest(jobId, big, 0, provider.address));
     await until("the first segment to start", () => provider.render.active === 1);
-    const second = await coordinator.render(target, await coordinator.signedRequest(jobId, big, 1, provider.address));
-    expect(second[second.length - 1]).toMatchObject({ type: "error", code: "BUSY" });
+    const queued = coordinator.render(target, await coordinator.signedRequest(jobId, big, 1, provider.address));
+    await until("the second segment to be queued", () => provider.render.active === 2);
+    const third = await coordinator.render(target, await coordinator.signedRequest(jobId, big, 2, provider.address));
+    expect(third[third.length - 1]).toMatchObject({ type: "error", code: "BUSY" });
     const done = await first;
     expect(done[done.length - 1]!.type).toBe("delivered");
-  }, 120_000);
+    const next = await queued;
+    expect(next[next.length - 1]!.type).toBe("delivered");
+  }, 180_000);
 
   test("behavior: a coordinator that hangs up mid-segment gets it given back, and a re-send renders it", async () => {
     const big = spec({ width: 128, height: 128, fps: 8, seed: 7 });

@@ -456,6 +456,15 @@ export class CoordinatorStore {
       if (!a || a.status !== "active") return { failed: false, cancelled: [], jobEnded: false };
       this.db.prepare("UPDATE attempts SET fail_code = ?, fail_message = ? WHERE id = ?").run(code, message.slice(0, 2000), attemptId);
       this.setAttemptStatus(attemptId, "failed");
+      if (code === "BUSY") {
+        // Refused before any work began: not a failure of the segment or the
+        // provider. The try is given back and the segment waits for a slot.
+        this.db.prepare("UPDATE segments SET tries = MAX(tries - 1, 0) WHERE job_id = ? AND idx = ?").run(a.jobId, a.segment);
+        const others = this.attempts(a.jobId, a.segment).some((x) => x.status === "active" || x.status === "held" || x.status === "shown");
+        const seg = this.segment(a.jobId, a.segment)!;
+        if (!others && seg.status === "active") this.stmts.setSegment.run("pending", a.jobId, a.segment);
+        return { failed: false, cancelled: [], jobEnded: false };
+      }
       this.bumpProvider(a.provider, false, this.now());
       return { failed: true, ...this.afterAttemptEnded(a.jobId, a.segment, a, code, message) };
     });

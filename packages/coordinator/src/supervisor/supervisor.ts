@@ -84,6 +84,8 @@ export class Supervisor {
   readonly stats: SupervisorStats = { decisions: 0, dispatched: 0, delivered: 0, failed: 0, speculative: 0, timeouts: 0 };
   private readonly running = new Map<number, Running>();
   private readonly inFlight = new Map<string, number>();
+  /** Providers that answered BUSY, and until when (ms) they get no new work. */
+  private readonly busyUntil = new Map<string, number>();
   private readonly reference: ReferenceWork;
   private readonly opts: Required<Omit<SupervisorInit, "reference" | "now">>;
   private readonly now: () => number;
@@ -220,7 +222,8 @@ export class Supervisor {
 
   private schedulerProviders(): SchedulerProvider[] {
     const active = this.activeCount();
-    return this.components.directory.liveProviders().map((p) => ({
+    const now = this.now();
+    return this.components.directory.liveProviders().filter((p) => (this.busyUntil.get(p.address) ?? 0) <= now).map((p) => ({
       key: p.address,
       models: p.models,
       ask: p.ask,
@@ -235,6 +238,8 @@ export class Supervisor {
   private schedulerJob(job: JobRow, pending: number[]): SchedulerJob {
     const tried = new Map<number, Set<string>>();
     for (const a of this.components.store.attempts(job.jobId)) {
+      // A provider that only said BUSY has not tried the segment.
+      if (a.failCode === "BUSY") continue;
       let s = tried.get(a.segment);
       if (!s) tried.set(a.segment, (s = new Set()));
       s.add(a.provider);
@@ -393,6 +398,12 @@ export class Supervisor {
         const code = failureCode(err, signal);
         const message = err instanceof Error ? ((err as { shortMessage?: string }).shortMessage ?? err.message) : String(err);
         log.info({ jobId: attempt.jobId, segment: attempt.segment, provider: attempt.provider, code, err: message }, "attempt failed");
+        if (code === "BUSY") {
+          // Honour the provider's retry hint before offering it work again.
+          const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+          this.busyUntil.set(attempt.provider, this.now() + (typeof retryAfterMs === "number" ? Math.min(retryAfterMs, 30_000) : 1_000));
+          setTimeout(() => this.kick(), typeof retryAfterMs === "number" ? Math.min(retryAfterMs, 30_000) : 1_000).unref();
+        }
         this.endAttempt(attempt.id, code, message);
       })
       .finally(() => {

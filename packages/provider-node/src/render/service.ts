@@ -47,6 +47,12 @@ export interface RenderServiceComponents {
 export interface RenderServiceInit {
   /** Segments rendered at once (default 1). */
   concurrency?: number;
+  /**
+   * Assignments accepted beyond `concurrency` that wait their turn (default:
+   * as many as `concurrency`), so the coordinator can keep several segments
+   * in flight per provider and the device never idles between segments.
+   */
+  queueDepth?: number;
   /** Give a segment back if it has not finished in this time (default 10 minutes). */
   segmentTimeoutMs?: number;
   /** Progress messages per segment, at most (default 8, plus the last frame). */
@@ -74,6 +80,9 @@ const key = (jobId: string, segment: number) => `${jobId.toLowerCase()}/${segmen
 export class RenderService {
   readonly #c: RenderServiceComponents;
   readonly #concurrency: number;
+  readonly #queueDepth: number;
+  #rendering = 0;
+  readonly #waitingForSlot: Array<() => void> = [];
   readonly #segmentTimeoutMs: number;
   readonly #progressSteps: number;
   readonly #inFlight = new Map<string, InFlight>();
@@ -84,6 +93,7 @@ export class RenderService {
   constructor(components: RenderServiceComponents, init: RenderServiceInit = {}) {
     this.#c = components;
     this.#concurrency = init.concurrency ?? 1;
+    this.#queueDepth = init.queueDepth ?? this.#concurrency;
     this.#segmentTimeoutMs = init.segmentTimeoutMs ?? 600_000;
     this.#progressSteps = init.progressSteps ?? 8;
   }
@@ -128,8 +138,8 @@ export class RenderService {
         await this.#await(running, request, reply);
         return;
       }
-      if (this.#inFlight.size >= this.#concurrency) {
-        throw new RefusalError("BUSY", `This provider is rendering ${this.#inFlight.size} of ${this.#concurrency} segments.`, {
+      if (this.#inFlight.size >= this.#concurrency + this.#queueDepth) {
+        throw new RefusalError("BUSY", `This provider holds ${this.#inFlight.size} segments (${this.#concurrency} rendering, ${this.#queueDepth} queued), its limit.`, {
           retryAfterMs: Math.max(250, Math.round(this.#avgSegmentMs ?? 1_000)),
         });
       }
@@ -141,8 +151,8 @@ export class RenderService {
         await this.#await(raced, request, reply);
         return;
       }
-      if (this.#inFlight.size >= this.#concurrency) {
-        throw new RefusalError("BUSY", `This provider is rendering ${this.#inFlight.size} of ${this.#concurrency} segments.`, {
+      if (this.#inFlight.size >= this.#concurrency + this.#queueDepth) {
+        throw new RefusalError("BUSY", `This provider holds ${this.#inFlight.size} segments (${this.#concurrency} rendering, ${this.#queueDepth} queued), its limit.`, {
           retryAfterMs: Math.max(250, Math.round(this.#avgSegmentMs ?? 1_000)),
         });
       }
@@ -227,7 +237,10 @@ export class RenderService {
     let lastFrames = 0;
     const promise = (async () => {
       try {
-        const produced = await produceSegment(
+        await this.#acquireSlot(signal);
+        let produced: ProducedSegment;
+        try {
+          produced = await produceSegment(
           { jobId: assignment.jobId, segment: assignment.segment, spec, firstFrame: assignment.firstFrame, frameCount: assignment.frameCount },
           pipeline,
           {
@@ -240,6 +253,9 @@ export class RenderService {
             },
           },
         );
+        } finally {
+          this.#releaseSlot();
+        }
         this.#c.journal.recordDelivered(assignment.jobId, assignment.segment, { delivery: produced.delivery, providerSig: produced.signature, bytes: produced.bytes });
         const ms = performance.now() - started;
         this.#avgSegmentMs = this.#avgSegmentMs === undefined ? ms : 0.8 * this.#avgSegmentMs + 0.2 * ms;
@@ -263,6 +279,34 @@ export class RenderService {
     const flight: InFlight = { promise, controller, waiters: 0, listeners };
     this.#inFlight.set(key(assignment.jobId, assignment.segment), flight);
     return flight;
+  }
+
+  /** Waits for one of the `concurrency` render slots; queued work waits here. */
+  async #acquireSlot(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.#rendering < this.#concurrency) {
+      this.#rendering++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.#waitingForSlot.indexOf(go);
+        if (i >= 0) this.#waitingForSlot.splice(i, 1);
+        reject(signal.reason);
+      };
+      const go = () => {
+        signal.removeEventListener("abort", onAbort);
+        this.#rendering++;
+        resolve();
+      };
+      this.#waitingForSlot.push(go);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #releaseSlot(): void {
+    this.#rendering--;
+    this.#waitingForSlot.shift()?.();
   }
 
   /** Streams progress of `flight` to `reply` and ends with the delivery. */
