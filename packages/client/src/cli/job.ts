@@ -1,0 +1,325 @@
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { getAddress, Wallet } from "ethers";
+import { UsageError } from "@rendermesh/shared";
+import { checkPolicy } from "../actions/checkPolicy.js";
+import { assertQuoteAcceptable, buildSpec, SPEC_DEFAULTS } from "../actions/generateVideo.js";
+import { getJobStatus } from "../actions/getJobStatus.js";
+import { openJob } from "../actions/openJob.js";
+import type { Payments } from "../actions/payments.js";
+import { quoteJob } from "../actions/quoteJob.js";
+import { refundJob } from "../actions/refundJob.js";
+import { runJob, type RunJobReturnType } from "../actions/runJob.js";
+import { verifyManifest } from "../actions/verifyManifest.js";
+import { createRendermeshClient, type RendermeshClient } from "../client.js";
+import { AbortedError, JobFailedError, ManifestInvalidError } from "../errors.js";
+import { progress } from "../events.js";
+import { Journal } from "../journal/journal.js";
+import {
+  createOutput,
+  formatAmount,
+  formatToken,
+  globalFlags,
+  parseBytes32,
+  parseIntFlag,
+  parseMultiaddrFlag,
+  parseSize,
+  parseTokenAmount,
+  resolveChain,
+  resolveLocal,
+  resolveWallet,
+  type Output,
+} from "./common.js";
+import { createProgressView } from "./progress.js";
+
+interface SpecFlags {
+  prompt?: string;
+  seconds?: string;
+  fps?: string;
+  size?: string;
+  seed?: string;
+  model?: string;
+}
+
+/** The job spec from flags; every bad value is one UsageError naming its flag. */
+function specFromFlags(opts: SpecFlags, requirePrompt: boolean) {
+  if (requirePrompt && (opts.prompt === undefined || opts.prompt.trim() === "")) throw new UsageError("--prompt is required and must not be empty.", { hint: 'Describe the video, e.g. --prompt "a calm blue sea at night".' });
+  if (opts.seconds === undefined) throw new UsageError("--seconds is required.", { hint: "Give the video's length in whole seconds, e.g. --seconds 6." });
+  const seconds = parseIntFlag("--seconds", opts.seconds, 1, 86_400);
+  const fps = opts.fps === undefined ? SPEC_DEFAULTS.fps : parseIntFlag("--fps", opts.fps, 1, 240);
+  const size = opts.size === undefined ? { width: SPEC_DEFAULTS.width, height: SPEC_DEFAULTS.height } : parseSize("--size", opts.size);
+  const seed = opts.seed === undefined ? SPEC_DEFAULTS.seed : parseIntFlag("--seed", opts.seed, 0, 0xffff_ffff);
+  const model = opts.model === undefined ? undefined : parseBytes32("--model", opts.model);
+  return buildSpec({ prompt: opts.prompt ?? "quote", seconds, fps, ...size, seed, model });
+}
+
+/** The SDK client for a job command, from flags, env, config and dev.json. */
+async function openClient(cmd: Command, outDir?: string, opts: { readOnly?: boolean } = {}): Promise<{ client: RendermeshClient; out: Output }> {
+  const flags = globalFlags(cmd);
+  if (flags.coordinator !== undefined) parseMultiaddrFlag("--coordinator", flags.coordinator);
+  const out = createOutput(flags);
+  const ctx = await resolveChain(flags);
+  try {
+    // Reading and verifying need no key: anyone can check a job. A throwaway key stands in when none is configured.
+    const wallet = opts.readOnly ? await resolveWallet(ctx).catch(() => Wallet.createRandom().connect(ctx.provider) as unknown as Wallet) : await resolveWallet(ctx);
+    const coordinator = ctx.settings.coordinator ? [ctx.settings.coordinator] : ctx.dev?.coordinator.multiaddrs;
+    const client = await createRendermeshClient({
+      wallet,
+      deployment: ctx.deployment,
+      dataDir: ctx.dataDir,
+      coordinator,
+      ipfsApi: ctx.settings.ipfsApi,
+      outDir: resolve(outDir ?? "out"),
+    });
+    const close = client.close.bind(client);
+    return { client: Object.assign(client, { close: async () => (await close(), ctx.provider.destroy()) }), out };
+  } catch (err) {
+    ctx.provider.destroy();
+    throw err;
+  }
+}
+
+/** Aborts on Ctrl-C; the journal keeps everything, so the job resumes later. */
+function interruptible(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new AbortedError("The job"));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+function paymentRows(p: Payments): string[][] {
+  const rows = p.providers.map((x) => [`provider ${getAddress(x.provider)}`, String(x.seconds), formatAmount(x.amount)]);
+  rows.push([`coordinator fee (${getAddress(p.coordinator.address)})`, "", formatAmount(p.coordinator.amount)]);
+  rows.push(["treasury fee", "", formatAmount(p.treasury.amount)]);
+  rows.push(["refund to you", "", formatAmount(p.refund)]);
+  rows.push(["total = deposit", String(p.paidSeconds), formatAmount(p.deposit)]);
+  return rows;
+}
+
+function printResult(out: Output, r: RunJobReturnType): void {
+  out.result({ ok: r.status === "settled", ...r }, () => {
+    out.line();
+    if (r.video) out.line(`Video:    ${r.video.path}  (ipfs ${r.video.cid})`);
+    out.line(`Manifest: ${r.manifestPath}`);
+    out.line(`Settle:   ${r.settleTx} (gas ${r.gasUsed.settle}${r.gasUsed.open !== undefined ? `; open used ${r.gasUsed.open}` : ""})`);
+    out.line(`Verified ${r.verified} segments, rejected ${r.rejected} deliveries.`);
+    out.line();
+    out.table(["payee", "seconds", "MESH"], paymentRows(r.payments), ["left", "right", "right"]);
+  });
+  if (r.status === "failed") {
+    throw Object.assign(
+      new JobFailedError(`The job failed on the network; you paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`, {
+        hint: `\`rendermesh job status ${r.jobId}\` shows what happened.`,
+      }),
+      { resultPrinted: true },
+    );
+  }
+}
+
+async function follow(client: RendermeshClient, out: Output, jobId: string, resumed: boolean): Promise<void> {
+  const view = createProgressView(out);
+  const { signal, dispose } = interruptible();
+  const job = client.journal.findJob(jobId);
+  if (job && resumed) {
+    const verified = client.journal.verifiedSegments(job.ref).length;
+    view.seed({ rendered: verified, verified, paid: verified });
+  }
+  try {
+    const result = await runJob(client, { jobId, signal, onProgress: (e) => view.onProgress(e) });
+    view.stop();
+    printResult(out, result);
+  } catch (err) {
+    view.stop();
+    if (signal.aborted) {
+      const id = client.journal.findJob(jobId)?.jobId ?? jobId;
+      throw new AbortedError("The job", { hint: `Everything is journalled: run \`rendermesh job resume ${id}\` to continue.` });
+    }
+    throw err;
+  } finally {
+    dispose();
+  }
+}
+
+export function registerJobCommands(program: Command): void {
+  const job = program.command("job").description("quote, submit, follow, verify and refund video jobs");
+
+  job
+    .command("quote")
+    .description("ask the coordinator for a price (no gas is spent)")
+    .option("--prompt <text>", "also check the prompt against the content policy")
+    .option("--seconds <n>", "length of the video in seconds")
+    .option("--fps <n>", `frames per second (default ${SPEC_DEFAULTS.fps})`)
+    .option("--size <WxH>", `frame size (default ${SPEC_DEFAULTS.width}x${SPEC_DEFAULTS.height})`)
+    .option("--model <id>", "model id, 0x + sha256 of the ONNX file (default: the network's default model)")
+    .action(async (opts: SpecFlags, cmd: Command) => {
+      const spec = specFromFlags(opts, false);
+      const { client, out } = await openClient(cmd, undefined, { readOnly: true });
+      try {
+        const policy = opts.prompt !== undefined ? await checkPolicy(client, { spec: { ...spec, prompt: opts.prompt } }) : undefined;
+        const quote = await quoteJob(client, { spec });
+        out.result({ ok: true, spec: { ...spec, prompt: opts.prompt }, quote, policyVersion: policy?.version ?? quote.policyVersion }, () => {
+          out.line(`Price:      ${formatToken(quote.pricePerSecond)} per second`);
+          out.line(`Deposit:    ${formatToken(quote.deposit)} for ${spec.seconds} s at ${spec.width}x${spec.height}, ${spec.fps} fps`);
+          out.line(`Fees:       coordinator ${quote.coordinatorFeeBps / 100}%, treasury ${quote.treasuryFeeBps / 100}% (taken from the paid seconds)`);
+          out.line(`Providers:  ${quote.providers} live; ETA ${Math.round(quote.etaSeconds)} s`);
+          out.line(`Policy:     version ${quote.policyVersion}${policy ? " (the prompt passes)" : ""}`);
+          out.line(`Coordinator ${quote.coordinator}`);
+        });
+      } finally {
+        await client.close();
+      }
+    });
+
+  job
+    .command("submit")
+    .description("check the policy, get a quote, open the escrow, and follow the job to a verified, paid video")
+    .option("--prompt <text>", "what the video shows")
+    .option("--seconds <n>", "length of the video in seconds")
+    .option("--fps <n>", `frames per second (default ${SPEC_DEFAULTS.fps})`)
+    .option("--size <WxH>", `frame size (default ${SPEC_DEFAULTS.width}x${SPEC_DEFAULTS.height})`)
+    .option("--seed <n>", `seed of the model (default ${SPEC_DEFAULTS.seed})`)
+    .option("--model <id>", "model id, 0x + sha256 of the ONNX file (default: the network's default model)")
+    .option("--max-price <mesh>", "refuse if the quote is above this many MESH per second")
+    .option("--out <dir>", "where out/<jobId>/video.mp4 and manifest.json go (default ./out)")
+    .action(async (opts: SpecFlags & { maxPrice?: string; out?: string }, cmd: Command) => {
+      const spec = specFromFlags(opts, true);
+      const maxPrice = opts.maxPrice === undefined ? undefined : parseTokenAmount("--max-price", opts.maxPrice);
+      const { client, out } = await openClient(cmd, opts.out);
+      const view = createProgressView(out);
+      try {
+        // 1. Policy before any gas; 2. quote; 3. price ceiling; 4. open (one transaction).
+        const policy = await checkPolicy(client, { spec });
+        view.onProgress(progress("policy:checked", { policyVersion: policy.version }));
+        const quote = await quoteJob(client, { spec });
+        view.onProgress(progress("quote:received", { pricePerSecond: quote.pricePerSecond, deposit: quote.deposit, providers: quote.providers, etaSeconds: quote.etaSeconds }));
+        assertQuoteAcceptable(quote, maxPrice);
+        const opened = await openJob(client, { spec, quote, policyVersion: policy.version, coordinatorPeer: client.coordinator ?? [], onProgress: (e) => view.onProgress(e) });
+        view.stop();
+        await follow(client, out, opened.ref, false);
+      } finally {
+        view.stop();
+        await client.close();
+      }
+    });
+
+  job
+    .command("resume")
+    .description("continue a job after the client was stopped (never pays twice)")
+    .argument("<jobId>", "the job id (or the open transaction's hash)")
+    .action(async (jobId: string, _opts: unknown, cmd: Command) => {
+      const id = parseBytes32("JOB_ID", jobId);
+      const { client, out } = await openClient(cmd);
+      try {
+        client.journal.getJob(id);
+        await follow(client, out, id, true);
+      } finally {
+        await client.close();
+      }
+    });
+
+  job
+    .command("status")
+    .description("a job's state in the journal and on the escrow")
+    .argument("<jobId>", "the job id")
+    .action(async (jobId: string, _opts: unknown, cmd: Command) => {
+      const id = parseBytes32("JOB_ID", jobId);
+      const { client, out } = await openClient(cmd, undefined, { readOnly: true });
+      try {
+        const s = await getJobStatus(client, { jobId: id });
+        out.result({ ok: true, ...s }, () => {
+          out.line(`Job ${s.jobId}`);
+          out.line(`On-chain:  ${s.chain.status}; ${s.chain.totalSeconds} s at ${formatToken(s.chain.pricePerSecond)}/s; deadline ${new Date(s.chain.deadline * 1000).toISOString()}`);
+          out.line(`           refund possible after ${new Date(s.refundableAt * 1000).toISOString()} if not settled`);
+          if (!s.journal) return out.line("Journal:   this client did not open the job.");
+          const j = s.journal;
+          out.line(`Journal:   ${j.phase}; ${j.verified.length}/${j.seconds} segments verified, ${j.rejected.length} deliveries rejected, last event ${j.lastSeq}`);
+          for (const v of j.vouchers) out.line(`Voucher:   ${getAddress(v.provider)} ${v.seconds} s${v.ackedAt ? " (acknowledged)" : ""}`);
+          for (const t of j.transactions) out.line(`Tx:        ${t.kind} ${t.hash} ${t.state}${t.gasUsed !== undefined ? ` gas ${t.gasUsed}` : ""}`);
+          for (const r of j.rejected) out.line(`Rejected:  segment ${r.segment} from ${getAddress(r.provider)} (${r.check}): ${r.message}`);
+          if (j.failure) out.line(`Failure:   ${j.failure}`);
+          if (j.videoPath) out.line(`Video:     ${j.videoPath}`);
+          if (j.manifestPath) out.line(`Manifest:  ${j.manifestPath}`);
+        });
+      } finally {
+        await client.close();
+      }
+    });
+
+  job
+    .command("refund")
+    .description("recover an abandoned job's deposit after its deadline and claim window")
+    .argument("<jobId>", "the job id")
+    .action(async (jobId: string, _opts: unknown, cmd: Command) => {
+      const id = parseBytes32("JOB_ID", jobId);
+      const { client, out } = await openClient(cmd);
+      try {
+        const r = await refundJob(client, { jobId: id });
+        out.result({ ok: true, ...r }, () => {
+          out.line(r.alreadyRefunded ? `Job ${id} was refunded already (tx ${r.txHash}).` : `Refunded ${formatToken(r.refund)} to the client (tx ${r.txHash}).`);
+          out.table(["payee", "seconds", "MESH"], paymentRows(r.payments), ["left", "right", "right"]);
+        });
+      } finally {
+        await client.close();
+      }
+    });
+
+  job
+    .command("list")
+    .description("the jobs in this client's journal")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const flags = globalFlags(cmd);
+      const out = createOutput(flags);
+      const local = resolveLocal(flags);
+      const journal = Journal.open(local.dataDir);
+      try {
+        const jobs = journal.listJobs().map((j) => ({
+          jobId: j.jobId ?? j.ref,
+          phase: j.phase,
+          seconds: j.spec.seconds,
+          verified: journal.verifiedSegments(j.ref).length,
+          prompt: j.spec.prompt,
+          createdAt: new Date(j.createdAt).toISOString(),
+        }));
+        out.result({ ok: true, jobs }, () => {
+          if (jobs.length === 0) return out.line(`No jobs in ${journal.path}.`);
+          out.table(
+            ["job", "phase", "verified", "created", "prompt"],
+            jobs.map((j) => [j.jobId, j.phase, `${j.verified}/${j.seconds}`, j.createdAt, j.prompt.length > 40 ? `${j.prompt.slice(0, 39)}…` : j.prompt]),
+          );
+        });
+      } finally {
+        journal.close();
+      }
+    });
+
+  job
+    .command("verify")
+    .description("re-verify a finished job from IPFS and the chain (anyone can)")
+    .argument("<manifest>", "path of the job's manifest.json")
+    .option("--no-segments", "skip fetching and re-checking the segments")
+    .action(async (path: string, opts: { segments: boolean }, cmd: Command) => {
+      const { client, out } = await openClient(cmd, undefined, { readOnly: true });
+      try {
+        const r = await verifyManifest(client, {
+          path,
+          segments: opts.segments,
+          onSegment: (segment, ok, detail) => out.line(`segment ${segment}: ${ok ? "ok" : "FAILED"} (${detail})`),
+        });
+        out.result(r, () => {
+          out.line(`Checked ${r.checked.segments} segments, ${r.checked.vouchers} vouchers, ${r.checked.transactions} transactions; payments ${r.checked.payments ? "match the chain" : "do not match"}; video ${r.checked.video}.`);
+          out.line(r.ok ? `Job ${r.jobId} verifies.` : "");
+        });
+        if (!r.ok) throw new ManifestInvalidError(r.problems);
+      } finally {
+        await client.close();
+      }
+    });
+
+}

@@ -1,0 +1,100 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AbiCoder, id as keccakUtf8, keccak256 } from "ethers";
+import type { DaoDeployment, ProposalCalls, ProposalRecord } from "./types.js";
+
+/**
+ * Proposals this client created, kept in the client data dir so `queue` and
+ * `execute` can rebuild targets and calldatas without scanning logs. One JSON
+ * file per chain and governor: `<dataDir>/dao/<chainId>-<governor>.json`.
+ * The chain stays the source of truth: every record is checked against its
+ * id before use, and logs are the fallback.
+ */
+
+/** `Governor.hashProposal`: keccak256(abi.encode(targets, values, calldatas, keccak256(description))). */
+export function hashProposal(calls: ProposalCalls): bigint {
+  const encoded = AbiCoder.defaultAbiCoder().encode(
+    ["address[]", "uint256[]", "bytes[]", "bytes32"],
+    [calls.targets, calls.values, calls.calldatas, keccakUtf8(calls.description)],
+  );
+  return BigInt(keccak256(encoded));
+}
+
+export function storePath(dataDir: string, deployment: DaoDeployment): string {
+  return join(dataDir, "dao", `${deployment.chainId}-${deployment.governor.toLowerCase()}.json`);
+}
+
+interface StoredProposal {
+  proposalId: string;
+  proposer: string;
+  targets: string[];
+  values: string[];
+  calldatas: string[];
+  description: string;
+  voteStart: string;
+  voteEnd: string;
+  blockNumber?: number | undefined;
+  txHash?: string | undefined;
+}
+
+function toStored(r: ProposalRecord): StoredProposal {
+  return {
+    proposalId: r.proposalId.toString(),
+    proposer: r.proposer,
+    targets: r.targets,
+    values: r.values.map(String),
+    calldatas: r.calldatas,
+    description: r.description,
+    voteStart: r.voteStart.toString(),
+    voteEnd: r.voteEnd.toString(),
+    blockNumber: r.blockNumber,
+    txHash: r.txHash,
+  };
+}
+
+function fromStored(s: StoredProposal): ProposalRecord {
+  return {
+    proposalId: BigInt(s.proposalId),
+    proposer: s.proposer,
+    targets: s.targets,
+    values: s.values.map((v) => BigInt(v)),
+    calldatas: s.calldatas,
+    description: s.description,
+    voteStart: BigInt(s.voteStart),
+    voteEnd: BigInt(s.voteEnd),
+    blockNumber: s.blockNumber,
+    txHash: s.txHash,
+  };
+}
+
+/** Every stored proposal whose calls still hash to its id (a corrupt or edited entry is ignored). */
+export function readStoredProposals(dataDir: string, deployment: DaoDeployment): ProposalRecord[] {
+  const path = storePath(dataDir, deployment);
+  if (!existsSync(path)) return [];
+  let parsed: { proposals?: StoredProposal[] };
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8")) as { proposals?: StoredProposal[] };
+  } catch {
+    return [];
+  }
+  const out: ProposalRecord[] = [];
+  for (const s of parsed.proposals ?? []) {
+    try {
+      const r = fromStored(s);
+      if (hashProposal(r) === r.proposalId) out.push(r);
+    } catch {
+      // skip a malformed entry
+    }
+  }
+  return out;
+}
+
+/** Adds or replaces a proposal in the store (atomic write). */
+export function storeProposal(dataDir: string, deployment: DaoDeployment, record: ProposalRecord): void {
+  const path = storePath(dataDir, deployment);
+  mkdirSync(join(dataDir, "dao"), { recursive: true });
+  const others = readStoredProposals(dataDir, deployment).filter((r) => r.proposalId !== record.proposalId);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ proposals: [...others, record].map(toStored) }, null, 2) + "\n", { mode: 0o600 });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,49 @@
+import { multiaddr } from "@multiformats/multiaddr";
+import { CID } from "multiformats/cid";
+import { eip712Domain, verifyAssignment, verifyDelivery, type SegmentStore } from "@rendermesh/shared";
+import { decodeSampled } from "./decode.js";
+import type { SpotRenderer } from "./spot-renderer.js";
+import type { VerifierComponents } from "./types.js";
+
+export interface DefaultVerifierComponentsInit {
+  /** Where segments are fetched from (embedded Helia or Kubo). */
+  store: Pick<SegmentStore, "get">;
+  /** The client's pixel renderer for the spot-check. */
+  spot: Pick<SpotRenderer, "renderPixels">;
+  /** ffmpeg binary (default: resolved by shared/media). */
+  ffmpeg?: string | undefined;
+  /** Cap on a segment's size in bytes. */
+  maxSegmentBytes?: number | undefined;
+}
+
+/**
+ * The verifier's components wired to the real thing: IPFS (bitswap checks
+ * every block against the CID), the shared EIP-712 helpers, ffmpeg, and the
+ * ONNX pixel renderer.
+ */
+export function defaultVerifierComponents(init: DefaultVerifierComponentsInit): VerifierComponents {
+  return {
+    async fetch(cid, { providers, signal }) {
+      const addrs = providers.flatMap((a) => {
+        try {
+          return [multiaddr(a)];
+        } catch {
+          return [];
+        }
+      });
+      return init.store.get(CID.parse(cid), { providers: addrs, signal, timeout: 0, maxBytes: init.maxSegmentBytes });
+    },
+    recoverAssignmentSigner(chainId, escrow, signed) {
+      return verifyAssignment(eip712Domain(chainId, escrow), signed.assignment, signed.signature);
+    },
+    recoverDeliverySigner(chainId, escrow, signed) {
+      return verifyDelivery(eip712Domain(chainId, escrow), signed.delivery, signed.signature);
+    },
+    decode(bytes, keep, { signal }) {
+      return decodeSampled(bytes, keep, { signal, ffmpeg: init.ffmpeg });
+    },
+    renderPixels(spec, frame, pixels, options) {
+      return init.spot.renderPixels(spec, frame, pixels, options);
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ContractFactory, NonceManager, parseUnits } from "ethers";
+import type { Coordinator } from "@rendermesh/coordinator";
+import { account, fund, MESH, root, startChain, startNode, type TestChain } from "./support/chain.js";
+import { runCli, spawnCli } from "./support/cli.js";
+import { Stack, startCoordinator, startProvider, tempDir, writeDevFile } from "./support/network.js";
+import { closeRenderer } from "./support/segments.js";
+
+// The CLI against a real local network described by a dev.json, as `pnpm dev`
+// writes it: every command runs with no flags beyond the job's own.
+
+const ASK = MESH / 1000n;
+let chain: TestChain;
+let coordinator: Coordinator;
+const stack = new Stack();
+const dir = tempDir("rm-cli-net-");
+let env: Record<string, string>;
+const client = account(16);
+
+beforeAll(async () => {
+  chain = await startChain();
+  coordinator = await startCoordinator(chain, stack);
+  await startProvider(chain, stack, { ask: ASK, coordinator });
+  await startProvider(chain, stack, { ask: ASK, coordinator });
+  await fund(chain, client.address, 1_000n * MESH);
+  env = {
+    RENDERMESH_DEV_FILE: writeDevFile(chain, coordinator, client, dir.dir),
+    RENDERMESH_DATA_DIR: join(dir.dir, "client"),
+    RENDERMESH_LOG_LEVEL: "silent",
+  };
+}, 180_000);
+
+afterAll(async () => {
+  await stack.stopAll();
+  await chain?.stop();
+  await closeRenderer();
+  dir.cleanup();
+}, 60_000);
+
+const settledLogs = async (jobId: string) =>
+  chain.provider.getLogs({ address: chain.deployment.escrow, topics: [chain.contracts.escrow.interface.getEvent("JobSettled")!.topicHash, jobId], fromBlock: 0 });
+
+describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
+  test("behavior: a CLI killed (SIGKILL) between open and settle resumes with `job resume` and settles once", async () => {
+    const run = spawnCli(["job", "submit", "--prompt", "a slow teal river flowing", "--seconds", "3", "--fps", "4", "--size", "32x32"], { env, cwd: dir.dir });
+    const [, jobId] = await run.waitFor(/Job (0x[0-9a-f]{64}) opened/);
+    await run.waitFor(/segment \d+: verified/);
+    run.child.kill("SIGKILL");
+    await run.exited;
+    expect(await settledLogs(jobId!)).toHaveLength(0);
+    const before = await chain.contracts.token.balanceOf(client.address);
+
+    const resumed = await spawnCli(["job", "resume", jobId!], { env, cwd: dir.dir }).exited;
+    expect(resumed.stderr).toBe("");
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/^Video: {4}.*video\.mp4/m);
+    expect(resumed.stdout).toMatch(/^Manifest: .*manifest\.json/m);
+    expect(resumed.stdout).toMatch(/^payee\s+seconds\s+MESH$/m);
+    expect(resumed.stdout).toMatch(/^refund to you\s+0$/m);
+    expect(await settledLogs(jobId!)).toHaveLength(1);
+    // The deposit was taken at open; settling refunds nothing (every second verified) and takes nothing more.
+    expect(await chain.contracts.token.balanceOf(client.address)).toBe(before);
+
+    // Resuming a settled job sends nothing.
+    const nonce = await chain.provider.getTransactionCount(client.address);
+    const again = await runCli(["job", "resume", jobId!, "--json"], env);
+    expect(again.code).toBe(0);
+    const result = JSON.parse(again.stdout) as { ok: boolean; status: string; manifestPath: string; payments: { deposit: string; refund: string } };
+    expect(result).toMatchObject({ ok: true, status: "settled", payments: { refund: "0" } });
+    expect(await chain.provider.getTransactionCount(client.address)).toBe(nonce);
+    expect(await settledLogs(jobId!)).toHaveLength(1);
+
+    const status = await runCli(["job", "status", jobId!, "--json"], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ chain: { status: "settled" }, journal: { phase: "settled", seconds: 3 } });
+
+    const verified = await runCli(["job", "verify", result.manifestPath, "--json"], env);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, problems: [], checked: { segments: 3, payments: true, video: "ok" } });
+
+    const list = await runCli(["job", "list"], env);
+    expect(list.stdout).toContain(jobId);
+  });
+
+  test("default: `job quote` and `wallet balance` need no flags on the dev network", async () => {
+    const q = await runCli(["job", "quote", "--seconds", "2", "--json"], env);
+    expect(q.code, q.stderr).toBe(0);
+    expect(JSON.parse(q.stdout)).toMatchObject({ ok: true, quote: { chainId: chain.chainId, providers: 2 } });
+    const b = await runCli(["wallet", "balance"], env);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(new RegExp(`^Account  ${client.address}`, "m"));
+  });
+
+  test("error: a blocked prompt is refused before gas, naming the word (exit 3)", async () => {
+    const nonce = await chain.provider.getTransactionCount(client.address);
+    const r = await runCli(["job", "submit", "--prompt", "a FORBIDDEN city", "--seconds", "2", "--size", "32x32"], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^Error: The prompt contains "forbidden", which the content policy blocks\.$/m);
+    expect(await chain.provider.getTransactionCount(client.address)).toBe(nonce);
+  });
+
+  test("error: a quote above --max-price is refused before gas (exit 3)", async () => {
+    const r = await runCli(["job", "submit", "--prompt", "sea", "--seconds", "2", "--size", "32x32", "--max-price", "0.000000000000000001"], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^Error: The quoted price of .* per second is above your maximum of 0\.000000000000000001 MESH\.$/m);
+  });
+
+  test("error: the faucet refuses a chain other than 31337 (exit 3)", async () => {
+    const r = await runCli(["token", "faucet"], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`only on the local dev network \\(chain 31337\\); this is chain ${chain.chainId}`));
+  });
+});
+
+describe("rendermesh token faucet on chain 31337", { timeout: 120_000 }, () => {
+  test("default: sends MESH from the dev deployer to the wallet", async () => {
+    // A bare Hardhat node on 31337 with only MeshToken (deployed from its artifact, without Ignition,
+    // so the dev network's Ignition journal is never touched).
+    const local = await startNode({ chainId: 31337 });
+    try {
+      const artifact = JSON.parse(readFileSync(join(root, "artifacts/contracts/src/MeshToken.sol/MeshToken.json"), "utf8")) as { abi: never; bytecode: string };
+      const deployer = new NonceManager(account(0).connect(local.provider));
+      const token = await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(account(0).address, parseUnits("1000000", 18));
+      await token.waitForDeployment();
+      const address = await token.getAddress();
+      const { writeFileSync } = await import("node:fs");
+      const deploymentFile = join(dir.dir, "31337.json");
+      writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, token: address, registry: address, escrow: address, policy: address, governor: address, timelock: address, startBlock: 0 }));
+      const fake = { rpcUrl: local.rpcUrl, chainId: local.chainId, deploymentFile };
+      const devDir = tempDir("rm-faucet-");
+      const devEnv = { RENDERMESH_DEV_FILE: writeDevFile(fake, coordinator, account(17), devDir.dir), RENDERMESH_DATA_DIR: join(devDir.dir, "client") };
+      const r = await runCli(["token", "faucet", "--amount", "5", "--json"], devEnv);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ to: account(17).address, amount: (5n * MESH).toString(), balance: (5n * MESH).toString() });
+      devDir.cleanup();
+      expect(existsSync(deploymentFile)).toBe(true);
+    } finally {
+      await local.stop();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import { createHash } from "node:crypto";
+import type { BaseWallet as Wallet } from "ethers";
+import {
+  createRenderer,
+  defaultModel,
+  eip712Domain,
+  encodeSegment,
+  segmentCid,
+  segmentFrames,
+  signAssignment,
+  signDelivery,
+  type JobSpec,
+  type Renderer,
+} from "@rendermesh/shared";
+import type { DeliveredSegment } from "../../src/verify/types.js";
+
+export const silent = { info() {}, warn() {}, debug() {} };
+
+let renderer: Promise<Renderer> | undefined;
+/** One CPU renderer per test file, as a provider would use. */
+export function sharedRenderer(): Promise<Renderer> {
+  renderer ??= createRenderer({ model: defaultModel(), device: "cpu", logger: silent, threads: 1 });
+  return renderer;
+}
+
+export async function closeRenderer(): Promise<void> {
+  const r = renderer;
+  renderer = undefined;
+  await (await r)?.close();
+}
+
+export async function renderFrames(spec: JobSpec, firstFrame: number, frameCount: number): Promise<Uint8Array[]> {
+  const r = await sharedRenderer();
+  const frames: Uint8Array[] = [];
+  for await (const f of r.renderFrames({ spec, firstFrame, frameCount })) frames.push(f);
+  return frames;
+}
+
+/** The honest H.264 segment `segment` of `spec`, as a provider encodes it. */
+export async function honestSegment(spec: JobSpec, segment: number): Promise<Uint8Array> {
+  const { firstFrame, frameCount } = segmentFrames(spec, segment);
+  return encodeSegment(await renderFrames(spec, firstFrame, frameCount), spec);
+}
+
+export const sha256Hex = (bytes: Uint8Array) => `0x${createHash("sha256").update(bytes).digest("hex")}` as `0x${string}`;
+
+export interface ReceiptOptions {
+  /** Override the receipt's fields. */
+  cid?: string;
+  sha256?: `0x${string}`;
+  frameCount?: number;
+  /** Sign the receipt with this key instead of the provider's. */
+  receiptSigner?: Wallet;
+  /** Sign the assignment with this key instead of the coordinator's. */
+  assignmentSigner?: Wallet;
+  /** Put another segment number in the receipt. */
+  receiptSegment?: number;
+}
+
+/**
+ * A delivered segment as the coordinator's `segment-delivered` event carries
+ * it: assignment signed by `coordinator`, receipt signed by `provider` over
+ * the bytes' real CID and sha256 (unless overridden).
+ */
+export async function deliveredSegment(
+  ctx: { chainId: number; escrow: string; jobId: `0x${string}`; spec: JobSpec; coordinator: Wallet; provider: Wallet },
+  segment: number,
+  bytes: Uint8Array,
+  opts: ReceiptOptions = {},
+): Promise<DeliveredSegment & { bytes: Uint8Array; cid: string }> {
+  const domain = eip712Domain(ctx.chainId, ctx.escrow);
+  const { firstFrame, frameCount } = segmentFrames(ctx.spec, segment);
+  const assignment = { jobId: ctx.jobId, segment, firstFrame, frameCount, provider: ctx.provider.address as `0x${string}`, deadline: 2_000_000_000 };
+  const realCid = (await segmentCid(bytes)).toString();
+  const delivery = {
+    jobId: ctx.jobId,
+    segment: opts.receiptSegment ?? segment,
+    cid: opts.cid ?? realCid,
+    sha256: opts.sha256 ?? sha256Hex(bytes),
+    frameCount: opts.frameCount ?? frameCount,
+  };
+  return {
+    jobId: ctx.jobId,
+    segment,
+    peerId: "12D3KooWtest",
+    multiaddrs: [],
+    assignment: { assignment, signature: await signAssignment(opts.assignmentSigner ?? ctx.coordinator, domain, assignment) },
+    delivery: { delivery, signature: await signDelivery(opts.receiptSigner ?? ctx.provider, domain, delivery) },
+    bytes,
+    cid: realCid,
+  };
+}

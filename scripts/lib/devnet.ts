@@ -1,0 +1,316 @@
+// The local Rendermesh network as a library: a Hardhat node, the deployed
+// contracts, funded accounts, one coordinator and N providers, each with its
+// own data dir, key and embedded IPFS node. `pnpm dev`, `pnpm demo`, the
+// end-to-end tests and the benchmarks all start it through here.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { Contract, HDNodeWallet, JsonRpcProvider, Mnemonic, Network, NonceManager, Wallet } from "ethers";
+import { defaultModel, loadOrCreatePeerKey, meshTokenAbi, type DevNetwork } from "@rendermesh/shared";
+import { deploy, type DeploymentRecord } from "../deploy.ts";
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** `hardhat node`'s well-known test mnemonic: these keys hold no value anywhere. */
+const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
+const MESH = 10n ** 18n;
+
+export interface DevAccount {
+  address: string;
+  privateKey: string;
+}
+
+/** Hardhat node account `i`. */
+export function hardhatAccount(i: number): DevAccount {
+  const w = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(HARDHAT_MNEMONIC), `m/44'/60'/0'/0/${i}`);
+  return { address: w.address, privateKey: w.privateKey };
+}
+
+/** Which Hardhat account plays which role. */
+export const ROLES = {
+  deployer: 0,
+  client: 1,
+  coordinator: 2,
+  arbiter: 3,
+  dao: [4, 5, 6],
+  providers: [7, 8, 9, 10, 11, 12, 13, 14],
+} as const;
+
+export interface StartDevNetworkOptions {
+  /** State directory (wiped first): data dirs, logs, deployment, dev.json. */
+  dir?: string;
+  providers?: number;
+  /** JSON-RPC port of the Hardhat node; 0 or unset picks a free one. */
+  rpcPort?: number;
+  /** Where progress lines go (default: stdout). */
+  log?: (line: string) => void;
+  /** Extra environment per provider index (e.g. a slower benchmark, a fault). */
+  providerEnv?: (index: number) => Record<string, string>;
+  /** Script run instead of `rendermesh-provider` for a provider index (fault tests). */
+  providerScript?: (index: number) => string | undefined;
+  /** Ask per second (MESH) of each provider at the model's reference size. */
+  askPerSecond?: (index: number) => string;
+}
+
+export interface DevProcess {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+}
+
+export interface RunningDevNetwork {
+  dev: DevNetwork;
+  /** Path of the dev.json written. */
+  file: string;
+  dir: string;
+  deployment: DeploymentRecord;
+  processes: DevProcess[];
+  /** Stops one provider (SIGKILL by default) without stopping the rest. */
+  killProvider(index: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Stops every process: SIGTERM, then SIGKILL after a grace period. */
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, opts: { timeoutMs: number; child?: ChildProcess; logFile?: string }): Promise<T> {
+  const until = Date.now() + opts.timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < until) {
+    if (opts.child && opts.child.exitCode !== null) {
+      throw new Error(`${what}: the process exited with code ${opts.child.exitCode}; see ${opts.logFile}`);
+    }
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what}: not ready after ${opts.timeoutMs / 1000} s${opts.logFile ? `; see ${opts.logFile}` : ""}${lastErr ? ` (${String(lastErr)})` : ""}`);
+}
+
+function startProcess(name: string, args: string[], env: Record<string, string>, logDir: string): DevProcess {
+  const logFile = join(logDir, `${name}.log`);
+  const out = createWriteStream(logFile);
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  return { name, child, logFile };
+}
+
+async function stopProcess(p: DevProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 8_000): Promise<void> {
+  const { child } = p;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function httpJson(url: string): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** Starts the whole local network and writes `<dir>/dev.json`. */
+export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promise<RunningDevNetwork> {
+  const dir = opts.dir ?? join(repoRoot, ".rendermesh");
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const nProviders = opts.providers ?? 3;
+  if (nProviders > ROLES.providers.length) throw new Error(`At most ${ROLES.providers.length} providers.`);
+  rmSync(dir, { recursive: true, force: true });
+  const logDir = join(dir, "logs");
+  mkdirSync(logDir, { recursive: true });
+
+  const processes: DevProcess[] = [];
+  const stopAll = async () => {
+    for (const p of [...processes].reverse()) await stopProcess(p);
+  };
+
+  try {
+    // 1. Chain.
+    const rpcPort = opts.rpcPort || (await freePort());
+    const rpcUrl = `http://127.0.0.1:${rpcPort}`;
+    log(`starting Hardhat node on ${rpcUrl}`);
+    const hardhat = startProcess("hardhat-node", [join(repoRoot, "scripts", "hardhat.ts"), "node", "--hostname", "127.0.0.1", "--port", String(rpcPort)], {}, logDir);
+    processes.push(hardhat);
+    const chainId = await waitFor(
+      "Hardhat node",
+      async () => {
+        const res = await fetch(rpcUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+          signal: AbortSignal.timeout(2_000),
+        });
+        return Number(((await res.json()) as { result: string }).result);
+      },
+      { timeoutMs: 180_000, child: hardhat.child, logFile: hardhat.logFile },
+    );
+    const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 200 });
+
+    // 2. Contracts, with the default model allowed and short windows.
+    const model = defaultModel();
+    const deployer = hardhatAccount(ROLES.deployer);
+    const arbiter = hardhatAccount(ROLES.arbiter);
+    log(`deploying contracts (default model ${model.manifest.id.slice(0, 10)}…)`);
+    const deploymentDir = join(dir, "deployments");
+    const deployment = await deploy({
+      rpcUrl,
+      privateKey: deployer.privateKey,
+      dev: true,
+      fresh: true,
+      outDir: deploymentDir,
+      parameters: { allowedModels: [model.manifest.id], arbiter: arbiter.address },
+    });
+    const deploymentFile = join(deploymentDir, `${chainId}.json`);
+
+    // 3. Accounts: MESH for the client, providers and DAO members; members delegate to themselves.
+    const client = hardhatAccount(ROLES.client);
+    const coordinator = hardhatAccount(ROLES.coordinator);
+    const dao = ROLES.dao.map(hardhatAccount);
+    const providers = ROLES.providers.slice(0, nProviders).map(hardhatAccount);
+    const signer = new NonceManager(new Wallet(deployer.privateKey, provider));
+    const token = new Contract(deployment.token, meshTokenAbi, signer);
+    const grants: Array<[string, bigint]> = [
+      [client.address, 1_000_000n * MESH],
+      ...providers.map((p): [string, bigint] => [p.address, 10_000n * MESH]),
+      ...dao.map((d): [string, bigint] => [d.address, 100_000n * MESH]),
+    ];
+    log(`funding ${grants.length} accounts`);
+    for (const [to, amount] of grants) await (await token.getFunction("transfer")(to, amount)).wait();
+    for (const member of dao) {
+      const t = new Contract(deployment.token, meshTokenAbi, new Wallet(member.privateKey, provider));
+      await (await t.getFunction("delegate")(member.address)).wait();
+    }
+    provider.destroy();
+
+    // 4. Coordinator: its peer key is made here so its multiaddr is known before it starts.
+    const coordDir = join(dir, "coordinator");
+    mkdirSync(coordDir, { recursive: true });
+    const coordPeerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(coordDir)).toString();
+    const coordPort = await freePort();
+    const httpPort = await freePort();
+    const coordMultiaddr = `/ip4/127.0.0.1/tcp/${coordPort}/p2p/${coordPeerId}`;
+    const httpUrl = `http://127.0.0.1:${httpPort}`;
+    log(`starting coordinator ${coordPeerId}`);
+    const coord = startProcess(
+      "coordinator",
+      [join(repoRoot, "packages", "coordinator", "bin", "rendermesh-coordinator.js"), "start"],
+      {
+        RENDERMESH_PRIVATE_KEY: coordinator.privateKey,
+        RENDERMESH_COORDINATOR_RPC_URL: rpcUrl,
+        RENDERMESH_COORDINATOR_DEPLOYMENT: deploymentFile,
+        RENDERMESH_COORDINATOR_DATA_DIR: coordDir,
+        RENDERMESH_COORDINATOR_LISTEN: `/ip4/127.0.0.1/tcp/${coordPort}`,
+        RENDERMESH_COORDINATOR_HTTP_PORT: String(httpPort),
+        RENDERMESH_COORDINATOR_HEARTBEAT_INTERVAL_MS: "2000",
+      },
+      logDir,
+    );
+    processes.push(coord);
+    await waitFor("coordinator", async () => httpJson(`${httpUrl}/api/status`), { timeoutMs: 60_000, child: coord.child, logFile: coord.logFile });
+
+    // 5. Providers: register and stake on first start, then announce to the coordinator.
+    const providerInfos: DevNetwork["providers"] = [];
+    for (let i = 0; i < nProviders; i++) {
+      const acct = providers[i]!;
+      const pdir = join(dir, `provider-${i + 1}`);
+      mkdirSync(pdir, { recursive: true });
+      const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(pdir)).toString();
+      const port = await freePort();
+      const metricsPort = await freePort();
+      log(`starting provider ${i + 1} ${acct.address}`);
+      const p = startProcess(
+        `provider-${i + 1}`,
+        [opts.providerScript?.(i) ?? join(repoRoot, "packages", "provider-node", "bin", "rendermesh-provider.js"), "start", "--register", "--stake", "1000", "--yes"],
+        {
+          RENDERMESH_PRIVATE_KEY: acct.privateKey,
+          RENDERMESH_PROVIDER_RPC_URL: rpcUrl,
+          RENDERMESH_PROVIDER_DEPLOYMENT: deploymentFile,
+          RENDERMESH_PROVIDER_COORDINATORS: coordMultiaddr,
+          RENDERMESH_PROVIDER_DATA_DIR: pdir,
+          RENDERMESH_PROVIDER_LISTEN: `/ip4/127.0.0.1/tcp/${port}`,
+          RENDERMESH_PROVIDER_METRICS_PORT: String(metricsPort),
+          RENDERMESH_PROVIDER_DEVICE: "cpu",
+          RENDERMESH_PROVIDER_ASK_PER_SECOND: opts.askPerSecond?.(i) ?? "1",
+          RENDERMESH_PROVIDER_PAYMENT_INTERVAL_MS: "2000",
+          ...(opts.providerEnv?.(i) ?? {}),
+        },
+        logDir,
+      );
+      processes.push(p);
+      providerInfos.push({
+        address: acct.address,
+        peerId,
+        multiaddrs: [`/ip4/127.0.0.1/tcp/${port}/p2p/${peerId}`],
+        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        pid: p.child.pid,
+        dataDir: pdir,
+      });
+    }
+    for (let i = 0; i < nProviders; i++) {
+      const p = processes[i + 2]!;
+      const addr = providers[i]!.address.toLowerCase();
+      await waitFor(
+        `provider ${i + 1} announced to the coordinator`,
+        async () => {
+          const { providers: list } = (await httpJson(`${httpUrl}/api/providers`)) as { providers: Array<{ address: string; live: boolean }> };
+          return list.some((x) => x.address.toLowerCase() === addr && x.live) ? true : undefined;
+        },
+        { timeoutMs: 180_000, child: p.child, logFile: p.logFile },
+      );
+    }
+
+    const dev: DevNetwork = {
+      rpcUrl,
+      chainId,
+      deploymentFile,
+      coordinator: { address: coordinator.address, peerId: coordPeerId, multiaddrs: [coordMultiaddr], httpUrl, pid: coord.child.pid, dataDir: coordDir },
+      providers: providerInfos,
+      accounts: { deployer, client, coordinator, providers, dao, arbiter },
+      hardhatPid: hardhat.child.pid,
+      startedAt: new Date().toISOString(),
+    };
+    const file = join(dir, "dev.json");
+    writeFileSync(file, JSON.stringify(dev, null, 2) + "\n");
+    log(`network ready: ${file}`);
+
+    return {
+      dev,
+      file,
+      dir,
+      deployment,
+      processes,
+      async killProvider(index, signal = "SIGKILL") {
+        const p = processes.find((x) => x.name === `provider-${index + 1}`);
+        if (p) await stopProcess(p, signal, 1_000);
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

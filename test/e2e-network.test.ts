@@ -1,0 +1,139 @@
+// End to end, all real parts together: a Hardhat node over JSON-RPC, the
+// deployed contracts, one coordinator and three provider nodes (libp2p,
+// ONNX Runtime, ffmpeg, Helia, SQLite), driven by the real `rendermesh` CLI.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { probeSegment, termHash } from "@rendermesh/shared";
+import { runGovernanceCycle } from "@rendermesh/client";
+import { startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
+import { chain, eventually, readManifest, runCli, tempDir } from "./helpers/network.ts";
+
+let net: RunningDevNetwork;
+let dir: string;
+
+beforeAll(async () => {
+  dir = tempDir("net");
+  net = await startDevNetwork({ dir, providers: 3, log: () => {} });
+});
+
+afterAll(async () => {
+  await net?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const lower = (s: string) => s.toLowerCase();
+
+describe("a paid job on the local network", () => {
+  test("default: three providers render, every segment is verified, and the chain pays exact amounts", async () => {
+    const { escrow, token, policy, provider } = chain(net.dev);
+    const client = net.dev.accounts.client.address;
+    const before = (await token.getFunction("balanceOf")(client)) as bigint;
+    const out = tempDir("out");
+
+    const r = await runCli(["job", "submit", "--prompt", "a calm blue sea at dawn", "--seconds", "4", "--fps", "4", "--size", "64x64", "--out", out], net.file);
+    expect(r.code, r.stderr).toBe(0);
+
+    const { dir: jobDir, manifest } = readManifest(out);
+    expect(manifest.status).toBe("settled");
+    expect(manifest.segments.map((s) => s.segment).sort()).toEqual([0, 1, 2, 3]);
+    expect(new Set(manifest.segments.map((s) => lower(s.provider))).size).toBeGreaterThanOrEqual(2);
+
+    // Tokens are conserved and the chain agrees with the manifest to the unit.
+    const p = manifest.payments;
+    const paid = p.providers.reduce((a, x) => a + BigInt(x.amount), 0n);
+    expect(paid + BigInt(p.coordinatorFee) + BigInt(p.treasuryFee) + BigInt(p.refund)).toBe(BigInt(p.deposit));
+    expect(p.providers.reduce((a, x) => a + x.seconds, 0)).toBe(4);
+    for (const x of p.providers) {
+      expect((await escrow.getFunction("balanceOf")(x.provider)) as bigint).toBe(BigInt(x.amount));
+      expect(x.seconds).toBe(manifest.segments.filter((s) => lower(s.provider) === lower(x.provider)).length);
+    }
+    expect((await escrow.getFunction("balanceOf")(net.dev.accounts.coordinator.address)) as bigint).toBe(BigInt(p.coordinatorFee));
+    const treasury = (await policy.getFunction("treasury")()) as string;
+    expect((await escrow.getFunction("balanceOf")(treasury)) as bigint).toBe(BigInt(p.treasuryFee));
+    const after = (await token.getFunction("balanceOf")(client)) as bigint;
+    expect(before - after).toBe(BigInt(p.deposit) - BigInt(p.refund));
+    const job = (await escrow.getFunction("getJob")(manifest.jobId)) as { status: bigint };
+    expect(Number(job.status)).toBe(2); // Settled
+
+    // The assembled video is playable and as long as asked.
+    const info = await probeSegment(join(jobDir, "video.mp4"));
+    expect(info).toMatchObject({ frames: 16, width: 64, height: 64, fps: 4 });
+    provider.destroy();
+  });
+
+  test("behavior: a term the DAO blocks is refused by the CLI before any gas and by the coordinator", async () => {
+    const { provider } = chain(net.dev);
+    const result = await runGovernanceCycle({
+      rpcUrl: net.dev.rpcUrl,
+      deployment: net.dev.deploymentFile,
+      members: net.dev.accounts.dao,
+      actions: [{ type: "block-term", terms: ["forbidden city"] }],
+      description: "Block a test phrase",
+      dataDir: tempDir("dao"),
+    });
+    expect(result.state).toBe("Executed");
+    expect(result.policyVersionAfter).toBeGreaterThan(result.policyVersionBefore);
+
+    const client = net.dev.accounts.client.address;
+    const nonce = await provider.getTransactionCount(client);
+    const out = tempDir("out");
+    const refused = await runCli(["job", "submit", "--prompt", "the Forbidden, city at night", "--seconds", "2", "--fps", "4", "--size", "64x64", "--out", out], net.file);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr + refused.stdout).toContain("forbidden city");
+    expect(await provider.getTransactionCount(client)).toBe(nonce); // nothing spent, not even gas
+
+    // The coordinator follows the policy change too (it re-reads it every 15 s).
+    await eventually(
+      "the coordinator to see the blocked term",
+      async () => {
+        const body = JSON.stringify(await (await fetch(`${net.dev.coordinator.httpUrl}/api/policy`)).json());
+        return body.includes(termHash("forbidden city")) ? true : undefined;
+      },
+      60_000,
+    );
+
+    // A job without the term still runs and settles under the new policy.
+    const ok = await runCli(["job", "submit", "--prompt", "a quiet city at night", "--seconds", "2", "--fps", "4", "--size", "64x64", "--out", out], net.file);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readManifest(out).manifest.status).toBe("settled");
+    provider.destroy();
+  });
+
+  test("behavior: a provider killed with SIGKILL mid-job is paid only for what it delivered, and the job completes", async () => {
+    const { escrow, provider } = chain(net.dev);
+    const victim = net.dev.providers[0]!.address;
+    const balanceBefore = (await escrow.getFunction("balanceOf")(victim)) as bigint;
+    const out = tempDir("out");
+    const http = net.dev.coordinator.httpUrl;
+
+    const running = runCli(["job", "submit", "--prompt", "fast red storm clouds", "--seconds", "10", "--fps", "8", "--size", "96x96", "--out", out], net.file);
+    const jobId = await eventually("a running job", async () => {
+      const { jobs } = (await (await fetch(`${http}/api/jobs?status=running`)).json()) as { jobs: Array<{ jobId: string }> };
+      return jobs[0]?.jobId;
+    });
+    // Kill the victim once it has had a segment verified, while the job still runs.
+    await eventually("a verified segment from the victim", async () => {
+      const { segments } = (await (await fetch(`${http}/api/jobs/${jobId}/segments`)).json()) as {
+        segments: Array<{ status: string; attempts: Array<{ provider: string; status: string }> }>;
+      };
+      const mine = segments.some((s) => s.attempts.some((a) => lower(a.provider) === lower(victim) && a.status === "verified"));
+      return mine ? true : undefined;
+    });
+    const { jobs } = (await (await fetch(`${http}/api/jobs?status=running`)).json()) as { jobs: Array<{ jobId: string }> };
+    expect(jobs.map((j) => j.jobId)).toContain(jobId); // the kill happens mid-job
+    await net.killProvider(0, "SIGKILL");
+
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    const { manifest } = readManifest(out);
+    expect(manifest.segments.map((s) => s.segment).sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
+    const delivered = manifest.segments.filter((s) => lower(s.provider) === lower(victim)).length;
+    expect(delivered).toBeGreaterThanOrEqual(1);
+    const paid = manifest.payments.providers.find((x) => lower(x.provider) === lower(victim));
+    expect(paid?.seconds).toBe(delivered);
+    const balanceAfter = (await escrow.getFunction("balanceOf")(victim)) as bigint;
+    expect(balanceAfter - balanceBefore).toBe(BigInt(paid!.amount));
+    provider.destroy();
+  });
+});
