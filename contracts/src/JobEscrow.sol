@@ -26,11 +26,21 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
     uint256 private constant _MAX_BPS = 10_000;
 
-    /// @dev What a provider has been paid for in a job, by vouchers and by finalised claims; it has been paid
-    /// `max(voucherSeconds, claimedSeconds)` seconds.
+    /// @dev What a provider has been paid for in a job, by vouchers and by finalised claims, and how many of its
+    /// claims are pending (not finalised or resolved); one slot. It has been paid `paid = max(voucherSeconds,
+    /// claimedSeconds)` seconds and, were every pending claim paid, would be paid `committed = max(voucherSeconds,
+    /// claimedSeconds + pendingClaims)`. The job holds the difference reserved for it. Every function keeps, for each
+    /// open job:
+    ///   job.reservedSeconds == sum over providers of (committed - paid),
+    ///   job.paidSeconds     == sum over providers of paid (settle, which closes the job, pays without recording),
+    ///   job.pendingClaims   == sum over providers of pendingClaims,
+    /// so job.paidSeconds + job.reservedSeconds == sum of committed <= job.totalSeconds: claims are paid from their
+    /// provider's own reservation, and a second is never paid twice. Each of claimedSeconds + pendingClaims (distinct
+    /// segments claimed) and voucherSeconds (paid seconds) is at most totalSeconds, so no sum here overflows a uint32.
     struct Payment {
         uint32 voucherSeconds;
         uint32 claimedSeconds;
+        uint32 pendingClaims;
     }
 
     IERC20 private immutable _token;
@@ -107,14 +117,20 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
         Payment storage payment = _payments[jobId][provider];
         uint32 voucherSeconds = voucher.totalSeconds;
-        uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
+        uint32 claimed = payment.claimedSeconds;
+        uint32 pending = payment.pendingClaims;
+        uint32 before = _max(payment.voucherSeconds, claimed);
         if (voucherSeconds <= before) revert JobEscrowNothingOwed(jobId, provider, voucherSeconds, before);
         uint32 delta;
         // unchecked: voucherSeconds > before was checked just above.
         unchecked {
             delta = voucherSeconds - before;
         }
-        _addPaidSeconds(job, jobId, delta);
+        if (pending == 0) {
+            _addPaidSeconds(job, jobId, delta);
+        } else {
+            _addPaidSecondsOverClaims(job, jobId, delta, before, uint256(claimed) + pending);
+        }
         payment.voucherSeconds = voucherSeconds;
 
         uint256 amount = delta * _netPerSecond(job);
@@ -135,8 +151,9 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         if (providers.length != totalSeconds.length) {
             revert JobEscrowLengthMismatch(providers.length, totalSeconds.length);
         }
-        uint32 reserved = job.reservedSeconds;
-        if (reserved != 0) revert JobEscrowClaimsPending(jobId, reserved);
+        // No claim pending means nothing reserved either (each provider reserves at most its pending claims).
+        uint32 pendingClaims = job.pendingClaims;
+        if (pendingClaims != 0) revert JobEscrowClaimsPending(jobId, pendingClaims);
 
         uint256 net = _netPerSecond(job);
         uint256 paidBefore = job.paidSeconds;
@@ -182,11 +199,21 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
         Claim storage segmentClaim = _claims[jobId][segment];
         if (segmentClaim.status != ClaimStatus.None) revert JobEscrowSegmentAlreadyClaimed(jobId, segment);
-        uint256 available = _available(job);
-        if (available == 0) revert JobEscrowSecondsExceeded(jobId, 1, 0);
-        // unchecked: reserved + paid < total (available > 0), so reserved + 1 <= total fits a uint32.
+        Payment storage payment = _payments[jobId][provider];
+        uint32 pending = payment.pendingClaims;
+        // unchecked: the provider's finalised and pending claims are on distinct segments other than this one, so
+        // claimed + pending + 1 <= totalSeconds, and the job's pending claims likewise; all fit a uint32.
         unchecked {
-            ++job.reservedSeconds;
+            // committed = max(voucher, claimed + pending) grows by one with this claim iff claimed + pending + 1 >
+            // voucher: only then can the claim add a paid second, and it reserves one. Otherwise vouchers have paid
+            // every second this claim could add, and it reserves (and will pay) nothing.
+            if (payment.claimedSeconds + pending >= payment.voucherSeconds) {
+                if (_available(job) == 0) revert JobEscrowSecondsExceeded(jobId, 1, 0);
+                // paid + reserved < total (available > 0), so reserved + 1 fits a uint32.
+                ++job.reservedSeconds;
+            }
+            payment.pendingClaims = pending + 1;
+            ++job.pendingClaims;
         }
         segmentClaim.provider = provider;
         segmentClaim.disputableUntil = disputableUntil;
@@ -238,10 +265,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
             emit DisputeResolved(jobId, segment, true, 0);
         } else {
             segmentClaim.status = ClaimStatus.Refused;
-            // unchecked: a disputed claim holds one reserved second.
-            unchecked {
-                --_jobs[jobId].reservedSeconds;
-            }
+            _refuseClaim(jobId, provider);
             uint256 slashed = slashAmount == 0 ? 0 : _registry.slash(provider, slashAmount, _policy.treasury());
             emit DisputeResolved(jobId, segment, false, slashed);
         }
@@ -255,8 +279,8 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         _requireOpen(job, jobId);
         uint256 claimWindowEnd = uint256(job.deadline) + _policy.claimWindow();
         if (block.timestamp <= claimWindowEnd) revert JobEscrowRefundTooEarly(claimWindowEnd);
-        uint32 reserved = job.reservedSeconds;
-        if (reserved != 0) revert JobEscrowClaimsPending(jobId, reserved);
+        uint32 pendingClaims = job.pendingClaims;
+        if (pendingClaims != 0) revert JobEscrowClaimsPending(jobId, pendingClaims);
         job.status = JobStatus.Refunded;
         (, uint256 unspent) = _creditFees(job, job.paidSeconds, job.totalSeconds);
         emit JobRefunded(jobId, unspent);
@@ -344,6 +368,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
             reservedSeconds: 0,
             coordinator: coordinator,
             deadline: deadline,
+            pendingClaims: 0,
             pricePerSecond: pricePerSecond,
             policyVersion: policyVersion,
             coordinatorFeeBps: coordinatorFeeBps,
@@ -384,22 +409,47 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         emit VoucherRedeemed(jobId, provider, totalSeconds, amount);
     }
 
-    /// @dev Pays one finalised claim: one more claimed second, which is a paid second only if it exceeds the
-    /// provider's voucher seconds. Returns the amount credited.
+    /// @dev Pays one finalised claim (a pending one): one more claimed second, which is a paid second only if it
+    /// exceeds the provider's voucher seconds. Returns the amount credited.
     function _payClaim(bytes32 jobId, address provider) private returns (uint256 amount) {
         Job storage job = _jobs[jobId];
         Payment storage payment = _payments[jobId][provider];
-        uint32 claimed = payment.claimedSeconds + 1;
-        payment.claimedSeconds = claimed;
-        // unchecked: the claim being paid holds one reserved second, and that second moves to paid (or is
-        // released), so paid + reserved stays <= totalSeconds.
+        uint32 claimed = payment.claimedSeconds;
+        uint32 voucherSeconds = payment.voucherSeconds;
+        // unchecked: the claim is pending, so pendingClaims >= 1 for the provider and the job, and claimed + 1 <=
+        // claimed + pending <= totalSeconds.
         unchecked {
-            --job.reservedSeconds;
-            if (claimed > payment.voucherSeconds) {
+            payment.claimedSeconds = claimed + 1;
+            --payment.pendingClaims;
+            --job.pendingClaims;
+            // committed = max(V, C + P) is unchanged (C + 1, P - 1); paid = max(V, C) grows by one iff C + 1 > V.
+            // Then C >= V, so the provider's reservation committed - paid = (C + P) - C = P >= 1 (this claim), and
+            // the job's reservedSeconds, the sum of such reservations, is >= 1: the paid second comes out of it.
+            // paid + reserved is unchanged, and no other provider's seconds are touched. (Whichever of the
+            // provider's pending claims is finalised first, the same holds: reservations belong to the provider,
+            // not to a claim.)
+            if (claimed >= voucherSeconds) {
+                --job.reservedSeconds;
                 ++job.paidSeconds;
                 amount = _netPerSecond(job);
                 _balances[provider] += amount;
             }
+        }
+    }
+
+    /// @dev Drops one refused (pending) claim of `provider`, releasing the second it could have added, if any.
+    function _refuseClaim(bytes32 jobId, address provider) private {
+        Job storage job = _jobs[jobId];
+        Payment storage payment = _payments[jobId][provider];
+        uint32 pending = payment.pendingClaims;
+        // unchecked: the claim is pending, so pending >= 1 for the provider and the job.
+        unchecked {
+            payment.pendingClaims = pending - 1;
+            --job.pendingClaims;
+            // committed = max(V, C + P) drops by one iff C + P > V; paid = max(V, C) is unchanged. Then the
+            // provider's reservation max(V, C + P) - max(V, C) = C + P - max(V, C) >= 1 (C + P > V, and > C as
+            // P >= 1), so the job's reservedSeconds is >= 1.
+            if (payment.claimedSeconds + pending > payment.voucherSeconds) --job.reservedSeconds;
         }
     }
 
@@ -409,6 +459,31 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         // unchecked: delta <= totalSeconds - paid - reserved, so paid + delta fits a uint32.
         unchecked {
             job.paidSeconds += delta;
+        }
+    }
+
+    /// @dev {_addPaidSeconds} for a provider with pending claims, whose reservation (`committed - before`, with
+    /// `committed = max(voucher, claimed + pending)` and `before = max(voucher, claimed)` its paid seconds) counts
+    /// towards the voucher: raising its voucher seconds by `delta` moves `min(delta, reservation)` reserved seconds to
+    /// paid, and takes only the rest from the job's available seconds. Its claims then pay only beyond the voucher.
+    function _addPaidSecondsOverClaims(
+        Job storage job,
+        bytes32 jobId,
+        uint32 delta,
+        uint32 before,
+        uint256 claimedAndPending
+    ) private {
+        // max(voucher, claimed + pending) - max(voucher, claimed): claimed + pending - before when that is positive
+        // (voucher <= before), else 0.
+        uint256 own = claimedAndPending > before ? claimedAndPending - before : 0;
+        uint256 available = _available(job) + own;
+        if (delta > available) revert JobEscrowSecondsExceeded(jobId, delta, available);
+        uint256 released = delta < own ? delta : own;
+        // unchecked: delta <= total - paid - (reserved - own), so paid + delta fits a uint32; released <= own <=
+        // reserved, own being part of the job's reserved seconds.
+        unchecked {
+            job.paidSeconds += delta;
+            job.reservedSeconds -= uint32(released);
         }
     }
 

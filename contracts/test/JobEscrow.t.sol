@@ -115,11 +115,12 @@ contract JobEscrowTest is EscrowBase {
         require(escrow.balanceOf(providers[0]) == highest * _net(price, 500, 100), "paid once");
     }
 
-    /// Vouchers and finalised claims together pay max(voucher seconds, claimed segments).
+    /// Vouchers and finalised claims together pay max(voucher seconds, claimed segments), also when the claims
+    /// overlap the seconds the voucher paid (a sole provider claims every segment it delivered).
     function test_fuzz_claims_payMaxOfVouchersAndClaims(uint8 voucherSeconds, uint8 claims) public {
         uint32 total = 8;
         voucherSeconds = uint8(bound(voucherSeconds, 0, total));
-        claims = uint8(bound(claims, 0, total - voucherSeconds));
+        claims = uint8(bound(claims, 0, total));
         bytes32 jobId = _open(total, uint128(MESH), 100);
         if (voucherSeconds != 0) {
             (Voucher memory v, bytes memory sig) = _voucher(jobId, providers[0], voucherSeconds);
@@ -137,6 +138,115 @@ contract JobEscrowTest is EscrowBase {
         require(escrow.balanceOf(providers[0]) == expected * _net(MESH, 500, 100), "paid the max");
         require(escrow.getJob(jobId).paidSeconds == expected, "job paid");
         require(escrow.getJob(jobId).reservedSeconds == 0, "nothing reserved");
+    }
+
+    struct OverlapCase {
+        bytes32 jobId;
+        uint32 voucherSeconds;
+        uint32 claims;
+        uint32 late;
+        uint32 refused;
+        uint32 finalisedBeforeLate;
+        uint32[] order;
+    }
+
+    /// The regression of claims overlapping voucher seconds, in every interleaving: a provider paid `voucherSeconds`
+    /// by voucher claims `claims` segments after the deadline, some are disputed and refused, the rest finalised in
+    /// any order, with a later voucher redeemed part-way. It ends paid exactly max(vouchers, claims not refused),
+    /// each second once; nothing stays reserved, and another provider can then be paid exactly the rest of the job.
+    function test_fuzz_claims_overlappingVouchers_payEachSecondOnce(
+        uint8 voucherSeconds,
+        uint8 claims,
+        uint8 late,
+        uint8 refuseMask,
+        uint8 finalisedBeforeLate,
+        uint256 orderSeed
+    ) public {
+        OverlapCase memory c;
+        uint32 total = 8;
+        c.voucherSeconds = uint32(bound(voucherSeconds, 0, total));
+        c.claims = uint32(bound(claims, 0, total));
+        c.late = uint32(bound(late, 0, total));
+        c.jobId = _open(total, uint128(MESH), 100);
+        if (c.voucherSeconds != 0) {
+            (Voucher memory v, bytes memory sig) = _voucher(c.jobId, providers[0], c.voucherSeconds);
+            escrow.redeem(v, sig);
+        }
+        vm.warp(block.timestamp + 101);
+        for (uint32 s = 0; s < c.claims; ++s) {
+            (Assignment memory a, bytes memory cs, Delivery memory d, bytes memory ps) = _claimArgs(c.jobId, s, 0);
+            escrow.claim(a, cs, d, ps);
+        }
+        require(escrow.getJob(c.jobId).pendingClaims == c.claims, "every claim accepted and pending");
+        // Disputes within the window; the arbiter (this contract) refuses them.
+        for (uint32 s = 0; s < c.claims; ++s) {
+            if (refuseMask & (1 << s) == 0) continue;
+            vm.prank(client);
+            escrow.dispute(c.jobId, s);
+            escrow.resolveDispute(c.jobId, s, false, 0);
+            ++c.refused;
+        }
+        vm.warp(block.timestamp + 61);
+        c.order = _shuffledUnrefused(c.claims, refuseMask, orderSeed);
+        c.finalisedBeforeLate = uint32(bound(finalisedBeforeLate, 0, c.order.length));
+        for (uint256 i = 0; i < c.order.length; ++i) {
+            if (i == c.finalisedBeforeLate) _redeemLate(c);
+            escrow.finalizeClaim(c.jobId, c.order[i]);
+        }
+        if (c.finalisedBeforeLate == c.order.length) _redeemLate(c);
+        _checkOverlap(c, total);
+    }
+
+    function _redeemLate(OverlapCase memory c) private {
+        if (c.late == 0) return;
+        (Voucher memory v, bytes memory sig) = _voucher(c.jobId, providers[0], c.late);
+        uint32 paid = escrow.paidSeconds(c.jobId, providers[0]);
+        if (c.late <= paid) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IJobEscrow.JobEscrowNothingOwed.selector, c.jobId, providers[0], c.late, paid)
+            );
+        }
+        escrow.redeem(v, sig);
+    }
+
+    function _checkOverlap(OverlapCase memory c, uint32 total) private {
+        uint256 expected = c.voucherSeconds;
+        if (c.late > expected) expected = c.late;
+        if (c.claims - c.refused > expected) expected = c.claims - c.refused;
+        require(escrow.paidSeconds(c.jobId, providers[0]) == expected, "max rule");
+        require(escrow.balanceOf(providers[0]) == expected * _net(MESH, 500, 100), "each second paid once");
+        IJobEscrow.Job memory job = escrow.getJob(c.jobId);
+        require(job.paidSeconds == expected, "job paid");
+        require(job.reservedSeconds == 0 && job.pendingClaims == 0, "nothing reserved or pending");
+        // The rest of the job is free, no more.
+        if (expected < total) {
+            (Voucher memory v, bytes memory sig) = _voucher(c.jobId, providers[1], uint32(total - expected + 1));
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IJobEscrow.JobEscrowSecondsExceeded.selector,
+                    c.jobId,
+                    total - expected + 1,
+                    total - expected
+                )
+            );
+            escrow.redeem(v, sig);
+            (v, sig) = _voucher(c.jobId, providers[1], uint32(total - expected));
+            escrow.redeem(v, sig);
+        }
+        require(escrow.getJob(c.jobId).paidSeconds == total, "the whole job paid");
+    }
+
+    /// @dev The segments below `claims` whose bit in `refuseMask` is clear, shuffled by `seed`.
+    function _shuffledUnrefused(uint32 claims, uint8 refuseMask, uint256 seed) private pure returns (uint32[] memory order) {
+        uint256 n;
+        for (uint32 s = 0; s < claims; ++s) if (refuseMask & (1 << s) == 0) ++n;
+        order = new uint32[](n);
+        uint256 k;
+        for (uint32 s = 0; s < claims; ++s) if (refuseMask & (1 << s) == 0) order[k++] = s;
+        for (uint256 i = n; i > 1; --i) {
+            uint256 j = uint256(keccak256(abi.encode(seed, i))) % i;
+            (order[i - 1], order[j]) = (order[j], order[i - 1]);
+        }
     }
 
     /// After the claim window the client gets back exactly what was not paid.

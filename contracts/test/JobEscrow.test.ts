@@ -49,6 +49,7 @@ describe("JobEscrow", () => {
       expect(job.reservedSeconds).to.equal(0n);
       expect(job.coordinator).to.equal(f.coordinator.address);
       expect(job.deadline).to.equal(deadline);
+      expect(job.pendingClaims).to.equal(0n);
       expect(job.pricePerSecond).to.equal(PRICE);
       expect(job.policyVersion).to.equal(1n);
       expect(job.coordinatorFeeBps).to.equal(COORDINATOR_FEE_BPS);
@@ -358,7 +359,8 @@ describe("JobEscrow", () => {
         .withArgs(jobId, 2, f.provider1.address, args[2].cid, until);
       const c = await f.escrow.getClaim(jobId, 2);
       expect([c.provider, c.disputableUntil, c.status]).to.deep.equal([f.provider1.address, until, Claim.Pending]);
-      expect((await f.escrow.getJob(jobId)).reservedSeconds).to.equal(1n);
+      const claimed = await f.escrow.getJob(jobId);
+      expect([claimed.reservedSeconds, claimed.pendingClaims]).to.deep.equal([1n, 1n]);
       await expect(f.escrow.finalizeClaim(jobId, 2))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowDisputeWindowOpen")
         .withArgs(until);
@@ -368,7 +370,7 @@ describe("JobEscrow", () => {
         .withArgs(jobId, 2, f.provider1.address, NET);
       expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(NET);
       const job = await f.escrow.getJob(jobId);
-      expect([job.paidSeconds, job.reservedSeconds]).to.deep.equal([1n, 0n]);
+      expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([1n, 0n, 0n]);
       expect((await f.escrow.getClaim(jobId, 2)).status).to.equal(Claim.Paid);
       expect(await f.escrow.paidSeconds(jobId, f.provider1.address)).to.equal(1n);
       await expect(f.escrow.finalizeClaim(jobId, 2))
@@ -421,7 +423,7 @@ describe("JobEscrow", () => {
       expect((await f.registry.getProvider(f.provider3.address)).stake).to.equal(MIN_STAKE * 10n - 25n * MESH);
       expect((await f.escrow.getClaim(jobId, 0)).status).to.equal(Claim.Refused);
       const job = await f.escrow.getJob(jobId);
-      expect([job.paidSeconds, job.reservedSeconds]).to.deep.equal([0n, 0n]);
+      expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([0n, 0n, 0n]);
       expect(await f.escrow.balanceOf(f.provider3.address)).to.equal(0n);
       // A refused segment cannot be claimed again.
       await expect(f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider3))))
@@ -511,7 +513,7 @@ describe("JobEscrow", () => {
         .withArgs(f.stranger.address);
     });
 
-    it("refuses a claim when vouchers have paid every second", async () => {
+    it("refuses a claim when vouchers have paid every second, except the paid provider's own (which pays nothing)", async () => {
       const f = await load();
       const { jobId, deadline } = await openJob(f, 2, PRICE, 100n);
       const v = await voucher(f, jobId, f.provider2.address, 2);
@@ -520,6 +522,12 @@ describe("JobEscrow", () => {
       await expect(f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider1))))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
         .withArgs(jobId, 1, 0);
+      await f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider2)));
+      const job = await f.escrow.getJob(jobId);
+      expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([2n, 0n, 1n]);
+      await increaseTime(DISPUTE_WINDOW + 1n);
+      await expect(f.escrow.finalizeClaim(jobId, 0)).to.emit(f.escrow, "ClaimFinalized").withArgs(jobId, 0, f.provider2.address, 0);
+      expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(2n * NET);
     });
 
     it("reserves claimed seconds against vouchers", async () => {
@@ -529,6 +537,190 @@ describe("JobEscrow", () => {
       await expect(f.escrow.redeem(v.voucher, v.signature))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
         .withArgs(jobId, 2, 1);
+    });
+
+    describe("claims overlapping seconds that vouchers paid", () => {
+      it("pays a sole provider, paid 3 of 5 seconds by voucher, all 5 when it claims its 5 segments (regression)", async () => {
+        const f = await load();
+        const { jobId, deadline } = await openJob(f, 5, PRICE, 100n);
+        const three = await voucher(f, jobId, f.provider1.address, 3);
+        await f.escrow.redeem(three.voucher, three.signature);
+        await increaseTo(deadline + 1n);
+        // Claims 1-3 are for seconds the voucher paid: they reserve nothing. Claims 4 and 5 reserve the last two.
+        for (const segment of [0, 1, 2, 3, 4]) {
+          await expect(f.escrow.claim(...(await claimArgs(f, jobId, segment, f.provider1)))).to.emit(f.escrow, "SegmentClaimed");
+        }
+        let job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 2n, 5n]);
+        await expect(f.escrow.connect(f.client).settle(jobId, [], []))
+          .to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimsPending")
+          .withArgs(jobId, 5);
+        await increaseTime(DISPUTE_WINDOW + 1n);
+        // Finalised in any order: the first three finalised claims are covered by the voucher, the last two pay.
+        // The reserved seconds stay with the provider until then, so no one else can take them meanwhile.
+        await expect(f.escrow.finalizeClaim(jobId, 4)).to.emit(f.escrow, "ClaimFinalized").withArgs(jobId, 4, f.provider1.address, 0);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 2n, 4n]);
+        const other = await voucher(f, jobId, f.provider2.address, 1);
+        await expect(f.escrow.redeem(other.voucher, other.signature))
+          .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
+          .withArgs(jobId, 1, 0);
+        for (const [segment, amount] of [
+          [0, 0n],
+          [3, 0n],
+          [1, NET],
+          [2, NET],
+        ] as const) {
+          await expect(f.escrow.finalizeClaim(jobId, segment))
+            .to.emit(f.escrow, "ClaimFinalized")
+            .withArgs(jobId, segment, f.provider1.address, amount);
+        }
+        expect(await f.escrow.paidSeconds(jobId, f.provider1.address)).to.equal(5n);
+        expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(5n * NET);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([5n, 0n, 0n]);
+        // Every second was paid once: nothing goes back to the client; the fees are those of 5 seconds.
+        await increaseTo(deadline + CLAIM_WINDOW + 1n);
+        await expect(f.escrow.refund(jobId)).to.emit(f.escrow, "JobRefunded").withArgs(jobId, 0);
+        expect(await f.escrow.balanceOf(f.coordinator.address)).to.equal(5n * COORDINATOR_FEE);
+        expect(await f.escrow.balanceOf(f.treasury.address)).to.equal(5n * TREASURY_FEE);
+        expect(await f.token.balanceOf(await f.escrow.getAddress())).to.equal(5n * (NET + COORDINATOR_FEE + TREASURY_FEE));
+      });
+
+      it("counts a provider's own reservations towards a voucher redeemed after its claims, never paying a second twice", async () => {
+        const f = await load();
+        const { jobId, deadline } = await openJob(f, 6, PRICE, 100n);
+        await increaseTo(deadline + 1n);
+        for (const segment of [0, 1, 2, 3]) await f.escrow.claim(...(await claimArgs(f, jobId, segment, f.provider1)));
+        let job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([0n, 4n, 4n]);
+        // The client, still around, pays two seconds by voucher: they come out of the provider's reservation.
+        const two = await voucher(f, jobId, f.provider1.address, 2);
+        await expect(f.escrow.redeem(two.voucher, two.signature))
+          .to.emit(f.escrow, "VoucherRedeemed")
+          .withArgs(jobId, f.provider1.address, 2, 2n * NET);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([2n, 2n, 4n]);
+        // Others can have only the two seconds neither paid nor reserved; the provider those plus its own two.
+        const three = await voucher(f, jobId, f.provider2.address, 3);
+        await expect(f.escrow.redeem(three.voucher, three.signature))
+          .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
+          .withArgs(jobId, 3, 2);
+        const seven = await voucher(f, jobId, f.provider1.address, 7);
+        await expect(f.escrow.redeem(seven.voucher, seven.signature))
+          .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
+          .withArgs(jobId, 5, 4);
+        const otherTwo = await voucher(f, jobId, f.provider2.address, 2);
+        await f.escrow.redeem(otherTwo.voucher, otherTwo.signature);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds]).to.deep.equal([4n, 2n]);
+        await increaseTime(DISPUTE_WINDOW + 1n);
+        for (const [segment, amount] of [
+          [3, 0n],
+          [2, 0n],
+          [1, NET],
+          [0, NET],
+        ] as const) {
+          await expect(f.escrow.finalizeClaim(jobId, segment))
+            .to.emit(f.escrow, "ClaimFinalized")
+            .withArgs(jobId, segment, f.provider1.address, amount);
+        }
+        expect(await f.escrow.paidSeconds(jobId, f.provider1.address)).to.equal(4n);
+        expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(4n * NET);
+        expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(2n * NET);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([6n, 0n, 0n]);
+        const four = await voucher(f, jobId, f.provider1.address, 4);
+        await expect(f.escrow.redeem(four.voucher, four.signature))
+          .to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingOwed")
+          .withArgs(jobId, f.provider1.address, 4, 4);
+      });
+
+      it("releases every reservation of a provider whose late voucher covers all its claims", async () => {
+        const f = await load();
+        const { jobId, deadline } = await openJob(f, 6, PRICE, 100n);
+        await increaseTo(deadline + 1n);
+        for (const segment of [0, 1, 2, 3]) await f.escrow.claim(...(await claimArgs(f, jobId, segment, f.provider1)));
+        const five = await voucher(f, jobId, f.provider1.address, 5);
+        await expect(f.escrow.redeem(five.voucher, five.signature))
+          .to.emit(f.escrow, "VoucherRedeemed")
+          .withArgs(jobId, f.provider1.address, 5, 5n * NET);
+        let job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([5n, 0n, 4n]);
+        // The sixth second is free for anyone.
+        const one = await voucher(f, jobId, f.provider2.address, 1);
+        await f.escrow.redeem(one.voucher, one.signature);
+        await increaseTime(DISPUTE_WINDOW + 1n);
+        for (const segment of [0, 1, 2, 3]) {
+          await expect(f.escrow.finalizeClaim(jobId, segment))
+            .to.emit(f.escrow, "ClaimFinalized")
+            .withArgs(jobId, segment, f.provider1.address, 0);
+        }
+        expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(5n * NET);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([6n, 0n, 0n]);
+      });
+
+      it("a disputed and refused claim that reserved nothing slashes, releases nothing, and lets the job close after", async () => {
+        const f = await load();
+        const { jobId, deadline } = await openJob(f, 5, PRICE, 100n);
+        const three = await voucher(f, jobId, f.provider1.address, 3);
+        await f.escrow.redeem(three.voucher, three.signature);
+        await increaseTo(deadline + 1n);
+        for (const segment of [0, 1]) await f.escrow.claim(...(await claimArgs(f, jobId, segment, f.provider1)));
+        let job = await f.escrow.getJob(jobId);
+        // Nothing is reserved, yet the job cannot close while the claims are pending.
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 0n, 2n]);
+        await expect(f.escrow.connect(f.client).settle(jobId, [], []))
+          .to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimsPending")
+          .withArgs(jobId, 2);
+        await f.escrow.connect(f.client).dispute(jobId, 0);
+        const tx = f.escrow.connect(f.arbiter).resolveDispute(jobId, 0, false, 25n * MESH);
+        await expect(tx).to.emit(f.escrow, "DisputeResolved").withArgs(jobId, 0, false, 25n * MESH);
+        await expect(tx).to.changeTokenBalances(ethers, f.token, [f.registry, f.treasury], [-25n * MESH, 25n * MESH]);
+        expect((await f.escrow.getClaim(jobId, 0)).status).to.equal(Claim.Refused);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 0n, 1n]);
+        await increaseTo(deadline + CLAIM_WINDOW + 1n);
+        await expect(f.escrow.refund(jobId)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimsPending").withArgs(jobId, 1);
+        await expect(f.escrow.finalizeClaim(jobId, 1)).to.emit(f.escrow, "ClaimFinalized").withArgs(jobId, 1, f.provider1.address, 0);
+        expect(await f.escrow.paidSeconds(jobId, f.provider1.address)).to.equal(3n);
+        expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(3n * NET);
+        await expect(f.escrow.refund(jobId)).to.emit(f.escrow, "JobRefunded").withArgs(jobId, 2n * PRICE);
+      });
+
+      it("a refused claim frees the second its provider can no longer be paid, whichever claim reserved it", async () => {
+        const f = await load();
+        const { jobId, deadline } = await openJob(f, 4, PRICE, 100n);
+        const three = await voucher(f, jobId, f.provider1.address, 3);
+        await f.escrow.redeem(three.voucher, three.signature);
+        await increaseTo(deadline + 1n);
+        for (const segment of [0, 1, 2, 3]) await f.escrow.claim(...(await claimArgs(f, jobId, segment, f.provider1)));
+        let job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 1n, 4n]);
+        // Refusing the first claim (which reserved nothing when made) leaves three claims: at most max(3, 3) seconds.
+        await f.escrow.connect(f.client).dispute(jobId, 0);
+        await f.escrow.connect(f.arbiter).resolveDispute(jobId, 0, false, 0);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 0n, 3n]);
+        const one = await voucher(f, jobId, f.provider2.address, 1);
+        await f.escrow.redeem(one.voucher, one.signature);
+        // A disputed claim the arbiter pays is finalised like any other: here vouchers covered it.
+        await f.escrow.connect(f.client).dispute(jobId, 1);
+        await expect(f.escrow.connect(f.arbiter).resolveDispute(jobId, 1, true, 0))
+          .to.emit(f.escrow, "ClaimFinalized")
+          .withArgs(jobId, 1, f.provider1.address, 0);
+        await increaseTime(DISPUTE_WINDOW + 1n);
+        for (const segment of [2, 3]) {
+          await expect(f.escrow.finalizeClaim(jobId, segment))
+            .to.emit(f.escrow, "ClaimFinalized")
+            .withArgs(jobId, segment, f.provider1.address, 0);
+        }
+        expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(3n * NET);
+        expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(NET);
+        job = await f.escrow.getJob(jobId);
+        expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([4n, 0n, 0n]);
+      });
     });
   });
 

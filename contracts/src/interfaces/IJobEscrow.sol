@@ -14,8 +14,11 @@ import {Voucher, Assignment, Delivery} from "../types/Messages.sol";
 /// credited when it closes (`settle` or `refund`), which is exact because they are linear in the paid seconds. Credits
 /// are internal balances withdrawn with `withdraw`/`withdrawFor`; the client's refund is transferred directly.
 ///
-/// A provider's paid seconds for a job are `max(voucher seconds, finalised claimed segments)` and all providers
-/// together never exceed the job's seconds, counting seconds reserved by pending claims. Segment `i` is second `i`.
+/// A provider's paid seconds for a job are `max(voucher seconds, finalised claimed segments)`, so a second is never
+/// paid twice. While claims are pending, the provider could be paid up to `max(voucher seconds, finalised + pending
+/// claims)`; the job reserves the difference (`reservedSeconds`), so a claim reserves a second only when it can add a
+/// paid second (not when vouchers already cover it). All providers together never exceed the job's seconds, counting
+/// the reserved ones. Segment `i` is second `i`.
 ///
 /// Timeline: `openJob` ... `redeem`s ... `settle` (client, any time while no claim is pending) - or, after the
 /// deadline, `claim`s during the claim window, each `dispute`d within the dispute window or finalised after it, and
@@ -36,8 +39,11 @@ interface IJobEscrow {
         Refused
     }
 
-    /// @dev Four storage slots: (client, totalSeconds, paidSeconds, reservedSeconds), (coordinator, deadline),
-    /// (pricePerSecond, policyVersion, fees, status), specHash. `totalSeconds` is the protocol's `seconds`.
+    /// @dev Four storage slots: (client, totalSeconds, paidSeconds, reservedSeconds), (coordinator, deadline,
+    /// pendingClaims), (pricePerSecond, policyVersion, fees, status), specHash. `totalSeconds` is the protocol's
+    /// `seconds`. `reservedSeconds` are seconds held for pending claims that may still be paid; `pendingClaims` counts
+    /// the claims not yet finalised or resolved (some of which may reserve nothing, their seconds being paid by
+    /// vouchers already).
     struct Job {
         address client;
         uint32 totalSeconds;
@@ -45,6 +51,7 @@ interface IJobEscrow {
         uint32 reservedSeconds;
         address coordinator;
         uint64 deadline;
+        uint32 pendingClaims;
         uint128 pricePerSecond;
         uint64 policyVersion;
         uint16 coordinatorFeeBps;
@@ -83,14 +90,15 @@ interface IJobEscrow {
     error JobEscrowInvalidSigner(address signer, address expected);
     /// @notice A voucher, or a settle entry, for no more seconds than the provider has been paid already.
     error JobEscrowNothingOwed(bytes32 jobId, address provider, uint32 totalSeconds, uint32 paidSeconds);
-    /// @notice Paying this would take the job past its seconds (`available` = seconds neither paid nor reserved).
+    /// @notice Paying this would take the job past its seconds (`available` = seconds neither paid nor reserved; for a
+    /// voucher, plus the seconds the provider's own pending claims reserved).
     error JobEscrowSecondsExceeded(bytes32 jobId, uint256 requested, uint256 available);
     /// @notice `providers` and `seconds` differ in length.
     error JobEscrowLengthMismatch(uint256 providers, uint256 seconds_);
     /// @notice A provider is listed twice in one settle.
     error JobEscrowDuplicateProvider(address provider);
-    /// @notice Claims are pending (not finalised or resolved) on this job.
-    error JobEscrowClaimsPending(bytes32 jobId, uint32 reservedSeconds);
+    /// @notice `pendingClaims` claims are pending (not finalised or resolved) on this job.
+    error JobEscrowClaimsPending(bytes32 jobId, uint32 pendingClaims);
     /// @notice The assignment and the delivery disagree on job, segment or frame count.
     error JobEscrowClaimMismatch();
     /// @notice The segment is outside the job.
@@ -179,7 +187,9 @@ interface IJobEscrow {
         bytes32 s
     ) external returns (bytes32 jobId);
 
-    /// @notice Pays `voucher.provider` for the seconds of the voucher it has not been paid yet. Anyone may send it.
+    /// @notice Pays `voucher.provider` for the seconds of the voucher it has not been paid yet. Anyone may send it,
+    /// also after the deadline and while the provider's claims are pending: seconds the provider's own pending claims
+    /// reserved count towards the voucher (they are released, and those claims then pay only seconds beyond it).
     /// @param signature The job client's EIP-712 signature of the voucher (65 bytes: r, s, v).
     function redeem(Voucher calldata voucher, bytes calldata signature) external;
 
@@ -190,6 +200,9 @@ interface IJobEscrow {
 
     /// @notice After the deadline and within the claim window, claims one segment (one second) for the provider of
     /// the assignment. Anyone may send it. It is paid by {finalizeClaim} once the dispute window has passed.
+    /// @dev A claim reserves one of the job's seconds (and needs one unpaid, unreserved second) only if it can add a
+    /// paid second, i.e. when the provider's finalised plus pending claims, this one included, would exceed its
+    /// voucher seconds. A claim for a second that vouchers already paid reserves nothing and pays nothing.
     /// @param coordinatorSig The job coordinator's EIP-712 signature of `assignment`.
     /// @param providerSig The assigned provider's EIP-712 signature of `delivery`.
     function claim(
@@ -199,14 +212,16 @@ interface IJobEscrow {
         bytes calldata providerSig
     ) external;
 
-    /// @notice Pays an undisputed claim once its dispute window has passed. Anyone may send it.
+    /// @notice Pays an undisputed claim once its dispute window has passed. Anyone may send it. It counts one more
+    /// finalised claim for the provider, which pays one second (out of the provider's reserved seconds) only if that
+    /// takes the provider's finalised claims past its voucher seconds; otherwise it pays nothing (`amount` 0).
     function finalizeClaim(bytes32 jobId, uint32 segment) external;
 
     /// @notice The client disputes a pending claim within its dispute window.
     function dispute(bytes32 jobId, uint32 segment) external;
 
-    /// @notice The policy's arbiter pays a disputed claim, or refuses it and slashes up to `slashAmount` of the
-    /// provider's stake to the treasury.
+    /// @notice The policy's arbiter pays a disputed claim (as {finalizeClaim} would), or refuses it, releasing what
+    /// it held reserved, and slashes up to `slashAmount` of the provider's stake to the treasury.
     function resolveDispute(bytes32 jobId, uint32 segment, bool pay, uint256 slashAmount) external;
 
     /// @notice After the deadline plus the claim window, with no claim pending, closes the job, credits the fees of

@@ -2498,7 +2498,7 @@ export const jobEscrowAbi = [
       },
       {
         "internalType": "uint32",
-        "name": "reservedSeconds",
+        "name": "pendingClaims",
         "type": "uint32"
       }
     ],
@@ -3376,6 +3376,11 @@ export const jobEscrowAbi = [
             "internalType": "uint64",
             "name": "deadline",
             "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "pendingClaims",
+            "type": "uint32"
           },
           {
             "internalType": "uint128",
