@@ -182,7 +182,8 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       dev: true,
       fresh: true,
       outDir: deploymentDir,
-      parameters: { allowedModels: [model.manifest.id], arbiter: arbiter.address },
+      // A small supply so the three DAO members hold enough votes for quorum (4%).
+      parameters: { allowedModels: [model.manifest.id], arbiter: arbiter.address, tokenSupply: 10_000_000n * MESH },
     });
     const deploymentFile = join(deploymentDir, `${chainId}.json`);
 
@@ -196,7 +197,7 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
     const grants: Array<[string, bigint]> = [
       [client.address, 1_000_000n * MESH],
       ...providers.map((p): [string, bigint] => [p.address, 10_000n * MESH]),
-      ...dao.map((d): [string, bigint] => [d.address, 100_000n * MESH]),
+      ...dao.map((d): [string, bigint] => [d.address, 1_000_000n * MESH]),
     ];
     log(`funding ${grants.length} accounts`);
     for (const [to, amount] of grants) await (await token.getFunction("transfer")(to, amount)).wait();
@@ -204,6 +205,9 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       const t = new Contract(deployment.token, meshTokenAbi, new Wallet(member.privateKey, provider));
       await (await t.getFunction("delegate")(member.address)).wait();
     }
+    // A block every second besides the automined ones, so voting delays and
+    // periods (counted in blocks) pass on an idle network too.
+    await provider.send("evm_setIntervalMining", [1000]);
     provider.destroy();
 
     // 4. Coordinator: its peer key is made here so its multiaddr is known before it starts.
@@ -225,7 +229,6 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
         RENDERMESH_COORDINATOR_DATA_DIR: coordDir,
         RENDERMESH_COORDINATOR_LISTEN: `/ip4/127.0.0.1/tcp/${coordPort}`,
         RENDERMESH_COORDINATOR_HTTP_PORT: String(httpPort),
-        RENDERMESH_COORDINATOR_HEARTBEAT_INTERVAL_MS: "2000",
       },
       logDir,
     );
