@@ -75,7 +75,7 @@ export async function sendJournalled(request: TransactionRequest, options: SendJ
   let raw: string;
   let nonce: number;
   try {
-    const populated = await wallet.populateTransaction(request);
+    const populated = await wallet.populateTransaction({ ...request, nonce: await freshNonce(wallet, "pending") });
     nonce = Number(populated.nonce);
     raw = await wallet.signTransaction(populated);
   } catch (err) {
@@ -104,7 +104,7 @@ export async function resumeJournalled(tx: JournalTx, wallet: Wallet, journal: J
     record(journal, tx, existing);
     return existing;
   }
-  const used = await provider.getTransactionCount(wallet.address, "latest");
+  const used = await freshNonce(wallet, "latest");
   if (used > tx.nonce) {
     // Mined after all? (a receipt can lag on some nodes)
     const again = await provider.getTransactionReceipt(tx.hash);
@@ -169,4 +169,18 @@ export async function waitForReceipt(provider: Pick<Provider, "getTransactionRec
     if (Date.now() >= until) return null;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * The account's transaction count straight from the node. ethers caches
+ * identical provider calls for 250 ms, so a nonce read right after the
+ * previous transaction was mined can be stale; a JSON-RPC provider's `send`
+ * bypasses that cache.
+ */
+export async function freshNonce(wallet: Wallet, blockTag: "pending" | "latest"): Promise<number> {
+  const provider = wallet.provider as (Provider & { send?: (method: string, params: unknown[]) => Promise<unknown> }) | null;
+  if (provider && typeof provider.send === "function") {
+    return Number(await provider.send("eth_getTransactionCount", [wallet.address, blockTag]));
+  }
+  return wallet.getNonce(blockTag);
 }

@@ -136,7 +136,8 @@ export async function resolveChain(flags: GlobalFlags, env: NodeJS.ProcessEnv = 
       hint: `Pass --rpc-url URL (or set ${ENV.rpcUrl}), or start the local network with \`pnpm dev\`.`,
     });
   }
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: false, polling: true, pollingInterval: 250 });
+  // No 250 ms call cache: a nonce or balance read right after a transaction must be fresh.
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, pollingInterval: 250 });
   let chainId: number;
   try {
     chainId = Number((await provider.getNetwork()).chainId);

@@ -31,7 +31,8 @@ export async function decodeSampled(
     const chunks: Buffer[] = [];
     await runFfmpeg(
       [
-        ...["-hide_banner", "-nostdin", "-loglevel", "error", "-i", input],
+        // One decoder thread: a 1-second segment is small, and thread start-up would cost more CPU than it saves.
+        ...["-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1", "-i", input],
         // Output 1: the sampled frames as RGB24.
         ...["-map", "0:v:0", "-vf", `${select}scale=in_color_matrix=${H264.colour}:in_range=tv:flags=${H264.swsFlags},format=rgb24`],
         ...["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],

@@ -77,7 +77,7 @@ export async function startClient(
     dataDir: join(dir.dir, "data"),
     outDir: join(dir.dir, "out"),
     coordinator: coordinator.multiaddrs,
-    verifier: { fetchTimeoutMs: 2_000, fetchAttempts: 2, fetchBackoffMs: 100 },
+    verifier: { fetchTimeoutMs: 1_000, fetchAttempts: 2, fetchBackoffMs: 100 },
     ...over,
   });
   stack.push(() => dir.cleanup());

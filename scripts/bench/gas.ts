@@ -1,0 +1,37 @@
+// Gas, measured on an in-process Hardhat network with the real contracts
+// (scripts/gas-report.ts), and the gas per generated second of the happy path
+// (openJobWithPermit + one settle) for 10, 60 and 600-second jobs with 1, 4
+// and 16 providers. Vouchers are signed off-chain and cost no gas unless a
+// provider redeems one itself.
+import { fileURLToPath } from "node:url";
+import { measureGas } from "../gas-report.ts";
+import type { BenchResult } from "./types.ts";
+
+export async function run(): Promise<BenchResult[]> {
+  const report = await measureGas();
+  const ops = report.operations as Record<string, number>;
+  const open = ops["openJobWithPermit (client's first job)"] ?? ops["openJob"]!;
+  const settle: Record<number, number> = { 1: ops["settle (1 provider)"]!, 4: ops["settle (4 providers)"]!, 16: ops["settle (16 providers)"]! };
+  const out: BenchResult[] = [
+    { name: "redeem, worst case (cold provider)", value: ops["redeem (first voucher, cold provider)"]!, unit: "gas", target: 85_000, better: "lower" },
+    { name: "openJob with permit", value: open, unit: "gas", better: "lower" },
+    { name: "settle, 1 / 4 / 16 providers", value: settle[4]!, unit: "gas (4 providers)", better: "lower", note: `${settle[1]} / ${settle[4]} / ${settle[16]}` },
+    { name: "claim", value: ops["claim"]!, unit: "gas", better: "lower" },
+  ];
+  for (const seconds of [10, 60, 600]) {
+    for (const providers of [1, 4, 16]) {
+      out.push({
+        name: `gas per generated second, ${seconds} s job, ${providers} provider${providers > 1 ? "s" : ""}`,
+        value: Math.round((open + settle[providers]!) / seconds),
+        unit: "gas/s",
+        better: "lower",
+        ...(seconds === 60 && providers === 4 ? { target: 1_500 } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  console.table(await run());
+}
