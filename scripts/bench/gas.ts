@@ -12,12 +12,14 @@ export async function run(): Promise<BenchResult[]> {
   const ops = report.operations as Record<string, number>;
   const open = ops["openJobWithPermit (client's first job)"] ?? ops["openJob"]!;
   const settle: Record<number, number> = { 1: ops["settle (1 provider)"]!, 4: ops["settle (4 providers)"]!, 16: ops["settle (16 providers)"]! };
-  const out: BenchResult[] = [
-    { name: "redeem, worst case (cold provider)", value: ops["redeem (first voucher, cold provider)"]!, unit: "gas", target: 85_000, better: "lower" },
-    { name: "openJob with permit", value: open, unit: "gas", better: "lower" },
-    { name: "settle, 1 / 4 / 16 providers", value: settle[4]!, unit: "gas (4 providers)", better: "lower", note: `${settle[1]} / ${settle[4]} / ${settle[16]}` },
-    { name: "claim", value: ops["claim"]!, unit: "gas", better: "lower" },
-  ];
+  // Every operation of the snapshot; redeem's target applies to its worst case.
+  const out: BenchResult[] = Object.entries(ops).map(([name, value]) => ({
+    name,
+    value,
+    unit: "gas",
+    better: "lower" as const,
+    ...(name.startsWith("redeem (first voucher") ? { target: 85_000 } : {}),
+  }));
   for (const seconds of [10, 60, 600]) {
     for (const providers of [1, 4, 16]) {
       out.push({
