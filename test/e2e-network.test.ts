@@ -4,8 +4,22 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { probeSegment, termHash } from "@rendermesh/shared";
-import { runGovernanceCycle } from "@rendermesh/client";
+import { dirname } from "node:path";
+import { JsonRpcProvider, Network, Wallet } from "ethers";
+import {
+  DEFAULT_MODEL_ID,
+  MAX_MESSAGE_BYTES,
+  PROTOCOLS,
+  RenderResponse,
+  eip712Domain,
+  loadDeployment,
+  parseJobSpec,
+  probeSegment,
+  request,
+  signAssignment,
+  termHash,
+} from "@rendermesh/shared";
+import { createRendermeshClient, openJob, quoteJob, runGovernanceCycle, submitJob } from "@rendermesh/client";
 import { startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
 import { chain, eventually, readManifest, runCli, tempDir } from "./helpers/network.ts";
 
@@ -62,7 +76,7 @@ describe("a paid job on the local network", () => {
     provider.destroy();
   });
 
-  test("behavior: a term the DAO blocks is refused by the CLI before any gas and by the coordinator", async () => {
+  test("behavior: a term the DAO blocks is refused by the CLI before any gas, by the coordinator and by a provider", async () => {
     const { provider } = chain(net.dev);
     const result = await runGovernanceCycle({
       rpcUrl: net.dev.rpcUrl,
@@ -92,6 +106,54 @@ describe("a paid job on the local network", () => {
       },
       60_000,
     );
+
+    // Around the CLI: a job with the blocked prompt opened straight through the SDK…
+    const rpc = new JsonRpcProvider(net.dev.rpcUrl, Network.from(net.dev.chainId), { staticNetwork: true, cacheTimeout: -1 });
+    const deployment = loadDeployment(net.dev.chainId, dirname(net.dev.deploymentFile));
+    const sdk = await createRendermeshClient({
+      wallet: new Wallet(net.dev.accounts.client.privateKey, rpc),
+      deployment,
+      dataDir: tempDir("sdk"),
+      coordinator: net.dev.coordinator.multiaddrs,
+    });
+    try {
+      const spec = parseJobSpec({ v: 1, model: DEFAULT_MODEL_ID, prompt: "the forbidden city", seed: 1, seconds: 2, fps: 4, width: 64, height: 64 });
+      const quote = await quoteJob(sdk, { spec });
+      const opened = await openJob(sdk, { spec, quote, policyVersion: quote.policyVersion, coordinatorPeer: net.dev.coordinator.multiaddrs });
+      // …is refused by the coordinator at intake…
+      const refusal = await (async () => {
+        try {
+          for await (const _ of await submitJob(sdk, { jobId: opened.jobId, spec })) void _;
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      expect(refusal).toMatchObject({ name: "PeerRefusedError", reason: "POLICY_BLOCKED_TERM" });
+      // …and by a provider, even with an assignment the job's coordinator signed.
+      const assignment = {
+        jobId: opened.jobId,
+        segment: 0,
+        firstFrame: 0,
+        frameCount: 4,
+        provider: net.dev.providers[1]!.address as `0x${string}`,
+        deadline: Math.floor(Date.now() / 1000) + 600,
+      };
+      const signature = await signAssignment(new Wallet(net.dev.accounts.coordinator.privateKey), eip712Domain(net.dev.chainId, deployment.escrow), assignment);
+      const { node } = await sdk.net();
+      const answer = await request(
+        node,
+        net.dev.providers[1]!.multiaddrs[0]!,
+        PROTOCOLS.render,
+        { type: "render", chainId: net.dev.chainId, escrow: deployment.escrow, spec, assignment, signature },
+        RenderResponse,
+        { maxMessageBytes: MAX_MESSAGE_BYTES },
+      );
+      expect(answer).toMatchObject({ type: "error", code: "POLICY_BLOCKED_TERM" });
+    } finally {
+      await sdk.close();
+      rpc.destroy();
+    }
 
     // A job without the term still runs and settles under the new policy.
     const ok = await runCli(["job", "submit", "--prompt", "a quiet city at night", "--seconds", "2", "--fps", "4", "--size", "64x64", "--out", out], net.file);

@@ -168,7 +168,7 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       },
       { timeoutMs: 180_000, child: hardhat.child, logFile: hardhat.logFile },
     );
-    const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 200 });
+    const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 200, cacheTimeout: -1 });
 
     // 2. Contracts, with the default model allowed and short windows.
     const model = defaultModel();

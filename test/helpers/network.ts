@@ -58,7 +58,7 @@ export function readManifest(out: string): { dir: string; manifest: ManifestLite
 }
 
 export function chain(dev: DevNetwork) {
-  const provider = new JsonRpcProvider(dev.rpcUrl, Network.from(dev.chainId), { staticNetwork: true });
+  const provider = new JsonRpcProvider(dev.rpcUrl, Network.from(dev.chainId), { staticNetwork: true, cacheTimeout: -1 });
   const deployment = JSON.parse(readFileSync(dev.deploymentFile, "utf8")) as { escrow: string; token: string; policy: string };
   return {
     provider,

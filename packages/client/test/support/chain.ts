@@ -97,7 +97,7 @@ export async function startNode(opts: { chainId?: number } = {}): Promise<TestNo
     child.kill("SIGKILL");
     throw err;
   }
-  const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 100 });
+  const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
   return {
     rpcUrl,
     chainId,

@@ -90,7 +90,7 @@ export async function startChain(opts: { model: string; blockedTerm: string }): 
     ]);
     const deployment = parseDeployment(JSON.parse(readFileSync(join(out, `${chainId}.json`), "utf8")));
     rmSync(join(root, "contracts", "ignition", "deployments", `chain-${chainId}`), { recursive: true, force: true });
-    const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 200 });
+    const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 200, cacheTimeout: -1 });
     const deployer = new NonceManager(account(0).connect(provider));
     return {
       rpcUrl,
