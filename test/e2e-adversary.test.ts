@@ -2,11 +2,10 @@
 // correctly hashed and signed, but rendered with the wrong seed. The client's
 // content spot-check must catch every one, never pay for it, and the job must
 // still complete on the honest providers.
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startDevNetwork, repoRoot, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
-import { chain, readManifest, runCli, tempDir } from "./helpers/network.ts";
+import { chain, readManifest, removeTempDirs, runCli, tempDir } from "./helpers/network.ts";
 
 let net: RunningDevNetwork;
 let dir: string;
@@ -24,7 +23,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await net?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  removeTempDirs();
 });
 
 test("error: wrong frames from a provider are caught and unpaid, and the job still completes", async () => {

@@ -1,7 +1,6 @@
 // End to end, all real parts together: a Hardhat node over JSON-RPC, the
 // deployed contracts, one coordinator and three provider nodes (libp2p,
 // ONNX Runtime, ffmpeg, Helia, SQLite), driven by the real `rendermesh` CLI.
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { dirname } from "node:path";
@@ -21,7 +20,7 @@ import {
 } from "@rendermesh/shared";
 import { createRendermeshClient, openJob, quoteJob, runGovernanceCycle, submitJob } from "@rendermesh/client";
 import { startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
-import { chain, eventually, readManifest, runCli, tempDir } from "./helpers/network.ts";
+import { chain, eventually, readManifest, removeTempDirs, runCli, tempDir } from "./helpers/network.ts";
 
 let net: RunningDevNetwork;
 let dir: string;
@@ -33,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await net?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  removeTempDirs();
 });
 
 const lower = (s: string) => s.toLowerCase();

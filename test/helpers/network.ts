@@ -1,7 +1,7 @@
 // Helpers for the end-to-end tests: run the real `rendermesh` CLI against a
 // network started by scripts/lib/devnet.ts, and read what it left behind.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Network } from "ethers";
@@ -10,8 +10,17 @@ import { repoRoot } from "../../scripts/lib/devnet.ts";
 
 export const CLI = join(repoRoot, "packages", "client", "bin", "rendermesh.js");
 
+const made: string[] = [];
+
+/** A fresh temp dir, removed by `removeTempDirs()` when the file's tests end. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `rm-e2e-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `rm-e2e-${prefix}-`));
+  made.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export interface CliResult {
