@@ -78,6 +78,14 @@ export class EthersChain implements ChainView {
     });
   }
 
+  async chainTime(options: ChainCallOptions = {}): Promise<number> {
+    return wrap("the latest block", options.signal, async () => {
+      const block = await this.provider.getBlock("latest");
+      if (!block) throw new Error("the node returned no latest block");
+      return block.timestamp;
+    });
+  }
+
   async jobOpenedBlock(jobId: string, options: ChainCallOptions = {}): Promise<number | undefined> {
     const id = jobId.toLowerCase();
     const cached = this.openedBlocks.get(id);

@@ -50,6 +50,8 @@ export interface ChainView {
   jobOpenedBlock(jobId: string, options?: ChainCallOptions): Promise<number | undefined>;
   /** The content policy at a block (default latest). */
   readPolicy(blockTag?: number, options?: ChainCallOptions): Promise<PolicySnapshot>;
+  /** Unix seconds of the latest block: escrow deadlines are in chain time, which may run ahead of the wall clock. */
+  chainTime?(options?: ChainCallOptions): Promise<number>;
   /** `registry.providerOfPeer(peerIdBytes)`, lower-case; the zero address if none. */
   providerOfPeer(peerIdBytes: Uint8Array, options?: ChainCallOptions): Promise<string>;
   isActive(address: string, options?: ChainCallOptions): Promise<boolean>;

@@ -123,7 +123,9 @@ export class JobIntake {
       throw new RefusalError("PRICE_TOO_LOW", `The job pays ${onChain.pricePerSecond} per second; the cheapest live provider asks ${cheapest} for this size and fps.`);
     }
     const eta = estimateSeconds(msg.spec.seconds, segmentWork(msg.spec, this.reference), fitting);
-    const nowS = Math.floor(this.now() / 1000);
+    // The deadline is in chain time; on a busy dev chain that runs ahead of the wall clock.
+    const wallS = Math.floor(this.now() / 1000);
+    const nowS = Math.max(wallS, (await this.components.chain.chainTime?.().catch(() => wallS)) ?? wallS);
     const needed = Math.ceil(eta * this.init.deadlineFactor + this.init.deadlineMarginSeconds);
     if (onChain.deadline - nowS < needed) {
       throw new RefusalError("DEADLINE_TOO_SOON", `The job's deadline is ${onChain.deadline - nowS} s away; rendering it needs about ${needed} s.`);
