@@ -5,19 +5,8 @@ import { BaseError, type BaseErrorOptions, type ReasonCode } from "@rendermesh/s
  * that goes on the wire carries `reason` (a shared `ReasonCode`).
  */
 
-/** A job, message or provider was refused for a reason the peer is told. */
-export class RefusalError extends BaseError {
-  override name = "RefusalError";
-  readonly reason: ReasonCode;
-  readonly retryAfterMs: number | undefined;
-  readonly term: string | undefined;
-  constructor(reason: ReasonCode, message: string, options: BaseErrorOptions & { retryAfterMs?: number; term?: string } = {}) {
-    super(reason, message, options);
-    this.reason = reason;
-    this.retryAfterMs = options.retryAfterMs;
-    this.term = options.term;
-  }
-}
+/** Refusals are the shared class, so both sides put the same fields on the wire. */
+export { RefusalError } from "@rendermesh/shared";
 
 /** The database is missing, locked, or from a newer version. */
 export class StoreError extends BaseError {

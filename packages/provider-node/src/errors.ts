@@ -1,4 +1,4 @@
-import { BaseError, type BaseErrorOptions, type ReasonCode } from "@rendermesh/shared";
+import { BaseError, type BaseErrorOptions } from "@rendermesh/shared";
 
 /**
  * The provider's error classes. Tests match on `err.name`; the CLI prints
@@ -6,19 +6,8 @@ import { BaseError, type BaseErrorOptions, type ReasonCode } from "@rendermesh/s
  * carries the protocol reason code that the peer receives.
  */
 
-/** An assignment, voucher or message was refused; `reason` goes on the wire. */
-export class RefusalError extends BaseError {
-  override name = "RefusalError";
-  readonly reason: ReasonCode;
-  readonly retryAfterMs: number | undefined;
-  readonly term: string | undefined;
-  constructor(reason: ReasonCode, shortMessage: string, options: BaseErrorOptions & { retryAfterMs?: number; term?: string } = {}) {
-    super(reason, shortMessage, options);
-    this.reason = reason;
-    this.retryAfterMs = options.retryAfterMs;
-    this.term = options.term;
-  }
-}
+/** Refusals are the shared class, so both sides put the same fields on the wire. */
+export { RefusalError } from "@rendermesh/shared";
 
 /** The on-chain standing does not allow serving: not registered, not staked enough, or another peer id bound. */
 export class StandingError extends BaseError {
