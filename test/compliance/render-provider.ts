@@ -5,8 +5,10 @@
 // real escrow, signs assignments, sends them over libp2p and checks what
 // comes back, including fetching the delivered segment over bitswap.
 //
-//   import { renderProviderCompliance } from "../../../test/compliance/render-provider.js";
-//   renderProviderCompliance("my provider", async () => ({ provider, chain, model, blockedTerm }));
+//   import { runProviderCompliance } from "../../../test/compliance/render-provider.js";
+//   runProviderCompliance("my provider", async () => ({ provider, chain, model, blockedTerm }));
+//
+// Each test opens its own job and stands alone (any one runs with -t).
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,7 +40,7 @@ export interface RenderProviderHandle {
   stop(): Promise<void>;
 }
 
-/** What the suite needs to build real, signed assignments for the provider (the `TestChain` of test-chain.ts fits). */
+/** What the suite needs to build real, signed assignments for the provider (`@rendermesh/testing`'s `TestChain` fits). */
 export interface ComplianceChain {
   chainId: number;
   domain: RendermeshDomain;
@@ -76,7 +78,7 @@ interface Exchange {
   last: Reply;
 }
 
-export function renderProviderCompliance(name: string, factory: RenderProviderFactory): void {
+export function runProviderCompliance(name: string, factory: RenderProviderFactory): void {
   describe(`render provider compliance: ${name}`, () => {
     let setup: RenderProviderComplianceSetup;
     let node: MeshNode;
@@ -152,8 +154,6 @@ export function renderProviderCompliance(name: string, factory: RenderProviderFa
       expect(exchange.replies.some((r) => r.type === "delivered")).toBe(false);
     };
 
-    let firstDelivery: { spec: JobSpec; signed: Awaited<ReturnType<typeof assignmentFor>>; delivered: Extract<Reply, { type: "delivered" }> } | undefined;
-
     test("default: an assigned segment is rendered and answered with a signed, fetchable delivery", async () => {
       const spec = makeSpec();
       const { jobId } = await setup.chain.openJob({ spec });
@@ -180,12 +180,15 @@ export function renderProviderCompliance(name: string, factory: RenderProviderFa
       expect(`0x${createHash("sha256").update(bytes).digest("hex")}`).toBe(delivered.delivery.sha256);
       const info = await probeSegment(bytes);
       expect(info).toMatchObject({ frames: spec.fps, width: spec.width, height: spec.height, codec: "h264" });
-      firstDelivery = { spec, signed, delivered };
     }, 180_000);
 
     test("behavior: the same assignment sent again is answered with the same delivery", async () => {
-      expect(firstDelivery).toBeDefined();
-      const { spec, signed, delivered } = firstDelivery!;
+      const spec = makeSpec({ seed: 22 });
+      const { jobId } = await setup.chain.openJob({ spec });
+      const signed = await assignmentFor(jobId, spec, 1);
+      const first = await send(request(spec, signed));
+      expect(first.last.type).toBe("delivered");
+      const delivered = first.last as Extract<Reply, { type: "delivered" }>;
       const again = await send(request(spec, signed));
       expect(again.replies[0]).toMatchObject({ type: "accepted", jobId: delivered.delivery.jobId, segment: 1 });
       expect(again.last.type).toBe("delivered");

@@ -7,7 +7,7 @@ import { CoordinatorStore } from "../src/store/index.js";
 import { account, freePort, fundClient, MESH, openJob, registerProvider, startChain, type TestChain } from "./helpers/chain.js";
 import { tempDir } from "./helpers/fixtures.js";
 import { TestClient, type Event } from "./helpers/test-client.js";
-import { TestProvider } from "./helpers/test-provider.js";
+import { TestProvider } from "@rendermesh/testing";
 
 const MODEL = `0x${"cd".repeat(32)}`;
 const ASK = MESH / 1000n;
@@ -69,7 +69,7 @@ describe("restart", () => {
       addr = `/ip4/127.0.0.1/tcp/${port}/p2p/${started.info.peerId}`;
       for (const i of [2, 3]) {
         const wallet = new Wallet(account(i).privateKey);
-        const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, msPerFrame: 100, capacity: 1 });
+        const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub", msPerFrame: 100, capacity: 1 });
         await p.start();
         providers.push(p);
         await registerProvider(chain, wallet, p.node.peerId, ASK);

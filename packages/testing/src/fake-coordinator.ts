@@ -13,32 +13,37 @@ import {
   type MeshNode,
 } from "@rendermesh/shared";
 import type { Signer } from "ethers";
-import type { TestChain } from "../../../../test/compliance/test-chain.js";
+import type { TestChain } from "./test-chain.js";
 
 export type Reply = RenderResponse | { type: "error"; code: string; message: string };
 
 /**
  * A stand-in coordinator for tests: a real libp2p node that acknowledges
- * announcements (recording them) and sends signed render requests.
+ * announcements (recording them) and sends signed render requests. Every
+ * wait is on an event (an announcement arriving, a reply read), never a clock.
  */
 export class FakeCoordinator {
   readonly announcements: ProviderAnnounce[] = [];
   node!: MeshNode;
   #waiters: Array<() => void> = [];
 
-  constructor(
-    readonly chain: TestChain,
-    readonly options: { dataDir: string; listen?: string; heartbeatIntervalMs?: number; refuse?: string },
-  ) {}
+  readonly chain: TestChain;
+  readonly options: { dataDir: string; listen?: string; heartbeatIntervalMs?: number; refuse?: string };
+
+  // No parameter properties: the toolkit also runs under Node's strip-only TypeScript.
+  constructor(chain: TestChain, options: FakeCoordinator["options"]) {
+    this.chain = chain;
+    this.options = options;
+  }
 
   async start(): Promise<this> {
     this.node = await createMeshNode({ privateKey: await loadOrCreatePeerKey(this.options.dataDir), listen: [this.options.listen ?? "/ip4/127.0.0.1/tcp/0"] });
     await handleProtocol(this.node, PROTOCOLS.announce, async (stream) => {
       const message = await stream.read(ProviderAnnounce);
       this.announcements.push(message);
-      for (const w of this.#waiters.splice(0)) w();
       if (this.options.refuse) {
         await stream.write({ type: "error", code: this.options.refuse, message: "refused by the test" });
+        for (const w of this.#waiters.splice(0)) w();
         return;
       }
       await stream.write({
@@ -49,6 +54,7 @@ export class FakeCoordinator {
         policyVersion: "1",
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 60_000,
       });
+      for (const w of this.#waiters.splice(0)) w();
     });
     return this;
   }
@@ -61,16 +67,9 @@ export class FakeCoordinator {
     await this.node?.stop();
   }
 
-  /** Resolves once `count` announcements in total have arrived. */
-  async waitForAnnouncements(count: number, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.announcements.length < count) {
-      if (Date.now() > deadline) throw new Error(`only ${this.announcements.length} of ${count} announcements arrived`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 250);
-      });
-    }
+  /** Resolves once `count` announcements in total have arrived (and been answered). */
+  async waitForAnnouncements(count: number): Promise<void> {
+    while (this.announcements.length < count) await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   async signedRequest(jobId: `0x${string}`, spec: JobSpec, segment: number, provider: string, over: { deadline?: number; signer?: Signer } = {}) {
@@ -79,8 +78,12 @@ export class FakeCoordinator {
     return { type: "render" as const, chainId: this.chain.chainId, escrow: this.chain.deployment.escrow, spec, assignment, signature };
   }
 
-  /** Sends a render request and collects replies until `delivered` or `error` (or `stopAfter` replies). */
-  async render(target: string, message: unknown, options: { stopAfter?: (r: Reply) => boolean } = {}): Promise<Reply[]> {
+  /**
+   * Sends a render request and collects replies until `delivered` or `error`
+   * (or until `stopAfter` says so: then it hangs up). `onReply` sees each
+   * reply as it arrives, so a test can act on `accepted` while the rest flows.
+   */
+  async render(target: string, message: unknown, options: { stopAfter?: (r: Reply) => boolean; onReply?: (r: Reply) => void } = {}): Promise<Reply[]> {
     const stream = await openProtocolStream(this.node, target, PROTOCOLS.render, { timeout: 10_000 });
     const replies: Reply[] = [];
     try {
@@ -94,6 +97,7 @@ export class FakeCoordinator {
           reply = { type: "error", code: (err as { code: string }).code, message: (err as Error).message };
         }
         replies.push(reply);
+        options.onReply?.(reply);
         if (reply.type === "delivered" || reply.type === "error" || options.stopAfter?.(reply)) break;
       }
     } finally {
