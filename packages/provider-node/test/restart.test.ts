@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { JobSpec } from "@rendermesh/shared";
-import { FakeCoordinator, OutputWatcher, type Reply, type TestChain } from "@rendermesh/testing";
+import { FakeCoordinator, OutputWatcher, tsNodeArgs, type Reply, type TestChain } from "@rendermesh/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { dataPaths } from "../src/config.js";
 import { Journal } from "../src/journal/index.js";
@@ -21,7 +21,7 @@ interface Child {
 /** Starts a provider in its own Node process (so it can be killed for real); with `hold`, its renders are held (see the fixture). */
 async function startChild(chain: TestChain, dataDir: string, key: string, opts: { hold?: boolean } = {}): Promise<Child> {
   const config = testConfig(chain, dataDir);
-  const child = spawn(process.execPath, ["--conditions=@rendermesh/source", "--import", "@rendermesh/testing/ts-hooks.mjs", "test/fixtures/child-provider.ts"], {
+  const child = spawn(process.execPath, [...tsNodeArgs(), "test/fixtures/child-provider.ts"], {
     cwd: pkg,
     env: {
       ...process.env,

@@ -8,3 +8,4 @@ export * from "./hold.js";
 export * from "./temp.js";
 export * from "./test-chain.js";
 export * from "./test-provider.js";
+export * from "./ts-node.js";

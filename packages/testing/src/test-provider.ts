@@ -189,9 +189,14 @@ export class TestProvider {
     return encodeSegment(frames, spec);
   }
 
-  /** Announces to the coordinator at `multiaddr` now and every `intervalMs`; returns the first answer. */
-  async announceTo(multiaddr: string, intervalMs = 1000): Promise<AnnounceAnswer> {
+  /**
+   * Announces to the coordinator at `multiaddr` now and every `intervalMs`;
+   * returns the first answer. A function is asked each time (a coordinator
+   * restarted on a new port).
+   */
+  async announceTo(target: string | (() => string), intervalMs = 1000): Promise<AnnounceAnswer> {
     const once = async () => {
+      const multiaddr = typeof target === "string" ? target : target();
       const timestamp = Date.now();
       const address = this.address;
       const signature = (await this.init.wallet.signMessage(announceMessage(this.peerId, address, timestamp))) as `0x${string}`;
