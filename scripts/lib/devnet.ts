@@ -7,14 +7,14 @@ import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { Contract, HDNodeWallet, JsonRpcProvider, Mnemonic, Network, NonceManager, Wallet } from "ethers";
+import { Contract, JsonRpcProvider, Network, NonceManager, Wallet } from "ethers";
+// `hardhat node`'s well-known accounts (no value anywhere), defined once in the test toolkit.
+import { hardhatAccount as testAccount } from "@rendermesh/testing";
 import { defaultModel, loadOrCreatePeerKey, meshTokenAbi, type DevNetwork } from "@rendermesh/shared";
 import { deploy, type DeploymentRecord } from "../deploy.ts";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** `hardhat node`'s well-known test mnemonic: these keys hold no value anywhere. */
-const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
 const MESH = 10n ** 18n;
 
 export interface DevAccount {
@@ -24,7 +24,7 @@ export interface DevAccount {
 
 /** Hardhat node account `i`. */
 export function hardhatAccount(i: number): DevAccount {
-  const w = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(HARDHAT_MNEMONIC), `m/44'/60'/0'/0/${i}`);
+  const w = testAccount(i);
   return { address: w.address, privateKey: w.privateKey };
 }
 

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
+import { hardhatAccount } from "@rendermesh/testing";
 import { connectContracts, type Deployment, type RendermeshContracts } from "../src/index.js";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -29,8 +30,6 @@ export interface ChainFixture {
   close(): Promise<void>;
 }
 
-/** Hardhat's first default account (deployer of the local network). */
-const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 export async function createChainFixture(): Promise<ChainFixture> {
   // Hardhat reads its config from the working directory.
@@ -66,7 +65,7 @@ export async function createChainFixture(): Promise<ChainFixture> {
     timelock: await address("timelock"),
     startBlock: 1,
   };
-  const deployer = new Wallet(DEPLOYER_KEY, provider);
+  const deployer = hardhatAccount(0, provider);
   const contracts = connectContracts(deployer, deployment);
   const fund = async () => {
     const wallet = Wallet.createRandom(provider);

@@ -16,7 +16,12 @@ import {
   defaultModel,
   eip712Domain,
   encodeSegment,
+  evaluateSpec,
+  connectContracts,
   handleProtocol,
+  JobStatus,
+  readPolicy,
+  specHash,
   MAX_MESSAGE_BYTES,
   PROTOCOLS,
   RenderRequest,
@@ -29,10 +34,12 @@ import {
   type HeliaSegmentStore,
   type JobSpec,
   type MeshNode,
+  type Deployment,
   type RenderDelivered,
   type Renderer,
+  type RenderRequest as RenderRequestMessage,
 } from "@rendermesh/shared";
-import { Wallet } from "ethers";
+import { Wallet, type Provider } from "ethers";
 import type { PipelineHold } from "./hold.js";
 import { tempDir, type TempDir } from "./temp.js";
 
@@ -70,6 +77,21 @@ export interface TestProviderInit {
   msPerFrame?: number;
   /** Holds each render at its start until the test releases it. */
   hold?: PipelineHold;
+  /**
+   * The chain to check assignments against, as a provider must (the job
+   * exists and is open, its coordinator signed, the spec is the job's and
+   * passes the policy). Without it only the signature's form is checked.
+   */
+  chain?: { provider: Provider; deployment: Deployment };
+}
+
+/** A refusal with the protocol's reason code. */
+class Refusal extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 let renderer: Promise<Renderer> | undefined;
@@ -111,6 +133,7 @@ export class TestProvider {
   /** The coordinator's answer to the last announcement. */
   lastAnnounce: AnnounceAnswer | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #deliveries = new Map<string, RenderDelivered>();
   readonly #dir: TempDir = tempDir("rm-test-provider-");
 
   constructor(init: TestProviderInit) {
@@ -142,9 +165,20 @@ export class TestProvider {
       async (stream) => {
         const req = await stream.read(RenderRequest);
         const a = req.assignment;
-        verifyAssignment(domain, a, req.signature);
-        if (a.provider.toLowerCase() !== this.address) throw new Error("not my assignment");
+        try {
+          await this.#check(req, domain);
+        } catch (err) {
+          if (!(err instanceof Refusal)) throw err;
+          await stream.write({ type: "error", code: err.code, message: err.message });
+          return;
+        }
         await stream.write({ type: "accepted", jobId: a.jobId, segment: a.segment });
+        const done = this.#deliveries.get(`${a.jobId.toLowerCase()}/${a.segment}`);
+        if (done) {
+          // The same assignment again: the same receipt, never a second different one.
+          await stream.write(done);
+          return;
+        }
         if (this.mode === "hang") await new Promise(() => undefined);
         await this.init.hold?.pass({ firstFrame: a.firstFrame, frameCount: a.frameCount, seed: req.spec.seed });
         let bytes = await this.#segment(req.spec, a.firstFrame, a.frameCount);
@@ -163,6 +197,7 @@ export class TestProvider {
         const signature = await signDelivery(signer, domain, delivery);
         const msg: RenderDelivered = { type: "delivered", delivery, signature, multiaddrs: this.node.getMultiaddrs().map(String) };
         this.delivered.push({ jobId: a.jobId, segment: a.segment, cid: receiptCid });
+        this.#deliveries.set(`${a.jobId.toLowerCase()}/${a.segment}`, msg);
         await stream.write(msg);
       },
       { timeout: 0, maxStreamsPerPeer: 64, maxMessageBytes: MAX_MESSAGE_BYTES },
@@ -178,6 +213,32 @@ export class TestProvider {
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },
     );
+  }
+
+  /** The checks a provider makes before it renders, each refusal with its reason code. */
+  async #check(req: RenderRequestMessage, domain: ReturnType<typeof eip712Domain>): Promise<void> {
+    const a = req.assignment;
+    if (req.chainId !== this.init.chainId || req.escrow.toLowerCase() !== this.init.escrow.toLowerCase()) {
+      throw new Refusal("WRONG_CHAIN", `This provider serves escrow ${this.init.escrow} on chain ${this.init.chainId}.`);
+    }
+    if (a.provider.toLowerCase() !== this.address) throw new Refusal("BAD_MESSAGE", `The assignment is for ${a.provider}, not ${this.address}.`);
+    if (a.deadline <= Math.floor(Date.now() / 1000)) throw new Refusal("ASSIGNMENT_EXPIRED", "The assignment's deadline has passed.");
+    if (req.spec.model.toLowerCase() !== this.init.model.toLowerCase()) throw new Refusal("MODEL_NOT_SERVED", `This provider does not serve model ${req.spec.model}.`);
+    let signer: string;
+    try {
+      signer = verifyAssignment(domain, a, req.signature).toLowerCase();
+    } catch {
+      throw new Refusal("BAD_SIGNATURE", "The assignment's signature does not verify.");
+    }
+    if (!this.init.chain) return;
+    const contracts = connectContracts(this.init.chain.provider, this.init.chain.deployment);
+    const job = await contracts.escrow.getJob(a.jobId);
+    if (Number(job.status) === JobStatus.None) throw new Refusal("UNKNOWN_JOB", `Job ${a.jobId} does not exist.`);
+    if (signer !== String(job.coordinator).toLowerCase()) throw new Refusal("BAD_SIGNATURE", `The assignment is not signed by the job's coordinator ${job.coordinator}.`);
+    if (Number(job.status) !== JobStatus.Open) throw new Refusal("JOB_NOT_OPEN", `Job ${a.jobId} is not open.`);
+    if (specHash(req.spec).toLowerCase() !== String(job.specHash).toLowerCase()) throw new Refusal("SPEC_HASH_MISMATCH", "The spec is not the one the job was opened with.");
+    const violation = evaluateSpec(req.spec, await readPolicy(contracts.policy))[0];
+    if (violation) throw new Refusal(violation.code, violation.message);
   }
 
   async #segment(spec: JobSpec, firstFrame: number, frameCount: number): Promise<Uint8Array> {

@@ -82,7 +82,9 @@ export async function startClient(
     dataDir: join(dir.dir, "data"),
     outDir: join(dir.dir, "out"),
     coordinator: coordinator.multiaddrs,
-    verifier: { fetchTimeoutMs: 1_000, fetchAttempts: 2, fetchBackoffMs: 100 },
+    // Generous: an honest provider's segment must never miss it on a loaded
+    // machine. A test of a CID nobody serves shortens it (nothing can arrive).
+    verifier: { fetchTimeoutMs: 60_000, fetchAttempts: 2, fetchBackoffMs: 100 },
     ...over,
   });
   stack.push(() => dir.cleanup());
