@@ -3,21 +3,11 @@
 // child process, with the deployment file and Ignition's journal in a temp
 // dir, so no test writes into contracts/ignition/deployments.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseDeployment, type Deployment } from "@rendermesh/shared";
 import { hardhatKey } from "./accounts.js";
 import { repoRoot } from "./hardhat-node.js";
-
-export interface DeployedRendermesh {
-  chainId: number;
-  token: string;
-  registry: string;
-  escrow: string;
-  policy: string;
-  governor: string;
-  timelock: string;
-  startBlock: number;
-}
 
 export interface DeployOptions {
   rpcUrl: string;
@@ -32,9 +22,8 @@ export interface DeployOptions {
 }
 
 /** Deploys every Rendermesh contract; returns the deployment and the path of its file. */
-export async function deployRendermesh(options: DeployOptions): Promise<{ deployment: DeployedRendermesh; deploymentFile: string }> {
+export async function deployRendermesh(options: DeployOptions): Promise<{ deployment: Deployment; deploymentFile: string }> {
   const params = join(options.dir, "ignition-parameters.json");
-  const { writeFileSync } = await import("node:fs");
   writeFileSync(params, JSON.stringify(options.parameters ?? {}, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
   const args = [
     join(repoRoot, "scripts", "deploy.ts"),
@@ -53,5 +42,5 @@ export async function deployRendermesh(options: DeployOptions): Promise<{ deploy
   const m = /Rendermesh deployed on chain (\d+)/.exec(output);
   if (!m) throw new Error(`scripts/deploy.ts did not say which chain it deployed on:\n${output}`);
   const deploymentFile = join(options.dir, `${m[1]}.json`);
-  return { deployment: JSON.parse(readFileSync(deploymentFile, "utf8")) as DeployedRendermesh, deploymentFile };
+  return { deployment: parseDeployment(JSON.parse(readFileSync(deploymentFile, "utf8")), deploymentFile), deploymentFile };
 }

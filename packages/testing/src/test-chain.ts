@@ -108,7 +108,7 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
     });
     const sender = new NonceManager(deployer);
     const escrow = deployment.escrow;
-    const contracts = connectContracts(sender, deployment as Deployment);
+    const contracts = connectContracts(sender, deployment);
     const domain = eip712Domain(chainId, escrow);
 
     const fund = async (address: string, amount: bigint) => {
@@ -123,7 +123,7 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
     return {
       rpcUrl: url,
       chainId,
-      deployment: deployment as Deployment,
+      deployment: deployment,
       deploymentFile,
       provider,
       contracts,
@@ -135,7 +135,7 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
       fund,
       async openJob(o) {
         const who = o.client ?? client;
-        const c = connectContracts(who, deployment as Deployment);
+        const c = connectContracts(who, deployment);
         const price = o.pricePerSecond ?? MESH;
         const deposit = price * BigInt(o.spec.seconds);
         await (await c.token.approve(escrow, deposit)).wait();
@@ -147,7 +147,7 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
         return { jobId: log.args.jobId as `0x${string}`, block: receipt.blockNumber, deadline };
       },
       async closeJob(jobId, who = client) {
-        const c = connectContracts(who, deployment as Deployment);
+        const c = connectContracts(who, deployment);
         await (await c.escrow.settle(jobId, [], [])).wait();
       },
       signAssignment: (a, signer = coordinator) => signAssignment(signer, domain, a),

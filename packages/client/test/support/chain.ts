@@ -5,7 +5,7 @@
 import { hardhatAccount, MESH, deployRendermesh, repoRoot, startHardhatNode, tempDir, type HardhatNode } from "@rendermesh/testing";
 import { NonceManager, type JsonRpcProvider, type Wallet } from "ethers";
 import { waitForReceipt } from "../../src/chain/tx.js";
-import { connectContracts, defaultModel, parseDeployment, peerIdBytes, termHash, type Deployment, type RendermeshContracts } from "@rendermesh/shared";
+import { connectContracts, defaultModel, peerIdBytes, termHash, type Deployment, type RendermeshContracts } from "@rendermesh/shared";
 
 export const root = repoRoot;
 export { MESH };
@@ -52,7 +52,7 @@ export async function startChain(): Promise<TestChain> {
       dir: out.dir,
       parameters: { allowedModels: [model], blockedTerms: [termHash(BLOCKED_TERM)], minProviderStake: 100n * MESH, coordinatorFeeBps: COORDINATOR_FEE_BPS, treasuryFeeBps: TREASURY_FEE_BPS },
     });
-    const deployment = parseDeployment(record);
+    const deployment = record;
     const deployer = new NonceManager(account(0).connect(provider));
     return {
       rpcUrl,

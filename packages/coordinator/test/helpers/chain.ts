@@ -3,7 +3,7 @@
 // blocked term.
 import { hardhatAccount, MESH, deployRendermesh, startHardhatNode, tempDir } from "@rendermesh/testing";
 import { NonceManager, type JsonRpcProvider, type Signer, type Wallet } from "ethers";
-import { connectContracts, parseDeployment, peerIdBytes, termHash, type Deployment, type JobSpec, specHash, type RendermeshContracts } from "@rendermesh/shared";
+import { connectContracts, peerIdBytes, termHash, type Deployment, type JobSpec, specHash, type RendermeshContracts } from "@rendermesh/shared";
 import type { PeerId } from "@libp2p/interface";
 
 export { MESH };
@@ -36,7 +36,7 @@ export async function startChain(opts: { model: string; blockedTerm: string }): 
       dir: out.dir,
       parameters: { allowedModels: [opts.model], blockedTerms: [termHash(opts.blockedTerm)], minProviderStake: 100n * MESH },
     });
-    const deployment = parseDeployment(record);
+    const deployment = record;
     const deployer = new NonceManager(account(0).connect(node.provider));
     return {
       rpcUrl: node.rpcUrl,
