@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseDeployment, type Deployment } from "@rendermesh/shared";
+import { parseDeployment, type Deployment } from "@rendermesh/shared/chain";
 import { hardhatKey } from "./accounts.js";
 import { repoRoot } from "./hardhat-node.js";
 

@@ -4,17 +4,8 @@
 // calls a test makes most: open and close a job, sign assignments and
 // vouchers, move chain time. Used by the render provider compliance suite and
 // the package tests.
-import {
-  connectContracts,
-  eip712Domain,
-  signAssignment,
-  signVoucher,
-  specHash,
-  type Deployment,
-  type JobSpec,
-  type RendermeshContracts,
-  type RendermeshDomain,
-} from "@rendermesh/shared";
+import { specHash, type JobSpec } from "@rendermesh/shared";
+import { connectContracts, eip712Domain, signAssignment, signVoucher, type Deployment, type RendermeshContracts, type RendermeshDomain } from "@rendermesh/shared/chain";
 import { NonceManager, type JsonRpcProvider, type Signer, type Wallet } from "ethers";
 import { hardhatAccount, MESH } from "./accounts.js";
 import { deployRendermesh } from "./deploy.js";

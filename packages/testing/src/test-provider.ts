@@ -10,35 +10,21 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import {
   AnnounceResponse,
   announceMessage,
-  createHeliaSegmentStore,
-  createMeshNode,
-  createRenderer,
-  defaultModel,
-  eip712Domain,
-  encodeSegment,
   evaluateSpec,
-  connectContracts,
-  handleProtocol,
-  JobStatus,
-  readPolicy,
-  specHash,
   MAX_MESSAGE_BYTES,
   PROTOCOLS,
   RenderRequest,
-  request,
-  segmentCid,
-  signDelivery,
-  verifyAssignment,
-  verifyVoucher,
+  specHash,
   VoucherMessage,
-  type HeliaSegmentStore,
   type JobSpec,
-  type MeshNode,
-  type Deployment,
   type RenderDelivered,
-  type Renderer,
   type RenderRequest as RenderRequestMessage,
 } from "@rendermesh/shared";
+import { connectContracts, eip712Domain, JobStatus, readPolicy, signDelivery, verifyAssignment, verifyVoucher, type Deployment } from "@rendermesh/shared/chain";
+import { createHeliaSegmentStore, segmentCid, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
+import { encodeSegment } from "@rendermesh/shared/media";
+import { createRenderer, defaultModel, type Renderer } from "@rendermesh/shared/model";
+import { createMeshNode, handleProtocol, request, type MeshNode } from "@rendermesh/shared/net";
 import { Wallet, type Provider } from "ethers";
 import type { PipelineHold } from "./hold.js";
 import { tempDir, type TempDir } from "./temp.js";

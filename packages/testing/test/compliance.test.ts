@@ -1,4 +1,5 @@
-import { defaultModel, termHash } from "@rendermesh/shared";
+import { termHash } from "@rendermesh/shared";
+import { defaultModel } from "@rendermesh/shared/model";
 import { runProviderCompliance } from "../../../test/compliance/render-provider.js";
 import { closeRenderer, startTestChain, TestProvider } from "../src/index.js";
 

@@ -5,7 +5,10 @@
 import { hardhatAccount, MESH, deployRendermesh, repoRoot, startHardhatNode, tempDir, type HardhatNode } from "@rendermesh/testing";
 import { NonceManager, type JsonRpcProvider, type Wallet } from "ethers";
 import { waitForReceipt } from "../../src/chain/tx.js";
-import { connectContracts, defaultModel, peerIdBytes, termHash, type Deployment, type RendermeshContracts } from "@rendermesh/shared";
+import { termHash } from "@rendermesh/shared";
+import { connectContracts, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
+import { peerIdBytes } from "@rendermesh/shared/net";
+import { defaultModel } from "@rendermesh/shared/model";
 
 export const root = repoRoot;
 export { MESH };

@@ -1,14 +1,9 @@
 import type { BaseWallet as Wallet } from "ethers";
 import { closeRenderer, renderFrames, sha256Hex, sharedRenderer } from "@rendermesh/testing";
-import {
-  eip712Domain,
-  encodeSegment,
-  segmentCid,
-  segmentFrames,
-  signAssignment,
-  signDelivery,
-  type JobSpec,
-} from "@rendermesh/shared";
+import { segmentFrames, type JobSpec } from "@rendermesh/shared";
+import { eip712Domain, signAssignment, signDelivery } from "@rendermesh/shared/chain";
+import { segmentCid } from "@rendermesh/shared/ipfs";
+import { encodeSegment } from "@rendermesh/shared/media";
 import type { DeliveredSegment } from "../../src/verify/types.js";
 
 export const silent = { info() {}, warn() {}, debug() {} };

@@ -3,7 +3,9 @@
 // blocked term.
 import { hardhatAccount, MESH, deployRendermesh, startHardhatNode, tempDir } from "@rendermesh/testing";
 import { NonceManager, type JsonRpcProvider, type Signer, type Wallet } from "ethers";
-import { connectContracts, peerIdBytes, termHash, type Deployment, type JobSpec, specHash, type RendermeshContracts } from "@rendermesh/shared";
+import { termHash, type JobSpec, specHash } from "@rendermesh/shared";
+import { connectContracts, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
+import { peerIdBytes } from "@rendermesh/shared/net";
 import type { PeerId } from "@libp2p/interface";
 
 export { MESH };

@@ -1,4 +1,5 @@
-import { createLogger, defaultModel, termHash, type Logger } from "@rendermesh/shared";
+import { createLogger, termHash, type Logger } from "@rendermesh/shared";
+import { defaultModel } from "@rendermesh/shared/model";
 import type { Wallet } from "ethers";
 import { startTestChain, tempDir, type PipelineHold, type TestChain, type TestChainOptions } from "@rendermesh/testing";
 import { ProviderConfig, type ProviderConfigInput } from "../../src/config.js";
