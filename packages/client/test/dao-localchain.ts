@@ -1,15 +1,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deployRendermesh, hardhatKey, repoRoot, startHardhatNode as startNode, tempDir, type HardhatNode } from "@rendermesh/testing";
+import { deployRendermesh, hardhatKey, startHardhatNode as startNode, tempDir, type HardhatNode } from "@rendermesh/testing";
 import { Contract, NonceManager, Wallet } from "ethers";
 
 /**
  * A real Hardhat node on 127.0.0.1 for the DAO tests (the toolkit's, on port
  * 0), plus the Rendermesh contracts deployed on it by the one deploy path.
  */
-
-export const REPO_ROOT = repoRoot;
 
 /** Hardhat's well-known test keys (accounts #0–#5). */
 export const KEYS = [0, 1, 2, 3, 4, 5].map((i) => hardhatKey(i)) as [`0x${string}`, `0x${string}`, `0x${string}`, `0x${string}`, `0x${string}`, `0x${string}`];

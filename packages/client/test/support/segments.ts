@@ -1,5 +1,5 @@
 import type { BaseWallet as Wallet } from "ethers";
-import { closeRenderer, renderFrames, sha256Hex, sharedRenderer } from "@rendermesh/testing";
+import { closeRenderer, renderFrames, sha256Hex } from "@rendermesh/testing";
 import { segmentFrames, type JobSpec } from "@rendermesh/shared";
 import { eip712Domain, signAssignment, signDelivery } from "@rendermesh/shared/chain";
 import { segmentCid } from "@rendermesh/shared/ipfs";
@@ -8,7 +8,7 @@ import type { DeliveredSegment } from "../../src/verify/types.js";
 
 export const silent = { info() {}, warn() {}, debug() {} };
 
-export { closeRenderer, renderFrames, sha256Hex, sharedRenderer };
+export { closeRenderer, renderFrames };
 
 /** The honest H.264 segment `segment` of `spec`, as a provider encodes it. */
 export async function honestSegment(spec: JobSpec, segment: number): Promise<Uint8Array> {
