@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
-import { hardhatAccount } from "@rendermesh/testing";
+// A relative import: shared cannot depend on the toolkit (which depends on shared).
+import { hardhatAccount } from "../../testing/src/accounts.js";
 import { connectContracts, type Deployment, type RendermeshContracts } from "../src/chain/index.js";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");

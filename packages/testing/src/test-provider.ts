@@ -6,7 +6,6 @@
 // suite as the real provider (test/compliance). Unlike the real provider it
 // keeps no journal and never touches the chain.
 import { createHash, randomBytes } from "node:crypto";
-import { peerIdFromString } from "@libp2p/peer-id";
 import {
   AnnounceResponse,
   announceMessage,
@@ -135,10 +134,6 @@ export class TestProvider {
   /** Its libp2p peer id. */
   get peerId(): string {
     return this.node.peerId.toString();
-  }
-
-  peerIdObject() {
-    return peerIdFromString(this.peerId);
   }
 
   async start(): Promise<void> {
