@@ -3,10 +3,8 @@
 import type {} from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
+import { Wallet, parseEther, type JsonRpcProvider, type Signer } from "ethers";
 import { network } from "hardhat";
-// A relative import: shared cannot depend on the toolkit (which depends on shared).
-import { hardhatAccount } from "../../testing/src/accounts.js";
 import { connectContracts, type Deployment, type RendermeshContracts } from "../src/chain/index.js";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -20,7 +18,7 @@ export interface ChainFixture {
   deployment: Deployment;
   /** Contracts bound to the deployer (holder of the whole supply, arbiter). */
   contracts: RendermeshContracts;
-  deployer: Wallet;
+  deployer: Signer & { address: string };
   /** Fresh plain ethers wallets, funded with ETH and 1,000,000 MESH each. */
   client: Wallet;
   coordinator: Wallet;
@@ -66,7 +64,8 @@ export async function createChainFixture(): Promise<ChainFixture> {
     timelock: await address("timelock"),
     startBlock: 1,
   };
-  const deployer = hardhatAccount(0, provider);
+  // Hardhat's own first account (the deployer Ignition used), so no key is written down here.
+  const deployer = (await ethers.getSigners())[0]!;
   const contracts = connectContracts(deployer, deployment);
   const fund = async () => {
     const wallet = Wallet.createRandom(provider);
