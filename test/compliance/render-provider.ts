@@ -13,11 +13,12 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROTOCOLS, RenderResponse, segmentFrames, type JobSpec } from "@rendermesh/shared";
+import { segmentFrames, type JobSpec } from "@rendermesh/shared";
 import { verifyDelivery, type RendermeshDomain } from "@rendermesh/shared/chain";
-import { createMeshNode, openProtocolStream, type MeshNode } from "@rendermesh/shared/net";
+import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { probeSegment } from "@rendermesh/shared/media";
+import { renderExchange, type Reply } from "@rendermesh/testing";
 import { Wallet, type Signer } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
@@ -61,8 +62,6 @@ export interface RenderProviderComplianceSetup {
 }
 
 export type RenderProviderFactory = () => Promise<RenderProviderComplianceSetup>;
-
-type Reply = RenderResponse | { type: "error"; code: string; message: string };
 
 interface Exchange {
   replies: Reply[];
@@ -111,24 +110,7 @@ export function runProviderCompliance(name: string, factory: RenderProviderFacto
     }
 
     async function send(message: unknown): Promise<Exchange> {
-      const stream = await openProtocolStream(node, target, PROTOCOLS.render, { timeout: 10_000, messageTimeout: 120_000 });
-      const replies: Reply[] = [];
-      try {
-        await stream.write(message);
-        for (;;) {
-          let reply: Reply;
-          try {
-            reply = await stream.read(RenderResponse, { timeout: 120_000 });
-          } catch (err) {
-            if ((err as { name?: string }).name !== "RemoteError") throw err;
-            reply = { type: "error", code: (err as { code: string }).code, message: (err as Error).message };
-          }
-          replies.push(reply);
-          if (reply.type === "delivered" || reply.type === "error") break;
-        }
-      } finally {
-        await stream.close().catch(() => undefined);
-      }
+      const replies = await renderExchange(node, target, message);
       return { replies, last: replies[replies.length - 1]! };
     }
 

@@ -5,6 +5,42 @@ import type { TestChain } from "./test-chain.js";
 
 export type Reply = RenderResponse | { type: "error"; code: string; message: string };
 
+export interface RenderExchangeOptions {
+  /** Hang up (abort the stream) once this reply has arrived. */
+  stopAfter?: (r: Reply) => boolean;
+  /** Sees each reply as it arrives. */
+  onReply?: (r: Reply) => void;
+}
+
+/**
+ * One render exchange as a coordinator has it: sends `message` on a fresh
+ * `/rendermesh/render` stream from `node` and collects the replies until
+ * `delivered` or `error` (a typed remote error becomes an `error` reply).
+ */
+export async function renderExchange(node: MeshNode, target: string, message: unknown, options: RenderExchangeOptions = {}): Promise<Reply[]> {
+  const stream = await openProtocolStream(node, target, PROTOCOLS.render, { timeout: 10_000, messageTimeout: 120_000 });
+  const replies: Reply[] = [];
+  try {
+    await stream.write(message);
+    for (;;) {
+      let reply: Reply;
+      try {
+        reply = await stream.read(RenderResponse, { timeout: 120_000 });
+      } catch (err) {
+        if ((err as { name?: string }).name !== "RemoteError") throw err;
+        reply = { type: "error", code: (err as { code: string }).code, message: (err as Error).message };
+      }
+      replies.push(reply);
+      options.onReply?.(reply);
+      if (reply.type === "delivered" || reply.type === "error" || options.stopAfter?.(reply)) break;
+    }
+  } finally {
+    if (options.stopAfter && replies.length > 0 && options.stopAfter(replies[replies.length - 1]!)) stream.abort(new Error("coordinator hung up"));
+    else await stream.close().catch(() => undefined);
+  }
+  return replies;
+}
+
 /**
  * A stand-in coordinator for tests: a real libp2p node that acknowledges
  * announcements (recording them) and sends signed render requests. Every
@@ -71,28 +107,8 @@ export class FakeCoordinator {
    * (or until `stopAfter` says so: then it hangs up). `onReply` sees each
    * reply as it arrives, so a test can act on `accepted` while the rest flows.
    */
-  async render(target: string, message: unknown, options: { stopAfter?: (r: Reply) => boolean; onReply?: (r: Reply) => void } = {}): Promise<Reply[]> {
-    const stream = await openProtocolStream(this.node, target, PROTOCOLS.render, { timeout: 10_000 });
-    const replies: Reply[] = [];
-    try {
-      await stream.write(message);
-      for (;;) {
-        let reply: Reply;
-        try {
-          reply = await stream.read(RenderResponse, { timeout: 120_000 });
-        } catch (err) {
-          if ((err as { name?: string }).name !== "RemoteError") throw err;
-          reply = { type: "error", code: (err as { code: string }).code, message: (err as Error).message };
-        }
-        replies.push(reply);
-        options.onReply?.(reply);
-        if (reply.type === "delivered" || reply.type === "error" || options.stopAfter?.(reply)) break;
-      }
-    } finally {
-      if (options.stopAfter && replies.length > 0 && options.stopAfter(replies[replies.length - 1]!)) stream.abort(new Error("coordinator hung up"));
-      else await stream.close().catch(() => undefined);
-    }
-    return replies;
+  async render(target: string, message: unknown, options: RenderExchangeOptions = {}): Promise<Reply[]> {
+    return renderExchange(this.node, target, message, options);
   }
 
   async sendVoucher(target: string, message: unknown) {
