@@ -24,7 +24,10 @@ export interface DeployOptions {
 /** Deploys every Rendermesh contract; returns the deployment and the path of its file. */
 export async function deployRendermesh(options: DeployOptions): Promise<{ deployment: Deployment; deploymentFile: string }> {
   const params = join(options.dir, "ignition-parameters.json");
-  writeFileSync(params, JSON.stringify(options.parameters ?? {}, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+  writeFileSync(
+    params,
+    JSON.stringify(options.parameters ?? {}, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
+  );
   const args = [
     join(repoRoot, "scripts", "deploy.ts"),
     ...["--rpc-url", options.rpcUrl, "--private-key", options.privateKey ?? hardhatKey(0)],
@@ -33,7 +36,11 @@ export async function deployRendermesh(options: DeployOptions): Promise<{ deploy
     ...(options.dev === false ? [] : ["--dev"]),
   ];
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" } });
+    const child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" },
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));

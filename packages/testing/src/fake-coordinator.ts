@@ -17,7 +17,12 @@ export interface RenderExchangeOptions {
  * `/rendermesh/render` stream from `node` and collects the replies until
  * `delivered` or `error` (a typed remote error becomes an `error` reply).
  */
-export async function renderExchange(node: MeshNode, target: string, message: unknown, options: RenderExchangeOptions = {}): Promise<Reply[]> {
+export async function renderExchange(
+  node: MeshNode,
+  target: string,
+  message: unknown,
+  options: RenderExchangeOptions = {},
+): Promise<Reply[]> {
   const stream = await openProtocolStream(node, target, PROTOCOLS.render, { timeout: 10_000, messageTimeout: 120_000 });
   const replies: Reply[] = [];
   try {
@@ -35,7 +40,8 @@ export async function renderExchange(node: MeshNode, target: string, message: un
       if (reply.type === "delivered" || reply.type === "error" || options.stopAfter?.(reply)) break;
     }
   } finally {
-    if (options.stopAfter && replies.length > 0 && options.stopAfter(replies[replies.length - 1]!)) stream.abort(new Error("coordinator hung up"));
+    if (options.stopAfter && replies.length > 0 && options.stopAfter(replies[replies.length - 1]!))
+      stream.abort(new Error("coordinator hung up"));
     else await stream.close().catch(() => undefined);
   }
   return replies;
@@ -61,7 +67,10 @@ export class FakeCoordinator {
   }
 
   async start(): Promise<this> {
-    this.node = await createMeshNode({ privateKey: await loadOrCreatePeerKey(this.options.dataDir), listen: [this.options.listen ?? "/ip4/127.0.0.1/tcp/0"] });
+    this.node = await createMeshNode({
+      privateKey: await loadOrCreatePeerKey(this.options.dataDir),
+      listen: [this.options.listen ?? "/ip4/127.0.0.1/tcp/0"],
+    });
     await handleProtocol(this.node, PROTOCOLS.announce, async (stream) => {
       const message = await stream.read(ProviderAnnounce);
       this.announcements.push(message);
@@ -96,8 +105,20 @@ export class FakeCoordinator {
     while (this.announcements.length < count) await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
-  async signedRequest(jobId: `0x${string}`, spec: JobSpec, segment: number, provider: string, over: { deadline?: number; signer?: Signer } = {}) {
-    const assignment = { jobId, segment, ...segmentFrames(spec, segment), provider: provider as `0x${string}`, deadline: over.deadline ?? Math.floor(Date.now() / 1000) + 600 };
+  async signedRequest(
+    jobId: `0x${string}`,
+    spec: JobSpec,
+    segment: number,
+    provider: string,
+    over: { deadline?: number; signer?: Signer } = {},
+  ) {
+    const assignment = {
+      jobId,
+      segment,
+      ...segmentFrames(spec, segment),
+      provider: provider as `0x${string}`,
+      deadline: over.deadline ?? Math.floor(Date.now() / 1000) + 600,
+    };
     const signature = await this.chain.signAssignment(assignment, over.signer);
     return { type: "render" as const, chainId: this.chain.chainId, escrow: this.chain.deployment.escrow, spec, assignment, signature };
   }

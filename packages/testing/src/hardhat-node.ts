@@ -34,7 +34,15 @@ const BANNER = /Started HTTP and WebSocket JSON-RPC server at (http:\/\/[0-9.]+:
 export async function startHardhatNode(options: HardhatNodeOptions = {}): Promise<HardhatNode> {
   const cli = join(repoRoot, "node_modules", "hardhat", "dist", "src", "cli.js");
   const chainId = options.chainId ?? 31337;
-  const args = [cli, "node", "--hostname", "127.0.0.1", "--port", "0", ...(options.chainId === undefined ? [] : ["--chain-id", String(chainId)])];
+  const args = [
+    cli,
+    "node",
+    "--hostname",
+    "127.0.0.1",
+    "--port",
+    "0",
+    ...(options.chainId === undefined ? [] : ["--chain-id", String(chainId)]),
+  ];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0", NO_COLOR: "1" },
@@ -51,7 +59,9 @@ export async function startHardhatNode(options: HardhatNodeOptions = {}): Promis
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
     // Starting is waited on as an event: the banner or the exit, whichever comes.
-    void exited.then(() => reject(new Error(`hardhat node exited with ${child.exitCode ?? child.signalCode} before it listened:\n${output}`)));
+    void exited.then(() =>
+      reject(new Error(`hardhat node exited with ${child.exitCode ?? child.signalCode} before it listened:\n${output}`)),
+    );
   });
   const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
   const stop = async () => {

@@ -6,7 +6,12 @@
 
 /** The renderer side of a pipeline, as the provider's `FrameSource` has it. */
 interface FrameSourceLike {
-  renderFrames(options: { spec: { seed: number }; firstFrame: number; frameCount: number; signal?: AbortSignal | undefined }): AsyncIterable<Uint8Array>;
+  renderFrames(options: {
+    spec: { seed: number };
+    firstFrame: number;
+    frameCount: number;
+    signal?: AbortSignal | undefined;
+  }): AsyncIterable<Uint8Array>;
 }
 
 /** A render that reached the gate. */

@@ -5,7 +5,15 @@
 // vouchers, move chain time. Used by the render provider compliance suite and
 // the package tests.
 import { specHash, type JobSpec } from "@rendermesh/shared";
-import { connectContracts, eip712Domain, signAssignment, signVoucher, type Deployment, type RendermeshContracts, type RendermeshDomain } from "@rendermesh/shared/chain";
+import {
+  connectContracts,
+  eip712Domain,
+  signAssignment,
+  signVoucher,
+  type Deployment,
+  type RendermeshContracts,
+  type RendermeshDomain,
+} from "@rendermesh/shared/chain";
 import { NonceManager, type JsonRpcProvider, type Signer, type Wallet } from "ethers";
 import { hardhatAccount, MESH } from "./accounts.js";
 import { deployRendermesh } from "./deploy.js";
@@ -56,7 +64,10 @@ export interface TestChain {
   /** Closes a job at once (the client settles it paying nobody): it is no longer open. */
   closeJob(jobId: string, client?: Wallet): Promise<void>;
   /** A coordinator's signature over an assignment. */
-  signAssignment(assignment: { jobId: string; segment: number; firstFrame: number; frameCount: number; provider: string; deadline: number }, signer?: Signer): Promise<`0x${string}`>;
+  signAssignment(
+    assignment: { jobId: string; segment: number; firstFrame: number; frameCount: number; provider: string; deadline: number },
+    signer?: Signer,
+  ): Promise<`0x${string}`>;
   signVoucher(voucher: { jobId: string; provider: string; seconds: number }, signer?: Signer): Promise<`0x${string}`>;
   /** Moves chain time forward and mines a block. */
   increaseTime(seconds: number): Promise<void>;
@@ -104,7 +115,8 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
 
     const fund = async (address: string, amount: bigint) => {
       await (await contracts.token.transfer(address, amount)).wait();
-      if ((await provider.getBalance(address)) < 10n ** 18n) await (await sender.sendTransaction({ to: address, value: 10n ** 19n })).wait();
+      if ((await provider.getBalance(address)) < 10n ** 18n)
+        await (await sender.sendTransaction({ to: address, value: 10n ** 19n })).wait();
     };
     await fund(client.address, 1_000_000n * MESH);
     for (const p of providers) await fund(p.address, 10_000n * MESH);
@@ -132,7 +144,9 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
         await (await c.token.approve(escrow, deposit)).wait();
         const version = await c.policy.version();
         const deadline = (await chainTime()) + (o.deadlineIn ?? 3600);
-        const receipt = (await (await c.escrow.openJob(specHash(o.spec), o.coordinator ?? coordinator.address, o.spec.seconds, price, deadline, version)).wait())!;
+        const receipt = (await (
+          await c.escrow.openJob(specHash(o.spec), o.coordinator ?? coordinator.address, o.spec.seconds, price, deadline, version)
+        ).wait())!;
         const log = receipt.logs.map((l) => c.escrow.interface.parseLog(l)).find((l) => l?.name === "JobOpened");
         if (!log) throw new Error("openJob emitted no JobOpened event");
         return { jobId: log.args.jobId as `0x${string}`, block: receipt.blockNumber, deadline };

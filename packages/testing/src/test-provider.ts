@@ -19,7 +19,16 @@ import {
   type RenderDelivered,
   type RenderRequest as RenderRequestMessage,
 } from "@rendermesh/shared";
-import { connectContracts, eip712Domain, JobStatus, readPolicy, signDelivery, verifyAssignment, verifyVoucher, type Deployment } from "@rendermesh/shared/chain";
+import {
+  connectContracts,
+  eip712Domain,
+  JobStatus,
+  readPolicy,
+  signDelivery,
+  verifyAssignment,
+  verifyVoucher,
+  type Deployment,
+} from "@rendermesh/shared/chain";
 import { createHeliaSegmentStore, segmentCid, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment } from "@rendermesh/shared/media";
 import { createRenderer, defaultModel, type Renderer } from "@rendermesh/shared/model";
@@ -202,9 +211,11 @@ export class TestProvider {
     if (req.chainId !== this.init.chainId || req.escrow.toLowerCase() !== this.init.escrow.toLowerCase()) {
       throw new Refusal("WRONG_CHAIN", `This provider serves escrow ${this.init.escrow} on chain ${this.init.chainId}.`);
     }
-    if (a.provider.toLowerCase() !== this.address) throw new Refusal("BAD_MESSAGE", `The assignment is for ${a.provider}, not ${this.address}.`);
+    if (a.provider.toLowerCase() !== this.address)
+      throw new Refusal("BAD_MESSAGE", `The assignment is for ${a.provider}, not ${this.address}.`);
     if (a.deadline <= Math.floor(Date.now() / 1000)) throw new Refusal("ASSIGNMENT_EXPIRED", "The assignment's deadline has passed.");
-    if (req.spec.model.toLowerCase() !== this.init.model.toLowerCase()) throw new Refusal("MODEL_NOT_SERVED", `This provider does not serve model ${req.spec.model}.`);
+    if (req.spec.model.toLowerCase() !== this.init.model.toLowerCase())
+      throw new Refusal("MODEL_NOT_SERVED", `This provider does not serve model ${req.spec.model}.`);
     let signer: string;
     try {
       signer = verifyAssignment(domain, a, req.signature).toLowerCase();
@@ -215,9 +226,11 @@ export class TestProvider {
     const contracts = connectContracts(this.init.chain.provider, this.init.chain.deployment);
     const job = await contracts.escrow.getJob(a.jobId);
     if (Number(job.status) === JobStatus.None) throw new Refusal("UNKNOWN_JOB", `Job ${a.jobId} does not exist.`);
-    if (signer !== String(job.coordinator).toLowerCase()) throw new Refusal("BAD_SIGNATURE", `The assignment is not signed by the job's coordinator ${job.coordinator}.`);
+    if (signer !== String(job.coordinator).toLowerCase())
+      throw new Refusal("BAD_SIGNATURE", `The assignment is not signed by the job's coordinator ${job.coordinator}.`);
     if (Number(job.status) !== JobStatus.Open) throw new Refusal("JOB_NOT_OPEN", `Job ${a.jobId} is not open.`);
-    if (specHash(req.spec).toLowerCase() !== String(job.specHash).toLowerCase()) throw new Refusal("SPEC_HASH_MISMATCH", "The spec is not the one the job was opened with.");
+    if (specHash(req.spec).toLowerCase() !== String(job.specHash).toLowerCase())
+      throw new Refusal("SPEC_HASH_MISMATCH", "The spec is not the one the job was opened with.");
     const violation = evaluateSpec(req.spec, await readPolicy(contracts.policy))[0];
     if (violation) throw new Refusal(violation.code, violation.message);
   }
@@ -227,7 +240,11 @@ export class TestProvider {
       for (let f = 0; f < frameCount && this.init.msPerFrame; f++) await new Promise((r) => setTimeout(r, this.init.msPerFrame));
       return createHash("sha256").update(`${spec.prompt}:${spec.seed}:${firstFrame}:${frameCount}:${this.mode}`).digest();
     }
-    const frames = await renderFrames(this.mode === "wrong-frames" ? { ...spec, seed: (spec.seed + 1) >>> 0 } : spec, firstFrame, frameCount);
+    const frames = await renderFrames(
+      this.mode === "wrong-frames" ? { ...spec, seed: (spec.seed + 1) >>> 0 } : spec,
+      firstFrame,
+      frameCount,
+    );
     return encodeSegment(frames, spec);
   }
 

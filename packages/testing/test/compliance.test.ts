@@ -22,7 +22,12 @@ runProviderCompliance("@rendermesh/testing TestProvider", async () => {
     });
     await provider.start();
     return {
-      provider: { peerId: provider.peerId, multiaddrs: provider.node.getMultiaddrs().map(String), address: wallet.address, stop: () => provider.stop() },
+      provider: {
+        peerId: provider.peerId,
+        multiaddrs: provider.node.getMultiaddrs().map(String),
+        address: wallet.address,
+        stop: () => provider.stop(),
+      },
       chain,
       model: MODEL,
       blockedTerm: BLOCKED,
