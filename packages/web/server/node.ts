@@ -330,7 +330,8 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const handle = url.pathname.startsWith("/api/") ? api(req, res, url) : url.pathname === "/rpc" && req.method === "POST" ? rpc(req, res) : serveStatic(res, url);
     handle.catch((err: unknown) => {
-      if (!(err instanceof HttpError)) logger.warn({ err: err instanceof Error ? err.message : String(err), path: url.pathname }, "web request failed");
+      // Refusals and bad input are answers, not failures of this node: only the rest is worth a warning.
+      if (!(err instanceof HttpError) && errorBody(err).exitCode === 1) logger.warn({ err: errorBody(err).message, path: url.pathname }, "web request failed");
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });

@@ -36,10 +36,12 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | u
 }
 
 /** Sends a wallet transaction and says what happens: waiting for the wallet, mining, done or refused. */
-export function useTx(onDone: () => void): { busy: string | undefined; error: unknown; note: string | undefined; send: (what: string, fn: () => Promise<{ wait: () => Promise<unknown> }>) => Promise<void> } {
+export function useTx(onDone: () => void): { busy: string | undefined; error: unknown; note: string | undefined; done: number; send: (what: string, fn: () => Promise<{ wait: () => Promise<unknown> }>) => Promise<void> } {
   const [busy, setBusy] = useState<string>();
   const [error, setError] = useState<unknown>();
   const [note, setNote] = useState<string>();
+  // How many transactions this page has completed: tells one "done" from the last.
+  const [done, setDone] = useState(0);
   const send = async (what: string, fn: () => Promise<{ wait: () => Promise<unknown> }>) => {
     setError(undefined);
     setNote(undefined);
@@ -49,6 +51,7 @@ export function useTx(onDone: () => void): { busy: string | undefined; error: un
       setBusy(`${what}: sent, waiting for the block…`);
       await tx.wait();
       setNote(`${what}: done.`);
+      setDone((n) => n + 1);
       onDone();
     } catch (err) {
       setError(err);
@@ -56,5 +59,5 @@ export function useTx(onDone: () => void): { busy: string | undefined; error: un
       setBusy(undefined);
     }
   };
-  return { busy, error, note, send };
+  return { busy, error, note, done, send };
 }

@@ -141,10 +141,11 @@ export function GovernPage({ config }: { config: Config }) {
             </button>
           </div>
           {tx.busy && <p className="muted" data-testid="tx-busy">{tx.busy}</p>}
-          {tx.note && <p className="ok" data-testid="tx-note">{tx.note}</p>}
+          {tx.note && <p className="ok" data-testid="tx-note" data-n={tx.done}>{tx.note}</p>}
           <ErrorBox error={tx.error} testid="tx-error" />
 
           <h2>Proposals</h2>
+          <p className="muted">As of block {d.governance.currentBlock}; Refresh reads the chain again.</p>
           {d.proposals.length === 0 && <p className="muted">No proposals yet.</p>}
           {d.proposals.map((p) => (
             <div className="card" key={p.proposalId} data-testid="proposal" data-state={p.state}>

@@ -126,7 +126,7 @@ export function ProvidePage({ config }: { config: Config }) {
             </button>
           </div>
           {tx.busy && <p className="muted">{tx.busy}</p>}
-          {tx.note && <p className="ok" data-testid="tx-note">{tx.note}</p>}
+          {tx.note && <p className="ok" data-testid="tx-note" data-n={tx.done}>{tx.note}</p>}
           <ErrorBox error={tx.error} testid="tx-error" />
         </div>
       )}
