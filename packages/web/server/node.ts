@@ -67,11 +67,13 @@ const MIME: Record<string, string> = {
   ".ico": "image/x-icon",
 };
 
+/** A request this node will not serve; 403 is a refusal (the CLI's exit 3), other 4xx bad input (exit 2). */
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly hint?: string,
+    readonly code = status === 404 ? "NOT_FOUND" : status === 403 ? "NO_KEY" : "BAD_REQUEST",
   ) {
     super(message);
   }
@@ -109,7 +111,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, err: unknown): void {
   if (err instanceof HttpError) {
-    sendJson(res, err.status, { error: { code: err.status === 404 ? "NOT_FOUND" : "BAD_REQUEST", name: "HttpError", message: err.message, hint: err.hint, details: [], exitCode: err.status >= 500 ? 1 : 2 } });
+    sendJson(res, err.status, { error: { code: err.code, name: "HttpError", message: err.message, hint: err.hint, details: [], exitCode: err.status >= 500 ? 1 : err.status === 403 ? 3 : 2 } });
     return;
   }
   const body = errorBody(err);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { JsonRpcProvider, Network, verifyTypedData } from "ethers";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { increaseTime, localProvider, mineBlocks } from "@rendermesh/client";
@@ -70,6 +71,22 @@ async function earned(page: Page): Promise<string> {
   return (await page.locator('[data-testid="earned"]').textContent()) ?? "";
 }
 
+describe("the dev wallet", () => {
+  test("Hardhat's node signs EIP-712 (eth_signTypedData_v4) and sends transactions for an unlocked dev account, as the page's JsonRpcSigner asks", async () => {
+    const provider = new JsonRpcProvider(net.dev.rpcUrl, Network.from(net.dev.chainId), { staticNetwork: true, cacheTimeout: -1 });
+    const address = net.dev.accounts.client.address;
+    const signer = await provider.getSigner(address);
+    const domain = { name: "Rendermesh", version: "1", chainId: net.dev.chainId, verifyingContract: net.deployment.escrow };
+    const types = { Voucher: [{ name: "jobId", type: "bytes32" }, { name: "provider", type: "address" }, { name: "seconds", type: "uint32" }] };
+    const voucher = { jobId: `0x${"11".repeat(32)}`, provider: net.dev.accounts.providers[0]!.address, seconds: 3 };
+    const signature = await signer.signTypedData(domain, types, voucher);
+    expect(verifyTypedData(domain, types, voucher, signature)).toBe(address);
+    const receipt = await (await signer.sendTransaction({ to: address, value: 1n })).wait();
+    expect(receipt?.from).toBe(address);
+    provider.destroy();
+  });
+});
+
 describe("the web app in Chromium", () => {
   test(
     "create a job, watch every segment verified and paid, play the video; the provider's earnings grow",
@@ -113,6 +130,10 @@ describe("the web app in Chromium", () => {
       await prov.waitForFunction((before) => document.querySelector('[data-testid="earned"]')?.textContent !== before, earnedBefore);
       expect(await earned(prov)).not.toMatch(/^0 MESH/);
       await shot(prov, "provide");
+      // The provider withdraws its earnings from its own wallet.
+      await prov.click('[data-testid="withdraw"]');
+      await prov.locator('[data-testid="tx-note"][data-n="1"]', { hasText: "Withdraw earnings: done." }).waitFor();
+      await prov.locator('[data-testid="withdrawable"]', { hasText: /^0 MESH$/ }).waitFor();
 
       const jobs = await open("jobs", net.dev.accounts.client.address);
       await jobs.locator('[data-testid="job-row"][data-status="settled"]').waitFor();
