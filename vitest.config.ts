@@ -23,7 +23,14 @@ export default defineConfig({
         resolve,
         ssr,
         // The browser tests start a whole network and Chromium.
-        test: { name: "web", root: "packages/web", include: ["test/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false },
+        test: {
+          name: "web",
+          root: "packages/web",
+          include: ["test/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
       },
       ...(existsSync("test")
         ? [

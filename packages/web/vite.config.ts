@@ -8,5 +8,10 @@ export default defineConfig({
   root: fileURLToPath(new URL("./src", import.meta.url)),
   base: "./",
   plugins: [react()],
-  build: { outDir: fileURLToPath(new URL("./dist/app", import.meta.url)), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 1024 },
+  build: {
+    outDir: fileURLToPath(new URL("./dist/app", import.meta.url)),
+    emptyOutDir: true,
+    target: "es2022",
+    chunkSizeWarningLimit: 1024,
+  },
 });

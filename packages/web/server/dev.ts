@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { parseDeployment, type DevNetwork } from "@rendermesh/shared";
+import type { DevNetwork } from "@rendermesh/shared";
+import { parseDeployment } from "@rendermesh/shared/chain";
 import { startWebNode, type WebAccount, type WebNode, type WebNodeOptions } from "./node.js";
 
 /** The dev network's accounts as the page's wallet menu lists them; the node holds their (public test) keys. */
@@ -13,7 +14,10 @@ export function devAccounts(dev: DevNetwork): WebAccount[] {
 }
 
 /** The web node for a running dev network (what `pnpm dev` and the browser tests start). */
-export function startDevWebNode(dev: DevNetwork, opts: Pick<WebNodeOptions, "dataDir" | "port" | "host" | "staticDir" | "logger" | "client">): Promise<WebNode> {
+export function startDevWebNode(
+  dev: DevNetwork,
+  opts: Pick<WebNodeOptions, "dataDir" | "port" | "host" | "staticDir" | "logger" | "client">,
+): Promise<WebNode> {
   const deployment = parseDeployment(JSON.parse(readFileSync(dev.deploymentFile, "utf8")), dev.deploymentFile);
   return startWebNode({
     ...opts,

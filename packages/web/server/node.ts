@@ -14,7 +14,10 @@ import {
   type RendermeshClient,
   type RendermeshClientConfig,
 } from "@rendermesh/client";
-import { createLogger, defaultModel, runFfmpeg, type Deployment, type Logger } from "@rendermesh/shared";
+import { createLogger, type Logger } from "@rendermesh/shared";
+import type { Deployment } from "@rendermesh/shared/chain";
+import { runFfmpeg } from "@rendermesh/shared/media";
+import { defaultModel } from "@rendermesh/shared/model";
 import { errorBody, statusOf, toJson } from "./json.js";
 import { readAccount, readDao, readJobs, readProvider, type ChainReader } from "./reads.js";
 import { quoteFor, Runs, type SpecInput } from "./runs.js";
@@ -111,7 +114,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, err: unknown): void {
   if (err instanceof HttpError) {
-    sendJson(res, err.status, { error: { code: err.code, name: "HttpError", message: err.message, hint: err.hint, details: [], exitCode: err.status >= 500 ? 1 : err.status === 403 ? 3 : 2 } });
+    sendJson(res, err.status, {
+      error: {
+        code: err.code,
+        name: "HttpError",
+        message: err.message,
+        hint: err.hint,
+        details: [],
+        exitCode: err.status >= 500 ? 1 : err.status === 403 ? 3 : 2,
+      },
+    });
     return;
   }
   const body = errorBody(err);
@@ -119,7 +131,8 @@ function sendError(res: ServerResponse, err: unknown): void {
 }
 
 function addressParam(v: unknown, what = "account"): string {
-  if (typeof v !== "string" || !isAddress(v)) throw new HttpError(400, `The ${what} must be a 0x address.`, "Connect a wallet, or pick a dev account.");
+  if (typeof v !== "string" || !isAddress(v))
+    throw new HttpError(400, `The ${what} must be a 0x address.`, "Connect a wallet, or pick a dev account.");
   return getAddress(v);
 }
 
@@ -142,7 +155,11 @@ function specInput(v: unknown): SpecInput {
 /** Starts the local node: the API under /api, the chain under /rpc, the app everywhere else. */
 export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
   const logger = opts.logger ?? createLogger({ name: "web", level: process.env.RENDERMESH_LOG_LEVEL ?? "warn" });
-  const provider = new JsonRpcProvider(opts.rpcUrl, Network.from(opts.chainId), { staticNetwork: true, pollingInterval: 500, cacheTimeout: -1 });
+  const provider = new JsonRpcProvider(opts.rpcUrl, Network.from(opts.chainId), {
+    staticNetwork: true,
+    pollingInterval: 500,
+    cacheTimeout: -1,
+  });
   const reader: ChainReader = { provider, deployment: opts.deployment, coordinatorHttpUrl: opts.coordinatorHttpUrl };
   const staticDir = opts.staticDir ?? defaultStaticDir();
   const runs = new Runs();
@@ -198,18 +215,37 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
 
     if (method === "GET" && a === "config") {
       // The models this node can verify (the network may allow more; the page marks which the policy allows).
-      const models = (opts.client?.models ?? [defaultModel()]).map(({ manifest: m }) => ({ id: m.id, name: m.name, version: m.version, reference: m.reference, limits: m.limits }));
+      const models = (opts.client?.models ?? [defaultModel()]).map(({ manifest: m }) => ({
+        id: m.id,
+        name: m.name,
+        version: m.version,
+        reference: m.reference,
+        limits: m.limits,
+      }));
       return sendJson(res, 200, {
         chainId: opts.chainId,
         dev: Boolean(opts.dev),
-        deployment: { token: opts.deployment.token, policy: opts.deployment.policy, registry: opts.deployment.registry, escrow: opts.deployment.escrow, governor: opts.deployment.governor, timelock: opts.deployment.timelock },
-        accounts: opts.accounts.map((x) => ({ address: getAddress(x.address), label: x.label, role: x.role ?? "other", nodeSigns: keys.has(getAddress(x.address)) })),
+        deployment: {
+          token: opts.deployment.token,
+          policy: opts.deployment.policy,
+          registry: opts.deployment.registry,
+          escrow: opts.deployment.escrow,
+          governor: opts.deployment.governor,
+          timelock: opts.deployment.timelock,
+        },
+        accounts: opts.accounts.map((x) => ({
+          address: getAddress(x.address),
+          label: x.label,
+          role: x.role ?? "other",
+          nodeSigns: keys.has(getAddress(x.address)),
+        })),
         models,
         specDefaults: SPEC_DEFAULTS,
         coordinator: { multiaddrs: opts.coordinator, httpUrl: opts.coordinatorHttpUrl },
       });
     }
-    if (method === "GET" && a === "account" && b) return sendJson(res, 200, { ...(await readAccount(reader, addressParam(b))), nodeSigns: keys.has(getAddress(b)) });
+    if (method === "GET" && a === "account" && b)
+      return sendJson(res, 200, { ...(await readAccount(reader, addressParam(b))), nodeSigns: keys.has(getAddress(b)) });
 
     if (method === "POST" && a === "quote") {
       const body = await readBody(req);
@@ -280,9 +316,13 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
       const key = `${job.ref}:${seg.segment}:${seg.cid}`;
       let jpeg = thumbs.get(key);
       if (!jpeg) {
-        const out = await runFfmpeg(["-loglevel", "error", "-i", seg.file, "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"], { what: "make a thumbnail", ffmpeg: opts.client?.ffmpeg });
-        jpeg = out.stdout;
-        thumbs.set(key, jpeg);
+        const out = await runFfmpeg(
+          ["-loglevel", "error", "-i", seg.file, "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "pipe:1"],
+          { what: "make a thumbnail", ffmpeg: opts.client?.ffmpeg },
+        );
+        const made: Buffer = out.stdout;
+        thumbs.set(key, made);
+        jpeg = made;
       }
       res.writeHead(200, { "content-type": "image/jpeg", "content-length": jpeg.length, "cache-control": "max-age=3600" });
       res.end(jpeg);
@@ -300,10 +340,18 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
     if (method === "POST" && a === "dao" && b === "encode") {
       const body = await readBody(req);
       const action = body.action as PolicyAction | undefined;
-      if (!action || typeof action !== "object" || typeof action.type !== "string") throw new HttpError(400, "Say what the proposal changes (action.type).");
+      if (!action || typeof action !== "object" || typeof action.type !== "string")
+        throw new HttpError(400, "Say what the proposal changes (action.type).");
       const call = encodePolicyAction(action, opts.deployment.policy);
       const description = typeof body.description === "string" && body.description.trim() ? body.description.trim() : call.summary;
-      return sendJson(res, 200, { targets: [call.target], values: [call.value], calldatas: [call.calldata], description, summary: call.summary, terms: call.terms });
+      return sendJson(res, 200, {
+        targets: [call.target],
+        values: [call.value],
+        calldatas: [call.calldata],
+        description,
+        summary: call.summary,
+        terms: call.terms,
+      });
     }
     throw new HttpError(404, `No API ${method} ${url.pathname}.`);
   };
@@ -312,7 +360,12 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
   const rpc = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-    const upstream = await fetch(opts.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.concat(chunks), signal: AbortSignal.timeout(60_000) });
+    const upstream = await fetch(opts.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: Buffer.concat(chunks),
+      signal: AbortSignal.timeout(60_000),
+    });
     res.writeHead(upstream.status, { "content-type": "application/json" });
     res.end(Buffer.from(await upstream.arrayBuffer()));
   };
@@ -324,16 +377,24 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
     if (!existsSync(path) || path === root || extname(path) === "") path = join(root, "index.html");
     if (!existsSync(path)) throw new HttpError(404, `The web app is not built (no ${path}).`, "Run `pnpm --filter @rendermesh/web build`.");
     const bytes = await readFile(path);
-    res.writeHead(200, { "content-type": MIME[extname(path)] ?? "application/octet-stream", "cache-control": path.includes(`${sep}assets${sep}`) ? "max-age=31536000, immutable" : "no-cache" });
+    res.writeHead(200, {
+      "content-type": MIME[extname(path)] ?? "application/octet-stream",
+      "cache-control": path.includes(`${sep}assets${sep}`) ? "max-age=31536000, immutable" : "no-cache",
+    });
     res.end(bytes);
   };
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const handle = url.pathname.startsWith("/api/") ? api(req, res, url) : url.pathname === "/rpc" && req.method === "POST" ? rpc(req, res) : serveStatic(res, url);
+    const handle = url.pathname.startsWith("/api/")
+      ? api(req, res, url)
+      : url.pathname === "/rpc" && req.method === "POST"
+        ? rpc(req, res)
+        : serveStatic(res, url);
     handle.catch((err: unknown) => {
       // Refusals and bad input are answers, not failures of this node: only the rest is worth a warning.
-      if (!(err instanceof HttpError) && errorBody(err).exitCode === 1) logger.warn({ err: errorBody(err).message, path: url.pathname }, "web request failed");
+      if (!(err instanceof HttpError) && errorBody(err).exitCode === 1)
+        logger.warn({ err: errorBody(err).message, path: url.pathname }, "web request failed");
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });

@@ -1,13 +1,6 @@
 import { Contract, type Provider } from "ethers";
-import {
-  getGovernance,
-  getJob,
-  getPolicy,
-  listProposals,
-  type DaoClient,
-  type RendermeshClient,
-} from "@rendermesh/client";
-import { contentPolicyAbi, jobEscrowAbi, meshTokenAbi, providerRegistryAbi, type Deployment } from "@rendermesh/shared";
+import { getGovernance, getJob, getPolicy, listProposals, type DaoClient, type RendermeshClient } from "@rendermesh/client";
+import { contentPolicyAbi, jobEscrowAbi, meshTokenAbi, providerRegistryAbi, type Deployment } from "@rendermesh/shared/chain";
 
 /**
  * What the pages read, gathered on the node from the chain (and, for what
@@ -41,7 +34,11 @@ async function coordinatorJson(r: ChainReader, path: string): Promise<unknown> {
 /** The account's balances: ETH for gas, MESH, and MESH credited in the escrow (withdrawable). */
 export async function readAccount(r: ChainReader, address: string) {
   const c = contracts(r);
-  const [eth, mesh, escrow] = await Promise.all([r.provider.getBalance(address), c.token.getFunction("balanceOf")(address), c.escrow.getFunction("balanceOf")(address)]);
+  const [eth, mesh, escrow] = await Promise.all([
+    r.provider.getBalance(address),
+    c.token.getFunction("balanceOf")(address),
+    c.escrow.getFunction("balanceOf")(address),
+  ]);
   return { address, eth, mesh: mesh as bigint, escrow: escrow as bigint };
 }
 
@@ -53,7 +50,10 @@ export async function readJobs(client: RendermeshClient) {
   return Promise.all(
     jobs.map(async (j) => {
       const chain = j.jobId ? await getJob(client, { jobId: j.jobId }).catch(() => undefined) : undefined;
-      const raw = j.jobId ? ((await client.contracts.escrow.getJob(j.jobId).catch(() => undefined)) as { pendingClaims: bigint; paidSeconds: bigint } | undefined) : undefined;
+      const raw = j.jobId
+        ? ((await client.contracts.escrow.getJob(j.jobId).catch(() => undefined)) as
+            { pendingClaims: bigint; paidSeconds: bigint } | undefined)
+        : undefined;
       const refundOpensAt = j.deadline + Number(claimSeconds);
       const verified = client.journal.verifiedSegments(j.ref).length;
       return {
@@ -131,7 +131,12 @@ export async function readProvider(r: ChainReader, address: string) {
       const jobId = String(parsed.args[0]);
       const segment = Number(parsed.args[1]);
       const claim = (await c.escrow.getFunction("getClaim")(jobId, segment)) as { status: bigint; disputableUntil: bigint };
-      return { jobId, segment, status: CLAIM_STATUS[Number(claim.status)] ?? String(claim.status), disputableUntil: Number(claim.disputableUntil) };
+      return {
+        jobId,
+        segment,
+        status: CLAIM_STATUS[Number(claim.status)] ?? String(claim.status),
+        disputableUntil: Number(claim.disputableUntil),
+      };
     }),
   );
   const directory = (await coordinatorJson(r, "/api/providers")) as { providers: ProviderRow[] } | undefined;
@@ -152,7 +157,9 @@ export async function readProvider(r: ChainReader, address: string) {
     claims,
     pendingClaims: claims.filter((x) => x.status === "pending").length,
     disputes: claims.filter((x) => x.status === "disputed"),
-    coordinator: row ? { live: row.live, completed: row.completed, failed: row.failed, speedFps: row.speedFps, device: row.device, lastSeen: row.lastSeen } : undefined,
+    coordinator: row
+      ? { live: row.live, completed: row.completed, failed: row.failed, speedFps: row.speedFps, device: row.device, lastSeen: row.lastSeen }
+      : undefined,
     coordinatorReachable: directory !== undefined,
     now: latest?.timestamp ?? 0,
   };

@@ -133,7 +133,14 @@ export class Runs {
       const policy = await checkPolicy(client, { spec });
       onProgress(progress("policy:checked", { policyVersion: policy.version }));
       const quote = await quoteJob(client, { spec, coordinator });
-      onProgress(progress("quote:received", { pricePerSecond: quote.pricePerSecond, deposit: quote.deposit, providers: quote.providers, etaSeconds: quote.etaSeconds }));
+      onProgress(
+        progress("quote:received", {
+          pricePerSecond: quote.pricePerSecond,
+          deposit: quote.deposit,
+          providers: quote.providers,
+          etaSeconds: quote.etaSeconds,
+        }),
+      );
       assertQuoteAcceptable(quote, acceptedPricePerSecond);
       const opened = await openJob(client, { spec, quote, policyVersion: policy.version, coordinatorPeer: coordinator, onProgress });
       run.ref = opened.ref;
@@ -141,7 +148,12 @@ export class Runs {
       const result = await runJob(client, { jobId: opened.ref, onProgress });
       run.result = result;
       run.state = result.status === "settled" ? "done" : "failed";
-      this.#emit(run, run.state === "done" ? "run:done" : "run:failed", { result, ...(run.state === "failed" ? { error: { code: "JOB_FAILED", message: client.journal.getJob(opened.ref).failure ?? "The job failed.", hint: undefined } } : {}) });
+      this.#emit(run, run.state === "done" ? "run:done" : "run:failed", {
+        result,
+        ...(run.state === "failed"
+          ? { error: { code: "JOB_FAILED", message: client.journal.getJob(opened.ref).failure ?? "The job failed.", hint: undefined } }
+          : {}),
+      });
     } catch (err) {
       run.state = "failed";
       run.error = errorBody(err);

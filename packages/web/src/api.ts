@@ -26,7 +26,11 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
   try {
     res = await fetch(path, init);
   } catch {
-    throw new ApiError({ code: "NODE_UNREACHABLE", message: "The local Rendermesh node does not answer.", hint: "Start it with `pnpm dev` (or `rendermesh web`) and reload this page." });
+    throw new ApiError({
+      code: "NODE_UNREACHABLE",
+      message: "The local Rendermesh node does not answer.",
+      hint: "Start it with `pnpm dev` (or `rendermesh web`) and reload this page.",
+    });
   }
   const text = await res.text();
   let body: unknown;
@@ -40,7 +44,8 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 export const get = <T>(path: string) => call<T>(path);
-export const post = <T>(path: string, body: unknown) => call<T>(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+export const post = <T>(path: string, body: unknown) =>
+  call<T>(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 export interface Config {
   chainId: number;
@@ -55,10 +60,27 @@ export interface Config {
 /** An error of any kind as one sentence and an optional fix. */
 export function explain(err: unknown): { code: string; message: string; hint: string | undefined } {
   if (err instanceof ApiError) return { code: err.code, message: err.message, hint: err.hint };
-  const e = err as { code?: string; shortMessage?: string; revert?: { name: string; args: unknown[] }; message?: string; info?: { error?: { message?: string } } };
-  if (e?.code === "ACTION_REJECTED") return { code: "REJECTED", message: "You declined the request in your wallet; nothing was sent.", hint: undefined };
-  if (e?.revert) return { code: e.revert.name, message: `The contract refused: ${e.revert.name}(${e.revert.args.map(String).join(", ")}).`, hint: REVERT_HINTS[e.revert.name] };
-  if (e?.code === "INSUFFICIENT_FUNDS") return { code: "INSUFFICIENT_FUNDS", message: "The wallet has too little ETH to pay for gas.", hint: "Fund the wallet with ETH for gas." };
+  const e = err as {
+    code?: string;
+    shortMessage?: string;
+    revert?: { name: string; args: unknown[] };
+    message?: string;
+    info?: { error?: { message?: string } };
+  };
+  if (e?.code === "ACTION_REJECTED")
+    return { code: "REJECTED", message: "You declined the request in your wallet; nothing was sent.", hint: undefined };
+  if (e?.revert)
+    return {
+      code: e.revert.name,
+      message: `The contract refused: ${e.revert.name}(${e.revert.args.map(String).join(", ")}).`,
+      hint: REVERT_HINTS[e.revert.name],
+    };
+  if (e?.code === "INSUFFICIENT_FUNDS")
+    return {
+      code: "INSUFFICIENT_FUNDS",
+      message: "The wallet has too little ETH to pay for gas.",
+      hint: "Fund the wallet with ETH for gas.",
+    };
   const message = e?.info?.error?.message ?? e?.shortMessage ?? e?.message ?? String(err);
   return { code: e?.code ?? "ERROR", message: message.split("\n")[0] ?? message, hint: undefined };
 }

@@ -34,13 +34,25 @@ function App() {
   useEffect(() => {
     get<Config>("api/config").then(setConfig, setError);
   }, []);
-  if (error) return <main><ErrorBox error={error} /></main>;
-  if (!config) return <main><p className="muted">Connecting to the local Rendermesh node…</p></main>;
+  if (error)
+    return (
+      <main>
+        <ErrorBox error={error} />
+      </main>
+    );
+  if (!config)
+    return (
+      <main>
+        <p className="muted">Connecting to the local Rendermesh node…</p>
+      </main>
+    );
   const page = PAGES.find((p) => p.id === pageId) ?? PAGES[0];
   return (
     <WalletProvider config={config}>
       <header>
-        <a className="brand" href="#/create">Rendermesh</a>
+        <a className="brand" href="#/create">
+          Rendermesh
+        </a>
         <nav>
           {PAGES.map((p) => (
             <a key={p.id} href={`#/${p.id}`} className={p.id === page.id ? "active" : ""}>

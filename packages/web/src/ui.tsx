@@ -15,7 +15,10 @@ export function ErrorBox({ error, testid = "error" }: { error: unknown; testid?:
 }
 
 /** Loads data for a page, says that it is loading, and keeps the error to show. */
-export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; loading: boolean; reload: () => void } {
+export function useLoad<T>(
+  fn: () => Promise<T>,
+  deps: unknown[],
+): { data: T | undefined; error: unknown; loading: boolean; reload: () => void } {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<unknown>();
   const [loading, setLoading] = useState(true);
@@ -36,7 +39,13 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | u
 }
 
 /** Sends a wallet transaction and says what happens: waiting for the wallet, mining, done or refused. */
-export function useTx(onDone: () => void): { busy: string | undefined; error: unknown; note: string | undefined; done: number; send: (what: string, fn: () => Promise<{ wait: () => Promise<unknown> }>) => Promise<void> } {
+export function useTx(onDone: () => void): {
+  busy: string | undefined;
+  error: unknown;
+  note: string | undefined;
+  done: number;
+  send: (what: string, fn: () => Promise<{ wait: () => Promise<unknown> }>) => Promise<void>;
+} {
   const [busy, setBusy] = useState<string>();
   const [error, setError] = useState<unknown>();
   const [note, setNote] = useState<string>();

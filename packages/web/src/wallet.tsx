@@ -15,12 +15,16 @@ declare global {
 }
 
 /** EIP-1193 over the local node's /rpc, for one dev account. */
-export function devEip1193(address: string): Eip1193Provider {
+function devEip1193(address: string): Eip1193Provider {
   let id = 0;
   return {
     async request({ method, params }: { method: string; params?: unknown[] | Record<string, unknown> }) {
       if (method === "eth_accounts" || method === "eth_requestAccounts") return [address];
-      const res = await fetch("rpc", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }) });
+      const res = await fetch("rpc", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+      });
       const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string; data?: unknown } };
       if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code, data: body.error.data });
       return body.result;
@@ -50,7 +54,9 @@ export function useWallet(): WalletState {
 }
 
 export function WalletProvider({ config, children }: { config: Config; children: ReactNode }) {
-  const initial = config.dev ? (localStorage.getItem("rendermesh.devAccount") ?? config.accounts.find((a) => a.role === "client")?.address) : undefined;
+  const initial = config.dev
+    ? (localStorage.getItem("rendermesh.devAccount") ?? config.accounts.find((a) => a.role === "client")?.address)
+    : undefined;
   const [kind, setKind] = useState<WalletState["kind"]>(initial ? "dev" : "none");
   const [address, setAddress] = useState<string | undefined>(initial);
   const [error, setError] = useState<string>();
@@ -80,7 +86,8 @@ export function WalletProvider({ config, children }: { config: Config; children:
         const provider = new BrowserProvider(eip1193(), config.chainId);
         if (kind === "injected") {
           const net = await provider.getNetwork();
-          if (Number(net.chainId) !== config.chainId) throw new Error(`Your wallet is on chain ${net.chainId}; switch it to chain ${config.chainId}, the network this node serves.`);
+          if (Number(net.chainId) !== config.chainId)
+            throw new Error(`Your wallet is on chain ${net.chainId}; switch it to chain ${config.chainId}, the network this node serves.`);
         }
         return provider.getSigner(address);
       },
@@ -115,7 +122,12 @@ export function WalletMenu({ config }: { config: Config }) {
   return (
     <div className="wallet">
       {config.dev && (
-        <select aria-label="Account" data-testid="account" value={w.kind === "dev" ? w.address : ""} onChange={(e) => e.target.value && w.chooseDev(e.target.value)}>
+        <select
+          aria-label="Account"
+          data-testid="account"
+          value={w.kind === "dev" ? w.address : ""}
+          onChange={(e) => e.target.value && w.chooseDev(e.target.value)}
+        >
           <option value="">dev account…</option>
           {config.accounts.map((a) => (
             <option key={a.address} value={a.address}>

@@ -55,8 +55,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function post(path: string, body: unknown): Promise<{ status: number; json: { error?: { code: string; message: string; hint?: string; exitCode: number } } }> {
-  const res = await fetch(`${node.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+async function post(
+  path: string,
+  body: unknown,
+): Promise<{ status: number; json: { error?: { code: string; message: string; hint?: string; exitCode: number } } }> {
+  const res = await fetch(`${node.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as never };
 }
 

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The web app in a real browser (Debian's chromium driven by playwright-core)
 // against a real local network: a Hardhat node, the contracts, a coordinator
 // and a provider (libp2p, ONNX Runtime, ffmpeg, Helia), and the local web
@@ -44,7 +45,14 @@ beforeAll(async () => {
   web = await startDevWebNode(net.dev, { dataDir: join(dir, "web"), port: 0, staticDir });
   browser = await chromium.launch({
     executablePath: chromiumPath(),
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, LONG);
 
@@ -77,7 +85,13 @@ describe("the dev wallet", () => {
     const address = net.dev.accounts.client.address;
     const signer = await provider.getSigner(address);
     const domain = { name: "Rendermesh", version: "1", chainId: net.dev.chainId, verifyingContract: net.deployment.escrow };
-    const types = { Voucher: [{ name: "jobId", type: "bytes32" }, { name: "provider", type: "address" }, { name: "seconds", type: "uint32" }] };
+    const types = {
+      Voucher: [
+        { name: "jobId", type: "bytes32" },
+        { name: "provider", type: "address" },
+        { name: "seconds", type: "uint32" },
+      ],
+    };
     const voucher = { jobId: `0x${"11".repeat(32)}`, provider: net.dev.accounts.providers[0]!.address, seconds: 3 };
     const signature = await signer.signTypedData(domain, types, voucher);
     expect(verifyTypedData(domain, types, voucher, signature)).toBe(address);
@@ -175,7 +189,8 @@ describe("the web app in Chromium", () => {
       await gov.locator('[data-testid="tx-note"][data-n="3"]', { hasText: "Vote for: done." }).waitFor();
 
       // Voting lasts a number of blocks: mine them rather than wait.
-      const votingPeriod = BigInt((await gov.evaluate(() => fetch("api/dao").then((r) => r.json()))).governance.votingPeriod as string);
+      const dao = (await gov.evaluate(() => fetch("api/dao").then((r) => r.json()))) as { governance: { votingPeriod: string } };
+      const votingPeriod = BigInt(dao.governance.votingPeriod);
       await mineBlocks(rpc, votingPeriod + 1n);
       await gov.click('[data-testid="refresh"]');
       await proposal.locator('[data-testid="queue"]').click();

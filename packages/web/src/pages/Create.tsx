@@ -7,7 +7,15 @@ import { useWallet } from "../wallet.js";
 interface Quote {
   spec: { prompt: string; seconds: number; width: number; height: number; fps: number; model: string };
   policyVersion: string;
-  quote: { pricePerSecond: string; deposit: string; providers: number; etaSeconds: number; coordinator: string; coordinatorFeeBps: number; treasuryFeeBps: number };
+  quote: {
+    pricePerSecond: string;
+    deposit: string;
+    providers: number;
+    etaSeconds: number;
+    coordinator: string;
+    coordinatorFeeBps: number;
+    treasuryFeeBps: number;
+  };
   balance: string;
 }
 
@@ -72,7 +80,9 @@ function sentence(e: RunEvent): string | undefined {
     case "voucher:signed":
       return `Voucher signed: ${short(d.provider as string)} is owed ${String(d.seconds)} second(s).`;
     case "voucher:sent":
-      return d.acknowledged ? `The provider acknowledged its voucher for ${String(d.seconds)} second(s).` : `The provider did not take its voucher (${String(d.error)}); settle pays it anyway.`;
+      return d.acknowledged
+        ? `The provider acknowledged its voucher for ${String(d.seconds)} second(s).`
+        : `The provider did not take its voucher (${String(d.error)}); settle pays it anyway.`;
     case "job:complete":
       return "Every segment is verified.";
     case "video:assembled":
@@ -103,8 +113,10 @@ function segmentsFrom(events: RunEvent[], total: number): Seg[] {
     const s = segs[i];
     if (e.type === "voucher:signed") paidByProvider.set(String(d.provider).toLowerCase(), Number(d.seconds));
     if (!s) continue;
-    if (e.type === "segment:assigned" && s.state !== "verified" && s.state !== "paid") Object.assign(s, { state: "assigned", provider: d.provider });
-    if (e.type === "segment:progress" && (s.state === "assigned" || s.state === "rendering")) Object.assign(s, { state: "rendering", frames: [d.framesDone, d.frameCount] });
+    if (e.type === "segment:assigned" && s.state !== "verified" && s.state !== "paid")
+      Object.assign(s, { state: "assigned", provider: d.provider });
+    if (e.type === "segment:progress" && (s.state === "assigned" || s.state === "rendering"))
+      Object.assign(s, { state: "rendering", frames: [d.framesDone, d.frameCount] });
     if (e.type === "segment:delivered") Object.assign(s, { state: "delivered", provider: d.provider });
     if (e.type === "segment:verified") Object.assign(s, { state: "paid", provider: d.provider, psnr: d.psnrDb });
     if (e.type === "segment:rejected") Object.assign(s, { state: "rejected", note: String(d.check) });
@@ -113,7 +125,16 @@ function segmentsFrom(events: RunEvent[], total: number): Seg[] {
   return segs;
 }
 
-const LABEL: Record<SegState, string> = { waiting: "waiting", assigned: "assigned", rendering: "rendering", delivered: "verifying", verified: "verified", paid: "verified · paid", rejected: "rejected", failed: "failed" };
+const LABEL: Record<SegState, string> = {
+  waiting: "waiting",
+  assigned: "assigned",
+  rendering: "rendering",
+  delivered: "verifying",
+  verified: "verified",
+  paid: "verified · paid",
+  rejected: "rejected",
+  failed: "failed",
+};
 
 export function CreatePage({ config }: { config: Config }) {
   const w = useWallet();
@@ -179,7 +200,11 @@ export function CreatePage({ config }: { config: Config }) {
     setError(undefined);
     setBusy("Starting the job…");
     try {
-      const { id } = await post<{ id: string }>("api/jobs", { account: w.address, spec: spec(), acceptedPricePerSecond: quote.quote.pricePerSecond });
+      const { id } = await post<{ id: string }>("api/jobs", {
+        account: w.address,
+        spec: spec(),
+        acceptedPricePerSecond: quote.quote.pricePerSecond,
+      });
       setRunId(id);
       setQuote(undefined);
     } catch (err) {
@@ -192,7 +217,8 @@ export function CreatePage({ config }: { config: Config }) {
   const jobId = (events.find((e) => e.type === "job:opened")?.detail.jobId as string | undefined) ?? undefined;
   const total = (events.find((e) => e.type === "run:started")?.detail.spec as { seconds?: number } | undefined)?.seconds ?? 0;
   const segs = segmentsFrom(events, total);
-  const done = events.find((e) => e.type === "run:done")?.detail as { result?: { payments: Payments; jobId: string; verified: number } } | undefined;
+  const done = events.find((e) => e.type === "run:done")?.detail as
+    { result?: { payments: Payments; jobId: string; verified: number } } | undefined;
   const failed = events.find((e) => e.type === "run:failed")?.detail as { error?: ApiErrorBody } | undefined;
   const acct = `account=${w.address ?? ""}`;
 
@@ -234,8 +260,8 @@ export function CreatePage({ config }: { config: Config }) {
         </div>
         {!w.nodeSigns && w.address && (
           <div className="note">
-            The local node holds no key for {short(w.address)}, so it cannot pay for a job from it. On the dev network pick a dev account; elsewhere start the node with
-            your key (see the README).
+            The local node holds no key for {short(w.address)}, so it cannot pay for a job from it. On the dev network pick a dev account;
+            elsewhere start the node with your key (see the README).
           </div>
         )}
         <div className="actions">
@@ -243,7 +269,11 @@ export function CreatePage({ config }: { config: Config }) {
             Check policy and get a quote
           </button>
         </div>
-        {busy && <p className="muted" data-testid="busy">{busy}</p>}
+        {busy && (
+          <p className="muted" data-testid="busy">
+            {busy}
+          </p>
+        )}
         <ErrorBox error={error} testid="create-error" />
         {quote && (
           <div className="note" data-testid="quote-box">
@@ -269,7 +299,12 @@ export function CreatePage({ config }: { config: Config }) {
               <dd>{mesh(quote.balance)}</dd>
             </dl>
             <div className="actions">
-              <button type="button" data-testid="start" disabled={Boolean(busy) || (runId !== undefined && !finished)} onClick={() => void start()}>
+              <button
+                type="button"
+                data-testid="start"
+                disabled={Boolean(busy) || (runId !== undefined && !finished)}
+                onClick={() => void start()}
+              >
                 Approve {mesh(quote.quote.deposit)} and start
               </button>
             </div>
@@ -280,17 +315,31 @@ export function CreatePage({ config }: { config: Config }) {
       {runId && (
         <div className="card" data-testid="run" data-state={finished ? (done ? "done" : "failed") : "running"}>
           <h2>
-            Job {jobId ? short(jobId) : "(opening)"} {finished ? (done ? <span className="badge good">settled</span> : <span className="badge bad">stopped</span>) : <span className="badge">running</span>}
+            Job {jobId ? short(jobId) : "(opening)"}{" "}
+            {finished ? (
+              done ? (
+                <span className="badge good">settled</span>
+              ) : (
+                <span className="badge bad">stopped</span>
+              )
+            ) : (
+              <span className="badge">running</span>
+            )}
           </h2>
           {!finished && last && now - last.at > 20_000 && (
             <p className="note" data-testid="quiet">
-              Nothing new for {Math.round((now - last.at) / 1000)} s; the last step was: {sentence(last) ?? last.type}. Providers may still be rendering; the job stops with a reason if they miss their deadline.
+              Nothing new for {Math.round((now - last.at) / 1000)} s; the last step was: {sentence(last) ?? last.type}. Providers may still
+              be rendering; the job stops with a reason if they miss their deadline.
             </p>
           )}
           <div className="segments" data-testid="segments">
             {segs.map((s, i) => (
               <div className="segment" key={i} data-testid={`segment-${i}`} data-state={s.state}>
-                {(s.state === "paid" || s.state === "verified") && jobId ? <img alt={`segment ${i}`} src={`api/jobs/${jobId}/segments/${i}/thumb?${acct}`} /> : <div className="ph" />}
+                {(s.state === "paid" || s.state === "verified") && jobId ? (
+                  <img alt={`segment ${i}`} src={`api/jobs/${jobId}/segments/${i}/thumb?${acct}`} />
+                ) : (
+                  <div className="ph" />
+                )}
                 <div>
                   #{i} {LABEL[s.state]}
                 </div>

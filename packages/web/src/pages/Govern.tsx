@@ -68,7 +68,10 @@ export function GovernPage({ config }: { config: Config }) {
         .map((t) => t.trim())
         .filter(Boolean);
       if (list.length === 0) throw new Error("Type at least one term to block (separate several with commas).");
-      const calls = await post<{ targets: string[]; values: string[]; calldatas: string[]; description: string }>("api/dao/encode", { action: { type: "block-term", terms: list }, description });
+      const calls = await post<{ targets: string[]; values: string[]; calldatas: string[]; description: string }>("api/dao/encode", {
+        action: { type: "block-term", terms: list },
+        description,
+      });
       return (await governor()).getFunction("propose")(calls.targets, calls.values, calls.calldatas, calls.description);
     });
 
@@ -85,7 +88,9 @@ export function GovernPage({ config }: { config: Config }) {
               <dt>Version</dt>
               <dd data-testid="policy-version">{d.policy.version}</dd>
               <dt>Blocked terms</dt>
-              <dd data-testid="blocked-count">{d.policy.blockedTermCount} (stored as hashes; a prompt that contains one is refused before anything is signed)</dd>
+              <dd data-testid="blocked-count">
+                {d.policy.blockedTermCount} (stored as hashes; a prompt that contains one is refused before anything is signed)
+              </dd>
               <dt>Allowed models</dt>
               <dd>{d.policy.allowedModels.map((m) => config.models.find((x) => x.id === m)?.name ?? short(m)).join(", ")}</dd>
               <dt>Limits</dt>
@@ -112,17 +117,31 @@ export function GovernPage({ config }: { config: Config }) {
               <>
                 <p data-testid="votes">
                   {mesh(me.balance)} held · {mesh(me.votes)} of voting power{" "}
-                  {me.delegatee ? (me.delegatee.toLowerCase() === me.address.toLowerCase() ? "(delegated to yourself)" : `(delegated to ${short(me.delegatee)})`) : "(not delegated: tokens vote only once delegated)"}
+                  {me.delegatee
+                    ? me.delegatee.toLowerCase() === me.address.toLowerCase()
+                      ? "(delegated to yourself)"
+                      : `(delegated to ${short(me.delegatee)})`
+                    : "(not delegated: tokens vote only once delegated)"}
                 </p>
                 {BigInt(me.balance) > 0n && me.delegatee?.toLowerCase() !== me.address.toLowerCase() && (
-                  <button type="button" disabled={Boolean(tx.busy)} onClick={() => void tx.send("Delegate", async () => new Contract(config.deployment.token, meshTokenAbi, await w.signer()).getFunction("delegate")(me.address))}>
+                  <button
+                    type="button"
+                    disabled={Boolean(tx.busy)}
+                    onClick={() =>
+                      void tx.send("Delegate", async () =>
+                        new Contract(config.deployment.token, meshTokenAbi, await w.signer()).getFunction("delegate")(me.address),
+                      )
+                    }
+                  >
                     Delegate to myself
                   </button>
                 )}
               </>
             )}
             <p className="muted">
-              Proposals need {mesh(d.governance.proposalThreshold)} of votes; voting opens {d.governance.votingDelay} block(s) after a proposal and lasts {d.governance.votingPeriod} blocks; a passed proposal waits {d.governance.timelockDelay} s in the timelock. Quorum now: {mesh(d.governance.quorum)}.
+              Proposals need {mesh(d.governance.proposalThreshold)} of votes; voting opens {d.governance.votingDelay} block(s) after a
+              proposal and lasts {d.governance.votingPeriod} blocks; a passed proposal waits {d.governance.timelockDelay} s in the timelock.
+              Quorum now: {mesh(d.governance.quorum)}.
             </p>
           </div>
 
@@ -134,14 +153,27 @@ export function GovernPage({ config }: { config: Config }) {
             </label>
             <label>
               Description (optional)
-              <input data-testid="description" value={description} onChange={(e) => setDescription(e.target.value)} placeholder="why the DAO should block them" />
+              <input
+                data-testid="description"
+                value={description}
+                onChange={(e) => setDescription(e.target.value)}
+                placeholder="why the DAO should block them"
+              />
             </label>
             <button type="button" data-testid="propose" disabled={Boolean(tx.busy) || !w.address} onClick={() => void propose()}>
               Propose
             </button>
           </div>
-          {tx.busy && <p className="muted" data-testid="tx-busy">{tx.busy}</p>}
-          {tx.note && <p className="ok" data-testid="tx-note" data-n={tx.done}>{tx.note}</p>}
+          {tx.busy && (
+            <p className="muted" data-testid="tx-busy">
+              {tx.busy}
+            </p>
+          )}
+          {tx.note && (
+            <p className="ok" data-testid="tx-note" data-n={tx.done}>
+              {tx.note}
+            </p>
+          )}
           <ErrorBox error={tx.error} testid="tx-error" />
 
           <h2>Proposals</h2>
@@ -158,7 +190,8 @@ export function GovernPage({ config }: { config: Config }) {
                 </div>
               ))}
               <p>
-                for {mesh(p.votes.for)} · against {mesh(p.votes.against)} · abstain {mesh(p.votes.abstain)} · quorum {mesh(p.quorum)} {p.quorumReached ? <span className="badge good">reached</span> : <span className="badge">not reached</span>}
+                for {mesh(p.votes.for)} · against {mesh(p.votes.against)} · abstain {mesh(p.votes.abstain)} · quorum {mesh(p.quorum)}{" "}
+                {p.quorumReached ? <span className="badge good">reached</span> : <span className="badge">not reached</span>}
               </p>
               <p className="muted" data-testid="next">
                 {p.next}
@@ -167,24 +200,57 @@ export function GovernPage({ config }: { config: Config }) {
               <div className="actions">
                 {p.stateForNextBlock === "Active" && (
                   <>
-                    <button type="button" data-testid="vote-for" disabled={Boolean(tx.busy)} onClick={() => void tx.send("Vote for", async () => (await governor()).getFunction("castVote")(p.proposalId, 1))}>
+                    <button
+                      type="button"
+                      data-testid="vote-for"
+                      disabled={Boolean(tx.busy)}
+                      onClick={() => void tx.send("Vote for", async () => (await governor()).getFunction("castVote")(p.proposalId, 1))}
+                    >
                       Vote for
                     </button>
-                    <button type="button" className="secondary" disabled={Boolean(tx.busy)} onClick={() => void tx.send("Vote against", async () => (await governor()).getFunction("castVote")(p.proposalId, 0))}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      disabled={Boolean(tx.busy)}
+                      onClick={() => void tx.send("Vote against", async () => (await governor()).getFunction("castVote")(p.proposalId, 0))}
+                    >
                       Against
                     </button>
-                    <button type="button" className="secondary" disabled={Boolean(tx.busy)} onClick={() => void tx.send("Abstain", async () => (await governor()).getFunction("castVote")(p.proposalId, 2))}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      disabled={Boolean(tx.busy)}
+                      onClick={() => void tx.send("Abstain", async () => (await governor()).getFunction("castVote")(p.proposalId, 2))}
+                    >
                       Abstain
                     </button>
                   </>
                 )}
                 {p.stateForNextBlock === "Succeeded" && (
-                  <button type="button" data-testid="queue" disabled={Boolean(tx.busy)} onClick={() => void tx.send("Queue", async () => (await governor()).getFunction("queue")(p.targets, p.values, p.calldatas, keccakText(p.description)))}>
+                  <button
+                    type="button"
+                    data-testid="queue"
+                    disabled={Boolean(tx.busy)}
+                    onClick={() =>
+                      void tx.send("Queue", async () =>
+                        (await governor()).getFunction("queue")(p.targets, p.values, p.calldatas, keccakText(p.description)),
+                      )
+                    }
+                  >
                     Queue
                   </button>
                 )}
                 {p.state === "Queued" && (
-                  <button type="button" data-testid="execute" disabled={Boolean(tx.busy)} onClick={() => void tx.send("Execute", async () => (await governor()).getFunction("execute")(p.targets, p.values, p.calldatas, keccakText(p.description)))}>
+                  <button
+                    type="button"
+                    data-testid="execute"
+                    disabled={Boolean(tx.busy)}
+                    onClick={() =>
+                      void tx.send("Execute", async () =>
+                        (await governor()).getFunction("execute")(p.targets, p.values, p.calldatas, keccakText(p.description)),
+                      )
+                    }
+                  >
                     Execute
                   </button>
                 )}

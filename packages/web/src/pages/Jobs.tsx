@@ -34,7 +34,10 @@ function status(j: JobRow): string {
 
 export function JobsPage(_: { config: Config }) {
   const w = useWallet();
-  const jobs = useLoad(() => (w.address ? get<{ jobs: JobRow[]; nodeSigns: boolean }>(`api/jobs?account=${w.address}`) : Promise.resolve(undefined)), [w.address]);
+  const jobs = useLoad(
+    () => (w.address ? get<{ jobs: JobRow[]; nodeSigns: boolean }>(`api/jobs?account=${w.address}`) : Promise.resolve(undefined)),
+    [w.address],
+  );
   const [busy, setBusy] = useState<string>();
   const [error, setError] = useState<unknown>();
 
@@ -55,11 +58,17 @@ export function JobsPage(_: { config: Config }) {
     <>
       <h1>My jobs</h1>
       {!w.address && <p className="note">Connect a wallet or pick a dev account to see its jobs.</p>}
-      {jobs.data && !jobs.data.nodeSigns && <p className="note">This node has run no jobs for {short(w.address)}: it lists the jobs in its own journal, for the accounts it signs for.</p>}
+      {jobs.data && !jobs.data.nodeSigns && (
+        <p className="note">
+          This node has run no jobs for {short(w.address)}: it lists the jobs in its own journal, for the accounts it signs for.
+        </p>
+      )}
       {jobs.loading && <p className="muted">Reading the journal and the escrow…</p>}
       <ErrorBox error={jobs.error ?? error} />
       {busy && <p className="muted">{busy}</p>}
-      {jobs.data && jobs.data.jobs.length === 0 && jobs.data.nodeSigns && <p className="muted">No jobs yet. Create one on the Create page.</p>}
+      {jobs.data && jobs.data.jobs.length === 0 && jobs.data.nodeSigns && (
+        <p className="muted">No jobs yet. Create one on the Create page.</p>
+      )}
       {jobs.data && jobs.data.jobs.length > 0 && (
         <div className="card table-wrap">
           <table data-testid="jobs">
@@ -92,7 +101,9 @@ export function JobsPage(_: { config: Config }) {
                   </td>
                   <td>
                     {j.chainStatus === "open" ? (j.refundable ? "refund available now" : `refund opens ${when(j.refundOpensAt)}`) : "—"}
-                    {j.pendingClaims > 0 && <div className="muted">{j.pendingClaims} provider claim(s) pending; a refund waits for them</div>}
+                    {j.pendingClaims > 0 && (
+                      <div className="muted">{j.pendingClaims} provider claim(s) pending; a refund waits for them</div>
+                    )}
                   </td>
                   <td>
                     {j.hasVideo && j.jobId && (

@@ -44,7 +44,8 @@ export function ProvidePage({ config }: { config: Config }) {
       <ErrorBox error={s.error} />
       {p && !p.registered && (
         <p className="note" data-testid="not-registered">
-          {short(p.address)} is not a registered provider. Register and stake with <code>rendermesh-provider start --register --stake 1000</code> on the machine that renders.
+          {short(p.address)} is not a registered provider. Register and stake with{" "}
+          <code>rendermesh-provider start --register --stake 1000</code> on the machine that renders.
         </p>
       )}
       {p && p.registered && (
@@ -52,7 +53,14 @@ export function ProvidePage({ config }: { config: Config }) {
           <dl className="kv">
             <dt>Provider</dt>
             <dd>
-              {p.address} {p.coordinator ? p.coordinator.live ? <span className="badge good">live</span> : <span className="badge">offline</span> : null}
+              {p.address}{" "}
+              {p.coordinator ? (
+                p.coordinator.live ? (
+                  <span className="badge good">live</span>
+                ) : (
+                  <span className="badge">offline</span>
+                )
+              ) : null}
             </dd>
             <dt>Stake</dt>
             <dd data-testid="stake">
@@ -64,7 +72,11 @@ export function ProvidePage({ config }: { config: Config }) {
             <dd>{p.models.map((m) => config.models.find((x) => x.id === m)?.name ?? short(m)).join(", ") || "none"}</dd>
             <dt>Segments rendered</dt>
             <dd data-testid="segments-rendered">
-              {p.coordinator ? `${p.coordinator.completed} completed, ${p.coordinator.failed} failed (as the coordinator counts them)` : p.coordinatorReachable ? "not seen by the coordinator yet" : "the coordinator's API does not answer"}
+              {p.coordinator
+                ? `${p.coordinator.completed} completed, ${p.coordinator.failed} failed (as the coordinator counts them)`
+                : p.coordinatorReachable
+                  ? "not seen by the coordinator yet"
+                  : "the coordinator's API does not answer"}
             </dd>
             <dt>Earned</dt>
             <dd data-testid="earned">
@@ -85,20 +97,41 @@ export function ProvidePage({ config }: { config: Config }) {
             </dd>
             <dt>Disputes</dt>
             <dd data-testid="disputes">
-              {p.disputes.length === 0 ? "none" : p.disputes.map((d) => <div key={`${d.jobId}:${d.segment}`}>job {short(d.jobId)} segment {d.segment}: awaiting the arbiter</div>)}
+              {p.disputes.length === 0
+                ? "none"
+                : p.disputes.map((d) => (
+                    <div key={`${d.jobId}:${d.segment}`}>
+                      job {short(d.jobId)} segment {d.segment}: awaiting the arbiter
+                    </div>
+                  ))}
             </dd>
             <dt>Unstaking</dt>
-            <dd>{BigInt(p.unstake.amount) > 0n ? `${mesh(p.unstake.amount)} ${canWithdrawStake ? "can be withdrawn now" : `unlocks ${when(p.unstake.availableAt)}`}` : `nothing requested (cooldown ${Math.round(p.unstake.cooldownSeconds / 3600)} h)`}</dd>
+            <dd>
+              {BigInt(p.unstake.amount) > 0n
+                ? `${mesh(p.unstake.amount)} ${canWithdrawStake ? "can be withdrawn now" : `unlocks ${when(p.unstake.availableAt)}`}`
+                : `nothing requested (cooldown ${Math.round(p.unstake.cooldownSeconds / 3600)} h)`}
+            </dd>
           </dl>
           <div className="actions">
-            <button type="button" data-testid="withdraw" disabled={Boolean(tx.busy) || BigInt(p.withdrawable) === 0n} onClick={() => void tx.send("Withdraw earnings", async () => (await escrow()).getFunction("withdraw")())}>
+            <button
+              type="button"
+              data-testid="withdraw"
+              disabled={Boolean(tx.busy) || BigInt(p.withdrawable) === 0n}
+              onClick={() => void tx.send("Withdraw earnings", async () => (await escrow()).getFunction("withdraw")())}
+            >
               Withdraw {mesh(p.withdrawable)}
             </button>
           </div>
           <div className="row" style={{ marginTop: "0.8rem" }}>
             <label>
               Unstake amount (MESH)
-              <input data-testid="unstake-amount" inputMode="decimal" value={amount} placeholder="e.g. 100" onChange={(e) => setAmount(e.target.value)} />
+              <input
+                data-testid="unstake-amount"
+                inputMode="decimal"
+                value={amount}
+                placeholder="e.g. 100"
+                onChange={(e) => setAmount(e.target.value)}
+              />
             </label>
           </div>
           <div className="actions">
@@ -121,12 +154,21 @@ export function ProvidePage({ config }: { config: Config }) {
             >
               Request unstake
             </button>
-            <button type="button" className="secondary" disabled={Boolean(tx.busy) || !canWithdrawStake} onClick={() => void tx.send("Withdraw stake", async () => (await registry()).getFunction("withdrawStake")())}>
+            <button
+              type="button"
+              className="secondary"
+              disabled={Boolean(tx.busy) || !canWithdrawStake}
+              onClick={() => void tx.send("Withdraw stake", async () => (await registry()).getFunction("withdrawStake")())}
+            >
               Withdraw unstaked
             </button>
           </div>
           {tx.busy && <p className="muted">{tx.busy}</p>}
-          {tx.note && <p className="ok" data-testid="tx-note" data-n={tx.done}>{tx.note}</p>}
+          {tx.note && (
+            <p className="ok" data-testid="tx-note" data-n={tx.done}>
+              {tx.note}
+            </p>
+          )}
           <ErrorBox error={tx.error} testid="tx-error" />
         </div>
       )}
