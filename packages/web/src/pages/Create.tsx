@@ -149,6 +149,7 @@ export function CreatePage({ config }: { config: Config }) {
   const [runId, setRunId] = useState<string>();
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [now, setNow] = useState(Date.now());
+  const [lost, setLost] = useState(false);
   const source = useRef<EventSource | undefined>(undefined);
 
   const spec = () => {
@@ -159,16 +160,31 @@ export function CreatePage({ config }: { config: Config }) {
   // Any change to the form voids the quote: what is signed is what was quoted.
   useEffect(() => setQuote(undefined), [prompt, model, seconds, size, fps, w.address]);
 
+  // A page opened (or reloaded) while one of this account's jobs runs on the node follows that job again.
+  useEffect(() => {
+    if (!w.address || runId) return;
+    get<{ runs: Array<{ id: string; state: string; startedAt: number }> }>(`api/runs?account=${w.address}`).then(
+      (r) => {
+        const running = r.runs.filter((x) => x.state === "running").sort((a, b) => b.startedAt - a.startedAt)[0];
+        if (running) setRunId(running.id);
+      },
+      () => undefined,
+    );
+  }, [w.address, runId]);
+
   useEffect(() => {
     if (!runId) return;
     const es = new EventSource(`api/runs/${runId}/events`);
     source.current = es;
     setEvents([]);
+    es.onopen = () => setLost(false);
     es.onmessage = (m) => {
       const e = JSON.parse(m.data as string) as RunEvent;
       setEvents((prev) => (prev.some((p) => p.seq === e.seq) ? prev : [...prev, e]));
       if (e.type === "run:done" || e.type === "run:failed") es.close();
     };
+    // EventSource reconnects by itself; meanwhile say so rather than look frozen.
+    es.onerror = () => setLost(es.readyState !== EventSource.CLOSED);
     return () => es.close();
   }, [runId]);
 
@@ -326,6 +342,12 @@ export function CreatePage({ config }: { config: Config }) {
               <span className="badge">running</span>
             )}
           </h2>
+          {!finished && lost && (
+            <p className="error" data-testid="lost">
+              Lost the connection to the local node; reconnecting. The job goes on in the node (its journal resumes it if the node
+              restarts).
+            </p>
+          )}
           {!finished && last && now - last.at > 20_000 && (
             <p className="note" data-testid="quiet">
               Nothing new for {Math.round((now - last.at) / 1000)} s; the last step was: {sentence(last) ?? last.type}. Providers may still

@@ -28,7 +28,7 @@ function status(j: JobRow): string {
   if (j.chainStatus === "settled") return "settled";
   if (j.chainStatus === "refunded") return "refunded";
   if (j.phase === "failed" || j.phase === "closed") return `stopped${j.failure ? `: ${j.failure}` : ""}`;
-  if (j.chainStatus === "open") return `running (${j.verified}/${j.spec.seconds} verified)`;
+  if (j.chainStatus === "open") return `running (${j.verified}/${j.spec.seconds} verified; the Create page follows it)`;
   return j.phase;
 }
 
