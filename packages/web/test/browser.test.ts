@@ -148,6 +148,11 @@ describe("the web app in Chromium", () => {
       await prov.click('[data-testid="withdraw"]');
       await prov.locator('[data-testid="tx-note"][data-n="1"]', { hasText: "Withdraw earnings: done." }).waitFor();
       await prov.locator('[data-testid="withdrawable"]', { hasText: /^0 MESH$/ }).waitFor();
+      // …and asks to unstake part of its stake, which unlocks after the cooldown.
+      await prov.fill('[data-testid="unstake-amount"]', "100");
+      await prov.click('[data-testid="unstake"]');
+      await prov.locator('[data-testid="tx-note"][data-n="2"]', { hasText: "Request unstake: done." }).waitFor();
+      await prov.locator('[data-testid="unstaking"]', { hasText: /^100 MESH (unlocks|can be withdrawn)/ }).waitFor();
 
       const jobs = await open("jobs", net.dev.accounts.client.address);
       await jobs.locator('[data-testid="job-row"][data-status="settled"]').waitFor();

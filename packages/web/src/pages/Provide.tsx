@@ -26,6 +26,13 @@ interface ProviderStatus {
   now: number;
 }
 
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
 export function ProvidePage({ config }: { config: Config }) {
   const w = useWallet();
   const s = useLoad(() => (w.address ? get<ProviderStatus>(`api/providers/${w.address}`) : Promise.resolve(undefined)), [w.address]);
@@ -106,10 +113,10 @@ export function ProvidePage({ config }: { config: Config }) {
                   ))}
             </dd>
             <dt>Unstaking</dt>
-            <dd>
+            <dd data-testid="unstaking">
               {BigInt(p.unstake.amount) > 0n
                 ? `${mesh(p.unstake.amount)} ${canWithdrawStake ? "can be withdrawn now" : `unlocks ${when(p.unstake.availableAt)}`}`
-                : `nothing requested (cooldown ${Math.round(p.unstake.cooldownSeconds / 3600)} h)`}
+                : `nothing requested (stake unlocks ${duration(p.unstake.cooldownSeconds)} after a request)`}
             </dd>
           </dl>
           <div className="actions">
