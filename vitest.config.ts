@@ -30,6 +30,8 @@ export default defineConfig({
           testTimeout: 600_000,
           hookTimeout: 600_000,
           fileParallelism: false,
+          // After the other projects, never beside the e2e project's networks (2 cores).
+          sequence: { groupOrder: 1 },
         },
       },
       ...(existsSync("test")
