@@ -198,6 +198,27 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
     return c;
   };
 
+  // Quotes and policy checks sign nothing, so any account may ask for one: an
+  // account without a key here is quoted through a client with a throwaway key.
+  let quoter: Promise<RendermeshClient> | undefined;
+  const quoteClient = (account: string): Promise<RendermeshClient> => {
+    if (keys.has(getAddress(account))) return clientFor(account);
+    quoter ??= (async () => {
+      const dataDir = join(opts.dataDir, "quotes");
+      await mkdir(dataDir, { recursive: true });
+      return createRendermeshClient({
+        wallet: new Wallet(Wallet.createRandom().privateKey, provider),
+        deployment: opts.deployment,
+        dataDir,
+        coordinator: opts.coordinator,
+        logger: logger.child({ role: "quotes" }),
+        ...opts.client,
+      });
+    })();
+    quoter.catch(() => (quoter = undefined));
+    return quoter;
+  };
+
   const jobFile = async (account: string, ref: string, what: "video" | "manifest") => {
     const client = await clientFor(account);
     const job = client.journal.findJob(ref);
@@ -249,8 +270,10 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
 
     if (method === "POST" && a === "quote") {
       const body = await readBody(req);
-      const client = await clientFor(addressParam(body.account));
-      return sendJson(res, 200, await quoteFor(client, specInput(body.spec), opts.coordinator));
+      const account = addressParam(body.account);
+      const input = specInput(body.spec);
+      const quote = await quoteFor(await quoteClient(account), input, opts.coordinator, account);
+      return sendJson(res, 200, { ...quote, nodeSigns: keys.has(account) });
     }
     if (method === "POST" && a === "jobs" && !b) {
       const body = await readBody(req);
@@ -416,7 +439,8 @@ export async function startWebNode(opts: WebNodeOptions): Promise<WebNode> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      for (const c of clients.values()) await (await c.catch(() => undefined))?.close().catch(() => undefined);
+      for (const c of [...clients.values(), ...(quoter ? [quoter] : [])])
+        await (await c.catch(() => undefined))?.close().catch(() => undefined);
       clients.clear();
       provider.destroy();
     },

@@ -58,12 +58,17 @@ export interface QuoteResult {
 }
 
 /** The quote and the policy check, before anything is signed. */
-export async function quoteFor(client: RendermeshClient, input: SpecInput, coordinator: string[]): Promise<QuoteResult> {
+export async function quoteFor(
+  client: RendermeshClient,
+  input: SpecInput,
+  coordinator: string[],
+  account = client.account,
+): Promise<QuoteResult> {
   const spec = buildSpec(input);
   const policy = await checkPolicy(client, { spec });
   const quote = await quoteJob(client, { spec, coordinator });
   assertQuoteAcceptable(quote, undefined);
-  const balance = (await client.contracts.token.balanceOf(client.account)) as bigint;
+  const balance = (await client.contracts.token.balanceOf(account)) as bigint;
   return { spec, policyVersion: policy.version, quote, balance };
 }
 

@@ -85,10 +85,17 @@ describe("the local node's API", () => {
   });
 
   test("a job for an account whose key the node does not hold is refused, not attempted", async () => {
-    const r = await post("/api/quote", { account: stranger, spec: { prompt: "sea", seconds: 2 } });
+    const r = await post("/api/jobs", { account: stranger, spec: { prompt: "sea", seconds: 2 }, acceptedPricePerSecond: "1" });
     expect(r.status).toBe(403);
     expect(r.json.error).toMatchObject({ code: "NO_KEY", exitCode: 3 });
     expect(r.json.error?.message).toContain(stranger);
+    expect(seen).toEqual([]);
+  });
+
+  test("any account may ask for a quote (it signs nothing): a malformed spec from one the node has no key for gets INVALID_SPEC", async () => {
+    const r = await post("/api/quote", { account: stranger, spec: { prompt: "sea", seconds: 0 } });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatchObject({ code: "INVALID_SPEC", exitCode: 2 });
     expect(seen).toEqual([]);
   });
 

@@ -314,16 +314,23 @@ export function CreatePage({ config }: { config: Config }) {
               <dt>Your balance</dt>
               <dd>{mesh(quote.balance)}</dd>
             </dl>
-            <div className="actions">
-              <button
-                type="button"
-                data-testid="start"
-                disabled={Boolean(busy) || (runId !== undefined && !finished)}
-                onClick={() => void start()}
-              >
-                Approve {mesh(quote.quote.deposit)} and start
-              </button>
-            </div>
+            {w.nodeSigns ? (
+              <div className="actions">
+                <button
+                  type="button"
+                  data-testid="start"
+                  disabled={Boolean(busy) || (runId !== undefined && !finished)}
+                  onClick={() => void start()}
+                >
+                  Approve {mesh(quote.quote.deposit)} and start
+                </button>
+              </div>
+            ) : (
+              <p className="muted" data-testid="no-key">
+                This node cannot pay from {short(w.address)}: it signs jobs only for the accounts it holds keys for (see the README). The
+                quote and the policy check above are the network&apos;s answer all the same.
+              </p>
+            )}
           </div>
         )}
       </div>
