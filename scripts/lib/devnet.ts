@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Contract, HDNodeWallet, JsonRpcProvider, Mnemonic, Network, NonceManager, Wallet } from "ethers";
-import { type DevNetwork } from "@rendermesh/shared";
+import type { DevNetwork } from "@rendermesh/shared";
 import { meshTokenAbi } from "@rendermesh/shared/chain";
 import { loadOrCreatePeerKey } from "@rendermesh/shared/net";
 import { defaultModel } from "@rendermesh/shared/model";

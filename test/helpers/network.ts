@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Network } from "ethers";
-import { type DevNetwork } from "@rendermesh/shared";
+import type { DevNetwork } from "@rendermesh/shared";
 import { jobEscrowAbi, meshTokenAbi, contentPolicyAbi } from "@rendermesh/shared/chain";
 import { repoRoot } from "../../scripts/lib/devnet.ts";
 

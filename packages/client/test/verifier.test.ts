@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet } from "ethers";
-import { type JobSpec } from "@rendermesh/shared";
+import type { JobSpec } from "@rendermesh/shared";
 import { defaultModel } from "@rendermesh/shared/model";
 import { decodeSegment, encodeSegment } from "@rendermesh/shared/media";
 import { decodeSampled } from "../src/verify/decode.js";
-import { createSpotRenderer, type SpotRenderer } from "../src/verify/spot-renderer.js";
+import { createSpotRenderer, type SpotRenderer } from "@rendermesh/shared/model";
 import { defaultVerifierComponents } from "../src/verify/components.js";
 import { SegmentVerifier } from "../src/verify/verifier.js";
 import { DEFAULT_PSNR_THRESHOLD_DB } from "../src/verify/constants.js";
