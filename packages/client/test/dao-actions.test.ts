@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
+import { JOURNAL_FILE } from "../src/journal/journal.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { termHash, UsageError } from "@rendermesh/shared";
@@ -15,7 +17,6 @@ import {
   type ProposalRecord,
   type ProposalStatus,
   readStoredProposals,
-  storePath,
   storeProposal,
 } from "../src/dao/index.js";
 import { parseDuration, parseProposalId, parseSupport } from "../src/cli/dao.js";
@@ -143,11 +144,28 @@ describe("proposal store", () => {
   });
 
   test("behavior: an entry whose calls no longer hash to its id is ignored", () => {
-    const path = storePath(dir, deployment);
-    const json = JSON.parse(readFileSync(path, "utf8")) as { proposals: Array<{ description: string }> };
-    json.proposals[0]!.description = "Block fox (edited)";
-    writeFileSync(path, JSON.stringify(json));
+    // Edited behind the client's back, in the journal where the store lives.
+    const db = new Database(join(dir, JOURNAL_FILE));
+    const row = db.prepare("SELECT data FROM dao_proposals").get() as { data: string };
+    const edited = { ...(JSON.parse(row.data) as object), description: "Block fox (edited)" };
+    db.prepare("UPDATE dao_proposals SET data = ?").run(JSON.stringify(edited));
+    db.close();
     expect(readStoredProposals(dir, deployment)).toEqual([]);
+  });
+
+  test("behavior: a data dir with the old JSON store is imported into the journal once, nothing lost", () => {
+    const legacy = mkdtempSync(join(tmpdir(), "rendermesh-dao-legacy-"));
+    try {
+      const stored = { ...record, proposalId: record.proposalId.toString(), values: ["0"], voteStart: "10", voteEnd: "30" };
+      mkdirSync(join(legacy, "dao"));
+      writeFileSync(join(legacy, "dao", `31337-${deployment.governor.toLowerCase()}.json`), JSON.stringify({ proposals: [stored] }));
+      expect(readStoredProposals(legacy, deployment)).toEqual([record]);
+      // Once: the file is not read again (a later edit to it changes nothing).
+      writeFileSync(join(legacy, "dao", `31337-${deployment.governor.toLowerCase()}.json`), JSON.stringify({ proposals: [] }));
+      expect(readStoredProposals(legacy, deployment)).toEqual([record]);
+    } finally {
+      rmSync(legacy, { recursive: true, force: true });
+    }
   });
 });
 
