@@ -3,7 +3,7 @@
  * Amounts are decimal strings (they exceed 2^53); hashes and addresses are
  * lower-case 0x hex; times are unix milliseconds unless named otherwise.
  */
-export const SCHEMA = `
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
