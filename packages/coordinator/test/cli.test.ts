@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { tsNodeArgs } from "@rendermesh/testing";
 import { describe, expect, test } from "vitest";
 
 // The coordinator CLI as a user runs it: a child process (the CLI ends with
@@ -11,7 +12,7 @@ const root = fileURLToPath(new URL("../../..", import.meta.url));
 function coordinatorCli(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(
     process.execPath,
-    ["--conditions=@rendermesh/source", "--experimental-transform-types", "--no-warnings", "--import", "./packages/coordinator/test/helpers/ts-hooks.mjs", "packages/coordinator/src/cli.ts", ...argv],
+    [...tsNodeArgs(), "packages/coordinator/src/cli.ts", ...argv],
     { cwd: root, env: { ...process.env, RENDERMESH_PRIVATE_KEY: "" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";
