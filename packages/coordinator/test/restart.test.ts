@@ -61,7 +61,7 @@ describe("restart", () => {
     await fundClient(chain, client);
     const providers: TestProvider[] = [];
     let child: ChildProcess | undefined;
-    const tc = new TestClient(() => addr);
+    const tc = new TestClient(() => addr, { wallet: client, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow });
     let addr = "";
     try {
       let started = await spawnCoordinator(dir.dir, port);

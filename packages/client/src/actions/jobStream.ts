@@ -1,5 +1,5 @@
 import type { Multiaddr } from "@multiformats/multiaddr";
-import { JobStreamMessage, MAX_MESSAGE_BYTES, openProtocolStream, PROTOCOLS, type JobEvent, type MessageStream, type SubmitJob, type WatchJob } from "@rendermesh/shared";
+import { JobStreamMessage, MAX_MESSAGE_BYTES, openProtocolStream, PROTOCOLS, type CancelJob, type JobEvent, type MessageStream, type SubmitJob, type WatchJob } from "@rendermesh/shared";
 import type { RendermeshClient } from "../client.js";
 import { networkError, refusal } from "../net/peers.js";
 
@@ -22,7 +22,7 @@ export interface OpenJobStreamOptions {
 }
 
 /** Opens `/rendermesh/job`, sends `request` and returns the event stream. */
-export async function openJobStream(client: RendermeshClient, request: SubmitJob | WatchJob, options: OpenJobStreamOptions): Promise<JobEventStream> {
+export async function openJobStream(client: RendermeshClient, request: SubmitJob | WatchJob | CancelJob, options: OpenJobStreamOptions): Promise<JobEventStream> {
   const { node } = await client.net();
   let stream: MessageStream;
   try {
@@ -31,7 +31,7 @@ export async function openJobStream(client: RendermeshClient, request: SubmitJob
     // Our side has said all it will; the coordinator keeps writing events.
     await stream.close({ signal: options.signal });
   } catch (err) {
-    throw networkError(err, "coordinator", request.type === "submit" ? "submit the job" : "follow the job");
+    throw networkError(err, "coordinator", request.type === "submit" ? "submit the job" : request.type === "cancel" ? "cancel the job" : "follow the job");
   }
   const idle = options.idleTimeoutMs ?? DEFAULT_JOB_STREAM_IDLE_MS;
   return {
@@ -40,6 +40,8 @@ export async function openJobStream(client: RendermeshClient, request: SubmitJob
       try {
         for await (const message of stream.messages(JobStreamMessage, { signal: options.signal, timeout: idle })) {
           if (message.type === "error") throw refusal(message, "coordinator");
+          // A summary is what a stranger gets; our requests carry auth, so it never comes here.
+          if (message.type === "job-summary") continue;
           yield message;
         }
       } catch (err) {

@@ -1,4 +1,4 @@
-import { JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
+import { Contract, JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
 import {
   connectContracts,
   eip712Domain,
@@ -22,6 +22,9 @@ export interface ConnectChainInit {
   /** JSON-RPC polling interval for log scans (default 1 s). */
   pollingIntervalMs?: number;
 }
+
+const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
+const ERC1271_MAGIC = "0x1626ba7e";
 
 const REGISTRY_EVENTS = ["ProviderRegistered", "ProviderUpdated", "PeerIdChanged", "StakeAdded", "UnstakeRequested", "StakeWithdrawn", "ProviderSlashed"] as const;
 
@@ -56,6 +59,18 @@ export class EthersChain implements ChainView {
     this.startBlock = init.deployment.startBlock;
     this.contracts = connectContracts(this.provider, init.deployment);
     this.domain = eip712Domain(this.chainId, this.escrow);
+  }
+
+  async isValidContractSignature(account: string, hash: string, signature: string, options: ChainCallOptions = {}): Promise<boolean> {
+    return wrap(`ERC-1271 signature of ${account}`, options.signal, async () => {
+      if ((await this.provider.getCode(account)) === "0x") return false;
+      const wallet = new Contract(account, ERC1271_ABI, this.provider);
+      try {
+        return String(await wallet.getFunction("isValidSignature")(hash, signature)).toLowerCase() === ERC1271_MAGIC;
+      } catch {
+        return false; // reverted: not a valid signature (or not an ERC-1271 wallet)
+      }
+    });
   }
 
   async getJob(jobId: string, options: ChainCallOptions = {}): Promise<EscrowJob> {

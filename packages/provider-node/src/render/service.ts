@@ -1,4 +1,4 @@
-import type { Logger } from "@rendermesh/shared";
+import { deadline, type Logger } from "@rendermesh/shared";
 import { specHash, type ErrorMessage, type RenderRequest } from "@rendermesh/shared";
 import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
@@ -231,7 +231,9 @@ export class RenderService {
     const pipeline = this.#c.pipelines.get(spec.model.toLowerCase())!;
     const controller = new AbortController();
     const deadlineMs = Math.min(this.#segmentTimeoutMs, Math.max(0, assignment.deadline * 1000 - (this.#c.now?.() ?? Date.now())));
-    const signal = AbortSignal.any([controller.signal, this.#stopping.signal, AbortSignal.timeout(Math.max(1, deadlineMs))]);
+    // Not AbortSignal.any: it would leave a dependent on the long-lived stopping signal per segment.
+    const limit = deadline({ timeout: Math.max(1, deadlineMs) }, 0, controller.signal, this.#stopping.signal);
+    const signal = limit.signal;
     const started = performance.now();
     const listeners = new Set<(framesDone: number) => void>();
     let lastFrames = 0;
@@ -271,6 +273,7 @@ export class RenderService {
         else log.info({ reason }, "segment given back");
         throw err;
       } finally {
+        limit.clear();
         this.#inFlight.delete(key(assignment.jobId, assignment.segment));
         this.#c.metrics.queueDepth.set(this.#inFlight.size);
       }

@@ -30,6 +30,8 @@ export const REASON_CODES = [
   "ASSIGNMENT_EXPIRED",
   "SEGMENT_FAILED",
   "JOB_FAILED",
+  "NOT_JOB_CLIENT",
+  "CANCELLED",
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -60,6 +62,8 @@ const SENTENCES: Record<ReasonCode, { text: string; fix?: string }> = {
   ASSIGNMENT_EXPIRED: { text: "The assignment's deadline has passed." },
   SEGMENT_FAILED: { text: "A segment failed on every provider it was tried on." },
   JOB_FAILED: { text: "The job failed." },
+  NOT_JOB_CLIENT: { text: "Only the job's on-chain client may do this, and the request carried no valid signature of it.", fix: "Sign jobAccessMessage(chainId, escrow, jobId, yourPeerId) with the key that opened the job and send it as `auth`." },
+  CANCELLED: { text: "The job's client cancelled it." },
 };
 
 /** One clear sentence for a reason code, with the detail the peer gave and the fix. */
