@@ -2,7 +2,8 @@
 // and real libp2p on loopback, honest test providers, and attackers that are
 // just more libp2p nodes.
 import { Wallet } from "ethers";
-import { createMeshNode, PROTOCOLS, QuoteResponse, request, type JobSpec, type MeshNode } from "@rendermesh/shared";
+import { Writable } from "node:stream";
+import { createLogger, createMeshNode, PROTOCOLS, QuoteResponse, request, type JobSpec, type Logger, type MeshNode } from "@rendermesh/shared";
 import { Coordinator } from "../../packages/coordinator/src/coordinator.ts";
 import { CoordinatorConfig } from "../../packages/coordinator/src/config.ts";
 import { EthersChain } from "../../packages/coordinator/src/chain/ethers-chain.ts";
@@ -35,11 +36,11 @@ export class Stack {
     for (const stop of this.stops.splice(0).reverse()) await stop();
   }
 
-  async coordinator(over: Record<string, unknown> = {}, livenessMs?: number): Promise<Coordinator> {
+  async coordinator(over: Record<string, unknown> = {}, livenessMs?: number, log?: Logger): Promise<Coordinator> {
     const dir = tempDir("rm-hostile-");
     const config = CoordinatorConfig.parse({ dataDir: dir.dir, httpPort: 0, heartbeatIntervalMs: 1000, referenceWidth: 32, referenceHeight: 32, referenceFps: 4, logLevel: "silent", segmentGraceSeconds: 3, ...over });
     const chain = new EthersChain({ rpcUrl: this.chain.rpcUrl, deployment: this.chain.deployment, signer: new Wallet(account(1).privateKey), pollingIntervalMs: 200 });
-    const c = new Coordinator(config, { chain, supervisor: { tickMs: 100, graceMs: 3000, resumeGraceMs: 3000 }, ...(livenessMs ? { livenessMs } : {}) });
+    const c = new Coordinator(config, { chain, supervisor: { tickMs: 100, graceMs: 3000, resumeGraceMs: 3000 }, ...(livenessMs ? { livenessMs } : {}), ...(log ? { log } : {}) });
     await c.start();
     this.push(() => dir.cleanup());
     this.push(() => c.stop());
@@ -77,4 +78,16 @@ export async function pool(count: number, concurrency: number, task: (i: number,
       while (next < count) await task(next++, worker);
     }),
   );
+}
+
+/** A debug-level logger that keeps every line, to check what a node logged (and at which level). */
+export function capturingLogger(): { log: Logger; lines: Array<{ level: number; msg?: string; [k: string]: unknown }> } {
+  const lines: Array<{ level: number; msg?: string }> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line) as { level: number });
+      done();
+    },
+  });
+  return { log: createLogger({ name: "coordinator", level: "debug", destination }), lines };
 }

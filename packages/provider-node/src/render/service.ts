@@ -214,6 +214,9 @@ export class RenderService {
     if (row?.state !== "delivered" || row.delivery === null || row.providerSig === null) return undefined;
     const job = this.#c.journal.getJob(assignment.jobId);
     if (!job) return undefined;
+    // The journal is keyed by job id alone: a replay naming another chain or
+    // escrow is not the same work, and goes through the full checks (WRONG_CHAIN).
+    if (request.chainId !== job.chainId || request.escrow.toLowerCase() !== job.escrow.toLowerCase()) return undefined;
     if (assignment.provider.toLowerCase() !== this.#c.address.toLowerCase()) return undefined;
     if (specHash(request.spec) !== specHash(job.spec)) return undefined;
     if (assignment.firstFrame !== row.assignment.firstFrame || assignment.frameCount !== row.assignment.frameCount) return undefined;

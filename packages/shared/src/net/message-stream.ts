@@ -71,6 +71,7 @@ export class MessageStream {
   #readError: Error | undefined;
   #ended = false;
   #discarding = false;
+  #receivedError: RemoteError | undefined;
 
   constructor(stream: Stream, init: MessageStreamInit = {}) {
     this.stream = stream;
@@ -92,6 +93,11 @@ export class MessageStream {
         return length;
       },
     });
+  }
+
+  /** The last error frame the peer sent where another message was expected (thrown by `read` as `RemoteError`). */
+  get receivedError(): RemoteError | undefined {
+    return this.#receivedError;
   }
 
   /** True once the remote closed its end and every frame it sent has been read. */
@@ -287,7 +293,8 @@ export class MessageStream {
     if (typeof value === "object" && value !== null && (value as { type?: unknown }).type === "error") {
       const parsed = ErrorFrameSchema.safeParse(value);
       if (!parsed.success) throw invalid("The peer sent a malformed error message", parsed.error);
-      throw new RemoteError(parsed.data.code, parsed.data.message, { frame: parsed.data });
+      this.#receivedError = new RemoteError(parsed.data.code, parsed.data.message, { frame: parsed.data });
+      throw this.#receivedError;
     }
     throw invalid("The message does not match the protocol schema", result.error);
   }

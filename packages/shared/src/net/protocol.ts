@@ -20,6 +20,7 @@ import {
   MessageTooLargeError,
   ProtocolError,
   ProtocolNotSupportedError,
+  RemoteError,
   StreamClosedError,
   TimeoutError,
   TooManyStreamsError,
@@ -168,7 +169,11 @@ export async function handleProtocol(
       await stream.close();
       stream.resetIfNotClosedWithin(closeGrace);
     } catch (err) {
-      const reply = errorReply(err, handlerTimeout);
+      // An error frame where a request belongs is the peer's mistake, not ours.
+      const reply =
+        err instanceof RemoteError && stream.receivedError === err
+          ? { code: WireErrorCode.BAD_MESSAGE, message: `Expected a request on ${protocolId}, but got an error frame (${err.code}); error frames are only answers.` }
+          : errorReply(err, handlerTimeout);
       if (reply.code === WireErrorCode.INTERNAL) log.error({ err, peer: key }, "handler failed");
       else log.debug({ err, peer: key, code: reply.code }, "answering with an error");
       await finishWithError(stream, reply);

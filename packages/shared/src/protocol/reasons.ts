@@ -6,7 +6,6 @@
 export const REASON_CODES = [
   "BAD_MESSAGE",
   "MESSAGE_TOO_LARGE",
-  "UNSUPPORTED_VERSION",
   "BUSY",
   "TIMEOUT",
   "INTERNAL",
@@ -38,7 +37,6 @@ export type ReasonCode = (typeof REASON_CODES)[number];
 const SENTENCES: Record<ReasonCode, { text: string; fix?: string }> = {
   BAD_MESSAGE: { text: "The peer sent a message that does not match the protocol.", fix: "Upgrade both nodes to compatible versions." },
   MESSAGE_TOO_LARGE: { text: "A message was larger than the protocol allows." },
-  UNSUPPORTED_VERSION: { text: "The peer speaks a protocol version this node does not support.", fix: "Upgrade the older node." },
   BUSY: { text: "The node is busy.", fix: "Retry after the suggested delay." },
   TIMEOUT: { text: "The peer did not answer in time.", fix: "Check that it is running and reachable, then retry." },
   INTERNAL: { text: "The node hit an internal error.", fix: "Check its logs." },
