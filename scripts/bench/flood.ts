@@ -12,39 +12,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Wallet } from "ethers";
-import { announceMessage, AnnounceResponse, createMeshNode, PROTOCOLS, request, type PolicySnapshot } from "@rendermesh/shared";
-import { Coordinator, CoordinatorConfig, type ChainView } from "@rendermesh/coordinator";
+import { announceMessage, AnnounceResponse, createMeshNode, PROTOCOLS, request } from "@rendermesh/shared";
+import { Coordinator, CoordinatorConfig } from "@rendermesh/coordinator";
+import { STUB_MODEL as MODEL, stubChain } from "../lib/stub-chain.ts";
 import type { BenchResult } from "./types.ts";
 
 const STREAMS = Number(process.env.FLOOD_STREAMS ?? 16_000);
 const BASELINE_MS = 5_000;
-const MODEL = `0x${"ab".repeat(32)}`;
 const here = dirname(fileURLToPath(import.meta.url));
-
-function stubChain(providers: Map<string, string>): ChainView {
-  const policy: PolicySnapshot = {
-    version: 1n, blockedTerms: new Set(), allowedModels: new Set([MODEL]), maxSeconds: 600, maxWidth: 1024, maxHeight: 1024, maxFps: 60,
-    minProviderStake: 1n, coordinatorFeeBps: 100, treasuryFeeBps: 100, disputeWindow: 3600n, claimWindow: 3600n,
-    arbiter: `0x${"00".repeat(20)}`, treasury: `0x${"00".repeat(20)}`,
-  };
-  return {
-    chainId: 31337,
-    escrow: `0x${"ee".repeat(20)}`,
-    coordinator: `0x${"c0".repeat(20)}`,
-    getJob: async () => ({ client: "0x", seconds: 0, paidSeconds: 0, reservedSeconds: 0, coordinator: "0x", deadline: 0, coordinatorFeeBps: 0, treasuryFeeBps: 0, pricePerSecond: 0n, policyVersion: 0n, status: 0, specHash: "0x" }),
-    jobOpenedBlock: async () => undefined,
-    readPolicy: async () => policy,
-    providerOfPeer: async (bytes) => providers.get(Buffer.from(bytes).toString("hex")) ?? `0x${"00".repeat(20)}`,
-    isActive: async () => true,
-    getProvider: async () => ({ registered: true, peerId: "0x", stake: 10n ** 20n, askPerSecond: 1n, models: [MODEL] }),
-    registeredProviders: async () => [...providers.values()],
-    watchRegistry: () => () => undefined,
-    escrowBalance: async () => 0n,
-    signAssignment: async () => `0x${"00".repeat(65)}`,
-    recoverDelivery: () => `0x${"00".repeat(20)}`,
-    close: async () => undefined,
-  };
-}
 
 function percentileMs(h: ReturnType<typeof monitorEventLoopDelay>, p: number): number {
   return h.percentile(p) / 1e6;
