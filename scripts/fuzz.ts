@@ -15,11 +15,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createRequire } from "node:module";
+import type * as Zod from "zod";
 import { createMeshNode, openProtocolStream, PROTOCOLS, REASON_CODES, type MeshNode } from "@rendermesh/shared";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The zod the shared schemas use (the root package does not depend on it).
-const { z } = createRequire(join(here, "..", "packages", "shared", "package.json"))("zod") as typeof import("zod");
+const { z } = createRequire(join(here, "..", "packages", "shared", "package.json"))("zod") as typeof Zod;
 
 /** Unsigned LEB128, the frame length prefix. */
 function encodeVarint(n: number): Uint8Array {
@@ -105,7 +106,8 @@ function mutateValue(msg: Record<string, unknown>): Record<string, unknown> {
       else out[pick(keys)] = pick(weird);
       break;
     }
-    default: out.type === "error" ? undefined : Object.assign(out, { type: "error", code: pick(["INTERNAL", "NOPE", "", "BUSY"]), message: "fake" }); // an error frame as a request
+    default: // an error frame as a request
+      Object.assign(out, { type: "error", code: pick(["INTERNAL", "NOPE", "", "BUSY"]), message: "fake" });
   }
   return out;
 }
@@ -138,7 +140,8 @@ const isTyped = (m: unknown): boolean => {
   return true;
 };
 
-interface Tally { sent: number; typed: number; untyped: number; noReply: number; samples: string[] }
+/** `internal`: typed, but INTERNAL — bad input must never reach a node's own failure path. */
+interface Tally { sent: number; typed: number; internal: number; untyped: number; noReply: number; samples: string[] }
 const tallies: Record<string, Tally> = {};
 const nodes: MeshNode[] = await Promise.all(Array.from({ length: 4 }, () => createMeshNode()));
 const started = Date.now();
@@ -147,7 +150,7 @@ const before = await memory();
 
 const protocols = ["announce", "quote", "job", "report"] as const;
 for (const name of protocols) {
-  const t: Tally = (tallies[name] = { sent: 0, typed: 0, untyped: 0, noReply: 0, samples: [] });
+  const t: Tally = (tallies[name] = { sent: 0, typed: 0, internal: 0, untyped: 0, noReply: 0, samples: [] });
   let next = 0;
   await Promise.all(nodes.map(async (node) => {
     while (next < COUNT && !outOfTime() && exited === null) {
@@ -174,8 +177,13 @@ for (const name of protocols) {
       if (failure !== undefined) {
         t.noReply++;
         if (t.samples.length < 5) t.samples.push(`${c.kind}: no reply (${failure})`);
-      } else if (isTyped(reply)) t.typed++;
-      else {
+      } else if (isTyped(reply)) {
+        t.typed++;
+        if ((reply as { code?: unknown }).code === "INTERNAL") {
+          t.internal++;
+          if (t.samples.length < 5) t.samples.push(`${c.kind}: INTERNAL`);
+        }
+      } else {
         t.untyped++;
         if (t.samples.length < 5) t.samples.push(`${c.kind}: ${JSON.stringify(reply).slice(0, 200)}`);
       }
@@ -184,7 +192,7 @@ for (const name of protocols) {
 }
 
 // HTTP: odd paths, methods and parameters; every answer must be JSON with a status < 500.
-const http: Tally = (tallies.http = { sent: 0, typed: 0, untyped: 0, noReply: 0, samples: [] });
+const http: Tally = (tallies.http = { sent: 0, typed: 0, internal: 0, untyped: 0, noReply: 0, samples: [] });
 const paths = ["/api/status", "/api/status/x", "/api/jobs?limit=-1", "/api/jobs?limit=1e3", "/api/jobs?offset=abc", "/api/jobs?status=x", "/api/jobs?zzz=1", `/api/jobs/${info.jobId}`, `/api/jobs/${info.jobId}/events?from=-1`, `/api/jobs/${info.jobId}/nope`, "/api/jobs/0x12", "/api/%ZZ", "/api/providers?x", "/metrics?x=1", "//api//status", "/api/" + "a/".repeat(500), "/api/jobs/%ED%A0%80"];
 for (let i = 0; i < Math.min(COUNT, 400) && !outOfTime() && exited === null; i++) {
   http.sent++;
@@ -215,12 +223,12 @@ if (exited === null) {
 }
 
 const crashes = (after?.uncaught ?? 0) + (after === undefined ? 1 : 0);
-const untyped = Object.values(tallies).reduce((n, t) => n + t.untyped + t.noReply, 0);
+const untyped = Object.values(tallies).reduce((n, t) => n + t.untyped + t.noReply + t.internal, 0);
 const result = {
   seed: Number(args.seed),
   seconds: Math.round((Date.now() - started) / 1000),
   crashes,
-  untypedOrUnanswered: untyped,
+  untypedUnansweredOrInternal: untyped,
   heapGrowthBytes: after ? after.heapUsed - before.heapUsed : null,
   protocols: tallies,
 };
@@ -228,7 +236,7 @@ if (args.json) console.log(JSON.stringify(result, null, 2));
 else {
   log(`pnpm fuzz — seed ${result.seed}, ${result.seconds} s`);
   for (const [name, t] of Object.entries(tallies)) {
-    log(`  ${name.padEnd(9)} sent ${t.sent}, typed ${t.typed}, untyped ${t.untyped}, no reply ${t.noReply}`);
+    log(`  ${name.padEnd(9)} sent ${t.sent}, typed ${t.typed} (INTERNAL ${t.internal}), untyped ${t.untyped}, no reply ${t.noReply}`);
     for (const s of t.samples) log(`      ${s}`);
   }
   log(`  crashes: ${crashes}; heap growth after GC: ${after ? ((after.heapUsed - before.heapUsed) / 1024 / 1024).toFixed(1) + " MiB" : "n/a (target died)"}`);
