@@ -15,12 +15,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createRequire } from "node:module";
-import type * as Zod from "zod";
-import { createMeshNode, openProtocolStream, PROTOCOLS, REASON_CODES, type MeshNode } from "@rendermesh/shared";
+import { PROTOCOLS, REASON_CODES } from "@rendermesh/shared";
+import { createMeshNode, openProtocolStream, type MeshNode } from "@rendermesh/shared/net";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The zod the shared schemas use (the root package does not depend on it).
-const { z } = createRequire(join(here, "..", "packages", "shared", "package.json"))("zod") as typeof Zod;
+const { z } = createRequire(join(here, "..", "packages", "shared", "package.json"))("zod") as { z: { unknown(): never } };
 
 /** Unsigned LEB128, the frame length prefix. */
 function encodeVarint(n: number): Uint8Array {

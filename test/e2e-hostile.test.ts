@@ -5,7 +5,8 @@
 // figures live in `pnpm bench` (scripts/bench/flood.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
-import { ErrorFrameSchema, jobAccessMessage, JobSpec, JobStreamMessage, openProtocolStream, PROTOCOLS, ReportResponse, request, type MeshNode } from "@rendermesh/shared";
+import { jobAccessMessage, JobSpec, JobStreamMessage, PROTOCOLS, ReportResponse } from "@rendermesh/shared";
+import { ErrorFrameSchema, openProtocolStream, request, type MeshNode } from "@rendermesh/shared/net";
 import { account, fundClient, openJob, startChain, type TestChain } from "../packages/coordinator/test/helpers/chain.ts";
 import { TestClient } from "../packages/coordinator/test/helpers/test-client.ts";
 import { connect, type Socket } from "node:net";

@@ -2,7 +2,8 @@
 // short streams against a coordinator from several libp2p identities, so the
 // flood's own CPU work stays out of the measured process.
 // Usage: node scripts/bench/_flooder.ts <multiaddr> <streams> <identities>
-import { createMeshNode, JobStreamMessage, openProtocolStream, PROTOCOLS, QuoteResponse, request } from "@rendermesh/shared";
+import { JobStreamMessage, PROTOCOLS, QuoteResponse } from "@rendermesh/shared";
+import { createMeshNode, openProtocolStream, request } from "@rendermesh/shared/net";
 
 const [addr, streamsArg, identitiesArg] = process.argv.slice(2);
 if (!addr) throw new Error("usage: _flooder.ts <multiaddr> <streams> <identities>");

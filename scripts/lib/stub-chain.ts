@@ -24,7 +24,7 @@ export function stubChain(providers: Map<string, string>): ChainView {
     readPolicy: async () => policy,
     providerOfPeer: async (bytes) => providers.get(Buffer.from(bytes).toString("hex")) ?? `0x${"00".repeat(20)}`,
     isActive: async () => true,
-    getProvider: async () => ({ registered: true, peerId: "0x", stake: 10n ** 20n, askPerSecond: 1n, models: [MODEL] }),
+    getProvider: async () => ({ registered: true, peerId: "0x", stake: 10n ** 20n, askPerSecond: 1n, models: [MODEL], unstakeAmount: 0n, unstakeAvailableAt: 0 }),
     registeredProviders: async () => [...providers.values()],
     watchRegistry: () => () => undefined,
     escrowBalance: async () => 0n,

@@ -3,7 +3,8 @@
 // just more libp2p nodes.
 import { Wallet } from "ethers";
 import { Writable } from "node:stream";
-import { createLogger, createMeshNode, PROTOCOLS, QuoteResponse, request, type JobSpec, type Logger, type MeshNode } from "@rendermesh/shared";
+import { createLogger, PROTOCOLS, QuoteResponse, type JobSpec, type Logger } from "@rendermesh/shared";
+import { createMeshNode, request, type MeshNode } from "@rendermesh/shared/net";
 import { Coordinator } from "../../packages/coordinator/src/coordinator.ts";
 import { CoordinatorConfig } from "../../packages/coordinator/src/config.ts";
 import { EthersChain } from "../../packages/coordinator/src/chain/ethers-chain.ts";

@@ -1,15 +1,6 @@
 import type { Wallet } from "ethers";
-import {
-  createMeshNode,
-  jobAccessMessage,
-  JobStreamMessage,
-  openProtocolStream,
-  PROTOCOLS,
-  ReportResponse,
-  request,
-  type JobSpec,
-  type MeshNode,
-} from "@rendermesh/shared";
+import { jobAccessMessage, JobStreamMessage, PROTOCOLS, ReportResponse, type JobSpec } from "@rendermesh/shared";
+import { createMeshNode, openProtocolStream, request, type MeshNode } from "@rendermesh/shared/net";
 
 export type Event = { type: string; seq: number; segment?: number; [k: string]: unknown };
 

@@ -1,4 +1,5 @@
-import { announceMessage, deadline, reasonSentence, REASON_CODES, type AnnounceAck, type Logger, type ProviderAnnounce, type ReasonCode } from "@rendermesh/shared";
+import { deadline } from "@rendermesh/shared/net";
+import { announceMessage, reasonSentence, REASON_CODES, type AnnounceAck, type Logger, type ProviderAnnounce, type ReasonCode } from "@rendermesh/shared";
 import type { ProviderMetrics } from "../metrics.js";
 import { ANNOUNCE_RETRY_MAX_MS, ANNOUNCE_RETRY_MIN_MS, ANNOUNCE_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS } from "./constants.js";
 

@@ -1,4 +1,5 @@
-import { deadline, type Logger } from "@rendermesh/shared";
+import type { Logger } from "@rendermesh/shared";
+import { deadline } from "@rendermesh/shared/net";
 import { specHash, type ErrorMessage, type RenderRequest } from "@rendermesh/shared";
 import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";

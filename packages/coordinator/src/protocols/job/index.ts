@@ -1,15 +1,5 @@
-import {
-  handleProtocol,
-  JobRequest,
-  type JobRequest as JobRequestMessage,
-  MAX_MESSAGE_BYTES,
-  type Logger,
-  type MessageStream,
-  type ProtocolHost,
-  type ProtocolRegistration,
-  type JobSummary,
-  type SubmitJob,
-} from "@rendermesh/shared";
+import { JobRequest, MAX_MESSAGE_BYTES, type JobRequest as JobRequestMessage, type JobSummary, type Logger, type SubmitJob } from "@rendermesh/shared";
+import { handleProtocol, type MessageStream, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { RefusalError } from "../../errors.js";
 import type { CoordinatorStore, JobRow, StoredEvent } from "../../store/index.js";
 import { answerRefusal } from "../refusal.js";
