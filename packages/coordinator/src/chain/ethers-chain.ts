@@ -39,6 +39,7 @@ export class EthersChain implements ChainView {
   private readonly signer: Signer;
   private readonly startBlock: number;
   private readonly openedBlocks = new Map<string, number>();
+  private readonly hasCode = new Map<string, boolean>();
 
   constructor(init: ConnectChainInit) {
     this.provider = new JsonRpcProvider(init.rpcUrl, init.deployment.chainId, { staticNetwork: true, polling: true, pollingInterval: init.pollingIntervalMs ?? 1000 });
@@ -53,7 +54,16 @@ export class EthersChain implements ChainView {
 
   async isValidContractSignature(account: string, hash: string, signature: string, options: ChainCallOptions = {}): Promise<boolean> {
     return wrap(`ERC-1271 signature of ${account}`, options.signal, async () => {
-      if ((await this.provider.getCode(account)) === "0x") return false;
+      // Cached: a bad auth from a stranger must not cost an RPC call each time
+      // (job clients are few; whether an account has code rarely changes).
+      const key = account.toLowerCase();
+      let hasCode = this.hasCode.get(key);
+      if (hasCode === undefined) {
+        hasCode = (await this.provider.getCode(account)) !== "0x";
+        if (this.hasCode.size >= 4096) this.hasCode.delete(this.hasCode.keys().next().value!);
+        this.hasCode.set(key, hasCode);
+      }
+      if (!hasCode) return false;
       const wallet = new Contract(account, ERC1271_ABI, this.provider);
       try {
         return String(await wallet.getFunction("isValidSignature")(hash, signature)).toLowerCase() === ERC1271_MAGIC;
