@@ -113,7 +113,7 @@ describe("hostile peers (real chain, real libp2p, loopback)", { timeout: 600_000
   it("behavior: strangers' watch streams cannot lock a job's client out, and a job's own followers are bounded", async () => {
     const c = await stack.coordinator();
     const addr = c.multiaddrs[0]!;
-    await stack.provider(addr, { hang: true });
+    await stack.provider(addr, { mode: "hang" });
     const { chainId, escrow } = chain.deployment;
     const tc = await honestClient(addr);
     const s = spec({ seed: 22 });

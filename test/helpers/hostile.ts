@@ -10,7 +10,7 @@ import { CoordinatorConfig } from "../../packages/coordinator/src/config.ts";
 import { EthersChain } from "../../packages/coordinator/src/chain/ethers-chain.ts";
 import { account, registerProvider, type TestChain } from "../../packages/coordinator/test/helpers/chain.ts";
 import { tempDir } from "../../packages/coordinator/test/helpers/fixtures.ts";
-import { TestProvider } from "../../packages/coordinator/test/helpers/test-provider.ts";
+import { TestProvider } from "@rendermesh/testing";
 
 export const MODEL = `0x${"ab".repeat(32)}`;
 export const MESH = 10n ** 18n;
@@ -50,7 +50,7 @@ export class Stack {
 
   async provider(coordinatorAddr: string, over: Partial<ConstructorParameters<typeof TestProvider>[0]> = {}): Promise<TestProvider> {
     const wallet = new Wallet(account(this.nextProvider++).privateKey);
-    const p = new TestProvider({ wallet, chainId: this.chain.deployment.chainId, escrow: this.chain.deployment.escrow, model: MODEL, askPerSecond: ASK, msPerFrame: 20, ...over });
+    const p = new TestProvider({ wallet, chainId: this.chain.deployment.chainId, escrow: this.chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub", msPerFrame: 20, ...over });
     await p.start();
     this.push(() => p.stop());
     await registerProvider(this.chain, wallet, p.node.peerId, ASK);
