@@ -11,7 +11,7 @@ import { Coordinator, CoordinatorConfig } from "@rendermesh/coordinator";
 import { specHash } from "@rendermesh/shared";
 import { STUB_MODEL, stubChain } from "../lib/stub-chain.ts";
 
-export const FUZZ_JOB_ID = `0x${"f0".repeat(32)}`;
+const FUZZ_JOB_ID = `0x${"f0".repeat(32)}`;
 
 const dir = mkdtempSync(join(tmpdir(), "rm-fuzz-"));
 let errorLines = 0;
