@@ -158,8 +158,6 @@ interface IJobEscrow {
     error JobEscrowClaimNotPending(bytes32 jobId, uint32 segment, ClaimStatus status);
     /// @notice The claim is not disputed.
     error JobEscrowClaimNotDisputed(bytes32 jobId, uint32 segment, ClaimStatus status);
-    /// @notice The claim can still be disputed until `disputableUntil`.
-    error JobEscrowDisputeWindowOpen(uint64 disputableUntil);
     /// @notice The claim could only be disputed until `disputableUntil`.
     error JobEscrowDisputeWindowClosed(uint64 disputableUntil);
     /// @notice A dispute resolved in the provider's favour cannot slash it.
