@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import {
   connectContracts,
   eip712Domain,
+  signAllocation,
   signAssignment,
   signVoucher,
   specHash,
@@ -73,6 +74,8 @@ export interface TestChain {
   /** A coordinator's signature over an assignment. */
   signAssignment(assignment: { jobId: string; segment: number; firstFrame: number; frameCount: number; provider: string; deadline: number }, signer?: Signer): Promise<`0x${string}`>;
   signVoucher(voucher: { jobId: string; provider: string; seconds: number }, signer?: Signer): Promise<`0x${string}`>;
+  /** The coordinator's `Allocation(jobId, provider, seconds)` (vouchers and settle entries pay up to it). */
+  signAllocation(allocation: { jobId: string; provider: string; seconds: number }, signer?: Signer): Promise<`0x${string}`>;
   /** Moves chain time forward and mines a block. */
   increaseTime(seconds: number): Promise<void>;
   chainTime(): Promise<number>;
@@ -219,10 +222,11 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
       },
       async closeJob(jobId, who = client) {
         const c = connectContracts(who, deployment);
-        await (await c.escrow.settle(jobId, [], [])).wait();
+        await (await c.escrow.settle(jobId, [])).wait();
       },
       signAssignment: (a, signer = coordinator) => signAssignment(signer, domain, a),
       signVoucher: (v, signer = client) => signVoucher(signer, domain, v),
+      signAllocation: (a, signer = coordinator) => signAllocation(signer, domain, a),
       async increaseTime(seconds) {
         await provider.send("evm_increaseTime", [seconds]);
         await provider.send("evm_mine", []);

@@ -16,6 +16,7 @@ import {
   deliveryStruct,
   eip712Domain,
   hashVoucher,
+  signAllocation,
   signAssignment,
   signDelivery,
   signVoucher,
@@ -96,6 +97,12 @@ describe("EIP-712 types", () => {
   });
 });
 
+/** The coordinator's allocation of `seconds` of the job to provider1, which every redeem needs beside the voucher. */
+async function allocationFor(jobId: string, seconds: number): Promise<[number, string]> {
+  const domain = eip712Domain(chain.chainId, chain.deployment.escrow);
+  return [seconds, await signAllocation(chain.coordinator, domain, { jobId, provider: chain.provider1.address, seconds })];
+}
+
 describe("Voucher", () => {
   test("default: a voucher signed in TypeScript is accepted by JobEscrow.redeem", async () => {
     const jobId = await openJob();
@@ -107,7 +114,7 @@ describe("Voucher", () => {
 
     // Anyone may send it: here the provider does.
     const escrow = chain.contracts.escrow.connect(chain.provider1);
-    const receipt = await (await escrow.redeem(voucherStruct(voucher), signature)).wait();
+    const receipt = await (await escrow.redeem(voucherStruct(voucher), signature, ...(await allocationFor(jobId, 3)))).wait();
     const event = receipt!.logs.map((l) => escrow.interface.parseLog(l)).find((e) => e?.name === "VoucherRedeemed");
     const net = PRICE - (PRICE * 500n) / 10_000n - (PRICE * 100n) / 10_000n;
     expect(event?.args.toObject()).toEqual({ jobId, provider: chain.provider1.address, totalSeconds: 3n, amount: 3n * net });
@@ -122,7 +129,7 @@ describe("Voucher", () => {
     const voucher: Voucher = { jobId, provider: chain.provider1.address, seconds: 2 };
     const forged = await signVoucher(chain.provider1, domain, voucher);
     expect(() => verifyVoucher(domain, voucher, forged, chain.client.address)).toThrow(InvalidSignatureError);
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), forged), chain.contracts)).toBe(
+    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), forged, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
       "JobEscrowInvalidSigner",
     );
   });
@@ -135,7 +142,7 @@ describe("Voucher", () => {
     const wrongEscrow = await signVoucher(chain.client, eip712Domain(chain.chainId, chain.deployment.token), voucher);
     const forOtherJob = await signVoucher(chain.client, eip712Domain(chain.chainId, chain.deployment.escrow), { ...voucher, jobId: otherJob });
     for (const signature of [wrongChain, wrongEscrow, forOtherJob]) {
-      expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), signature), chain.contracts)).toBe(
+      expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), signature, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
         "JobEscrowInvalidSigner",
       );
     }
@@ -149,10 +156,10 @@ describe("Voucher", () => {
     const tampered = { ...voucher, seconds: 6 };
     expect(verifyVoucher(domain, tampered, signature)).not.toBe(chain.client.address);
     expect(() => verifyVoucher(domain, voucher, "0x1234")).toThrow(InvalidSignatureError);
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(tampered), signature), chain.contracts)).toBe(
+    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(tampered), signature, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
       "JobEscrowInvalidSigner",
     );
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), "0x1234"), chain.contracts)).toBe(
+    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), "0x1234", ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
       "JobEscrowInvalidSigner",
     );
   });

@@ -3,6 +3,7 @@ import {
   connectContracts,
   eip712Domain,
   readPolicy,
+  signAllocation,
   signAssignment,
   verifyDelivery,
   type AssignmentFields,
@@ -172,6 +173,10 @@ export class EthersChain implements ChainView {
 
   signAssignment(fields: AssignmentFields): Promise<`0x${string}`> {
     return signAssignment(this.signer, this.domain, fields);
+  }
+
+  signAllocation(jobId: string, provider: string, seconds: number): Promise<`0x${string}`> {
+    return signAllocation(this.signer, this.domain, { jobId, provider, seconds });
   }
 
   recoverDelivery(d: SignedDelivery): string {

@@ -63,6 +63,8 @@ export interface ChainView {
   /** Token balance the escrow holds (to check a job's deposit is there). */
   escrowBalance(options?: ChainCallOptions): Promise<bigint>;
   signAssignment(fields: AssignmentFields): Promise<`0x${string}`>;
+  /** Signs `Allocation(jobId, provider, seconds)`: the seconds of the job assigned to `provider` in total. */
+  signAllocation?(jobId: string, provider: string, seconds: number): Promise<`0x${string}`>;
   /** The address that signed a delivery receipt (EIP-712 under the escrow's domain). */
   recoverDelivery(delivery: SignedDelivery): string;
   close(): Promise<void>;

@@ -49,7 +49,7 @@ export interface SupervisorInit {
 export interface SupervisorComponents {
   store: CoordinatorStore;
   directory: ProviderDirectory;
-  chain: Pick<ChainView, "chainId" | "escrow" | "coordinator" | "signAssignment" | "recoverDelivery">;
+  chain: Pick<ChainView, "chainId" | "escrow" | "coordinator" | "signAssignment" | "signAllocation" | "recoverDelivery">;
   dispatcher: RenderDispatcher;
   log: Logger;
 }
@@ -340,6 +340,13 @@ export class Supervisor {
     let signed: SignedAssignment;
     try {
       signed = { assignment: fields, signature: await chain.signAssignment(fields) };
+      // The provider's allocation: every distinct segment of the job assigned to it, this one included. Vouchers and
+      // settle entries pay it at most this many seconds, so a client cannot divert the deposit to an address of its own.
+      if (chain.signAllocation) {
+        const mine = new Set(store.attempts(job.jobId).filter((a) => a.provider.toLowerCase() === provider.address.toLowerCase()).map((a) => a.segment));
+        mine.add(segment);
+        signed.allocation = { seconds: mine.size, signature: await chain.signAllocation(job.jobId, provider.address, mine.size) };
+      }
     } catch (err) {
       log.error({ err, jobId: job.jobId, segment }, "cannot sign an assignment");
       return false;
@@ -374,6 +381,7 @@ export class Supervisor {
       spec: job.spec,
       assignment: attempt.assignment.assignment,
       signature: attempt.assignment.signature,
+      ...(attempt.assignment.allocation ? { allocation: attempt.assignment.allocation } : {}),
     };
     const onProgress = (framesDone: number, frameCount: number) => {
       const t = this.now();

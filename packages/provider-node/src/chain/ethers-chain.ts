@@ -4,6 +4,7 @@ import {
   deliveryStruct,
   eip712Domain,
   readPolicy,
+  signAcknowledgement,
   signDelivery,
   verifyAssignment,
   verifyDelivery,
@@ -19,7 +20,7 @@ import {
 } from "@rendermesh/shared";
 import type { ContractTransactionResponse, Provider, Signer, TransactionReceipt } from "ethers";
 import { TransactionError } from "../errors.js";
-import type { ChainReader, DeliverySigner, EscrowClaim, EscrowJob, EscrowWriter, PaymentEvent, RegistryEntry, SignatureChecker, TxResult } from "./types.js";
+import type { AllocationProof, ChainReader, DeliverySigner, EscrowClaim, EscrowJob, EscrowWriter, PaymentEvent, RegistryEntry, SignatureChecker, TxResult } from "./types.js";
 
 /** The revert data an ethers error carries, wherever the node put it. */
 function revertData(err: unknown): string | undefined {
@@ -95,6 +96,11 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
       policyVersion: j.policyVersion,
       status: Number(j.status),
       specHash: j.specHash.toLowerCase(),
+      closesAt: Number(j.closesAt),
+      disputeWindow: Number(j.disputeWindow),
+      claimWindow: Number(j.claimWindow),
+      arbiterWindow: Number(j.arbiterWindow),
+      disputeBond: j.disputeBond,
     };
   }
 
@@ -158,7 +164,7 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
 
   async getClaim(jobId: string, segment: number): Promise<EscrowClaim> {
     const c = await this.contracts.escrow.getClaim(jobId, segment);
-    return { provider: c.provider.toLowerCase(), disputableUntil: Number(c.disputableUntil), status: Number(c.status) };
+    return { provider: c.provider.toLowerCase(), disputableUntil: Number(c.deadlineAt), status: Number(c.status) };
   }
 
   async escrowBalance(address: string): Promise<bigint> {
@@ -187,10 +193,17 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
     return signDelivery(this.signer, this.domain, delivery);
   }
 
+  /** This provider acknowledges it is owed `seconds` of the job in total (for the client's cooperative settle). */
+  async signAcknowledgement(jobId: string, seconds: number): Promise<`0x${string}`> {
+    return signAcknowledgement(this.signer, this.domain, { jobId, provider: await this.signer.getAddress(), seconds });
+  }
+
   // ---- escrow transactions ----------------------------------------------------------
 
-  async redeem(voucher: VoucherFields, signature: string): Promise<TxResult> {
-    const receipt = await this.#send("redeem the voucher", () => this.contracts.escrow.redeem(voucherStruct(voucher), signature));
+  async redeem(voucher: VoucherFields, signature: string, allocation: AllocationProof): Promise<TxResult> {
+    const receipt = await this.#send("redeem the voucher", () =>
+      this.contracts.escrow.redeem(voucherStruct(voucher), signature, allocation.seconds, allocation.signature),
+    );
     return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "VoucherRedeemed", "amount") };
   }
 

@@ -1,9 +1,13 @@
 import type { AssignmentFields, DeliveryFields, PolicySnapshot, VoucherFields } from "@rendermesh/shared";
 
 /** `JobEscrow.JobStatus`. */
-export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
+export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3, Closing: 4 } as const;
 export type JobStatusName = "none" | "open" | "settled" | "refunded";
-export const jobStatusName = (s: number): JobStatusName => (["none", "open", "settled", "refunded"] as const)[s] ?? "none";
+/**
+ * The journal's name of an escrow status. A closing job (settled by the client without every provider's
+ * acknowledgement, its challenge window running) is still "open" to this provider: it can redeem and claim.
+ */
+export const jobStatusName = (s: number): JobStatusName => (["none", "open", "settled", "refunded", "open"] as const)[s] ?? "none";
 
 /** `JobEscrow.getJob(jobId)`, with addresses lower-cased. */
 export interface EscrowJob {
@@ -20,6 +24,13 @@ export interface EscrowJob {
   policyVersion: bigint;
   status: number;
   specHash: string;
+  /** End of the challenge window once the client settled without every acknowledgement (unix seconds; 0 before). */
+  closesAt: number;
+  /** The job's own windows, fixed when it opened (seconds). */
+  disputeWindow: number;
+  claimWindow: number;
+  arbiterWindow: number;
+  disputeBond: bigint;
 }
 
 /** `ProviderRegistry.getProvider(address)`. */
@@ -80,14 +91,24 @@ export interface DeliverySigner {
   signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
 }
 
+export interface AcknowledgementSigner {
+  signAcknowledgement(jobId: string, seconds: number): Promise<`0x${string}`>;
+}
+
 /** `JobEscrow.ClaimStatus`. */
 export const ClaimStatus = { None: 0, Pending: 1, Disputed: 2, Paid: 3, Refused: 4 } as const;
 
 export interface EscrowClaim {
   provider: string;
-  /** Unix seconds. */
+  /** Unix seconds: the end of the dispute window while pending, of the arbiter's window while disputed. */
   disputableUntil: number;
   status: number;
+}
+
+/** The coordinator's allocation to this provider, which a redeem needs. */
+export interface AllocationProof {
+  seconds: number;
+  signature: string;
 }
 
 /** A mined transaction and what it paid this provider, if anything. */
@@ -100,7 +121,7 @@ export interface TxResult {
 
 /** The escrow calls of the payment loop. Each waits for the transaction to be mined. */
 export interface EscrowWriter {
-  redeem(voucher: VoucherFields, signature: string): Promise<TxResult>;
+  redeem(voucher: VoucherFields, signature: string, allocation: AllocationProof): Promise<TxResult>;
   claim(assignment: AssignmentFields, coordinatorSig: string, delivery: DeliveryFields, providerSig: string): Promise<TxResult & { disputableUntil: number }>;
   finalizeClaim(jobId: string, segment: number): Promise<TxResult>;
   withdraw(): Promise<TxResult>;

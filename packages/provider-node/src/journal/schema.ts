@@ -1,5 +1,5 @@
 /** Bumped when the tables change; a journal from a newer version is refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Amounts are decimal strings (they exceed 2^53); hashes and addresses are
@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS vouchers (
   received_at INTEGER NOT NULL,
   redeemed_seconds INTEGER NOT NULL DEFAULT 0,
   redeem_tx TEXT
+);
+
+-- The highest coordinator allocation held per job (version 2): a redeem and the client's settle entry need it.
+CREATE TABLE IF NOT EXISTS allocations (
+  job_id TEXT PRIMARY KEY,
+  seconds INTEGER NOT NULL,
+  signature TEXT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS payments (

@@ -1,5 +1,5 @@
 import type { Logger, VoucherMessage } from "@rendermesh/shared";
-import { JobStatus, type ChainReader, type SignatureChecker } from "../chain/types.js";
+import { JobStatus, type AcknowledgementSigner, type ChainReader, type SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
 import type { Journal } from "../journal/index.js";
 import type { ProviderMetrics } from "../metrics.js";
@@ -11,6 +11,8 @@ export interface VoucherServiceComponents {
   journal: Journal;
   metrics: ProviderMetrics;
   logger: Logger;
+  /** Signs the acknowledgements a cooperative settle needs; without it none is given. */
+  acknowledger?: AcknowledgementSigner | undefined;
   /** Called after a higher voucher is stored (the payment loop may act on it). */
   onVoucher?: (jobId: string, seconds: number) => void;
 }
@@ -20,6 +22,10 @@ export interface VoucherAckMessage {
   jobId: string;
   /** The highest voucher seconds now held for the job (may exceed the one just sent). */
   seconds: number;
+  /** This provider's acknowledgement of `seconds`, once they cover every segment it delivered for the job. */
+  acknowledgement?: `0x${string}` | undefined;
+  /** The highest coordinator allocation it holds for the job (a settle entry for it needs one). */
+  allocation?: { seconds: number; signature: `0x${string}` } | undefined;
 }
 
 /**
@@ -69,6 +75,15 @@ export class VoucherService {
       log.info({ seconds: voucher.seconds }, "voucher stored");
       this.#c.onVoucher?.(voucher.jobId, voucher.seconds);
     }
-    return { type: "voucher-ack", jobId: voucher.jobId, seconds: result.seconds };
+    const ack: VoucherAckMessage = { type: "voucher-ack", jobId: voucher.jobId, seconds: result.seconds };
+    const allocation = this.#c.journal.getAllocation(voucher.jobId);
+    if (allocation) ack.allocation = allocation;
+    // Acknowledge only what pays for all of this provider's work on the job: an acknowledgement lets the client
+    // close the job at once, ending the right to claim, so it is given only when no delivered segment is left unpaid.
+    const delivered = this.#c.journal.listAssignments({ jobId: voucher.jobId, state: "delivered" }).length;
+    if (this.#c.acknowledger && result.seconds >= delivered && result.seconds > 0) {
+      ack.acknowledgement = await this.#c.acknowledger.signAcknowledgement(voucher.jobId, result.seconds);
+    }
+    return ack;
   }
 }
