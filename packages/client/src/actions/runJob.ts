@@ -365,8 +365,8 @@ async function deliverVoucher(client: RendermeshClient, job: JournalJob, provide
   const v = client.journal.voucher(job.ref, provider);
   if (!v || v.ackedAt !== undefined) return;
   try {
-    await sendVoucher(client, { jobId: job.jobId!, provider, seconds: v.seconds, signature: v.signature, multiaddrs: event.multiaddrs, peerId: event.peerId, signal: params.signal });
-    client.journal.markVoucherAcked(job.ref, provider, v.seconds);
+    const answer = await sendVoucher(client, { jobId: job.jobId!, provider, seconds: v.seconds, signature: v.signature, multiaddrs: event.multiaddrs, peerId: event.peerId, signal: params.signal });
+    client.journal.markVoucherAcked(job.ref, provider, v.seconds, Date.now(), answer.acknowledgement);
     emit(progress("voucher:sent", { provider, seconds: v.seconds, acknowledged: true }));
   } catch (err) {
     params.signal?.throwIfAborted();

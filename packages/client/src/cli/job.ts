@@ -236,11 +236,17 @@ export function registerJobCommands(program: Command): void {
         out.result({ ok: true, ...s }, () => {
           out.line(`Job ${s.jobId}`);
           out.line(`On-chain:  ${s.chain.status}; ${s.chain.totalSeconds} s at ${formatToken(s.chain.pricePerSecond)}/s; deadline ${new Date(s.chain.deadline * 1000).toISOString()}`);
-          out.line(`           refund possible after ${new Date(s.refundableAt * 1000).toISOString()} if not settled`);
+          if (s.chain.status === "closing") {
+            out.line(`Pending:   settled without every provider's acknowledgement: providers may redeem and claim until ${new Date(s.chain.closesAt * 1000).toISOString()}`);
+          }
+          if (s.chain.pendingClaims > 0) out.line(`Pending:   ${s.chain.pendingClaims} claim(s) on this job; dispute within ${s.chain.disputeWindow} s of each (bond ${formatToken(s.chain.disputeBond)})`);
+          if (s.chain.status === "open" || s.chain.status === "closing") {
+            out.line(`Unlocks:   the unspent deposit returns after ${new Date(s.refundableAt * 1000).toISOString()} (\`rendermesh job refund\`), once no claim is pending`);
+          }
           if (!s.journal) return out.line("Journal:   this client did not open the job.");
           const j = s.journal;
           out.line(`Journal:   ${j.phase}; ${j.verified.length}/${j.seconds} segments verified, ${j.rejected.length} deliveries rejected, last event ${j.lastSeq}`);
-          for (const v of j.vouchers) out.line(`Voucher:   ${getAddress(v.provider)} ${v.seconds} s${v.ackedAt ? " (acknowledged)" : ""}`);
+          for (const v of j.vouchers) out.line(`Voucher:   ${getAddress(v.provider)} ${v.seconds} s${v.acknowledgement ? " (acknowledged: settles cooperatively)" : v.ackedAt ? " (received)" : ""}`);
           for (const t of j.transactions) out.line(`Tx:        ${t.kind} ${t.hash} ${t.state}${t.gasUsed !== undefined ? ` gas ${t.gasUsed}` : ""}`);
           for (const r of j.rejected) out.line(`Rejected:  segment ${r.segment} from ${getAddress(r.provider)} (${r.check}): ${r.message}`);
           if (j.failure) out.line(`Failure:   ${j.failure}`);
