@@ -175,7 +175,9 @@ contract ProviderRegistry is IProviderRegistry, ReentrancyGuardTransient {
         ProviderInfo storage info = _providers[provider];
         if (!info.registered) revert ProviderRegistryNotRegistered(provider);
         uint256 locked = _locked[provider] + amount;
-        uint256 required = _policy.minProviderStake() + locked;
+        // The stake must cover everything it backs, and never less than the policy minimum.
+        uint256 minimum = _policy.minProviderStake();
+        uint256 required = locked > minimum ? locked : minimum;
         uint256 stake = info.stake;
         if (stake < required) revert ProviderRegistryStakeTooLow(stake, required);
         _locked[provider] = locked;

@@ -185,7 +185,7 @@ describe("attacks (issue 12): each fails", () => {
     await expect(f.registry.connect(f.provider1).requestUnstake(stake))
       .to.be.revertedWithCustomError(f.registry, "ProviderRegistryStakeLocked")
       .withArgs(stake, 300n * MESH, stake);
-    // 1000 MESH staked, 100 the minimum: three claims of 300 MESH each fit, a fourth does not.
+    // 1000 MESH staked: three claims of 300 MESH each are covered, a fourth is not.
     await f.escrow.claim(...(await claimArgs(f, jobId, 1, f.provider1)));
     await f.escrow.claim(...(await claimArgs(f, jobId, 2, f.provider1)));
     await expect(f.escrow.claim(...(await claimArgs(f, jobId, 3, f.provider1)))).to.be.revertedWithCustomError(

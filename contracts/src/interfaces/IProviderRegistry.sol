@@ -101,8 +101,8 @@ interface IProviderRegistry {
     function slash(address provider, uint256 amount, address to) external returns (uint256 slashed);
 
     /// @notice Locks `amount` more of the provider's active stake behind a claim. Only the escrow.
-    /// @dev Reverts {ProviderRegistryStakeTooLow} unless the active stake covers the policy minimum plus everything
-    /// locked, this amount included: the stake a provider needs grows with the claims it backs.
+    /// @dev Reverts {ProviderRegistryStakeTooLow} unless the active stake covers everything locked, this amount
+    /// included, and the policy minimum: past the minimum, the stake a provider needs grows with the claims it backs.
     function lockStake(address provider, uint256 amount) external;
 
     /// @notice Releases up to `amount` of the provider's locked stake (its claim was finalised). Only the escrow.

@@ -11,7 +11,7 @@ import { quoteJob } from "../src/actions/quoteJob.js";
 import { checkPolicy } from "../src/actions/checkPolicy.js";
 import { refundJob } from "../src/actions/refundJob.js";
 import { runJob } from "../src/actions/runJob.js";
-import { settleJob } from "../src/actions/settleJob.js";
+import { settleEntries, settleJob } from "../src/actions/settleJob.js";
 import { verifyManifest } from "../src/actions/verifyManifest.js";
 import type { JobProgressEvent } from "../src/events.js";
 import { account, fund, MESH, startChain, type TestChain } from "./support/chain.js";
@@ -178,8 +178,7 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     expect(client.journal.lastTx(job.ref, "settle")).toBeUndefined();
     // Sign and journal a settle exactly as settleJob does, but "crash" before broadcasting it.
     const iface = chain.contracts.escrow.interface;
-    const byProvider = client.journal.verifiedSecondsByProvider(job.ref);
-    const populated = await client.wallet.populateTransaction({ to: chain.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId, [...byProvider.keys()].map((a) => getAddress(a)), [...byProvider.values()]]) });
+    const populated = await client.wallet.populateTransaction({ to: chain.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId, settleEntries(client, job.ref)]) });
     const raw = await client.wallet.signTransaction(populated);
     const { Transaction } = await import("ethers");
     const hash = Transaction.from(raw).hash as `0x${string}`;

@@ -183,7 +183,8 @@ describe("Assignment and Delivery", () => {
 
     const jobId = await openJob(4, 100);
     const domain = eip712Domain(chain.chainId, chain.deployment.escrow);
-    const assignment: Assignment = { jobId, segment: 1, firstFrame: 12, frameCount: 12, provider: chain.provider2.address, deadline: 9_999_999_999 };
+    const assignment: Assignment = { jobId, segment: 1, firstFrame: 12, frameCount: 12, provider: chain.provider2.address, deadline: 1 };
+    // (A claim opens once its assignment's own deadline has passed; this one's has.)
     const cid = await segmentCid("segment 1");
     const delivery: Delivery = { jobId, segment: 1, cid: cid.toString(), sha256: `0x${"cd".repeat(32)}`, frameCount: 12 };
     const coordinatorSig = await signAssignment(chain.coordinator, domain, assignment);
