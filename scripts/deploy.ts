@@ -65,17 +65,19 @@ export interface RolesToCheck {
   /** The arbiter's code on the chain ("0x" for an EOA). */
   arbiterCode: string;
   tokenHolder: string;
+  /** A `--dev` deployment (a local or test network by the caller's word): not checked. */
+  dev?: boolean | undefined;
   allowEoaArbiter?: boolean | undefined;
   allowDeployerSupply?: boolean | undefined;
 }
 
 /**
- * On a chain other than a dev chain, refuses to make an EOA the arbiter (the arbiter pays or slashes every disputed
+ * On a chain other than a dev chain (31337, 1337, or any chain deployed with `--dev`), refuses to make an EOA the arbiter (the arbiter pays or slashes every disputed
  * claim: it should be a contract the DAO controls, such as a multisig running rendermesh-arbiter's decisions) or to
  * give the deployer the whole supply, unless told so explicitly. Returns the reasons refused (empty: fine).
  */
 export function checkProductionRoles(r: RolesToCheck): string[] {
-  if (DEV_CHAINS.has(r.chainId)) return [];
+  if (r.dev || DEV_CHAINS.has(r.chainId)) return [];
   const problems: string[] = [];
   if ((r.arbiterCode === "0x" || r.arbiterCode === "") && !r.allowEoaArbiter) {
     problems.push(
@@ -140,6 +142,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeploymentRec
       arbiter,
       arbiterCode: await ethers.provider.getCode(arbiter),
       tokenHolder: typeof parameters.tokenHolder === "string" ? parameters.tokenHolder : deployer,
+      dev: options.dev,
       allowEoaArbiter: options.allowEoaArbiter,
       allowDeployerSupply: options.allowDeployerSupply,
     });

@@ -24,8 +24,9 @@ describe("deploy: production roles", () => {
     expect(checkProductionRoles({ ...base, allowEoaArbiter: true })).toHaveLength(1);
   });
 
-  test("behavior: dev chains (31337, 1337) are not checked", () => {
+  test("behavior: dev chains (31337, 1337) and --dev deployments are not checked", () => {
     expect(checkProductionRoles({ ...base, chainId: 31337 })).toEqual([]);
     expect(checkProductionRoles({ ...base, chainId: 1337 })).toEqual([]);
+    expect(checkProductionRoles({ ...base, dev: true })).toEqual([]);
   });
 });

@@ -21,11 +21,15 @@ contract ContentPolicy is IContentPolicy, Ownable {
     uint16 private _coordinatorFeeBps;
     uint16 private _treasuryFeeBps;
 
-    // One slot: the claim-path windows and the furthest deadline.
-    uint64 private _disputeWindow;
-    uint64 private _claimWindow;
-    uint64 private _arbiterWindow;
-    uint64 private _maxDeadlineDistance;
+    /// @dev One slot: the claim-path windows and the furthest deadline.
+    struct Windows {
+        uint64 dispute;
+        uint64 claim;
+        uint64 arbiter;
+        uint64 maxDeadlineDistance;
+    }
+
+    Windows private _windows;
     uint256 private _disputeBond;
 
     address private _arbiter;
@@ -106,22 +110,22 @@ contract ContentPolicy is IContentPolicy, Ownable {
 
     /// @inheritdoc IContentPolicy
     function disputeWindow() external view returns (uint64) {
-        return _disputeWindow;
+        return _windows.dispute;
     }
 
     /// @inheritdoc IContentPolicy
     function claimWindow() external view returns (uint64) {
-        return _claimWindow;
+        return _windows.claim;
     }
 
     /// @inheritdoc IContentPolicy
     function arbiterWindow() external view returns (uint64) {
-        return _arbiterWindow;
+        return _windows.arbiter;
     }
 
     /// @inheritdoc IContentPolicy
     function maxDeadlineDistance() external view returns (uint64) {
-        return _maxDeadlineDistance;
+        return _windows.maxDeadlineDistance;
     }
 
     /// @inheritdoc IContentPolicy
@@ -141,7 +145,7 @@ contract ContentPolicy is IContentPolicy, Ownable {
             uint256 bond
         )
     {
-        return (_disputeWindow, _claimWindow, _arbiterWindow, _maxDeadlineDistance, _disputeBond);
+        return (_windows.dispute, _windows.claim, _windows.arbiter, _windows.maxDeadlineDistance, _disputeBond);
     }
 
     /// @inheritdoc IContentPolicy
@@ -165,7 +169,7 @@ contract ContentPolicy is IContentPolicy, Ownable {
 
     /// @inheritdoc IContentPolicy
     function windows() external view returns (uint64 disputeSeconds, uint64 claimSeconds) {
-        return (_disputeWindow, _claimWindow);
+        return (_windows.dispute, _windows.claim);
     }
 
     // ---------------------------------------------------------- owner only
@@ -306,25 +310,25 @@ contract ContentPolicy is IContentPolicy, Ownable {
 
     function _setDisputeWindow(uint64 disputeWindow_) private {
         if (disputeWindow_ == 0) revert ContentPolicyZeroValue();
-        _disputeWindow = disputeWindow_;
+        _windows.dispute = disputeWindow_;
         emit DisputeWindowChanged(disputeWindow_);
     }
 
     function _setClaimWindow(uint64 claimWindow_) private {
         if (claimWindow_ == 0) revert ContentPolicyZeroValue();
-        _claimWindow = claimWindow_;
+        _windows.claim = claimWindow_;
         emit ClaimWindowChanged(claimWindow_);
     }
 
     function _setArbiterWindow(uint64 arbiterWindow_) private {
         if (arbiterWindow_ == 0) revert ContentPolicyZeroValue();
-        _arbiterWindow = arbiterWindow_;
+        _windows.arbiter = arbiterWindow_;
         emit ArbiterWindowChanged(arbiterWindow_);
     }
 
     function _setMaxDeadlineDistance(uint64 maxDeadlineDistance_) private {
         if (maxDeadlineDistance_ == 0) revert ContentPolicyZeroValue();
-        _maxDeadlineDistance = maxDeadlineDistance_;
+        _windows.maxDeadlineDistance = maxDeadlineDistance_;
         emit MaxDeadlineDistanceChanged(maxDeadlineDistance_);
     }
 

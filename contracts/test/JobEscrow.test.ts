@@ -16,7 +16,7 @@ import {
 
 const connection = await network.create();
 const { ethers } = connection;
-const { load, openJob, voucher, entries, allocation, acknowledgement, claimArgs, now, increaseTime, increaseTo } = escrowFixture(connection);
+const { load, openJob, voucher, entries, allocation, claimArgs, now, increaseTime, increaseTo } = escrowFixture(connection);
 const ZERO = ethers.ZeroAddress;
 const NET = netPerSecond();
 const COORDINATOR_FEE = (PRICE * COORDINATOR_FEE_BPS) / 10_000n;
