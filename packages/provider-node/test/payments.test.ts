@@ -104,7 +104,7 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const s = spec(3);
     const { jobId } = await chain.openJob({ spec: s });
     await renderAll(jobId, s);
-    const { connectContracts } = await import("@rendermesh/shared");
+    const { connectContracts } = await import("@rendermesh/shared/chain");
     // The provider acknowledges its two seconds with the voucher; the client's settle is cooperative and closes the job.
     const v = { jobId, provider: provider.address as `0x${string}`, seconds: 2 };
     const ack = await coordinator.sendVoucher(target, { type: "voucher", chainId: chain.chainId, escrow: chain.deployment.escrow, voucher: v, signature: await chain.signVoucher(v) });

@@ -1,5 +1,7 @@
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
-import { eip712Domain, MAX_MESSAGE_BYTES, PROTOCOLS, request, verifyAcknowledgement, VoucherResponse, type VoucherMessage } from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, PROTOCOLS, VoucherResponse, type VoucherMessage } from "@rendermesh/shared";
+import { request } from "@rendermesh/shared/net";
+import { eip712Domain, verifyAcknowledgement } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
 import type { NetworkError, PeerRefusedError } from "../errors.js";
 import { networkError, refusal } from "../net/peers.js";
