@@ -201,7 +201,7 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     expect(await chain.provider.getTransactionCount(wallet.address)).toBe(nonce);
   });
 
-  test("error: a job the coordinator refuses is closed at once and the whole deposit comes back", async () => {
+  test("error: a job the coordinator refuses is settled at once and the whole deposit comes back after the challenge window", async () => {
     const wallet = account(10);
     const client = await startClient(chain, stack, wallet, coordinator);
     const spec = { v: 1 as const, model: chain.model, seed: 1, ...SPEC, prompt: "misty grey mountains" } satisfies JobSpec;
@@ -214,7 +214,11 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     client.journal.updateJob(opened.ref, { spec: { ...spec, prompt: "something else" } });
     await expect(runJob(client, { jobId: opened.jobId })).rejects.toMatchObject({ name: "PeerRefusedError", reason: "SPEC_HASH_MISMATCH", exitCode: 3 });
     expect(client.journal.getJob(opened.ref)).toMatchObject({ phase: "closed", failure: expect.stringMatching(/^SPEC_HASH_MISMATCH/) });
-    expect((await getJob(client, { jobId: opened.jobId })).status).toBe("settled");
+    // Settled with nobody listed: the job is closing, and the deposit comes back once its challenge window ends.
+    const closing = await getJob(client, { jobId: opened.jobId });
+    expect(closing.status).toBe("closing");
+    await chain.increaseTime(closing.closesAt - (await chain.provider.getBlock("latest"))!.timestamp + 1);
+    expect((await refundJob(client, { jobId: opened.jobId })).refund).toBe(opened.deposit);
     expect(await tokenBalance(wallet.address)).toBe(before);
   });
 

@@ -98,7 +98,7 @@ function paymentRows(p: Payments): string[][] {
   const rows = p.providers.map((x) => [`provider ${getAddress(x.provider)}`, String(x.seconds), formatAmount(x.amount)]);
   rows.push([`coordinator fee (${getAddress(p.coordinator.address)})`, "", formatAmount(p.coordinator.amount)]);
   rows.push(["treasury fee", "", formatAmount(p.treasury.amount)]);
-  rows.push(["refund to you", "", formatAmount(p.refund)]);
+  rows.push([p.closing ? "refund to you (after the challenge window: `job refund`)" : "refund to you", "", formatAmount(p.closing ? p.deposit - p.paid : p.refund)]);
   rows.push(["total = deposit", String(p.paidSeconds), formatAmount(p.deposit)]);
   return rows;
 }
@@ -115,9 +115,12 @@ function printResult(out: Output, r: RunJobReturnType): void {
   });
   if (r.status === "failed") {
     throw Object.assign(
-      new JobFailedError(`The job failed on the network; you paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`, {
-        hint: `\`rendermesh job status ${r.jobId}\` shows what happened.`,
-      }),
+      new JobFailedError(
+        r.payments.closing
+          ? `The job failed on the network; you paid for ${r.payments.paidSeconds} verified seconds. The other ${formatToken(r.payments.deposit - r.payments.paid)} returns with \`rendermesh job refund ${r.jobId}\` once the challenge window (in which providers may still claim) has passed.`
+          : `The job failed on the network; you paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`,
+        { hint: `\`rendermesh job status ${r.jobId}\` shows what happened.` },
+      ),
       { resultPrinted: true },
     );
   }
