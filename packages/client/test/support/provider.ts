@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Wallet } from "ethers";
 import { AnnounceResponse, announceMessage, MAX_MESSAGE_BYTES, PROTOCOLS, RenderRequest, VoucherMessage, type RenderDelivered } from "@rendermesh/shared";
-import { eip712Domain, signDelivery, verifyAssignment, verifyVoucher } from "@rendermesh/shared/chain";
+import { eip712Domain, signAcknowledgement, signDelivery, verifyAssignment, verifyVoucher } from "@rendermesh/shared/chain";
 import { createMeshNode, handleProtocol, request, type MeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore, segmentCid, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment } from "@rendermesh/shared/media";
@@ -99,7 +99,12 @@ export class TestProvider {
         const m = await stream.read(VoucherMessage);
         const signer = verifyVoucher(domain, m.voucher, m.signature);
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
-        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds });
+        // As a real provider does: acknowledge once the voucher pays for every segment delivered (a cooperative settle
+        // needs it).
+        const delivered = this.delivered.filter((d) => d.jobId.toLowerCase() === m.voucher.jobId.toLowerCase()).length;
+        const acknowledgement =
+          m.voucher.seconds >= delivered ? await signAcknowledgement(this.init.wallet, domain, { jobId: m.voucher.jobId, provider: this.address, seconds: m.voucher.seconds }) : undefined;
+        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds, ...(acknowledgement ? { acknowledgement } : {}) });
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },
     );
