@@ -99,12 +99,9 @@ export class TestProvider {
         const m = await stream.read(VoucherMessage);
         const signer = verifyVoucher(domain, m.voucher, m.signature);
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
-        // As a real provider does: acknowledge once the voucher pays for every segment delivered (a cooperative settle
-        // needs it).
-        const delivered = this.delivered.filter((d) => d.jobId.toLowerCase() === m.voucher.jobId.toLowerCase()).length;
-        const acknowledgement =
-          m.voucher.seconds >= delivered ? await signAcknowledgement(this.init.wallet, domain, { jobId: m.voucher.jobId, provider: this.address, seconds: m.voucher.seconds }) : undefined;
-        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds, ...(acknowledgement ? { acknowledgement } : {}) });
+        // As a real provider does: acknowledge the voucher's seconds (what a cooperative settle needs).
+        const acknowledgement = await signAcknowledgement(this.init.wallet, domain, { jobId: m.voucher.jobId, provider: this.address, seconds: m.voucher.seconds });
+        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds, acknowledgement });
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },
     );

@@ -79,10 +79,11 @@ export class VoucherService {
     const ack: VoucherAckMessage = { type: "voucher-ack", jobId: voucher.jobId, seconds: result.seconds };
     const allocation = this.#c.journal.getAllocation(voucher.jobId);
     if (allocation) ack.allocation = allocation;
-    // Acknowledge only what pays for all of this provider's work on the job: an acknowledgement lets the client
-    // close the job at once, ending the right to claim, so it is given only when no delivered segment is left unpaid.
-    const delivered = this.#c.journal.listAssignments({ jobId: voucher.jobId, state: "delivered" }).length;
-    if (this.#c.acknowledger && result.seconds >= delivered && result.seconds > 0) {
+    // The acknowledgement counts only in a settle that pays every second of the job to providers the coordinator
+    // allocated them to: then nobody can be paid more, and a delivered segment this voucher does not cover was paid
+    // to another provider's copy (a speculative copy, or a reassignment after the client rejected this one). So it is
+    // given with every voucher; a settle that leaves any second unpaid opens the challenge window regardless.
+    if (this.#c.acknowledger && result.seconds > 0) {
       ack.acknowledgement = await this.#c.acknowledger.signAcknowledgement(voucher.jobId, result.seconds);
     }
     return ack;

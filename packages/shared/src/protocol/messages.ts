@@ -249,7 +249,8 @@ export const VoucherMessage = z.object({ type: z.literal("voucher"), ...ChainRef
 export type VoucherMessage = z.output<typeof VoucherMessage>;
 /**
  * `seconds`: the highest voucher the provider holds. `acknowledgement`: its EIP-712 `Acknowledgement(jobId, provider,
- * seconds)`, given when those seconds cover every segment it delivered (a cooperative settle needs one per provider).
+ * seconds)`, which counts only in a settle that pays every second of the job (a cooperative settle needs one per
+ * provider).
  * `allocation`: the highest coordinator allocation it holds, which a settle entry for it needs.
  */
 export const VoucherAck = z.object({
