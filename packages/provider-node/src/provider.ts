@@ -279,7 +279,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
         autoWithdrawAbove: config.autoWithdrawAbove,
       },
     );
-    const vouchers = new VoucherService({ address, chain, signatures: chain, journal, metrics, logger: logger.child({ component: "voucher" }) });
+    const vouchers = new VoucherService({ address, chain, signatures: chain, journal, metrics, acknowledger: chain, logger: logger.child({ component: "voucher" }) });
     registrations.push(await serveVouchers({ node, service: vouchers, logger: logger.child({ component: "voucher" }) }));
 
     links.start();

@@ -24,6 +24,7 @@ import {
   eip712Domain,
   JobStatus,
   readPolicy,
+  signAcknowledgement,
   signDelivery,
   verifyAssignment,
   verifyVoucher,
@@ -199,7 +200,9 @@ export class TestProvider {
         const m = await stream.read(VoucherMessage);
         const signer = verifyVoucher(domain, m.voucher, m.signature);
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
-        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds });
+        // As a real provider does: acknowledge the voucher's seconds (what a cooperative settle needs).
+        const acknowledgement = await signAcknowledgement(this.init.wallet, domain, { jobId: m.voucher.jobId, provider: this.address, seconds: m.voucher.seconds });
+        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds, acknowledgement });
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },
     );

@@ -217,13 +217,16 @@ async function follow(
   throw lastError instanceof Error ? lastError : new NetworkError("Lost the coordinator.");
 }
 
-/** A refused job: close it at once with an empty settle (full refund), then report the refusal. */
+/**
+ * A refused job: settle it with nobody listed, then report the refusal. Nothing proves on-chain that nobody
+ * rendered, so the deposit returns with `refundJob` once the challenge window this starts has passed.
+ */
 async function closeRefused(client: RendermeshClient, job: JournalJob, err: PeerRefusedError, emit: (e: JobProgressEvent) => void): Promise<void> {
   const onChain = await getJob(client, { jobId: job.jobId! });
   if (onChain.status === "open") {
     const iface = client.contracts.escrow.interface;
     await sendJournalled(
-      { to: client.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId!, [], []]) },
+      { to: client.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId!, []]) },
       { journal: client.journal, ref: job.ref, kind: "settle", wallet: client.wallet, iface, onSigned: (hash) => emit(progress("settle:sent", { txHash: hash })) },
     );
   }
@@ -365,8 +368,8 @@ async function deliverVoucher(client: RendermeshClient, job: JournalJob, provide
   const v = client.journal.voucher(job.ref, provider);
   if (!v || v.ackedAt !== undefined) return;
   try {
-    await sendVoucher(client, { jobId: job.jobId!, provider, seconds: v.seconds, signature: v.signature, multiaddrs: event.multiaddrs, peerId: event.peerId, signal: params.signal });
-    client.journal.markVoucherAcked(job.ref, provider, v.seconds);
+    const answer = await sendVoucher(client, { jobId: job.jobId!, provider, seconds: v.seconds, signature: v.signature, multiaddrs: event.multiaddrs, peerId: event.peerId, signal: params.signal });
+    client.journal.markVoucherAcked(job.ref, provider, v.seconds, Date.now(), answer.acknowledgement);
     emit(progress("voucher:sent", { provider, seconds: v.seconds, acknowledged: true }));
   } catch (err) {
     params.signal?.throwIfAborted();
