@@ -22,6 +22,7 @@ import {
   type SegmentStore,
 } from "@rendermesh/shared";
 import { JsonRpcProvider, type Wallet } from "ethers";
+import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { CoordinatorLinks, type Capabilities } from "./announce/index.js";
 import { EthersChain } from "./chain/ethers-chain.js";
 import { PaymentLoop } from "./chain/payments.js";
@@ -224,6 +225,8 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     emit({ type: "listening", peerId, multiaddrs: multiaddrs() });
 
     const ffmpeg = config.ffmpegPath ?? resolveFfmpeg();
+    // Every segment carries Content Credentials naming this provider; the key is made once, in the data dir.
+    const identity = await loadOrCreateProvenanceIdentity(config.dataDir, wallet);
     const pipelines = new Map<string, PipelineComponents>(
       models.map((m) => {
         const components: PipelineComponents = {
@@ -231,6 +234,13 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
           encode: (frames, o) => encodeSegment(frames, { ...o, ffmpeg }),
           store: { put: async (bytes, o) => (await store.add(bytes, { pin: true, signal: o?.signal })).toV1().toString() },
           signDelivery: (d) => chain.signDelivery(d),
+          credential: (mp4, work) =>
+            credentialSegment({
+              mp4,
+              identity,
+              modelName: m.name,
+              segment: { chainId: chain.chainId, escrow: chain.escrowAddress, jobId: work.jobId, segment: work.segment, firstFrame: work.firstFrame, frameCount: work.frameCount, model: m.id as `0x${string}` },
+            }),
         };
         return [m.id, options.pipeline ? options.pipeline(m.id, components) : components];
       }),

@@ -24,6 +24,7 @@ import {
   type MeshNode,
   type RenderDelivered,
 } from "@rendermesh/shared";
+import { createProvenanceIdentity, credentialSegment, type ProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { renderFrames, sha256Hex } from "./segments.js";
 
 /**
@@ -63,6 +64,7 @@ export class TestProvider {
   /** Vouchers received (verified against the job's client). */
   readonly vouchers: Array<{ jobId: string; seconds: number; signer: string }> = [];
   private readonly timers: NodeJS.Timeout[] = [];
+  private identity: Promise<ProvenanceIdentity> | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), "rm-test-provider-"));
 
   constructor(init: TestProviderInit) {
@@ -91,6 +93,13 @@ export class TestProvider {
         const frames = await renderFrames(spec, a.firstFrame, a.frameCount);
         await stream.write({ type: "progress", jobId: a.jobId, segment: a.segment, framesDone: a.frameCount, frameCount: a.frameCount });
         let bytes = await encodeSegment(frames, req.spec);
+        // As a real provider does: its own Content Credentials, before hashing (the segment is then an ingredient of the video).
+        this.identity ??= createProvenanceIdentity(this.init.wallet);
+        bytes = await credentialSegment({
+          mp4: bytes,
+          identity: await this.identity,
+          segment: { chainId: this.init.chainId, escrow: this.init.escrow, jobId: a.jobId, segment: a.segment, firstFrame: a.firstFrame, frameCount: a.frameCount, model: req.spec.model },
+        });
         if (this.mode === "truncated") bytes = bytes.slice(0, Math.floor(bytes.length / 2));
         const cid = (await this.store.add(bytes)).toString();
         const receiptCid = this.mode === "wrong-cid" ? (await segmentCid(randomBytes(5000))).toString() : cid;

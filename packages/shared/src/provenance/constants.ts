@@ -21,3 +21,6 @@ export const CONTENT_MISMATCH_CODES = ["assertion.bmffHash.mismatch", "assertion
 
 /** The UUID of the top-level MP4 box that holds a C2PA manifest store. */
 export const C2PA_BOX_UUID = "d8fec3d61b0e483c92975828877ec481";
+
+/** The Rendermesh release that writes the claim generator field. */
+export const RENDERMESH_VERSION = "0.1.0";

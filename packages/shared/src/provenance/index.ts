@@ -15,3 +15,7 @@ export type { Generator, SignMp4Parameters } from "./sign.js";
 export { assertionData, readCredentials } from "./read.js";
 export type { Credentials, ReadManifest, ValidationStatus } from "./read.js";
 export { coseCertChain } from "./cose.js";
+export { JobAssertion, JobAssertionSegment, SegmentAssertion } from "./assertions.js";
+export type { JobAssertionInput } from "./assertions.js";
+export { credentialSegment } from "./segment.js";
+export type { CredentialSegmentParameters } from "./segment.js";
