@@ -109,14 +109,21 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
   const settled = await settleJob(client, { jobId: job.ref, onProgress: params.onProgress });
   if (settled.alreadySettled) emit(progress("settle:skipped", { reason: "the job was already settled" }));
   if (assemblyError) throw assemblyError;
+  let credentialError: unknown;
   if (video) {
     // Signed after the settle, so the credentials can name the transaction that paid for the video.
-    const signed = await credentialVideo(client, { jobId: job.ref, video, settleTx: settled.txHash, signal: params.signal });
-    video = signed;
-    emit(progress("video:credentialed", { path: signed.path, cid: signed.cid, signer: signed.signer }));
+    try {
+      const signed = await credentialVideo(client, { jobId: job.ref, video, settleTx: settled.txHash, signal: params.signal });
+      video = signed;
+      emit(progress("video:credentialed", { path: signed.path, cid: signed.cid, signer: signed.signer }));
+    } catch (err) {
+      // The job is paid for: write its manifest anyway; `job resume` signs the video again.
+      credentialError = err;
+    }
   }
   const { path } = await writeManifest(client, { jobId: job.ref, payments: settled.payments, video, status: failed ? "failed" : "settled" });
   emit(progress("manifest:written", { path }));
+  if (credentialError) throw credentialError;
   job = client.journal.getJob(job.ref);
   return {
     jobId,
