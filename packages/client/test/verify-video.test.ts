@@ -10,6 +10,7 @@ import {
   RENDERMESH_VERSION,
   assertionData,
   createProvenanceIdentity,
+  credentialSegment,
   loadOrCreateProvenanceIdentity,
   readCredentials,
   signMp4,
@@ -101,11 +102,15 @@ function graft(source: Uint8Array, target: Uint8Array): Uint8Array {
   return Buffer.concat([target.subarray(0, ftyp.end), source.subarray(box.start, box.end), target.subarray(ftyp.end)]);
 }
 
-/** The video signed again with `identity` and the job assertion changed by `edit`. */
-async function resign(identity: ProvenanceIdentity, edit: (a: JobAssertion) => JobAssertion = (a) => a): Promise<Uint8Array> {
+/** The segment files the client verified, as ingredients. */
+function segmentIngredients(): Array<{ title: string; mp4: Uint8Array }> {
+  return client.journal.verifiedSegments(client.journal.getJob(jobId).ref).map((s) => ({ title: `segment-${s.segment}.mp4`, mp4: new Uint8Array(readFileSync(s.file)) }));
+}
+
+/** The video signed again with `identity`, the job assertion changed by `edit`, and the given ingredients. */
+async function resign(identity: ProvenanceIdentity, edit: (a: JobAssertion) => JobAssertion = (a) => a, ingredients = segmentIngredients()): Promise<Uint8Array> {
   const creds = await readCredentials(video);
   const assertion = edit(assertionData<JobAssertion>(creds.active, JOB_ASSERTION)!);
-  const ingredients = client.journal.verifiedSegments(client.journal.getJob(jobId).ref).map((s) => ({ title: `segment-${s.segment}.mp4`, mp4: new Uint8Array(readFileSync(s.file)) }));
   return signMp4({
     mp4: strip(video),
     identity,
@@ -198,6 +203,39 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
     const r = await verifyBytes("other-chain.mp4", video, otherChain);
     expect(r.reason).toBe("WRONG_CHAIN");
     expect(lastCheck(r).detail).toContain(`chain ${chain.chainId}`);
+  });
+
+  test("error: a C2PA manifest that Rendermesh did not write fails as not Rendermesh", async () => {
+    const stranger = await createProvenanceIdentity(account(13));
+    const signed = await signMp4({ mp4: strip(video), identity: stranger, title: "video.mp4", generator: { version: "1.0", model: chain.model }, assertions: [{ label: "org.example.note", data: { hello: 1 } }] });
+    const r = await verifyBytes("not-rendermesh.mp4", signed);
+    expect(r.reason).toBe("NOT_RENDERMESH");
+  });
+
+  test("error: a spec that is not the one paid for on chain fails the job check", async () => {
+    const mine = await loadOrCreateProvenanceIdentity(client.dataDir, wallet);
+    const r = await verifyBytes("other-spec.mp4", await resign(mine, (a) => ({ ...a, spec: { ...a.spec, prompt: "a different video" } })));
+    expect(r.reason).toBe("JOB_MISMATCH");
+    expect(lastCheck(r).detail).toMatch(/hashes to/);
+  });
+
+  test("error: a segment credited to a provider that did not sign its receipt fails the receipts", async () => {
+    const mine = await loadOrCreateProvenanceIdentity(client.dataDir, wallet);
+    const r = await verifyBytes("other-provider.mp4", await resign(mine, (a) => ({ ...a, segments: a.segments.map((s, i) => (i === 0 ? { ...s, provider: account(13).address } : s)) })));
+    expect(r.reason).toBe("RECEIPT_INVALID");
+  });
+
+  test("error: segment ingredients signed by someone other than their provider fail the segments", async () => {
+    const mine = await loadOrCreateProvenanceIdentity(client.dataDir, wallet);
+    const impostor = await createProvenanceIdentity(account(13));
+    const forged = [];
+    for (const s of client.journal.verifiedSegments(client.journal.getJob(jobId).ref)) {
+      const mp4 = await credentialSegment({ mp4: strip(new Uint8Array(readFileSync(s.file))), identity: impostor, segment: { chainId: chain.chainId, escrow: chain.deployment.escrow, jobId, segment: s.segment, firstFrame: s.segment * SPEC.fps, frameCount: SPEC.fps, model: chain.model } });
+      forged.push({ title: `segment-${s.segment}.mp4`, mp4 });
+    }
+    const r = await verifyBytes("forged-segments.mp4", await resign(mine, (a) => a, forged));
+    expect(r.reason).toBe("SEGMENT_CREDENTIALS_INVALID");
+    expect(lastCheck(r).detail).toMatch(/credentials name/);
   });
 
   test("error: a settle transaction that did not settle this job fails the settlement", async () => {
