@@ -57,7 +57,14 @@ export { writeManifest } from "./actions/writeManifest.js";
 export { credentialVideo } from "./actions/credentialVideo.js";
 export type { CredentialVideoErrorType, CredentialVideoParameters, CredentialVideoReturnType } from "./actions/credentialVideo.js";
 export { verifyVideo } from "./actions/verifyVideo.js";
-export type { VerifyVideoErrorType, VerifyVideoParameters, VerifyVideoReason, VerifyVideoReturnType, VideoCheck, VideoCheckName } from "./actions/verifyVideo.js";
+export type {
+  VerifyVideoErrorType,
+  VerifyVideoParameters,
+  VerifyVideoReason,
+  VerifyVideoReturnType,
+  VideoCheck,
+  VideoCheckName,
+} from "./actions/verifyVideo.js";
 export type { WriteManifestParameters, WriteManifestReturnType } from "./actions/writeManifest.js";
 
 export * from "./errors.js";

@@ -3,7 +3,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { getAddress } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { connectContracts, encodeSegment } from "@rendermesh/shared";
+import { connectContracts } from "@rendermesh/shared/chain";
+import { encodeSegment } from "@rendermesh/shared/media";
 import {
   C2PA_BOX_UUID,
   JOB_ASSERTION,
@@ -57,7 +58,11 @@ beforeAll(async () => {
   videoPath = result.video!.path;
   video = new Uint8Array(readFileSync(videoPath));
   jobId = result.jobId;
-  env = { RENDERMESH_DEV_FILE: writeDevFile(chain, coordinator, wallet, dir.dir), RENDERMESH_DATA_DIR: join(dir.dir, "viewer"), RENDERMESH_LOG_LEVEL: "silent" };
+  env = {
+    RENDERMESH_DEV_FILE: writeDevFile(chain, coordinator, wallet, dir.dir),
+    RENDERMESH_DATA_DIR: join(dir.dir, "viewer"),
+    RENDERMESH_LOG_LEVEL: "silent",
+  };
 }, 240_000);
 
 afterAll(async () => {
@@ -69,17 +74,30 @@ afterAll(async () => {
 }, 60_000);
 
 /** Writes `bytes` to a file of its own and verifies it against `chain`'s escrow. */
-async function verifyBytes(name: string, bytes: Uint8Array, on: Pick<TestChain, "provider" | "chainId"> = chain): Promise<VerifyVideoReturnType> {
+async function verifyBytes(
+  name: string,
+  bytes: Uint8Array,
+  on: Pick<TestChain, "provider" | "chainId"> = chain,
+): Promise<VerifyVideoReturnType> {
   const path = join(dir.dir, name);
   writeFileSync(path, bytes);
-  return verifyVideo({ provider: on.provider, chainId: on.chainId, deployment: chain.deployment, contracts: connectContracts(on.provider, chain.deployment), ffmpeg: undefined }, { path });
+  return verifyVideo(
+    {
+      provider: on.provider,
+      chainId: on.chainId,
+      deployment: chain.deployment,
+      contracts: connectContracts(on.provider, chain.deployment),
+      ffmpeg: undefined,
+    },
+    { path },
+  );
 }
 
 /** Top-level MP4 boxes as [start, end) offsets. */
 function topBoxes(mp4: Uint8Array): Array<{ type: string; start: number; end: number }> {
   const view = new DataView(mp4.buffer, mp4.byteOffset, mp4.byteLength);
   const out = [];
-  for (let at = 0; at + 8 <= mp4.byteLength; ) {
+  for (let at = 0; at + 8 <= mp4.byteLength;) {
     const size = view.getUint32(at);
     out.push({ type: String.fromCharCode(...mp4.subarray(at + 4, at + 8)), start: at, end: at + size });
     at += size;
@@ -87,7 +105,8 @@ function topBoxes(mp4: Uint8Array): Array<{ type: string; start: number; end: nu
   return out;
 }
 
-const isC2paBox = (mp4: Uint8Array, b: { type: string; start: number }) => b.type === "uuid" && Buffer.from(mp4.subarray(b.start + 8, b.start + 24)).toString("hex") === C2PA_BOX_UUID;
+const isC2paBox = (mp4: Uint8Array, b: { type: string; start: number }) =>
+  b.type === "uuid" && Buffer.from(mp4.subarray(b.start + 8, b.start + 24)).toString("hex") === C2PA_BOX_UUID;
 
 /** The file without its C2PA box, as a careless re-upload would leave it. */
 function strip(mp4: Uint8Array): Uint8Array {
@@ -104,11 +123,17 @@ function graft(source: Uint8Array, target: Uint8Array): Uint8Array {
 
 /** The segment files the client verified, as ingredients. */
 function segmentIngredients(): Array<{ title: string; mp4: Uint8Array }> {
-  return client.journal.verifiedSegments(client.journal.getJob(jobId).ref).map((s) => ({ title: `segment-${s.segment}.mp4`, mp4: new Uint8Array(readFileSync(s.file)) }));
+  return client.journal
+    .verifiedSegments(client.journal.getJob(jobId).ref)
+    .map((s) => ({ title: `segment-${s.segment}.mp4`, mp4: new Uint8Array(readFileSync(s.file)) }));
 }
 
 /** The video signed again with `identity`, the job assertion changed by `edit`, and the given ingredients. */
-async function resign(identity: ProvenanceIdentity, edit: (a: JobAssertion) => JobAssertion = (a) => a, ingredients = segmentIngredients()): Promise<Uint8Array> {
+async function resign(
+  identity: ProvenanceIdentity,
+  edit: (a: JobAssertion) => JobAssertion = (a) => a,
+  ingredients = segmentIngredients(),
+): Promise<Uint8Array> {
   const creds = await readCredentials(video);
   const assertion = edit(assertionData<JobAssertion>(creds.active, JOB_ASSERTION)!);
   return signMp4({
@@ -128,7 +153,18 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
     const r = await verifyBytes("real.mp4", video);
     expect(r.checks.filter((c) => !c.ok)).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.checks.map((c) => c.check)).toEqual(["credentials", "c2pa", "generator", "binding", "chain", "job", "receipts", "segments", "settlement", "payments"]);
+    expect(r.checks.map((c) => c.check)).toEqual([
+      "credentials",
+      "c2pa",
+      "generator",
+      "binding",
+      "chain",
+      "job",
+      "receipts",
+      "segments",
+      "settlement",
+      "payments",
+    ]);
     expect(r.claims.jobId).toBe(jobId);
     expect(r.claims.chainId).toBe(chain.chainId);
     expect(r.claims.signer).toBe(wallet.address);
@@ -167,7 +203,10 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
   });
 
   test("error: a manifest moved onto another video fails as describing another video", async () => {
-    const other = await encodeSegment(Array.from({ length: 8 }, () => new Uint8Array(64 * 48 * 3).fill(90)), { width: 64, height: 48, fps: 8 });
+    const other = await encodeSegment(
+      Array.from({ length: 8 }, () => new Uint8Array(64 * 48 * 3).fill(90)),
+      { width: 64, height: 48, fps: 8 },
+    );
     const r = await verifyBytes("swapped.mp4", graft(video, other));
     expect(r.reason).toBe("MANIFEST_MISMATCH");
     expect(lastCheck(r).detail).toMatch(/describes another video/);
@@ -207,7 +246,13 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
 
   test("error: a C2PA manifest that Rendermesh did not write fails as not Rendermesh", async () => {
     const stranger = await createProvenanceIdentity(account(13));
-    const signed = await signMp4({ mp4: strip(video), identity: stranger, title: "video.mp4", generator: { version: "1.0", model: chain.model }, assertions: [{ label: "org.example.note", data: { hello: 1 } }] });
+    const signed = await signMp4({
+      mp4: strip(video),
+      identity: stranger,
+      title: "video.mp4",
+      generator: { version: "1.0", model: chain.model },
+      assertions: [{ label: "org.example.note", data: { hello: 1 } }],
+    });
     const r = await verifyBytes("not-rendermesh.mp4", signed);
     expect(r.reason).toBe("NOT_RENDERMESH");
   });
@@ -221,7 +266,10 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
 
   test("error: a segment credited to a provider that did not sign its receipt fails the receipts", async () => {
     const mine = await loadOrCreateProvenanceIdentity(client.dataDir, wallet);
-    const r = await verifyBytes("other-provider.mp4", await resign(mine, (a) => ({ ...a, segments: a.segments.map((s, i) => (i === 0 ? { ...s, provider: account(13).address } : s)) })));
+    const r = await verifyBytes(
+      "other-provider.mp4",
+      await resign(mine, (a) => ({ ...a, segments: a.segments.map((s, i) => (i === 0 ? { ...s, provider: account(13).address } : s)) })),
+    );
     expect(r.reason).toBe("RECEIPT_INVALID");
   });
 
@@ -230,7 +278,19 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
     const impostor = await createProvenanceIdentity(account(13));
     const forged = [];
     for (const s of client.journal.verifiedSegments(client.journal.getJob(jobId).ref)) {
-      const mp4 = await credentialSegment({ mp4: strip(new Uint8Array(readFileSync(s.file))), identity: impostor, segment: { chainId: chain.chainId, escrow: chain.deployment.escrow, jobId, segment: s.segment, firstFrame: s.segment * SPEC.fps, frameCount: SPEC.fps, model: chain.model } });
+      const mp4 = await credentialSegment({
+        mp4: strip(new Uint8Array(readFileSync(s.file))),
+        identity: impostor,
+        segment: {
+          chainId: chain.chainId,
+          escrow: chain.deployment.escrow,
+          jobId,
+          segment: s.segment,
+          firstFrame: s.segment * SPEC.fps,
+          frameCount: SPEC.fps,
+          model: chain.model,
+        },
+      });
       forged.push({ title: `segment-${s.segment}.mp4`, mp4 });
     }
     const r = await verifyBytes("forged-segments.mp4", await resign(mine, (a) => a, forged));

@@ -1,4 +1,5 @@
-import { benchmarkRenderer, createRenderer, defaultModel, loadModel, type Logger, type Model, type Renderer } from "@rendermesh/shared";
+import { type Logger } from "@rendermesh/shared";
+import { benchmarkRenderer, createRenderer, defaultModel, loadModel, type Model, type Renderer } from "@rendermesh/shared/model";
 import { DeviceUnavailableError, ModelRejectedError } from "./errors.js";
 
 /** A model this node serves: its renderer and the speed it measured. */

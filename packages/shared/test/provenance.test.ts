@@ -46,7 +46,15 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const mp4 = await encodeSegment(frames(i), shape);
     plain.push(mp4);
-    segments.push(await signMp4({ mp4, identity: providerId, title: `segment-${i}.mp4`, generator, assertions: [{ label: SEGMENT_ASSERTION, data: { segment: i } }] }));
+    segments.push(
+      await signMp4({
+        mp4,
+        identity: providerId,
+        title: `segment-${i}.mp4`,
+        generator,
+        assertions: [{ label: SEGMENT_ASSERTION, data: { segment: i } }],
+      }),
+    );
   }
   const joined = join(dir, "joined.mp4");
   await concatSegments(segments, joined);
@@ -92,10 +100,15 @@ describe("signMp4 / readCredentials", () => {
     const wasm = await import("@contentauth/c2pa-wasm");
     wasm.initSync({ module: readFileSync(createRequire(import.meta.url).resolve("@contentauth/c2pa-wasm/c2pa.wasm")) });
     const reader = await wasm.WasmReader.fromBytes("video/mp4", video);
-    const store = JSON.parse(reader.json()) as { validation_state: string; validation_results: { activeManifest: { failure: Array<{ code: string }>; success: Array<{ code: string }> } } };
+    const store = JSON.parse(reader.json()) as {
+      validation_state: string;
+      validation_results: { activeManifest: { failure: Array<{ code: string }>; success: Array<{ code: string }> } };
+    };
     expect(store.validation_state).toBe("Valid");
     expect(store.validation_results.activeManifest.failure.map((f) => f.code)).toEqual(["signingCredential.untrusted"]);
-    expect(store.validation_results.activeManifest.success.map((s) => s.code)).toEqual(expect.arrayContaining(["claimSignature.validated", "assertion.bmffHash.match"]));
+    expect(store.validation_results.activeManifest.success.map((s) => s.code)).toEqual(
+      expect.arrayContaining(["claimSignature.validated", "assertion.bmffHash.match"]),
+    );
   });
 
   test("error: edited bytes fail the content hash", async () => {
@@ -112,7 +125,13 @@ describe("signMp4 / readCredentials", () => {
 
   test("error: a binding copied into a manifest signed by another key does not match its certificate", async () => {
     const thief = await createProvenanceIdentity(new Wallet(`0x${"33".repeat(32)}`));
-    const forged = await signMp4({ mp4: plain[0]!, identity: { ...thief, binding: clientId.binding }, title: "x.mp4", generator, assertions: [] });
+    const forged = await signMp4({
+      mp4: plain[0]!,
+      identity: { ...thief, binding: clientId.binding },
+      title: "x.mp4",
+      generator,
+      assertions: [],
+    });
     const creds = await readCredentials(forged);
     expect(creds.failures).toEqual([]);
     const check = checkBinding(assertionData(creds.active, SIGNER_ASSERTION), creds.active.signerSpki);

@@ -44,7 +44,11 @@ export async function credentialVideo(client: RendermeshClient, params: Credenti
   const segments = [...client.journal.verifiedSegments(job.ref)].sort((a, b) => a.segment - b.segment);
   const identity = await loadOrCreateProvenanceIdentity(client.dataDir, client.wallet);
   const ingredients = [];
-  for (const seg of segments) ingredients.push({ title: `segment-${seg.segment}.mp4`, mp4: new Uint8Array(await readFile(await segmentFile(client, seg, params.signal))) });
+  for (const seg of segments)
+    ingredients.push({
+      title: `segment-${seg.segment}.mp4`,
+      mp4: new Uint8Array(await readFile(await segmentFile(client, seg, params.signal))),
+    });
   const data: JobAssertionInput = {
     version: 1,
     chainId: job.chainId,

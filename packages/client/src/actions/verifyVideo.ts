@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { getAddress } from "ethers";
-import { eip712Domain, probeSegment, specHash, verifyDelivery } from "@rendermesh/shared";
+import { specHash } from "@rendermesh/shared";
+import { eip712Domain, verifyDelivery } from "@rendermesh/shared/chain";
+import { probeSegment } from "@rendermesh/shared/media";
 import type * as Provenance from "@rendermesh/shared/provenance";
 import type { Credentials, JobAssertion, ReadManifest } from "@rendermesh/shared/provenance";
 import type { RendermeshClient } from "../client.js";
@@ -29,7 +31,8 @@ export type VerifyVideoReason =
   | "SETTLEMENT_MISMATCH"
   | "PAYMENT_MISMATCH";
 
-export type VideoCheckName = "credentials" | "c2pa" | "generator" | "binding" | "chain" | "job" | "receipts" | "segments" | "settlement" | "payments";
+export type VideoCheckName =
+  "credentials" | "c2pa" | "generator" | "binding" | "chain" | "job" | "receipts" | "segments" | "settlement" | "payments";
 
 export interface VideoCheck {
   check: VideoCheckName;
@@ -94,7 +97,11 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   try {
     bytes = new Uint8Array(await readFile(params.path));
   } catch (cause) {
-    throw new ClientError("VIDEO_UNREADABLE", `Cannot read ${params.path}.`, { cause, exitCode: EXIT.usage, hint: "Give the path of an MP4 file, e.g. out/<jobId>/video.mp4." });
+    throw new ClientError("VIDEO_UNREADABLE", `Cannot read ${params.path}.`, {
+      cause,
+      exitCode: EXIT.usage,
+      hint: "Give the path of an MP4 file, e.g. out/<jobId>/video.mp4.",
+    });
   }
   const checks: VideoCheck[] = [];
   const claims: VerifyVideoReturnType["claims"] = {};
@@ -109,7 +116,8 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   try {
     creds = await p.readCredentials(bytes);
   } catch (err) {
-    if (err instanceof p.NoCredentialsError) return fail("credentials", "NO_CREDENTIALS", "no Content Credentials are embedded in this file (never signed, or stripped)");
+    if (err instanceof p.NoCredentialsError)
+      return fail("credentials", "NO_CREDENTIALS", "no Content Credentials are embedded in this file (never signed, or stripped)");
     if (err instanceof p.ProvenanceError) return fail("credentials", "MANIFEST_INVALID", err.shortMessage);
     throw err;
   }
@@ -118,63 +126,109 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   pass("credentials", `a C2PA manifest is embedded (${active.label})`);
 
   const job = p.JobAssertion.safeParse(p.assertionData(active, p.JOB_ASSERTION));
-  if (job.success) Object.assign(claims, { jobId: job.data.jobId, chainId: job.data.chainId, escrow: job.data.escrow, settleTx: job.data.settleTx, model: job.data.spec.model });
+  if (job.success)
+    Object.assign(claims, {
+      jobId: job.data.jobId,
+      chainId: job.data.chainId,
+      escrow: job.data.escrow,
+      settleTx: job.data.settleTx,
+      model: job.data.spec.model,
+    });
 
   // 2. c2pa-rs: the claim signature and the hash over the media bytes.
   if (creds.contentMismatch.length > 0) {
     const codes = creds.contentMismatch.map((f) => f.code).join(", ");
     const other = job.success ? await shapeMismatch(client, params.path, job.data) : undefined;
-    if (other) return fail("c2pa", "MANIFEST_MISMATCH", `the manifest describes another video (${other}); it was taken from one file and put on this one (${codes})`);
+    if (other)
+      return fail(
+        "c2pa",
+        "MANIFEST_MISMATCH",
+        `the manifest describes another video (${other}); it was taken from one file and put on this one (${codes})`,
+      );
     return fail("c2pa", "CONTENT_TAMPERED", `the video's bytes are not the ones that were signed: it was edited after signing (${codes})`);
   }
   if (creds.failures.length > 0 || creds.state === "Invalid") {
-    return fail("c2pa", "MANIFEST_INVALID", `c2pa-rs rejects the manifest: ${creds.failures.map((f) => f.explanation ?? f.code).join("; ") || creds.state}`);
+    return fail(
+      "c2pa",
+      "MANIFEST_INVALID",
+      `c2pa-rs rejects the manifest: ${creds.failures.map((f) => f.explanation ?? f.code).join("; ") || creds.state}`,
+    );
   }
-  pass("c2pa", "c2pa-rs validates the signature and the content hash (the certificate is in no public trust list; the chain vouches for it below)");
+  pass(
+    "c2pa",
+    "c2pa-rs validates the signature and the content hash (the certificate is in no public trust list; the chain vouches for it below)",
+  );
 
   // 3. Made by Rendermesh, as trained algorithmic media, with a job assertion.
   const generator = active.claimGenerator.find((g) => g.name === p.CLAIM_GENERATOR);
-  const actions = p.assertionData<{ actions?: Array<{ action?: string; digitalSourceType?: string }> }>(active, "c2pa.actions.v2")?.actions ?? [];
+  const actions =
+    p.assertionData<{ actions?: Array<{ action?: string; digitalSourceType?: string }> }>(active, "c2pa.actions.v2")?.actions ?? [];
   const created = actions.find((a) => a.action === "c2pa.created");
   if (!generator || !job.success || created?.digitalSourceType !== p.TRAINED_ALGORITHMIC_MEDIA) {
-    const why = !generator ? "its claim generator is not Rendermesh" : !job.success ? `its ${p.JOB_ASSERTION} assertion is missing or malformed` : "it has no c2pa.created action for trained algorithmic media";
+    const why = !generator
+      ? "its claim generator is not Rendermesh"
+      : !job.success
+        ? `its ${p.JOB_ASSERTION} assertion is missing or malformed`
+        : "it has no c2pa.created action for trained algorithmic media";
     return fail("generator", "NOT_RENDERMESH", `this is not a Rendermesh video: ${why}`);
   }
   const a = job.data;
   claims.generator = `${p.CLAIM_GENERATOR} ${String(generator.version)}`;
   claims.providers = [...new Set(a.segments.map((s) => getAddress(s.provider)))];
-  pass("generator", `generated by ${claims.generator} with model ${short(a.spec.model)} (trained algorithmic media), job ${short(a.jobId)}: "${a.spec.prompt}"`);
+  pass(
+    "generator",
+    `generated by ${claims.generator} with model ${short(a.spec.model)} (trained algorithmic media), job ${short(a.jobId)}: "${a.spec.prompt}"`,
+  );
 
   // 4. The signing key is vouched for by the job's client.
   const binding = p.checkBinding(p.assertionData(active, p.SIGNER_ASSERTION), active.signerSpki);
   if (!binding.ok) return fail("binding", "BINDING_INVALID", `the signer binding does not hold: ${binding.reason}`);
   const signer = getAddress(p.assertionData<{ address: string }>(active, p.SIGNER_ASSERTION)!.address);
   claims.signer = signer;
-  if (!eq(signer, a.client)) return fail("binding", "BINDING_INVALID", `the manifest is signed for ${signer}, but the job's client is ${getAddress(a.client)}`);
+  if (!eq(signer, a.client))
+    return fail("binding", "BINDING_INVALID", `the manifest is signed for ${signer}, but the job's client is ${getAddress(a.client)}`);
   pass("binding", `signed with a key that ${signer} (the job's client) vouched for`);
 
   // 5. The job is on this chain and escrow.
   if (a.chainId !== client.chainId || !eq(a.escrow, client.deployment.escrow)) {
-    return fail("chain", "WRONG_CHAIN", `the job lives on chain ${a.chainId}, escrow ${getAddress(a.escrow)}; this RPC is chain ${client.chainId}, escrow ${getAddress(client.deployment.escrow)}`);
+    return fail(
+      "chain",
+      "WRONG_CHAIN",
+      `the job lives on chain ${a.chainId}, escrow ${getAddress(a.escrow)}; this RPC is chain ${client.chainId}, escrow ${getAddress(client.deployment.escrow)}`,
+    );
   }
   const onChain = await getJob(client, { jobId: a.jobId as `0x${string}` });
-  if (onChain.status === "none") return fail("chain", "JOB_NOT_FOUND", `job ${a.jobId} does not exist in escrow ${getAddress(a.escrow)} on chain ${a.chainId}`);
+  if (onChain.status === "none")
+    return fail("chain", "JOB_NOT_FOUND", `job ${a.jobId} does not exist in escrow ${getAddress(a.escrow)} on chain ${a.chainId}`);
   pass("chain", `job ${short(a.jobId)} exists in escrow ${short(getAddress(a.escrow))} on chain ${a.chainId} (${onChain.status})`);
 
   // 6. The job on chain is the one the credentials describe.
   const problems = jobProblems(a, onChain, specHash(a.spec));
   if (problems.length > 0) return fail("job", "JOB_MISMATCH", `the chain disagrees with the credentials: ${problems.join("; ")}`);
-  pass("job", `client, coordinator and spec hash match the chain (${a.spec.seconds} s, ${a.spec.width}x${a.spec.height} at ${a.spec.fps} fps)`);
+  pass(
+    "job",
+    `client, coordinator and spec hash match the chain (${a.spec.seconds} s, ${a.spec.width}x${a.spec.height} at ${a.spec.fps} fps)`,
+  );
 
   // 7. Every segment has a receipt signed by its provider.
   const domain = eip712Domain(a.chainId, a.escrow);
   const covered = [...a.segments].map((s) => s.segment).sort((x, y) => x - y);
-  if (covered.length !== a.spec.seconds || covered.some((s, i) => s !== i)) return fail("receipts", "RECEIPT_INVALID", `the credentials list segments [${covered.join(", ")}], not 0..${a.spec.seconds - 1}`);
+  if (covered.length !== a.spec.seconds || covered.some((s, i) => s !== i))
+    return fail("receipts", "RECEIPT_INVALID", `the credentials list segments [${covered.join(", ")}], not 0..${a.spec.seconds - 1}`);
   for (const s of a.segments) {
     try {
-      verifyDelivery(domain, { jobId: a.jobId, segment: s.segment, cid: s.cid, sha256: s.sha256, frameCount: s.frameCount }, s.receipt, s.provider);
+      verifyDelivery(
+        domain,
+        { jobId: a.jobId, segment: s.segment, cid: s.cid, sha256: s.sha256, frameCount: s.frameCount },
+        s.receipt,
+        s.provider,
+      );
     } catch (err) {
-      return fail("receipts", "RECEIPT_INVALID", `segment ${s.segment}'s delivery receipt does not hold: ${(err as Error).message.split("\n")[0]}`);
+      return fail(
+        "receipts",
+        "RECEIPT_INVALID",
+        `segment ${s.segment}'s delivery receipt does not hold: ${(err as Error).message.split("\n")[0]}`,
+      );
     }
   }
   pass("receipts", `${a.segments.length} delivery receipts, each signed by its provider`);
@@ -187,8 +241,18 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   // 9. The settle transaction closed this job.
   const receipt = await client.provider.getTransactionReceipt(a.settleTx).catch(() => null);
   const iface = client.contracts.escrow.interface;
-  const settledLog = receipt?.logs.find((l) => eq(l.address, client.deployment.escrow) && iface.parseLog(l)?.name === "JobSettled" && eq(String(iface.parseLog(l)?.args[0]), a.jobId));
-  if (!receipt || receipt.status !== 1 || !settledLog) return fail("settlement", "SETTLEMENT_MISMATCH", `transaction ${a.settleTx} ${!receipt ? "is not on this chain" : "did not settle this job"}`);
+  const settledLog = receipt?.logs.find(
+    (l) =>
+      eq(l.address, client.deployment.escrow) &&
+      iface.parseLog(l)?.name === "JobSettled" &&
+      eq(String(iface.parseLog(l)?.args[0]), a.jobId),
+  );
+  if (!receipt || receipt.status !== 1 || !settledLog)
+    return fail(
+      "settlement",
+      "SETTLEMENT_MISMATCH",
+      `transaction ${a.settleTx} ${!receipt ? "is not on this chain" : "did not settle this job"}`,
+    );
   pass("settlement", `settled in transaction ${short(a.settleTx)} (block ${receipt.blockNumber})`);
 
   // 10. Each provider was paid for the seconds it delivered.
@@ -205,9 +269,13 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   for (const s of a.segments) owed.set(getAddress(s.provider), (owed.get(getAddress(s.provider)) ?? 0) + 1);
   for (const [provider, seconds] of owed) {
     const paid = payments.providers.find((x) => eq(x.provider, provider))?.seconds ?? 0;
-    if (paid < seconds) return fail("payments", "PAYMENT_MISMATCH", `provider ${provider} delivered ${seconds} s but the chain shows it paid for ${paid} s`);
+    if (paid < seconds)
+      return fail("payments", "PAYMENT_MISMATCH", `provider ${provider} delivered ${seconds} s but the chain shows it paid for ${paid} s`);
   }
-  pass("payments", `${[...owed].map(([provider, s]) => `${short(provider)} paid for ${s} s`).join(", ")}; refund ${payments.refund} to the client`);
+  pass(
+    "payments",
+    `${[...owed].map(([provider, s]) => `${short(provider)} paid for ${s} s`).join(", ")}; refund ${payments.refund} to the client`,
+  );
   return { path: params.path, ok: true, reason: undefined, checks, claims };
 }
 
@@ -223,15 +291,18 @@ function jobProblems(a: JobAssertion, onChain: GetJobReturnType, computed: strin
 
 /** The first way the segment ingredients fail to match the receipts, or undefined. */
 function ingredientProblem(p: typeof Provenance, creds: Credentials, a: JobAssertion): string | undefined {
-  if (creds.ingredientFailures.length > 0) return `a segment's own credentials are invalid: ${creds.ingredientFailures.map((f) => f.explanation ?? f.code).join("; ")}`;
+  if (creds.ingredientFailures.length > 0)
+    return `a segment's own credentials are invalid: ${creds.ingredientFailures.map((f) => f.explanation ?? f.code).join("; ")}`;
   for (const s of a.segments) {
     const ingredient = creds.active.ingredients.find((i) => i.title === `segment-${s.segment}.mp4`);
     const m: ReadManifest | undefined = ingredient?.activeManifest ? creds.manifests.get(ingredient.activeManifest) : undefined;
     if (!m) return `segment ${s.segment} is not listed as an ingredient with its provider's credentials`;
     const seg = p.SegmentAssertion.safeParse(p.assertionData(m, p.SEGMENT_ASSERTION));
     if (!seg.success) return `segment ${s.segment}'s credentials have no valid ${p.SEGMENT_ASSERTION} assertion`;
-    if (!eq(seg.data.jobId, a.jobId) || seg.data.segment !== s.segment) return `segment ${s.segment}'s credentials are for job ${seg.data.jobId} segment ${seg.data.segment}`;
-    if (!eq(seg.data.provider, s.provider)) return `segment ${s.segment}'s credentials name ${seg.data.provider}, its receipt ${s.provider}`;
+    if (!eq(seg.data.jobId, a.jobId) || seg.data.segment !== s.segment)
+      return `segment ${s.segment}'s credentials are for job ${seg.data.jobId} segment ${seg.data.segment}`;
+    if (!eq(seg.data.provider, s.provider))
+      return `segment ${s.segment}'s credentials name ${seg.data.provider}, its receipt ${s.provider}`;
     const binding = p.checkBinding(p.assertionData(m, p.SIGNER_ASSERTION), m.signerSpki);
     if (!binding.ok) return `segment ${s.segment}'s signer binding does not hold: ${binding.reason}`;
     const by = p.assertionData<{ address: string }>(m, p.SIGNER_ASSERTION)!.address;

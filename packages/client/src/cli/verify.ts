@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { connectContracts, UsageError } from "@rendermesh/shared";
+import { UsageError } from "@rendermesh/shared";
+import { connectContracts } from "@rendermesh/shared/chain";
 import { verifyVideo, type VerifyVideoReturnType } from "../actions/verifyVideo.js";
 import { ClientError, EXIT } from "../errors.js";
 import { createOutput, globalFlags, resolveChain } from "./common.js";
@@ -28,14 +29,29 @@ export function registerVerifyCommand(program: Command): void {
     )
     .action(async (path: string, _opts: unknown, cmd: Command) => {
       const flags = globalFlags(cmd);
-      if (!existsSync(path)) throw new UsageError(`There is no file at ${path}.`, { hint: "Give the path of an MP4, e.g. out/<jobId>/video.mp4." });
+      if (!existsSync(path))
+        throw new UsageError(`There is no file at ${path}.`, { hint: "Give the path of an MP4, e.g. out/<jobId>/video.mp4." });
       const out = createOutput(flags);
       const ctx = await resolveChain(flags);
       try {
-        const r = await verifyVideo({ provider: ctx.provider, chainId: ctx.chainId, deployment: ctx.deployment, contracts: connectContracts(ctx.provider, ctx.deployment), ffmpeg: undefined }, { path });
+        const r = await verifyVideo(
+          {
+            provider: ctx.provider,
+            chainId: ctx.chainId,
+            deployment: ctx.deployment,
+            contracts: connectContracts(ctx.provider, ctx.deployment),
+            ffmpeg: undefined,
+          },
+          { path },
+        );
         out.result(r, () => printChecks(out, r));
         if (!r.ok) {
-          throw Object.assign(new ClientError(r.reason ?? "VIDEO_INVALID", `The video does not verify: ${r.checks.at(-1)?.detail ?? "unknown"}.`, { exitCode: EXIT.refused }), { resultPrinted: true });
+          throw Object.assign(
+            new ClientError(r.reason ?? "VIDEO_INVALID", `The video does not verify: ${r.checks.at(-1)?.detail ?? "unknown"}.`, {
+              exitCode: EXIT.refused,
+            }),
+            { resultPrinted: true },
+          );
         }
       } finally {
         ctx.provider.destroy();

@@ -1,6 +1,7 @@
 import { multiaddr } from "@multiformats/multiaddr";
 import { CID } from "multiformats/cid";
-import { eip712Domain, verifyAssignment, verifyDelivery, type SegmentStore } from "@rendermesh/shared";
+import { eip712Domain, verifyAssignment, verifyDelivery } from "@rendermesh/shared/chain";
+import { type SegmentStore } from "@rendermesh/shared/ipfs";
 import { decodeSampled } from "./decode.js";
 import type { SpotRenderer } from "./spot-renderer.js";
 import type { VerifierComponents } from "./types.js";

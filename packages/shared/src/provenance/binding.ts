@@ -52,15 +52,18 @@ export type BindingCheck = { ok: true } | { ok: false; reason: string };
 /** Checks that `binding` was signed by its address and names the key `spki`. */
 export function checkBinding(binding: unknown, spki: Uint8Array | undefined): BindingCheck {
   const b = binding as Partial<SignerBinding> | undefined;
-  if (!b || typeof b.address !== "string" || typeof b.key !== "string" || typeof b.signature !== "string") return { ok: false, reason: "the manifest has no signer binding" };
+  if (!b || typeof b.address !== "string" || typeof b.key !== "string" || typeof b.signature !== "string")
+    return { ok: false, reason: "the manifest has no signer binding" };
   let recovered: string;
   try {
     recovered = verifyMessage(bindingMessage(b.address, b.key), b.signature);
   } catch {
     return { ok: false, reason: "the binding signature is malformed" };
   }
-  if (getAddress(recovered) !== getAddress(b.address)) return { ok: false, reason: `the binding was signed by ${recovered}, not by ${getAddress(b.address)}` };
+  if (getAddress(recovered) !== getAddress(b.address))
+    return { ok: false, reason: `the binding was signed by ${recovered}, not by ${getAddress(b.address)}` };
   if (!spki) return { ok: false, reason: "the signing certificate could not be read from the manifest" };
-  if (keyFingerprint(spki) !== b.key.toLowerCase()) return { ok: false, reason: `${getAddress(b.address)} vouched for another key than the one that signed this manifest` };
+  if (keyFingerprint(spki) !== b.key.toLowerCase())
+    return { ok: false, reason: `${getAddress(b.address)} vouched for another key than the one that signed this manifest` };
   return { ok: true };
 }

@@ -17,7 +17,12 @@ export const MP4 = "video/mp4";
 export const UNTRUSTED_CREDENTIAL = "signingCredential.untrusted";
 
 /** c2pa-rs codes that mean the media's bytes are not what was signed. */
-export const CONTENT_MISMATCH_CODES = ["assertion.bmffHash.mismatch", "assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.collectionHash.mismatch"] as const;
+export const CONTENT_MISMATCH_CODES = [
+  "assertion.bmffHash.mismatch",
+  "assertion.dataHash.mismatch",
+  "assertion.boxesHash.mismatch",
+  "assertion.collectionHash.mismatch",
+] as const;
 
 /** The UUID of the top-level MP4 box that holds a C2PA manifest store. */
 export const C2PA_BOX_UUID = "d8fec3d61b0e483c92975828877ec481";

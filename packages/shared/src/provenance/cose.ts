@@ -9,7 +9,12 @@ import { Decoder, Encoder, Tag } from "cbor-x";
  * header that makes the result exactly the size c2pa-rs reserved for it.
  */
 // Plain CBOR: byte strings untagged, Maps as maps (cbor-x tags both by default; its types omit the Map option).
-const cbor = new Encoder({ tagUint8Array: false, useTag259ForMaps: false, variableMapSize: true, useRecords: false } as ConstructorParameters<typeof Encoder>[0]);
+const cbor = new Encoder({
+  tagUint8Array: false,
+  useTag259ForMaps: false,
+  variableMapSize: true,
+  useRecords: false,
+} as ConstructorParameters<typeof Encoder>[0]);
 const decoder = new Decoder({ mapsAsObjects: false, useRecords: false });
 
 const COSE_SIGN1_TAG = 18;
@@ -22,12 +27,23 @@ export function reserveSizeFor(chain: readonly Uint8Array[]): number {
   return chain.reduce((n, c) => n + c.byteLength, 0) + 512;
 }
 
-export async function coseSign1(claim: Uint8Array, key: webcrypto.CryptoKey, chain: readonly Uint8Array[], reserveSize: number): Promise<Uint8Array> {
-  const protectedHeader = cbor.encode(new Map<number, unknown>([[HEADER_ALG, ES256], [HEADER_X5CHAIN, chain.length === 1 ? chain[0] : [...chain]]]));
+export async function coseSign1(
+  claim: Uint8Array,
+  key: webcrypto.CryptoKey,
+  chain: readonly Uint8Array[],
+  reserveSize: number,
+): Promise<Uint8Array> {
+  const protectedHeader = cbor.encode(
+    new Map<number, unknown>([
+      [HEADER_ALG, ES256],
+      [HEADER_X5CHAIN, chain.length === 1 ? chain[0] : [...chain]],
+    ]),
+  );
   const toBeSigned = cbor.encode(["Signature1", protectedHeader, new Uint8Array(0), claim]);
   // WebCrypto's ECDSA output is r‖s (IEEE P1363), the form COSE wants.
   const signature = new Uint8Array(await webcrypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, toBeSigned));
-  const build = (pad: number) => new Uint8Array(cbor.encode(new Tag([protectedHeader, new Map([["pad", new Uint8Array(pad)]]), null, signature], COSE_SIGN1_TAG)));
+  const build = (pad: number) =>
+    new Uint8Array(cbor.encode(new Tag([protectedHeader, new Map([["pad", new Uint8Array(pad)]]), null, signature], COSE_SIGN1_TAG)));
   // The pad's length prefix grows at 24, 256 and 65536 bytes, so step down until it fits exactly.
   let pad = Math.max(0, reserveSize - build(0).byteLength);
   let out = build(pad);

@@ -31,7 +31,10 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 /** Node's WebCrypto keys are the DOM's `CryptoKey`, which this package's types (no DOM lib) do not name. */
 const key = (k: webcrypto.CryptoKey) => k as unknown as Parameters<typeof x509.SubjectKeyIdentifierExtension.create>[0];
 
-const serial = () => Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1");
+const serial = () =>
+  Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString("hex")
+    .replace(/^[89a-f]/, "1");
 
 /**
  * Makes a fresh identity for `signer` (in memory). The certificate follows
@@ -39,7 +42,10 @@ const serial = () => Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).
  * digitalSignature key usage, an accepted EKU, key identifiers, and an
  * issuer that is not itself.
  */
-export async function createProvenanceIdentity(signer: MessageSigner, options: { now?: Date; years?: number } = {}): Promise<ProvenanceIdentity> {
+export async function createProvenanceIdentity(
+  signer: MessageSigner,
+  options: { now?: Date; years?: number } = {},
+): Promise<ProvenanceIdentity> {
   const address = getAddress(signer.address);
   const now = options.now ?? new Date();
   const notBefore = new Date(now.getTime() - 3600_000); // an hour of clock skew
@@ -87,9 +93,15 @@ export function provenancePaths(dataDir: string) {
   return { dir, key: join(dir, "key.pem"), chain: join(dir, "chain.pem"), binding: join(dir, "binding.json") };
 }
 
-const pem = (label: string, der: Uint8Array) => `-----BEGIN ${label}-----\n${Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
+const pem = (label: string, der: Uint8Array) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "")}\n-----END ${label}-----\n`;
 const unpem = (text: string, label: string): Uint8Array[] =>
-  [...text.matchAll(new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, "g"))].map((m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")));
+  [...text.matchAll(new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, "g"))].map(
+    (m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")),
+  );
 
 async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -106,17 +118,28 @@ export async function loadOrCreateProvenanceIdentity(dataDir: string, signer: Me
   const address = getAddress(signer.address);
   if (existsSync(paths.key) && existsSync(paths.chain) && existsSync(paths.binding)) {
     try {
-      const [keyPem, chainPem, bindingJson] = await Promise.all([readFile(paths.key, "utf8"), readFile(paths.chain, "utf8"), readFile(paths.binding, "utf8")]);
+      const [keyPem, chainPem, bindingJson] = await Promise.all([
+        readFile(paths.key, "utf8"),
+        readFile(paths.chain, "utf8"),
+        readFile(paths.binding, "utf8"),
+      ]);
       const chain = unpem(chainPem, "CERTIFICATE");
       const binding = JSON.parse(bindingJson) as SignerBinding;
       const leaf = new x509.X509Certificate(chain[0]!);
-      if (getAddress(binding.address) === address && checkBinding(binding, new Uint8Array(leaf.publicKey.rawData)).ok && leaf.notAfter.getTime() > Date.now()) {
+      if (
+        getAddress(binding.address) === address &&
+        checkBinding(binding, new Uint8Array(leaf.publicKey.rawData)).ok &&
+        leaf.notAfter.getTime() > Date.now()
+      ) {
         const der = unpem(keyPem, "PRIVATE KEY")[0]!;
         const privateKey = await webcrypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
         return { address, privateKey, chain, binding };
       }
     } catch (cause) {
-      throw new ProvenanceError("PROVENANCE_KEY_UNREADABLE", `The provenance key in ${paths.dir} cannot be read.`, { cause, hint: `Move ${paths.dir} away; a new key is made on the next run.` });
+      throw new ProvenanceError("PROVENANCE_KEY_UNREADABLE", `The provenance key in ${paths.dir} cannot be read.`, {
+        cause,
+        hint: `Move ${paths.dir} away; a new key is made on the next run.`,
+      });
     }
   }
   const identity = await createProvenanceIdentity(signer);

@@ -43,7 +43,8 @@ function label(bytes: Uint8Array, jumb: Box): string | undefined {
   return Buffer.from(bytes.subarray(start, nul < 0 || nul > first.end ? first.end : nul)).toString("utf8");
 }
 
-const child = (bytes: Uint8Array, parent: Box, name: string) => [...boxes(bytes, parent.body, parent.end)].find((b) => b.type === "jumb" && label(bytes, b) === name);
+const child = (bytes: Uint8Array, parent: Box, name: string) =>
+  [...boxes(bytes, parent.body, parent.end)].find((b) => b.type === "jumb" && label(bytes, b) === name);
 
 /** The COSE_Sign1 of manifest `manifestLabel` in an MP4's C2PA store, or undefined. */
 export function manifestSignature(mp4: Uint8Array, manifestLabel: string): Uint8Array | undefined {

@@ -45,21 +45,31 @@ type StoreJson = {
   active_manifest?: string;
   manifests?: Record<string, Record<string, unknown>>;
   validation_state?: string;
-  validation_results?: { activeManifest?: { failure?: ValidationStatus[] }; ingredientDeltas?: Array<{ validationDeltas?: { failure?: ValidationStatus[] } }> };
+  validation_results?: {
+    activeManifest?: { failure?: ValidationStatus[] };
+    ingredientDeltas?: Array<{ validationDeltas?: { failure?: ValidationStatus[] } }>;
+  };
   validation_status?: ValidationStatus[];
 };
 
 function toManifest(mp4: Uint8Array, label: string, m: Record<string, unknown>): ReadManifest {
   const sig = manifestSignature(mp4, label);
-  const certChain = sig ? safe(() => coseCertChain(sig)) ?? [] : [];
+  const certChain = sig ? (safe(() => coseCertChain(sig)) ?? []) : [];
   const leaf = certChain[0] ? safe(() => new x509.X509Certificate(certChain[0]!)) : undefined;
   const ingredients = (m.ingredients as Array<Record<string, unknown>> | undefined) ?? [];
   return {
     label,
     title: m.title as string | undefined,
     claimGenerator: (m.claim_generator_info as Array<Record<string, unknown>> | undefined) ?? [],
-    assertions: ((m.assertions as Array<{ label: string; data: unknown }> | undefined) ?? []).map((a) => ({ label: a.label, data: a.data })),
-    ingredients: ingredients.map((i) => ({ title: i.title as string, relationship: i.relationship as string, activeManifest: i.active_manifest as string | undefined })),
+    assertions: ((m.assertions as Array<{ label: string; data: unknown }> | undefined) ?? []).map((a) => ({
+      label: a.label,
+      data: a.data,
+    })),
+    ingredients: ingredients.map((i) => ({
+      title: i.title as string,
+      relationship: i.relationship as string,
+      activeManifest: i.active_manifest as string | undefined,
+    })),
     signatureInfo: m.signature_info as Record<string, unknown> | undefined,
     certChain,
     signerSpki: leaf ? new Uint8Array(leaf.publicKey.rawData) : undefined,
@@ -95,7 +105,10 @@ export async function readCredentials(mp4: Uint8Array): Promise<Credentials> {
     }
   } catch (cause) {
     const message = c2paMessage(cause);
-    if (/JumbfNotFound|ManifestNotFound|NotFound/i.test(message)) throw new NoCredentialsError("The file carries no Content Credentials (no C2PA manifest is embedded, or it was stripped).", { cause });
+    if (/JumbfNotFound|ManifestNotFound|NotFound/i.test(message))
+      throw new NoCredentialsError("The file carries no Content Credentials (no C2PA manifest is embedded, or it was stripped).", {
+        cause,
+      });
     throw new ProvenanceError("CREDENTIALS_UNREADABLE", `The file's C2PA manifest cannot be read: ${message}.`, { cause });
   }
   const label = json.active_manifest;
@@ -105,7 +118,9 @@ export async function readCredentials(mp4: Uint8Array): Promise<Credentials> {
   const all = json.validation_results?.activeManifest?.failure ?? json.validation_status ?? [];
   const failures = all.filter((f) => f.code !== UNTRUSTED_CREDENTIAL);
   const mismatch = new Set<string>(CONTENT_MISMATCH_CODES);
-  const ingredientFailures = (json.validation_results?.ingredientDeltas ?? []).flatMap((d) => d.validationDeltas?.failure ?? []).filter((f) => f.code !== UNTRUSTED_CREDENTIAL);
+  const ingredientFailures = (json.validation_results?.ingredientDeltas ?? [])
+    .flatMap((d) => d.validationDeltas?.failure ?? [])
+    .filter((f) => f.code !== UNTRUSTED_CREDENTIAL);
   return {
     state: json.validation_state ?? "Invalid",
     active: manifests.get(label)!,

@@ -36,13 +36,21 @@ export interface SignMp4Parameters {
  */
 export async function signMp4(params: SignMp4Parameters): Promise<Uint8Array> {
   const { WasmBuilder } = await c2pa();
-  const agent = { name: CLAIM_GENERATOR, version: params.generator.version, "org.rendermesh.model": params.generator.model, ...(params.generator.modelName ? { "org.rendermesh.modelName": params.generator.modelName } : {}) };
+  const agent = {
+    name: CLAIM_GENERATOR,
+    version: params.generator.version,
+    "org.rendermesh.model": params.generator.model,
+    ...(params.generator.modelName ? { "org.rendermesh.modelName": params.generator.modelName } : {}),
+  };
   const definition = {
     claim_generator_info: [agent],
     title: params.title,
     format: MP4,
     assertions: [
-      { label: "c2pa.actions.v2", data: { actions: [{ action: "c2pa.created", digitalSourceType: TRAINED_ALGORITHMIC_MEDIA, softwareAgent: agent }] } },
+      {
+        label: "c2pa.actions.v2",
+        data: { actions: [{ action: "c2pa.created", digitalSourceType: TRAINED_ALGORITHMIC_MEDIA, softwareAgent: agent }] },
+      },
       ...params.assertions.map((a) => ({ label: a.label, data: a.data })),
       { label: SIGNER_ASSERTION, data: params.identity.binding },
     ],
@@ -50,17 +58,24 @@ export async function signMp4(params: SignMp4Parameters): Promise<Uint8Array> {
   const builder = WasmBuilder.fromJson(JSON.stringify(definition));
   try {
     for (const ingredient of params.ingredients ?? []) {
-      await builder.addIngredientFromBlob(JSON.stringify({ title: ingredient.title, relationship: "componentOf" }), MP4, new BytesBlob(ingredient.mp4));
+      await builder.addIngredientFromBlob(
+        JSON.stringify({ title: ingredient.title, relationship: "componentOf" }),
+        MP4,
+        new BytesBlob(ingredient.mp4),
+      );
     }
     const reserveSize = reserveSizeFor(params.identity.chain);
     const signer = {
       alg: "es256",
       reserveSize,
-      sign: (claim: Uint8Array) => coseSign1(claim, params.identity.privateKey, params.identity.chain, reserveSize) as Promise<Uint8Array<ArrayBuffer>>,
+      sign: (claim: Uint8Array) =>
+        coseSign1(claim, params.identity.privateKey, params.identity.chain, reserveSize) as Promise<Uint8Array<ArrayBuffer>>,
     };
     return await builder.sign(signer, [], MP4, new BytesBlob(params.mp4));
   } catch (cause) {
-    throw new ProvenanceError("SIGNING_FAILED", `Embedding Content Credentials in ${params.title} failed: ${c2paMessage(cause)}.`, { cause });
+    throw new ProvenanceError("SIGNING_FAILED", `Embedding Content Credentials in ${params.title} failed: ${c2paMessage(cause)}.`, {
+      cause,
+    });
   } finally {
     builder.free();
   }
