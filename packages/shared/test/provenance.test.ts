@@ -111,6 +111,22 @@ describe("signMp4 / readCredentials", () => {
     );
   });
 
+  test("behavior: a segment without credentials (an older provider) is still an ingredient, without a manifest", async () => {
+    const joined = join(dir, "joined-plain.mp4");
+    await concatSegments(plain, joined);
+    const signed = await signMp4({
+      mp4: new Uint8Array(await readFile(joined)),
+      identity: clientId,
+      title: "video.mp4",
+      generator,
+      assertions: [],
+      ingredients: plain.map((mp4, i) => ({ title: `segment-${i}.mp4`, mp4 })),
+    });
+    const creds = await readCredentials(signed);
+    expect(creds.failures).toEqual([]);
+    expect(creds.active.ingredients.map((i) => i.activeManifest)).toEqual([undefined, undefined]);
+  });
+
   test("error: edited bytes fail the content hash", async () => {
     const tampered = video.slice();
     tampered[tampered.length - 64]! ^= 0xff;
