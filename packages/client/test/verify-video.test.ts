@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { getAddress } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { connectContracts } from "@rendermesh/shared/chain";
-import { encodeSegment } from "@rendermesh/shared/media";
+import { encodeSegment, runFfmpeg } from "@rendermesh/shared/media";
 import {
   C2PA_BOX_UUID,
   JOB_ASSERTION,
@@ -108,10 +108,18 @@ function topBoxes(mp4: Uint8Array): Array<{ type: string; start: number; end: nu
 const isC2paBox = (mp4: Uint8Array, b: { type: string; start: number }) =>
   b.type === "uuid" && Buffer.from(mp4.subarray(b.start + 8, b.start + 24)).toString("hex") === C2PA_BOX_UUID;
 
-/** The file without its C2PA box, as a careless re-upload would leave it. */
-function strip(mp4: Uint8Array): Uint8Array {
-  const box = topBoxes(mp4).find((b) => isC2paBox(mp4, b))!;
-  return Buffer.concat([mp4.subarray(0, box.start), mp4.subarray(box.end)]);
+let remuxed = 0;
+/** The file rewritten by ffmpeg without re-encoding, as an upload or an editor does: the frames stay, the C2PA box is gone. */
+async function strip(mp4: Uint8Array): Promise<Uint8Array> {
+  const n = remuxed++;
+  const [from, to] = [join(dir.dir, `remux-in-${n}.mp4`), join(dir.dir, `remux-out-${n}.mp4`)];
+  writeFileSync(from, mp4);
+  await runFfmpeg(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", from, "-map", "0", "-c", "copy", "-f", "mp4", "-y", to], {
+    what: "remux",
+  });
+  const out = new Uint8Array(readFileSync(to));
+  expect(topBoxes(out).some((b) => isC2paBox(out, b))).toBe(false);
+  return out;
 }
 
 /** `target` with `source`'s C2PA box put in after its `ftyp`. */
@@ -137,7 +145,7 @@ async function resign(
   const creds = await readCredentials(video);
   const assertion = edit(assertionData<JobAssertion>(creds.active, JOB_ASSERTION)!);
   return signMp4({
-    mp4: strip(video),
+    mp4: await strip(video),
     identity,
     title: "video.mp4",
     generator: { version: RENDERMESH_VERSION, model: assertion.spec.model },
@@ -162,6 +170,7 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
       "job",
       "receipts",
       "segments",
+      "frames",
       "settlement",
       "payments",
     ]);
@@ -213,7 +222,7 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
   });
 
   test("error: a stripped manifest fails as having no credentials", async () => {
-    const r = await verifyBytes("stripped.mp4", strip(video));
+    const r = await verifyBytes("stripped.mp4", await strip(video));
     expect(r.reason).toBe("NO_CREDENTIALS");
     expect(r.checks).toHaveLength(1);
   });
@@ -247,7 +256,7 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
   test("error: a C2PA manifest that Rendermesh did not write fails as not Rendermesh", async () => {
     const stranger = await createProvenanceIdentity(account(13));
     const signed = await signMp4({
-      mp4: strip(video),
+      mp4: await strip(video),
       identity: stranger,
       title: "video.mp4",
       generator: { version: "1.0", model: chain.model },
@@ -279,7 +288,7 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
     const forged = [];
     for (const s of client.journal.verifiedSegments(client.journal.getJob(jobId).ref)) {
       const mp4 = await credentialSegment({
-        mp4: strip(new Uint8Array(readFileSync(s.file))),
+        mp4: await strip(new Uint8Array(readFileSync(s.file))),
         identity: impostor,
         segment: {
           chainId: chain.chainId,
@@ -296,6 +305,34 @@ describe("verifyVideo", { timeout: 120_000 }, () => {
     const r = await verifyBytes("forged-segments.mp4", await resign(mine, (a) => a, forged));
     expect(r.reason).toBe("SEGMENT_CREDENTIALS_INVALID");
     expect(lastCheck(r).detail).toMatch(/credentials name/);
+  });
+
+  test("error: other frames signed by the client with the job's real receipts and segments fail the frames check", async () => {
+    const mine = await loadOrCreateProvenanceIdentity(client.dataDir, wallet);
+    const frames = Array.from({ length: SPEC.seconds * SPEC.fps }, (_, i) => new Uint8Array(SPEC.width * SPEC.height * 3).fill(i * 9));
+    const other = await encodeSegment(frames, SPEC);
+    const creds = await readCredentials(video);
+    const assertion = assertionData<JobAssertion>(creds.active, JOB_ASSERTION)!;
+    const signed = await signMp4({
+      mp4: other,
+      identity: mine,
+      title: "video.mp4",
+      generator: { version: RENDERMESH_VERSION, model: assertion.spec.model },
+      assertions: [{ label: JOB_ASSERTION, data: assertion }],
+      ingredients: segmentIngredients(),
+    });
+    const r = await verifyBytes("other-frames.mp4", signed);
+    expect(r.reason).toBe("FRAMES_MISMATCH");
+    expect(r.checks.filter((c) => c.ok).map((c) => c.check)).toEqual([
+      "credentials",
+      "c2pa",
+      "generator",
+      "binding",
+      "chain",
+      "job",
+      "receipts",
+      "segments",
+    ]);
   });
 
   test("error: a settle transaction that did not settle this job fails the settlement", async () => {
@@ -320,12 +357,12 @@ describe("rendermesh verify", { timeout: 120_000 }, () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as VerifyVideoReturnType;
     expect(doc.ok).toBe(true);
-    expect(doc.checks).toHaveLength(10);
+    expect(doc.checks).toHaveLength(11);
   });
 
   test("error: a video that fails exits 3 with its reason, and --json still prints one document", async () => {
     const path = join(dir.dir, "cli-stripped.mp4");
-    writeFileSync(path, strip(video));
+    writeFileSync(path, await strip(video));
     const human = await runCli(["verify", path], env);
     expect(human.code).toBe(3);
     expect(human.stdout).toMatch(/^FAIL credentials/m);

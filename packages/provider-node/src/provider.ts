@@ -222,6 +222,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
               mp4,
               identity,
               modelName: m.name,
+              ffmpeg,
               segment: { chainId: chain.chainId, escrow: chain.escrowAddress, jobId: work.jobId, segment: work.segment, firstFrame: work.firstFrame, frameCount: work.frameCount, model: m.id as `0x${string}` },
             }),
         };

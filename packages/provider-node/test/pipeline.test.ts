@@ -94,7 +94,7 @@ describe("render pipeline (ONNX Runtime → ffmpeg → sha256 → Helia → EIP-
     expect(events.slice(4).map((e) => e.type)).toEqual(["encode:done", "credential:done", "hash:done", "store:done", "sign:done"]);
     const creds = await readCredentials(bytes);
     expect(creds.failures).toEqual([]);
-    expect(assertionData(creds.active, SEGMENT_ASSERTION)).toEqual({ version: 1, chainId: 31337, escrow, jobId, segment: 1, firstFrame: 4, frameCount: 4, model: spec.model, provider: wallet.address });
+    expect(assertionData(creds.active, SEGMENT_ASSERTION)).toEqual({ version: 1, chainId: 31337, escrow, jobId, segment: 1, firstFrame: 4, frameCount: 4, model: spec.model, provider: wallet.address, packets: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
     expect(checkBinding(assertionData(creds.active, SIGNER_ASSERTION), creds.active.signerSpki)).toEqual({ ok: true });
     // Still a plain H.264 MP4 of the frames asked for.
     expect(await probeSegment(bytes)).toMatchObject({ frames: 4, width: 64, height: 64, codec: "h264" });

@@ -28,11 +28,12 @@ export type VerifyVideoReason =
   | "JOB_MISMATCH"
   | "RECEIPT_INVALID"
   | "SEGMENT_CREDENTIALS_INVALID"
+  | "FRAMES_MISMATCH"
   | "SETTLEMENT_MISMATCH"
   | "PAYMENT_MISMATCH";
 
 export type VideoCheckName =
-  "credentials" | "c2pa" | "generator" | "binding" | "chain" | "job" | "receipts" | "segments" | "settlement" | "payments";
+  "credentials" | "c2pa" | "generator" | "binding" | "chain" | "job" | "receipts" | "segments" | "frames" | "settlement" | "payments";
 
 export interface VideoCheck {
   check: VideoCheckName;
@@ -79,8 +80,10 @@ const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
  * vouched for by the job's client (the binding signature), that the job
  * exists on this chain and escrow with that client and spec hash, that every
  * segment's delivery receipt is signed by its provider and each segment's
- * own credentials name that provider, and that the named settle transaction
- * closed the job and paid each provider for its seconds.
+ * own credentials name that provider, that the video's coded frames are
+ * exactly those segments' (as each provider signed them), and that the
+ * named settle transaction closed the job and paid each provider for its
+ * seconds.
  *
  * A video that fails is not an error: the result says which check failed
  * and why (`ok: false`, `reason`). Errors are for a file that cannot be read
@@ -234,11 +237,29 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   pass("receipts", `${a.segments.length} delivery receipts, each signed by its provider`);
 
   // 8. Each segment, an ingredient, carries its provider's own credentials.
-  const segmentProblem = ingredientProblem(p, creds, a);
-  if (segmentProblem) return fail("segments", "SEGMENT_CREDENTIALS_INVALID", segmentProblem);
+  const segments = segmentCredentials(p, creds, a);
+  if (typeof segments === "string") return fail("segments", "SEGMENT_CREDENTIALS_INVALID", segments);
   pass("segments", `${a.segments.length} segment ingredients, each signed by its provider (${claims.providers.map(short).join(", ")})`);
 
-  // 9. The settle transaction closed this job.
+  // 9. The video's frames are those segments' frames, as the providers encoded them.
+  const packets = await p.videoPackets(params.path, { ffmpeg: client.ffmpeg }).catch(() => undefined);
+  if (!packets) return fail("frames", "FRAMES_MISMATCH", "the video's frames cannot be read");
+  let at = 0;
+  for (const seg of segments) {
+    const run = packets.slice(at, at + seg.frameCount);
+    if (p.packetsDigest(run) !== seg.packets.toLowerCase()) {
+      return fail(
+        "frames",
+        "FRAMES_MISMATCH",
+        `frames ${at}–${at + seg.frameCount - 1} are not segment ${seg.segment} as its provider encoded and signed it`,
+      );
+    }
+    at += seg.frameCount;
+  }
+  if (at !== packets.length) return fail("frames", "FRAMES_MISMATCH", `the video has ${packets.length} frames, its segments ${at}`);
+  pass("frames", `all ${packets.length} frames are the providers' segments, coded bytes unchanged (joined without re-encoding)`);
+
+  // 10. The settle transaction closed this job.
   const receipt = await client.provider.getTransactionReceipt(a.settleTx).catch(() => null);
   const iface = client.contracts.escrow.interface;
   const settledLog = receipt?.logs.find(
@@ -255,7 +276,7 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
     );
   pass("settlement", `settled in transaction ${short(a.settleTx)} (block ${receipt.blockNumber})`);
 
-  // 10. Each provider was paid for the seconds it delivered.
+  // 11. Each provider was paid for the seconds it delivered.
   const terms = {
     jobId: a.jobId as `0x${string}`,
     deposit: BigInt(onChain.totalSeconds) * onChain.pricePerSecond,
@@ -289,11 +310,12 @@ function jobProblems(a: JobAssertion, onChain: GetJobReturnType, computed: strin
   return problems;
 }
 
-/** The first way the segment ingredients fail to match the receipts, or undefined. */
-function ingredientProblem(p: typeof Provenance, creds: Credentials, a: JobAssertion): string | undefined {
+/** Each segment's provider-signed assertion, in segment order, or the first way the ingredients fail to match the receipts. */
+function segmentCredentials(p: typeof Provenance, creds: Credentials, a: JobAssertion): Provenance.SegmentAssertion[] | string {
   if (creds.ingredientFailures.length > 0)
     return `a segment's own credentials are invalid: ${creds.ingredientFailures.map((f) => f.explanation ?? f.code).join("; ")}`;
-  for (const s of a.segments) {
+  const found: Provenance.SegmentAssertion[] = [];
+  for (const s of [...a.segments].sort((x, y) => x.segment - y.segment)) {
     const ingredient = creds.active.ingredients.find((i) => i.title === `segment-${s.segment}.mp4`);
     const m: ReadManifest | undefined = ingredient?.activeManifest ? creds.manifests.get(ingredient.activeManifest) : undefined;
     if (!m) return `segment ${s.segment} is not listed as an ingredient with its provider's credentials`;
@@ -307,8 +329,11 @@ function ingredientProblem(p: typeof Provenance, creds: Credentials, a: JobAsser
     if (!binding.ok) return `segment ${s.segment}'s signer binding does not hold: ${binding.reason}`;
     const by = p.assertionData<{ address: string }>(m, p.SIGNER_ASSERTION)!.address;
     if (!eq(by, s.provider)) return `segment ${s.segment} is signed for ${by}, not for its provider ${s.provider}`;
+    if (seg.data.frameCount !== s.frameCount)
+      return `segment ${s.segment}'s credentials say ${seg.data.frameCount} frames, its receipt ${s.frameCount}`;
+    found.push(seg.data);
   }
-  return undefined;
+  return found;
 }
 
 /** How the file's shape differs from the job's spec, or undefined when it matches (or cannot be probed). */

@@ -22,6 +22,8 @@ export const SegmentAssertion = z.object({
   model: Bytes32,
   /** The provider that rendered and signed the segment. */
   provider: Address,
+  /** `packetsDigest` of the segment's coded video packets: the frames exactly as encoded. */
+  packets: Bytes32,
 });
 export type SegmentAssertion = z.output<typeof SegmentAssertion>;
 

@@ -19,3 +19,4 @@ export { JobAssertion, JobAssertionSegment, SegmentAssertion } from "./assertion
 export type { JobAssertionInput } from "./assertions.js";
 export { credentialSegment } from "./segment.js";
 export type { CredentialSegmentParameters } from "./segment.js";
+export { packetsDigest, videoPackets } from "./packets.js";
