@@ -375,5 +375,10 @@ describe("rendermesh verify", { timeout: 120_000 }, () => {
   test("error: a missing file or argument is bad usage, exit 2", async () => {
     expect((await runCli(["verify", join(dir.dir, "nope.mp4")], env)).code).toBe(2);
     expect((await runCli(["verify"], env)).code).toBe(2);
+    const text = join(dir.dir, "notes.txt");
+    writeFileSync(text, "not a video");
+    const notVideo = await runCli(["verify", text], env);
+    expect(notVideo.code).toBe(2);
+    expect(notVideo.stderr).toContain("is not an MP4 video");
   });
 });

@@ -135,6 +135,13 @@ describe("signMp4 / readCredentials", () => {
     expect(creds.contentMismatch.map((f) => f.code)).toContain("assertion.bmffHash.mismatch");
   });
 
+  test("error: a file that is not an MP4 says so", async () => {
+    await expect(readCredentials(new TextEncoder().encode("not a video at all"))).rejects.toMatchObject({
+      name: "ProvenanceError",
+      code: "NOT_AN_MP4",
+    });
+  });
+
   test("error: a file without a manifest says so", async () => {
     await expect(readCredentials(plain[0]!)).rejects.toBeInstanceOf(NoCredentialsError);
   });

@@ -121,6 +121,13 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   } catch (err) {
     if (err instanceof p.NoCredentialsError)
       return fail("credentials", "NO_CREDENTIALS", "no Content Credentials are embedded in this file (never signed, or stripped)");
+    if (err instanceof p.ProvenanceError && err.code === "NOT_AN_MP4") {
+      throw new ClientError("NOT_A_VIDEO", `${params.path} is not an MP4 video.`, {
+        cause: err,
+        exitCode: EXIT.usage,
+        hint: "Give the path of an MP4, e.g. out/<jobId>/video.mp4.",
+      });
+    }
     if (err instanceof p.ProvenanceError) return fail("credentials", "MANIFEST_INVALID", err.shortMessage);
     throw err;
   }

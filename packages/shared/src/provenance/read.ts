@@ -105,10 +105,12 @@ export async function readCredentials(mp4: Uint8Array): Promise<Credentials> {
     }
   } catch (cause) {
     const message = c2paMessage(cause);
-    if (/JumbfNotFound|ManifestNotFound|NotFound/i.test(message))
+    if (/JumbfNotFound|ManifestNotFound|ProvenanceMissing/.test(message))
       throw new NoCredentialsError("The file carries no Content Credentials (no C2PA manifest is embedded, or it was stripped).", {
         cause,
       });
+    if (/InvalidAsset|UnsupportedType/.test(message))
+      throw new ProvenanceError("NOT_AN_MP4", `The file is not an MP4 that c2pa-rs can read: ${message}.`, { cause });
     throw new ProvenanceError("CREDENTIALS_UNREADABLE", `The file's C2PA manifest cannot be read: ${message}.`, { cause });
   }
   const label = json.active_manifest;
