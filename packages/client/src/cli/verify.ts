@@ -25,7 +25,7 @@ export function registerVerifyCommand(program: Command): void {
     .argument("<video>", "path of an MP4, e.g. out/<jobId>/video.mp4")
     .addHelpText(
       "after",
-      "\nExit codes: 0 the video verifies, 3 it does not (each failed check says why), 2 bad usage, 1 the chain could not be read.\nA valid manifest says who generated the video and how; it does not say that what the video shows is true.",
+      "\nExit codes: 0 the video verifies, 3 it does not (each failed check says why), 2 bad usage (no such file, not an MP4), 1 the chain could not be read.\nA valid manifest says who generated the video and how; it does not say that what the video shows is true.",
     )
     .action(async (path: string, _opts: unknown, cmd: Command) => {
       const flags = globalFlags(cmd);
