@@ -47,7 +47,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   chain = await startChain();
-  otherChain = await startNode();
+  otherChain = await startNode({ chainId: chain.chainId + 1 });
   coordinator = await startCoordinator(chain, stack);
   await startProvider(chain, stack, { ask: ASK, coordinator });
   await startProvider(chain, stack, { ask: ASK, coordinator });
