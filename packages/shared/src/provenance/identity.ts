@@ -26,10 +26,11 @@ const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const EKU_EMAIL_PROTECTION = "1.3.6.1.5.5.7.3.4";
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-/** Node's WebCrypto keys are the DOM's `CryptoKey`, which this package's types (no DOM lib) do not name. */
-const key = (k: webcrypto.CryptoKey) => k as unknown as Parameters<typeof x509.SubjectKeyIdentifierExtension.create>[0];
+// Node's WebCrypto is the DOM's `Crypto` and its keys the DOM's `CryptoKey`, which this package's types (no DOM lib) do not name.
+type X509Crypto = ReturnType<typeof x509.cryptoProvider.get>;
+type X509Key = x509.X509CertificateCreateWithKeyParams["signingKey"];
+x509.cryptoProvider.set(webcrypto as unknown as X509Crypto);
+const key = (k: webcrypto.CryptoKey) => k as unknown as X509Key;
 
 const serial = () =>
   Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
@@ -125,7 +126,7 @@ export async function loadOrCreateProvenanceIdentity(dataDir: string, signer: Me
       ]);
       const chain = unpem(chainPem, "CERTIFICATE");
       const binding = JSON.parse(bindingJson) as SignerBinding;
-      const leaf = new x509.X509Certificate(chain[0]!);
+      const leaf = new x509.X509Certificate(new Uint8Array(chain[0]!));
       if (
         getAddress(binding.address) === address &&
         checkBinding(binding, new Uint8Array(leaf.publicKey.rawData)).ok &&

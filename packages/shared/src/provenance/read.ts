@@ -55,7 +55,7 @@ type StoreJson = {
 function toManifest(mp4: Uint8Array, label: string, m: Record<string, unknown>): ReadManifest {
   const sig = manifestSignature(mp4, label);
   const certChain = sig ? (safe(() => coseCertChain(sig)) ?? []) : [];
-  const leaf = certChain[0] ? safe(() => new x509.X509Certificate(certChain[0]!)) : undefined;
+  const leaf = certChain[0] ? safe(() => new x509.X509Certificate(new Uint8Array(certChain[0]!))) : undefined;
   const ingredients = (m.ingredients as Array<Record<string, unknown>> | undefined) ?? [];
   return {
     label,
