@@ -140,7 +140,7 @@ function manifestFor(s: Shape, files: Pipeline["files"]): PipelineManifestInput 
   };
 }
 
-function build(s: Shape): Pipeline {
+export function build(s: Shape): Pipeline {
   const files = { textEncoder: textEncoder(s), denoiser: denoiser(s), decoder: decoder(s) };
   return assemblePipeline(manifestFor(s, files), files);
 }

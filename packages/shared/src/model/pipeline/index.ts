@@ -10,3 +10,5 @@ export * from "./tokenizer.js";
 export * from "./load.js";
 export * from "./runner.js";
 export type { PipelineDevice } from "./session.js";
+export * from "./trace.js";
+export * from "./verify.js";

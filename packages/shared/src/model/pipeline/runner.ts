@@ -68,6 +68,12 @@ export interface CreatePipelineRunnerOptions {
   logger?: Pick<Logger, "info" | "warn"> | undefined;
 }
 
+interface Sessions {
+  text: ort.InferenceSession;
+  denoiser: ort.InferenceSession;
+  decoder: ort.InferenceSession;
+}
+
 /**
  * Runs any pipeline its manifest describes: tokenize → text encoder → the
  * scheduler loop over the denoiser (with classifier-free guidance when the
@@ -78,11 +84,11 @@ export interface CreatePipelineRunnerOptions {
 export class PipelineRunner {
   readonly manifest: Pipeline["manifest"];
   readonly device: "cpu" | "cuda";
-  readonly #sessions: { text: ort.InferenceSession; denoiser: ort.InferenceSession; decoder: ort.InferenceSession };
+  readonly #sessions: Sessions;
   readonly #guidanceBatch: 1 | 2;
   #closed = false;
 
-  private constructor(manifest: Pipeline["manifest"], sessions: PipelineRunner["#sessions"], device: "cpu" | "cuda", guidanceBatch: 1 | 2) {
+  private constructor(manifest: Pipeline["manifest"], sessions: Sessions, device: "cpu" | "cuda", guidanceBatch: 1 | 2) {
     this.manifest = manifest;
     this.#sessions = sessions;
     this.device = device;
