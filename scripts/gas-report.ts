@@ -255,18 +255,45 @@ function render(report: GasReport): string {
   return lines.join("\n");
 }
 
+/** How much more gas than its committed snapshot an operation may cost before CI fails (Uniswap v4-core's habit). */
+export const REGRESSION_TOLERANCE = 0.02;
+
+/**
+ * Compares a fresh measurement with the committed snapshot: an operation more
+ * than `REGRESSION_TOLERANCE` dearer, or one missing from either side, is a
+ * failure; one that got cheaper is a note (commit the new snapshot to keep it).
+ */
+export function compareWithSnapshot(report: GasReport, snapshot: GasReport | null): { failures: string[]; notes: string[] } {
+  if (!snapshot) return { failures: [`${SNAPSHOT_FILE} is missing: run \`pnpm gas\` and commit it.`], notes: [] };
+  const failures: string[] = [];
+  const notes: string[] = [];
+  const names = new Set([...Object.keys(report.operations), ...Object.keys(snapshot.operations)]);
+  for (const name of names) {
+    const now = report.operations[name];
+    const before = snapshot.operations[name];
+    if (now === undefined) failures.push(`  ${name}: in the snapshot but no longer measured`);
+    else if (before === undefined) failures.push(`  ${name}: measured (${now}) but not in the snapshot`);
+    else if (now > before * (1 + REGRESSION_TOLERANCE))
+      failures.push(`  ${name}: ${now} gas, ${(((now - before) / before) * 100).toFixed(1)}% above the snapshot's ${before}`);
+    else if (now < before * (1 - REGRESSION_TOLERANCE)) notes.push(`  ${name}: ${now} gas, cheaper than the snapshot's ${before}`);
+  }
+  return { failures, notes };
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const report = await measureGas();
   console.log("Rendermesh gas (gasUsed per transaction)\n");
   console.log(render(report));
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (process.argv.includes("--check")) {
-    const current = existsSync(SNAPSHOT_FILE) ? readFileSync(SNAPSHOT_FILE, "utf8") : "";
-    if (current !== json) {
-      console.error(`\n${SNAPSHOT_FILE} is out of date: run \`pnpm --filter contracts gas\` and commit it.`);
+    const problems = compareWithSnapshot(report, existsSync(SNAPSHOT_FILE) ? (JSON.parse(readFileSync(SNAPSHOT_FILE, "utf8")) as GasReport) : null);
+    for (const line of problems.notes) console.log(line);
+    if (problems.failures.length > 0) {
+      for (const line of problems.failures) console.error(line);
+      console.error(`\nGas check failed: fix the regression, or run \`pnpm gas\` and commit contracts/gas-snapshot.json if it is intended.`);
       process.exit(1);
     }
-    console.log(`\n${SNAPSHOT_FILE} is up to date.`);
+    console.log(`\n${SNAPSHOT_FILE}: no operation costs more than ${REGRESSION_TOLERANCE * 100}% above its snapshot.`);
   } else {
     writeFileSync(SNAPSHOT_FILE, json);
     console.log(`\nwrote ${SNAPSHOT_FILE}`);

@@ -5,6 +5,8 @@ export type { Logger } from "pino";
 /**
  * Keys that may hold secrets anywhere in a log object. Private keys,
  * keystore passwords and signatures-in-progress never reach a log line.
+ * A job's `seed` is deliberately not here: it is part of the public job spec,
+ * and hiding it would hide every spec's seed from the logs.
  */
 export const REDACTED_KEYS = [
   "privateKey",
@@ -13,7 +15,6 @@ export const REDACTED_KEYS = [
   "password",
   "passphrase",
   "mnemonic",
-  "seed",
   "authorization",
   "apiKey",
   "keystorePassword",

@@ -26,3 +26,12 @@ test("behavior: secrets are redacted at any depth, other fields kept", () => {
   expect(parsed.privateKey).toBe("[redacted]");
   expect((parsed.wallet as Record<string, unknown>).address).toBe("0xabc");
 });
+
+test("behavior: a job spec's seed is public and stays in the log line", () => {
+  const { lines, destination } = capture();
+  const log = createLogger({ name: "test", destination });
+  log.info({ spec: { prompt: "a red fox", seed: 42 }, mnemonic: "abandon abandon" }, "spec");
+  const parsed = JSON.parse(lines.join("")) as { spec: { seed: number }; mnemonic: string };
+  expect(parsed.spec.seed).toBe(42);
+  expect(parsed.mnemonic).toBe("[redacted]");
+});
