@@ -29,13 +29,15 @@ struct Assignment {
     uint64 deadline;
 }
 
-/// @notice Signed by a provider: it delivered `segment` as the file with binary CIDv1 `cid` and this `sha256`.
+/// @notice Signed by a provider: it delivered `segment` as the file with binary CIDv1 `cid` and this `sha256`;
+/// `trace` is the binary CIDv1 of the segment's render-trace root (empty for models without one).
 struct Delivery {
     bytes32 jobId;
     uint32 segment;
     bytes cid;
     bytes32 sha256;
     uint32 frameCount;
+    bytes trace;
 }
 
 using MessageHashes for Voucher global;
@@ -50,7 +52,7 @@ library MessageHashes {
         "Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)"
     );
     bytes32 internal constant DELIVERY_TYPEHASH =
-        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)");
+        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)");
 
     function hash(Voucher calldata voucher) internal pure returns (bytes32) {
         return keccak256(abi.encode(VOUCHER_TYPEHASH, voucher.jobId, voucher.provider, voucher.totalSeconds));
@@ -78,7 +80,8 @@ library MessageHashes {
                 delivery.segment,
                 keccak256(delivery.cid),
                 delivery.sha256,
-                delivery.frameCount
+                delivery.frameCount,
+                keccak256(delivery.trace)
             )
         );
     }

@@ -46,6 +46,7 @@ export const DELIVERY_TYPES = {
     { name: "cid", type: "bytes" },
     { name: "sha256", type: "bytes32" },
     { name: "frameCount", type: "uint32" },
+    { name: "trace", type: "bytes" },
   ],
 };
 
@@ -63,6 +64,8 @@ export interface Delivery {
   cid: string;
   sha256: string;
   frameCount: number;
+  /** Binary CIDv1 of the render-trace root, or "0x" for a model without one. */
+  trace: string;
 }
 
 export type Signer = HardhatEthersSigner;
@@ -182,6 +185,7 @@ export function escrowFixture(connection: NetworkConnection) {
       cid: `0x01551220${segment.toString(16).padStart(64, "0")}`,
       sha256: `0x${"cd".repeat(32)}`,
       frameCount: 12,
+      trace: "0x",
       ...overrides.delivery,
     };
     const coordinatorSig = await (overrides.coordinator ?? f.coordinator).signTypedData(f.domain, ASSIGNMENT_TYPES, assignment);

@@ -20,7 +20,7 @@ abstract contract EscrowBase is CheatCodes {
         "Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)"
     );
     bytes32 internal constant DELIVERY_TYPEHASH =
-        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)");
+        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)");
 
     uint256 internal constant MESH = 1e18;
     uint256 internal constant MIN_STAKE = 100 * MESH;
@@ -112,7 +112,7 @@ abstract contract EscrowBase is CheatCodes {
     ) internal view returns (Assignment memory a, bytes memory coordinatorSig, Delivery memory d, bytes memory providerSig) {
         address provider = providers[providerIndex];
         a = Assignment(jobId, segment, segment * 12, 12, provider, uint64(block.timestamp));
-        d = Delivery(jobId, segment, abi.encodePacked(bytes4(0x01551220), keccak256(abi.encode(segment))), keccak256("x"), 12);
+        d = Delivery(jobId, segment, abi.encodePacked(bytes4(0x01551220), keccak256(abi.encode(segment))), keccak256("x"), 12, "");
         coordinatorSig = _sign(
             COORDINATOR_KEY,
             address(escrow),
@@ -123,7 +123,7 @@ abstract contract EscrowBase is CheatCodes {
         providerSig = _sign(
             PROVIDER_KEY_BASE + providerIndex,
             address(escrow),
-            keccak256(abi.encode(DELIVERY_TYPEHASH, d.jobId, d.segment, keccak256(d.cid), d.sha256, d.frameCount))
+            keccak256(abi.encode(DELIVERY_TYPEHASH, d.jobId, d.segment, keccak256(d.cid), d.sha256, d.frameCount, keccak256(d.trace)))
         );
     }
 

@@ -231,6 +231,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
           encode: (frames, o) => encodeSegment(frames, { ...o, ffmpeg }),
           store: { put: async (bytes, o) => (await store.add(bytes, { pin: true, signal: o?.signal })).toV1().toString() },
           signDelivery: (d) => chain.signDelivery(d),
+          traces: store.putBlock && store.getBlock ? { put: (cid, bytes, o) => store.putBlock!(cid, bytes, o), get: (cid, o) => store.getBlock!(cid, o) } : undefined,
         };
         return [m.id, options.pipeline ? options.pipeline(m.id, components) : components];
       }),

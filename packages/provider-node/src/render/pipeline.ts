@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { DeliveryFields, JobSpec } from "@rendermesh/shared";
+import { encodeTrace, publishTrace, type DeliveryFields, type Generation, type JobSpec, type TraceBlockStore } from "@rendermesh/shared";
 import { SegmentPipelineError } from "../errors.js";
 
 /**
@@ -18,6 +18,16 @@ export interface FrameSource {
     frameCount: number;
     signal?: AbortSignal | undefined;
   }): AsyncIterable<Uint8Array>;
+  /**
+   * Present for a diffusion pipeline: renders the segment as one clip and
+   * returns its frames with the trace of every denoising step.
+   */
+  renderSegment?(options: {
+    spec: Pick<JobSpec, "prompt" | "seed" | "fps" | "width" | "height">;
+    firstFrame: number;
+    frameCount: number;
+    signal?: AbortSignal | undefined;
+  }): Promise<Generation>;
 }
 
 export interface EncodeOptions {
@@ -40,6 +50,8 @@ export interface PipelineComponents {
   encode: SegmentEncoder;
   store: SegmentSink;
   signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
+  /** Where a pipeline's trace blocks go (pinned, served over bitswap); needed when the renderer has `renderSegment`. */
+  traces?: TraceBlockStore | undefined;
 }
 
 export interface SegmentWork {
@@ -56,6 +68,7 @@ export type SegmentProgressEvent =
   | { type: "encode:done"; bytes: number }
   | { type: "hash:done"; sha256: `0x${string}` }
   | { type: "store:done"; cid: string }
+  | { type: "trace:done"; root: string; blocks: number }
   | { type: "sign:done" };
 
 export interface ProduceSegmentOptions {
@@ -92,7 +105,17 @@ async function* counted(frames: AsyncIterable<Uint8Array>, work: SegmentWork, on
 export async function produceSegment(work: SegmentWork, c: PipelineComponents, options: ProduceSegmentOptions = {}): Promise<ProducedSegment> {
   const { signal, onProgress } = options;
   const t0 = performance.now();
-  const frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+  let generation: Generation | undefined;
+  let frames: AsyncIterable<Uint8Array>;
+  if (c.renderer.renderSegment) {
+    if (!c.traces) throw new SegmentPipelineError("This model commits a render trace, but the node has no block store for it.");
+    generation = await c.renderer.renderSegment({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+    frames = (async function* () {
+      yield* (generation as Generation).frames;
+    })();
+  } else {
+    frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+  }
   const mp4 = await c.encode(
     counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount })),
     { width: work.spec.width, height: work.spec.height, fps: work.spec.fps, signal },
@@ -110,7 +133,14 @@ export async function produceSegment(work: SegmentWork, c: PipelineComponents, o
   onProgress?.({ type: "store:done", cid });
   const t3 = performance.now();
 
-  const delivery: DeliveryFields = { jobId: work.jobId, segment: work.segment, cid, sha256, frameCount: work.frameCount };
+  let trace: string | undefined;
+  if (generation) {
+    // Committed before signing: the receipt binds the provider to every step, before any verifier picks which to check.
+    const encoded = await encodeTrace(generation.trace);
+    trace = (await publishTrace(encoded, c.traces as TraceBlockStore, { signal })).toString();
+    onProgress?.({ type: "trace:done", root: trace, blocks: encoded.blocks.size });
+  }
+  const delivery: DeliveryFields = { jobId: work.jobId, segment: work.segment, cid, sha256, frameCount: work.frameCount, ...(trace ? { trace } : {}) };
   const signature = await c.signDelivery(delivery);
   onProgress?.({ type: "sign:done" });
   const t4 = performance.now();

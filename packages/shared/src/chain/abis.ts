@@ -3198,6 +3198,11 @@ export const jobEscrowAbi = [
             "internalType": "uint32",
             "name": "frameCount",
             "type": "uint32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "trace",
+            "type": "bytes"
           }
         ],
         "internalType": "struct Delivery",

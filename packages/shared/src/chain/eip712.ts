@@ -14,7 +14,7 @@ export const EIP712_VERSION = "1";
 export const VOUCHER_TYPE = "Voucher(bytes32 jobId,address provider,uint32 seconds)";
 export const ASSIGNMENT_TYPE =
   "Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)";
-export const DELIVERY_TYPE = "Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)";
+export const DELIVERY_TYPE = "Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)";
 
 /** The escrow's EIP-712 domain. */
 export interface RendermeshDomain extends TypedDataDomain {
@@ -50,13 +50,14 @@ export const ASSIGNMENT_TYPES = types("Assignment", [
   { name: "deadline", type: "uint64" },
 ]);
 
-/** `Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)`. */
+/** `Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)`. */
 export const DELIVERY_TYPES = types("Delivery", [
   { name: "jobId", type: "bytes32" },
   { name: "segment", type: "uint32" },
   { name: "cid", type: "bytes" },
   { name: "sha256", type: "bytes32" },
   { name: "frameCount", type: "uint32" },
+  { name: "trace", type: "bytes" },
 ]);
 
 /** Signed by a job's client: `provider` is owed `seconds` seconds of the job in total (cumulative). */
@@ -79,13 +80,23 @@ export interface Assignment {
 /** A CID as binary bytes, 0x hex of those bytes, a CIDv1 string (`bafy…`), or a `CID` object. */
 export type CidInput = Uint8Array | string | { readonly bytes: Uint8Array };
 
-/** Signed by a provider: it delivered `segment` as the file with CIDv1 `cid` and `sha256`. */
+/**
+ * Signed by a provider: it delivered `segment` as the file with CIDv1 `cid` and `sha256`;
+ * `trace` is the CIDv1 of its render trace's root (absent or empty: a model family without one).
+ */
 export interface Delivery {
   jobId: string;
   segment: number | bigint;
   cid: CidInput;
   sha256: string;
   frameCount: number | bigint;
+  trace?: CidInput | undefined;
+}
+
+/** The signed bytes of a delivery's trace: the root's binary CIDv1, or empty. */
+export function traceBytes(trace: CidInput | undefined): string {
+  if (trace === undefined || trace === "" || trace === "0x") return "0x";
+  return hexlify(cidBytes(trace));
 }
 
 /** The binary CIDv1 that a Delivery signs. */
@@ -128,7 +139,7 @@ export function assignmentValue(assignment: Assignment): Record<string, unknown>
 /** The delivery as EIP-712 typed-data value (the CID as binary bytes). */
 export function deliveryValue(delivery: Delivery): Record<string, unknown> {
   const { jobId, segment, sha256, frameCount } = delivery;
-  return { jobId, segment, cid: hexlify(cidBytes(delivery.cid)), sha256, frameCount };
+  return { jobId, segment, cid: hexlify(cidBytes(delivery.cid)), sha256, frameCount, trace: traceBytes(delivery.trace) };
 }
 
 /**
@@ -165,6 +176,7 @@ export function deliveryStruct(delivery: Delivery): {
   cid: string;
   sha256: string;
   frameCount: bigint;
+  trace: string;
 } {
   return {
     jobId: delivery.jobId,
@@ -172,6 +184,7 @@ export function deliveryStruct(delivery: Delivery): {
     cid: hexlify(cidBytes(delivery.cid)),
     sha256: delivery.sha256,
     frameCount: BigInt(delivery.frameCount),
+    trace: traceBytes(delivery.trace),
   };
 }
 

@@ -53,6 +53,8 @@ export const DeliveryFields = z.object({
   cid: CidString,
   sha256: Bytes32,
   frameCount: U32,
+  /** CIDv1 string of the render trace's root (diffusion pipelines); absent for the field model. The signed value is its binary form, or empty. */
+  trace: CidString.optional(),
 });
 export type DeliveryFields = z.output<typeof DeliveryFields>;
 

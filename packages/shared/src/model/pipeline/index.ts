@@ -12,3 +12,4 @@ export * from "./runner.js";
 export type { PipelineDevice } from "./session.js";
 export * from "./trace.js";
 export * from "./verify.js";
+export * from "./frame-source.js";
