@@ -90,6 +90,7 @@ export async function measureGas(): Promise<GasReport> {
         { name: "cid", type: "bytes" },
         { name: "sha256", type: "bytes32" },
         { name: "frameCount", type: "uint32" },
+        { name: "trace", type: "bytes" },
       ],
     };
 
@@ -187,7 +188,7 @@ export async function measureGas(): Promise<GasReport> {
       const p = providers[1]!;
       const claimOne = async (segment: number) => {
         const assignment = { jobId, segment, firstFrame: segment * 12, frameCount: 12, provider: p.address, deadline: (await now()) + 30 };
-        const delivery = { jobId, segment, cid: `0x01551220${"ee".repeat(31)}${segment.toString(16).padStart(2, "0")}`, sha256: id(`seg ${segment}`), frameCount: 12 };
+        const delivery = { jobId, segment, cid: `0x01551220${"ee".repeat(31)}${segment.toString(16).padStart(2, "0")}`, sha256: id(`seg ${segment}`), frameCount: 12, trace: "0x" };
         const cSig = await coordinator.signTypedData(domain, ASSIGNMENT, assignment);
         const pSig = await p.signTypedData(domain, DELIVERY, delivery);
         return gas(escrow.connect(p).claim(assignment, cSig, delivery, pSig));

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Contract, HDNodeWallet, JsonRpcProvider, Mnemonic, Network, NonceManager, Wallet } from "ethers";
-import { defaultModel, loadOrCreatePeerKey, meshTokenAbi, type DevNetwork } from "@rendermesh/shared";
+import { defaultModel, defaultPipelinePath, loadOrCreatePeerKey, loadPipeline, meshTokenAbi, type DevNetwork } from "@rendermesh/shared";
 import { deploy, type DeploymentRecord } from "../deploy.ts";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -170,8 +170,9 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
     );
     const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 200, cacheTimeout: -1 });
 
-    // 2. Contracts, with the default model allowed and short windows.
+    // 2. Contracts, with both default models allowed (the trained diffusion pipeline and the field model) and short windows.
     const model = defaultModel();
+    const pipeline = await loadPipeline(defaultPipelinePath());
     const deployer = hardhatAccount(ROLES.deployer);
     const arbiter = hardhatAccount(ROLES.arbiter);
     log(`deploying contracts (default model ${model.manifest.id.slice(0, 10)}…)`);
@@ -183,7 +184,7 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       fresh: true,
       outDir: deploymentDir,
       // A small supply so the three DAO members hold enough votes for quorum (4%).
-      parameters: { allowedModels: [model.manifest.id], arbiter: arbiter.address, tokenSupply: 10_000_000n * MESH },
+      parameters: { allowedModels: [pipeline.manifest.id, model.manifest.id], arbiter: arbiter.address, tokenSupply: 10_000_000n * MESH },
     });
     const deploymentFile = join(deploymentDir, `${chainId}.json`);
 
@@ -257,6 +258,7 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
           RENDERMESH_PROVIDER_LISTEN: `/ip4/127.0.0.1/tcp/${port}`,
           RENDERMESH_PROVIDER_METRICS_PORT: String(metricsPort),
           RENDERMESH_PROVIDER_DEVICE: "cpu",
+          RENDERMESH_PROVIDER_MODELS: "diffusion-default,default",
           RENDERMESH_PROVIDER_ASK_PER_SECOND: opts.askPerSecond?.(i) ?? "1",
           RENDERMESH_PROVIDER_PAYMENT_INTERVAL_MS: "2000",
           ...(opts.providerEnv?.(i) ?? {}),

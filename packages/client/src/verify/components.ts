@@ -1,13 +1,15 @@
 import { multiaddr } from "@multiformats/multiaddr";
 import { CID } from "multiformats/cid";
-import { eip712Domain, verifyAssignment, verifyDelivery, type SegmentStore } from "@rendermesh/shared";
+import { eip712Domain, verifyAssignment, verifyDelivery, verifyTrace, type PipelineRunner, type SegmentStore } from "@rendermesh/shared";
 import { decodeSampled } from "./decode.js";
 import type { SpotRenderer } from "./spot-renderer.js";
 import type { VerifierComponents } from "./types.js";
 
 export interface DefaultVerifierComponentsInit {
   /** Where segments are fetched from (embedded Helia or Kubo). */
-  store: Pick<SegmentStore, "get">;
+  store: Pick<SegmentStore, "get" | "getBlock">;
+  /** Runners of the diffusion pipelines this client verifies, by pipeline id (lower-case). */
+  pipelines?: ReadonlyMap<string, PipelineRunner> | undefined;
   /** The client's pixel renderer for the spot-check. */
   spot: Pick<SpotRenderer, "renderPixels">;
   /** ffmpeg binary (default: resolved by shared/media). */
@@ -44,6 +46,29 @@ export function defaultVerifierComponents(init: DefaultVerifierComponentsInit): 
     },
     renderPixels(spec, frame, pixels, options) {
       return init.spot.renderPixels(spec, frame, pixels, options);
+    },
+    isPipeline(model) {
+      return init.pipelines?.has(model.toLowerCase()) ?? false;
+    },
+    async verifyTrace(spec, segment, trace, frames, { providers, signal }) {
+      const runner = init.pipelines?.get(spec.model.toLowerCase());
+      const getBlock = init.store.getBlock?.bind(init.store);
+      if (!runner || !getBlock) throw new Error(`no runner or block store for pipeline ${spec.model}`);
+      const addrs = providers.flatMap((a) => {
+        try {
+          return [multiaddr(a)];
+        } catch {
+          return [];
+        }
+      });
+      return verifyTrace({
+        runner,
+        job: { prompt: spec.prompt, seed: spec.seed, segment },
+        root: CID.parse(trace),
+        store: { put: async () => {}, get: (cid, o) => getBlock(cid, { providers: addrs, signal: o?.signal ?? signal }) },
+        frames,
+        signal,
+      });
     },
   };
 }
