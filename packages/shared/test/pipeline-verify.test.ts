@@ -25,8 +25,8 @@ describe("verification by committed steps", () => {
       expect(verdict).toMatchObject({ ok: true });
       expect(verdict.steps).toHaveLength(2);
       expect(verdict.cost.denoiserEvals).toBe(4);
-      // root + per sampled step (latent, cond, uncond, next) + text (2) + final, some shared.
-      expect(store.fetched.length).toBeLessThanOrEqual(1 + 2 * 4 + 2 + 1);
+      // root + per sampled step (latent, cond, uncond, next, both neighbours' cond) + text (2) + final, some shared.
+      expect(store.fetched.length).toBeLessThanOrEqual(1 + 2 * 6 + 2 + 1);
       expect(store.fetched.length).toBeLessThan(encoded.blocks.size / 2);
       expect(Math.max(...verdict.measured.denoiserRelL2)).toBeLessThan(1e-5);
     } finally {
@@ -72,7 +72,7 @@ describe("verification by committed steps", () => {
             s[3] = { ...s[3]!, cond: s[2]!.cond, uncond: s[2]!.uncond };
           })
         ).check,
-      ).toBe("scheduler");
+      ).toBe("denoiser");
       const frames = (await runner.generate({ ...job, segment: 2 })).frames;
       expect((await verify(await runner.generate(job), frames)).check).toBe("tile");
       const cheaper = await other.generate(job);

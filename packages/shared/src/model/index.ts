@@ -20,3 +20,4 @@ export type { BenchmarkOptions, BenchmarkResult } from "./benchmark.js";
 export { CudaUnavailableError, ModelContractError, ModelIntegrityError, ModelLoadError, RenderError, RenderRequestError } from "./errors.js";
 export { Xoshiro128 } from "./prng.js";
 export * from "./pipeline/index.js";
+export { mapFloatInitializers, quantiseWeights } from "./onnx-weights.js";

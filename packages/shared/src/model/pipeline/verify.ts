@@ -14,7 +14,8 @@ import { decodeTraceRoot, rawCid, tensorBytes, tensorFromBytes, type TraceBlockS
  *  2. `noise`       the first latent is the seed's noise bit for bit (by CID:
  *                   no block is fetched);
  *  3. `scheduler`   each sampled step's guidance and scheduler arithmetic
- *                   gives the next committed latent bit for bit;
+ *                   gives the next committed latent bit for bit, and its
+ *                   output is not its neighbours' (a reused, skipped step);
  *  4. `text`        the text embedding re-computed within tolerance (the
  *                   denoiser check below trusts it);
  *  5. `denoiser`    the denoiser re-run on each sampled step's committed input
@@ -166,6 +167,11 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       const v = uncond === undefined ? cond : guide(cond, uncond, guidance);
       const expected = scheduler.step(v, scheduler.timesteps[i] as number, latent);
       if (!sameBits(expected, next)) return fail("scheduler", `step ${i}: the next latent is not the scheduler's step from the committed outputs`);
+      // Work skipped by reusing a neighbouring step's output shows as bit-equal outputs: caught with a block fetch, no model run.
+      for (const j of [i - 1, i + 1]) {
+        if (j < 0 || j >= nSteps) continue;
+        if (sameBits(cond, await fetchTensor(root.cond[j] as CID, count))) return fail("denoiser", `steps ${Math.min(i, j)} and ${Math.max(i, j)} commit the same denoiser output (a step was skipped)`);
+      }
       fetched.push({ i, latent, cond, uncond });
     }
 
