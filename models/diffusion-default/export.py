@@ -75,7 +75,7 @@ manifest = {
     "video": {"width": data.SIZE, "height": data.SIZE, "fps": 8, "framesPerClip": F, "frameRule": {"multiple": 1, "offset": 0}},
     "scheduler": {"type": "flow-match-euler", "numTrainTimesteps": 1000, "shift": 1.0, "predictionType": "flow", "solverOrder": 1, "stochastic": False},
     "noise": {"generator": "xoshiro128ss-irwin-hall-12", "derivation": "job-seed-segment/1"},
-    "sampling": {"steps": {"default": 50, "min": 8, "max": 200},
+    "sampling": {"steps": {"default": 100, "min": 8, "max": 250},
                  "guidance": {"classifierFree": True, "default": 3.0, "min": 0, "max": 10, "negativePrompt": ""}},
     "decode": {"latentFramesPerTile": 1},
     "precision": "float32",

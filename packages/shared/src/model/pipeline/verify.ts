@@ -36,7 +36,7 @@ export interface TraceVerdict {
   reason?: string | undefined;
   /** Sampled step indices. */
   steps: number[];
-  measured: { textRelL2: number[]; denoiserRelL2: number[]; tilePsnrDb?: number | undefined };
+  measured: { textRelL2: number[]; denoiserRelL2: number[]; neighbourRelL2: number[]; tilePsnrDb?: number | undefined };
   /** Work done: model evaluations (batch items) and blocks fetched. */
   cost: { denoiserEvals: number; textEvals: number; decodedLatentFrames: number; blocks: number };
 }
@@ -53,6 +53,22 @@ export interface VerifyTraceOptions {
   k?: number | undefined;
   random?: ((maxExclusive: number) => number) | undefined;
   signal?: AbortSignal | undefined;
+}
+
+/**
+ * Below this relative difference two steps' outputs are the same output: no
+ * honest trajectory repeats itself this closely (the trust study records the
+ * smallest honest neighbour difference), a provider that skipped work does.
+ */
+export const NEIGHBOUR_MIN_REL_L2 = 1e-5;
+
+/** A runner's own text embeddings by prompt: every segment of a job shares its prompt, and every job the negative prompt. */
+const textCaches = new WeakMap<PipelineRunner, Map<string, Float32Array>>();
+function textCache(runner: PipelineRunner): Map<string, Float32Array> {
+  let cache = textCaches.get(runner);
+  if (!cache) textCaches.set(runner, (cache = new Map()));
+  if (cache.size > 256) cache.clear();
+  return cache;
 }
 
 /** ‖a − b‖ / ‖b‖ (0 when both are zero). */
@@ -106,7 +122,7 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
   const random = options.random ?? randomInt;
   const k = options.k ?? m.verification.stepsPerCheck;
   const tol = m.verification.tolerances;
-  const measured: TraceVerdict["measured"] = { textRelL2: [], denoiserRelL2: [] };
+  const measured: TraceVerdict["measured"] = { textRelL2: [], denoiserRelL2: [], neighbourRelL2: [] };
   const cost = { denoiserEvals: 0, textEvals: 0, decodedLatentFrames: 0, blocks: 0 };
   let steps: number[] = [];
   const fail = (check: TraceCheck, reason: string): TraceVerdict => ({ ok: false, check, reason, steps, measured, cost });
@@ -167,10 +183,12 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       const v = uncond === undefined ? cond : guide(cond, uncond, guidance);
       const expected = scheduler.step(v, scheduler.timesteps[i] as number, latent);
       if (!sameBits(expected, next)) return fail("scheduler", `step ${i}: the next latent is not the scheduler's step from the committed outputs`);
-      // Work skipped by reusing a neighbouring step's output shows as bit-equal outputs: caught with a block fetch, no model run.
+      // Work skipped by reusing a neighbouring step's output shows as (nearly) equal outputs: caught with a block fetch, no model run.
       for (const j of [i - 1, i + 1]) {
         if (j < 0 || j >= nSteps) continue;
-        if (sameBits(cond, await fetchTensor(root.cond[j] as CID, count))) return fail("denoiser", `steps ${Math.min(i, j)} and ${Math.max(i, j)} commit the same denoiser output (a step was skipped)`);
+        const d = relL2(await fetchTensor(root.cond[j] as CID, count), cond);
+        measured.neighbourRelL2.push(d);
+        if (d < NEIGHBOUR_MIN_REL_L2) return fail("denoiser", `steps ${Math.min(i, j)} and ${Math.max(i, j)} commit the same denoiser output (relative difference ${d.toExponential(1)}: a step was skipped)`);
       }
       fetched.push({ i, latent, cond, uncond });
     }
@@ -179,14 +197,16 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
     const textCount = root.textDims.reduce((a, b) => a * b, 1);
     const textCond = await fetchTensor(root.text.cond, textCount);
     const textUncond = cfg ? await fetchTensor(root.text.uncond as CID, textCount) : undefined;
-    const ownCond = await runner.encodeText(job.prompt);
-    cost.textEvals++;
-    measured.textRelL2.push(relL2(textCond, ownCond.data));
-    if (cfg) {
-      const ownUncond = await runner.encodeText(m.sampling.guidance.negativePrompt);
+    const encode = async (text: string) => {
+      const cached = textCache(runner).get(text);
+      if (cached) return cached;
+      const own = (await runner.encodeText(text)).data;
       cost.textEvals++;
-      measured.textRelL2.push(relL2(textUncond as Float32Array, ownUncond.data));
-    }
+      textCache(runner).set(text, own);
+      return own;
+    };
+    measured.textRelL2.push(relL2(textCond, await encode(job.prompt)));
+    if (cfg) measured.textRelL2.push(relL2(textUncond as Float32Array, await encode(m.sampling.guidance.negativePrompt)));
     const worstText = Math.max(...measured.textRelL2);
     if (!(worstText <= tol.textRelL2)) return fail("text", `text embedding off by ${worstText.toExponential(2)} (tolerance ${tol.textRelL2})`);
 
