@@ -55,7 +55,7 @@ if (!devices.includes(values.device as Dev) || !devices.includes(values.referenc
 }
 const pipeline = await loadPipeline(values.pipeline);
 const m = pipeline.manifest;
-const log = { info() {}, warn: (o: unknown, msg: string) => console.error(msg, o) };
+const log = { info() {}, warn: (...args: unknown[]) => console.error(...args) };
 const candidate = await PipelineRunner.create({ pipeline, device: values.device as Dev, logger: log });
 const reference = await PipelineRunner.create({ pipeline, device: values.reference as Dev, threads: 1, logger: log });
 const prompts = values.prompts.split("|");

@@ -30,6 +30,8 @@ export interface HeliaSegmentStoreInit {
 export interface HeliaSegmentStore extends SegmentStore {
   /** The underlying Helia node, for callers that need more than segments. */
   readonly helia: Helia;
+  putBlock(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>;
+  getBlock(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
 }
 
 /**
