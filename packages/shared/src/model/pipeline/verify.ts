@@ -142,10 +142,12 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
   };
 
   // 1. The root.
+  // A block that cannot be fetched is thrown (the caller may retry); one that is malformed fails the check.
+  const rootBytes = await store.get(options.root, { signal });
+  cost.blocks++;
   let root: TraceRoot;
   try {
-    root = decodeTraceRoot(await store.get(options.root, { signal }));
-    cost.blocks++;
+    root = decodeTraceRoot(rootBytes);
   } catch (err) {
     return fail("trace-root", `the trace root cannot be read: ${(err as Error).message}`);
   }
