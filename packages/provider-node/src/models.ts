@@ -3,6 +3,7 @@ import {
   createRenderer,
   defaultModel,
   defaultPipelinePath,
+  DEFAULT_REFERENCE,
   loadModel,
   loadPipeline,
   PipelineFrameSource,
@@ -136,5 +137,8 @@ async function loadServedPipeline(path: string, source: string, options: LoadMod
     fps = video.framesPerClip / ((performance.now() - started) / 1000);
     options.logger.info({ model: id, fps: Number(fps.toFixed(2)), size: `${video.width}x${video.height}`, device: renderer.device }, "self-benchmark");
   }
-  return { id: id.toLowerCase(), name, source, renderer, benchmarkFps: fps, reference: { width: video.width, height: video.height, fps: video.fps } };
+  // Asks are per second at the network's reference size (the coordinator prices every job against it), so a
+  // pipeline's native size is scaled like any other spec; the benchmark is converted to that reference too.
+  const scale = (video.width * video.height) / (DEFAULT_REFERENCE.width * DEFAULT_REFERENCE.height);
+  return { id: id.toLowerCase(), name, source, renderer, benchmarkFps: fps * scale, reference: { ...DEFAULT_REFERENCE } };
 }
