@@ -169,7 +169,7 @@ export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSc
     "EIP-712 typed data under the domain `{ name: \"Rendermesh\", version: \"1\", chainId, verifyingContract: <JobEscrow address> }`:",
     "",
     "- `Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)` — signed by the job's coordinator.",
-    "- `Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)` — signed by the provider; `cid` is signed as the binary CIDv1 (on the wire it is the base32 string).",
+    "- `Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)` — signed by the provider; `cid` is signed as the binary CIDv1 (on the wire it is the base32 string); `trace` is the binary CIDv1 of the render-trace root of a diffusion pipeline (on the wire the base32 string, absent for the field model, signed as empty bytes).",
     "- `Voucher(bytes32 jobId,address provider,uint32 seconds)` — signed by the job's client; cumulative per provider and job.",
     "",
     "The announce signature is EIP-191 (`personal_sign`) over exactly this text (lines joined by `\\n`, address lower-case, timestamp in Unix milliseconds):",
