@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { defaultPipelinePath, loadPipeline } from "@rendermesh/shared";
+import { defaultPipelinePath, loadPipeline } from "@rendermesh/shared/model";
 import { formatUnits } from "ethers";
 import { repoRoot, startDevNetwork } from "./lib/devnet.ts";
 

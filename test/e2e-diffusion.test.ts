@@ -5,7 +5,7 @@
 // still completes on the honest two.
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { defaultPipelinePath, loadPipeline } from "@rendermesh/shared";
+import { defaultPipelinePath, loadPipeline } from "@rendermesh/shared/model";
 import { startDevNetwork, repoRoot, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
 import { chain, readManifest, removeTempDirs, runCli, tempDir } from "./helpers/network.ts";
 

@@ -5,19 +5,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { dirname } from "node:path";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
-import {
-  DEFAULT_MODEL_ID,
-  MAX_MESSAGE_BYTES,
-  PROTOCOLS,
-  RenderResponse,
-  eip712Domain,
-  loadDeployment,
-  parseJobSpec,
-  probeSegment,
-  request,
-  signAssignment,
-  termHash,
-} from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, PROTOCOLS, RenderResponse, parseJobSpec, termHash } from "@rendermesh/shared";
+import { eip712Domain, loadDeployment, signAssignment } from "@rendermesh/shared/chain";
+import { request } from "@rendermesh/shared/net";
+import { DEFAULT_MODEL_ID } from "@rendermesh/shared/model";
+import { probeSegment } from "@rendermesh/shared/media";
 import { createRendermeshClient, openJob, quoteJob, runGovernanceCycle, submitJob } from "@rendermesh/client";
 import { startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
 import { chain, eventually, readManifest, removeTempDirs, runCli, tempDir } from "./helpers/network.ts";

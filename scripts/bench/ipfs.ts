@@ -6,7 +6,8 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createHeliaSegmentStore, createMeshNode } from "@rendermesh/shared";
+import { createMeshNode } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import type { BenchResult } from "./types.ts";
 
 const SIZE = 16 * 1024 * 1024;

@@ -12,18 +12,12 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { produceSegment } from "@rendermesh/provider-node";
-import {
-  createHeliaSegmentStore,
-  createMeshNode,
-  createRenderer,
-  defaultModel,
-  eip712Domain,
-  encodeSegment,
-  pixelCoords,
-  promptLatent,
-  signDelivery,
-  type JobSpec,
-} from "@rendermesh/shared";
+import { type JobSpec } from "@rendermesh/shared";
+import { eip712Domain, signDelivery } from "@rendermesh/shared/chain";
+import { createMeshNode } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
+import { createRenderer, defaultModel, pixelCoords, promptLatent } from "@rendermesh/shared/model";
+import { encodeSegment } from "@rendermesh/shared/media";
 import { Wallet } from "ethers";
 import type { BenchResult } from "./types.ts";
 

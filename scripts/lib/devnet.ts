@@ -9,7 +9,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Contract, HDNodeWallet, JsonRpcProvider, Mnemonic, Network, NonceManager, Wallet } from "ethers";
-import { defaultModel, defaultPipelinePath, loadOrCreatePeerKey, loadPipeline, meshTokenAbi, type DevNetwork } from "@rendermesh/shared";
+import { type DevNetwork } from "@rendermesh/shared";
+import { meshTokenAbi } from "@rendermesh/shared/chain";
+import { loadOrCreatePeerKey } from "@rendermesh/shared/net";
+import { defaultModel, defaultPipelinePath, loadPipeline } from "@rendermesh/shared/model";
 import { deploy, type DeploymentRecord } from "../deploy.ts";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -11,20 +11,11 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createHeliaSegmentStore,
-  createMeshNode,
-  openProtocolStream,
-  probeSegment,
-  PROTOCOLS,
-  RenderResponse,
-  segmentFrames,
-  verifyDelivery,
-  type HeliaSegmentStore,
-  type JobSpec,
-  type MeshNode,
-  type RendermeshDomain,
-} from "@rendermesh/shared";
+import { PROTOCOLS, RenderResponse, segmentFrames, type JobSpec } from "@rendermesh/shared";
+import { verifyDelivery, type RendermeshDomain } from "@rendermesh/shared/chain";
+import { createMeshNode, openProtocolStream, type MeshNode } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
+import { probeSegment } from "@rendermesh/shared/media";
 import { Wallet, type Signer } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 

@@ -9,17 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  connectContracts,
-  eip712Domain,
-  signAssignment,
-  signVoucher,
-  specHash,
-  type Deployment,
-  type JobSpec,
-  type RendermeshContracts,
-  type RendermeshDomain,
-} from "@rendermesh/shared";
+import { specHash, type JobSpec } from "@rendermesh/shared";
+import { connectContracts, eip712Domain, signAssignment, signVoucher, type Deployment, type RendermeshContracts, type RendermeshDomain } from "@rendermesh/shared/chain";
 import { ContractFactory, HDNodeWallet, JsonRpcProvider, Mnemonic, NonceManager, Wallet, type Signer } from "ethers";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

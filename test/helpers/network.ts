@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Network } from "ethers";
-import { jobEscrowAbi, meshTokenAbi, contentPolicyAbi, type DevNetwork } from "@rendermesh/shared";
+import { type DevNetwork } from "@rendermesh/shared";
+import { jobEscrowAbi, meshTokenAbi, contentPolicyAbi } from "@rendermesh/shared/chain";
 import { repoRoot } from "../../scripts/lib/devnet.ts";
 
 export const CLI = join(repoRoot, "packages", "client", "bin", "rendermesh.js");

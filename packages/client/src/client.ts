@@ -1,23 +1,10 @@
 import { join } from "node:path";
 import type { Provider, Wallet } from "ethers";
-import {
-  connectContracts,
-  createHeliaSegmentStore,
-  createKuboSegmentStore,
-  createLogger,
-  createMeshNode,
-  defaultModel,
-  defaultPipelinePath,
-  loadPipeline,
-  PipelineRunner,
-  loadOrCreatePeerKey,
-  type Deployment,
-  type Logger,
-  type MeshNode,
-  type Model,
-  type RendermeshContracts,
-  type SegmentStore,
-} from "@rendermesh/shared";
+import { createLogger, type Logger } from "@rendermesh/shared";
+import { connectContracts, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
+import { createMeshNode, loadOrCreatePeerKey, type MeshNode } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore, createKuboSegmentStore, type SegmentStore } from "@rendermesh/shared/ipfs";
+import { defaultModel, defaultPipelinePath, loadPipeline, PipelineRunner, type Model } from "@rendermesh/shared/model";
 import { Journal } from "./journal/journal.js";
 import { defaultVerifierComponents } from "./verify/components.js";
 import { createSpotRenderer, type SpotRenderer } from "./verify/spot-renderer.js";

@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { contentPolicyAbi, meshGovernorAbi, meshTokenAbi, termHash, timelockAbi as compiledTimelockAbi, UsageError } from "@rendermesh/shared";
+import { termHash, UsageError } from "@rendermesh/shared";
+import { contentPolicyAbi, meshGovernorAbi, meshTokenAbi, timelockAbi as compiledTimelockAbi } from "@rendermesh/shared/chain";
 import { AbiCoder, Interface, id as keccakUtf8, keccak256 } from "ethers";
 import { afterAll, describe, expect, test } from "vitest";
 import {

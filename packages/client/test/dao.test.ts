@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { contentPolicyAbi, termHash } from "@rendermesh/shared";
+import { termHash } from "@rendermesh/shared";
+import { contentPolicyAbi } from "@rendermesh/shared/chain";
 import { Contract, keccak256, toUtf8Bytes, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { getAddress, type Wallet } from "ethers";
-import { probeSegment, scalePrice, type JobSpec } from "@rendermesh/shared";
+import { scalePrice, type JobSpec } from "@rendermesh/shared";
+import { probeSegment } from "@rendermesh/shared/media";
 import type { Coordinator } from "@rendermesh/coordinator";
 import { generateVideo } from "../src/actions/generateVideo.js";
 import { getJob } from "../src/actions/getJob.js";

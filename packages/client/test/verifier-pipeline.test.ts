@@ -1,17 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet } from "ethers";
-import {
-  defaultModel,
-  defaultPipelinePath,
-  encodeSegment,
-  encodeTrace,
-  loadPipeline,
-  PipelineRunner,
-  publishTrace,
-  quantiseWeights,
-  type JobSpec,
-  type Pipeline,
-} from "@rendermesh/shared";
+import { type JobSpec } from "@rendermesh/shared";
+import { encodeSegment } from "@rendermesh/shared/media";
+import { defaultModel, defaultPipelinePath, encodeTrace, loadPipeline, PipelineRunner, publishTrace, quantiseWeights, type Pipeline } from "@rendermesh/shared/model";
 import { createSpotRenderer, type SpotRenderer } from "../src/verify/spot-renderer.js";
 import { defaultVerifierComponents } from "../src/verify/components.js";
 import { SegmentVerifier } from "../src/verify/verifier.js";

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet } from "ethers";
-import { decodeSegment, defaultModel, encodeSegment, type JobSpec } from "@rendermesh/shared";
+import { type JobSpec } from "@rendermesh/shared";
+import { defaultModel } from "@rendermesh/shared/model";
+import { decodeSegment, encodeSegment } from "@rendermesh/shared/media";
 import { decodeSampled } from "../src/verify/decode.js";
 import { createSpotRenderer, type SpotRenderer } from "../src/verify/spot-renderer.js";
 import { defaultVerifierComponents } from "../src/verify/components.js";

@@ -6,7 +6,8 @@
  */
 import { Command, CommanderError } from "commander";
 import { JsonRpcProvider } from "ethers";
-import { BaseError, ConfigError, loadDeployment, loadWallet, parseDeployment, toBaseError, UsageError } from "@rendermesh/shared";
+import { BaseError, ConfigError, loadWallet, toBaseError, UsageError } from "@rendermesh/shared";
+import { loadDeployment, parseDeployment } from "@rendermesh/shared/chain";
 import { readFileSync } from "node:fs";
 import { EthersChain } from "./chain/ethers-chain.js";
 import { loadCoordinatorConfig } from "./config.js";

@@ -1,16 +1,7 @@
 import { join } from "node:path";
 import type { PrivateKey } from "@libp2p/interface";
-import {
-  createLogger,
-  createMeshNode,
-  loadOrCreatePeerKey,
-  type Logger,
-  type MeshNode,
-  type PolicySnapshot,
-  type QuoteRequest,
-  type ReferenceWork,
-  type SegmentVerdict,
-} from "@rendermesh/shared";
+import { createLogger, type Logger, type PolicySnapshot, type QuoteRequest, type ReferenceWork, type SegmentVerdict } from "@rendermesh/shared";
+import { createMeshNode, loadOrCreatePeerKey, type MeshNode } from "@rendermesh/shared/net";
 import type { ChainView } from "./chain/types.js";
 import type { CoordinatorConfig } from "./config.js";
 import { ProviderDirectory } from "./directory/index.js";

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
-import { JobEvent, MAX_MESSAGE_BYTES, openProtocolStream, PROTOCOLS, QuoteResponse, request, type JobSpec } from "@rendermesh/shared";
+import { JobEvent, MAX_MESSAGE_BYTES, PROTOCOLS, QuoteResponse, type JobSpec } from "@rendermesh/shared";
+import { openProtocolStream, request } from "@rendermesh/shared/net";
 import { Coordinator } from "../src/coordinator.js";
 import { CoordinatorConfig } from "../src/config.js";
 import { EthersChain } from "../src/chain/ethers-chain.js";

@@ -1,7 +1,8 @@
 import { createInterface } from "node:readline/promises";
 import { Command, CommanderError, Option } from "commander";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { BaseError, ConfigError, createLogger, peerIdBytes, loadOrCreatePeerKey, UsageError, type Logger } from "@rendermesh/shared";
+import { BaseError, ConfigError, createLogger, UsageError, type Logger } from "@rendermesh/shared";
+import { peerIdBytes, loadOrCreatePeerKey } from "@rendermesh/shared/net";
 import { existsSync } from "node:fs";
 import { formatMesh } from "./chain/standing.js";
 import { dataPaths, ENV_PREFIX, loadProviderConfig, parseTokenAmount, type ProviderConfig } from "./config.js";

@@ -1,3 +1,4 @@
+import { type Logger } from "@rendermesh/shared";
 import {
   benchmarkRenderer,
   createRenderer,
@@ -8,10 +9,9 @@ import {
   loadPipeline,
   PipelineFrameSource,
   PipelineRunner,
-  type Logger,
   type Model,
   type Renderer,
-} from "@rendermesh/shared";
+} from "@rendermesh/shared/model";
 import { DeviceUnavailableError, ModelRejectedError } from "./errors.js";
 
 /** A model this node serves: its renderer and the speed it measured. */

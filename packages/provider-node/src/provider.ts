@@ -1,26 +1,9 @@
 import { readFileSync } from "node:fs";
-import {
-  AnnounceResponse,
-  createHeliaSegmentStore,
-  createKuboSegmentStore,
-  createLogger,
-  createMeshNode,
-  encodeSegment,
-  loadDeployment,
-  loadOrCreatePeerKey,
-  loadWallet,
-  parseDeployment,
-  peerIdBytes,
-  request,
-  resolveFfmpeg,
-  PROTOCOLS,
-  type AnnounceAck,
-  type Deployment,
-  type Logger,
-  type MeshNode,
-  type ProtocolRegistration,
-  type SegmentStore,
-} from "@rendermesh/shared";
+import { AnnounceResponse, createLogger, loadWallet, PROTOCOLS, type AnnounceAck, type Logger } from "@rendermesh/shared";
+import { loadDeployment, parseDeployment, type Deployment } from "@rendermesh/shared/chain";
+import { createMeshNode, loadOrCreatePeerKey, peerIdBytes, request, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore, createKuboSegmentStore, type SegmentStore } from "@rendermesh/shared/ipfs";
+import { encodeSegment, resolveFfmpeg } from "@rendermesh/shared/media";
 import { JsonRpcProvider, type Wallet } from "ethers";
 import { CoordinatorLinks, type Capabilities } from "./announce/index.js";
 import { EthersChain } from "./chain/ethers-chain.js";

@@ -1,7 +1,9 @@
-import { eip712Domain, signAssignment, specHash, termHash, verifyAssignment, type JobSpec, type PolicySnapshot, type RenderRequest } from "@rendermesh/shared";
+import { specHash, termHash, type JobSpec, type PolicySnapshot, type RenderRequest } from "@rendermesh/shared";
+import { eip712Domain, signAssignment, verifyAssignment } from "@rendermesh/shared/chain";
 import { Wallet, type Signer } from "ethers";
 import { describe, expect, test } from "vitest";
-import type { ChainReader, EscrowJob } from "../src/chain/types.js";
+import type { EscrowJob } from "@rendermesh/shared/chain";
+import type { ChainReader } from "../src/chain/types.js";
 import { checkAssignment, PolicyCache, type AcceptanceComponents } from "../src/render/acceptance.js";
 
 const chainId = 31337;

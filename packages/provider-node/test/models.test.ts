@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { join } from "node:path";
-import { createLogger, defaultModel, saveModel } from "@rendermesh/shared";
+import { createLogger } from "@rendermesh/shared";
+import { defaultModel, saveModel } from "@rendermesh/shared/model";
 import { afterAll, describe, expect, test } from "vitest";
 import { loadServedModels } from "../src/models.js";
 import { tempDir } from "./helpers/provider.js";

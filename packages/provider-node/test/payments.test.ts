@@ -104,7 +104,7 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const s = spec(3);
     const { jobId } = await chain.openJob({ spec: s });
     await renderAll(jobId, s);
-    const { connectContracts } = await import("@rendermesh/shared");
+    const { connectContracts } = await import("@rendermesh/shared/chain");
     await (await connectContracts(chain.client, chain.deployment).escrow.settle(jobId, [provider.address], [2])).wait();
     const tick = await provider.payments.tick();
     expect(tick.settled).toEqual([expect.objectContaining({ jobId, seconds: 2, amount: 2n * NET })]);

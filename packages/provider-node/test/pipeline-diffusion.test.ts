@@ -1,23 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createHeliaSegmentStore,
-  createMeshNode,
-  decodeSegment,
-  defaultPipelinePath,
-  eip712Domain,
-  encodeSegment,
-  loadPipeline,
-  PipelineFrameSource,
-  PipelineRunner,
-  signDelivery,
-  verifyDelivery,
-  verifyTrace,
-  type HeliaSegmentStore,
-  type JobSpec,
-  type MeshNode,
-} from "@rendermesh/shared";
+import { type JobSpec } from "@rendermesh/shared";
+import { eip712Domain, signDelivery, verifyDelivery } from "@rendermesh/shared/chain";
+import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
+import { decodeSegment, encodeSegment } from "@rendermesh/shared/media";
+import { defaultPipelinePath, loadPipeline, PipelineFrameSource, PipelineRunner, verifyTrace } from "@rendermesh/shared/model";
 import { Wallet } from "ethers";
 import { CID } from "multiformats/cid";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

@@ -2,21 +2,12 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createHeliaSegmentStore,
-  createMeshNode,
-  createRenderer,
-  defaultModel,
-  eip712Domain,
-  encodeSegment,
-  probeSegment,
-  signDelivery,
-  verifyDelivery,
-  type HeliaSegmentStore,
-  type JobSpec,
-  type MeshNode,
-  type Renderer,
-} from "@rendermesh/shared";
+import { type JobSpec } from "@rendermesh/shared";
+import { eip712Domain, signDelivery, verifyDelivery } from "@rendermesh/shared/chain";
+import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
+import { createRenderer, defaultModel, type Renderer } from "@rendermesh/shared/model";
+import { encodeSegment, probeSegment } from "@rendermesh/shared/media";
 import { Wallet } from "ethers";
 import { CID } from "multiformats/cid";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

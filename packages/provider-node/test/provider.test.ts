@@ -1,4 +1,5 @@
-import { announceMessage, peerIdBytes, type JobSpec } from "@rendermesh/shared";
+import { announceMessage, type JobSpec } from "@rendermesh/shared";
+import { peerIdBytes } from "@rendermesh/shared/net";
 import { hexlify, verifyMessage, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { TestChain } from "../../../test/compliance/test-chain.js";

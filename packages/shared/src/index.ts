@@ -1,10 +1,12 @@
 /**
- * @rendermesh/shared — what every Rendermesh part must agree on: errors,
- * configuration, logging, the canonical job spec and its hash, the content
- * policy's matching rules, the wire protocol's ids and messages, chain
- * bindings (ABIs, EIP-712), networking and IPFS, the model pipeline and video
- * media. Client, coordinator and provider-node depend on this package; it
- * depends on none of them.
+ * @rendermesh/shared — the light core every Rendermesh part must agree on:
+ * errors, configuration, logging, the canonical job spec and its hash, the
+ * content policy's matching rules, the wire protocol's ids, messages and
+ * reason codes, the wallet and the dev-chain file. Heavy pieces live behind
+ * subpaths so a part loads only what it uses: `@rendermesh/shared/chain`
+ * (ABIs, EIP-712, deployment, chain types), `/net` (libp2p), `/ipfs` (Helia,
+ * Kubo), `/model` (ONNX Runtime) and `/media` (ffmpeg). This module must not
+ * import any of them.
  */
 export * from "./errors.js";
 export * from "./config.js";
@@ -14,7 +16,3 @@ export * from "./policy/index.js";
 export * from "./protocol/index.js";
 export * from "./wallet/index.js";
 export * from "./devnet.js";
-export * from "./net/index.js";
-export * from "./chain/index.js";
-export * from "./model/index.js";
-export * from "./media/index.js";

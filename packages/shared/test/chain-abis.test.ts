@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import * as shared from "../src/index.js";
+import * as shared from "../src/chain/index.js";
 import { repoRoot } from "./chain-fixture.js";
 
 // Same table as scripts/export-abis.ts.

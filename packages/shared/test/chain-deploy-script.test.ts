@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { JsonRpcProvider, id } from "ethers";
 import { network } from "hardhat";
-import { connectContracts, loadDeployment, readPolicy } from "../src/index.js";
+import { connectContracts, loadDeployment, readPolicy } from "../src/chain/index.js";
 import { MESH, MODEL, repoRoot } from "./chain-fixture.js";
 
 interface DeployModule {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { id } from "ethers";
-import { DeploymentError, deploymentPath, loadDeployment, readPolicy } from "../src/index.js";
+import { DeploymentError, deploymentPath, loadDeployment, readPolicy } from "../src/chain/index.js";
 import { MESH, MODEL, createChainFixture, type ChainFixture } from "./chain-fixture.js";
 
 const sample = {

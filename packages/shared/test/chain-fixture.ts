@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
 import { network } from "hardhat";
-import { connectContracts, type Deployment, type RendermeshContracts } from "../src/index.js";
+import { connectContracts, type Deployment, type RendermeshContracts } from "../src/chain/index.js";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const MESH = 10n ** 18n;

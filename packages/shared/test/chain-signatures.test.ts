@@ -2,31 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet, TypedDataEncoder, getAddress, hexlify, randomBytes } from "ethers";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import {
-  ASSIGNMENT_TYPE,
-  ASSIGNMENT_TYPES,
-  DELIVERY_TYPE,
-  DELIVERY_TYPES,
-  InvalidSignatureError,
-  JobStatus,
-  VOUCHER_TYPE,
-  VOUCHER_TYPES,
-  assignmentStruct,
-  cidBytes,
-  deliveryStruct,
-  eip712Domain,
-  hashVoucher,
-  signAssignment,
-  signDelivery,
-  signVoucher,
-  verifyAssignment,
-  verifyDelivery,
-  verifyVoucher,
-  voucherStruct,
-  type Assignment,
-  type Delivery,
-  type Voucher,
-} from "../src/index.js";
+import { ASSIGNMENT_TYPE, ASSIGNMENT_TYPES, DELIVERY_TYPE, DELIVERY_TYPES, InvalidSignatureError, JobStatus, VOUCHER_TYPE, VOUCHER_TYPES, assignmentStruct, cidBytes, deliveryStruct, eip712Domain, hashVoucher, signAssignment, signDelivery, signVoucher, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Assignment, type Delivery, type Voucher } from "../src/chain/index.js";
 import { MESH, createChainFixture, revertName, type ChainFixture } from "./chain-fixture.js";
 
 let chain: ChainFixture;

@@ -5,14 +5,8 @@ import { join } from "node:path";
 import type { Connection } from "@libp2p/interface";
 import { CID } from "multiformats/cid";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import {
-  createHeliaSegmentStore,
-  createMeshNode,
-  segmentCid,
-  SEGMENT_CHUNK_SIZE,
-  type HeliaSegmentStore,
-  type MeshNode,
-} from "../src/net/index.js";
+import { createMeshNode, type MeshNode } from "../src/net/index.js";
+import { createHeliaSegmentStore, segmentCid, SEGMENT_CHUNK_SIZE, type HeliaSegmentStore } from "../src/ipfs/index.js";
 
 const MiB = 1024 * 1024;
 const DAG_PB = 0x70;

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { CID } from "multiformats/cid";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { createKuboSegmentStore, segmentCid, type SegmentStore } from "../src/net/index.js";
+import { createKuboSegmentStore, segmentCid, type SegmentStore } from "../src/ipfs/index.js";
 
 interface Call {
   path: string;

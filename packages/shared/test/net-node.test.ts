@@ -2,14 +2,7 @@ import { mkdtemp, rm, stat, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import {
-  createMeshNode,
-  loadOrCreatePeerKey,
-  peerIdBytes,
-  peerIdFromBytes,
-  PEER_KEY_FILE,
-  type MeshNode,
-} from "../src/net/index.js";
+import { createMeshNode, loadOrCreatePeerKey, peerIdBytes, peerIdFromBytes, PEER_KEY_FILE, type MeshNode } from "../src/net/index.js";
 
 let dir: string;
 const nodes: MeshNode[] = [];

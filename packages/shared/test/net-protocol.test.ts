@@ -2,17 +2,7 @@ import { lpStream } from "@libp2p/utils";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { createLogger } from "../src/logger.js";
-import {
-  createMeshNode,
-  handleProtocol,
-  MessageStream,
-  openProtocolStream,
-  ProtocolError,
-  request,
-  type HandleProtocolOptions,
-  type MeshNode,
-  type ProtocolHandler,
-} from "../src/net/index.js";
+import { createMeshNode, handleProtocol, MessageStream, openProtocolStream, ProtocolError, request, type HandleProtocolOptions, type MeshNode, type ProtocolHandler } from "../src/net/index.js";
 
 const ECHO = "/rendermesh-test/echo/1.0.0";
 const logger = createLogger({ name: "test", level: "silent" });

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CID } from "multiformats/cid";
-import { concatSegments } from "@rendermesh/shared";
+import { concatSegments } from "@rendermesh/shared/media";
 import type { RendermeshClient } from "../client.js";
 import { ClientError, JobStateError } from "../errors.js";
 import type { VerifiedSegment } from "../journal/journal.js";

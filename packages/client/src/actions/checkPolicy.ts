@@ -1,4 +1,5 @@
-import { evaluateSpec, readPolicy, type JobSpec, type PolicySnapshot } from "@rendermesh/shared";
+import { evaluateSpec, type JobSpec, type PolicySnapshot } from "@rendermesh/shared";
+import { readPolicy } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
 import { ChainError, PolicyRefusedError } from "../errors.js";
 

@@ -1,4 +1,5 @@
-import { defaultModel, parseJobSpec, type JobSpec, type Quote } from "@rendermesh/shared";
+import { parseJobSpec, type JobSpec, type Quote } from "@rendermesh/shared";
+import { defaultModel } from "@rendermesh/shared/model";
 import type { RendermeshClient } from "../client.js";
 import { formatUnits } from "ethers";
 import { PeerRefusedError, PriceTooHighError } from "../errors.js";

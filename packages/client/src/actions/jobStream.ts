@@ -1,5 +1,6 @@
 import type { Multiaddr } from "@multiformats/multiaddr";
-import { JobStreamMessage, MAX_MESSAGE_BYTES, openProtocolStream, PROTOCOLS, type JobEvent, type MessageStream, type SubmitJob, type WatchJob } from "@rendermesh/shared";
+import { JobStreamMessage, MAX_MESSAGE_BYTES, PROTOCOLS, type JobEvent, type SubmitJob, type WatchJob } from "@rendermesh/shared";
+import { openProtocolStream, type MessageStream } from "@rendermesh/shared/net";
 import type { RendermeshClient } from "../client.js";
 import { networkError, refusal } from "../net/peers.js";
 

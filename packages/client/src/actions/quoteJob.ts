@@ -1,4 +1,5 @@
-import { PROTOCOLS, QuoteResponse, request, type JobSpec, type Quote } from "@rendermesh/shared";
+import { PROTOCOLS, QuoteResponse, type JobSpec, type Quote } from "@rendermesh/shared";
+import { request } from "@rendermesh/shared/net";
 import type { RendermeshClient } from "../client.js";
 import { ChainError, type NetworkError, type PeerRefusedError } from "../errors.js";
 import { networkError, refusal, toMultiaddrs } from "../net/peers.js";

@@ -1,4 +1,5 @@
-import { MAX_MESSAGE_BYTES, PROTOCOLS, ReportResponse, request, type SegmentVerdict } from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, PROTOCOLS, ReportResponse, type SegmentVerdict } from "@rendermesh/shared";
+import { request } from "@rendermesh/shared/net";
 import type { RendermeshClient } from "../client.js";
 import type { NetworkError, PeerRefusedError } from "../errors.js";
 import { networkError, refusal, toMultiaddrs } from "../net/peers.js";

@@ -1,5 +1,6 @@
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
-import { MAX_MESSAGE_BYTES, PROTOCOLS, request, VoucherResponse, type VoucherMessage } from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, PROTOCOLS, VoucherResponse, type VoucherMessage } from "@rendermesh/shared";
+import { request } from "@rendermesh/shared/net";
 import type { RendermeshClient } from "../client.js";
 import type { NetworkError, PeerRefusedError } from "../errors.js";
 import { networkError, refusal } from "../net/peers.js";

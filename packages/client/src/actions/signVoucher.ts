@@ -1,4 +1,4 @@
-import { eip712Domain, signVoucher as signTyped } from "@rendermesh/shared";
+import { eip712Domain, signVoucher as signTyped } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
 
 export interface SignVoucherParameters {

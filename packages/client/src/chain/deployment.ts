@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { ConfigError, loadDeployment, parseDeployment, type Deployment } from "@rendermesh/shared";
+import { ConfigError } from "@rendermesh/shared";
+import { loadDeployment, parseDeployment, type Deployment } from "@rendermesh/shared/chain";
 
 export type { Deployment };
 

@@ -4,18 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { CommanderError, type Command } from "commander";
 import { formatUnits, getAddress, JsonRpcProvider, parseUnits, type Wallet } from "ethers";
 import { z } from "zod";
-import {
-  BaseError,
-  ConfigError,
-  devNetworkPath,
-  findRepoRoot,
-  InvalidJobSpecError,
-  loadConfig,
-  loadWallet,
-  readDevNetwork,
-  UsageError,
-  type DevNetwork,
-} from "@rendermesh/shared";
+import { BaseError, ConfigError, devNetworkPath, findRepoRoot, InvalidJobSpecError, loadConfig, loadWallet, readDevNetwork, UsageError, type DevNetwork } from "@rendermesh/shared";
 import { ClientError, EXIT } from "../errors.js";
 import { toJson } from "../json.js";
 import { readDeployment, type Deployment } from "../chain/deployment.js";

@@ -1,5 +1,6 @@
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
-import { BaseError, DialError, ProtocolNotSupportedError, RemoteError, REASON_CODES, TimeoutError, UsageError, type ErrorMessage, type ReasonCode } from "@rendermesh/shared";
+import { BaseError, REASON_CODES, UsageError, type ErrorMessage, type ReasonCode } from "@rendermesh/shared";
+import { DialError, ProtocolNotSupportedError, RemoteError, TimeoutError } from "@rendermesh/shared/net";
 import { NetworkError, PeerRefusedError } from "../errors.js";
 
 /** Multiaddr strings → multiaddrs, skipping none: a malformed one is a usage error. */

@@ -1,6 +1,8 @@
 import { multiaddr } from "@multiformats/multiaddr";
 import { CID } from "multiformats/cid";
-import { eip712Domain, verifyAssignment, verifyDelivery, verifyTrace, type PipelineRunner, type SegmentStore } from "@rendermesh/shared";
+import { eip712Domain, verifyAssignment, verifyDelivery } from "@rendermesh/shared/chain";
+import { type SegmentStore } from "@rendermesh/shared/ipfs";
+import { verifyTrace, type PipelineRunner } from "@rendermesh/shared/model";
 import { decodeSampled } from "./decode.js";
 import type { SpotRenderer } from "./spot-renderer.js";
 import type { VerifierComponents } from "./types.js";

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { H264, runFfmpeg } from "@rendermesh/shared";
+import { H264, runFfmpeg } from "@rendermesh/shared/media";
 import type { SegmentProbe } from "./types.js";
 
 /**

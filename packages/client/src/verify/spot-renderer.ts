@@ -1,5 +1,6 @@
 import * as ort from "onnxruntime-node";
-import { pixelCoords, promptLatent, type JobSpec, type Model } from "@rendermesh/shared";
+import { type JobSpec } from "@rendermesh/shared";
+import { pixelCoords, promptLatent, type Model } from "@rendermesh/shared/model";
 import { ClientError } from "../errors.js";
 
 /**

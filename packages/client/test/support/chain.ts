@@ -6,7 +6,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HDNodeWallet, JsonRpcProvider, Mnemonic, NonceManager, Wallet } from "ethers";
 import { waitForReceipt } from "../../src/chain/tx.js";
-import { connectContracts, defaultModel, parseDeployment, peerIdBytes, termHash, type Deployment, type RendermeshContracts } from "@rendermesh/shared";
+import { termHash } from "@rendermesh/shared";
+import { connectContracts, parseDeployment, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
+import { peerIdBytes } from "@rendermesh/shared/net";
+import { defaultModel } from "@rendermesh/shared/model";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../../../..");
 const MNEMONIC = "test test test test test test test test test test test junk";

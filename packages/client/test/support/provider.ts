@@ -3,27 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Wallet } from "ethers";
-import {
-  AnnounceResponse,
-  announceMessage,
-  createHeliaSegmentStore,
-  createMeshNode,
-  eip712Domain,
-  encodeSegment,
-  handleProtocol,
-  MAX_MESSAGE_BYTES,
-  PROTOCOLS,
-  RenderRequest,
-  request,
-  segmentCid,
-  signDelivery,
-  verifyAssignment,
-  verifyVoucher,
-  VoucherMessage,
-  type HeliaSegmentStore,
-  type MeshNode,
-  type RenderDelivered,
-} from "@rendermesh/shared";
+import { AnnounceResponse, announceMessage, MAX_MESSAGE_BYTES, PROTOCOLS, RenderRequest, VoucherMessage, type RenderDelivered } from "@rendermesh/shared";
+import { eip712Domain, signDelivery, verifyAssignment, verifyVoucher } from "@rendermesh/shared/chain";
+import { createMeshNode, handleProtocol, request, type MeshNode } from "@rendermesh/shared/net";
+import { createHeliaSegmentStore, segmentCid, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
+import { encodeSegment } from "@rendermesh/shared/media";
 import { renderFrames, sha256Hex } from "./segments.js";
 
 /**

@@ -1,17 +1,10 @@
 import { createHash } from "node:crypto";
 import type { BaseWallet as Wallet } from "ethers";
-import {
-  createRenderer,
-  defaultModel,
-  eip712Domain,
-  encodeSegment,
-  segmentCid,
-  segmentFrames,
-  signAssignment,
-  signDelivery,
-  type JobSpec,
-  type Renderer,
-} from "@rendermesh/shared";
+import { segmentFrames, type JobSpec } from "@rendermesh/shared";
+import { eip712Domain, signAssignment, signDelivery } from "@rendermesh/shared/chain";
+import { segmentCid } from "@rendermesh/shared/ipfs";
+import { createRenderer, defaultModel, type Renderer } from "@rendermesh/shared/model";
+import { encodeSegment } from "@rendermesh/shared/media";
 import type { DeliveredSegment } from "../../src/verify/types.js";
 
 export const silent = { info() {}, warn() {}, debug() {} };

@@ -1,18 +1,8 @@
 import { JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
-import {
-  connectContracts,
-  eip712Domain,
-  readPolicy,
-  signAssignment,
-  verifyDelivery,
-  type AssignmentFields,
-  type Deployment,
-  type PolicySnapshot,
-  type RendermeshContracts,
-  type SignedDelivery,
-} from "@rendermesh/shared";
+import { type AssignmentFields, type PolicySnapshot, type SignedDelivery } from "@rendermesh/shared";
+import { connectContracts, eip712Domain, readPolicy, signAssignment, toEscrowJob, toRegistryEntry, verifyDelivery, type Deployment, type EscrowJob, type RegistryEntry, type RendermeshContracts } from "@rendermesh/shared/chain";
 import { ChainError } from "../errors.js";
-import type { ChainCallOptions, ChainView, EscrowJob, RegistryProvider } from "./types.js";
+import type { ChainCallOptions, ChainView } from "./types.js";
 
 export interface ConnectChainInit {
   rpcUrl: string;
@@ -60,21 +50,7 @@ export class EthersChain implements ChainView {
 
   async getJob(jobId: string, options: ChainCallOptions = {}): Promise<EscrowJob> {
     return wrap(`job ${jobId}`, options.signal, async () => {
-      const j = await this.contracts.escrow.getJob(jobId);
-      return {
-        client: getAddress(j.client),
-        seconds: Number(j.totalSeconds),
-        paidSeconds: Number(j.paidSeconds),
-        reservedSeconds: Number(j.reservedSeconds),
-        coordinator: getAddress(j.coordinator),
-        deadline: Number(j.deadline),
-        coordinatorFeeBps: Number(j.coordinatorFeeBps),
-        treasuryFeeBps: Number(j.treasuryFeeBps),
-        pricePerSecond: BigInt(j.pricePerSecond),
-        policyVersion: BigInt(j.policyVersion),
-        status: Number(j.status),
-        specHash: String(j.specHash).toLowerCase(),
-      };
+      return toEscrowJob(await this.contracts.escrow.getJob(jobId));
     });
   }
 
@@ -111,16 +87,9 @@ export class EthersChain implements ChainView {
     return wrap(`whether ${address} is active`, options.signal, async () => Boolean(await this.contracts.registry.isActive(address)));
   }
 
-  getProvider(address: string, options: ChainCallOptions = {}): Promise<RegistryProvider> {
+  getProvider(address: string, options: ChainCallOptions = {}): Promise<RegistryEntry> {
     return wrap(`provider ${address}`, options.signal, async () => {
-      const p = await this.contracts.registry.getProvider(address);
-      return {
-        registered: Boolean(p.registered),
-        peerId: String(p.peerId),
-        stake: BigInt(p.stake),
-        askPerSecond: BigInt(p.askPerSecond),
-        models: (p.models as readonly string[]).map((m) => m.toLowerCase()),
-      };
+      return toRegistryEntry(await this.contracts.registry.getProvider(address));
     });
   }
 

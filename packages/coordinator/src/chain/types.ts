@@ -1,33 +1,5 @@
 import type { AssignmentFields, PolicySnapshot, SignedDelivery } from "@rendermesh/shared";
-
-/** `JobEscrow.JobStatus`. */
-export const EscrowJobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
-
-/** `JobEscrow.getJob(jobId)`, as plain values. */
-export interface EscrowJob {
-  client: string;
-  seconds: number;
-  paidSeconds: number;
-  reservedSeconds: number;
-  coordinator: string;
-  /** Unix seconds. */
-  deadline: number;
-  coordinatorFeeBps: number;
-  treasuryFeeBps: number;
-  pricePerSecond: bigint;
-  policyVersion: bigint;
-  status: number;
-  specHash: string;
-}
-
-/** `ProviderRegistry.getProvider(address)`. */
-export interface RegistryProvider {
-  registered: boolean;
-  peerId: string;
-  stake: bigint;
-  askPerSecond: bigint;
-  models: string[];
-}
+import type { EscrowJob, RegistryEntry } from "@rendermesh/shared/chain";
 
 export interface ChainCallOptions {
   signal?: AbortSignal;
@@ -55,7 +27,7 @@ export interface ChainView {
   /** `registry.providerOfPeer(peerIdBytes)`, lower-case; the zero address if none. */
   providerOfPeer(peerIdBytes: Uint8Array, options?: ChainCallOptions): Promise<string>;
   isActive(address: string, options?: ChainCallOptions): Promise<boolean>;
-  getProvider(address: string, options?: ChainCallOptions): Promise<RegistryProvider>;
+  getProvider(address: string, options?: ChainCallOptions): Promise<RegistryEntry>;
   /** Addresses with a `ProviderRegistered` event, lower-case. */
   registeredProviders(options?: ChainCallOptions): Promise<string[]>;
   /** Calls `listener` with the address of every provider whose registration changed since the last call; returns the stop function. */

@@ -1,5 +1,6 @@
 import { askFits, evaluateSpec, scalePrice, specHash, type Logger, type PolicySnapshot, type ReferenceWork, type SubmitJob } from "@rendermesh/shared";
-import { EscrowJobStatus, type ChainView } from "../chain/types.js";
+import { JobStatus } from "@rendermesh/shared/chain";
+import type { ChainView } from "../chain/types.js";
 import type { ProviderDirectory } from "../directory/index.js";
 import { RefusalError } from "../errors.js";
 import { estimateSeconds, segmentWork } from "../scheduler/index.js";
@@ -77,8 +78,8 @@ export class JobIntake {
     }
 
     const onChain = await chain.getJob(jobId, options);
-    if (onChain.status === EscrowJobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${jobId} does not exist on escrow ${chain.escrow}.`);
-    if (onChain.status !== EscrowJobStatus.Open) throw new RefusalError("JOB_NOT_OPEN", `Job ${jobId} is ${onChain.status === EscrowJobStatus.Settled ? "settled" : "refunded"}.`);
+    if (onChain.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${jobId} does not exist on escrow ${chain.escrow}.`);
+    if (onChain.status !== JobStatus.Open) throw new RefusalError("JOB_NOT_OPEN", `Job ${jobId} is ${onChain.status === JobStatus.Settled ? "settled" : "refunded"}.`);
     if (onChain.coordinator.toLowerCase() !== chain.coordinator.toLowerCase()) {
       throw new RefusalError("WRONG_COORDINATOR", `Job ${jobId} names coordinator ${onChain.coordinator}; this one is ${chain.coordinator}.`);
     }

@@ -1,4 +1,5 @@
-import type { ErrorMessage, MessageStream } from "@rendermesh/shared";
+import type { ErrorMessage } from "@rendermesh/shared";
+import type { MessageStream } from "@rendermesh/shared/net";
 import { RefusalError } from "../errors.js";
 
 /** The wire form of a refusal: the shared ErrorMessage, with the retry hint and matched term when there are any. */

@@ -1,14 +1,4 @@
-import {
-  REASON_CODES,
-  segmentFrames,
-  type AssignmentFields,
-  type Logger,
-  type ReasonCode,
-  type ReferenceWork,
-  type RenderDelivered,
-  type RenderRequest,
-  type SignedAssignment,
-} from "@rendermesh/shared";
+import { REASON_CODES, segmentFrames, type AssignmentFields, type Logger, type ReasonCode, type ReferenceWork, type RenderDelivered, type RenderRequest, type SignedAssignment } from "@rendermesh/shared";
 import type { ChainView } from "../chain/types.js";
 import type { LiveProvider, ProviderDirectory } from "../directory/index.js";
 import { InvalidTransitionError, RefusalError, RenderError } from "../errors.js";

@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HDNodeWallet, JsonRpcProvider, Mnemonic, NonceManager, Wallet, type Signer } from "ethers";
-import { connectContracts, parseDeployment, peerIdBytes, termHash, type Deployment, type JobSpec, specHash, type RendermeshContracts } from "@rendermesh/shared";
+import { termHash, type JobSpec, specHash } from "@rendermesh/shared";
+import { connectContracts, parseDeployment, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
+import { peerIdBytes } from "@rendermesh/shared/net";
 import type { PeerId } from "@libp2p/interface";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../../..");

@@ -1,7 +1,7 @@
 // Runs a coordinator from source in its own process (for the SIGKILL test).
 // Settings come as one JSON argument; prints one JSON line when it is up.
 import { Wallet } from "ethers";
-import { parseDeployment } from "@rendermesh/shared";
+import { parseDeployment } from "@rendermesh/shared/chain";
 import { Coordinator } from "../../src/coordinator.js";
 import { CoordinatorConfig } from "../../src/config.js";
 import { EthersChain } from "../../src/chain/ethers-chain.js";

@@ -1,13 +1,5 @@
-import {
-  createMeshNode,
-  JobStreamMessage,
-  openProtocolStream,
-  PROTOCOLS,
-  ReportResponse,
-  request,
-  type JobSpec,
-  type MeshNode,
-} from "@rendermesh/shared";
+import { JobStreamMessage, PROTOCOLS, ReportResponse, type JobSpec } from "@rendermesh/shared";
+import { createMeshNode, openProtocolStream, request, type MeshNode } from "@rendermesh/shared/net";
 
 export type Event = { type: string; seq: number; segment?: number; [k: string]: unknown };
 

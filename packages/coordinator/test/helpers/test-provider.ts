@@ -1,20 +1,9 @@
 import { createHash } from "node:crypto";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Wallet } from "ethers";
-import {
-  AnnounceResponse,
-  announceMessage,
-  createMeshNode,
-  eip712Domain,
-  handleProtocol,
-  PROTOCOLS,
-  RenderRequest,
-  request,
-  signDelivery,
-  verifyAssignment,
-  type MeshNode,
-  type RenderDelivered,
-} from "@rendermesh/shared";
+import { AnnounceResponse, announceMessage, PROTOCOLS, RenderRequest, type RenderDelivered } from "@rendermesh/shared";
+import { eip712Domain, signDelivery, verifyAssignment } from "@rendermesh/shared/chain";
+import { createMeshNode, handleProtocol, request, type MeshNode } from "@rendermesh/shared/net";
 
 export interface TestProviderInit {
   wallet: Wallet;

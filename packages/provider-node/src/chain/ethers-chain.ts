@@ -1,25 +1,8 @@
-import {
-  assignmentStruct,
-  connectContracts,
-  deliveryStruct,
-  eip712Domain,
-  readPolicy,
-  signDelivery,
-  verifyAssignment,
-  verifyDelivery,
-  verifyVoucher,
-  voucherStruct,
-  type AssignmentFields,
-  type DeliveryFields,
-  type Deployment,
-  type PolicySnapshot,
-  type RendermeshContracts,
-  type RendermeshDomain,
-  type VoucherFields,
-} from "@rendermesh/shared";
+import { type AssignmentFields, type DeliveryFields, type PolicySnapshot, type VoucherFields } from "@rendermesh/shared";
+import { assignmentStruct, connectContracts, toEscrowJob, toRegistryEntry, deliveryStruct, eip712Domain, readPolicy, signDelivery, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Deployment, type RendermeshContracts, type RendermeshDomain, type EscrowJob, type RegistryEntry } from "@rendermesh/shared/chain";
 import type { ContractTransactionResponse, Provider, Signer, TransactionReceipt } from "ethers";
 import { TransactionError } from "../errors.js";
-import type { ChainReader, DeliverySigner, EscrowClaim, EscrowJob, EscrowWriter, PaymentEvent, RegistryEntry, SignatureChecker, TxResult } from "./types.js";
+import type { ChainReader, DeliverySigner, EscrowClaim, EscrowWriter, PaymentEvent, SignatureChecker, TxResult } from "./types.js";
 
 /** The revert data an ethers error carries, wherever the node put it. */
 function revertData(err: unknown): string | undefined {
@@ -81,21 +64,7 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
   // ---- reads ----------------------------------------------------------------
 
   async getJob(jobId: string): Promise<EscrowJob> {
-    const j = await this.contracts.escrow.getJob(jobId);
-    return {
-      client: j.client.toLowerCase(),
-      seconds: Number(j.totalSeconds),
-      paidSeconds: Number(j.paidSeconds),
-      reservedSeconds: Number(j.reservedSeconds),
-      coordinator: j.coordinator.toLowerCase(),
-      deadline: Number(j.deadline),
-      coordinatorFeeBps: Number(j.coordinatorFeeBps),
-      treasuryFeeBps: Number(j.treasuryFeeBps),
-      pricePerSecond: j.pricePerSecond,
-      policyVersion: j.policyVersion,
-      status: Number(j.status),
-      specHash: j.specHash.toLowerCase(),
-    };
+    return toEscrowJob(await this.contracts.escrow.getJob(jobId));
   }
 
   async jobOpenedBlock(jobId: string): Promise<number | undefined> {
@@ -118,16 +87,7 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
   }
 
   async getProvider(address: string): Promise<RegistryEntry> {
-    const p = await this.contracts.registry.getProvider(address);
-    return {
-      registered: p.registered,
-      peerId: p.peerId,
-      stake: p.stake,
-      askPerSecond: p.askPerSecond,
-      models: p.models.map((m) => m.toLowerCase()),
-      unstakeAmount: p.unstakeAmount,
-      unstakeAvailableAt: Number(p.unstakeAvailableAt),
-    };
+    return toRegistryEntry(await this.contracts.registry.getProvider(address));
   }
 
   async chainTime(): Promise<number> {

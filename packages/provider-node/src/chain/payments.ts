@@ -1,7 +1,8 @@
 import type { Logger } from "@rendermesh/shared";
 import type { AssignmentRow, Journal, JobRow } from "../journal/index.js";
 import type { ProviderMetrics } from "../metrics.js";
-import { ClaimStatus, JobStatus, jobStatusName, type ChainReader, type EscrowJob, type EscrowWriter } from "./types.js";
+import { ClaimStatus, JobStatus, jobStatusName, type EscrowJob } from "@rendermesh/shared/chain";
+import type { ChainReader, EscrowWriter } from "./types.js";
 
 export interface PaymentLoopComponents {
   address: string;

@@ -1,5 +1,5 @@
 import { formatUnits, hexlify } from "ethers";
-import type { RegistryEntry } from "./types.js";
+import type { RegistryEntry } from "@rendermesh/shared/chain";
 
 /** Formats base units of the 18-decimal token as `1.5 MESH`. */
 export function formatMesh(amount: bigint): string {

@@ -1,38 +1,5 @@
 import type { AssignmentFields, DeliveryFields, PolicySnapshot, VoucherFields } from "@rendermesh/shared";
-
-/** `JobEscrow.JobStatus`. */
-export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
-export type JobStatusName = "none" | "open" | "settled" | "refunded";
-export const jobStatusName = (s: number): JobStatusName => (["none", "open", "settled", "refunded"] as const)[s] ?? "none";
-
-/** `JobEscrow.getJob(jobId)`, with addresses lower-cased. */
-export interface EscrowJob {
-  client: string;
-  seconds: number;
-  paidSeconds: number;
-  reservedSeconds: number;
-  coordinator: string;
-  /** Unix seconds. */
-  deadline: number;
-  coordinatorFeeBps: number;
-  treasuryFeeBps: number;
-  pricePerSecond: bigint;
-  policyVersion: bigint;
-  status: number;
-  specHash: string;
-}
-
-/** `ProviderRegistry.getProvider(address)`. */
-export interface RegistryEntry {
-  registered: boolean;
-  /** Peer id multihash bytes as 0x hex. */
-  peerId: string;
-  stake: bigint;
-  askPerSecond: bigint;
-  models: string[];
-  unstakeAmount: bigint;
-  unstakeAvailableAt: number;
-}
+import type { EscrowJob, RegistryEntry } from "@rendermesh/shared/chain";
 
 /**
  * What the provider reads from the chain. The production implementation is
@@ -79,9 +46,6 @@ export interface SignatureChecker {
 export interface DeliverySigner {
   signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
 }
-
-/** `JobEscrow.ClaimStatus`. */
-export const ClaimStatus = { None: 0, Pending: 1, Disputed: 2, Paid: 3, Refused: 4 } as const;
 
 export interface EscrowClaim {
   provider: string;

@@ -1,5 +1,6 @@
 import { evaluateSpec, scalePrice, segmentFrames, specHash, type PolicySnapshot, type ReferenceWork, type RenderRequest } from "@rendermesh/shared";
-import { JobStatus, type ChainReader, type EscrowJob, type SignatureChecker } from "../chain/types.js";
+import { JobStatus, type EscrowJob } from "@rendermesh/shared/chain";
+import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
 
 export interface AcceptanceComponents {

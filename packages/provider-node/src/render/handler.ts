@@ -1,4 +1,5 @@
-import { handleProtocol, MAX_MESSAGE_BYTES, RenderRequest, type Logger, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, RenderRequest, type Logger } from "@rendermesh/shared";
+import { handleProtocol, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { RENDER_MAX_STREAMS_PER_PEER, RENDER_PROTOCOL, RENDER_REQUEST_TIMEOUT_MS } from "./constants.js";
 import type { RenderService } from "./service.js";
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { encodeTrace, publishTrace, type DeliveryFields, type Generation, type JobSpec, type TraceBlockStore } from "@rendermesh/shared";
+import type { DeliveryFields, JobSpec } from "@rendermesh/shared";
+import { encodeTrace, publishTrace, type Generation, type TraceBlockStore } from "@rendermesh/shared/model";
 import { SegmentPipelineError } from "../errors.js";
 
 /**

@@ -1,4 +1,5 @@
-import { handleProtocol, MAX_MESSAGE_BYTES, PROTOCOLS, VoucherMessage, type Logger, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, PROTOCOLS, VoucherMessage, type Logger } from "@rendermesh/shared";
+import { handleProtocol, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { RefusalError } from "../errors.js";
 import type { VoucherService } from "./service.js";
 

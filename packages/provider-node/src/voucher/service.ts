@@ -1,5 +1,6 @@
 import type { Logger, VoucherMessage } from "@rendermesh/shared";
-import { JobStatus, type ChainReader, type SignatureChecker } from "../chain/types.js";
+import { JobStatus } from "@rendermesh/shared/chain";
+import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
 import type { Journal } from "../journal/index.js";
 import type { ProviderMetrics } from "../metrics.js";

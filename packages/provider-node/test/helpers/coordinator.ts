@@ -1,17 +1,5 @@
-import {
-  createMeshNode,
-  handleProtocol,
-  loadOrCreatePeerKey,
-  openProtocolStream,
-  PROTOCOLS,
-  ProviderAnnounce,
-  RenderResponse,
-  request,
-  segmentFrames,
-  VoucherResponse,
-  type JobSpec,
-  type MeshNode,
-} from "@rendermesh/shared";
+import { PROTOCOLS, ProviderAnnounce, RenderResponse, segmentFrames, VoucherResponse, type JobSpec } from "@rendermesh/shared";
+import { createMeshNode, handleProtocol, loadOrCreatePeerKey, openProtocolStream, request, type MeshNode } from "@rendermesh/shared/net";
 import type { Signer } from "ethers";
 import type { TestChain } from "../../../../test/compliance/test-chain.js";
 

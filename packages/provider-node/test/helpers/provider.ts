@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, defaultModel, termHash, type Logger } from "@rendermesh/shared";
+import { createLogger, termHash, type Logger } from "@rendermesh/shared";
+import { defaultModel } from "@rendermesh/shared/model";
 import type { Wallet } from "ethers";
 import { startTestChain, type TestChain, type TestChainOptions } from "../../../../test/compliance/test-chain.js";
 import { ProviderConfig, type ProviderConfigInput } from "../../src/config.js";

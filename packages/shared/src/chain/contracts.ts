@@ -27,10 +27,6 @@ export interface RendermeshContracts {
   timelock: TimelockContract;
 }
 
-/** `JobEscrow.JobStatus`. */
-export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
-/** `JobEscrow.ClaimStatus`. */
-export const ClaimStatus = { None: 0, Pending: 1, Disputed: 2, Paid: 3, Refused: 4 } as const;
 
 /**
  * Typed ethers contracts for a deployment, bound to `runner` (a signer to

@@ -11,4 +11,5 @@ export * from "./eip712.js";
 export * from "./errors.js";
 export * from "./policy.js";
 export * from "./signatures.js";
+export * from "./types.js";
 export type * from "./typed.js";

@@ -2,9 +2,8 @@
  * net/ — how Rendermesh nodes talk: a libp2p 3 node (TCP, Noise, Yamux,
  * identify, ping) with a persistent identity; length-prefixed, zod-validated,
  * size-capped JSON messages with typed errors; protocol handlers with
- * per-peer limits and deadlines; and the segment store (embedded Helia or
- * an external Kubo) that moves video bytes over IPFS, never over control
- * protocols.
+ * per-peer limits and deadlines. The segment
+ * store that moves video bytes over IPFS is in ipfs/.
  */
 export * from "./constants.js";
 export * from "./errors.js";
@@ -14,7 +13,3 @@ export * from "./node.js";
 export * from "./peer-key.js";
 export * from "./protocol.js";
 export * from "./signals.js";
-export * from "./segments/segment-store.js";
-export * from "./segments/import-settings.js";
-export * from "./segments/helia.js";
-export * from "./segments/kubo.js";

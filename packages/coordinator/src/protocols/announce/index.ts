@@ -1,13 +1,5 @@
-import {
-  handleProtocol,
-  MAX_MESSAGE_BYTES,
-  peerIdBytes,
-  ProviderAnnounce,
-  type AnnounceAck,
-  type Logger,
-  type ProtocolHost,
-  type ProtocolRegistration,
-} from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, ProviderAnnounce, type AnnounceAck, type Logger } from "@rendermesh/shared";
+import { handleProtocol, peerIdBytes, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import type { ChainView } from "../../chain/types.js";
 import type { ProviderDirectory } from "../../directory/index.js";
 import { answerRefusal } from "../refusal.js";

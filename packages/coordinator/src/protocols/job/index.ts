@@ -1,13 +1,5 @@
-import {
-  handleProtocol,
-  JobRequest,
-  MAX_MESSAGE_BYTES,
-  type Logger,
-  type MessageStream,
-  type ProtocolHost,
-  type ProtocolRegistration,
-  type SubmitJob,
-} from "@rendermesh/shared";
+import { JobRequest, MAX_MESSAGE_BYTES, type Logger, type SubmitJob } from "@rendermesh/shared";
+import { handleProtocol, type MessageStream, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { RefusalError } from "../../errors.js";
 import type { CoordinatorStore, JobRow, StoredEvent } from "../../store/index.js";
 import { answerRefusal } from "../refusal.js";

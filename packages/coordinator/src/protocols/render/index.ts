@@ -1,13 +1,6 @@
 import { peerIdFromString } from "@libp2p/peer-id";
-import {
-  MAX_MESSAGE_BYTES,
-  openProtocolStream,
-  RenderResponse,
-  type Logger,
-  type ProtocolDialer,
-  type RenderDelivered,
-  type RenderRequest,
-} from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, RenderResponse, type Logger, type RenderDelivered, type RenderRequest } from "@rendermesh/shared";
+import { openProtocolStream, type ProtocolDialer } from "@rendermesh/shared/net";
 import { RenderError } from "../../errors.js";
 import type { RenderDispatcher } from "../../supervisor/index.js";
 import { DIAL_TIMEOUT, MAX_OUTBOUND_STREAMS, PROTOCOL } from "./constants.js";

@@ -1,4 +1,5 @@
-import { handleProtocol, MAX_MESSAGE_BYTES, SegmentVerdict, type Logger, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared";
+import { MAX_MESSAGE_BYTES, SegmentVerdict, type Logger } from "@rendermesh/shared";
+import { handleProtocol, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { answerRefusal } from "../refusal.js";
 import { MAX_STREAMS_PER_PEER, PROTOCOL, TIMEOUT } from "./constants.js";
 

@@ -3,9 +3,9 @@ import { isMultiaddr } from "@multiformats/multiaddr";
 import { create, CID as KuboCID, type KuboRPCClient } from "kubo-rpc-client";
 import { sha256 } from "multiformats/hashes/sha2";
 import { CID } from "multiformats/cid";
-import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../constants.js";
-import { CidMismatchError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../errors.js";
-import { abortError, deadlineSignal } from "../signals.js";
+import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
+import { CidMismatchError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
+import { abortError, deadlineSignal } from "../net/signals.js";
 import { KUBO_ADD_OPTIONS, segmentCid } from "./import-settings.js";
 import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
 

@@ -9,9 +9,9 @@ import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
 import { createHeliaLight, type Helia } from "helia";
 import type { CID } from "multiformats/cid";
-import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../constants.js";
-import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../errors.js";
-import { abortError, deadlineSignal } from "../signals.js";
+import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
+import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
+import { abortError, deadlineSignal } from "../net/signals.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
 
