@@ -3,31 +3,47 @@
 // Ctrl-C. Writes .rendermesh/dev.json, which every CLI command reads.
 // Each start is a fresh network: the Hardhat chain lives in memory, so state
 // from an earlier run (jobs, balances, data dirs) is reset.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startDevWebNode } from "@rendermesh/web/server";
 import { startDevNetwork } from "./lib/devnet.ts";
 
 const { values } = parseArgs({
   options: {
     providers: { type: "string", default: "3" },
     "rpc-port": { type: "string", default: "8545" },
+    "web-port": { type: "string", default: "5173" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  console.log("usage: pnpm dev [--providers N] [--rpc-port PORT]\n\nStarts a local Rendermesh network until Ctrl-C and writes .rendermesh/dev.json.");
+  console.log("usage: pnpm dev [--providers N] [--rpc-port PORT] [--web-port PORT]\n\nStarts a local Rendermesh network and the web app until Ctrl-C and writes .rendermesh/dev.json.");
   process.exit(0);
 }
 const providers = Number(values.providers);
 const rpcPort = Number(values["rpc-port"]);
-if (!Number.isInteger(providers) || providers < 1 || providers > 8 || !Number.isInteger(rpcPort) || rpcPort < 0 || rpcPort > 65535) {
-  console.error("--providers takes 1 to 8 and --rpc-port a port number (0 picks a free one).");
+const webPort = Number(values["web-port"]);
+const badPort = (p: number) => !Number.isInteger(p) || p < 0 || p > 65535;
+if (!Number.isInteger(providers) || providers < 1 || providers > 8 || badPort(rpcPort) || badPort(webPort)) {
+  console.error("--providers takes 1 to 8, --rpc-port and --web-port a port number (0 picks a free one).");
   process.exit(2);
 }
 
 const net = await startDevNetwork({ providers, rpcPort: await portOrFree(rpcPort) });
 const { dev } = net;
+// The web app and the local node it talks to (verification runs here, on this machine).
+let web;
+try {
+  web = await startDevWebNode(dev, { dataDir: join(net.dir, "web"), port: await portOrFree(webPort) });
+} catch (err) {
+  await net.stop();
+  throw err;
+}
+writeFileSync(net.file, JSON.stringify({ ...dev, web: { url: web.url } }, null, 2) + "\n");
 console.log(`
 Rendermesh dev network is up (chain ${dev.chainId}).
+  web app        ${web.url}
   RPC            ${dev.rpcUrl}
   coordinator    ${dev.coordinator.multiaddrs[0]}
   status API     ${dev.coordinator.httpUrl}/api/status  /api/jobs  /api/providers  /api/policy  /metrics
@@ -37,7 +53,7 @@ Rendermesh dev network is up (chain ${dev.chainId}).
   logs           ${net.dir}/logs/
   dev file       ${net.file}
 
-Try:  pnpm rendermesh job submit --prompt "a calm blue sea at dawn" --seconds 4
+Open ${web.url} in a browser, or try:  pnpm rendermesh job submit --prompt "a calm blue sea at dawn" --seconds 4
 Ctrl-C stops everything (the next start is a fresh network).`);
 
 let stopping = false;
@@ -45,6 +61,7 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   console.log("\nstopping…");
+  await web.close();
   await net.stop();
   process.exit(0);
 };

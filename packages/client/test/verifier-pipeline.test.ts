@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet } from "ethers";
 import { type JobSpec } from "@rendermesh/shared";
 import { encodeSegment } from "@rendermesh/shared/media";
-import { defaultModel, defaultPipelinePath, encodeTrace, loadPipeline, PipelineRunner, publishTrace, quantiseWeights, type Pipeline } from "@rendermesh/shared/model";
-import { createSpotRenderer, type SpotRenderer } from "../src/verify/spot-renderer.js";
+import { createSpotRenderer, defaultModel, defaultPipelinePath, encodeTrace, loadPipeline, PipelineRunner, publishTrace, quantiseWeights, type Pipeline, type SpotRenderer } from "@rendermesh/shared/model";
+
 import { defaultVerifierComponents } from "../src/verify/components.js";
 import { SegmentVerifier } from "../src/verify/verifier.js";
 import type { VerifyJob, VerifyResult } from "../src/verify/types.js";

@@ -1,5 +1,6 @@
 import type { Logger } from "@rendermesh/shared";
-import { specHash, type ErrorMessage, type RenderRequest } from "@rendermesh/shared";
+import { deadline } from "@rendermesh/shared/net";
+import { refusalMessage, specHash, type ErrorMessage, type RenderRequest } from "@rendermesh/shared";
 import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
 import type { AssignmentRow, Journal } from "../journal/index.js";
@@ -68,6 +69,22 @@ interface InFlight {
   listeners: Set<(framesDone: number) => void>;
 }
 
+/** What `RenderService.events` dispatches, as `CustomEvent`s with this detail. */
+export interface SegmentEventDetail {
+  jobId: string;
+  segment: number;
+  /** Why a segment was given back (`segment:released` only). */
+  reason?: "stopping" | "coordinator-gone" | "timeout" | "failed";
+}
+
+/**
+ * Events of the segments in flight, after the journal has recorded each step
+ * and the capacity counts are up to date: `segment:accepted` (journalled, in
+ * flight), `segment:delivered` and `segment:released` (no longer in flight).
+ * Metrics and tests follow the work through these instead of polling.
+ */
+export type RenderServiceEvent = "segment:accepted" | "segment:delivered" | "segment:released";
+
 const key = (jobId: string, segment: number) => `${jobId.toLowerCase()}/${segment}`;
 
 /**
@@ -89,6 +106,8 @@ export class RenderService {
   readonly #policyCache = new PolicyCache();
   readonly #stopping = new AbortController();
   #avgSegmentMs: number | undefined;
+  /** `segment:accepted`, `segment:delivered`, `segment:released` (see `RenderServiceEvent`). */
+  readonly events = new EventTarget();
 
   constructor(components: RenderServiceComponents, init: RenderServiceInit = {}) {
     this.#c = components;
@@ -181,6 +200,7 @@ export class RenderService {
       }
       const flight = this.#start(request, log);
       this.#c.metrics.queueDepth.set(this.#inFlight.size);
+      this.#emit("segment:accepted", { jobId: assignment.jobId, segment: assignment.segment });
       log.info({ model: request.spec.model, frames: assignment.frameCount }, "assignment accepted");
       await reply.send({ type: "accepted", jobId: assignment.jobId, segment: assignment.segment }).catch(() => undefined);
       await this.#await(flight, request, reply);
@@ -214,6 +234,9 @@ export class RenderService {
     if (row?.state !== "delivered" || row.delivery === null || row.providerSig === null) return undefined;
     const job = this.#c.journal.getJob(assignment.jobId);
     if (!job) return undefined;
+    // The journal is keyed by job id alone: a replay naming another chain or
+    // escrow is not the same work, and goes through the full checks (WRONG_CHAIN).
+    if (request.chainId !== job.chainId || request.escrow.toLowerCase() !== job.escrow.toLowerCase()) return undefined;
     if (assignment.provider.toLowerCase() !== this.#c.address.toLowerCase()) return undefined;
     if (specHash(request.spec) !== specHash(job.spec)) return undefined;
     if (assignment.firstFrame !== row.assignment.firstFrame || assignment.frameCount !== row.assignment.frameCount) return undefined;
@@ -231,10 +254,13 @@ export class RenderService {
     const pipeline = this.#c.pipelines.get(spec.model.toLowerCase())!;
     const controller = new AbortController();
     const deadlineMs = Math.min(this.#segmentTimeoutMs, Math.max(0, assignment.deadline * 1000 - (this.#c.now?.() ?? Date.now())));
-    const signal = AbortSignal.any([controller.signal, this.#stopping.signal, AbortSignal.timeout(Math.max(1, deadlineMs))]);
+    // Not AbortSignal.any: it would leave a dependent on the long-lived stopping signal per segment.
+    const limit = deadline({ timeout: Math.max(1, deadlineMs) }, 0, controller.signal, this.#stopping.signal);
+    const signal = limit.signal;
     const started = performance.now();
     const listeners = new Set<(framesDone: number) => void>();
     let lastFrames = 0;
+    let outcome: { type: RenderServiceEvent; detail: SegmentEventDetail } | undefined;
     const promise = (async () => {
       try {
         await this.#acquireSlot(signal);
@@ -262,6 +288,7 @@ export class RenderService {
         this.#c.metrics.renderSeconds.observe(ms / 1000);
         this.#c.metrics.segmentsDelivered.inc();
         log.info({ cid: produced.delivery.cid, bytes: produced.bytes, ms: Math.round(ms), timings: produced.timings }, "segment delivered");
+        outcome = { type: "segment:delivered", detail: { jobId: assignment.jobId, segment: assignment.segment } };
         return produced;
       } catch (err) {
         const reason = this.#stopping.signal.aborted ? "stopping" : controller.signal.aborted ? "coordinator-gone" : signal.aborted ? "timeout" : "failed";
@@ -269,16 +296,23 @@ export class RenderService {
         this.#c.metrics.segmentsFailed.inc({ reason });
         if (reason === "failed" || reason === "timeout") log.warn({ err, reason }, "segment given back");
         else log.info({ reason }, "segment given back");
+        outcome = { type: "segment:released", detail: { jobId: assignment.jobId, segment: assignment.segment, reason } };
         throw err;
       } finally {
+        limit.clear();
         this.#inFlight.delete(key(assignment.jobId, assignment.segment));
         this.#c.metrics.queueDepth.set(this.#inFlight.size);
+        if (outcome) this.#emit(outcome.type, outcome.detail);
       }
     })();
     promise.catch(() => undefined);
     const flight: InFlight = { promise, controller, waiters: 0, listeners };
     this.#inFlight.set(key(assignment.jobId, assignment.segment), flight);
     return flight;
+  }
+
+  #emit(type: RenderServiceEvent, detail: SegmentEventDetail): void {
+    this.events.dispatchEvent(new CustomEvent<SegmentEventDetail>(type, { detail }));
   }
 
   /** Waits for one of the `concurrency` render slots; queued work waits here. */
@@ -354,13 +388,7 @@ export class RenderService {
     }
     let message: ErrorMessage;
     if (err instanceof RefusalError) {
-      message = {
-        type: "error",
-        code: err.reason,
-        message: err.shortMessage.slice(0, 2000),
-        ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
-        ...(err.term === undefined ? {} : { term: err.term.slice(0, 200) }),
-      };
+      message = refusalMessage(err);
       this.#c.metrics.refusals.inc({ code: err.reason });
       log.info({ code: err.reason, reason: err.shortMessage }, "assignment refused");
     } else {

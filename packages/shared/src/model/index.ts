@@ -21,3 +21,5 @@ export { CudaUnavailableError, ModelContractError, ModelIntegrityError, ModelLoa
 export { Xoshiro128 } from "./prng.js";
 export * from "./pipeline/index.js";
 export { mapFloatInitializers, quantiseWeights } from "./onnx-weights.js";
+export { createSpotRenderer, ModelUnavailableError } from "./spot-renderer.js";
+export type { CreateSpotRendererOptions, SpotRenderer } from "./spot-renderer.js";
