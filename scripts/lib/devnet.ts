@@ -20,19 +20,19 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", ".."
 
 const MESH = 10n ** 18n;
 
-export interface DevAccount {
+interface DevAccount {
   address: string;
   privateKey: string;
 }
 
 /** Hardhat node account `i`. */
-export function hardhatAccount(i: number): DevAccount {
+function hardhatAccount(i: number): DevAccount {
   const w = testAccount(i);
   return { address: w.address, privateKey: w.privateKey };
 }
 
 /** Which Hardhat account plays which role. */
-export const ROLES = {
+const ROLES = {
   deployer: 0,
   client: 1,
   coordinator: 2,
@@ -57,7 +57,7 @@ export interface StartDevNetworkOptions {
   askPerSecond?: (index: number) => string;
 }
 
-export interface DevProcess {
+interface DevProcess {
   name: string;
   child: ChildProcess;
   logFile: string;

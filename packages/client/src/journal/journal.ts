@@ -25,7 +25,7 @@ export const JOB_PHASES = ["opening", "open", "submitted", "complete", "assemble
 export type JobPhase = (typeof JOB_PHASES)[number];
 
 export type TxKind = "open" | "settle" | "refund";
-export type TxState = "signed" | "sent" | "mined" | "reverted";
+type TxState = "signed" | "sent" | "mined" | "reverted";
 
 export interface JournalTx {
   kind: TxKind;
