@@ -62,6 +62,9 @@ export interface DevProcess {
   name: string;
   child: ChildProcess;
   logFile: string;
+  /** How it was started, so it can be started again the same way (same data dir, ports and key). */
+  args: string[];
+  env: Record<string, string>;
 }
 
 export interface RunningDevNetwork {
@@ -73,6 +76,14 @@ export interface RunningDevNetwork {
   processes: DevProcess[];
   /** Stops one provider (SIGKILL by default) without stopping the rest. */
   killProvider(index: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a process a signal (SIGKILL by default) and waits for it to exit (for SIGKILL/SIGTERM). */
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts a process again as it was first started (killing it first if it
+   * still runs): same data dir, ports, key and log file (appended). Resolves
+   * when it serves again: the coordinator answers its status API.
+   */
+  restart(name: string): Promise<DevProcess>;
   /** Stops every process: SIGTERM, then SIGKILL after a grace period. */
   stop(): Promise<void>;
 }
@@ -109,7 +120,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, opts: 
 
 function startProcess(name: string, args: string[], env: Record<string, string>, logDir: string): DevProcess {
   const logFile = join(logDir, `${name}.log`);
-  const out = createWriteStream(logFile);
+  const out = createWriteStream(logFile, { flags: "a" });
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { ...process.env, ...env },
@@ -117,7 +128,7 @@ function startProcess(name: string, args: string[], env: Record<string, string>,
   });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
-  return { name, child, logFile };
+  return { name, child, logFile, args, env };
 }
 
 async function stopProcess(p: DevProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 8_000): Promise<void> {
@@ -156,7 +167,10 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
     const rpcPort = opts.rpcPort || (await freePort());
     const rpcUrl = `http://127.0.0.1:${rpcPort}`;
     log(`starting Hardhat node on ${rpcUrl}`);
-    const hardhat = startProcess("hardhat-node", [join(repoRoot, "scripts", "hardhat.ts"), "node", "--hostname", "127.0.0.1", "--port", String(rpcPort)], {}, logDir);
+    // Hardhat's own CLI, not the scripts/hardhat.ts wrapper: the pid recorded (and signalled) is the node that serves.
+    // Its stdout is a pipe, so it runs non-interactive; telemetry is off as in scripts/hardhat.ts.
+    const hardhatBin = join(repoRoot, "node_modules", "hardhat", "dist", "src", "cli.js");
+    const hardhat = startProcess("hardhat-node", [hardhatBin, "node", "--hostname", "127.0.0.1", "--port", String(rpcPort)], { HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" }, logDir);
     processes.push(hardhat);
     const chainId = await waitFor(
       "Hardhat node",
@@ -312,6 +326,29 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       async killProvider(index, signal = "SIGKILL") {
         const p = processes.find((x) => x.name === `provider-${index + 1}`);
         if (p) await stopProcess(p, signal, 1_000);
+      },
+      async kill(name, signal = "SIGKILL") {
+        const p = processes.find((x) => x.name === name);
+        if (!p) throw new Error(`No dev process named ${name}.`);
+        if (signal === "SIGKILL" || signal === "SIGTERM") await stopProcess(p, signal, 1_000);
+        else p.child.kill(signal);
+      },
+      async restart(name) {
+        const i = processes.findIndex((x) => x.name === name);
+        if (i < 0) throw new Error(`No dev process named ${name}.`);
+        const old = processes[i]!;
+        await stopProcess(old, "SIGKILL", 1_000);
+        const p = startProcess(old.name, old.args, old.env, logDir);
+        processes[i] = p;
+        if (name === "coordinator") {
+          await waitFor("coordinator", async () => httpJson(`${httpUrl}/api/status`), { timeoutMs: 60_000, child: p.child, logFile: p.logFile });
+          dev.coordinator.pid = p.child.pid;
+        } else {
+          const info = dev.providers.find((_x, k) => `provider-${k + 1}` === name);
+          if (info) info.pid = p.child.pid;
+        }
+        writeFileSync(file, JSON.stringify(dev, null, 2) + "\n");
+        return p;
       },
       stop: stopAll,
     };

@@ -89,19 +89,22 @@ describe("provider node", () => {
     expect(next[next.length - 1]!.type).toBe("delivered");
   }, 180_000);
 
-  test("behavior: a coordinator that hangs up mid-segment gets it given back, and a re-send renders it", async () => {
+  test("behavior: a coordinator that hangs up mid-segment (a restart) does not lose the work: the render goes on and the re-send gets the same receipt", async () => {
     const big = spec({ width: 128, height: 128, fps: 8, seed: 7 });
     const { jobId } = await chain.openJob({ spec: big });
     const request = await coordinator.signedRequest(jobId, big, 1, provider.address);
     const cut = await coordinator.render(target, request, { stopAfter: (r) => r.type === "accepted" });
     expect(cut.map((r) => r.type)).toEqual(["accepted"]);
-    await until("the segment to be given back", () => provider.journal.getAssignment(jobId, 1)?.state === "released");
-    expect(provider.journal.getAssignment(jobId, 1)!.releaseReason).toBe("coordinator-gone");
-    await until("the render slot to free up", () => provider.render.active === 0);
+    await until("the orphaned segment to finish", () => provider.journal.getAssignment(jobId, 1)?.state === "delivered");
+    const row = provider.journal.getAssignment(jobId, 1)!;
+    expect(row.reportedAt).toBeNull();
 
     const again = await coordinator.render(target, request);
-    expect(again[again.length - 1]!.type).toBe("delivered");
-    expect(provider.journal.getAssignment(jobId, 1)).toMatchObject({ state: "delivered", attempts: 2 });
+    const last = again[again.length - 1]!;
+    expect(last.type).toBe("delivered");
+    expect((last as Extract<Reply, { type: "delivered" }>).delivery).toEqual(row.delivery);
+    expect(provider.journal.getAssignment(jobId, 1)).toMatchObject({ state: "delivered", attempts: 1 });
+    expect(provider.journal.getAssignment(jobId, 1)!.reportedAt).not.toBeNull();
   }, 120_000);
 
   test("default: vouchers signed by the job's client are kept, highest first", async () => {

@@ -9,7 +9,7 @@ import { openJob } from "../actions/openJob.js";
 import type { Payments } from "../actions/payments.js";
 import { quoteJob } from "../actions/quoteJob.js";
 import { refundJob } from "../actions/refundJob.js";
-import { runJob, type RunJobReturnType } from "../actions/runJob.js";
+import { formatList, runJob, type RunJobReturnType } from "../actions/runJob.js";
 import { verifyManifest } from "../actions/verifyManifest.js";
 import { createRendermeshClient, type RendermeshClient } from "../client.js";
 import { AbortedError, JobFailedError, ManifestInvalidError } from "../errors.js";
@@ -115,9 +115,10 @@ function printResult(out: Output, r: RunJobReturnType): void {
   });
   if (r.status === "failed") {
     throw Object.assign(
-      new JobFailedError(`The job failed on the network; you paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`, {
-        hint: `\`rendermesh job status ${r.jobId}\` shows what happened.`,
-      }),
+      new JobFailedError(
+        `The job failed on the network${r.failure ? ` (${r.failure})` : ""}; segment${r.missing.length === 1 ? "" : "s"} ${formatList(r.missing)} never verified. You paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`,
+        { hint: `\`rendermesh job status ${r.jobId}\` shows what happened.` },
+      ),
       { resultPrinted: true },
     );
   }

@@ -29,6 +29,12 @@ export interface SupervisorInit {
   stragglerFactor?: number;
   /** After a restart, how long to wait for a provider with an unfinished attempt to come back (default 20 s). */
   resumeGraceMs?: number;
+  /**
+   * A delivery shown to the client with no verdict after this long is
+   * announced again (and a warning logged), so a verdict lost to a restart
+   * of either side is asked for again (default 15 s).
+   */
+  verdictWaitMs?: number;
   /** Period of the supervision loop (default 500 ms). */
   tickMs?: number;
   /** Minimum spacing of persisted progress events per attempt (default 500 ms). */
@@ -76,6 +82,8 @@ export class Supervisor {
   private readonly inFlight = new Map<string, number>();
   /** Providers that answered BUSY, and until when (ms) they get no new work. */
   private readonly busyUntil = new Map<string, number>();
+  /** When each shown delivery was last put to the client (announced, or seen after a restart). */
+  private readonly askedAt = new Map<number, number>();
   private readonly reference: ReferenceWork;
   private readonly opts: Required<Omit<SupervisorInit, "reference" | "now">>;
   private readonly now: () => number;
@@ -95,6 +103,7 @@ export class Supervisor {
       graceMs: init.graceMs ?? 20_000,
       stragglerFactor: init.stragglerFactor ?? 1.5,
       resumeGraceMs: init.resumeGraceMs ?? 20_000,
+      verdictWaitMs: init.verdictWaitMs ?? 15_000,
       tickMs: init.tickMs ?? 500,
       progressIntervalMs: init.progressIntervalMs ?? 500,
     };
@@ -184,8 +193,12 @@ export class Supervisor {
     }
     // Jobs past their escrow deadline cannot be paid by claim any more: end them.
     for (const job of store.runningJobs()) {
-      if (job.deadline * 1000 <= now) this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."));
+      if (job.deadline * 1000 > now) continue;
+      const counts = store.segmentCounts(job.jobId);
+      log.error({ jobId: job.jobId, verified: counts.verified, segments: job.segments, waiting: counts.delivered, active: counts.active, pending: counts.pending }, "job failed: its escrow deadline passed before every segment was verified");
+      this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."));
     }
+    this.askAgain(now);
     for (const attempt of store.activeAttempts()) {
       if (this.running.has(attempt.id)) {
         if (now > attempt.deadlineMs) {
@@ -208,6 +221,25 @@ export class Supervisor {
     await this.assignNew();
     if (this.stopped) return;
     await this.speculate();
+  }
+
+  /** Deliveries waiting for the client's verdict past `verdictWaitMs` are announced again. */
+  private askAgain(now: number): void {
+    const { store, log } = this.components;
+    const shown = store.shownAttempts();
+    const live = new Set(shown.map((a) => a.id));
+    for (const id of this.askedAt.keys()) if (!live.has(id)) this.askedAt.delete(id);
+    for (const a of shown) {
+      const since = this.askedAt.get(a.id);
+      if (since === undefined) {
+        this.askedAt.set(a.id, now);
+        continue;
+      }
+      if (now - since < this.opts.verdictWaitMs) continue;
+      this.askedAt.set(a.id, now);
+      log.warn({ jobId: a.jobId, segment: a.segment, provider: a.provider, waitedMs: now - since }, "segment waits for the client's verdict past its bound; announcing it again");
+      store.reannounce(a.id);
+    }
   }
 
   private schedulerProviders(): SchedulerProvider[] {
@@ -424,6 +456,10 @@ export class Supervisor {
   private endAttempt(id: number, code: ReasonCode, message: string): void {
     const r = this.components.store.failAttempt(id, code, message);
     if (r.failed) this.stats.failed++;
+    if (r.jobEnded) {
+      const a = this.components.store.attempt(id);
+      this.components.log.error({ jobId: a?.jobId, segment: a?.segment, code, err: message }, "job failed: a segment used all its tries");
+    }
     this.cancel(id);
     this.applyEffects(r);
   }

@@ -57,6 +57,14 @@ export interface RenderServiceInit {
   segmentTimeoutMs?: number;
   /** Progress messages per segment, at most (default 8, plus the last frame). */
   progressSteps?: number;
+  /**
+   * How long a render whose coordinator stream went away keeps going, waiting
+   * for the coordinator to ask again (default 60 s). A coordinator that
+   * restarts re-sends its unfinished assignments; work finished meanwhile is
+   * journalled and answered from the journal, never thrown away. Past this,
+   * unfinished work nobody asked for again is given back.
+   */
+  orphanGraceMs?: number;
 }
 
 interface InFlight {
@@ -66,6 +74,8 @@ interface InFlight {
   waiters: number;
   /** Frame-count listeners of the streams waiting. */
   listeners: Set<(framesDone: number) => void>;
+  /** Set while no stream waits: gives the work back when it fires. */
+  orphanTimer?: NodeJS.Timeout | undefined;
 }
 
 const key = (jobId: string, segment: number) => `${jobId.toLowerCase()}/${segment}`;
@@ -85,6 +95,7 @@ export class RenderService {
   readonly #waitingForSlot: Array<() => void> = [];
   readonly #segmentTimeoutMs: number;
   readonly #progressSteps: number;
+  readonly #orphanGraceMs: number;
   readonly #inFlight = new Map<string, InFlight>();
   readonly #policyCache = new PolicyCache();
   readonly #stopping = new AbortController();
@@ -96,6 +107,7 @@ export class RenderService {
     this.#queueDepth = init.queueDepth ?? this.#concurrency;
     this.#segmentTimeoutMs = init.segmentTimeoutMs ?? 600_000;
     this.#progressSteps = init.progressSteps ?? 8;
+    this.#orphanGraceMs = init.orphanGraceMs ?? 60_000;
   }
 
   /** Segments being rendered now. */
@@ -271,6 +283,7 @@ export class RenderService {
         else log.info({ reason }, "segment given back");
         throw err;
       } finally {
+        clearTimeout(this.#inFlight.get(key(assignment.jobId, assignment.segment))?.orphanTimer);
         this.#inFlight.delete(key(assignment.jobId, assignment.segment));
         this.#c.metrics.queueDepth.set(this.#inFlight.size);
       }
@@ -324,10 +337,18 @@ export class RenderService {
     };
     listeners.add(onFrames);
     flight.waiters++;
+    clearTimeout(flight.orphanTimer);
+    flight.orphanTimer = undefined;
     const onGone = () => {
       flight.waiters--;
       listeners.delete(onFrames);
-      if (flight.waiters === 0) flight.controller.abort(new Error("coordinator gone"));
+      if (flight.waiters > 0) return;
+      // The stream broke (a coordinator restart, a network blip): keep rendering for a while, so
+      // the coordinator that asks again gets the work, finished or in flight, not a fresh start.
+      flight.orphanTimer = setTimeout(() => {
+        if (flight.waiters === 0) flight.controller.abort(new Error("coordinator gone"));
+      }, this.#orphanGraceMs);
+      flight.orphanTimer.unref();
     };
     reply.signal?.addEventListener("abort", onGone, { once: true });
     if (reply.signal?.aborted) onGone();
