@@ -45,8 +45,14 @@ export interface DeployOptions {
   outDir?: string;
   /** Forget an earlier Ignition journal for this chain and deploy anew. */
   fresh?: boolean;
-  /** Ignition deployment id (journal folder under contracts/ignition/deployments); default `chain-<chainId>`. */
+  /** Ignition deployment id (journal folder under `<journalDir>/deployments`); default `chain-<chainId>`. */
   deploymentId?: string;
+  /**
+   * Ignition's working dir: the journal goes to `<journalDir>/deployments/<id>`
+   * (default contracts/ignition). Tests and throwaway networks give a temp dir
+   * so nothing is left in the repo.
+   */
+  journalDir?: string;
   /** Blocks to wait for each transaction; default 1 on dev chains (31337, 1337), else 5. */
   confirmations?: number;
   /** Show Ignition's progress output. */
@@ -81,8 +87,8 @@ export async function deploy(options: DeployOptions = {}): Promise<DeploymentRec
   const rpcUrl = options.rpcUrl ?? process.env.RENDERMESH_RPC_URL ?? "http://127.0.0.1:8545";
   // Hardhat resolves its config (and so `paths.ignition`) from the working directory.
   process.chdir(root);
-  const { network } = await import("hardhat");
   const { default: RendermeshModule } = await import("../contracts/ignition/modules/Rendermesh.ts");
+  const network = await hardhatNetwork(options.journalDir);
   const connection = await network.create({
     network: "localhost",
     override: { url: rpcUrl, ...(options.privateKey ? { accounts: [options.privateKey] } : {}) },
@@ -91,7 +97,7 @@ export async function deploy(options: DeployOptions = {}): Promise<DeploymentRec
     const { ethers, ignition } = connection;
     const chainId = Number((await ethers.provider.getNetwork()).chainId);
     const deploymentId = options.deploymentId ?? `chain-${chainId}`;
-    const journalDir = join(root, "contracts/ignition/deployments", deploymentId);
+    const journalDir = join(options.journalDir ?? join(root, "contracts/ignition"), "deployments", deploymentId);
     await dropStaleJournal(journalDir, chainId, options.fresh ?? false, ethers.provider);
     const resumed = existsSync(journalDir);
     const blockBefore = await ethers.provider.getBlockNumber();
@@ -123,6 +129,18 @@ export async function deploy(options: DeployOptions = {}): Promise<DeploymentRec
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * Hardhat's network manager; with `journalDir`, one of a runtime whose
+ * Ignition path is `journalDir` (Ignition writes journals to
+ * `<paths.ignition>/deployments/<id>`).
+ */
+async function hardhatNetwork(journalDir: string | undefined) {
+  if (journalDir === undefined) return (await import("hardhat")).network;
+  const [{ createHardhatRuntimeEnvironment }, { default: config }] = await Promise.all([import("hardhat/hre"), import("../hardhat.config.ts")]);
+  const hre = await createHardhatRuntimeEnvironment({ ...config, paths: { ...config.paths, ignition: journalDir } }, {}, root);
+  return hre.network;
 }
 
 interface CodeReader {
@@ -185,6 +203,7 @@ const FLAGS = {
   dev: { type: "boolean", help: "short windows and voting periods for a local network" },
   out: { type: "string", help: "directory for <chainId>.json (default <repo>/deployments)" },
   fresh: { type: "boolean", help: "forget an earlier Ignition journal for this chain" },
+  "journal-dir": { type: "string", help: "Ignition dir; journals go to <dir>/deployments (default contracts/ignition)" },
   confirmations: { type: "string", help: "blocks to wait per transaction" },
   quiet: { type: "boolean", help: "no progress output" },
   model: { type: "string", multiple: true, help: "allowed model hash (sha256 of the ONNX bytes, 0x…); repeatable" },
@@ -263,6 +282,7 @@ async function main(): Promise<void> {
     dev: Boolean(flags.dev),
     outDir: flags.out as string | undefined,
     fresh: Boolean(flags.fresh),
+    journalDir: flags["journal-dir"] as string | undefined,
     confirmations: flags.confirmations === undefined ? undefined : Number(flags.confirmations),
     verbose: !flags.quiet,
   });

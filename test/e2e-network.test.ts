@@ -11,7 +11,9 @@ import { request } from "@rendermesh/shared/net";
 import { DEFAULT_MODEL_ID } from "@rendermesh/shared/model";
 import { probeSegment } from "@rendermesh/shared/media";
 import { createRendermeshClient, openJob, quoteJob, runGovernanceCycle, submitJob } from "@rendermesh/client";
-import { startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
+import { OutputWatcher } from "@rendermesh/testing";
+import { PassThrough } from "node:stream";
+import { repoRoot, startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
 import { chain, eventually, readManifest, removeTempDirs, runCli, tempDir } from "./helpers/network.ts";
 
 let net: RunningDevNetwork;
@@ -19,7 +21,8 @@ let dir: string;
 
 beforeAll(async () => {
   dir = tempDir("net");
-  net = await startDevNetwork({ dir, providers: 3, log: () => {} });
+  // Provider 1 (the victim of the kill test) can be held in flight on demand (see the fixture).
+  net = await startDevNetwork({ dir, providers: 3, log: () => {}, providerScript: (i) => (i === 0 ? join(repoRoot, "test", "fixtures", "held-provider.ts") : undefined) });
 });
 
 afterAll(async () => {
@@ -95,7 +98,6 @@ describe("a paid job on the local network", () => {
         const body = JSON.stringify(await (await fetch(`${net.dev.coordinator.httpUrl}/api/policy`)).json());
         return body.includes(termHash("forbidden city")) ? true : undefined;
       },
-      60_000,
     );
 
     // Around the CLI: a job with the blocked prompt opened straight through the SDK…
@@ -160,19 +162,20 @@ describe("a paid job on the local network", () => {
     const out = tempDir("out");
     const http = net.dev.coordinator.httpUrl;
 
-    const running = runCli(["job", "submit", "--prompt", "fast red storm clouds", "--seconds", "10", "--fps", "8", "--size", "96x96", "--out", out], net.file);
-    const jobId = await eventually("a running job", async () => {
-      const { jobs } = (await (await fetch(`${http}/api/jobs?status=running`)).json()) as { jobs: Array<{ jobId: string }> };
-      return jobs[0]?.jobId;
-    });
-    // Kill the victim once it has had a segment verified, while the job still runs.
-    await eventually("a verified segment from the victim", async () => {
-      const { segments } = (await (await fetch(`${http}/api/jobs/${jobId}/segments`)).json()) as {
-        segments: Array<{ status: string; attempts: Array<{ provider: string; status: string }> }>;
-      };
-      const mine = segments.some((s) => s.attempts.some((a) => lower(a.provider) === lower(victim) && a.status === "verified"));
-      return mine ? true : undefined;
-    });
+    // The victim delivers one segment and holds the next in flight, so the
+    // kill lands mid-job and after a verified delivery on any machine.
+    const victimOut = new OutputWatcher(net.processes.find((p) => p.name === "provider-1")!.child.stdout);
+    net.processes.find((p) => p.name === "provider-1")!.child.kill("SIGUSR2");
+    await victimOut.waitFor(/^ARMED$/);
+    const cliOut = new PassThrough();
+    const cli = new OutputWatcher(cliOut);
+    const running = runCli(["job", "submit", "--prompt", "fast red storm clouds", "--seconds", "10", "--fps", "8", "--size", "96x96", "--out", out], net.file, {
+      onStdout: (chunk) => cliOut.write(chunk),
+    }).finally(() => cliOut.end());
+    const [, jobId] = await cli.waitFor(/Job (0x[0-9a-f]{64}) opened/);
+    const [, segment] = await victimOut.waitFor(/^DELIVERED (\d+)$/);
+    await victimOut.waitFor(/^HELD /);
+    await cli.waitFor(new RegExp(`^segment ${segment}: verified`));
     const { jobs } = (await (await fetch(`${http}/api/jobs?status=running`)).json()) as { jobs: Array<{ jobId: string }> };
     expect(jobs.map((j) => j.jobId)).toContain(jobId); // the kill happens mid-job
     await net.killProvider(0, "SIGKILL");

@@ -4,11 +4,12 @@
 // end-to-end tests and the benchmarks all start it through here.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { Contract, HDNodeWallet, JsonRpcProvider, Mnemonic, Network, NonceManager, Wallet } from "ethers";
+import { Contract, JsonRpcProvider, Network, NonceManager, Wallet } from "ethers";
+// `hardhat node`'s well-known accounts (no value anywhere), defined once in the test toolkit.
+import { hardhatAccount as testAccount } from "@rendermesh/testing";
 import { type DevNetwork } from "@rendermesh/shared";
 import { meshTokenAbi } from "@rendermesh/shared/chain";
 import { loadOrCreatePeerKey } from "@rendermesh/shared/net";
@@ -17,8 +18,6 @@ import { deploy, type DeploymentRecord } from "../deploy.ts";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** `hardhat node`'s well-known test mnemonic: these keys hold no value anywhere. */
-const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
 const MESH = 10n ** 18n;
 
 export interface DevAccount {
@@ -28,7 +27,7 @@ export interface DevAccount {
 
 /** Hardhat node account `i`. */
 export function hardhatAccount(i: number): DevAccount {
-  const w = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(HARDHAT_MNEMONIC), `m/44'/60'/0'/0/${i}`);
+  const w = testAccount(i);
   return { address: w.address, privateKey: w.privateKey };
 }
 
@@ -46,7 +45,7 @@ export interface StartDevNetworkOptions {
   /** State directory (wiped first): data dirs, logs, deployment, dev.json. */
   dir?: string;
   providers?: number;
-  /** JSON-RPC port of the Hardhat node; 0 or unset picks a free one. */
+  /** JSON-RPC port of the Hardhat node; 0 or unset lets the OS pick one at bind time. */
   rpcPort?: number;
   /** Where progress lines go (default: stdout). */
   log?: (line: string) => void;
@@ -88,15 +87,27 @@ export interface RunningDevNetwork {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+/**
+ * The first stdout line of `p` matching `pattern`. Every port here is bound
+ * with 0 (the OS picks it at bind time, so two networks never race for one)
+ * and read back from what the process prints once it listens.
+ */
+function lineOf(p: DevProcess, pattern: RegExp, what: string): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
+    let text = "";
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      for (const line of text.split("\n")) {
+        const m = pattern.exec(line);
+        if (m) {
+          p.child.stdout!.off("data", onData);
+          resolve(m);
+          return;
+        }
+      }
+    };
+    p.child.stdout!.on("data", onData);
+    p.child.once("exit", (code) => reject(new Error(`${what}: the process exited with code ${code} before it printed ${pattern}; see ${p.logFile}`)));
   });
 }
 
@@ -164,27 +175,17 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
 
   try {
     // 1. Chain.
-    const rpcPort = opts.rpcPort || (await freePort());
-    const rpcUrl = `http://127.0.0.1:${rpcPort}`;
-    log(`starting Hardhat node on ${rpcUrl}`);
+    log("starting Hardhat node");
     // Hardhat's own CLI, not the scripts/hardhat.ts wrapper: the pid recorded (and signalled) is the node that serves.
     // Its stdout is a pipe, so it runs non-interactive; telemetry is off as in scripts/hardhat.ts.
     const hardhatBin = join(repoRoot, "node_modules", "hardhat", "dist", "src", "cli.js");
-    const hardhat = startProcess("hardhat-node", [hardhatBin, "node", "--hostname", "127.0.0.1", "--port", String(rpcPort)], { HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" }, logDir);
+    const hardhat = startProcess("hardhat-node", [hardhatBin, "node", "--hostname", "127.0.0.1", "--port", String(opts.rpcPort ?? 0)], { HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" }, logDir);
     processes.push(hardhat);
-    const chainId = await waitFor(
-      "Hardhat node",
-      async () => {
-        const res = await fetch(rpcUrl, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-          signal: AbortSignal.timeout(2_000),
-        });
-        return Number(((await res.json()) as { result: string }).result);
-      },
-      { timeoutMs: 180_000, child: hardhat.child, logFile: hardhat.logFile },
-    );
+    const [, rpcUrl] = (await lineOf(hardhat, /Started HTTP and WebSocket JSON-RPC server at (http:\/\/[0-9.]+:\d+)/, "Hardhat node")) as unknown as [string, string];
+    log(`Hardhat node on ${rpcUrl}`);
+    // The banner is printed once the server listens: one request answers.
+    const res = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
+    const chainId = Number(((await res.json()) as { result: string }).result);
     const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 200, cacheTimeout: -1 });
 
     // 2. Contracts, with the default model allowed and short windows.
@@ -199,6 +200,8 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       dev: true,
       fresh: true,
       outDir: deploymentDir,
+      // Ignition's journal lives and dies with this network, never in contracts/ignition.
+      journalDir: join(dir, "ignition"),
       // A small supply so the three DAO members hold enough votes for quorum (4%).
       parameters: { allowedModels: [model.manifest.id], arbiter: arbiter.address, tokenSupply: 10_000_000n * MESH },
     });
@@ -231,10 +234,6 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
     const coordDir = join(dir, "coordinator");
     mkdirSync(coordDir, { recursive: true });
     const coordPeerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(coordDir)).toString();
-    const coordPort = await freePort();
-    const httpPort = await freePort();
-    const coordMultiaddr = `/ip4/127.0.0.1/tcp/${coordPort}/p2p/${coordPeerId}`;
-    const httpUrl = `http://127.0.0.1:${httpPort}`;
     log(`starting coordinator ${coordPeerId}`);
     const coord = startProcess(
       "coordinator",
@@ -244,13 +243,18 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
         RENDERMESH_COORDINATOR_RPC_URL: rpcUrl,
         RENDERMESH_COORDINATOR_DEPLOYMENT: deploymentFile,
         RENDERMESH_COORDINATOR_DATA_DIR: coordDir,
-        RENDERMESH_COORDINATOR_LISTEN: `/ip4/127.0.0.1/tcp/${coordPort}`,
-        RENDERMESH_COORDINATOR_HTTP_PORT: String(httpPort),
+        RENDERMESH_COORDINATOR_LISTEN: "/ip4/127.0.0.1/tcp/0",
+        RENDERMESH_COORDINATOR_HTTP_PORT: "0",
       },
       logDir,
     );
     processes.push(coord);
-    await waitFor("coordinator", async () => httpJson(`${httpUrl}/api/status`), { timeoutMs: 60_000, child: coord.child, logFile: coord.logFile });
+    const listening = lineOf(coord, /^\s*listen (\S+)/, "coordinator");
+    listening.catch(() => undefined); // awaited below; this only keeps an early exit from being "unhandled"
+    const [, httpUrl] = (await lineOf(coord, /^\s*http (http:\/\/\S+)/, "coordinator")) as unknown as [string, string];
+    const listened = (await listening)[1]!;
+    const coordMultiaddr = listened.includes("/p2p/") ? listened : `${listened}/p2p/${coordPeerId}`;
+    await httpJson(`${httpUrl}/api/status`); // printed once it serves: answers at once
 
     // 5. Providers: register and stake on first start, then announce to the coordinator.
     const providerInfos: DevNetwork["providers"] = [];
@@ -259,8 +263,6 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       const pdir = join(dir, `provider-${i + 1}`);
       mkdirSync(pdir, { recursive: true });
       const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(pdir)).toString();
-      const port = await freePort();
-      const metricsPort = await freePort();
       log(`starting provider ${i + 1} ${acct.address}`);
       const p = startProcess(
         `provider-${i + 1}`,
@@ -271,8 +273,8 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
           RENDERMESH_PROVIDER_DEPLOYMENT: deploymentFile,
           RENDERMESH_PROVIDER_COORDINATORS: coordMultiaddr,
           RENDERMESH_PROVIDER_DATA_DIR: pdir,
-          RENDERMESH_PROVIDER_LISTEN: `/ip4/127.0.0.1/tcp/${port}`,
-          RENDERMESH_PROVIDER_METRICS_PORT: String(metricsPort),
+          RENDERMESH_PROVIDER_LISTEN: "/ip4/127.0.0.1/tcp/0",
+          RENDERMESH_PROVIDER_METRICS_PORT: "0",
           RENDERMESH_PROVIDER_DEVICE: "cpu",
           RENDERMESH_PROVIDER_ASK_PER_SECOND: opts.askPerSecond?.(i) ?? "1",
           RENDERMESH_PROVIDER_PAYMENT_INTERVAL_MS: "2000",
@@ -281,11 +283,15 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
         logDir,
       );
       processes.push(p);
+      const listened = lineOf(p, /listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\S*)/, `provider ${i + 1}`);
+      const metrics = lineOf(p, /metrics at (http:\/\/\S+)/, `provider ${i + 1}`);
+      metrics.catch(() => undefined); // awaited below
+      const addr = (await listened)[1]!;
       providerInfos.push({
         address: acct.address,
         peerId,
-        multiaddrs: [`/ip4/127.0.0.1/tcp/${port}/p2p/${peerId}`],
-        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        multiaddrs: [addr.includes("/p2p/") ? addr : `${addr}/p2p/${peerId}`],
+        metricsUrl: (await metrics)[1]!,
         pid: p.child.pid,
         dataDir: pdir,
       });
@@ -338,10 +344,16 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
         if (i < 0) throw new Error(`No dev process named ${name}.`);
         const old = processes[i]!;
         await stopProcess(old, "SIGKILL", 1_000);
-        const p = startProcess(old.name, old.args, old.env, logDir);
+        // A coordinator comes back where its peers know it: the same libp2p and HTTP ports it had.
+        const env =
+          name === "coordinator"
+            ? { ...old.env, RENDERMESH_COORDINATOR_LISTEN: `/ip4/127.0.0.1/tcp/${/\/tcp\/(\d+)/.exec(coordMultiaddr)![1]}`, RENDERMESH_COORDINATOR_HTTP_PORT: new URL(httpUrl).port }
+            : old.env;
+        const p = startProcess(old.name, old.args, env, logDir);
         processes[i] = p;
         if (name === "coordinator") {
-          await waitFor("coordinator", async () => httpJson(`${httpUrl}/api/status`), { timeoutMs: 60_000, child: p.child, logFile: p.logFile });
+          await lineOf(p, /^\s*http (http:\/\/\S+)/, "coordinator");
+          await httpJson(`${httpUrl}/api/status`);
           dev.coordinator.pid = p.child.pid;
         } else {
           const info = dev.providers.find((_x, k) => `provider-${k + 1}` === name);

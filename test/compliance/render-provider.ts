@@ -5,17 +5,20 @@
 // real escrow, signs assignments, sends them over libp2p and checks what
 // comes back, including fetching the delivered segment over bitswap.
 //
-//   import { renderProviderCompliance } from "../../../test/compliance/render-provider.js";
-//   renderProviderCompliance("my provider", async () => ({ provider, chain, model, blockedTerm }));
+//   import { runProviderCompliance } from "../../../test/compliance/render-provider.js";
+//   runProviderCompliance("my provider", async () => ({ provider, chain, model, blockedTerm }));
+//
+// Each test opens its own job and stands alone (any one runs with -t).
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROTOCOLS, RenderResponse, segmentFrames, type JobSpec } from "@rendermesh/shared";
+import { segmentFrames, type JobSpec } from "@rendermesh/shared";
 import { verifyDelivery, type RendermeshDomain } from "@rendermesh/shared/chain";
-import { createMeshNode, openProtocolStream, type MeshNode } from "@rendermesh/shared/net";
+import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { probeSegment } from "@rendermesh/shared/media";
+import { renderExchange, type Reply } from "@rendermesh/testing";
 import { Wallet, type Signer } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
@@ -29,7 +32,7 @@ export interface RenderProviderHandle {
   stop(): Promise<void>;
 }
 
-/** What the suite needs to build real, signed assignments for the provider (the `TestChain` of test-chain.ts fits). */
+/** What the suite needs to build real, signed assignments for the provider (`@rendermesh/testing`'s `TestChain` fits). */
 export interface ComplianceChain {
   chainId: number;
   domain: RendermeshDomain;
@@ -60,14 +63,12 @@ export interface RenderProviderComplianceSetup {
 
 export type RenderProviderFactory = () => Promise<RenderProviderComplianceSetup>;
 
-type Reply = RenderResponse | { type: "error"; code: string; message: string };
-
 interface Exchange {
   replies: Reply[];
   last: Reply;
 }
 
-export function renderProviderCompliance(name: string, factory: RenderProviderFactory): void {
+export function runProviderCompliance(name: string, factory: RenderProviderFactory): void {
   describe(`render provider compliance: ${name}`, () => {
     let setup: RenderProviderComplianceSetup;
     let node: MeshNode;
@@ -109,24 +110,7 @@ export function renderProviderCompliance(name: string, factory: RenderProviderFa
     }
 
     async function send(message: unknown): Promise<Exchange> {
-      const stream = await openProtocolStream(node, target, PROTOCOLS.render, { timeout: 10_000, messageTimeout: 120_000 });
-      const replies: Reply[] = [];
-      try {
-        await stream.write(message);
-        for (;;) {
-          let reply: Reply;
-          try {
-            reply = await stream.read(RenderResponse, { timeout: 120_000 });
-          } catch (err) {
-            if ((err as { name?: string }).name !== "RemoteError") throw err;
-            reply = { type: "error", code: (err as { code: string }).code, message: (err as Error).message };
-          }
-          replies.push(reply);
-          if (reply.type === "delivered" || reply.type === "error") break;
-        }
-      } finally {
-        await stream.close().catch(() => undefined);
-      }
+      const replies = await renderExchange(node, target, message);
       return { replies, last: replies[replies.length - 1]! };
     }
 
@@ -142,8 +126,6 @@ export function renderProviderCompliance(name: string, factory: RenderProviderFa
       expect(exchange.last).toMatchObject({ type: "error", code });
       expect(exchange.replies.some((r) => r.type === "delivered")).toBe(false);
     };
-
-    let firstDelivery: { spec: JobSpec; signed: Awaited<ReturnType<typeof assignmentFor>>; delivered: Extract<Reply, { type: "delivered" }> } | undefined;
 
     test("default: an assigned segment is rendered and answered with a signed, fetchable delivery", async () => {
       const spec = makeSpec();
@@ -171,12 +153,15 @@ export function renderProviderCompliance(name: string, factory: RenderProviderFa
       expect(`0x${createHash("sha256").update(bytes).digest("hex")}`).toBe(delivered.delivery.sha256);
       const info = await probeSegment(bytes);
       expect(info).toMatchObject({ frames: spec.fps, width: spec.width, height: spec.height, codec: "h264" });
-      firstDelivery = { spec, signed, delivered };
     }, 180_000);
 
     test("behavior: the same assignment sent again is answered with the same delivery", async () => {
-      expect(firstDelivery).toBeDefined();
-      const { spec, signed, delivered } = firstDelivery!;
+      const spec = makeSpec({ seed: 22 });
+      const { jobId } = await setup.chain.openJob({ spec });
+      const signed = await assignmentFor(jobId, spec, 1);
+      const first = await send(request(spec, signed));
+      expect(first.last.type).toBe("delivered");
+      const delivered = first.last as Extract<Reply, { type: "delivered" }>;
       const again = await send(request(spec, signed));
       expect(again.replies[0]).toMatchObject({ type: "accepted", jobId: delivered.delivery.jobId, segment: 1 });
       expect(again.last.type).toBe("delivered");

@@ -1,8 +1,8 @@
 // Helpers for the end-to-end tests: run the real `rendermesh` CLI against a
 // network started by scripts/lib/devnet.ts, and read what it left behind.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { removeTempDirs, tempDir as makeTempDir } from "@rendermesh/testing";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Network } from "ethers";
 import { type DevNetwork } from "@rendermesh/shared";
@@ -11,18 +11,12 @@ import { repoRoot } from "../../scripts/lib/devnet.ts";
 
 export const CLI = join(repoRoot, "packages", "client", "bin", "rendermesh.js");
 
-const made: string[] = [];
-
-/** A fresh temp dir, removed by `removeTempDirs()` when the file's tests end. */
+/** A fresh temp dir (the toolkit's), removed by `removeTempDirs()` when the file's tests end, or at exit. */
 export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `rm-e2e-${prefix}-`));
-  made.push(dir);
-  return dir;
+  return makeTempDir(`rm-e2e-${prefix}-`).dir;
 }
 
-export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+export { removeTempDirs };
 
 export interface CliResult {
   code: number;
@@ -79,13 +73,15 @@ export function chain(dev: DevNetwork) {
   };
 }
 
-/** Polls `fn` until it returns a value, or fails after `ms`. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
+/**
+ * Asks `fn` until it returns a value, for state that only an HTTP API shows
+ * (nothing to subscribe to). It sets no deadline of its own: however slow the
+ * machine, it waits, and only the test's timeout ends it.
+ */
+export async function eventually<T>(_what: string, fn: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
     const v = await fn().catch(() => undefined);
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for ${what}`);
 }

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { ContractFactory, NonceManager, parseUnits } from "ethers";
 import type { Coordinator } from "@rendermesh/coordinator";
 import { account, fund, MESH, root, startChain, startNode, type TestChain } from "./support/chain.js";
 import { runCli, spawnCli } from "./support/cli.js";
+import { PipelineHold } from "@rendermesh/testing";
 import { Stack, startCoordinator, startProvider, tempDir, writeDevFile } from "./support/network.js";
 import { closeRenderer } from "./support/segments.js";
 
@@ -18,12 +19,14 @@ const stack = new Stack();
 const dir = tempDir("rm-cli-net-");
 let env: Record<string, string>;
 const client = account(16);
+/** Both providers render through it; open unless a test holds it. */
+const hold = new PipelineHold();
 
 beforeAll(async () => {
   chain = await startChain();
   coordinator = await startCoordinator(chain, stack);
-  await startProvider(chain, stack, { ask: ASK, coordinator });
-  await startProvider(chain, stack, { ask: ASK, coordinator });
+  await startProvider(chain, stack, { ask: ASK, coordinator, hold });
+  await startProvider(chain, stack, { ask: ASK, coordinator, hold });
   await fund(chain, client.address, 1_000n * MESH);
   env = {
     RENDERMESH_DEV_FILE: writeDevFile(chain, coordinator, client, dir.dir),
@@ -31,6 +34,8 @@ beforeAll(async () => {
     RENDERMESH_LOG_LEVEL: "silent",
   };
 }, 180_000);
+
+afterEach(() => hold.release());
 
 afterAll(async () => {
   await stack.stopAll();
@@ -44,12 +49,15 @@ const settledLogs = async (jobId: string) =>
 
 describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
   test("behavior: a CLI killed (SIGKILL) between open and settle resumes with `job resume` and settles once", async () => {
+    // One segment renders; the other two are held in flight, so the job cannot settle before the kill.
+    hold.hold({ passFirst: 1 });
     const run = spawnCli(["job", "submit", "--prompt", "a slow teal river flowing", "--seconds", "3", "--fps", "4", "--size", "32x32"], { env, cwd: dir.dir });
     const [, jobId] = await run.waitFor(/Job (0x[0-9a-f]{64}) opened/);
     await run.waitFor(/segment \d+: verified/);
     run.child.kill("SIGKILL");
     await run.exited;
     expect(await settledLogs(jobId!)).toHaveLength(0);
+    hold.release();
     const before = await chain.contracts.token.balanceOf(client.address);
 
     const resumed = await spawnCli(["job", "resume", jobId!], { env, cwd: dir.dir }).exited;

@@ -18,7 +18,7 @@ import type { JobProgressEvent } from "../src/events.js";
 import { account, fund, MESH, startChain, type TestChain } from "./support/chain.js";
 import { REFERENCE, Stack, startClient, startCoordinator, startProvider } from "./support/network.js";
 import { closeRenderer } from "./support/segments.js";
-import type { TestProvider } from "./support/provider.js";
+import type { TestProvider } from "@rendermesh/testing";
 
 // A real Hardhat chain with the contracts deployed by scripts/deploy.ts, the
 // real coordinator in-process, and test providers that render with the ONNX

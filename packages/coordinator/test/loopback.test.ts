@@ -7,7 +7,7 @@ import { CoordinatorConfig } from "../src/config.js";
 import { EthersChain } from "../src/chain/ethers-chain.js";
 import { account, fundClient, MESH, openJob, registerProvider, startChain, type TestChain } from "./helpers/chain.js";
 import { TestClient, type Event } from "./helpers/test-client.js";
-import { TestProvider } from "./helpers/test-provider.js";
+import { TestProvider } from "@rendermesh/testing";
 import { tempDir } from "./helpers/fixtures.js";
 
 const MODEL = `0x${"ab".repeat(32)}`;
@@ -49,7 +49,7 @@ async function startCoordinator(): Promise<Coordinator> {
 
 async function startProvider(coordinatorAddr: string, over: Partial<ConstructorParameters<typeof TestProvider>[0]> = {}, register = true): Promise<TestProvider> {
   const wallet = new Wallet(account(nextProvider++).privateKey);
-  const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, msPerFrame: 40, ...over });
+  const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub", msPerFrame: 40, ...over });
   await p.start();
   stops.push(() => p.stop());
   if (register) await registerProvider(chain, wallet, p.node.peerId, ASK);
@@ -168,7 +168,7 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     const addr = c.multiaddrs[0]!;
     const unbound = await startProvider(addr, {}, false);
     expect(unbound.lastAnnounce).toMatchObject({ type: "error", code: "NOT_REGISTERED" });
-    const liar = await startProvider(addr, { badReceipts: true, msPerFrame: 5 });
+    const liar = await startProvider(addr, { mode: "bad-receipt", msPerFrame: 5 });
     await startProvider(addr);
     const tc = await startClient(c);
     const s = spec({ seconds: 6, seed: 12 });
@@ -196,7 +196,7 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
       stream.abort(new Error("done"));
     }
     // Unregistered provider: NOT_REGISTERED.
-    const stranger = new TestProvider({ wallet: new Wallet(Wallet.createRandom().privateKey), chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK });
+    const stranger = new TestProvider({ wallet: new Wallet(Wallet.createRandom().privateKey), chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub" });
     await stranger.start();
     stops.push(() => stranger.stop());
     await expect(stranger.announceTo(addr)).resolves.toMatchObject({ type: "error", code: "NOT_REGISTERED" });

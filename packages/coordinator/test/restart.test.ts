@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
 import type { JobSpec } from "@rendermesh/shared";
 import { CoordinatorStore } from "../src/store/index.js";
-import { account, freePort, fundClient, MESH, openJob, registerProvider, startChain, type TestChain } from "./helpers/chain.js";
+import { account, fundClient, MESH, openJob, registerProvider, startChain, type TestChain } from "./helpers/chain.js";
 import { tempDir } from "./helpers/fixtures.js";
 import { TestClient, type Event } from "./helpers/test-client.js";
-import { TestProvider } from "./helpers/test-provider.js";
+import { OutputWatcher, TestProvider, tsNodeArgs } from "@rendermesh/testing";
 
 const MODEL = `0x${"cd".repeat(32)}`;
 const ASK = MESH / 1000n;
@@ -22,41 +22,31 @@ afterAll(async () => {
 });
 
 /** Starts the coordinator from source in its own process, so it can be SIGKILLed. */
-async function spawnCoordinator(dataDir: string, port: number): Promise<{ child: ChildProcess; info: { peerId: string; multiaddrs: string[] } }> {
+async function spawnCoordinator(dataDir: string): Promise<{ child: ChildProcess; info: { peerId: string; multiaddrs: string[] } }> {
   const args = {
     rpcUrl: chain.rpcUrl,
     deployment: chain.deployment,
     privateKey: account(1).privateKey,
-    config: { dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], httpPort: 0, heartbeatIntervalMs: 1000, referenceWidth: 32, referenceHeight: 32, referenceFps: 4, logLevel: "warn", segmentGraceSeconds: 4 },
+    config: { dataDir, listen: ["/ip4/127.0.0.1/tcp/0"], httpPort: 0, heartbeatIntervalMs: 1000, referenceWidth: 32, referenceHeight: 32, referenceFps: 4, logLevel: "warn", segmentGraceSeconds: 4 },
   };
   const child = spawn(
     process.execPath,
-    ["--conditions=@rendermesh/source", "--experimental-transform-types", "--no-warnings", "--import", "./packages/coordinator/test/helpers/ts-hooks.mjs", "packages/coordinator/test/helpers/run-coordinator.ts", JSON.stringify(args)],
+    [...tsNodeArgs(), "packages/coordinator/test/helpers/run-coordinator.ts", JSON.stringify(args)],
     { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
   );
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  const info = await new Promise<{ peerId: string; multiaddrs: string[] }>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`coordinator did not start: ${err}`)), 60_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      for (const line of out.split("\n")) {
-        if (line.startsWith("{\"peerId\"")) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line) as { peerId: string; multiaddrs: string[] });
-        }
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`coordinator exited (${code}): ${err}`)));
+  // Started is an event: its JSON line, or the output ending because it exited.
+  const line = await new OutputWatcher(child.stdout).waitFor(/^\{"peerId".*$/).catch((cause: unknown) => {
+    throw new Error(`coordinator did not start: ${err}`, { cause });
   });
+  const info = JSON.parse(line[0]) as { peerId: string; multiaddrs: string[] };
   return { child, info };
 }
 
 describe("restart", () => {
   it("behavior: a coordinator killed with SIGKILL mid-job carries on after restart, with no lost and no duplicate segment", async () => {
     const dir = tempDir();
-    const port = await freePort();
     const client = new Wallet(account(9).privateKey);
     await fundClient(chain, client);
     const providers: TestProvider[] = [];
@@ -64,16 +54,22 @@ describe("restart", () => {
     const tc = new TestClient(() => addr);
     let addr = "";
     try {
-      let started = await spawnCoordinator(dir.dir, port);
+      // Port 0 each start: the restarted coordinator gets a new port, and
+      // providers and client follow `addr` (as they would a new DNS record).
+      const address = (info: { peerId: string; multiaddrs: string[] }) => {
+        const a = info.multiaddrs.find((m) => m.includes("/127.0.0.1/"))!;
+        return a.includes("/p2p/") ? a : `${a}/p2p/${info.peerId}`;
+      };
+      let started = await spawnCoordinator(dir.dir);
       child = started.child;
-      addr = `/ip4/127.0.0.1/tcp/${port}/p2p/${started.info.peerId}`;
+      addr = address(started.info);
       for (const i of [2, 3]) {
         const wallet = new Wallet(account(i).privateKey);
-        const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, msPerFrame: 100, capacity: 1 });
+        const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub", msPerFrame: 100, capacity: 1 });
         await p.start();
         providers.push(p);
         await registerProvider(chain, wallet, p.node.peerId, ASK);
-        await p.announceTo(addr, 500);
+        await p.announceTo(() => addr, 500);
       }
       await tc.start();
       const spec: JobSpec = { v: 1, model: MODEL as `0x${string}`, prompt: "a slow green tide", seed: 1, seconds: 10, fps: 4, width: 32, height: 32 };
@@ -109,9 +105,10 @@ describe("restart", () => {
       child.kill("SIGKILL");
       await new Promise((r) => child!.once("exit", r));
 
-      started = await spawnCoordinator(dir.dir, port);
+      started = await spawnCoordinator(dir.dir);
       child = started.child;
       expect(started.info.peerId).toBe(addr.split("/p2p/")[1]);
+      addr = address(started.info);
 
       // Resume: watch from the last event seen, report what is pending, until the job completes.
       for (let round = 0; round < 20 && all.at(-1)?.type !== "job-complete"; round++) {

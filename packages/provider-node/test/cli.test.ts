@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { TestChain } from "../../../test/compliance/test-chain.js";
+import type { TestChain } from "@rendermesh/testing";
 import { runCli } from "../src/cli.js";
 import { startChain, tempDir } from "./helpers/provider.js";
 

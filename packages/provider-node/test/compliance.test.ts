@@ -1,9 +1,9 @@
-import { renderProviderCompliance } from "../../../test/compliance/render-provider.js";
+import { runProviderCompliance } from "../../../test/compliance/render-provider.js";
 import { BLOCKED_TERM, MODEL_ID, startChain, startTestProvider, tempDir } from "./helpers/provider.js";
 
 // The real ONNX provider (ONNX Runtime on CPU, ffmpeg, embedded Helia, SQLite
 // journal, a real escrow on a hardhat node) against the shared suite.
-renderProviderCompliance("rendermesh-provider (ONNX)", async () => {
+runProviderCompliance("rendermesh-provider (ONNX)", async () => {
   const chain = await startChain();
   const data = tempDir();
   try {

@@ -1,10 +1,9 @@
 import type { JobSpec } from "@rendermesh/shared";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { TestChain } from "../../../test/compliance/test-chain.js";
+import { FakeCoordinator, type TestChain } from "@rendermesh/testing";
 import { PaymentLoop } from "../src/chain/payments.js";
 import { runCli } from "../src/cli.js";
 import type { Provider } from "../src/provider.js";
-import { FakeCoordinator } from "./helpers/coordinator.js";
 import { MODEL_ID, startChain, startTestProvider, tempDir, testLogger } from "./helpers/provider.js";
 
 const MESH = 10n ** 18n;

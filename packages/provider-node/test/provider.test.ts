@@ -1,25 +1,23 @@
 import { announceMessage, type JobSpec } from "@rendermesh/shared";
 import { peerIdBytes } from "@rendermesh/shared/net";
 import { hexlify, verifyMessage, Wallet } from "ethers";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { TestChain } from "../../../test/compliance/test-chain.js";
+import { FakeCoordinator, nextEvent, PipelineHold, type Reply, type TestChain } from "@rendermesh/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Provider } from "../src/provider.js";
-import { FakeCoordinator, type Reply } from "./helpers/coordinator.js";
+import type { SegmentEventDetail } from "../src/render/service.js";
 import { MODEL_ID, startChain, startTestProvider, tempDir } from "./helpers/provider.js";
 
-const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+// Every test sets up what it needs and none depends on another having run
+// (each can run alone with -t). Work is held in flight through `hold` (a
+// pipeline that stops at the first frame until released) and followed through
+// the render service's events, so no outcome depends on the machine's speed.
 
 describe("provider node", () => {
   let chain: TestChain;
   let provider: Provider;
   let coordinator: FakeCoordinator;
   let target: string;
+  const hold = new PipelineHold();
   const dirs: Array<{ cleanup: () => void }> = [];
   const coordDir = tempDir("rm-coord-");
   dirs.push(coordDir);
@@ -29,10 +27,13 @@ describe("provider node", () => {
     coordinator = await new FakeCoordinator(chain, { dataDir: coordDir.dir, heartbeatIntervalMs: 60_000 }).start();
     const data = tempDir();
     dirs.push(data);
-    provider = await startTestProvider(chain, chain.providers[1]!, data.dir, { coordinators: [coordinator.multiaddr], concurrency: 1 });
+    provider = await startTestProvider(chain, chain.providers[1]!, data.dir, { coordinators: [coordinator.multiaddr], concurrency: 1 }, hold);
     target = `${provider.multiaddrs()[0]!}`;
     if (!target.includes("/p2p/")) target = `${target}/p2p/${provider.peerId}`;
   }, 240_000);
+
+  // A test that fails while holding must not leave the next one held.
+  afterEach(() => hold.release());
 
   afterAll(async () => {
     await provider?.stop();
@@ -40,6 +41,9 @@ describe("provider node", () => {
     await chain?.stop();
     for (const d of dirs) d.cleanup();
   }, 60_000);
+
+  const segmentEvent = (type: "segment:accepted" | "segment:delivered" | "segment:released", jobId: string, segment: number) =>
+    nextEvent<SegmentEventDetail>(provider.render.events, type, (d) => d.jobId.toLowerCase() === jobId.toLowerCase() && d.segment === segment);
 
   const spec = (over: Partial<JobSpec> = {}): JobSpec => ({ v: 1, model: MODEL_ID, prompt: "amber dunes under a violet sky", seed: 5, seconds: 3, fps: 4, width: 64, height: 64, ...over });
 
@@ -57,7 +61,7 @@ describe("provider node", () => {
     const a = coordinator.announcements[0]!;
     expect(a).toMatchObject({ type: "announce", address: provider.address, models: [MODEL_ID], askPerSecond: 10n ** 15n, capacity: 1, benchmarkFps: 50, device: "cpu", active: 0 });
     expect(verifyMessage(announceMessage(provider.peerId, a.address, a.timestamp), a.signature)).toBe(provider.address);
-    await until("the ack to be processed", () => provider.links.coordinatorOf(coordinator.node.peerId.toString()) !== undefined);
+    await provider.links.waitForAnnouncements(1);
     expect(provider.links.coordinatorOf(coordinator.node.peerId.toString())).toBe(chain.coordinator.address);
   });
 
@@ -74,30 +78,43 @@ describe("provider node", () => {
     expect(provider.journal.getJob(jobId)).toMatchObject({ status: "open", seconds: 3, coordinator: chain.coordinator.address.toLowerCase() });
   });
 
+  /** Holds the renderer, then fills the provider: one segment rendering, one queued; a third is refused. */
+  async function fillAndRefuse(seed: number) {
+    const s = spec({ seed });
+    const { jobId } = await chain.openJob({ spec: s });
+    hold.hold();
+    const reached = hold.arrivals.length;
+    const first = coordinator.render(target, await coordinator.signedRequest(jobId, s, 0, provider.address));
+    await hold.reached(reached + 1); // segment 0 holds the one render slot
+    const queuedAccepted = segmentEvent("segment:accepted", jobId, 1);
+    const queued = coordinator.render(target, await coordinator.signedRequest(jobId, s, 1, provider.address));
+    await queuedAccepted; // segment 1 is journalled and waits for the slot
+    expect(provider.render.active).toBe(2);
+    const third = await coordinator.render(target, await coordinator.signedRequest(jobId, s, 2, provider.address));
+    hold.release();
+    return { third, first: await first, queued: await queued };
+  }
+
   test("behavior: one segment renders, one waits in the queue, and a third is refused with BUSY", async () => {
-    const big = spec({ width: 128, height: 128, fps: 8, seed: 6 });
-    const { jobId } = await chain.openJob({ spec: big });
-    const first = coordinator.render(target, await coordinator.signedRequest(jobId, big, 0, provider.address));
-    await until("the first segment to start", () => provider.render.active === 1);
-    const queued = coordinator.render(target, await coordinator.signedRequest(jobId, big, 1, provider.address));
-    await until("the second segment to be queued", () => provider.render.active === 2);
-    const third = await coordinator.render(target, await coordinator.signedRequest(jobId, big, 2, provider.address));
+    const { third, first, queued } = await fillAndRefuse(6);
     expect(third[third.length - 1]).toMatchObject({ type: "error", code: "BUSY" });
-    const done = await first;
-    expect(done[done.length - 1]!.type).toBe("delivered");
-    const next = await queued;
-    expect(next[next.length - 1]!.type).toBe("delivered");
+    expect(third.some((r) => r.type === "accepted")).toBe(false);
+    expect(first[first.length - 1]!.type).toBe("delivered");
+    expect(queued[queued.length - 1]!.type).toBe("delivered");
   }, 180_000);
 
-  test("behavior: a coordinator that hangs up mid-segment (a restart) does not lose the work: the render goes on and the re-send gets the same receipt", async () => {
-    const big = spec({ width: 128, height: 128, fps: 8, seed: 7 });
-    const { jobId } = await chain.openJob({ spec: big });
-    const request = await coordinator.signedRequest(jobId, big, 1, provider.address);
+  test("behavior: a coordinator that hangs up mid-segment (a restart) does not lose the work: the render goes on, and the re-send gets the same receipt", async () => {
+    const s = spec({ seed: 7 });
+    const { jobId } = await chain.openJob({ spec: s });
+    const request = await coordinator.signedRequest(jobId, s, 1, provider.address);
+    hold.hold(); // the segment is still rendering when the coordinator hangs up, however fast the machine
+    const delivered = segmentEvent("segment:delivered", jobId, 1);
     const cut = await coordinator.render(target, request, { stopAfter: (r) => r.type === "accepted" });
     expect(cut.map((r) => r.type)).toEqual(["accepted"]);
-    await until("the orphaned segment to finish", () => provider.journal.getAssignment(jobId, 1)?.state === "delivered");
+    hold.release();
+    await delivered; // finished and journalled with nobody listening
     const row = provider.journal.getAssignment(jobId, 1)!;
-    expect(row.reportedAt).toBeNull();
+    expect(row.state).toBe("delivered"); // not given back
 
     const again = await coordinator.render(target, request);
     const last = again[again.length - 1]!;
@@ -142,25 +159,38 @@ describe("provider node", () => {
   });
 
   test("default: Prometheus metrics count frames, segments, queue and refusals", async () => {
-    const text = await (await fetch(provider.metricsUrl!)).text();
-    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, "m").exec(text)?.[1] ?? NaN);
-    expect(value("rendermesh_provider_frames_rendered_total")).toBeGreaterThanOrEqual(4);
-    expect(value("rendermesh_provider_segments_delivered_total")).toBeGreaterThanOrEqual(1);
-    expect(value("rendermesh_provider_queue_depth")).toBe(0);
-    expect(value("rendermesh_provider_benchmark_fps")).toBe(50);
-    expect(text).toMatch(/rendermesh_provider_assignments_refused_total\{code="BUSY"\} 1/);
-    expect(text).toMatch(/rendermesh_provider_segment_render_seconds_count \d+/);
-    expect(text).toContain("rendermesh_provider_tokens_earned_total");
-  });
+    const read = async () => {
+      const text = await (await fetch(provider.metricsUrl!)).text();
+      const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, "m").exec(text)?.[1] ?? 0);
+      return { text, value };
+    };
+    const before = await read();
+    // What the metrics count, made by this test: two segments delivered (4 frames each), one BUSY refusal.
+    const { third } = await fillAndRefuse(11);
+    expect(third[third.length - 1]).toMatchObject({ type: "error", code: "BUSY" });
+    const after = await read();
+    const delta = (name: string) => after.value(name) - before.value(name);
+    expect(delta("rendermesh_provider_frames_rendered_total")).toBe(8);
+    expect(delta("rendermesh_provider_segments_delivered_total")).toBe(2);
+    expect(after.value("rendermesh_provider_queue_depth")).toBe(0);
+    expect(after.value("rendermesh_provider_benchmark_fps")).toBe(50);
+    const busy = (text: string) => Number(/rendermesh_provider_assignments_refused_total\{code="BUSY"\} (\d+)/.exec(text)?.[1] ?? 0);
+    expect(busy(after.text) - busy(before.text)).toBe(1);
+    expect(delta("rendermesh_provider_segment_render_seconds_count")).toBe(2);
+    expect(after.text).toContain("rendermesh_provider_tokens_earned_total");
+  }, 180_000);
 
   test("behavior: re-announces after the coordinator restarts", async () => {
     const addr = coordinator.multiaddr;
     const listen = addr.replace(/\/p2p\/.*$/, "");
+    await provider.links.waitForAnnouncements(1);
+    const acked = provider.links.status()[0]!.announcements;
     await coordinator.stop();
     const restarted = await new FakeCoordinator(chain, { dataDir: coordDir.dir, listen, heartbeatIntervalMs: 60_000 }).start();
     coordinator = restarted;
-    await restarted.waitForAnnouncements(1, 90_000);
+    await restarted.waitForAnnouncements(1);
     expect(restarted.announcements[0]).toMatchObject({ address: provider.address });
-    await until("the link to be live again", () => provider.links.status()[0]!.live);
+    await provider.links.waitForAnnouncements(acked + 1);
+    expect(provider.links.status()[0]!.live).toBe(true);
   }, 120_000);
 });

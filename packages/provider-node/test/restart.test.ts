@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { JobSpec } from "@rendermesh/shared";
+import { FakeCoordinator, OutputWatcher, tsNodeArgs, type Reply, type TestChain } from "@rendermesh/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { TestChain } from "../../../test/compliance/test-chain.js";
 import { dataPaths } from "../src/config.js";
 import { Journal } from "../src/journal/index.js";
-import { FakeCoordinator, type Reply } from "./helpers/coordinator.js";
 import { MODEL_ID, startChain, tempDir, testConfig } from "./helpers/provider.js";
 
 const pkg = join(import.meta.dirname, "..");
@@ -16,41 +15,32 @@ interface Child {
   address: string;
   target: string;
   exited: Promise<number | null>;
+  output: OutputWatcher;
 }
 
-/** Starts a provider in its own Node process (so it can be killed for real). */
-async function startChild(chain: TestChain, dataDir: string, key: string): Promise<Child> {
+/** Starts a provider in its own Node process (so it can be killed for real); with `hold`, its renders are held (see the fixture). */
+async function startChild(chain: TestChain, dataDir: string, key: string, opts: { hold?: boolean } = {}): Promise<Child> {
   const config = testConfig(chain, dataDir);
-  const child = spawn(process.execPath, ["--conditions=@rendermesh/source", "--import", "./test/fixtures/ts-hooks.mjs", "test/fixtures/child-provider.ts"], {
+  const child = spawn(process.execPath, [...tsNodeArgs(), "test/fixtures/child-provider.ts"], {
     cwd: pkg,
     env: {
       ...process.env,
+      RENDERMESH_TEST_HOLD: opts.hold ? "1" : "0",
       RENDERMESH_PRIVATE_KEY: key,
       RENDERMESH_TEST_PROVIDER_CONFIG: JSON.stringify(config, (_k, v: unknown) => (typeof v === "bigint" ? `${v}wei` : v)),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let out = "";
+  const output = new OutputWatcher(child.stdout);
   let err = "";
   child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-  const ready = await new Promise<{ peerId: string; address: string; multiaddrs: string[] }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child provider did not start:\n${err.slice(-3000)}`)), 120_000);
-    child.stdout!.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /^READY (.*)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(JSON.parse(m[1]!) as { peerId: string; address: string; multiaddrs: string[] });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`child provider exited with ${code}:\n${err.slice(-3000)}`));
-    });
-  });
+  const ready = await output.waitFor(/^READY (.*)$/).then(
+    (m) => JSON.parse(m[1]!) as { peerId: string; address: string; multiaddrs: string[] },
+    (cause: unknown) => Promise.reject(new Error(`child provider did not start:\n${err.slice(-3000)}`, { cause })),
+  );
   const addr = ready.multiaddrs[0]!;
-  return { process: child, peerId: ready.peerId, address: ready.address, target: addr.includes("/p2p/") ? addr : `${addr}/p2p/${ready.peerId}`, exited };
+  return { process: child, peerId: ready.peerId, address: ready.address, target: addr.includes("/p2p/") ? addr : `${addr}/p2p/${ready.peerId}`, exited, output };
 }
 
 describe("crash and restart", () => {
@@ -78,18 +68,23 @@ describe("crash and restart", () => {
 
   test("behavior: a provider killed mid-segment restarts with its journal intact; the segment is given back, then delivered once", async () => {
     const key = chain.providers[3]!.privateKey;
-    child = await startChild(chain, data.dir, key);
+    child = await startChild(chain, data.dir, key, { hold: true });
     const first = child;
     const spec: JobSpec = { v: 1, model: MODEL_ID, prompt: "embers drifting over a dark lake", seed: 31, seconds: 2, fps: 8, width: 128, height: 128 };
     const { jobId } = await chain.openJob({ spec });
     const request = await coordinator.signedRequest(jobId, spec, 1, first.address);
 
-    // Kill -9 as soon as the provider has accepted (and journalled) the work.
-    const replies = coordinator.render(first.target, request, { stopAfter: (r) => r.type === "accepted" }).catch((err: unknown) => [{ type: "error", code: "STREAM", message: String(err) }] as Reply[]);
-    const cut = await replies;
+    // Kill -9 mid-segment: once the provider has accepted (and journalled) the
+    // work and its render is held at the first frame, with the stream still open.
+    let accepted!: () => void;
+    const acceptedSeen = new Promise<void>((resolve) => (accepted = resolve));
+    const replies = coordinator
+      .render(first.target, request, { onReply: (r) => r.type === "accepted" && accepted() })
+      .catch((err: unknown) => [{ type: "error", code: "STREAM", message: String(err) }] as Reply[]);
+    await Promise.all([acceptedSeen, first.output.waitFor(/^HELD /)]);
     first.process.kill("SIGKILL");
     await first.exited;
-    expect(cut[0]?.type).toBe("accepted");
+    await replies;
 
     // The journal survived the kill: the row is there, still marked in progress.
     const journalPath = dataPaths(data.dir).journal;

@@ -3,7 +3,7 @@
 import type {} from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Wallet, parseEther, type JsonRpcProvider } from "ethers";
+import { Wallet, parseEther, type JsonRpcProvider, type Signer } from "ethers";
 import { network } from "hardhat";
 import { connectContracts, type Deployment, type RendermeshContracts } from "../src/chain/index.js";
 
@@ -18,7 +18,7 @@ export interface ChainFixture {
   deployment: Deployment;
   /** Contracts bound to the deployer (holder of the whole supply, arbiter). */
   contracts: RendermeshContracts;
-  deployer: Wallet;
+  deployer: Signer & { address: string };
   /** Fresh plain ethers wallets, funded with ETH and 1,000,000 MESH each. */
   client: Wallet;
   coordinator: Wallet;
@@ -29,8 +29,6 @@ export interface ChainFixture {
   close(): Promise<void>;
 }
 
-/** Hardhat's first default account (deployer of the local network). */
-const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 export async function createChainFixture(): Promise<ChainFixture> {
   // Hardhat reads its config from the working directory.
@@ -66,7 +64,8 @@ export async function createChainFixture(): Promise<ChainFixture> {
     timelock: await address("timelock"),
     startBlock: 1,
   };
-  const deployer = new Wallet(DEPLOYER_KEY, provider);
+  // Hardhat's own first account (the deployer Ignition used), so no key is written down here.
+  const deployer = (await ethers.getSigners())[0]!;
   const contracts = connectContracts(deployer, deployment);
   const fund = async () => {
     const wallet = Wallet.createRandom(provider);

@@ -4,7 +4,7 @@ import { createRenderer, defaultModel, psnr, type Renderer, type RenderSpec } fr
 import { renderAll, silentLogger, smallSpec } from "./model-fixtures.js";
 
 // The client's spot-check: re-render a frame (batch of one) and compare it
-// with the frame decoded from a delivered segment. scripts/measure-psnr.ts
+// with the frame decoded from a delivered segment. scripts/psnr-study.ts
 // measures the same over many prompts and sizes; these bounds are far
 // inside its measured ranges (see src/model/README.md).
 const HONEST_MIN_DB = 32;

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { tsNodeArgs } from "@rendermesh/testing";
 import { Writable } from "node:stream";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,7 +46,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export function spawnCli(argv: string[], opts: { env: Record<string, string>; cwd: string }) {
   const child = spawn(
     process.execPath,
-    ["--conditions=@rendermesh/source", "--experimental-transform-types", "--no-warnings", "--import", join(here, "ts-hooks.mjs"), join(here, "cli-entry.ts"), ...argv],
+    [...tsNodeArgs(), join(here, "cli-entry.ts"), ...argv],
     { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stdout = "";

@@ -1,19 +1,17 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { Coordinator, CoordinatorConfig, EthersChain } from "@rendermesh/coordinator";
 import type { DevNetwork } from "@rendermesh/shared";
 import { createRendermeshClient, type RendermeshClient, type RendermeshClientConfig } from "../../src/client.js";
 import { account, registerProvider, type TestChain } from "./chain.js";
-import { TestProvider, type ProviderMode } from "./provider.js";
+import { tempDir as makeTempDir, TestProvider, type PipelineHold, type ProviderMode, type TempDir } from "@rendermesh/testing";
 
 /** Reference work of the test network: asks are per second of 32x32 at 4 fps. */
 export const REFERENCE = { width: 32, height: 32, fps: 4 };
 
-export function tempDir(prefix = "rm-client-test-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+export function tempDir(prefix = "rm-client-test-"): TempDir {
+  return makeTempDir(prefix);
 }
 
 /** Stop functions, run in reverse order by `stopAll`. */
@@ -52,13 +50,20 @@ export async function startCoordinator(chain: TestChain, stack: Stack): Promise<
 let nextAccount = 100;
 
 /** A registered, staked test provider announcing to `coordinator` (unless `announce` is false). */
-export async function startProvider(chain: TestChain, stack: Stack, opts: { mode?: ProviderMode; ask: bigint; coordinator?: Coordinator; capacity?: number }): Promise<TestProvider> {
+export async function startProvider(
+  chain: TestChain,
+  stack: Stack,
+  opts: { mode?: ProviderMode; ask: bigint; coordinator?: Coordinator; capacity?: number; hold?: PipelineHold },
+): Promise<TestProvider> {
   const wallet = account(nextAccount++);
-  const p = new TestProvider({ wallet, chainId: chain.chainId, escrow: chain.deployment.escrow, model: chain.model, askPerSecond: opts.ask, mode: opts.mode, capacity: opts.capacity });
+  const p = new TestProvider({ wallet, chainId: chain.chainId, escrow: chain.deployment.escrow, model: chain.model, askPerSecond: opts.ask, mode: opts.mode, capacity: opts.capacity, hold: opts.hold });
   await p.start();
   stack.push(() => p.stop());
   await registerProvider(chain, wallet, p.node.peerId, opts.ask);
-  if (opts.coordinator) await p.announceTo(opts.coordinator.multiaddrs[0]!);
+  if (opts.coordinator) {
+    const answer = await p.announceTo(opts.coordinator.multiaddrs[0]!);
+    if (answer.type === "error") throw new Error(`announce refused: ${answer.code} ${answer.message}`);
+  }
   return p;
 }
 
@@ -77,7 +82,9 @@ export async function startClient(
     dataDir: join(dir.dir, "data"),
     outDir: join(dir.dir, "out"),
     coordinator: coordinator.multiaddrs,
-    verifier: { fetchTimeoutMs: 1_000, fetchAttempts: 2, fetchBackoffMs: 100 },
+    // Generous: an honest provider's segment must never miss it on a loaded
+    // machine. A test of a CID nobody serves shortens it (nothing can arrive).
+    verifier: { fetchTimeoutMs: 60_000, fetchAttempts: 2, fetchBackoffMs: 100 },
     ...over,
   });
   stack.push(() => dir.cleanup());

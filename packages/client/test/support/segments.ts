@@ -1,41 +1,20 @@
-import { createHash } from "node:crypto";
 import type { BaseWallet as Wallet } from "ethers";
+import { closeRenderer, renderFrames, sha256Hex } from "@rendermesh/testing";
 import { segmentFrames, type JobSpec } from "@rendermesh/shared";
 import { eip712Domain, signAssignment, signDelivery } from "@rendermesh/shared/chain";
 import { segmentCid } from "@rendermesh/shared/ipfs";
-import { createRenderer, defaultModel, type Renderer } from "@rendermesh/shared/model";
 import { encodeSegment } from "@rendermesh/shared/media";
 import type { DeliveredSegment } from "../../src/verify/types.js";
 
 export const silent = { info() {}, warn() {}, debug() {} };
 
-let renderer: Promise<Renderer> | undefined;
-/** One CPU renderer per test file, as a provider would use. */
-export function sharedRenderer(): Promise<Renderer> {
-  renderer ??= createRenderer({ model: defaultModel(), device: "cpu", logger: silent, threads: 1 });
-  return renderer;
-}
-
-export async function closeRenderer(): Promise<void> {
-  const r = renderer;
-  renderer = undefined;
-  await (await r)?.close();
-}
-
-export async function renderFrames(spec: JobSpec, firstFrame: number, frameCount: number): Promise<Uint8Array[]> {
-  const r = await sharedRenderer();
-  const frames: Uint8Array[] = [];
-  for await (const f of r.renderFrames({ spec, firstFrame, frameCount })) frames.push(f);
-  return frames;
-}
+export { closeRenderer, renderFrames };
 
 /** The honest H.264 segment `segment` of `spec`, as a provider encodes it. */
 export async function honestSegment(spec: JobSpec, segment: number): Promise<Uint8Array> {
   const { firstFrame, frameCount } = segmentFrames(spec, segment);
   return encodeSegment(await renderFrames(spec, firstFrame, frameCount), spec);
 }
-
-export const sha256Hex = (bytes: Uint8Array) => `0x${createHash("sha256").update(bytes).digest("hex")}` as `0x${string}`;
 
 export interface ReceiptOptions {
   /** Override the receipt's fields. */

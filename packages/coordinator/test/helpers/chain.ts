@@ -1,58 +1,17 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { HDNodeWallet, JsonRpcProvider, Mnemonic, NonceManager, Wallet, type Signer } from "ethers";
+// The coordinator tests' chain: the toolkit's Hardhat node (`--port 0`) with
+// the contracts deployed by the one deploy path: one allowed model, one
+// blocked term.
+import { hardhatAccount, MESH, deployRendermesh, startHardhatNode, tempDir } from "@rendermesh/testing";
+import { NonceManager, type JsonRpcProvider, type Signer, type Wallet } from "ethers";
 import { termHash, type JobSpec, specHash } from "@rendermesh/shared";
-import { connectContracts, parseDeployment, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
+import { connectContracts, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
 import { peerIdBytes } from "@rendermesh/shared/net";
 import type { PeerId } from "@libp2p/interface";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../../../..");
-const MNEMONIC = "test test test test test test test test test test test junk";
-export const MESH = 10n ** 18n;
+export { MESH };
 
 export function account(i: number): Wallet {
-  const w = HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(MNEMONIC), `m/44'/60'/0'/0/${i}`);
-  return new Wallet(w.privateKey);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForRpc(url: string, child: ChildProcess, log: () => string): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`hardhat node exited: ${log()}`);
-    try {
-      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`hardhat node did not start: ${log()}`);
-}
-
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true" } });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(" ")} failed (${code}): ${out}`))));
-  });
+  return hardhatAccount(i);
 }
 
 export interface TestChain {
@@ -71,46 +30,32 @@ export interface TestChain {
  * contracts deployed by `scripts/deploy.ts`: one allowed model, one blocked term.
  */
 export async function startChain(opts: { model: string; blockedTerm: string }): Promise<TestChain> {
-  const port = await freePort();
-  const chainId = 50_000 + Math.floor(Math.random() * 9_000);
-  const hardhat = join(root, "node_modules", "hardhat", "dist", "src", "cli.js");
-  const child = spawn(process.execPath, [hardhat, "node", "--port", String(port), "--chain-id", String(chainId)], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true" },
-  });
-  let log = "";
-  child.stdout!.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-  child.stderr!.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-  const rpcUrl = `http://127.0.0.1:${port}`;
-  const out = mkdtempSync(join(tmpdir(), "rm-deploy-"));
+  const node = await startHardhatNode({ chainId: 50_337 });
+  const out = tempDir("rm-deploy-");
   try {
-    await waitForRpc(rpcUrl, child, () => log);
-    await run(process.execPath, [
-      join(root, "scripts", "deploy.ts"), "--rpc-url", rpcUrl, "--dev", "--fresh", "--confirmations", "1", "--out", out, "--quiet",
-      "--model", opts.model, "--blocked-term", termHash(opts.blockedTerm), "--min-stake", "100",
-    ]);
-    const deployment = parseDeployment(JSON.parse(readFileSync(join(out, `${chainId}.json`), "utf8")));
-    rmSync(join(root, "contracts", "ignition", "deployments", `chain-${chainId}`), { recursive: true, force: true });
-    const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 200, cacheTimeout: -1 });
-    const deployer = new NonceManager(account(0).connect(provider));
+    const { deployment: record } = await deployRendermesh({
+      rpcUrl: node.rpcUrl,
+      dir: out.dir,
+      parameters: { allowedModels: [opts.model], blockedTerms: [termHash(opts.blockedTerm)], minProviderStake: 100n * MESH },
+    });
+    const deployment = record;
+    const deployer = new NonceManager(account(0).connect(node.provider));
     return {
-      rpcUrl,
+      rpcUrl: node.rpcUrl,
       deployment,
-      provider,
+      provider: node.provider,
       deployer,
       contracts: connectContracts(deployer, deployment),
       model: opts.model,
       blockedTerm: opts.blockedTerm,
       stop: async () => {
-        provider.destroy();
-        child.kill("SIGKILL");
-        rmSync(out, { recursive: true, force: true });
+        await node.stop();
+        out.cleanup();
       },
     };
   } catch (err) {
-    child.kill("SIGKILL");
-    rmSync(out, { recursive: true, force: true });
+    await node.stop();
+    out.cleanup();
     throw err;
   }
 }

@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tempDir as makeTempDir, type TempDir } from "@rendermesh/testing";
 import type { JobSpec, SignedAssignment, SignedDelivery } from "@rendermesh/shared";
 import { CoordinatorStore, type NewJob, type StoreInit } from "../../src/store/index.js";
 
@@ -44,9 +43,8 @@ export function delivery(jobId: string, segment: number, cidSuffix = "a"): Signe
   };
 }
 
-export function tempDir(prefix = "rm-coord-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+export function tempDir(prefix = "rm-coord-"): TempDir {
+  return makeTempDir(prefix);
 }
 
 export function openStore(init: StoreInit = {}): { store: CoordinatorStore; path: string; cleanup: () => void } {

@@ -78,6 +78,22 @@ interface InFlight {
   orphanTimer?: NodeJS.Timeout | undefined;
 }
 
+/** What `RenderService.events` dispatches, as `CustomEvent`s with this detail. */
+export interface SegmentEventDetail {
+  jobId: string;
+  segment: number;
+  /** Why a segment was given back (`segment:released` only). */
+  reason?: "stopping" | "coordinator-gone" | "timeout" | "failed";
+}
+
+/**
+ * Events of the segments in flight, after the journal has recorded each step
+ * and the capacity counts are up to date: `segment:accepted` (journalled, in
+ * flight), `segment:delivered` and `segment:released` (no longer in flight).
+ * Metrics and tests follow the work through these instead of polling.
+ */
+export type RenderServiceEvent = "segment:accepted" | "segment:delivered" | "segment:released";
+
 const key = (jobId: string, segment: number) => `${jobId.toLowerCase()}/${segment}`;
 
 /**
@@ -100,6 +116,8 @@ export class RenderService {
   readonly #policyCache = new PolicyCache();
   readonly #stopping = new AbortController();
   #avgSegmentMs: number | undefined;
+  /** `segment:accepted`, `segment:delivered`, `segment:released` (see `RenderServiceEvent`). */
+  readonly events = new EventTarget();
 
   constructor(components: RenderServiceComponents, init: RenderServiceInit = {}) {
     this.#c = components;
@@ -193,6 +211,7 @@ export class RenderService {
       }
       const flight = this.#start(request, log);
       this.#c.metrics.queueDepth.set(this.#inFlight.size);
+      this.#emit("segment:accepted", { jobId: assignment.jobId, segment: assignment.segment });
       log.info({ model: request.spec.model, frames: assignment.frameCount }, "assignment accepted");
       await reply.send({ type: "accepted", jobId: assignment.jobId, segment: assignment.segment }).catch(() => undefined);
       await this.#await(flight, request, reply);
@@ -247,6 +266,7 @@ export class RenderService {
     const started = performance.now();
     const listeners = new Set<(framesDone: number) => void>();
     let lastFrames = 0;
+    let outcome: { type: RenderServiceEvent; detail: SegmentEventDetail } | undefined;
     const promise = (async () => {
       try {
         await this.#acquireSlot(signal);
@@ -274,6 +294,7 @@ export class RenderService {
         this.#c.metrics.renderSeconds.observe(ms / 1000);
         this.#c.metrics.segmentsDelivered.inc();
         log.info({ cid: produced.delivery.cid, bytes: produced.bytes, ms: Math.round(ms), timings: produced.timings }, "segment delivered");
+        outcome = { type: "segment:delivered", detail: { jobId: assignment.jobId, segment: assignment.segment } };
         return produced;
       } catch (err) {
         const reason = this.#stopping.signal.aborted ? "stopping" : controller.signal.aborted ? "coordinator-gone" : signal.aborted ? "timeout" : "failed";
@@ -281,17 +302,23 @@ export class RenderService {
         this.#c.metrics.segmentsFailed.inc({ reason });
         if (reason === "failed" || reason === "timeout") log.warn({ err, reason }, "segment given back");
         else log.info({ reason }, "segment given back");
+        outcome = { type: "segment:released", detail: { jobId: assignment.jobId, segment: assignment.segment, reason } };
         throw err;
       } finally {
         clearTimeout(this.#inFlight.get(key(assignment.jobId, assignment.segment))?.orphanTimer);
         this.#inFlight.delete(key(assignment.jobId, assignment.segment));
         this.#c.metrics.queueDepth.set(this.#inFlight.size);
+        if (outcome) this.#emit(outcome.type, outcome.detail);
       }
     })();
     promise.catch(() => undefined);
     const flight: InFlight = { promise, controller, waiters: 0, listeners };
     this.#inFlight.set(key(assignment.jobId, assignment.segment), flight);
     return flight;
+  }
+
+  #emit(type: RenderServiceEvent, detail: SegmentEventDetail): void {
+    this.events.dispatchEvent(new CustomEvent<SegmentEventDetail>(type, { detail }));
   }
 
   /** Waits for one of the `concurrency` render slots; queued work waits here. */

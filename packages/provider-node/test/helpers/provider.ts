@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createLogger, termHash, type Logger } from "@rendermesh/shared";
 import { defaultModel } from "@rendermesh/shared/model";
 import type { Wallet } from "ethers";
-import { startTestChain, type TestChain, type TestChainOptions } from "../../../../test/compliance/test-chain.js";
+import { startTestChain, tempDir, type PipelineHold, type TestChain, type TestChainOptions } from "@rendermesh/testing";
 import { ProviderConfig, type ProviderConfigInput } from "../../src/config.js";
 import { startProvider, type Provider } from "../../src/provider.js";
 
@@ -21,10 +18,7 @@ export function testLogger(): Logger {
   return createLogger({ name: "provider-test", level: process.env.RENDERMESH_LOG_LEVEL ?? "warn" });
 }
 
-export function tempDir(prefix = "rm-provider-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export { tempDir };
 
 /** Config for a provider on loopback with a temp data dir, registered on first start. */
 export function testConfig(chain: TestChain, dataDir: string, over: ProviderConfigInput = {}): ProviderConfig {
@@ -48,6 +42,7 @@ export function testConfig(chain: TestChain, dataDir: string, over: ProviderConf
   });
 }
 
-export async function startTestProvider(chain: TestChain, wallet: Wallet, dataDir: string, over: ProviderConfigInput = {}): Promise<Provider> {
-  return startProvider({ config: testConfig(chain, dataDir, over), privateKey: wallet.privateKey, logger: testLogger() });
+/** The real provider; with `hold`, its renders can be held in flight by the test. */
+export async function startTestProvider(chain: TestChain, wallet: Wallet, dataDir: string, over: ProviderConfigInput = {}, hold?: PipelineHold): Promise<Provider> {
+  return startProvider({ config: testConfig(chain, dataDir, over), privateKey: wallet.privateKey, logger: testLogger(), ...(hold ? { pipeline: hold.wrap } : {}) });
 }

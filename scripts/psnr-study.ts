@@ -6,9 +6,11 @@
 // classes are wrong output a cheating or broken provider could deliver.
 // Prints per-frame and per-segment distributions and, for a range of
 // thresholds, the false-rejection rate of honest segments and the
-// acceptance rate of each wrong class. See src/verify/README.md.
+// acceptance rate of each wrong class, in RGB and in luma (BT.709 Y'). See
+// packages/client/src/verify/README.md. (The one PSNR study of the repo: it
+// replaced scripts/measure-psnr.ts, whose half-resolution class it kept.)
 //
-//   pnpm exec node --conditions=@rendermesh/source packages/client/scripts/psnr-study.ts [--segments N] [--json out.json]
+//   pnpm exec node --conditions=@rendermesh/source scripts/psnr-study.ts [--quick] [--segments N] [--json out.json]
 import { registerHooks } from "node:module";
 import { writeFileSync } from "node:fs";
 
@@ -23,11 +25,11 @@ registerHooks({
   },
 });
 
-const { createRenderer, defaultModel, Xoshiro128 } = await import("../../shared/src/model/index.ts");
-const { encodeSegment, decodeSegment, runFfmpeg } = await import("../../shared/src/media/index.ts");
-const { createSpotRenderer } = await import("../src/verify/spot-renderer.ts");
-const { sampleDistinct, psnr8, gatherPixels } = await import("../src/verify/sampling.ts");
-const { DEFAULT_MIN_PIXELS, DEFAULT_PIXEL_FRACTION, DEFAULT_SAMPLED_FRAMES } = await import("../src/verify/constants.ts");
+const { createRenderer, defaultModel, Xoshiro128 } = await import("../packages/shared/src/model/index.ts");
+const { encodeSegment, decodeSegment, runFfmpeg } = await import("../packages/shared/src/media/index.ts");
+const { createSpotRenderer } = await import("../packages/client/src/verify/spot-renderer.ts");
+const { sampleDistinct, psnr8, gatherPixels } = await import("../packages/client/src/verify/sampling.ts");
+const { DEFAULT_MIN_PIXELS, DEFAULT_PIXEL_FRACTION, DEFAULT_SAMPLED_FRAMES } = await import("../packages/client/src/verify/constants.ts");
 
 type Spec = { v: 1; model: `0x${string}`; prompt: string; seed: number; seconds: number; fps: number; width: number; height: number };
 
@@ -35,7 +37,7 @@ const arg = (name: string) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
-const SEGMENTS = Number(arg("--segments") ?? 120);
+const SEGMENTS = Number(arg("--segments") ?? (process.argv.includes("--quick") ? 12 : 120));
 const jsonOut = arg("--json");
 
 const PROMPTS = [
@@ -80,7 +82,38 @@ async function lowQuality(frames: Uint8Array[], spec: Spec): Promise<Uint8Array[
   }
 }
 
-const classes = ["honest", "other prompt", "other seed", "other second", "neighbour frame", "low quality (CRF 40)", "noise ±12", "red/blue swapped"] as const;
+/** Renders at half size and scales back up bilinearly: a provider saving 3/4 of the work. */
+async function halfResolution(spec: Spec, firstFrame: number, frameCount: number): Promise<Uint8Array[]> {
+  const small = { ...spec, width: spec.width / 2, height: spec.height / 2 };
+  const frames = await render(small, firstFrame, frameCount);
+  return frames.map((f) => upscale2x(f, small.width, small.height));
+}
+
+function upscale2x(src: Uint8Array, w: number, h: number): Uint8Array {
+  const W = w * 2;
+  const H = h * 2;
+  const out = new Uint8Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    const sy = Math.min(h - 1, Math.max(0, (y + 0.5) / 2 - 0.5));
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const fy = sy - y0;
+    for (let x = 0; x < W; x++) {
+      const sx = Math.min(w - 1, Math.max(0, (x + 0.5) / 2 - 0.5));
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const fx = sx - x0;
+      for (let c = 0; c < 3; c++) {
+        const p = (yy: number, xx: number) => src[(yy * w + xx) * 3 + c] as number;
+        const v = (1 - fy) * ((1 - fx) * p(y0, x0) + fx * p(y0, x1)) + fy * ((1 - fx) * p(y1, x0) + fx * p(y1, x1));
+        out[(y * W + x) * 3 + c] = Math.round(v);
+      }
+    }
+  }
+  return out;
+}
+
+const classes = ["honest", "other prompt", "other seed", "other second", "neighbour frame", "half resolution, upscaled", "low quality (CRF 40)", "noise ±12", "red/blue swapped"] as const;
 type Cls = (typeof classes)[number];
 const frameValues: Record<Cls, number[]> = Object.fromEntries(classes.map((c) => [c, []])) as unknown as Record<Cls, number[]>;
 const segmentMins: Record<Cls, number[]> = Object.fromEntries(classes.map((c) => [c, []])) as unknown as Record<Cls, number[]>;
@@ -119,6 +152,7 @@ for (let s = 0; s < SEGMENTS; s++) {
     "other seed": await render({ ...spec, seed: spec.seed + 1 + random(1000) }, first, fps),
     "other second": await render(spec, segment === 0 ? first + fps : first - fps, fps),
     "neighbour frame": await render(spec, first + 1, fps),
+    "half resolution, upscaled": await halfResolution(spec, first, fps),
     "noise ±12": honestFrames.map((f) => f.map((v) => Math.max(0, Math.min(255, v + random(25) - 12)))),
     "red/blue swapped": honestFrames.map((f) => f.map((_, i) => f[i - (i % 3) + (2 - (i % 3))]!)),
   };
@@ -128,7 +162,7 @@ for (let s = 0; s < SEGMENTS; s++) {
   // How different each wrong class really is before encoding: its lowest luma PSNR against the true frames.
   // A "wrong" segment within 30 dB of the truth in every frame looks like the right video (a still prompt one
   // second later, say): no content check can tell, and none needs to.
-  const { psnr: fullPsnr } = await import("../../shared/src/model/psnr.ts");
+  const { psnr: fullPsnr } = await import("../packages/shared/src/model/psnr.ts");
   for (const [c, frames] of Object.entries(raw)) {
     if (c === "honest") continue;
     const worst = Math.min(...frames.map((fr, i) => fullPsnr(luma(honestFrames[i]!), luma(fr))));
@@ -136,7 +170,7 @@ for (let s = 0; s < SEGMENTS; s++) {
   }
   (material["low quality (CRF 40)"] ??= []).push(true);
   for (let i = 0; i < fps; i++) {
-    const { psnr } = await import("../../shared/src/model/psnr.ts");
+    const { psnr } = await import("../packages/shared/src/model/psnr.ts");
     const v = psnr(honestFrames[i]!, delivered.honest[i]!);
     honestAllFrames.push(v);
     const key = `${width}x${height}`;
