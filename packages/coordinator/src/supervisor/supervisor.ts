@@ -398,6 +398,8 @@ export class Supervisor {
       signature: attempt.assignment.signature,
     };
     const onProgress = (framesDone: number, frameCount: number) => {
+      // A provider busy rendering is alive even if its announcements are late.
+      directory.touch(attempt.provider);
       const t = this.now();
       if (framesDone < frameCount && t - running.lastProgressAt < this.opts.progressIntervalMs) return;
       running.lastProgressAt = t;

@@ -94,6 +94,16 @@ export interface SegmentEventDetail {
  */
 export type RenderServiceEvent = "segment:accepted" | "segment:delivered" | "segment:released";
 
+/** How long the acceptance checks may wait for the chain before the assignment is answered BUSY. */
+const CHAIN_CHECK_TIMEOUT_MS = 10_000;
+
+class ChainStalledError extends Error {
+  override name = "ChainStalledError";
+  constructor() {
+    super(`no answer within ${CHAIN_CHECK_TIMEOUT_MS / 1000} s`);
+  }
+}
+
 const key = (jobId: string, segment: number) => `${jobId.toLowerCase()}/${segment}`;
 
 /**
@@ -220,7 +230,30 @@ export class RenderService {
     }
   }
 
+  /**
+   * The acceptance checks, with the chain's share bounded: a chain that does
+   * not answer (stalled, restarting) is answered BUSY with a retry hint, which
+   * costs the segment no try and this provider no reliability — it is the
+   * chain stalling, not the provider failing.
+   */
   async #check(request: RenderRequest, context: RenderContext) {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new ChainStalledError()), CHAIN_CHECK_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([this.#checkOnChain(request, context), stalled]);
+    } catch (err) {
+      if (err instanceof RefusalError) throw err;
+      this.#c.logger.warn({ err: (err as Error).message, job: request.assignment.jobId, segment: request.assignment.segment }, "cannot read the job on-chain; answering BUSY");
+      throw new RefusalError("BUSY", `The chain did not answer the assignment's checks (${(err as Error).message}); try again shortly.`, { retryAfterMs: 2_000, cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #checkOnChain(request: RenderRequest, context: RenderContext) {
     return checkAssignment(request, {
       address: this.#c.address,
       chain: this.#c.chain,
