@@ -321,7 +321,11 @@ export class Supervisor {
         const active = list.filter((a) => a.status === "active");
         if (active.length !== 1 || list.some((a) => a.status === "shown" || a.status === "held" || a.status === "verified")) continue;
         const slow = active[0]!;
-        if (now - slow.startedAt < slow.expectedMs * this.opts.stragglerFactor) continue;
+        // Only a copy this process sent and watches can straggle: one left over from before a
+        // restart is re-sent first (its provider may hold it finished), and timed from then.
+        const running = this.running.get(slow.id);
+        if (!running) continue;
+        if (now - Math.max(slow.startedAt, running.dispatchedAt) < slow.expectedMs * this.opts.stragglerFactor) continue;
         const seg = store.segment(job.jobId, segment);
         if (!seg || seg.status !== "active" || seg.tries >= store.maxTries) continue;
         const sj = this.schedulerJob(job, []);
