@@ -19,6 +19,21 @@ export default defineConfig({
         ssr,
         test: { name, root: `packages/${name}`, include: ["test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
       })),
+      {
+        resolve,
+        ssr,
+        // The browser tests start a whole network and Chromium.
+        test: {
+          name: "web",
+          root: "packages/web",
+          include: ["test/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+          // After the other projects, never beside the e2e project's networks (2 cores).
+          sequence: { groupOrder: 1 },
+        },
+      },
       ...(existsSync("test")
         ? [
             {

@@ -6,9 +6,10 @@
 // A coordinator or provider that dies is started again on its data dir (the
 // chain cannot be: it lives in memory). `pnpm dev restart <name>` kills one of
 // them (by the pid in dev.json) so that it restarts, as after a crash.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startDevWebNode } from "@rendermesh/web/server";
 import { repoRoot, startDevNetwork, type DevProcess } from "./lib/devnet.ts";
 
 const { values, positionals } = parseArgs({
@@ -16,14 +17,15 @@ const { values, positionals } = parseArgs({
   options: {
     providers: { type: "string", default: "3" },
     "rpc-port": { type: "string", default: "8545" },
+    "web-port": { type: "string", default: "5173" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  console.log(`usage: pnpm dev [--providers N] [--rpc-port PORT]
+  console.log(`usage: pnpm dev [--providers N] [--rpc-port PORT] [--web-port PORT]
        pnpm dev restart <coordinator|provider-N>
 
-Starts a local Rendermesh network until Ctrl-C and writes .rendermesh/dev.json.
+Starts a local Rendermesh network and the web app until Ctrl-C and writes .rendermesh/dev.json.
 A coordinator or provider that dies is restarted on its data dir; \`restart\`
 kills one (SIGKILL, as a crash would) so that the running \`pnpm dev\` restarts it.`);
   process.exit(0);
@@ -36,15 +38,27 @@ if (positionals[0] === "restart") {
 }
 const providers = Number(values.providers);
 const rpcPort = Number(values["rpc-port"]);
-if (!Number.isInteger(providers) || providers < 1 || providers > 8 || !Number.isInteger(rpcPort) || rpcPort < 0 || rpcPort > 65535) {
-  console.error("--providers takes 1 to 8 and --rpc-port a port number (0 picks a free one).");
+const webPort = Number(values["web-port"]);
+const badPort = (p: number) => !Number.isInteger(p) || p < 0 || p > 65535;
+if (!Number.isInteger(providers) || providers < 1 || providers > 8 || badPort(rpcPort) || badPort(webPort)) {
+  console.error("--providers takes 1 to 8, --rpc-port and --web-port a port number (0 picks a free one).");
   process.exit(2);
 }
 
 const net = await startDevNetwork({ providers, rpcPort: await portOrFree(rpcPort) });
 const { dev } = net;
+// The web app and the local node it talks to (verification runs here, on this machine).
+let web;
+try {
+  web = await startDevWebNode(dev, { dataDir: join(net.dir, "web"), port: await portOrFree(webPort) });
+} catch (err) {
+  await net.stop();
+  throw err;
+}
+writeFileSync(net.file, JSON.stringify({ ...dev, web: { url: web.url } }, null, 2) + "\n");
 console.log(`
 Rendermesh dev network is up (chain ${dev.chainId}).
+  web app        ${web.url}
   RPC            ${dev.rpcUrl}
   coordinator    ${dev.coordinator.multiaddrs[0]}
   status API     ${dev.coordinator.httpUrl}/api/status  /api/jobs  /api/providers  /api/policy  /metrics
@@ -54,7 +68,7 @@ Rendermesh dev network is up (chain ${dev.chainId}).
   logs           ${net.dir}/logs/
   dev file       ${net.file}
 
-Try:  pnpm rendermesh job submit --prompt "a calm blue sea at dawn" --seconds 4
+Open ${web.url} in a browser, or try:  pnpm rendermesh job submit --prompt "a calm blue sea at dawn" --seconds 4
 Ctrl-C stops everything (the next start is a fresh network).`);
 
 let stopping = false;
@@ -62,6 +76,7 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   console.log("\nstopping…");
+  await web.close();
   await net.stop();
   process.exit(0);
 };

@@ -25,9 +25,8 @@ registerHooks({
   },
 });
 
-const { createRenderer, defaultModel, Xoshiro128 } = await import("../packages/shared/src/model/index.ts");
+const { createRenderer, createSpotRenderer, defaultModel, Xoshiro128 } = await import("../packages/shared/src/model/index.ts");
 const { encodeSegment, decodeSegment, runFfmpeg } = await import("../packages/shared/src/media/index.ts");
-const { createSpotRenderer } = await import("../packages/client/src/verify/spot-renderer.ts");
 const { sampleDistinct, psnr8, gatherPixels } = await import("../packages/client/src/verify/sampling.ts");
 const { DEFAULT_MIN_PIXELS, DEFAULT_PIXEL_FRACTION, DEFAULT_SAMPLED_FRAMES } = await import("../packages/client/src/verify/constants.ts");
 

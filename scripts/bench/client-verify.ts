@@ -12,11 +12,11 @@
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Wallet } from "ethers";
-import { createSpotRenderer, defaultVerifierComponents, SegmentVerifier } from "@rendermesh/client";
-import { type JobSpec } from "@rendermesh/shared";
+import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/client";
+import type { JobSpec } from "@rendermesh/shared";
 import { eip712Domain, signAssignment, signDelivery } from "@rendermesh/shared/chain";
 import { segmentCid } from "@rendermesh/shared/ipfs";
-import { createRenderer, defaultModel } from "@rendermesh/shared/model";
+import { createRenderer, createSpotRenderer, defaultModel } from "@rendermesh/shared/model";
 import { encodeSegment } from "@rendermesh/shared/media";
 import { createHash } from "node:crypto";
 import type { BenchResult } from "./types.ts";

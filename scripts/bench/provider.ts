@@ -12,7 +12,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { produceSegment } from "@rendermesh/provider-node";
-import { type JobSpec } from "@rendermesh/shared";
+import type { JobSpec } from "@rendermesh/shared";
 import { eip712Domain, signDelivery } from "@rendermesh/shared/chain";
 import { createMeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";

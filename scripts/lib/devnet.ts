@@ -10,7 +10,7 @@ import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Contract, JsonRpcProvider, Network, NonceManager, Wallet } from "ethers";
 // `hardhat node`'s well-known accounts (no value anywhere), defined once in the test toolkit.
 import { hardhatAccount as testAccount } from "@rendermesh/testing";
-import { type DevNetwork } from "@rendermesh/shared";
+import type { DevNetwork } from "@rendermesh/shared";
 import { meshTokenAbi } from "@rendermesh/shared/chain";
 import { loadOrCreatePeerKey } from "@rendermesh/shared/net";
 import { defaultModel } from "@rendermesh/shared/model";

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { removeTempDirs, tempDir as makeTempDir } from "@rendermesh/testing";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Network } from "ethers";
-import { type DevNetwork } from "@rendermesh/shared";
+import type { DevNetwork } from "@rendermesh/shared";
 import { jobEscrowAbi, meshTokenAbi, contentPolicyAbi } from "@rendermesh/shared/chain";
 import { repoRoot } from "../../scripts/lib/devnet.ts";
 

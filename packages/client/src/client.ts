@@ -2,12 +2,11 @@ import { join } from "node:path";
 import type { Provider, Wallet } from "ethers";
 import { createLogger, type Logger } from "@rendermesh/shared";
 import { connectContracts, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
-import { createMeshNode, loadOrCreatePeerKey, type MeshNode } from "@rendermesh/shared/net";
-import { createHeliaSegmentStore, createKuboSegmentStore, type SegmentStore } from "@rendermesh/shared/ipfs";
-import { defaultModel, type Model } from "@rendermesh/shared/model";
+import type { MeshNode } from "@rendermesh/shared/net";
+import type { SegmentStore } from "@rendermesh/shared/ipfs";
+import { createSpotRenderer, defaultModel, type Model, type SpotRenderer } from "@rendermesh/shared/model";
 import { Journal } from "./journal/journal.js";
 import { defaultVerifierComponents } from "./verify/components.js";
-import { createSpotRenderer, type SpotRenderer } from "./verify/spot-renderer.js";
 import type { Verifier } from "./verify/types.js";
 import { SegmentVerifier, type SegmentVerifierInit } from "./verify/verifier.js";
 
@@ -101,6 +100,8 @@ export async function createRendermeshClient(config: RendermeshClientConfig): Pr
     config,
     net() {
       net ??= (async () => {
+        // libp2p and Helia load here, on the first command that talks to the network, not when the CLI starts.
+        const [{ createMeshNode, loadOrCreatePeerKey }, { createHeliaSegmentStore, createKuboSegmentStore }] = await Promise.all([import("@rendermesh/shared/net"), import("@rendermesh/shared/ipfs")]);
         const node = await createMeshNode({
           privateKey: await loadOrCreatePeerKey(config.dataDir),
           listen: config.listen ?? ["/ip4/127.0.0.1/tcp/0"],

@@ -1,3 +1,4 @@
+import { EXIT } from "@rendermesh/shared/cli";
 import { BaseError, type BaseErrorOptions, type ReasonCode, reasonSentence } from "@rendermesh/shared";
 
 /**
@@ -8,16 +9,8 @@ import { BaseError, type BaseErrorOptions, type ReasonCode, reasonSentence } fro
  * Tests match on `name` (or `code`).
  */
 
-/** Exit codes of the `rendermesh` CLI. */
-export const EXIT = {
-  ok: 0,
-  /** A failure at run time: chain, network, verification, journal. */
-  failure: 1,
-  /** Bad usage: unknown flag, missing or malformed argument. */
-  usage: 2,
-  /** The job or command was refused by policy, a coordinator or the chain's rules. */
-  refused: 3,
-} as const;
+/** Exit codes of the `rendermesh` CLI: the same for every Rendermesh CLI. */
+export { EXIT } from "@rendermesh/shared/cli";
 
 export class ClientError extends BaseError {
   override name = "ClientError";

@@ -61,6 +61,21 @@ describe("rendermesh CLI usage", () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: "USAGE", exitCode: 2, message: '--seconds must be a whole number, got "x".' } });
   });
 
+  test("behavior: with --json a bad flag prints exactly the error document every Rendermesh CLI prints", async () => {
+    const r = await runCli(["job", "submit", "--json", "--colour", "red"], bare);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: false,
+      error: { code: "USAGE", message: "Unknown option '--colour'.", hint: "Run `rendermesh job submit --help` for the usage.", exitCode: 2 },
+    });
+  });
+
+  test("behavior: with --json a refusal by the rules exits 3 with the same document shape", async () => {
+    const r = await runCli(["token", "faucet", "--json"], bare);
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: expect.any(String), message: expect.stringMatching(/^The faucet works only on the local dev network/), exitCode: 3 } });
+  });
+
   test("default: --help and --version exit 0", async () => {
     const help = await runCli(["job", "submit", "--help"], bare);
     expect(help.code).toBe(0);

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { Journal, type NewJob, type VerifiedSegment } from "../src/journal/journal.js";
+import Database from "better-sqlite3";
+import { JOURNAL_FILE, Journal, type NewJob, type VerifiedSegment } from "../src/journal/journal.js";
 
 const dirs: string[] = [];
 function tempJournal(): { journal: Journal; dir: string } {
@@ -160,5 +161,38 @@ describe("Journal", () => {
   test("error: an unknown job says how to list the known ones", () => {
     const { journal } = tempJournal();
     expect(() => journal.getJob(JOB)).toThrow(expect.objectContaining({ name: "JournalError", hint: expect.stringMatching(/job list/) }));
+  });
+});
+
+describe("journal migrations", () => {
+  test("behavior: a journal from before versioned migrations opens, keeps its rows and gains the DAO table", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rm-journal-legacy-"));
+    try {
+      // What an older client left: the tables, user_version 0, a row.
+      const old = new Database(join(dir, JOURNAL_FILE));
+      old.exec("CREATE TABLE jobs (ref TEXT PRIMARY KEY, job_id TEXT UNIQUE, data TEXT NOT NULL, phase TEXT NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL)");
+      old.prepare("INSERT INTO jobs (ref, data, phase, updated_at) VALUES ('r1', '{}', 'created', 1)").run();
+      old.close();
+      Journal.open(dir).close();
+      const db = new Database(join(dir, JOURNAL_FILE));
+      expect(db.pragma("user_version", { simple: true })).toBe(2);
+      expect(db.prepare("SELECT ref, phase FROM jobs").all()).toEqual([{ ref: "r1", phase: "created" }]);
+      expect(db.prepare("SELECT COUNT(*) AS n FROM dao_proposals").get()).toEqual({ n: 0 });
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("error: a journal from a newer client is refused, not rewritten", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rm-journal-newer-"));
+    try {
+      const newer = new Database(join(dir, JOURNAL_FILE));
+      newer.pragma("user_version = 99");
+      newer.close();
+      expect(() => Journal.open(dir)).toThrow(/written by a newer client \(schema 99\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet } from "ethers";
-import { type JobSpec } from "@rendermesh/shared";
+import type { JobSpec } from "@rendermesh/shared";
 import { defaultModel } from "@rendermesh/shared/model";
-import { decodeSegment, encodeSegment } from "@rendermesh/shared/media";
-import { decodeSampled } from "../src/verify/decode.js";
-import { createSpotRenderer, type SpotRenderer } from "../src/verify/spot-renderer.js";
+import { decodeSampled, decodeSegment, encodeSegment } from "@rendermesh/shared/media";
+import { createSpotRenderer, type SpotRenderer } from "@rendermesh/shared/model";
 import { defaultVerifierComponents } from "../src/verify/components.js";
 import { SegmentVerifier } from "../src/verify/verifier.js";
 import { DEFAULT_PSNR_THRESHOLD_DB } from "../src/verify/constants.js";
@@ -167,8 +166,8 @@ describe("SegmentVerifier", () => {
 
   test("behavior: the one-pass sampled decode gives exactly shared/media's frames", async () => {
     const all = await decodeSegment(honest[0]!, spec);
-    const { probe, frames } = await decodeSampled(honest[0]!, new Set([0, 3]));
-    expect(probe).toEqual({ width: 32, height: 32, fps: 4, frameCount: 4 });
+    const { info, frames } = await decodeSampled(honest[0]!, new Set([0, 3]));
+    expect(info).toMatchObject({ width: 32, height: 32, fps: 4, frames: 4 });
     expect([...frames.keys()]).toEqual([0, 3]);
     expect(frames.get(0)).toEqual(all[0]);
     expect(frames.get(3)).toEqual(all[3]);

@@ -1,35 +1,30 @@
 #!/usr/bin/env node
 /**
  * `rendermesh-coordinator`: start the coordinator, or ask a running one for
- * its status. Every command has --help and --json; bad usage exits with 2
- * and one sentence, any other failure with 1.
+ * its status. Every command has --help and --json; errors are reported as
+ * by every Rendermesh CLI (the shared reporter): one sentence and a fix on
+ * stderr, with --json one error document on stdout; exit 2 for bad usage, 3
+ * for a refusal by the rules, 1 otherwise. Logs go to stderr.
  */
 import { Command, CommanderError } from "commander";
 import { JsonRpcProvider } from "ethers";
-import { BaseError, ConfigError, loadWallet, toBaseError, UsageError } from "@rendermesh/shared";
+import { BaseError, createLogger, loadWallet } from "@rendermesh/shared";
+import { commandPathOf, reportError } from "@rendermesh/shared/cli";
 import { loadDeployment, parseDeployment } from "@rendermesh/shared/chain";
 import { readFileSync } from "node:fs";
 import { EthersChain } from "./chain/ethers-chain.js";
 import { loadCoordinatorConfig } from "./config.js";
 import { Coordinator } from "./coordinator.js";
 
-let json = false;
-
-function fail(err: unknown): never {
-  const e = toBaseError(err);
-  const usage = e instanceof UsageError || e instanceof ConfigError;
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: e.toJSON() })}\n`);
-  else process.stderr.write(`Error: ${e.shortMessage}${e.hint ? `\nFix: ${e.hint}` : ""}\n`);
-  process.exit(usage ? 2 : 1);
-}
+let json = process.argv.includes("--json");
 
 const program = new Command()
   .name("rendermesh-coordinator")
   .description("Rendermesh coordinator: provider directory, job intake, scheduling and supervision over libp2p")
   .option("--json", "print machine-readable JSON")
-  .showHelpAfterError("(add --help for usage)")
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Commander's own error text is replaced by the shared reporter's sentence.
+  .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined });
 
 program
   .command("start")
@@ -74,7 +69,9 @@ program
       deployment = loadDeployment(chainId);
     }
     const chain = new EthersChain({ rpcUrl: config.rpcUrl, deployment, signer });
-    const coordinator = new Coordinator(config, { chain });
+    // Logs on stderr: stdout holds only the result (one JSON document with --json).
+    const log = createLogger({ name: "coordinator", level: config.logLevel, destination: process.stderr });
+    const coordinator = new Coordinator(config, { chain, log });
     await coordinator.start();
     const info = { ok: true, peerId: coordinator.peerId, multiaddrs: coordinator.multiaddrs, address: coordinator.address, http: coordinator.httpUrl, chainId: chain.chainId };
     if (json) process.stdout.write(`${JSON.stringify(info)}\n`);
@@ -104,16 +101,14 @@ program
     process.stdout.write(json ? `${JSON.stringify(body)}\n` : `${JSON.stringify(body, null, 2)}\n`);
   });
 
-program.hook("preAction", () => {
-  json = Boolean(program.opts().json);
+program.hook("preAction", (_program, action) => {
+  json = Boolean(action.optsWithGlobals().json);
 });
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) {
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0) process.exit(0);
-    process.exit(2);
-  }
-  fail(err);
+  // A group called without its command printed its help on stderr: that is bad usage too.
+  if (err instanceof CommanderError && err.code === "commander.help") process.exit(2);
+  process.exit(reportError(err, { json, commandPath: commandPathOf(program, process.argv.slice(2)) }));
 }

@@ -22,4 +22,4 @@ export { QuoteService } from "./protocols/quote/index.js";
 export { JobService } from "./protocols/job/index.js";
 export { ReportService } from "./protocols/report/index.js";
 export { RenderClient } from "./protocols/render/index.js";
-export { refusalMessage } from "./protocols/refusal.js";
+export { refusalMessage } from "@rendermesh/shared";

@@ -1,7 +1,8 @@
 import { createInterface } from "node:readline/promises";
 import { Command, CommanderError, Option } from "commander";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { BaseError, ConfigError, createLogger, UsageError, type Logger } from "@rendermesh/shared";
+import { createLogger, UsageError, type Logger } from "@rendermesh/shared";
+import { commandPathOf, reportError } from "@rendermesh/shared/cli";
 import { peerIdBytes, loadOrCreatePeerKey } from "@rendermesh/shared/net";
 import { existsSync } from "node:fs";
 import { formatMesh } from "./chain/standing.js";
@@ -13,8 +14,9 @@ import { connectChain, readStanding, startProvider, type StartEvent, type StartP
 
 /**
  * `rendermesh-provider`: the GPU owner's command line. Every command takes
- * --help and --json; bad usage exits with code 2 and one sentence, other
- * failures with code 1, the error's sentence and its fix.
+ * --help and --json; errors go through the shared CLI reporter like those of
+ * every Rendermesh CLI: exit 2 for bad usage, 3 for a refusal by the rules,
+ * 1 otherwise, one sentence and its fix on stderr.
  */
 
 interface Io {
@@ -109,7 +111,8 @@ export function buildCli(io: Io): Command {
   const program = new Command("rendermesh-provider")
     .description("Rendermesh provider node: sell AI video generation from your GPU, paid per verified second.")
     .showHelpAfterError(false)
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    // Commander's own error text is replaced by the shared reporter's sentence.
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()), outputError: () => undefined })
     .exitOverride();
 
   commonOptions(
@@ -313,7 +316,7 @@ export function buildCli(io: Io): Command {
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 bad usage). */
+/** Runs the CLI; resolves to the exit code (0 ok, 1 failure, 2 bad usage, 3 refused by the rules), errors reported by the shared reporter. */
 export async function runCli(argv: string[], partial: Partial<Io> = {}): Promise<number> {
   const io: Io = {
     out: partial.out ?? ((t) => process.stdout.write(`${t}\n`)),
@@ -330,24 +333,17 @@ export async function runCli(argv: string[], partial: Partial<Io> = {}): Promise
     pipeline: partial.pipeline,
   };
   const program = buildCli(io);
-  const wantsJson = argv.includes("--json");
+  const json = argv.includes("--json");
   try {
     await program.parseAsync(argv, { from: "user" });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
-      if (err.code === "commander.executeSubCommandAsync") return err.exitCode;
-      // commander already wrote "error: …"; add the way out.
-      io.err("Run `rendermesh-provider --help` (or `<command> --help`) for usage.");
-      return 2;
-    }
-    const usage = err instanceof UsageError || err instanceof ConfigError;
-    const base = err instanceof BaseError ? err : undefined;
-    if (wantsJson) io.out(JSON.stringify({ error: base ? base.toJSON() : { name: (err as Error)?.name, message: String((err as Error)?.message ?? err) } }));
-    io.err(`error: ${base ? base.shortMessage : String((err as Error)?.message ?? err)}`);
-    if (base?.hint) io.err(`Fix: ${base.hint}`);
-    return usage ? 2 : 1;
+    if (err instanceof CommanderError && err.code === "commander.executeSubCommandAsync") return err.exitCode;
+    // A group called without its command printed its help on stderr: that is bad usage too.
+    if (err instanceof CommanderError && err.code === "commander.help") return 2;
+    const path = commandPathOf(program, argv);
+    const lines = (write: (t: string) => void) => ({ write: (t: string) => write(t.replace(/\n$/, "")) });
+    return reportError(err, { json, commandPath: path, stdout: lines(io.out), stderr: lines(io.err) });
   }
 }
 

@@ -28,8 +28,11 @@ export class DeviceUnavailableError extends BaseError {
 /** A configured model cannot be served: unreadable, bad manifest, or not on the policy's allowed list. */
 export class ModelRejectedError extends BaseError {
   override name = "ModelRejectedError";
-  constructor(shortMessage: string, options: BaseErrorOptions = {}) {
+  /** 3 when the content policy refused the model (a refusal by the rules), else 1: the CLI's exit code. */
+  readonly exitCode: number;
+  constructor(shortMessage: string, options: BaseErrorOptions & { byPolicy?: boolean } = {}) {
     super("MODEL_REJECTED", shortMessage, options);
+    this.exitCode = options.byPolicy ? 3 : 1;
   }
 }
 

@@ -1,4 +1,4 @@
-import { type Logger } from "@rendermesh/shared";
+import type { Logger } from "@rendermesh/shared";
 import { benchmarkRenderer, createRenderer, defaultModel, loadModel, type Model, type Renderer } from "@rendermesh/shared/model";
 import { DeviceUnavailableError, ModelRejectedError } from "./errors.js";
 
@@ -80,6 +80,7 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
   }
   if (served.length === 0) {
     throw new ModelRejectedError("None of the configured models is on the content policy's allowed list.", {
+      byPolicy: true,
       details: rejected.map((r) => `not allowed: ${r}`),
       hint: "Serve an allowed model (`rendermesh policy show` lists them), or ask the DAO to allow yours.",
     });

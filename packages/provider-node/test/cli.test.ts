@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { TestChain } from "@rendermesh/testing";
+import { join } from "node:path";
+import { DEFAULT_ARCHITECTURE, buildDefaultModel, defaultManifest, saveModel } from "@rendermesh/shared/model";
 import { runCli } from "../src/cli.js";
 import { startChain, tempDir } from "./helpers/provider.js";
 
@@ -45,7 +47,17 @@ describe("rendermesh-provider CLI: usage", () => {
   test("error: an unknown flag exits 2 with one sentence", async () => {
     const r = await cli(["start", "--gpu", "9"]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/unknown option '--gpu'/);
+    expect(r.err).toMatch(/^Error: Unknown option '--gpu'\.$/m);
+    expect(r.err).toMatch(/^Fix: Run `rendermesh-provider start --help` for the usage\.$/m);
+  });
+
+  test("error: a bad flag with --json exits 2 and prints the one error document every CLI prints", async () => {
+    const r = await cli(["status", "--gpu", "9", "--json"]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out)).toEqual({
+      ok: false,
+      error: { code: "USAGE", message: "Unknown option '--gpu'.", hint: "Run `rendermesh-provider status --help` for the usage.", exitCode: 2 },
+    });
   });
 
   test("error: an unknown command exits 2", async () => {
@@ -79,7 +91,8 @@ describe("rendermesh-provider CLI: usage", () => {
 
   test("error: no key configured says how to set one", async () => {
     const r = await cli(["status", "--rpc-url", "http://127.0.0.1:9"]);
-    expect(r.code).toBe(1);
+    // A missing setting is bad usage, as in every Rendermesh CLI.
+    expect(r.code).toBe(2);
     expect(r.err).toMatch(/No key configured/);
     expect(r.err).toMatch(/RENDERMESH_PRIVATE_KEY/);
   });
@@ -171,6 +184,18 @@ describe("rendermesh-provider CLI: start", () => {
     const again = await cli(args(d.dir), { RENDERMESH_PRIVATE_KEY: chain.providers[0]!.privateKey });
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/registered: yes; stake 150 MESH \(minimum 100 MESH\); peer id bound: yes/);
+  }, 120_000);
+
+  test("error: a model the content policy does not allow is a refusal by the rules: exit 3 and the JSON error", async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const bytes = buildDefaultModel({ ...DEFAULT_ARCHITECTURE, weightSeed: DEFAULT_ARCHITECTURE.weightSeed + 1 });
+    const model = join(d.dir, "other.onnx");
+    await saveModel({ bytes, manifest: defaultManifest(bytes) }, model);
+    const r = await cli([...args(d.dir), "--model", model, "--json"], { RENDERMESH_PRIVATE_KEY: chain.providers[1]!.privateKey });
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/^Error: None of the configured models is on the content policy's allowed list\.$/m);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: false, error: { code: "MODEL_REJECTED", exitCode: 3 } });
   }, 120_000);
 
   test("error: --device cuda without the CUDA build fails loudly instead of using the CPU", async () => {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type JobSpec } from "@rendermesh/shared";
+import type { JobSpec } from "@rendermesh/shared";
 import { eip712Domain, signDelivery, verifyDelivery } from "@rendermesh/shared/chain";
 import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";

@@ -40,6 +40,8 @@ export const DevNetwork = z.object({
     arbiter: Account.optional(),
   }),
   hardhatPid: z.number().int().optional(),
+  /** The web app `pnpm dev` serves (packages/web). */
+  web: z.object({ url: z.string() }).optional(),
   startedAt: z.string(),
 });
 export type DevNetwork = z.output<typeof DevNetwork>;

@@ -8,6 +8,7 @@ import { checkPolicy } from "./checkPolicy.js";
 import { openJob } from "./openJob.js";
 import { quoteJob } from "./quoteJob.js";
 import { runJob, type RunJobReturnType } from "./runJob.js";
+import { SPEC_DEFAULTS } from "./spec-defaults.js";
 
 export interface GenerateVideoParameters extends ProgressOptions {
   prompt: string;
@@ -30,7 +31,7 @@ export interface GenerateVideoParameters extends ProgressOptions {
 export type GenerateVideoReturnType = RunJobReturnType & { spec: JobSpec };
 
 /** Defaults of a job spec. */
-export const SPEC_DEFAULTS = { fps: 12, width: 192, height: 192, seed: 42 } as const;
+export { SPEC_DEFAULTS };
 
 /** A validated spec from the user's parameters and the defaults. */
 export function buildSpec(params: Pick<GenerateVideoParameters, "prompt" | "seconds" | "fps" | "width" | "height" | "seed" | "model">): JobSpec {

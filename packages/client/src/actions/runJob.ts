@@ -271,7 +271,7 @@ function missingSegments(client: RendermeshClient, job: JournalJob): number[] {
   return missing;
 }
 
-export const formatList = (xs: number[]) => (xs.length <= 20 ? xs.join(", ") : `${xs.slice(0, 20).join(", ")} … (${xs.length} in all)`);
+const formatList = (xs: number[]) => (xs.length <= 20 ? xs.join(", ") : `${xs.slice(0, 20).join(", ")} … (${xs.length} in all)`);
 
 /**
  * The journal's event cursor. Deliveries are verified in parallel, so an

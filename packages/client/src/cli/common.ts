@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { CommanderError, type Command } from "commander";
+import type { Command } from "commander";
 import { formatUnits, getAddress, JsonRpcProvider, parseUnits, type Wallet } from "ethers";
 import { z } from "zod";
-import { BaseError, ConfigError, devNetworkPath, findRepoRoot, InvalidJobSpecError, loadConfig, loadWallet, readDevNetwork, UsageError, type DevNetwork } from "@rendermesh/shared";
-import { ClientError, EXIT } from "../errors.js";
+import { devNetworkPath, findRepoRoot, loadConfig, loadWallet, readDevNetwork, UsageError, type DevNetwork } from "@rendermesh/shared";
+import { reportError as reportCliError } from "@rendermesh/shared/cli";
+import { ClientError } from "../errors.js";
 import { toJson } from "../json.js";
 import { readDeployment, type Deployment } from "../chain/deployment.js";
 
@@ -275,34 +276,6 @@ export function createOutput(flags: Pick<GlobalFlags, "json">, stdout: NodeJS.Wr
 
 // ---- errors → one sentence + exit code --------------------------------------------
 
-/** The exit code for an error: 2 for bad usage or config, 3 for refusals, else 1. */
-export function exitCodeOf(err: unknown): number {
-  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.usage;
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof InvalidJobSpecError) return EXIT.usage;
-  if (err instanceof ClientError) return err.exitCode;
-  if (err instanceof BaseError && err.code === "WALLET" && /No key configured/.test(err.shortMessage)) return EXIT.usage;
-  return EXIT.failure;
-}
-
-/** Commander's "error: unknown option '--x'" as a sentence that says what to run. */
-function commanderSentence(err: CommanderError, commandPath: string): { message: string; hint: string } {
-  const text = err.message.replace(/^error:\s*/i, "").split("\n")[0] ?? err.message;
-  const sentence = `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.?!]$/.test(text) ? "" : "."}`;
-  const suggestion = /\(Did you mean (.*)\?\)/.exec(err.message)?.[1];
-  return {
-    message: suggestion ? `${sentence} Did you mean ${suggestion}?` : sentence,
-    hint: `Run \`${commandPath} --help\` for the usage.`,
-  };
-}
-
-/** One sentence (and a fix) for any error, as the CLI prints it. */
-export function describeError(err: unknown, commandPath = "rendermesh"): { message: string; hint: string | undefined; code: string } {
-  if (err instanceof CommanderError) return { ...commanderSentence(err, commandPath), code: "USAGE" };
-  if (err instanceof BaseError) return { message: err.shortMessage, hint: err.hint, code: err.code };
-  const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
-  return { message, hint: undefined, code: "INTERNAL" };
-}
-
 export interface ErrorReporter {
   stderr?: NodeJS.WritableStream;
   stdout?: NodeJS.WritableStream;
@@ -310,19 +283,9 @@ export interface ErrorReporter {
   commandPath?: string;
 }
 
-/** Prints an error the way every command does and returns its exit code. */
+/** Prints an error the way every command (of all three CLIs) does and returns its exit code. */
 export function reportError(err: unknown, opts: ErrorReporter = {}): number {
-  const code = exitCodeOf(err);
-  if (code === 0) return 0;
-  const d = describeError(err, opts.commandPath);
-  const stderr = opts.stderr ?? cliIo.stderr;
-  stderr.write(`Error: ${d.message}\n`);
-  if (d.hint) stderr.write(`Fix: ${d.hint}\n`);
-  if (process.env.RENDERMESH_DEBUG && err instanceof Error) stderr.write(`${err.stack ?? ""}\n`);
-  // A command that already printed its JSON result (with ok: false) must not print a second object.
-  const printed = (err as { resultPrinted?: boolean } | null)?.resultPrinted === true;
-  if (opts.json && !printed) (opts.stdout ?? cliIo.stdout).write(`${toJson({ ok: false, error: { code: d.code, message: d.message, hint: d.hint, exitCode: code } }, 2)}\n`);
-  return code;
+  return reportCliError(err, { commandPath: opts.commandPath ?? "rendermesh", json: opts.json, stdout: opts.stdout ?? cliIo.stdout, stderr: opts.stderr ?? cliIo.stderr });
 }
 
 /** The space-separated path of a command, e.g. "rendermesh job submit". */

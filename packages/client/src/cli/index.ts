@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { commandPathOf } from "@rendermesh/shared/cli";
 import { addGlobalOptions, cliIo, commandPath, reportError, type GlobalFlags } from "./common.js";
 import { registerDaoCommands } from "./dao.js";
 import { registerJobCommands } from "./job.js";
@@ -62,20 +63,8 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
     if (err instanceof CommanderError && (err.code === "commander.helpDisplayed" || err.code === "commander.version")) return 0;
     // A command with subcommands called without one: its help went to stderr; that is bad usage.
     if (err instanceof CommanderError && err.code === "commander.help") return 2;
-    const path = err instanceof CommanderError ? guessPath(program, argv) : commandPath(active);
+    const path = err instanceof CommanderError ? commandPathOf(program, argv) : commandPath(active);
     const json = (active.optsWithGlobals() as GlobalFlags).json ?? argv.includes("--json");
     return reportError(err, { json, commandPath: path });
   }
-}
-
-/** The deepest command named by the leading words of argv, for "run … --help" hints. */
-function guessPath(program: Command, argv: string[]): string {
-  let cmd = program;
-  for (const word of argv) {
-    if (word.startsWith("-")) continue;
-    const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
-    if (!next) break;
-    cmd = next;
-  }
-  return commandPath(cmd);
 }

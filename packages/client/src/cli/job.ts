@@ -2,19 +2,12 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { getAddress, Wallet } from "ethers";
 import { UsageError } from "@rendermesh/shared";
-import { checkPolicy } from "../actions/checkPolicy.js";
-import { assertQuoteAcceptable, buildSpec, SPEC_DEFAULTS } from "../actions/generateVideo.js";
-import { getJobStatus } from "../actions/getJobStatus.js";
-import { openJob } from "../actions/openJob.js";
 import type { Payments } from "../actions/payments.js";
-import { quoteJob } from "../actions/quoteJob.js";
-import { refundJob } from "../actions/refundJob.js";
-import { formatList, runJob, type RunJobReturnType } from "../actions/runJob.js";
-import { verifyManifest } from "../actions/verifyManifest.js";
-import { createRendermeshClient, type RendermeshClient } from "../client.js";
+import type { RunJobReturnType } from "../actions/runJob.js";
+import { SPEC_DEFAULTS } from "../actions/spec-defaults.js";
+import type { RendermeshClient } from "../client.js";
 import { AbortedError, JobFailedError, ManifestInvalidError } from "../errors.js";
 import { progress } from "../events.js";
-import { Journal } from "../journal/journal.js";
 import {
   createOutput,
   formatAmount,
@@ -30,7 +23,11 @@ import {
   resolveWallet,
   type Output,
 } from "./common.js";
-import { createProgressView } from "./progress.js";
+import type * as JobDeps from "./job-deps.js";
+
+let jobDeps: Promise<typeof JobDeps> | undefined;
+/** The job commands' heavy modules, loaded when a job command runs. */
+const load = () => (jobDeps ??= import("./job-deps.js"));
 
 interface SpecFlags {
   prompt?: string;
@@ -42,7 +39,7 @@ interface SpecFlags {
 }
 
 /** The job spec from flags; every bad value is one UsageError naming its flag. */
-function specFromFlags(opts: SpecFlags, requirePrompt: boolean) {
+async function specFromFlags(opts: SpecFlags, requirePrompt: boolean) {
   if (requirePrompt && (opts.prompt === undefined || opts.prompt.trim() === "")) throw new UsageError("--prompt is required and must not be empty.", { hint: 'Describe the video, e.g. --prompt "a calm blue sea at night".' });
   if (opts.seconds === undefined) throw new UsageError("--seconds is required.", { hint: "Give the video's length in whole seconds, e.g. --seconds 6." });
   const seconds = parseIntFlag("--seconds", opts.seconds, 1, 86_400);
@@ -50,7 +47,7 @@ function specFromFlags(opts: SpecFlags, requirePrompt: boolean) {
   const size = opts.size === undefined ? { width: SPEC_DEFAULTS.width, height: SPEC_DEFAULTS.height } : parseSize("--size", opts.size);
   const seed = opts.seed === undefined ? SPEC_DEFAULTS.seed : parseIntFlag("--seed", opts.seed, 0, 0xffff_ffff);
   const model = opts.model === undefined ? undefined : parseBytes32("--model", opts.model);
-  return buildSpec({ prompt: opts.prompt ?? "quote", seconds, fps, ...size, seed, model });
+  return (await load()).buildSpec({ prompt: opts.prompt ?? "quote", seconds, fps, ...size, seed, model });
 }
 
 /** The SDK client for a job command, from flags, env, config and dev.json. */
@@ -63,7 +60,7 @@ async function openClient(cmd: Command, outDir?: string, opts: { readOnly?: bool
     // Reading and verifying need no key: anyone can check a job. A throwaway key stands in when none is configured.
     const wallet = opts.readOnly ? await resolveWallet(ctx).catch(() => Wallet.createRandom().connect(ctx.provider) as unknown as Wallet) : await resolveWallet(ctx);
     const coordinator = ctx.settings.coordinator ? [ctx.settings.coordinator] : ctx.dev?.coordinator.multiaddrs;
-    const client = await createRendermeshClient({
+    const client = await (await load()).createRendermeshClient({
       wallet,
       deployment: ctx.deployment,
       dataDir: ctx.dataDir,
@@ -103,6 +100,9 @@ function paymentRows(p: Payments): string[][] {
   return rows;
 }
 
+/** Segment numbers for a sentence: all of them up to 20, then a count. */
+const formatList = (xs: number[]) => (xs.length <= 20 ? xs.join(", ") : `${xs.slice(0, 20).join(", ")} … (${xs.length} in all)`);
+
 function printResult(out: Output, r: RunJobReturnType): void {
   out.result({ ok: r.status === "settled", ...r }, () => {
     out.line();
@@ -125,7 +125,7 @@ function printResult(out: Output, r: RunJobReturnType): void {
 }
 
 async function follow(client: RendermeshClient, out: Output, jobId: string, resumed: boolean): Promise<void> {
-  const view = createProgressView(out);
+  const view = (await load()).createProgressView(out);
   const { signal, dispose } = interruptible();
   const job = client.journal.findJob(jobId);
   if (job && resumed) {
@@ -133,7 +133,7 @@ async function follow(client: RendermeshClient, out: Output, jobId: string, resu
     view.seed({ rendered: verified, verified, paid: verified });
   }
   try {
-    const result = await runJob(client, { jobId, signal, onProgress: (e) => view.onProgress(e) });
+    const result = await (await load()).runJob(client, { jobId, signal, onProgress: (e) => view.onProgress(e) });
     view.stop();
     printResult(out, result);
   } catch (err) {
@@ -160,11 +160,11 @@ export function registerJobCommands(program: Command): void {
     .option("--size <WxH>", `frame size (default ${SPEC_DEFAULTS.width}x${SPEC_DEFAULTS.height})`)
     .option("--model <id>", "model id, 0x + sha256 of the ONNX file (default: the network's default model)")
     .action(async (opts: SpecFlags, cmd: Command) => {
-      const spec = specFromFlags(opts, false);
+      const spec = await specFromFlags(opts, false);
       const { client, out } = await openClient(cmd, undefined, { readOnly: true });
       try {
-        const policy = opts.prompt !== undefined ? await checkPolicy(client, { spec: { ...spec, prompt: opts.prompt } }) : undefined;
-        const quote = await quoteJob(client, { spec });
+        const policy = opts.prompt !== undefined ? await (await load()).checkPolicy(client, { spec: { ...spec, prompt: opts.prompt } }) : undefined;
+        const quote = await (await load()).quoteJob(client, { spec });
         out.result({ ok: true, spec: { ...spec, prompt: opts.prompt }, quote, policyVersion: policy?.version ?? quote.policyVersion }, () => {
           out.line(`Price:      ${formatToken(quote.pricePerSecond)} per second`);
           out.line(`Deposit:    ${formatToken(quote.deposit)} for ${spec.seconds} s at ${spec.width}x${spec.height}, ${spec.fps} fps`);
@@ -190,18 +190,18 @@ export function registerJobCommands(program: Command): void {
     .option("--max-price <mesh>", "refuse if the quote is above this many MESH per second")
     .option("--out <dir>", "where out/<jobId>/video.mp4 and manifest.json go (default ./out)")
     .action(async (opts: SpecFlags & { maxPrice?: string; out?: string }, cmd: Command) => {
-      const spec = specFromFlags(opts, true);
+      const spec = await specFromFlags(opts, true);
       const maxPrice = opts.maxPrice === undefined ? undefined : parseTokenAmount("--max-price", opts.maxPrice);
       const { client, out } = await openClient(cmd, opts.out);
-      const view = createProgressView(out);
+      const view = (await load()).createProgressView(out);
       try {
         // 1. Policy before any gas; 2. quote; 3. price ceiling; 4. open (one transaction).
-        const policy = await checkPolicy(client, { spec });
+        const policy = await (await load()).checkPolicy(client, { spec });
         view.onProgress(progress("policy:checked", { policyVersion: policy.version }));
-        const quote = await quoteJob(client, { spec });
+        const quote = await (await load()).quoteJob(client, { spec });
         view.onProgress(progress("quote:received", { pricePerSecond: quote.pricePerSecond, deposit: quote.deposit, providers: quote.providers, etaSeconds: quote.etaSeconds }));
-        assertQuoteAcceptable(quote, maxPrice);
-        const opened = await openJob(client, { spec, quote, policyVersion: policy.version, coordinatorPeer: client.coordinator ?? [], onProgress: (e) => view.onProgress(e) });
+        (await load()).assertQuoteAcceptable(quote, maxPrice);
+        const opened = await (await load()).openJob(client, { spec, quote, policyVersion: policy.version, coordinatorPeer: client.coordinator ?? [], onProgress: (e) => view.onProgress(e) });
         view.stop();
         await follow(client, out, opened.ref, false);
       } finally {
@@ -233,7 +233,7 @@ export function registerJobCommands(program: Command): void {
       const id = parseBytes32("JOB_ID", jobId);
       const { client, out } = await openClient(cmd, undefined, { readOnly: true });
       try {
-        const s = await getJobStatus(client, { jobId: id });
+        const s = await (await load()).getJobStatus(client, { jobId: id });
         out.result({ ok: true, ...s }, () => {
           out.line(`Job ${s.jobId}`);
           out.line(`On-chain:  ${s.chain.status}; ${s.chain.totalSeconds} s at ${formatToken(s.chain.pricePerSecond)}/s; deadline ${new Date(s.chain.deadline * 1000).toISOString()}`);
@@ -261,7 +261,7 @@ export function registerJobCommands(program: Command): void {
       const id = parseBytes32("JOB_ID", jobId);
       const { client, out } = await openClient(cmd);
       try {
-        const r = await refundJob(client, { jobId: id });
+        const r = await (await load()).refundJob(client, { jobId: id });
         out.result({ ok: true, ...r }, () => {
           out.line(r.alreadyRefunded ? `Job ${id} was refunded already (tx ${r.txHash}).` : `Refunded ${formatToken(r.refund)} to the client (tx ${r.txHash}).`);
           out.table(["payee", "seconds", "MESH"], paymentRows(r.payments), ["left", "right", "right"]);
@@ -278,7 +278,7 @@ export function registerJobCommands(program: Command): void {
       const flags = globalFlags(cmd);
       const out = createOutput(flags);
       const local = resolveLocal(flags);
-      const journal = Journal.open(local.dataDir);
+      const journal = (await load()).Journal.open(local.dataDir);
       try {
         const jobs = journal.listJobs().map((j) => ({
           jobId: j.jobId ?? j.ref,
@@ -308,7 +308,7 @@ export function registerJobCommands(program: Command): void {
     .action(async (path: string, opts: { segments: boolean }, cmd: Command) => {
       const { client, out } = await openClient(cmd, undefined, { readOnly: true });
       try {
-        const r = await verifyManifest(client, {
+        const r = await (await load()).verifyManifest(client, {
           path,
           segments: opts.segments,
           onSegment: (segment, ok, detail) => out.line(`segment ${segment}: ${ok ? "ok" : "FAILED"} (${detail})`),

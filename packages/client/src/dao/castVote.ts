@@ -11,7 +11,7 @@ import {
 import { formatMesh } from "./format.js";
 import { getProposal } from "./getProposal.js";
 import { governorContract, read, send, signerAddress, tokenContract } from "./internal.js";
-import { governorInterface } from "./abi.js";
+import { governorInterface } from "./interfaces.js";
 import { type DaoClient, type SentTransaction, VOTE_SUPPORT, type VoteSupport } from "./types.js";
 
 export interface CastVoteParameters {

@@ -1,7 +1,7 @@
 import { BaseError, type BaseErrorOptions } from "@rendermesh/shared";
 import { isError } from "ethers";
 import { ChainError, ClientError, EXIT, InsufficientFundsError } from "../errors.js";
-import { governanceErrorsInterface } from "./abi.js";
+import { governanceErrorsInterface } from "./interfaces.js";
 import { formatMesh } from "./format.js";
 import { type ProposalState, proposalStateName } from "./types.js";
 

@@ -8,7 +8,7 @@
 export * from "./types.js";
 export * from "./errors.js";
 export * from "./policyActions.js";
-export { hashProposal, readStoredProposals, storeProposal, storePath } from "./store.js";
+export { hashProposal, readStoredProposals, storeProposal } from "./store.js";
 export * from "./delegate.js";
 export * from "./propose.js";
 export * from "./castVote.js";

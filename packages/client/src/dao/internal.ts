@@ -1,15 +1,15 @@
 import { UsageError } from "@rendermesh/shared";
 import { Contract, type Log, type Signer, type TransactionReceipt } from "ethers";
-import { governorAbi, governorInterface, policyAbi, timelockAbi, votesTokenAbi } from "./abi.js";
+import { governorInterface, policyInterface, timelockInterface, votesTokenInterface } from "./interfaces.js";
 import { type GovernanceErrorContext, mapGovernanceError } from "./errors.js";
 import type { DaoClient, ProposalRecord, SentTransaction } from "./types.js";
 
 /** Helpers the DAO actions share; not exported from the package. */
 
-export const governorContract = (client: DaoClient) => new Contract(client.deployment.governor, governorAbi, client.provider);
-export const tokenContract = (client: DaoClient) => new Contract(client.deployment.token, votesTokenAbi, client.provider);
-export const timelockContract = (client: DaoClient) => new Contract(client.deployment.timelock, timelockAbi, client.provider);
-export const policyContract = (client: DaoClient) => new Contract(client.deployment.policy, policyAbi, client.provider);
+export const governorContract = (client: DaoClient) => new Contract(client.deployment.governor, governorInterface, client.provider);
+export const tokenContract = (client: DaoClient) => new Contract(client.deployment.token, votesTokenInterface, client.provider);
+export const timelockContract = (client: DaoClient) => new Contract(client.deployment.timelock, timelockInterface, client.provider);
+export const policyContract = (client: DaoClient) => new Contract(client.deployment.policy, policyInterface, client.provider);
 
 /** A view call; failures are mapped to one-sentence errors. */
 export async function read<T>(contract: Contract, name: string, args: unknown[], ctx: GovernanceErrorContext): Promise<T> {

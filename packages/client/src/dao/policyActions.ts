@@ -1,6 +1,6 @@
 import { normaliseText, termHash, UsageError } from "@rendermesh/shared";
 import { getAddress, isAddress, ZeroAddress } from "ethers";
-import { policyInterface } from "./abi.js";
+import { policyInterface } from "./interfaces.js";
 
 /**
  * The content-policy changes a proposal can make, and how each becomes the

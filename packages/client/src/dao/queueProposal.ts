@@ -1,6 +1,6 @@
 import { id as keccakUtf8 } from "ethers";
 import type { ChainError } from "../errors.js";
-import { governorInterface } from "./abi.js";
+import { governorInterface } from "./interfaces.js";
 import { type ProposalNotFoundError, ProposalStateError } from "./errors.js";
 import { getProposal, type ProposalStatus } from "./getProposal.js";
 import { getProposalRecord } from "./getProposalRecord.js";

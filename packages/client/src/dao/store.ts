@@ -1,14 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { AbiCoder, id as keccakUtf8, keccak256 } from "ethers";
+import { Journal } from "../journal/journal.js";
 import type { DaoDeployment, ProposalCalls, ProposalRecord } from "./types.js";
 
 /**
- * Proposals this client created, kept in the client data dir so `queue` and
- * `execute` can rebuild targets and calldatas without scanning logs. One JSON
- * file per chain and governor: `<dataDir>/dao/<chainId>-<governor>.json`.
- * The chain stays the source of truth: every record is checked against its
- * id before use, and logs are the fallback.
+ * Proposals this client created, kept in the client's journal (SQLite, in
+ * the data dir) so `queue` and `execute` can rebuild targets and calldatas
+ * without scanning logs. They used to be one JSON file per chain and governor
+ * (`<dataDir>/dao/<chainId>-<governor>.json`); the journal imports those once
+ * (its migration 2). The chain stays the source of truth: every record is
+ * checked against its id before use, and logs are the fallback.
  */
 
 /** `Governor.hashProposal`: keccak256(abi.encode(targets, values, calldatas, keccak256(description))). */
@@ -18,10 +18,6 @@ export function hashProposal(calls: ProposalCalls): bigint {
     [calls.targets, calls.values, calls.calldatas, keccakUtf8(calls.description)],
   );
   return BigInt(keccak256(encoded));
-}
-
-export function storePath(dataDir: string, deployment: DaoDeployment): string {
-  return join(dataDir, "dao", `${deployment.chainId}-${deployment.governor.toLowerCase()}.json`);
 }
 
 interface StoredProposal {
@@ -69,18 +65,17 @@ function fromStored(s: StoredProposal): ProposalRecord {
 
 /** Every stored proposal whose calls still hash to its id (a corrupt or edited entry is ignored). */
 export function readStoredProposals(dataDir: string, deployment: DaoDeployment): ProposalRecord[] {
-  const path = storePath(dataDir, deployment);
-  if (!existsSync(path)) return [];
-  let parsed: { proposals?: StoredProposal[] };
+  const journal = Journal.open(dataDir);
+  let rows: string[];
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8")) as { proposals?: StoredProposal[] };
-  } catch {
-    return [];
+    rows = journal.daoProposals(deployment.chainId, deployment.governor);
+  } finally {
+    journal.close();
   }
   const out: ProposalRecord[] = [];
-  for (const s of parsed.proposals ?? []) {
+  for (const row of rows) {
     try {
-      const r = fromStored(s);
+      const r = fromStored(JSON.parse(row) as StoredProposal);
       if (hashProposal(r) === r.proposalId) out.push(r);
     } catch {
       // skip a malformed entry
@@ -89,12 +84,12 @@ export function readStoredProposals(dataDir: string, deployment: DaoDeployment):
   return out;
 }
 
-/** Adds or replaces a proposal in the store (atomic write). */
+/** Adds or replaces a proposal in the store (one SQLite transaction). */
 export function storeProposal(dataDir: string, deployment: DaoDeployment, record: ProposalRecord): void {
-  const path = storePath(dataDir, deployment);
-  mkdirSync(join(dataDir, "dao"), { recursive: true });
-  const others = readStoredProposals(dataDir, deployment).filter((r) => r.proposalId !== record.proposalId);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ proposals: [...others, record].map(toStored) }, null, 2) + "\n", { mode: 0o600 });
-  renameSync(tmp, path);
+  const journal = Journal.open(dataDir);
+  try {
+    journal.putDaoProposal(deployment.chainId, deployment.governor, record.proposalId.toString(), JSON.stringify(toStored(record)));
+  } finally {
+    journal.close();
+  }
 }

@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import type { JobSpec, SignedAssignment, SignedDelivery } from "@rendermesh/shared";
+import { DatabaseTooNewError, openDatabase, type Migration, type SqliteDatabase } from "@rendermesh/shared/db";
 import { JournalError } from "../errors.js";
 import type { CheckName } from "../verify/types.js";
 
@@ -177,6 +177,45 @@ CREATE TABLE IF NOT EXISTS verdicts (
 );
 `;
 
+/**
+ * The journal's migrations (openDatabase in shared/db; `user_version` counts
+ * them). 1 is the schema journals had before they were versioned (its
+ * IF NOT EXISTS makes it a no-op on those); 2 folds in the DAO proposals this
+ * client created, which used to be one JSON file per chain and governor under
+ * `<dataDir>/dao/`, importing those files once (they are left in place).
+ * Never edit a released migration: add the next one.
+ */
+function journalMigrations(dir: string): Migration[] {
+  return [
+    SCHEMA,
+    (db) => {
+      db.exec(`CREATE TABLE dao_proposals (
+  chain_id INTEGER NOT NULL,
+  governor TEXT NOT NULL,
+  proposal_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (chain_id, governor, proposal_id)
+);`);
+      const legacy = join(dir, "dao");
+      if (!existsSync(legacy)) return;
+      const insert = db.prepare("INSERT OR REPLACE INTO dao_proposals (chain_id, governor, proposal_id, data) VALUES (?, ?, ?, ?)");
+      for (const file of readdirSync(legacy)) {
+        const m = /^(\d+)-(0x[0-9a-fA-F]{40})\.json$/.exec(file);
+        if (!m) continue;
+        let parsed: { proposals?: Array<{ proposalId?: unknown }> };
+        try {
+          parsed = JSON.parse(readFileSync(join(legacy, file), "utf8")) as typeof parsed;
+        } catch {
+          continue; // an unreadable file was ignored before too; the chain's logs remain the fallback
+        }
+        for (const p of parsed.proposals ?? []) {
+          if (typeof p.proposalId === "string") insert.run(Number(m[1]), m[2]!.toLowerCase(), p.proposalId, JSON.stringify(p));
+        }
+      }
+    },
+  ];
+}
+
 /** JSON with bigints as `{"$big":"123"}` and Infinity kept, so records round-trip exactly. */
 function encode(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
@@ -200,9 +239,9 @@ export const JOURNAL_FILE = "journal.sqlite";
 
 export class Journal {
   readonly path: string;
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
 
-  private constructor(path: string, db: Database.Database) {
+  private constructor(path: string, db: SqliteDatabase) {
     this.path = path;
     this.#db = db;
   }
@@ -211,14 +250,13 @@ export class Journal {
   static open(dir: string): Journal {
     const path = join(dir, JOURNAL_FILE);
     try {
-      mkdirSync(dir, { recursive: true });
-      const db = new Database(path);
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = FULL");
-      db.pragma("busy_timeout = 5000");
-      db.exec(SCHEMA);
-      return new Journal(path, db);
+      return new Journal(path, openDatabase(path, { migrations: journalMigrations(dir), synchronous: "FULL" }));
     } catch (cause) {
+      if (cause instanceof DatabaseTooNewError) {
+        throw new JournalError(`The client journal at ${path} was written by a newer client (schema ${cause.version}).`, {
+          hint: "Upgrade rendermesh, or point --data-dir at another directory.",
+        });
+      }
       throw new JournalError(`Cannot open the client journal at ${path}.`, {
         cause,
         hint: "Check that the data dir (--data-dir) is writable and not used by another program.",
@@ -228,6 +266,19 @@ export class Journal {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+
+  // ---- DAO proposals this client created ----------------------------------------
+
+  /** The stored proposals (as JSON text) for one chain and governor. */
+  daoProposals(chainId: number, governor: string): string[] {
+    const rows = this.#db.prepare("SELECT data FROM dao_proposals WHERE chain_id = ? AND governor = ? ORDER BY rowid").all(chainId, governor.toLowerCase()) as Array<{ data: string }>;
+    return rows.map((r) => r.data);
+  }
+
+  /** Adds or replaces a proposal. */
+  putDaoProposal(chainId: number, governor: string, proposalId: string, data: string): void {
+    this.#db.prepare("INSERT OR REPLACE INTO dao_proposals (chain_id, governor, proposal_id, data) VALUES (?, ?, ?, ?)").run(chainId, governor.toLowerCase(), proposalId, data);
   }
 
   /** Runs `fn` in one SQLite transaction: all of its writes land, or none. */

@@ -1,9 +1,9 @@
 import { multiaddr } from "@multiformats/multiaddr";
 import { CID } from "multiformats/cid";
 import { eip712Domain, verifyAssignment, verifyDelivery } from "@rendermesh/shared/chain";
-import { type SegmentStore } from "@rendermesh/shared/ipfs";
-import { decodeSampled } from "./decode.js";
-import type { SpotRenderer } from "./spot-renderer.js";
+import type { SegmentStore } from "@rendermesh/shared/ipfs";
+import { decodeSampled } from "@rendermesh/shared/media";
+import type { SpotRenderer } from "@rendermesh/shared/model";
 import type { VerifierComponents } from "./types.js";
 
 export interface DefaultVerifierComponentsInit {
@@ -40,8 +40,9 @@ export function defaultVerifierComponents(init: DefaultVerifierComponentsInit): 
     recoverDeliverySigner(chainId, escrow, signed) {
       return verifyDelivery(eip712Domain(chainId, escrow), signed.delivery, signed.signature);
     },
-    decode(bytes, keep, { signal }) {
-      return decodeSampled(bytes, keep, { signal, ffmpeg: init.ffmpeg });
+    async decode(bytes, keep, { signal }) {
+      const { info, frames } = await decodeSampled(bytes, keep, { signal, ffmpeg: init.ffmpeg });
+      return { probe: { width: info.width, height: info.height, fps: info.fps, frameCount: info.frames }, frames };
     },
     renderPixels(spec, frame, pixels, options) {
       return init.spot.renderPixels(spec, frame, pixels, options);

@@ -10,7 +10,5 @@ export { SegmentVerifier } from "./verifier.js";
 export type { SegmentVerifierInit } from "./verifier.js";
 export { defaultVerifierComponents } from "./components.js";
 export type { DefaultVerifierComponentsInit } from "./components.js";
-export { createSpotRenderer, ModelUnavailableError } from "./spot-renderer.js";
-export type { CreateSpotRendererOptions, SpotRenderer } from "./spot-renderer.js";
 export { cryptoRandomInt, gatherPixels, luma709, psnr8, sampleDistinct } from "./sampling.js";
 export type { RandomInt } from "./sampling.js";

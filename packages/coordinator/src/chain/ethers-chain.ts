@@ -1,5 +1,5 @@
 import { JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
-import { type AssignmentFields, type PolicySnapshot, type SignedDelivery } from "@rendermesh/shared";
+import type { AssignmentFields, PolicySnapshot, SignedDelivery } from "@rendermesh/shared";
 import { connectContracts, eip712Domain, readPolicy, signAssignment, toEscrowJob, toRegistryEntry, verifyDelivery, type Deployment, type EscrowJob, type RegistryEntry, type RendermeshContracts } from "@rendermesh/shared/chain";
 import { ChainError } from "../errors.js";
 import type { ChainCallOptions, ChainView } from "./types.js";

@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
 import { canonicalSpec, JobSpec, type ReasonCode, type SignedAssignment, type SignedDelivery } from "@rendermesh/shared";
+import { DatabaseTooNewError, openDatabase, type SqliteDatabase } from "@rendermesh/shared/db";
 import { InvalidTransitionError, StoreError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
@@ -127,14 +125,14 @@ const wireAssignment = (a: SignedAssignment) => ({
 export class CoordinatorStore {
   readonly path: string;
   readonly maxTries: number;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly now: () => number;
   private readonly listeners = new Set<(event: StoredEvent) => void>();
   private pendingEvents: StoredEvent[] = [];
   private depth = 0;
   private readonly stmts;
 
-  private constructor(path: string, db: Database.Database, init: StoreInit) {
+  private constructor(path: string, db: SqliteDatabase, init: StoreInit) {
     this.path = path;
     this.db = db;
     this.maxTries = init.maxTries ?? 3;
@@ -157,18 +155,16 @@ export class CoordinatorStore {
   /** Opens (creating if needed) the database and applies migrations. */
   static open(path: string, init: StoreInit = {}): CoordinatorStore {
     try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      const db = new Database(path);
-      db.pragma("journal_mode = WAL");
       // NORMAL is durable across process crashes (SIGKILL) in WAL mode; only
       // a power loss can drop the last transactions.
-      db.pragma("synchronous = NORMAL");
-      db.pragma("foreign_keys = ON");
-      db.pragma("busy_timeout = 5000");
-      migrate(db);
+      const db = openDatabase(path, { migrations: MIGRATIONS, synchronous: "NORMAL" });
       return new CoordinatorStore(path, db, init);
     } catch (cause) {
-      if (cause instanceof StoreError) throw cause;
+      if (cause instanceof DatabaseTooNewError) {
+        throw new StoreError(`The database is from a newer coordinator (schema ${cause.version}, this one knows ${cause.known}).`, {
+          hint: "Upgrade the coordinator or point --db at another file.",
+        });
+      }
       throw new StoreError(`Cannot open the coordinator database ${path}.`, {
         cause,
         hint: "Check that the path is writable and not used by another coordinator.",
@@ -620,17 +616,3 @@ export class CoordinatorStore {
   }
 }
 
-function migrate(db: Database.Database): void {
-  const version = Number(db.pragma("user_version", { simple: true }));
-  if (version > MIGRATIONS.length) {
-    throw new StoreError(`The database is from a newer coordinator (schema ${version}, this one knows ${MIGRATIONS.length}).`, {
-      hint: "Upgrade the coordinator or point --db at another file.",
-    });
-  }
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
-}

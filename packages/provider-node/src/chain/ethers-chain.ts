@@ -1,4 +1,4 @@
-import { type AssignmentFields, type DeliveryFields, type PolicySnapshot, type VoucherFields } from "@rendermesh/shared";
+import type { AssignmentFields, DeliveryFields, PolicySnapshot, VoucherFields } from "@rendermesh/shared";
 import { assignmentStruct, connectContracts, toEscrowJob, toRegistryEntry, deliveryStruct, eip712Domain, readPolicy, signDelivery, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Deployment, type RendermeshContracts, type RendermeshDomain, type EscrowJob, type RegistryEntry } from "@rendermesh/shared/chain";
 import type { ContractTransactionResponse, Provider, Signer, TransactionReceipt } from "ethers";
 import { TransactionError } from "../errors.js";

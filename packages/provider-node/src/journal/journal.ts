@@ -1,9 +1,7 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
 import type { AssignmentFields, DeliveryFields, JobSpec } from "@rendermesh/shared";
+import { DatabaseTooNewError, openDatabase, type SqliteDatabase } from "@rendermesh/shared/db";
 import { JournalError } from "../errors.js";
-import { SCHEMA, SCHEMA_VERSION } from "./schema.js";
+import { MIGRATIONS } from "./schema.js";
 
 /**
  * The provider's journal: every assignment it accepted, every receipt it
@@ -225,10 +223,10 @@ export interface OpenJournalOptions {
 
 export class Journal {
   readonly path: string;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly now: () => number;
 
-  private constructor(path: string, db: Database.Database, now: () => number) {
+  private constructor(path: string, db: SqliteDatabase, now: () => number) {
     this.path = path;
     this.db = db;
     this.now = now;
@@ -236,31 +234,20 @@ export class Journal {
 
   /** Opens (creating if needed) the journal at `path`; `:memory:` for a throwaway one. */
   static open(path: string, options: OpenJournalOptions = {}): Journal {
-    let db: Database.Database;
+    let db: SqliteDatabase;
     try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path);
-      db.pragma("journal_mode = WAL");
       // FULL: a receipt or voucher acknowledged to a peer is on disk before the ack.
-      db.pragma("synchronous = FULL");
-      db.pragma("foreign_keys = ON");
-      db.pragma("busy_timeout = 5000");
+      db = openDatabase(path, { migrations: MIGRATIONS, synchronous: "FULL" });
     } catch (cause) {
+      if (cause instanceof DatabaseTooNewError) {
+        throw new JournalError(`The journal at ${path} was written by a newer provider (schema ${cause.version}).`, {
+          hint: "Upgrade rendermesh-provider, or point --data-dir at another directory.",
+        });
+      }
       throw new JournalError(`Cannot open the journal at ${path}.`, {
         hint: "Check that the data dir is writable and not used by another provider process.",
         cause,
       });
-    }
-    const version = db.pragma("user_version", { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      db.close();
-      throw new JournalError(`The journal at ${path} was written by a newer provider (schema ${version}).`, {
-        hint: "Upgrade rendermesh-provider, or point --data-dir at another directory.",
-      });
-    }
-    if (version < SCHEMA_VERSION) {
-      db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }
     return new Journal(path, db, options.now ?? Date.now);
   }

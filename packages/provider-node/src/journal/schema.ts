@@ -1,11 +1,9 @@
-/** Bumped when the tables change; a journal from a newer version is refused. */
-export const SCHEMA_VERSION = 1;
 
 /**
  * Amounts are decimal strings (they exceed 2^53); hashes and addresses are
  * lower-case 0x hex; times are unix milliseconds unless named otherwise.
  */
-export const SCHEMA = `
+const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -75,3 +73,13 @@ CREATE TABLE IF NOT EXISTS payments (
 -- One row per payment event: the loop records what the chain says it paid, once.
 CREATE UNIQUE INDEX IF NOT EXISTS payments_event ON payments (tx, kind, COALESCE(segment, -1)) WHERE tx IS NOT NULL;
 `;
+
+/**
+ * The journal's migrations (openDatabase in shared/db): migration i takes a
+ * journal from `user_version` i to i + 1; a journal from a newer version is
+ * refused. Never edit a released one: add the next.
+ */
+export const MIGRATIONS: readonly string[] = [SCHEMA];
+
+/** The schema version this provider writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;

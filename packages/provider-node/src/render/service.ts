@@ -1,5 +1,5 @@
 import type { Logger } from "@rendermesh/shared";
-import { specHash, type ErrorMessage, type RenderRequest } from "@rendermesh/shared";
+import { refusalMessage, specHash, type ErrorMessage, type RenderRequest } from "@rendermesh/shared";
 import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
 import type { AssignmentRow, Journal } from "../journal/index.js";
@@ -435,13 +435,7 @@ export class RenderService {
     }
     let message: ErrorMessage;
     if (err instanceof RefusalError) {
-      message = {
-        type: "error",
-        code: err.reason,
-        message: err.shortMessage.slice(0, 2000),
-        ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
-        ...(err.term === undefined ? {} : { term: err.term.slice(0, 200) }),
-      };
+      message = refusalMessage(err);
       this.#c.metrics.refusals.inc({ code: err.reason });
       log.info({ code: err.reason, reason: err.shortMessage }, "assignment refused");
     } else {

@@ -1,6 +1,5 @@
-import { MAX_MESSAGE_BYTES, PROTOCOLS, VoucherMessage, type Logger } from "@rendermesh/shared";
+import { answerRefusal, MAX_MESSAGE_BYTES, PROTOCOLS, VoucherMessage, type Logger } from "@rendermesh/shared";
 import { handleProtocol, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared/net";
-import { RefusalError } from "../errors.js";
 import type { VoucherService } from "./service.js";
 
 export const VOUCHER_PROTOCOL = PROTOCOLS.voucher;
@@ -15,8 +14,7 @@ export async function serveVouchers(c: { node: Pick<MeshNode, "handle" | "unhand
       try {
         await stream.write(await c.service.handle(message, { peer: context.remotePeer.toString() }));
       } catch (err) {
-        if (!(err instanceof RefusalError)) throw err;
-        await stream.write({ type: "error", code: err.reason, message: err.shortMessage.slice(0, 2000) });
+        await answerRefusal(stream, err);
       }
     },
     { maxMessageBytes: MAX_MESSAGE_BYTES, logger: c.logger },

@@ -1,7 +1,9 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { FfmpegError, MediaDecodeError } from "./errors.js";
-import { runFfmpeg } from "./ffmpeg.js";
+import { runFfmpeg, withTempDir } from "./ffmpeg.js";
 import { H264 } from "./h264.js";
-import { probeSegment, withSegmentFile, type SegmentInput, type SegmentInfo } from "./probe.js";
+import { parseFramemd5, probeSegment, withSegmentFile, type SegmentInput, type SegmentInfo } from "./probe.js";
 
 export interface DecodeSegmentOptions {
   /** Expected size; a segment of another size is rejected. Default: the probed size. */
@@ -74,4 +76,57 @@ export async function decodeSegmentFrames(
     if (pending.length !== 0) throw new MediaDecodeError(`The decoded stream ends with a partial frame (${pending.length} of ${frameBytes} bytes).`);
     return { ...info, decodedFrames: index };
   });
+}
+
+export interface DecodeSampledOptions {
+  signal?: AbortSignal | undefined;
+  ffmpeg?: string | undefined;
+}
+
+/**
+ * Decodes a segment once, in one ffmpeg process, for verification:
+ *
+ * - every frame is decoded and listed (`framemd5`, read by the same parser
+ *   as `probeSegment`), which gives the decoded frame count, size and rate;
+ * - only the frames in `keep` are converted to RGB24 and sent back, with the
+ *   colour conversion of `decodeSegment` (BT.709, limited range, the same
+ *   swscale flags), so the PSNRs are those measured.
+ *
+ * About half the CPU of probing and decoding every frame to RGB in two
+ * processes: verification has to stay a few percent of rendering.
+ */
+export async function decodeSampled(input: SegmentInput, keep: ReadonlySet<number>, options: DecodeSampledOptions = {}): Promise<{ info: SegmentInfo; frames: Map<number, Uint8Array> }> {
+  return withSegmentFile(input, (path) =>
+    withTempDir(async (dir) => {
+      const list = join(dir, "frames.md5");
+      const wanted = [...keep].sort((a, b) => a - b);
+      const select = wanted.length > 0 ? `select=${wanted.map((n) => `eq(n\\,${n})`).join("+")},` : "select=0,";
+      const chunks: Buffer[] = [];
+      await runFfmpeg(
+        [
+          // One decoder thread: a 1-second segment is small, and thread start-up would cost more CPU than it saves.
+          ...["-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1", "-i", path],
+          // Output 1: the sampled frames as RGB24.
+          ...["-map", "0:v:0", "-vf", `${select}scale=in_color_matrix=${H264.colour}:in_range=tv:flags=${H264.swsFlags},format=rgb24`],
+          ...["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+          // Output 2: one line per decoded frame.
+          ...["-map", "0:v:0", "-f", "framemd5", "-y", list],
+        ],
+        { ffmpeg: options.ffmpeg, signal: options.signal, what: "decode the segment", onStdout: (c) => chunks.push(c) },
+      ).catch((cause: unknown) => {
+        throw cause instanceof FfmpegError ? new MediaDecodeError("The segment is not a readable video file.", { cause }) : cause;
+      });
+      const info = parseFramemd5(await readFile(list, "utf8"));
+      const rgb = Buffer.concat(chunks);
+      const frameBytes = info.width * info.height * 3;
+      const frames = new Map<number, Uint8Array>();
+      if (frameBytes > 0 && rgb.length % frameBytes === 0) {
+        const present = wanted.filter((n) => n < info.frames);
+        for (let i = 0; i < rgb.length / frameBytes && i < present.length; i++) {
+          frames.set(present[i]!, new Uint8Array(rgb.subarray(i * frameBytes, (i + 1) * frameBytes)));
+        }
+      }
+      return { info, frames };
+    }),
+  );
 }

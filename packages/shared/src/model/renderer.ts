@@ -2,13 +2,14 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { createLogger, type Logger } from "../logger.js";
 import { pixelCoords } from "./coords.js";
 import { CudaUnavailableError, ModelContractError, ModelLoadError, RenderError, RenderRequestError } from "./errors.js";
 import { PROMPT_ENCODING } from "./latent-layout.js";
 import { promptLatent } from "./latent.js";
 import type { Model, ModelManifest } from "./manifest.js";
+import { loadOnnxRuntime, toRgb24, type OnnxRuntime } from "./ort.js";
 
 /** Where to run the model: `auto` tries CUDA and falls back to the CPU. */
 export type Device = "cpu" | "cuda" | "auto";
@@ -98,6 +99,7 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
     });
   }
 
+  const runtime = await loadOnnxRuntime();
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -106,7 +108,7 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
     logSeverityLevel: 3,
   };
   const create = (providers: ort.InferenceSession.ExecutionProviderConfig[]) =>
-    ort.InferenceSession.create(model.bytes, { ...sessionOptions, executionProviders: providers });
+    runtime.InferenceSession.create(model.bytes, { ...sessionOptions, executionProviders: providers });
   const cuda: ort.InferenceSession.ExecutionProviderConfig = { name: "cuda", deviceId: options.deviceId ?? 0 };
 
   let session: ort.InferenceSession;
@@ -135,7 +137,7 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
     throw err;
   }
   logger.info({ model: model.manifest.id, name: model.manifest.name, device, threads }, "renderer ready");
-  return new OnnxRenderer(session, model.manifest, device, options.batchSize, options.maxPixelsPerRun ?? DEFAULT_MAX_PIXELS_PER_RUN);
+  return new OnnxRenderer(runtime, session, model.manifest, device, options.batchSize, options.maxPixelsPerRun ?? DEFAULT_MAX_PIXELS_PER_RUN);
 }
 
 async function loadOn(create: () => Promise<ort.InferenceSession>, model: Model): Promise<ort.InferenceSession> {
@@ -189,13 +191,15 @@ interface Run {
 class OnnxRenderer implements Renderer {
   readonly manifest: ModelManifest;
   readonly device: "cpu" | "cuda";
+  readonly #ort: OnnxRuntime;
   readonly #session: ort.InferenceSession;
   readonly #batchSize: number | undefined;
   readonly #maxPixelsPerRun: number;
   #coords: { width: number; height: number; data: Float32Array } | undefined;
   #closed = false;
 
-  constructor(session: ort.InferenceSession, manifest: ModelManifest, device: "cpu" | "cuda", batchSize: number | undefined, maxPixelsPerRun: number) {
+  constructor(runtime: OnnxRuntime, session: ort.InferenceSession, manifest: ModelManifest, device: "cpu" | "cuda", batchSize: number | undefined, maxPixelsPerRun: number) {
+    this.#ort = runtime;
     this.#session = session;
     this.manifest = manifest;
     this.device = device;
@@ -209,15 +213,15 @@ class OnnxRenderer implements Renderer {
     signal?.throwIfAborted();
     const pixels = spec.width * spec.height;
     const coords = this.#coordsFor(spec.width, spec.height);
-    const latent = new ort.Tensor("float32", promptLatent(spec.prompt, spec.seed, this.manifest.latent.dim), [1, this.manifest.latent.dim]);
+    const latent = new this.#ort.Tensor("float32", promptLatent(spec.prompt, spec.seed, this.manifest.latent.dim), [1, this.manifest.latent.dim]);
     const runs = planRuns(firstFrame, frameCount, pixels, this.#batchSize, this.#maxPixelsPerRun);
 
     const execute = async (run: Run): Promise<Float32Array> => {
       const n = run.pixelEnd - run.pixelStart;
       const times = Float32Array.from({ length: run.frames }, (_, i) => (run.frame + i) / spec.fps);
       const feeds = {
-        coords: new ort.Tensor("float32", n === pixels ? coords : coords.slice(2 * run.pixelStart, 2 * run.pixelEnd), [n, 2]),
-        t: new ort.Tensor("float32", times, [run.frames]),
+        coords: new this.#ort.Tensor("float32", n === pixels ? coords : coords.slice(2 * run.pixelStart, 2 * run.pixelEnd), [n, 2]),
+        t: new this.#ort.Tensor("float32", times, [run.frames]),
         latent,
       };
       let output: ort.Tensor | undefined;
@@ -306,10 +310,4 @@ function planRuns(firstFrame: number, frameCount: number, pixels: number, batchS
   return runs;
 }
 
-/** Float RGB in [0, 1] → bytes, rounding to nearest; out-of-range and NaN values are clamped. */
-function toRgb24(src: Float32Array, srcOffset: number, length: number, dst: Uint8Array, dstOffset: number): void {
-  for (let i = 0; i < length; i++) {
-    const v = src[srcOffset + i] as number;
-    dst[dstOffset + i] = v >= 1 ? 255 : v > 0 ? (v * 255 + 0.5) | 0 : 0;
-  }
-}
+

@@ -1,8 +1,7 @@
-import { MAX_MESSAGE_BYTES, ProviderAnnounce, type AnnounceAck, type Logger } from "@rendermesh/shared";
+import { answerRefusal, MAX_MESSAGE_BYTES, ProviderAnnounce, type AnnounceAck, type Logger } from "@rendermesh/shared";
 import { handleProtocol, peerIdBytes, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import type { ChainView } from "../../chain/types.js";
 import type { ProviderDirectory } from "../../directory/index.js";
-import { answerRefusal } from "../refusal.js";
 import { MAX_STREAMS_PER_PEER, PROTOCOL, TIMEOUT } from "./constants.js";
 
 export interface AnnounceInit {

@@ -1,8 +1,7 @@
-import { JobRequest, MAX_MESSAGE_BYTES, type Logger, type SubmitJob } from "@rendermesh/shared";
+import { answerRefusal, JobRequest, MAX_MESSAGE_BYTES, type Logger, type SubmitJob } from "@rendermesh/shared";
 import { handleProtocol, type MessageStream, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { RefusalError } from "../../errors.js";
 import type { CoordinatorStore, JobRow, StoredEvent } from "../../store/index.js";
-import { answerRefusal } from "../refusal.js";
 import { FIRST_MESSAGE_TIMEOUT, MAX_FOLLOWERS, MAX_QUEUED_EVENTS, MAX_STREAMS_PER_PEER, PROTOCOL, REPLAY_BATCH } from "./constants.js";
 
 export interface JobProtocolInit {

@@ -1,6 +1,5 @@
-import { MAX_MESSAGE_BYTES, QuoteRequest, type Logger, type Quote } from "@rendermesh/shared";
+import { answerRefusal, MAX_MESSAGE_BYTES, QuoteRequest, type Logger, type Quote } from "@rendermesh/shared";
 import { handleProtocol, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
-import { answerRefusal } from "../refusal.js";
 import { MAX_STREAMS_PER_PEER, PROTOCOL, TIMEOUT } from "./constants.js";
 
 export interface QuoteInit {

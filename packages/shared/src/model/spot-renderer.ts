@@ -1,23 +1,28 @@
-import * as ort from "onnxruntime-node";
-import { type JobSpec } from "@rendermesh/shared";
-import { pixelCoords, promptLatent, type Model } from "@rendermesh/shared/model";
-import { ClientError } from "../errors.js";
+import type * as ort from "onnxruntime-node";
+import { BaseError } from "../errors.js";
+import type { JobSpec } from "../spec/index.js";
+import { pixelCoords } from "./coords.js";
+import { ModelContractError } from "./errors.js";
+import { promptLatent } from "./latent.js";
+import type { Model } from "./manifest.js";
+import { loadOnnxRuntime, toRgb24 } from "./ort.js";
 
 /**
- * Renders chosen pixels of chosen frames with a job's model, for the content
- * spot-check. The Rendermesh model contract maps each pixel's coordinates,
- * the frame time and the prompt latent to RGB independently of every other
- * pixel, so the client can re-render a random subset of a frame's pixels at
- * a fraction of the cost of the whole frame — the same ONNX graph, inputs and
- * rounding as the provider's renderer (`createRenderer` in shared/model),
- * fed with `coords` for those pixels only.
+ * Renders chosen pixels of chosen frames with a job's model, for the
+ * client's content spot-check. The Rendermesh model contract maps each
+ * pixel's coordinates, the frame time and the prompt latent to RGB
+ * independently of every other pixel, so a verifier can re-render a random
+ * subset of a frame's pixels at a fraction of the cost of the whole frame:
+ * the same ONNX graph, inputs and rounding as `createRenderer`, fed with
+ * `coords` for those pixels only.
  */
 export interface SpotRenderer {
   renderPixels(spec: JobSpec, frame: number, pixels: Uint32Array, options?: { signal?: AbortSignal | undefined }): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
-export class ModelUnavailableError extends ClientError {
+/** The verifier was asked about a job whose model it does not have. */
+export class ModelUnavailableError extends BaseError {
   override name = "ModelUnavailableError";
   constructor(model: string, known: string[]) {
     super("MODEL_UNAVAILABLE", `The client does not have model ${model}, so it cannot spot-check the job's frames.`, {
@@ -28,7 +33,7 @@ export class ModelUnavailableError extends ClientError {
 }
 
 export interface CreateSpotRendererOptions {
-  /** Models the client can verify, by id. */
+  /** Models the verifier can check, by id. */
   models: Model[];
   /** CPU threads for one run (default 1: verification must stay cheap next to rendering). */
   threads?: number;
@@ -50,14 +55,16 @@ export async function createSpotRenderer(options: CreateSpotRendererOptions): Pr
     if (!s) {
       const model = byId.get(id);
       if (!model) throw new ModelUnavailableError(id, [...byId.keys()]);
-      s = ort.InferenceSession.create(model.bytes, {
-        intraOpNumThreads: options.threads ?? 1,
-        interOpNumThreads: 1,
-        executionMode: "sequential",
-        graphOptimizationLevel: "all",
-        executionProviders: ["cpu"],
-        logSeverityLevel: 3,
-      });
+      s = loadOnnxRuntime().then((runtime) =>
+        runtime.InferenceSession.create(model.bytes, {
+          intraOpNumThreads: options.threads ?? 1,
+          interOpNumThreads: 1,
+          executionMode: "sequential",
+          graphOptimizationLevel: "all",
+          executionProviders: ["cpu"],
+          logSeverityLevel: 3,
+        }),
+      );
       sessions.set(id, s);
     }
     return s;
@@ -69,6 +76,7 @@ export async function createSpotRenderer(options: CreateSpotRendererOptions): Pr
       const model = byId.get(id);
       if (!model) throw new ModelUnavailableError(spec.model, [...byId.keys()]);
       const s = await session(id);
+      const runtime = await loadOnnxRuntime();
       opts.signal?.throwIfAborted();
 
       const sizeKey = `${spec.width}x${spec.height}`;
@@ -87,22 +95,18 @@ export async function createSpotRenderer(options: CreateSpotRendererOptions): Pr
 
       const out = await s.run(
         {
-          coords: new ort.Tensor("float32", coords, [pixels.length, 2]),
-          t: new ort.Tensor("float32", Float32Array.of(frame / spec.fps), [1]),
-          latent: new ort.Tensor("float32", latent, [1, dim]),
+          coords: new runtime.Tensor("float32", coords, [pixels.length, 2]),
+          t: new runtime.Tensor("float32", Float32Array.of(frame / spec.fps), [1]),
+          latent: new runtime.Tensor("float32", latent, [1, dim]),
         },
         ["rgb"],
       );
       const data = out.rgb?.data as Float32Array | undefined;
       if (!data || data.length !== pixels.length * 3) {
-        throw new ClientError("MODEL_CONTRACT", `Model ${spec.model} returned ${data?.length ?? 0} values for ${pixels.length} pixels.`);
+        throw new ModelContractError(`Model ${spec.model} returned ${data?.length ?? 0} values for ${pixels.length} pixels.`);
       }
       const rgb = new Uint8Array(data.length);
-      // The same rounding as the provider's renderer.
-      for (let i = 0; i < data.length; i++) {
-        const v = data[i] as number;
-        rgb[i] = v >= 1 ? 255 : v > 0 ? (v * 255 + 0.5) | 0 : 0;
-      }
+      toRgb24(data, 0, data.length, rgb, 0);
       return rgb;
     },
     async close() {
