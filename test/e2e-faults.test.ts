@@ -46,13 +46,19 @@ const lower = (s: string) => s.toLowerCase();
 const closeGate = () => rmSync(join(gate, "open"), { force: true });
 const openGate = () => writeFileSync(join(gate, "open"), "");
 
-/** Resolves once `dir/name` exists (now or later), by watching the directory. */
-function fileAppears(dir: string, name: string): Promise<void> {
+/** Resolves once one of `names` exists in `dir` (now or later), by watching the directory. */
+function fileAppears(dir: string, ...names: string[]): Promise<void> {
   return new Promise((resolve) => {
+    const there = () => names.some((n) => existsSync(join(dir, n)));
     const w = watch(dir, () => {
-      if (existsSync(join(dir, name))) (w.close(), resolve());
+      if (!there()) return;
+      w.close();
+      resolve();
     });
-    if (existsSync(join(dir, name))) (w.close(), resolve());
+    if (there()) {
+      w.close();
+      resolve();
+    }
   });
 }
 
@@ -158,7 +164,7 @@ describe("fault trials", () => {
     const cli = startCli(submitArgs(seed, out));
     const [, jobId] = await cli.watcher.waitFor(/Job (0x[0-9a-f]{64}) opened/);
     // A segment reached its provider's gate (the other renders beside it or waits in a queue): the renders are in flight.
-    await Promise.any([fileAppears(gate, `held-${seed}-0`), fileAppears(gate, `held-${seed}-4`)]);
+    await fileAppears(gate, `held-${seed}-0`, `held-${seed}-4`);
     await net.kill("coordinator");
     openGate();
     // The renders finish, and are journalled, while no coordinator listens.
@@ -175,7 +181,7 @@ describe("fault trials", () => {
       expect(rendered.length).toBeLessThanOrEqual(2);
     }
     const all = [...watchers.values()].flatMap((w) => w.text.split("\n")).filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l) && l.includes('"msg":"segment delivered"'));
-    expect(all.length).toBe(2);
+    expect(all.length, [...watchers.values()].map((w) => w.text.split("\n").filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l)).map((l) => l.slice(0, 400)).join("\n")).join("\n----\n")).toBe(2);
   });
 
   test("behavior: the coordinator SIGKILLed with the client's verdicts pending hears them after its restart (resent from the client's journal) and the job completes", async () => {
@@ -208,9 +214,11 @@ describe("fault trials", () => {
     await cli.watcher.waitFor(/^segment \d: verified/);
     cli.child.kill("SIGKILL");
     await cli.done;
-    const resumed = startCli(["job", "resume", jobId!]);
+    const resumed = startCli(["job", "resume", jobId!, "--json"]);
     const r = await resumed.done;
     expect(r.code, r.stderr).toBe(0);
+    // Exactly one JSON document on stdout, whatever was logged (on stderr).
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, status: "settled" });
     await expectPaidExactly(out, before);
   });
 

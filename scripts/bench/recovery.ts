@@ -11,11 +11,13 @@ import { join } from "node:path";
 import { repoRoot, startDevNetwork } from "../lib/devnet.ts";
 import type { BenchResult } from "./types.ts";
 
-/** Resolves once some file in `dir` starts with `prefix`. */
+/** Resolves once a file whose name passes `test` is written in `dir`. */
 function someFile(dir: string, test: (name: string) => boolean): Promise<void> {
   return new Promise((resolve) => {
     const w = watch(dir, (_e, name) => {
-      if (name && test(name)) (w.close(), resolve());
+      if (!name || !test(name)) return;
+      w.close();
+      resolve();
     });
   });
 }

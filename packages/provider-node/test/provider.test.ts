@@ -103,14 +103,35 @@ describe("provider node", () => {
     expect(queued[queued.length - 1]!.type).toBe("delivered");
   }, 180_000);
 
-  test("behavior: a coordinator that hangs up mid-segment (a restart) does not lose the work: the render goes on, and the re-send gets the same receipt", async () => {
+  test("behavior: a coordinator that hangs up mid-segment gets it given back, and a re-send renders it", async () => {
+    const s = spec({ seed: 7 });
+    const { jobId } = await chain.openJob({ spec: s });
+    const request = await coordinator.signedRequest(jobId, s, 1, provider.address);
+    hold.hold(); // the segment is still rendering when the coordinator hangs up, however fast the machine
+    const released = segmentEvent("segment:released", jobId, 1);
+    const cut = await coordinator.render(target, request, { stopAfter: (r) => r.type === "accepted" });
+    expect(cut.map((r) => r.type)).toEqual(["accepted"]);
+    expect(await released).toMatchObject({ reason: "coordinator-gone" });
+    expect(provider.journal.getAssignment(jobId, 1)).toMatchObject({ state: "released", releaseReason: "coordinator-gone" });
+    expect(provider.render.active).toBe(0);
+
+    hold.release();
+    const again = await coordinator.render(target, request);
+    expect(again[again.length - 1]!.type).toBe("delivered");
+    expect(provider.journal.getAssignment(jobId, 1)).toMatchObject({ state: "delivered", attempts: 2 });
+  }, 120_000);
+
+  test("behavior: a coordinator lost with its connection mid-segment (a crash) does not lose the work: the render goes on, and the re-send gets the same receipt", async () => {
     const s = spec({ seed: 7 });
     const { jobId } = await chain.openJob({ spec: s });
     const request = await coordinator.signedRequest(jobId, s, 1, provider.address);
     hold.hold(); // the segment is still rendering when the coordinator hangs up, however fast the machine
     const delivered = segmentEvent("segment:delivered", jobId, 1);
-    const cut = await coordinator.render(target, request, { stopAfter: (r) => r.type === "accepted" });
-    expect(cut.map((r) => r.type)).toEqual(["accepted"]);
+    const accepted = segmentEvent("segment:accepted", jobId, 1);
+    const cut = coordinator.render(target, request).catch(() => []);
+    await accepted;
+    await coordinator.node.hangUp(provider.node.peerId); // the whole connection goes, as when the coordinator dies
+    expect((await cut).some((r) => r.type === "delivered")).toBe(false);
     hold.release();
     await delivered; // finished and journalled with nobody listening
     const row = provider.journal.getAssignment(jobId, 1)!;

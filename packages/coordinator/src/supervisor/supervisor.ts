@@ -52,6 +52,8 @@ export interface SupervisorComponents {
 
 interface Running {
   controller: AbortController;
+  /** When this process gives up on the attempt: its deadline, or a short window for one re-sent after a restart. */
+  deadlineMs: number;
   dispatchedAt: number;
   queueFactor: number;
   lastProgressAt: number;
@@ -200,19 +202,19 @@ export class Supervisor {
     }
     this.askAgain(now);
     for (const attempt of store.activeAttempts()) {
-      if (this.running.has(attempt.id)) {
-        if (now > attempt.deadlineMs) {
+      const here = this.running.get(attempt.id);
+      if (here) {
+        if (now > here.deadlineMs) {
           this.stats.timeouts++;
           this.endAttempt(attempt.id, "TIMEOUT", `No delivery from ${attempt.provider} before the segment's deadline.`);
         }
         continue;
       }
-      // Not running here: left over from before a restart.
+      // Not running here: left over from before a restart. Its provider may hold it finished
+      // (journalled while this coordinator was down), even past the deadline: ask it first.
       const provider = directory.get(attempt.provider);
-      if (now > attempt.deadlineMs) {
-        this.endAttempt(attempt.id, "TIMEOUT", `No delivery from ${attempt.provider} before the segment's deadline.`);
-      } else if (provider) {
-        this.launch(attempt, provider, 1);
+      if (provider) {
+        this.launch(attempt, provider, 1, true);
       } else if (now - this.startedAt > this.opts.resumeGraceMs) {
         this.endAttempt(attempt.id, "TIMEOUT", `Provider ${attempt.provider} did not come back after the coordinator restarted.`);
       }
@@ -383,15 +385,18 @@ export class Supervisor {
   }
 
   /** Sends an attempt's assignment to its provider and follows it to a delivery or a failure. */
-  private launch(attempt: AttemptRow, provider: LiveProvider, queueFactor: number): void {
+  private launch(attempt: AttemptRow, provider: LiveProvider, queueFactor: number, resumed = false): void {
     const { store, chain, dispatcher, log, directory } = this.components;
     const job = store.getJob(attempt.jobId);
     if (!job) return;
     const controller = new AbortController();
-    const running: Running = { controller, dispatchedAt: this.now(), queueFactor, lastProgressAt: 0 };
+    // A re-sent attempt gets a short window even past its deadline: a journalled delivery comes back at
+    // once, and a provider that has not rendered it refuses an expired assignment at once.
+    const deadlineMs = resumed ? Math.max(attempt.deadlineMs, this.now() + RESUME_WINDOW_MS) : attempt.deadlineMs;
+    const running: Running = { controller, deadlineMs, dispatchedAt: this.now(), queueFactor, lastProgressAt: 0 };
     this.running.set(attempt.id, running);
     this.stats.dispatched++;
-    const remaining = Math.max(1, attempt.deadlineMs - this.now());
+    const remaining = Math.max(1, deadlineMs - this.now());
     const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(remaining)]);
     const request: RenderRequest = {
       type: "render",
@@ -483,6 +488,9 @@ export class Supervisor {
     else this.inFlight.delete(address);
   }
 }
+
+/** How long an attempt re-sent after a restart may take past its deadline to come back from the provider's journal. */
+const RESUME_WINDOW_MS = 10_000;
 
 /** The reason code an attempt failed with, from what the render call threw. */
 function failureCode(err: unknown, signal: AbortSignal): ReasonCode {

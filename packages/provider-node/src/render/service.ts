@@ -17,8 +17,15 @@ export type RenderReplyMessage =
 /** The coordinator's end of one render stream. */
 export interface RenderReply {
   send(message: RenderReplyMessage): Promise<void>;
-  /** Aborts when the peer goes away; the work is then given back. */
+  /** Aborts when the peer goes away; the work is then given back (see `peerConnected`). */
   signal?: AbortSignal | undefined;
+  /**
+   * Whether the sender is still connected. A stream closed on a live
+   * connection is the coordinator cancelling the copy (another one won): the
+   * work is given back at once. A stream lost with its connection (the
+   * coordinator died) keeps rendering for `orphanGraceMs`.
+   */
+  peerConnected?: (() => boolean) | undefined;
 }
 
 export interface RenderContext {
@@ -403,6 +410,10 @@ export class RenderService {
       flight.waiters--;
       listeners.delete(onFrames);
       if (flight.waiters > 0) return;
+      if (reply.peerConnected?.() === true) {
+        flight.controller.abort(new Error("coordinator cancelled"));
+        return;
+      }
       // The stream broke (a coordinator restart, a network blip): keep rendering for a while, so
       // the coordinator that asks again gets the work, finished or in flight, not a fresh start.
       flight.orphanTimer = setTimeout(() => {
