@@ -101,6 +101,9 @@ export interface SegmentEventDetail {
  */
 export type RenderServiceEvent = "segment:accepted" | "segment:delivered" | "segment:released";
 
+/** How long after its render stream closes the coordinator's connection is looked at, to tell a cancel from a crash. */
+const CANCEL_PROBE_MS = 1_000;
+
 /** How long the acceptance checks may wait for the chain before the assignment is answered BUSY. */
 const CHAIN_CHECK_TIMEOUT_MS = 10_000;
 
@@ -410,9 +413,13 @@ export class RenderService {
       flight.waiters--;
       listeners.delete(onFrames);
       if (flight.waiters > 0) return;
-      if (reply.peerConnected?.() === true) {
-        flight.controller.abort(new Error("coordinator cancelled"));
-        return;
+      // A connection that outlives its stream by a moment is the coordinator cancelling this copy:
+      // give the work back. (A lost connection closes its streams first, then itself.)
+      if (reply.peerConnected) {
+        const connected = reply.peerConnected;
+        setTimeout(() => {
+          if (flight.waiters === 0 && connected()) flight.controller.abort(new Error("coordinator cancelled"));
+        }, CANCEL_PROBE_MS).unref();
       }
       // The stream broke (a coordinator restart, a network blip): keep rendering for a while, so
       // the coordinator that asks again gets the work, finished or in flight, not a fresh start.
