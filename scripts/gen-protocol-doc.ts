@@ -1,7 +1,9 @@
-// Writes docs/protocol.md from the zod schemas in packages/shared/src/protocol,
-// so the document cannot drift from the code: a test
-// (packages/coordinator/test/protocol-doc.test.ts) fails when the file differs
-// from what this generates.
+// Writes docs/protocol.md: the hand-written docs/protocol.template.md with
+// its `<!-- generated:… -->` markers replaced by what the zod schemas in
+// packages/shared/src/protocol generate, so the reference cannot drift from
+// the code: a test (packages/coordinator/test/protocol-doc.test.ts) fails
+// when the file differs from what this generates. Edit the template, never
+// docs/protocol.md.
 //
 //   pnpm build && node scripts/gen-protocol-doc.ts          # rewrite docs/protocol.md
 //   node scripts/gen-protocol-doc.ts --check                 # exit 1 if out of date
@@ -16,7 +18,7 @@ export type ToJSONSchema = (schema: never, options: { io: "input"; unrepresentab
 /** What the generator reads from @rendermesh/shared (passed in, so tests can use the sources). */
 export interface ProtocolModule {
   PROTOCOLS: Record<string, string>;
-  PROTOCOL_VERSION: string;
+  PROTOCOL_VERSIONS: Record<string, string>;
   MAX_MESSAGE_BYTES: number;
   HEARTBEAT_INTERVAL_MS: number;
   REASON_CODES: readonly string[];
@@ -51,32 +53,32 @@ const PROTOCOL_DOCS: ProtocolDoc[] = [
   {
     name: "job",
     direction: "client → coordinator",
-    summary: "Long-lived. The first message is `SubmitJob` (the coordinator checks chain and escrow, the on-chain job — open, names this coordinator, same spec hash and seconds, funded, deadline far enough — and the content policy as of the block the job was opened) or `WatchJob`. Then the coordinator streams the job's events, each with a `seq` that increases by one per job and is stored, so `WatchJob{fromSeq}` replays every event after `fromSeq` and then follows live ones: this is how a client resumes after a crash or a coordinator restart. Submitting an already accepted job again (same spec) is the same as watching it from 0. The stream ends after `job-complete` or `job-failed`. A refusal is one `ErrorMessage`, then the stream ends.",
+    summary: "Long-lived. The first message is `SubmitJob` (the coordinator checks chain and escrow, the client's `auth`, the on-chain job — open, names this coordinator, same spec hash and seconds, funded, deadline far enough — and the content policy as of the block the job was opened), `WatchJob` or `CancelJob`. Then the coordinator streams the job's events, each with a `seq` that increases by one per job and is stored, so `WatchJob{fromSeq}` replays every event after `fromSeq` and then follows live ones: this is how a client resumes after a crash or a coordinator restart. Submitting an already accepted job again (same spec, with `auth`) is the same as watching it from 0 and makes the sender the peer whose verdicts count. A `WatchJob` without `auth` gets one `JobSummary` and the stream ends. `CancelJob` is answered with the events from the cancel on (ending with `job-failed`, `CANCELLED`). The stream ends after `job-complete` or `job-failed`. A refusal is one `ErrorMessage`, then the stream ends.",
     sequence: [
-      "client → `SubmitJob` or `WatchJob`",
+      "client → `SubmitJob`, `WatchJob` or `CancelJob`",
       "coordinator → `ErrorMessage` and close, or: `job-accepted`, then per segment `segment-assigned` (one per attempt, `speculative: true` for a second copy of a straggler), `segment-progress`, `segment-delivered` (with the coordinator-signed assignment and the provider-signed delivery receipt) or `segment-failed` (`willRetry` says whether it goes elsewhere)",
       "… until `job-complete` (every segment has an ok verdict) or `job-failed` (a segment failed three tries, or the escrow deadline passed)",
     ],
-    messages: ["SubmitJob", "WatchJob", "JobAccepted", "SegmentAssigned", "SegmentProgress", "SegmentDelivered", "SegmentFailed", "JobComplete", "JobFailed"],
+    messages: ["SubmitJob", "WatchJob", "CancelJob", "JobSummary", "JobAccepted", "SegmentAssigned", "SegmentProgress", "SegmentDelivered", "SegmentFailed", "JobComplete", "JobFailed"],
   },
   {
     name: "report",
     direction: "client → coordinator",
-    summary: "Request/response: the client's verdict on the delivered copy of a segment, from the peer that submitted the job. `ok: true` counts the segment, exactly once; the copy in the last `segment-delivered` event for that segment is the one to pay. At most one copy of a segment awaits a verdict at a time: a speculative copy that delivers while another is awaiting its verdict is held back and only shown (as a new `segment-delivered`) if that one is rejected. `ok: false` rejects the copy (it is never paid) and the segment moves on: to a held copy, or another provider (three tries in all). A verdict on a copy that is not the one awaiting a verdict is answered with `BAD_MESSAGE` and changes nothing. A client delivers each verdict at least once (it resends it after a reconnect until answered; a repeat counts once), and a copy awaiting its verdict too long is announced again as a new `segment-delivered` with the same content: the coordinator asking again.",
+    summary: "Request/response: the client's verdict on the delivered copy of a segment, from the peer that (re-)submitted the job with its `auth`, or carrying a valid `auth` itself (else `NOT_JOB_CLIENT`). Every delivered segment needs one: without it the segment is never counted. `ok: true` counts the segment, exactly once; the copy in the last `segment-delivered` event for that segment is the one to pay. At most one copy of a segment awaits a verdict at a time: a speculative copy that delivers while another is awaiting its verdict is held back and only shown (as a new `segment-delivered`) if that one is rejected. `ok: false` rejects the copy (it is never paid) and the segment moves on: to a held copy, or another provider (three tries in all). A verdict on a copy that is not the one awaiting a verdict is answered with `BAD_MESSAGE` and changes nothing. A client delivers each verdict at least once (it resends it after a reconnect until answered; a repeat counts once), and a copy awaiting its verdict too long is announced again as a new `segment-delivered` with the same content: the coordinator asking again.",
     sequence: ["client → `SegmentVerdict`", "coordinator → `VerdictAck` or `ErrorMessage`", "the stream closes"],
     messages: ["SegmentVerdict", "VerdictAck"],
   },
   {
     name: "render",
     direction: "coordinator → provider",
-    summary: "One stream per assignment. The provider checks that the EIP-712 `Assignment` is signed by the job's coordinator and names it, that the spec passes the policy and that its ask fits; renders frames `[firstFrame, firstFrame + frameCount)`, encodes, adds the file to IPFS, and answers with its EIP-712 `Delivery` receipt. The coordinator counts the receipt only if it recovers to the assigned provider and matches the assignment (job, segment, frame count); otherwise, or if the stream resets, the provider disconnects, or the assignment's deadline passes, the segment goes to another provider. A coordinator that restarted sends the same signed assignment again; providers answer it idempotently.",
-    sequence: ["coordinator → `RenderRequest`", "provider → `RenderAccepted`, any number of `RenderProgress`, then `RenderDelivered` or `ErrorMessage`", "the stream closes"],
+    summary: "One stream per assignment. The provider checks that the EIP-712 `Assignment` is signed by the job's coordinator and names it, that the spec passes the policy and that its ask fits; renders frames `[firstFrame, firstFrame + frameCount)`, encodes, adds the file to IPFS, and answers with its EIP-712 `Delivery` receipt. The coordinator counts the receipt only if it recovers to the assigned provider and matches the assignment (job, segment, frame count); otherwise, or if the stream resets, the provider disconnects, or the assignment's deadline passes, the segment goes to another provider. A coordinator that restarted sends the same signed assignment again; providers answer it idempotently, from their journal when it was already delivered — after checking the chain and escrow first (`WRONG_CHAIN` for another deployment).",
+    sequence: ["coordinator → `RenderRequest`", "provider → `RenderAccepted`, any number of `RenderProgress` (a speculative copy keeps sending them too), then `RenderDelivered` or `ErrorMessage`", "the stream closes"],
     messages: ["RenderRequest", "RenderAccepted", "RenderProgress", "RenderDelivered"],
   },
   {
     name: "voucher",
     direction: "client → provider",
-    summary: "Request/response: after each verified segment the client sends the provider its latest cumulative EIP-712 `Voucher` (seconds of that job owed to that provider in total), which the provider may redeem on the escrow at any time.",
+    summary: "Request/response, at the provider's `multiaddrs` and `peerId` from the `segment-delivered` event: after each verified segment the client sends the provider its latest cumulative EIP-712 `Voucher` (seconds of that job owed to that provider in total; one segment is one second), which the provider may redeem on the escrow at any time. The provider checks the chain and escrow, that the job is open and that the signature recovers to the job's client.",
     sequence: ["client → `VoucherMessage`", "provider → `VoucherAck` or `ErrorMessage`", "the stream closes"],
     messages: ["VoucherMessage", "VoucherAck"],
   },
@@ -127,16 +129,10 @@ function fieldRows(schema: Record<string, unknown>, prefix = ""): string[] {
 export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSchema): string {
   const json = (schema: Schema) => toJSONSchema(schema as never, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
   const lines: string[] = [
-    "# Rendermesh wire protocol",
-    "",
-    "<!-- Generated by scripts/gen-protocol-doc.ts from packages/shared/src/protocol. Do not edit by hand: a test fails when this file differs from the schemas. -->",
-    "",
-    "Everything a third party needs to write a compatible provider, client or coordinator.",
-    "",
     "## Transport",
     "",
     "- libp2p over TCP, encrypted with Noise, multiplexed with Yamux; every node also runs identify (`/ipfs/id/1.0.0`) and ping (`/ipfs/ping/1.0.0`).",
-    `- Protocol ids are \`/rendermesh/<name>/<major.minor.patch>\`; this is version \`${shared.PROTOCOL_VERSION}\`. A major change is a new id; minor and patch releases only add optional fields, and receivers ignore fields they do not know.`,
+    `- Protocol ids are \`/rendermesh/<name>/<major.minor.patch>\`, each protocol with its own version: ${Object.entries(shared.PROTOCOL_VERSIONS).map(([n, v]) => `${n} \`${v}\``).join(", ")}. Ids are matched exactly (see *Versions and strictness*); receivers ignore message fields they do not know.`,
     "- A provider's libp2p peer id is bound on-chain to its Ethereum address (`ProviderRegistry.register(peerId, …)`, the peer id's multihash bytes); coordinators only talk to registered, staked providers.",
     "- Video bytes never travel on these protocols: segments move over IPFS (bitswap) by CIDv1.",
     "",
@@ -147,12 +143,12 @@ export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSc
     "- Every message is validated against its schema (below) on receipt. JSON that does not parse, or does not match, is answered with `BAD_MESSAGE` naming the fields that are wrong; the node never crashes on input.",
     "- Token amounts and other integers that may exceed 2^53 travel as decimal strings (`BigUint`). Addresses are `0x` + 40 hex digits (compared case-insensitively); byte32 values are `0x` + 64 hex digits; signatures are 65 bytes in `0x` hex.",
     "- The side that has said everything closes its write end; a request/response exchange is: open stream, write request, close write, read one response.",
-    "- Limits: each node caps streams per peer per protocol (answered with `TOO_MANY_STREAMS`) and the work it takes on; an overloaded node answers `BUSY` with `retryAfterMs`.",
+    "- Limits: each node caps streams per peer per protocol and the work it takes on; a stream over a limit, or to an overloaded node, is answered `BUSY` with `retryAfterMs` (see *Limits and timeouts*).",
     `- Providers announce every heartbeat interval (default ${shared.HEARTBEAT_INTERVAL_MS} ms; the coordinator's \`AnnounceAck\` says which).`,
     "",
     "## Error replies",
     "",
-    "Any response position may instead hold an `ErrorMessage`; after it the stream ends. Transport-level codes from the framing layer (`TOO_MANY_STREAMS`, `UNAVAILABLE`, `TIMEOUT`, `INTERNAL`) may also appear in `code`.",
+    "Any response position may instead hold an `ErrorMessage`; after it the stream ends. `code` is always one of the reason codes below: the framing layer itself sends `BAD_MESSAGE`, `MESSAGE_TOO_LARGE`, `TIMEOUT`, `BUSY` and `INTERNAL` (the last only for a node's own failure, never for bad input). An `ErrorMessage` is only ever an answer: one sent as a request is answered `BAD_MESSAGE`.",
     "",
     "| field | type | required | constraints |",
     "| --- | --- | --- | --- |",
@@ -196,12 +192,20 @@ export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSc
       lines.push(`#### \`${name}\` (type \`${type}\`)`, "", "| field | type | required | constraints |", "| --- | --- | --- | --- |", ...fieldRows(js), "");
     }
   }
-  lines.push("## JobSpec", "", "The canonical job description; its `specHash` is keccak256 of the RFC 8785 (JCS) canonical JSON. Unknown fields are rejected.", "", "| field | type | required | constraints |", "| --- | --- | --- | --- |", ...fieldRows(json(shared.JobSpec as Schema)), "");
-  return `${lines.join("\n")}\n`;
+  lines.push("## JobSpec", "", "The canonical job description; its `specHash` is keccak256 of the RFC 8785 (JCS) canonical JSON. Strict: unknown fields are rejected (`BAD_MESSAGE`); `prompt` must be well-formed Unicode.", "", "| field | type | required | constraints |", "| --- | --- | --- | --- |", ...fieldRows(json(shared.JobSpec as Schema)), "");
+  const template = readFileSync(PROTOCOL_TEMPLATE_PATH, "utf8");
+  const header = "<!-- Generated by scripts/gen-protocol-doc.ts from docs/protocol.template.md (hand-written) and the zod schemas in packages/shared/src/protocol. Edit the template, not this file: a test fails when this file differs. -->";
+  for (const marker of ["<!-- generated:header -->", "<!-- generated:reference -->"]) {
+    if (!template.includes(marker)) throw new Error(`docs/protocol.template.md lacks the marker ${marker}`);
+  }
+  // Replacer functions: the generated text holds `$` patterns that a replacement string would expand.
+  const reference = `${lines.join("\n")}\n`;
+  return template.replace("<!-- generated:header -->", () => header).replace("<!-- generated:reference -->", () => reference).replace(/\n+$/, "\n");
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const PROTOCOL_DOC_PATH = join(root, "docs", "protocol.md");
+export const PROTOCOL_TEMPLATE_PATH = join(root, "docs", "protocol.template.md");
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const shared = (await import("@rendermesh/shared")) as unknown as ProtocolModule;

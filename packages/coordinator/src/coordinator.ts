@@ -7,7 +7,7 @@ import type { CoordinatorConfig } from "./config.js";
 import { ProviderDirectory } from "./directory/index.js";
 import { RefusalError } from "./errors.js";
 import { createHttpApi, createMetrics } from "./http/index.js";
-import { JobIntake } from "./intake/index.js";
+import { isJobClientAuth, JobIntake } from "./intake/index.js";
 import { AnnounceService } from "./protocols/announce/index.js";
 import { JobService } from "./protocols/job/index.js";
 import { QuoteService } from "./protocols/quote/index.js";
@@ -121,8 +121,19 @@ export class Coordinator {
       { heartbeatIntervalMs: config.heartbeatIntervalMs },
     );
     const quote = new QuoteService({ node, quote: (spec, o) => this.quote(spec, reference, o), log: log.child({ component: "quote" }) });
-    const jobs = new JobService({ node, store, submit: (m, p, o) => intake.submit(m, p, o), onAccepted: () => supervisor.kick(), log: log.child({ component: "job" }) });
-    const report = new ReportService({ node, verdict: (v, p) => this.verdict(v, p), log: log.child({ component: "report" }) });
+    const jobs = new JobService({
+      node,
+      store,
+      submit: (m, p, o) => intake.submit(m, p, o),
+      authorized: (job, peer, auth, o) => isJobClientAuth(chain, job, peer, auth, o),
+      cancel: (jobId) => {
+        log.info({ jobId }, "job cancelled by its client");
+        supervisor.applyEffects(store.failJob(jobId, "CANCELLED", "The job's client cancelled it."));
+      },
+      onAccepted: () => supervisor.kick(),
+      log: log.child({ component: "job" }),
+    });
+    const report = new ReportService({ node, verdict: (v, p, o) => this.verdict(v, p, o), log: log.child({ component: "report" }) });
     for (const s of [announce, quote, jobs, report]) {
       await s.start();
       this.services.push(s);
@@ -175,11 +186,20 @@ export class Coordinator {
     return computeQuote(spec, { coordinator: chain.coordinator, chainId: chain.chainId, escrow: chain.escrow, policy, reference, providers: this.directory!.liveProviders() });
   }
 
-  private verdict(v: SegmentVerdict, peer: string): void {
+  /**
+   * A verdict counts only from the job's client: the peer that submitted (or
+   * re-submitted) it with the client's auth, or any peer whose verdict
+   * carries that auth itself.
+   */
+  private async verdict(v: SegmentVerdict, peer: string, options: { signal: AbortSignal }): Promise<void> {
     const store = this.store!;
     const job = store.getJob(v.jobId);
     if (!job) throw new RefusalError("UNKNOWN_JOB", `This coordinator has no job ${v.jobId}.`);
-    if (job.clientPeer !== peer) throw new RefusalError("BAD_SIGNATURE", "Only the peer that submitted the job may report on its segments.", { hint: "Resubmit the job from this peer first." });
+    if (job.clientPeer !== peer && !(await isJobClientAuth(this.components.chain, job, peer, v.auth, options))) {
+      throw new RefusalError("NOT_JOB_CLIENT", `Only job ${job.jobId}'s client ${job.client} may report on its segments, and this verdict carries no valid auth for peer ${peer}.`, {
+        hint: "Send the verdict with auth, or re-submit the job from this peer first.",
+      });
+    }
     const seg = store.segment(job.jobId, v.segment);
     if (!seg) throw new RefusalError("BAD_MESSAGE", `Job ${job.jobId} has no segment ${v.segment}.`);
     const r = store.verdict({ jobId: job.jobId, segment: v.segment, provider: v.provider, cid: v.cid, ok: v.ok, ...(v.message ? { message: v.message } : {}) });

@@ -58,7 +58,7 @@ async function startProvider(coordinatorAddr: string, over: Partial<ConstructorP
 }
 
 async function startClient(c: Coordinator): Promise<TestClient> {
-  const tc = new TestClient(() => c.multiaddrs[0]!);
+  const tc = new TestClient(() => c.multiaddrs[0]!, { wallet: client, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow });
   await tc.start();
   stops.push(() => tc.stop());
   return tc;

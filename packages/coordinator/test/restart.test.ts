@@ -51,7 +51,7 @@ describe("restart", () => {
     await fundClient(chain, client);
     const providers: TestProvider[] = [];
     let child: ChildProcess | undefined;
-    const tc = new TestClient(() => addr);
+    const tc = new TestClient(() => addr, { wallet: client, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow });
     let addr = "";
     try {
       // Port 0 each start: the restarted coordinator gets a new port, and

@@ -78,6 +78,18 @@ describe("provider node", () => {
     expect(provider.journal.getJob(jobId)).toMatchObject({ status: "open", seconds: 3, coordinator: chain.coordinator.address.toLowerCase() });
   });
 
+  test("error: a delivered assignment replayed for another chain or escrow is refused WRONG_CHAIN, not answered from the journal", async () => {
+    const s = spec({ seed: 31 });
+    const { jobId } = await chain.openJob({ spec: s });
+    const request = await coordinator.signedRequest(jobId, s, 0, provider.address);
+    expect((await coordinator.render(target, request)).at(-1)?.type).toBe("delivered");
+    for (const replay of [{ ...request, chainId: 1 }, { ...request, escrow: `0x${"ee".repeat(20)}` }]) {
+      const replies = await coordinator.render(target, replay);
+      expect(replies).toHaveLength(1);
+      expect(replies[0]).toMatchObject({ type: "error", code: "WRONG_CHAIN" });
+    }
+  });
+
   /** Holds the renderer, then fills the provider: one segment rendering, one queued; a third is refused. */
   async function fillAndRefuse(seed: number) {
     const s = spec({ seed });

@@ -1,4 +1,4 @@
-import { JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
+import { Contract, JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
 import type { AssignmentFields, PolicySnapshot, SignedDelivery } from "@rendermesh/shared";
 import { connectContracts, eip712Domain, readPolicy, signAssignment, toEscrowJob, toRegistryEntry, verifyDelivery, type Deployment, type EscrowJob, type RegistryEntry, type RendermeshContracts } from "@rendermesh/shared/chain";
 import { ChainError } from "../errors.js";
@@ -12,6 +12,9 @@ export interface ConnectChainInit {
   /** JSON-RPC polling interval for log scans (default 1 s). */
   pollingIntervalMs?: number;
 }
+
+const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
+const ERC1271_MAGIC = "0x1626ba7e";
 
 const REGISTRY_EVENTS = ["ProviderRegistered", "ProviderUpdated", "PeerIdChanged", "StakeAdded", "UnstakeRequested", "StakeWithdrawn", "ProviderSlashed"] as const;
 
@@ -36,6 +39,7 @@ export class EthersChain implements ChainView {
   private readonly signer: Signer;
   private readonly startBlock: number;
   private readonly openedBlocks = new Map<string, number>();
+  private readonly hasCode = new Map<string, boolean>();
 
   constructor(init: ConnectChainInit) {
     this.provider = new JsonRpcProvider(init.rpcUrl, init.deployment.chainId, { staticNetwork: true, polling: true, pollingInterval: init.pollingIntervalMs ?? 1000 });
@@ -46,6 +50,27 @@ export class EthersChain implements ChainView {
     this.startBlock = init.deployment.startBlock;
     this.contracts = connectContracts(this.provider, init.deployment);
     this.domain = eip712Domain(this.chainId, this.escrow);
+  }
+
+  async isValidContractSignature(account: string, hash: string, signature: string, options: ChainCallOptions = {}): Promise<boolean> {
+    return wrap(`ERC-1271 signature of ${account}`, options.signal, async () => {
+      // Cached: a bad auth from a stranger must not cost an RPC call each time
+      // (job clients are few; whether an account has code rarely changes).
+      const key = account.toLowerCase();
+      let hasCode = this.hasCode.get(key);
+      if (hasCode === undefined) {
+        hasCode = (await this.provider.getCode(account)) !== "0x";
+        if (this.hasCode.size >= 4096) this.hasCode.delete(this.hasCode.keys().next().value!);
+        this.hasCode.set(key, hasCode);
+      }
+      if (!hasCode) return false;
+      const wallet = new Contract(account, ERC1271_ABI, this.provider);
+      try {
+        return String(await wallet.getFunction("isValidSignature")(hash, signature)).toLowerCase() === ERC1271_MAGIC;
+      } catch {
+        return false; // reverted: not a valid signature (or not an ERC-1271 wallet)
+      }
+    });
   }
 
   async getJob(jobId: string, options: ChainCallOptions = {}): Promise<EscrowJob> {

@@ -35,6 +35,8 @@ export interface ChainView {
   /** Token balance the escrow holds (to check a job's deposit is there). */
   escrowBalance(options?: ChainCallOptions): Promise<bigint>;
   signAssignment(fields: AssignmentFields): Promise<`0x${string}`>;
+  /** ERC-1271 `isValidSignature(hash, signature)` of a contract account; false for an account without code. */
+  isValidContractSignature?(account: string, hash: string, signature: string, options?: ChainCallOptions): Promise<boolean>;
   /** The address that signed a delivery receipt (EIP-712 under the escrow's domain). */
   recoverDelivery(delivery: SignedDelivery): string;
   close(): Promise<void>;

@@ -29,6 +29,8 @@ export interface DirectoryInit {
   livenessMs?: number;
   /** How long an on-chain binding is trusted before it is read again (default 30 s; registry events invalidate it sooner). */
   bindingTtlMs?: number;
+  /** On-chain bindings kept at most (least recently used go first; default 4096): strangers' peer ids cannot grow the cache. */
+  maxBindings?: number;
   now?: () => number;
 }
 
@@ -60,12 +62,19 @@ export class ProviderDirectory {
   readonly livenessMs: number;
   private readonly maxClockSkewMs: number;
   private readonly bindingTtlMs: number;
+  private readonly maxBindings: number;
 
   constructor(private readonly components: DirectoryComponents, init: DirectoryInit = {}) {
     this.now = init.now ?? Date.now;
     this.livenessMs = init.livenessMs ?? 15_000;
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000;
     this.bindingTtlMs = init.bindingTtlMs ?? 30_000;
+    this.maxBindings = init.maxBindings ?? 4096;
+  }
+
+  /** On-chain bindings cached now (never more than `maxBindings`). */
+  get cachedBindings(): number {
+    return this.bindings.size;
   }
 
   /**
@@ -189,7 +198,14 @@ export class ProviderDirectory {
   private async binding(peerId: string, peerIdBytes: Uint8Array, options: { signal?: AbortSignal }): Promise<Binding> {
     const cached = this.bindings.get(peerId);
     const now = this.now();
-    if (cached && now - cached.checkedAt < this.bindingTtlMs) return cached;
+    if (cached) {
+      // Re-inserted on every use, so the Map's order is least recently used first.
+      this.bindings.delete(peerId);
+      if (now - cached.checkedAt < this.bindingTtlMs) {
+        this.bindings.set(peerId, cached);
+        return cached;
+      }
+    }
     const { chain } = this.components;
     const address = (await chain.providerOfPeer(peerIdBytes, options)).toLowerCase();
     let b: Binding = { address, active: false, ask: 0n, models: [], checkedAt: now };
@@ -198,6 +214,7 @@ export class ProviderDirectory {
       b = { address, active, ask: reg.askPerSecond, models: reg.models.map((m) => m.toLowerCase()), checkedAt: now };
     }
     this.bindings.set(peerId, b);
+    while (this.bindings.size > this.maxBindings) this.bindings.delete(this.bindings.keys().next().value!);
     return b;
   }
 }

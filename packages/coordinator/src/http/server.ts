@@ -5,6 +5,17 @@ import type { Logger, PolicySnapshot } from "@rendermesh/shared";
 import type { ProviderDirectory } from "../directory/index.js";
 import type { CoordinatorStore, JobStatus } from "../store/index.js";
 
+export interface HttpApiInit {
+  /** Open connections one remote IP may hold; more are closed at once (default 32). */
+  maxConnectionsPerIp?: number;
+  /** Open connections in all (default 1024). */
+  maxConnections?: number;
+  /** A client must send its whole request head within this (default 5 s). */
+  headersTimeoutMs?: number;
+  /** …and its whole request within this (default 10 s). */
+  requestTimeoutMs?: number;
+}
+
 export interface HttpApiComponents {
   store: CoordinatorStore;
   directory: ProviderDirectory;
@@ -22,10 +33,35 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-const intParam = (u: URL, name: string, def: number, max: number) => {
-  const v = Number(u.searchParams.get(name) ?? def);
-  return Number.isInteger(v) && v >= 0 ? Math.min(v, max) : def;
-};
+/** A request the API refuses: answered with `status` and the message, never logged as an error. */
+class HttpRefusal extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** An integer query parameter in [0, max], its default when absent; anything else is a 400 that says what is allowed. */
+function intParam(u: URL, name: string, def: number, max: number): number {
+  const raw = u.searchParams.get(name);
+  if (raw === null) return def;
+  const v = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(v) || v > max) throw new HttpRefusal(400, `${name} must be a whole number from 0 to ${max}, got "${raw.slice(0, 40)}".`);
+  return v;
+}
+
+/** Refuses query parameters the route does not take, so a typo is not silently ignored. */
+function onlyParams(u: URL, allowed: readonly string[]): void {
+  for (const key of u.searchParams.keys()) {
+    if (!allowed.includes(key)) {
+      throw new HttpRefusal(400, allowed.length ? `Unknown parameter "${key.slice(0, 40)}"; this route takes ${allowed.join(", ")}.` : `Unknown parameter "${key.slice(0, 40)}"; this route takes none.`);
+    }
+  }
+}
+
+/** Refuses a path with more segments than the route has (`/api/status/x`). */
+function exactly(parts: string[], n: number): void {
+  if (parts.length !== n) throw new HttpRefusal(404, "Not found.");
+}
 
 /**
  * The read-only HTTP JSON API a dashboard reads, and Prometheus `/metrics`.
@@ -34,7 +70,7 @@ const intParam = (u: URL, name: string, def: number, max: number) => {
  * /api/jobs/:id/segments · /api/jobs/:id/events?from= · /api/providers ·
  * /api/policy · /metrics
  */
-export function createHttpApi(c: HttpApiComponents): { server: Server; listen: (port: number, host: string) => Promise<string>; close: () => Promise<void> } {
+export function createHttpApi(c: HttpApiComponents, init: HttpApiInit = {}): { server: Server; listen: (port: number, host: string) => Promise<string>; close: () => Promise<void> } {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");
@@ -43,6 +79,7 @@ export function createHttpApi(c: HttpApiComponents): { server: Server; listen: (
     const url = new URL(req.url ?? "/", "http://localhost");
     const parts = url.pathname.split("/").filter(Boolean);
     if (url.pathname === "/metrics") {
+      onlyParams(url, []);
       const body = await c.registry.metrics();
       res.writeHead(200, { "content-type": c.registry.contentType });
       res.end(body);
@@ -52,12 +89,18 @@ export function createHttpApi(c: HttpApiComponents): { server: Server; listen: (
     const [, what, id, sub] = parts;
     switch (what) {
       case "status":
+        exactly(parts, 2);
+        onlyParams(url, []);
         return json(res, 200, c.status());
       case "policy": {
+        exactly(parts, 2);
+        onlyParams(url, []);
         const p = c.policy();
         return p ? json(res, 200, p) : json(res, 503, { error: "The policy has not been read from the chain yet." });
       }
       case "providers": {
+        exactly(parts, 2);
+        onlyParams(url, []);
         const live = new Map(c.directory.liveProviders().map((p) => [p.address, p]));
         return json(res, 200, {
           providers: c.store.providers().map((p) => ({ ...p, live: live.has(p.address), speedFps: live.get(p.address)?.speedFps ?? p.speedFps })),
@@ -65,12 +108,15 @@ export function createHttpApi(c: HttpApiComponents): { server: Server; listen: (
       }
       case "jobs": {
         if (id === undefined) {
+          onlyParams(url, ["status", "limit", "offset"]);
           const status = url.searchParams.get("status") as JobStatus | null;
           if (status && !["running", "complete", "failed"].includes(status)) return json(res, 400, { error: "status must be running, complete or failed." });
           const jobs = c.store.listJobs({ ...(status ? { status } : {}), limit: intParam(url, "limit", 100, 1000), offset: intParam(url, "offset", 0, 1e9) });
           return json(res, 200, { jobs: jobs.map((j) => ({ ...j, segmentCounts: c.store.segmentCounts(j.jobId) })) });
         }
         if (!JOB_ID.test(id)) return json(res, 400, { error: "A job id is 0x followed by 64 hex digits." });
+        if (parts.length > 4) return json(res, 404, { error: "Not found." });
+        onlyParams(url, sub === "events" ? ["from", "limit"] : []);
         const job = c.store.getJob(id);
         if (!job) return json(res, 404, { error: `No job ${id}.` });
         if (sub === undefined) return json(res, 200, { ...job, segmentCounts: c.store.segmentCounts(id) });
@@ -87,16 +133,37 @@ export function createHttpApi(c: HttpApiComponents): { server: Server; listen: (
         return json(res, 404, { error: "Not found." });
     }
   };
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
     route(req, res).catch((err: unknown) => {
+      if (err instanceof HttpRefusal) return json(res, err.status, { error: err.message });
       c.log.error({ err }, "http request failed");
       if (!res.headersSent) json(res, 500, { error: "Internal error." });
       else res.destroy();
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  server.maxConnections = 256;
+  // Slow clients cannot hold sockets: a whole head in 5 s, a whole request in
+  // 10 s, and one IP holds at most a few dozen of the connections.
+  server.headersTimeout = init.headersTimeoutMs ?? 5_000;
+  server.requestTimeout = init.requestTimeoutMs ?? 10_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 64;
+  server.maxConnections = init.maxConnections ?? 1024;
+  const perIp = new Map<string, number>();
+  const maxPerIp = init.maxConnectionsPerIp ?? 32;
+  server.on("connection", (socket) => {
+    const ip = socket.remoteAddress ?? "?";
+    const open = perIp.get(ip) ?? 0;
+    if (open >= maxPerIp) {
+      socket.destroy();
+      return;
+    }
+    perIp.set(ip, open + 1);
+    socket.once("close", () => {
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
+    });
+  });
   return {
     server,
     listen: (port, host) =>

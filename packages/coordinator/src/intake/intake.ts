@@ -5,6 +5,7 @@ import type { ProviderDirectory } from "../directory/index.js";
 import { RefusalError } from "../errors.js";
 import { estimateSeconds, segmentWork } from "../scheduler/index.js";
 import type { CoordinatorStore, JobRow } from "../store/index.js";
+import { requireJobClient } from "./job-auth.js";
 
 export interface IntakeInit {
   reference?: ReferenceWork;
@@ -58,6 +59,8 @@ export class JobIntake {
   /**
    * Checks a submission and records the job; a job already accepted with the
    * same spec is returned as it is (a client resubmitting after a crash).
+   * Either way `msg.auth` must be the on-chain client's signature for
+   * `clientPeer`: only then does that peer become the one whose verdicts count.
    */
   async submit(msg: SubmitJob, clientPeer: string, options: { signal?: AbortSignal } = {}): Promise<{ job: JobRow; fresh: boolean }> {
     const { store, chain, directory, log } = this.components;
@@ -69,7 +72,12 @@ export class JobIntake {
     const known = store.getJob(jobId);
     if (known) {
       if (known.specHash !== hash) throw new RefusalError("SPEC_HASH_MISMATCH", `Job ${jobId} was accepted with another spec.`);
-      store.setClientPeer(jobId, clientPeer);
+      // The spec is public (HTTP API, every provider): knowing it proves nothing.
+      await requireJobClient(chain, known, clientPeer, msg.auth, "re-submission", options);
+      if (known.clientPeer !== clientPeer) {
+        log.info({ jobId, from: known.clientPeer, to: clientPeer }, "job's client moved to another peer");
+        store.setClientPeer(jobId, clientPeer);
+      }
       return { job: store.getJob(jobId)!, fresh: false };
     }
     const counts = store.countJobs();
@@ -89,6 +97,7 @@ export class JobIntake {
     if (onChain.seconds !== msg.spec.seconds) {
       throw new RefusalError("SPEC_HASH_MISMATCH", `The escrow's job is ${onChain.seconds} seconds long; the spec says ${msg.spec.seconds}.`);
     }
+    await requireJobClient(chain, { jobId, client: onChain.client }, clientPeer, msg.auth, "submission", options);
     if (store.runningJobsOfClient(onChain.client) >= this.init.maxPendingJobsPerClient) {
       throw new RefusalError("BUSY", `Client ${onChain.client} already has ${this.init.maxPendingJobsPerClient} jobs running here.`, { retryAfterMs: this.init.busyRetryMs });
     }

@@ -1,3 +1,4 @@
+import { deadline } from "@rendermesh/shared/net";
 import { announceMessage, reasonSentence, REASON_CODES, type AnnounceAck, type Logger, type ProviderAnnounce, type ReasonCode } from "@rendermesh/shared";
 import type { ProviderMetrics } from "../metrics.js";
 import { ANNOUNCE_RETRY_MAX_MS, ANNOUNCE_RETRY_MIN_MS, ANNOUNCE_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS } from "./constants.js";
@@ -193,7 +194,14 @@ export class CoordinatorLinks {
       for (const w of this.#waiters) w();
       this.#waiters.clear();
       const wake = link.wake.signal;
-      await sleep(delay, AbortSignal.any([wake, this.#stopping.signal]));
+      // A fresh signal per nap, detached afterwards: AbortSignal.any on the
+      // long-lived stopping signal would pile up one dependent per heartbeat.
+      const nap = deadline({}, 0, wake, this.#stopping.signal);
+      try {
+        await sleep(delay, nap.signal);
+      } finally {
+        nap.clear();
+      }
       // A wake-up right after a disconnect: give the transport a moment, then dial again.
       if (wake.aborted && !this.#stopping.signal.aborted) await sleep(Math.min(this.#retryMin, 250), this.#stopping.signal);
     }
@@ -204,8 +212,12 @@ export class CoordinatorLinks {
     const timestamp = Date.now();
     const signature = await this.#c.signMessage(announceMessage(this.#c.peerId, caps.address, timestamp));
     const message: AnnounceWire = { type: "announce", ...caps, timestamp, signature: signature as `0x${string}` };
-    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(this.#timeout)]);
-    return this.#c.announce(link.multiaddr, message, { signal });
+    const d = deadline({ timeout: this.#timeout }, this.#timeout, this.#stopping.signal);
+    try {
+      return await this.#c.announce(link.multiaddr, message, { signal: d.signal });
+    } finally {
+      d.clear();
+    }
   }
 
   #updateGauge(): void {

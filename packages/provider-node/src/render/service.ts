@@ -1,4 +1,5 @@
 import type { Logger } from "@rendermesh/shared";
+import { deadline } from "@rendermesh/shared/net";
 import { refusalMessage, specHash, type ErrorMessage, type RenderRequest } from "@rendermesh/shared";
 import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
@@ -288,6 +289,9 @@ export class RenderService {
     if (row?.state !== "delivered" || row.delivery === null || row.providerSig === null) return undefined;
     const job = this.#c.journal.getJob(assignment.jobId);
     if (!job) return undefined;
+    // The journal is keyed by job id alone: a replay naming another chain or
+    // escrow is not the same work, and goes through the full checks (WRONG_CHAIN).
+    if (request.chainId !== job.chainId || request.escrow.toLowerCase() !== job.escrow.toLowerCase()) return undefined;
     if (assignment.provider.toLowerCase() !== this.#c.address.toLowerCase()) return undefined;
     if (specHash(request.spec) !== specHash(job.spec)) return undefined;
     if (assignment.firstFrame !== row.assignment.firstFrame || assignment.frameCount !== row.assignment.frameCount) return undefined;
@@ -305,7 +309,9 @@ export class RenderService {
     const pipeline = this.#c.pipelines.get(spec.model.toLowerCase())!;
     const controller = new AbortController();
     const deadlineMs = Math.min(this.#segmentTimeoutMs, Math.max(0, assignment.deadline * 1000 - (this.#c.now?.() ?? Date.now())));
-    const signal = AbortSignal.any([controller.signal, this.#stopping.signal, AbortSignal.timeout(Math.max(1, deadlineMs))]);
+    // Not AbortSignal.any: it would leave a dependent on the long-lived stopping signal per segment.
+    const limit = deadline({ timeout: Math.max(1, deadlineMs) }, 0, controller.signal, this.#stopping.signal);
+    const signal = limit.signal;
     const started = performance.now();
     const listeners = new Set<(framesDone: number) => void>();
     let lastFrames = 0;
@@ -349,6 +355,7 @@ export class RenderService {
         throw err;
       } finally {
         clearTimeout(this.#inFlight.get(key(assignment.jobId, assignment.segment))?.orphanTimer);
+        limit.clear();
         this.#inFlight.delete(key(assignment.jobId, assignment.segment));
         this.#c.metrics.queueDepth.set(this.#inFlight.size);
         if (outcome) this.#emit(outcome.type, outcome.detail);

@@ -10,7 +10,7 @@ import { createHeliaLight, type Helia } from "helia";
 import type { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
-import { abortError, deadlineSignal } from "../net/signals.js";
+import { abortError, deadline } from "../net/signals.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
 
@@ -109,7 +109,15 @@ class HeliaStore implements HeliaSegmentStore {
   }
 
   async get(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const signal = deadlineSignal(options, DEFAULT_SEGMENT_TIMEOUT);
+    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
+    try {
+      return await this.#get(cid, options, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #get(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
     const providers = options.providers ?? [];
     const what = `Fetching segment ${cid.toString()}`;

@@ -4,7 +4,7 @@ import { create, CID as KuboCID, type KuboRPCClient } from "kubo-rpc-client";
 import { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { CidMismatchError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
-import { abortError, deadlineSignal } from "../net/signals.js";
+import { abortError, deadline } from "../net/signals.js";
 import { KUBO_ADD_OPTIONS, segmentCid } from "./import-settings.js";
 import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
 
@@ -44,7 +44,15 @@ class KuboStore implements SegmentStore {
   }
 
   async add(bytes: Uint8Array, options: AddSegmentOptions = {}): Promise<CID> {
-    const signal = deadlineSignal(options, this.#timeout);
+    const d = deadline(options, this.#timeout);
+    try {
+      return await this.#add(bytes, options, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #add(bytes: Uint8Array, options: AddSegmentOptions, signal: AbortSignal): Promise<CID> {
     const expected = await segmentCid(bytes, { signal });
     const result = await this.#call("add a segment", signal, () =>
       this.#client.add(bytes, { ...KUBO_ADD_OPTIONS, pin: options.pin ?? true, signal }),
@@ -60,12 +68,28 @@ class KuboStore implements SegmentStore {
   }
 
   async pin(cid: CID, options: AbortOptions = {}): Promise<void> {
-    const signal = deadlineSignal(options, this.#timeout);
+    const d = deadline(options, this.#timeout);
+    try {
+      return await this.#pin(cid, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #pin(cid: CID, signal: AbortSignal): Promise<void> {
     await this.#call(`pin ${cid.toString()}`, signal, () => this.#client.pin.add(toKubo(cid), { signal }));
   }
 
   async get(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const signal = deadlineSignal(options, DEFAULT_SEGMENT_TIMEOUT);
+    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
+    try {
+      return await this.#get(cid, options, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #get(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
     const addrs = (options.providers ?? []).filter(isMultiaddr);
     // Best effort: Kubo may already be connected or find the content itself.
@@ -92,7 +116,15 @@ class KuboStore implements SegmentStore {
   }
 
   async has(cid: CID, options: AbortOptions = {}): Promise<boolean> {
-    const signal = deadlineSignal(options, this.#timeout);
+    const d = deadline(options, this.#timeout);
+    try {
+      return await this.#has(cid, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #has(cid: CID, signal: AbortSignal): Promise<boolean> {
     try {
       // `offline` is Kubo's global flag: answer from the local blockstore only.
       await this.#client.block.stat(toKubo(cid), { signal, offline: true } as Parameters<KuboRPCClient["block"]["stat"]>[1]);

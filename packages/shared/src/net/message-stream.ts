@@ -13,7 +13,7 @@ import {
   TimeoutError,
 } from "./errors.js";
 import { decodeMessage, encodeMessage } from "./json.js";
-import { abortError, deadlineSignal, type TimeoutOptions } from "./signals.js";
+import { abortError, deadline, withDeadline, type TimeoutOptions } from "./signals.js";
 
 /**
  * The shape of an error frame in every Rendermesh protocol: `type: "error"`
@@ -71,6 +71,7 @@ export class MessageStream {
   #readError: Error | undefined;
   #ended = false;
   #discarding = false;
+  #receivedError: RemoteError | undefined;
 
   constructor(stream: Stream, init: MessageStreamInit = {}) {
     this.stream = stream;
@@ -92,6 +93,11 @@ export class MessageStream {
         return length;
       },
     });
+  }
+
+  /** The last error frame the peer sent where another message was expected (thrown by `read` as `RemoteError`). */
+  get receivedError(): RemoteError | undefined {
+    return this.#receivedError;
   }
 
   /** True once the remote closed its end and every frame it sent has been read. */
@@ -142,7 +148,7 @@ export class MessageStream {
         hint: "Nothing was sent. Send less per message, or raise maxMessageBytes on both ends of this protocol.",
       });
     }
-    await this.#send(bytes, deadlineSignal(options, this.timeout, this.#signal));
+    await withDeadline(options, this.timeout, [this.#signal], (signal) => this.#send(bytes, signal));
   }
 
   /**
@@ -158,7 +164,8 @@ export class MessageStream {
   ): Promise<void> {
     const text = message.length > MAX_WIRE_ERROR_TEXT ? `${message.slice(0, MAX_WIRE_ERROR_TEXT - 1)}…` : message;
     const frame: ErrorFrame = { ...fields, type: "error", code, message: text };
-    await this.#send(encodeMessage(frame), deadlineSignal(options, this.timeout));
+    const bytes = encodeMessage(frame);
+    await withDeadline(options, this.timeout, [], (signal) => this.#send(bytes, signal));
   }
 
   /**
@@ -168,11 +175,13 @@ export class MessageStream {
    */
   async close(options: MessageOptions = {}): Promise<void> {
     if (this.stream.writeStatus === "closed" || this.stream.writeStatus === "closing") return;
-    const signal = deadlineSignal(options, this.timeout);
+    const d = deadline(options, this.timeout);
     try {
-      await this.stream.close({ signal });
+      await this.stream.close({ signal: d.signal });
     } catch (err) {
       this.stream.abort(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      d.clear();
     }
   }
 
@@ -226,7 +235,15 @@ export class MessageStream {
   async #readFrame(options: MessageOptions): Promise<Uint8ArrayList | typeof END> {
     if (this.#readError) throw this.#readError;
     if (this.#ended) return END;
-    const signal = deadlineSignal(options, this.timeout, this.#signal);
+    const d = deadline(options, this.timeout, this.#signal);
+    try {
+      return await this.#readFrameWithin(d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #readFrameWithin(signal: AbortSignal): Promise<Uint8ArrayList | typeof END> {
     if (signal.aborted) throw abortError(signal, "Reading a message");
     this.#inFrame = false;
     this.#declaredLength = undefined;
@@ -276,7 +293,8 @@ export class MessageStream {
     if (typeof value === "object" && value !== null && (value as { type?: unknown }).type === "error") {
       const parsed = ErrorFrameSchema.safeParse(value);
       if (!parsed.success) throw invalid("The peer sent a malformed error message", parsed.error);
-      throw new RemoteError(parsed.data.code, parsed.data.message, { frame: parsed.data });
+      this.#receivedError = new RemoteError(parsed.data.code, parsed.data.message, { frame: parsed.data });
+      throw this.#receivedError;
     }
     throw invalid("The message does not match the protocol schema", result.error);
   }

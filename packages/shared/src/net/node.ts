@@ -20,14 +20,21 @@ export type ConnectionManagerInit = NonNullable<Libp2pOptions["connectionManager
  * clients fetching its segments. libp2p's defaults (100 connections, 5 new
  * connections per second per host) are tuned for browsers and would refuse a
  * local network whose nodes all share 127.0.0.1.
+ *
+ * Against sockets that connect and never finish the Noise handshake: an
+ * unfinished upgrade is dropped after 3 s, one IP may open at most 32 new
+ * connections a second (libp2p's per-host rate limit), so one IP can hold at
+ * most about 96 upgrades pending, well below the 256 the node admits at once.
+ * (Before: 32 pending for 10 s, which 32 idle sockets from anywhere filled.)
  */
 export const MESH_CONNECTION_MANAGER_DEFAULTS: Readonly<ConnectionManagerInit> = {
   maxConnections: 300,
   maxParallelDials: 50,
-  maxIncomingPendingConnections: 32,
-  inboundConnectionThreshold: 50,
+  maxIncomingPendingConnections: 256,
+  inboundConnectionThreshold: 32,
   dialTimeout: 10_000,
-  inboundUpgradeTimeout: 10_000,
+  inboundUpgradeTimeout: 3_000,
+  inboundStreamProtocolNegotiationTimeout: 5_000,
 };
 
 export interface MeshNodeInit {

@@ -20,13 +20,14 @@ import {
   MessageTooLargeError,
   ProtocolError,
   ProtocolNotSupportedError,
+  RemoteError,
   StreamClosedError,
   TimeoutError,
   TooManyStreamsError,
   WireErrorCode,
 } from "./errors.js";
 import { MessageStream } from "./message-stream.js";
-import { abortError, deadlineSignal, raceSignal, type TimeoutOptions } from "./signals.js";
+import { abortError, deadline, raceSignal, timeoutReason, type TimeoutOptions } from "./signals.js";
 
 /** What a handler learns about the stream it serves. */
 export interface ProtocolHandlerContext {
@@ -115,8 +116,10 @@ export async function handleProtocol(
     maxMessageBytes: options.maxMessageBytes,
     timeout: options.messageTimeout ?? DEFAULT_MESSAGE_TIMEOUT,
   };
-  const stopping = new AbortController();
-  setMaxListeners(Infinity, stopping.signal);
+  // Each handler gets its own controller, aborted by its own timer or by
+  // `unhandle`; nothing is attached to a long-lived signal per stream.
+  const running = new Set<AbortController>();
+  let stopReason: Error | undefined;
   const inFlight = new Map<string, number>();
   let active = 0;
 
@@ -135,9 +138,9 @@ export async function handleProtocol(
   const onStream = async (raw: Stream, connection: Connection): Promise<void> => {
     const remotePeer = connection.remotePeer;
     const key = remotePeer.toString();
-    const running = inFlight.get(key) ?? 0;
-    if (running >= maxStreamsPerPeer) {
-      log.debug({ peer: key, running }, "refusing stream: too many in flight for this peer");
+    const peerRunning = inFlight.get(key) ?? 0;
+    if (peerRunning >= maxStreamsPerPeer) {
+      log.debug({ peer: key, running: peerRunning }, "refusing stream: too many in flight for this peer");
       const refused = new MessageStream(raw, messageInit);
       await finishWithError(refused, {
         code: WireErrorCode.BUSY,
@@ -146,9 +149,14 @@ export async function handleProtocol(
       });
       return;
     }
-    inFlight.set(key, running + 1);
+    inFlight.set(key, peerRunning + 1);
     active++;
-    const signal = deadlineSignal({ timeout: handlerTimeout }, DEFAULT_HANDLER_TIMEOUT, stopping.signal);
+    const controller = new AbortController();
+    setMaxListeners(Infinity, controller.signal);
+    if (stopReason) controller.abort(stopReason);
+    running.add(controller);
+    const timer = handlerTimeout > 0 && Number.isFinite(handlerTimeout) ? setTimeout(() => controller.abort(timeoutReason(handlerTimeout)), handlerTimeout) : undefined;
+    const signal = controller.signal;
     const stream = new MessageStream(raw, { ...messageInit, signal });
     const context: ProtocolHandlerContext = { protocol: protocolId, remotePeer, connection, signal, log };
     try {
@@ -161,11 +169,17 @@ export async function handleProtocol(
       await stream.close();
       stream.resetIfNotClosedWithin(closeGrace);
     } catch (err) {
-      const reply = errorReply(err, handlerTimeout);
+      // An error frame where a request belongs is the peer's mistake, not ours.
+      const reply =
+        err instanceof RemoteError && stream.receivedError === err
+          ? { code: WireErrorCode.BAD_MESSAGE, message: `Expected a request on ${protocolId}, but got an error frame (${err.code}); error frames are only answers.` }
+          : errorReply(err, handlerTimeout);
       if (reply.code === WireErrorCode.INTERNAL) log.error({ err, peer: key }, "handler failed");
       else log.debug({ err, peer: key, code: reply.code }, "answering with an error");
       await finishWithError(stream, reply);
     } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      running.delete(controller);
       const left = (inFlight.get(key) ?? 1) - 1;
       if (left > 0) inFlight.set(key, left);
       else inFlight.delete(key);
@@ -187,7 +201,8 @@ export async function handleProtocol(
     },
     activeFor: (peer) => inFlight.get(peer.toString()) ?? 0,
     unhandle: async (opts) => {
-      stopping.abort(new AbortError(`${protocolId} is no longer served.`));
+      stopReason = new AbortError(`${protocolId} is no longer served.`);
+      for (const c of running) c.abort(stopReason);
       await node.unhandle(protocolId, opts);
     },
   };
@@ -249,7 +264,21 @@ export async function openProtocolStream(
   protocolId: string,
   options: OpenProtocolStreamOptions = {},
 ): Promise<MessageStream> {
-  const signal = deadlineSignal(options, DEFAULT_DIAL_TIMEOUT);
+  const d = deadline(options, DEFAULT_DIAL_TIMEOUT);
+  try {
+    return await openWithin(node, peer, protocolId, options, d.signal);
+  } finally {
+    d.clear();
+  }
+}
+
+async function openWithin(
+  node: ProtocolDialer,
+  peer: PeerTarget,
+  protocolId: string,
+  options: OpenProtocolStreamOptions,
+  signal: AbortSignal,
+): Promise<MessageStream> {
   let target: PeerId | Multiaddr | Multiaddr[];
   try {
     target = typeof peer === "string" ? multiaddr(peer) : peer;
@@ -311,8 +340,15 @@ export async function request<S extends z.ZodType>(
   responseSchema: S,
   options: RequestOptions = {},
 ): Promise<z.output<S>> {
-  const signal = deadlineSignal(options, DEFAULT_REQUEST_TIMEOUT);
-  const stream = await openProtocolStream(node, peer, protocolId, { ...options, signal, timeout: 0 });
+  const d = deadline(options, DEFAULT_REQUEST_TIMEOUT);
+  const signal = d.signal;
+  let stream: MessageStream;
+  try {
+    stream = await openProtocolStream(node, peer, protocolId, { ...options, signal, timeout: 0 });
+  } catch (err) {
+    d.clear();
+    throw err;
+  }
   try {
     await stream.write(message, { signal, timeout: 0 });
     await stream.close({ signal, timeout: 0 });
@@ -323,5 +359,7 @@ export async function request<S extends z.ZodType>(
   } catch (err) {
     stream.abort(err instanceof Error ? err : new Error(String(err)));
     throw err;
+  } finally {
+    d.clear();
   }
 }

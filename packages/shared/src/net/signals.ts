@@ -8,26 +8,84 @@ export interface TimeoutOptions {
   timeout?: number | undefined;
 }
 
-const never = new AbortController().signal;
+/** A signal with a deadline, and the means to drop its timer and listeners once the guarded work is done. */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Stops the timer and detaches from every source signal; the signal then never aborts. Idempotent. */
+  clear(): void;
+}
+
+/** The reason a passed deadline aborts with, named like `AbortSignal.timeout`'s. */
+export function timeoutReason(ms: number): DOMException {
+  return new DOMException(`The operation timed out after ${ms} ms.`, "TimeoutError");
+}
 
 /**
- * One signal that aborts when the caller's signal or any `extra` signal
+ * A fresh signal that aborts when the caller's signal or any `extra` signal
  * does, or when the deadline (`options.timeout ?? defaultTimeout`) passes.
+ *
+ * Unlike `AbortSignal.any`, it leaves nothing behind on the source signals
+ * once `clear()` is called: `AbortSignal.any` registers every composite as a
+ * dependent of each source, and on a long-lived source (a service's
+ * "stopping" signal, a connection's) thousands of streams made Node's
+ * dependent bookkeeping quadratic and froze the event loop for seconds.
+ * Always `clear()` in a `finally`.
  */
-export function deadlineSignal(
+export function deadline(
   options: TimeoutOptions,
   defaultTimeout: number,
   ...extra: Array<AbortSignal | undefined>
-): AbortSignal {
+): Deadline {
   const ms = options.timeout ?? defaultTimeout;
-  const signals = [options.signal, ...extra].filter((s): s is AbortSignal => s !== undefined);
-  if (ms > 0 && Number.isFinite(ms)) signals.push(AbortSignal.timeout(ms));
-  if (signals.length === 0) return never;
-  const signal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+  const sources = [options.signal, ...extra].filter((s): s is AbortSignal => s !== undefined);
+  const controller = new AbortController();
   // libp2p and Helia add an 'abort' listener per operation; many concurrent
   // operations on one signal are normal, not a leak.
-  setMaxListeners(Infinity, signal);
-  return signal;
+  setMaxListeners(Infinity, controller.signal);
+  const done = sources.find((s) => s.aborted);
+  if (done) {
+    controller.abort(done.reason);
+    return { signal: controller.signal, clear: () => undefined };
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const detach: Array<() => void> = [];
+  const clear = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    for (const undo of detach.splice(0)) undo();
+  };
+  const abort = (reason: unknown): void => {
+    clear();
+    controller.abort(reason);
+  };
+  for (const source of sources) {
+    const onAbort = (): void => abort(source.reason);
+    source.addEventListener("abort", onAbort, { once: true });
+    detach.push(() => source.removeEventListener("abort", onAbort));
+  }
+  if (ms > 0 && Number.isFinite(ms)) {
+    timer = setTimeout(() => abort(timeoutReason(ms)), ms);
+    timer.unref?.();
+  }
+  return { signal: controller.signal, clear };
+}
+
+/**
+ * Runs `fn` under `deadline(options, defaultTimeout, ...extra)` and clears
+ * the deadline when it settles.
+ */
+export async function withDeadline<T>(
+  options: TimeoutOptions,
+  defaultTimeout: number,
+  extra: Array<AbortSignal | undefined>,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const d = deadline(options, defaultTimeout, ...extra);
+  try {
+    return await fn(d.signal);
+  } finally {
+    d.clear();
+  }
 }
 
 /** True for the reasons `AbortSignal.timeout` and libp2p use for deadlines. */

@@ -155,13 +155,33 @@ export const QuoteResponse = z.discriminatedUnion("type", [Quote, ErrorMessage])
 
 // ---- /rendermesh/job ----------------------------------------------------------
 
-export const SubmitJob = z.object({ type: z.literal("submit"), jobId: Bytes32, ...ChainRef.shape, spec: JobSpec });
+/**
+ * EIP-191 (`personal_sign`) signature by the job's on-chain client (ERC-1271
+ * for a contract wallet) over `jobAccessMessage(chainId, escrow, jobId,
+ * peerId)`, where `peerId` is the sender's libp2p peer id. Noise
+ * authenticates the peer id, so the signature is worthless from any other
+ * peer; a client signs once per job and peer and sends it with every action.
+ */
+export const JobAuth = Signature;
+
+export const SubmitJob = z.object({ type: z.literal("submit"), jobId: Bytes32, ...ChainRef.shape, spec: JobSpec, auth: JobAuth });
 export type SubmitJob = z.output<typeof SubmitJob>;
-/** Resume following a job: events with `seq > fromSeq` are replayed, then live ones follow. */
-export const WatchJob = z.object({ type: z.literal("watch"), jobId: Bytes32, fromSeq: z.number().int().min(0).default(0) });
+/**
+ * Follow a job: with `auth`, events with `seq > fromSeq` are replayed, then
+ * live ones follow. Without it, anyone gets one `JobSummary` and the stream ends.
+ */
+export const WatchJob = z.object({ type: z.literal("watch"), jobId: Bytes32, fromSeq: z.number().int().min(0).default(0), auth: JobAuth.optional() });
 export type WatchJob = z.output<typeof WatchJob>;
-export const JobRequest = z.discriminatedUnion("type", [SubmitJob, WatchJob]);
+/** The job's client gives up: the coordinator stops scheduling it and answers with the final `job-failed` (`CANCELLED`). */
+export const CancelJob = z.object({ type: z.literal("cancel"), jobId: Bytes32, auth: JobAuth });
+export type CancelJob = z.output<typeof CancelJob>;
+export const JobRequest = z.discriminatedUnion("type", [SubmitJob, WatchJob, CancelJob]);
 export type JobRequest = z.output<typeof JobRequest>;
+
+/** The text a job's client signs (EIP-191) to let one libp2p peer act on the job. */
+export function jobAccessMessage(chainId: number, escrow: string, jobId: string, peerId: string): string {
+  return `Rendermesh job access\nchain: ${chainId}\nescrow: ${escrow.toLowerCase()}\njob: ${jobId.toLowerCase()}\npeer: ${peerId}`;
+}
 
 const EventBase = { seq: z.number().int().positive(), jobId: Bytes32, at: z.number().int().positive() };
 
@@ -208,7 +228,18 @@ export const JobEvent = z.discriminatedUnion("type", [
 ]);
 export type JobEvent = z.output<typeof JobEvent>;
 export type JobEventInput = z.input<typeof JobEvent>;
-export const JobStreamMessage = z.discriminatedUnion("type", [...JobEvent.options, ErrorMessage]);
+/** What anyone may learn about a job without its client's signature: one message, then the stream ends. */
+export const JobSummary = z.object({
+  type: z.literal("job-summary"),
+  jobId: Bytes32,
+  status: z.enum(["running", "complete", "failed"]),
+  segments: U32,
+  verified: U32,
+  /** The job's latest event seq. */
+  lastSeq: z.number().int().min(0),
+});
+export type JobSummary = z.output<typeof JobSummary>;
+export const JobStreamMessage = z.discriminatedUnion("type", [...JobEvent.options, JobSummary, ErrorMessage]);
 export type JobStreamMessage = z.output<typeof JobStreamMessage>;
 
 // ---- /rendermesh/report -------------------------------------------------------
@@ -224,6 +255,8 @@ export const SegmentVerdict = z.object({
   /** With ok=false: what failed (cid, sha256, decode, frames, psnr, signature). */
   check: z.enum(["fetch", "sha256", "signature", "decode", "frames", "content"]).optional(),
   message: z.string().max(2000).optional(),
+  /** `JobAuth` of the sending peer; needed unless this peer submitted (or re-submitted) the job with its auth. */
+  auth: JobAuth.optional(),
 });
 export type SegmentVerdict = z.output<typeof SegmentVerdict>;
 export const VerdictAck = z.object({ type: z.literal("verdict-ack"), jobId: Bytes32, segment: U32 });

@@ -6,7 +6,6 @@
 export const REASON_CODES = [
   "BAD_MESSAGE",
   "MESSAGE_TOO_LARGE",
-  "UNSUPPORTED_VERSION",
   "BUSY",
   "TIMEOUT",
   "INTERNAL",
@@ -30,13 +29,14 @@ export const REASON_CODES = [
   "ASSIGNMENT_EXPIRED",
   "SEGMENT_FAILED",
   "JOB_FAILED",
+  "NOT_JOB_CLIENT",
+  "CANCELLED",
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
 const SENTENCES: Record<ReasonCode, { text: string; fix?: string }> = {
   BAD_MESSAGE: { text: "The peer sent a message that does not match the protocol.", fix: "Upgrade both nodes to compatible versions." },
   MESSAGE_TOO_LARGE: { text: "A message was larger than the protocol allows." },
-  UNSUPPORTED_VERSION: { text: "The peer speaks a protocol version this node does not support.", fix: "Upgrade the older node." },
   BUSY: { text: "The node is busy.", fix: "Retry after the suggested delay." },
   TIMEOUT: { text: "The peer did not answer in time.", fix: "Check that it is running and reachable, then retry." },
   INTERNAL: { text: "The node hit an internal error.", fix: "Check its logs." },
@@ -60,6 +60,8 @@ const SENTENCES: Record<ReasonCode, { text: string; fix?: string }> = {
   ASSIGNMENT_EXPIRED: { text: "The assignment's deadline has passed." },
   SEGMENT_FAILED: { text: "A segment failed on every provider it was tried on." },
   JOB_FAILED: { text: "The job failed." },
+  NOT_JOB_CLIENT: { text: "Only the job's on-chain client may do this, and the request carried no valid signature of it.", fix: "Sign jobAccessMessage(chainId, escrow, jobId, yourPeerId) with the key that opened the job and send it as `auth`." },
+  CANCELLED: { text: "The job's client cancelled it." },
 };
 
 /** One clear sentence for a reason code, with the detail the peer gave and the fix. */

@@ -1,12 +1,15 @@
-import { answerRefusal, JobRequest, MAX_MESSAGE_BYTES, type Logger, type SubmitJob } from "@rendermesh/shared";
+import { answerRefusal, JobRequest, MAX_MESSAGE_BYTES, type JobRequest as JobRequestMessage, type JobSummary, type Logger, type SubmitJob } from "@rendermesh/shared";
 import { handleProtocol, type MessageStream, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { RefusalError } from "../../errors.js";
 import type { CoordinatorStore, JobRow, StoredEvent } from "../../store/index.js";
-import { FIRST_MESSAGE_TIMEOUT, MAX_FOLLOWERS, MAX_QUEUED_EVENTS, MAX_STREAMS_PER_PEER, PROTOCOL, REPLAY_BATCH } from "./constants.js";
+import { FIRST_MESSAGE_TIMEOUT, MAX_FOLLOWERS, MAX_FOLLOWERS_PER_JOB, MAX_QUEUED_EVENTS, MAX_STREAMS_PER_PEER, PROTOCOL, REPLAY_BATCH } from "./constants.js";
 
 export interface JobProtocolInit {
   maxStreamsPerPeer?: number;
+  /** Job streams following a job, in total (default 1024). */
   maxFollowers?: number;
+  /** Authenticated followers of one job (default 4). */
+  maxFollowersPerJob?: number;
   maxQueuedEvents?: number;
   busyRetryMs?: number;
 }
@@ -14,8 +17,12 @@ export interface JobProtocolInit {
 export interface JobProtocolComponents {
   node: ProtocolHost;
   store: CoordinatorStore;
-  /** Intake: checks and records a submission; throws RefusalError. */
+  /** Intake: checks the client's auth, checks and records a submission; throws RefusalError. */
   submit: (msg: SubmitJob, peer: string, options: { signal: AbortSignal }) => Promise<{ job: JobRow; fresh: boolean }>;
+  /** Whether `auth` is the job's on-chain client's signature for `peer`. */
+  authorized: (job: JobRow, peer: string, auth: string | undefined, options: { signal: AbortSignal }) => Promise<boolean>;
+  /** Ends a running job as cancelled by its client. */
+  cancel: (jobId: string) => void;
   /** Called when a new job was accepted. */
   onAccepted: (jobId: string) => void;
   log: Logger;
@@ -25,15 +32,19 @@ const FINAL = new Set(["job-complete", "job-failed"]);
 
 /**
  * `/rendermesh/job`: the first message is `submit` (intake runs, then the
- * job's events stream) or `watch` (events after `fromSeq` are replayed from
- * the store, then live ones follow). The stream ends after `job-complete`
- * or `job-failed`, or with an error message if the job is refused.
+ * job's events stream), `watch` (events after `fromSeq` are replayed from
+ * the store, then live ones follow) or `cancel`. Submit, cancel and a full
+ * watch need the job's client's `auth`; a watch without it gets one public
+ * `job-summary`. Each job has a bounded number of followers, so strangers
+ * cannot lock its client out. The stream ends after `job-complete` or
+ * `job-failed`, or with an error message if the request is refused.
  */
 export class JobService {
   private registration: ProtocolRegistration | undefined;
   private readonly listeners = new Map<string, Set<(e: StoredEvent) => void>>();
   private unsubscribe: (() => void) | undefined;
   private followers = 0;
+  private readonly followersOfJob = new Map<string, number>();
 
   constructor(private readonly components: JobProtocolComponents, private readonly init: JobProtocolInit = {}) {}
 
@@ -52,40 +63,86 @@ export class JobService {
       async (stream, ctx) => {
         const req = await stream.read(JobRequest, { timeout: FIRST_MESSAGE_TIMEOUT });
         const peer = ctx.remotePeer.toString();
-        if (this.followers >= (this.init.maxFollowers ?? MAX_FOLLOWERS)) {
-          await answerRefusal(stream, new RefusalError("BUSY", "This coordinator is serving as many job streams as it can.", { retryAfterMs: this.init.busyRetryMs ?? 5_000 }));
-          return;
-        }
-        this.followers++;
         try {
-          let jobId: string;
-          let fromSeq = 0;
-          if (req.type === "submit") {
-            try {
-              const { job, fresh } = await this.components.submit(req, peer, { signal: ctx.signal });
-              jobId = job.jobId;
-              if (fresh) this.components.onAccepted(jobId);
-            } catch (err) {
-              await answerRefusal(stream, err);
-              return;
-            }
-          } else {
-            const job = store.getJob(req.jobId);
-            if (!job) {
-              await answerRefusal(stream, new RefusalError("UNKNOWN_JOB", `This coordinator has no job ${req.jobId}.`));
-              return;
-            }
-            jobId = job.jobId;
-            fromSeq = req.fromSeq;
-          }
-          await this.follow(stream, jobId, fromSeq, ctx.signal);
-        } finally {
-          this.followers--;
+          await this.serve(stream, req, peer, ctx.signal);
+        } catch (err) {
+          await answerRefusal(stream, err);
         }
       },
       // Long-lived: a job stream lasts as long as the job.
       { timeout: 0, maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER, maxMessageBytes: MAX_MESSAGE_BYTES, logger: log },
     );
+  }
+
+  private async serve(stream: MessageStream, req: JobRequestMessage, peer: string, signal: AbortSignal): Promise<void> {
+    const { store } = this.components;
+    let jobId: string;
+    let fromSeq = 0;
+    if (req.type === "submit") {
+      this.admitFollower(req.jobId);
+      try {
+        const { job, fresh } = await this.components.submit(req, peer, { signal });
+        jobId = job.jobId;
+        if (fresh) this.components.onAccepted(jobId);
+      } catch (err) {
+        this.releaseFollower(req.jobId);
+        throw err;
+      }
+    } else {
+      const job = store.getJob(req.jobId);
+      if (!job) throw new RefusalError("UNKNOWN_JOB", `This coordinator has no job ${req.jobId}.`);
+      jobId = job.jobId;
+      const authorized = await this.components.authorized(job, peer, req.auth, { signal });
+      if (req.type === "cancel") {
+        if (!authorized) throw notClient(job, peer, req.auth, "cancel");
+        // Answer with the events from the cancel on (or the final one of a
+        // job that had already ended), without taking a follower slot.
+        const from = job.status === "running" ? job.nextSeq - 1 : job.nextSeq - 2;
+        if (job.status === "running") this.components.cancel(jobId);
+        for (const e of store.events(jobId, Math.max(0, from), REPLAY_BATCH)) await stream.write(e, { signal });
+        return;
+      } else if (!authorized) {
+        if (req.auth) throw notClient(job, peer, req.auth, "watch");
+        await stream.write(this.summary(job));
+        return;
+      } else {
+        this.admitFollower(jobId);
+        fromSeq = req.fromSeq;
+      }
+    }
+    try {
+      await this.follow(stream, jobId, fromSeq, signal);
+    } finally {
+      this.releaseFollower(jobId);
+    }
+  }
+
+  /** Takes a follower slot for `jobId`, or throws BUSY. */
+  private admitFollower(jobId: string): void {
+    const id = jobId.toLowerCase();
+    const perJob = this.followersOfJob.get(id) ?? 0;
+    const retryAfterMs = this.init.busyRetryMs ?? 5_000;
+    if (perJob >= (this.init.maxFollowersPerJob ?? MAX_FOLLOWERS_PER_JOB)) {
+      throw new RefusalError("BUSY", `Job ${id} already has ${perJob} streams following it; close one (a crashed client's old stream is dropped when its connection closes).`, { retryAfterMs });
+    }
+    if (this.followers >= (this.init.maxFollowers ?? MAX_FOLLOWERS)) {
+      throw new RefusalError("BUSY", "This coordinator is serving as many job streams as it can.", { retryAfterMs });
+    }
+    this.followersOfJob.set(id, perJob + 1);
+    this.followers++;
+  }
+
+  private releaseFollower(jobId: string): void {
+    const id = jobId.toLowerCase();
+    const left = (this.followersOfJob.get(id) ?? 1) - 1;
+    if (left > 0) this.followersOfJob.set(id, left);
+    else this.followersOfJob.delete(id);
+    this.followers--;
+  }
+
+  private summary(job: JobRow): JobSummary {
+    const counts = this.components.store.segmentCounts(job.jobId);
+    return { type: "job-summary", jobId: job.jobId as `0x${string}`, status: job.status, segments: job.segments, verified: counts.verified ?? 0, lastSeq: Math.max(0, job.nextSeq - 1) };
   }
 
   async stop(): Promise<void> {
@@ -150,4 +207,13 @@ export class JobService {
       signal.removeEventListener("abort", onClose);
     }
   }
+}
+
+function notClient(job: JobRow, peer: string, auth: string | undefined, what: string): RefusalError {
+  return new RefusalError(
+    "NOT_JOB_CLIENT",
+    auth
+      ? `The auth signature on this ${what} is not by job ${job.jobId}'s client ${job.client} for peer ${peer}.`
+      : `A ${what} of job ${job.jobId} must carry auth: its client's signature for peer ${peer}.`,
+  );
 }

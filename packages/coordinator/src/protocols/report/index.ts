@@ -9,8 +9,8 @@ export interface ReportInit {
 
 export interface ReportComponents {
   node: ProtocolHost;
-  /** Applies a verdict from `peer`; throws RefusalError. */
-  verdict: (v: SegmentVerdict, peer: string) => void;
+  /** Applies a verdict from `peer`; throws RefusalError (`NOT_JOB_CLIENT` unless it comes from the job's client). */
+  verdict: (v: SegmentVerdict, peer: string, options: { signal: AbortSignal }) => Promise<void>;
   log: Logger;
 }
 
@@ -26,7 +26,7 @@ export class ReportService {
       async (stream, ctx) => {
         const v = await stream.read(SegmentVerdict);
         try {
-          this.components.verdict(v, ctx.remotePeer.toString());
+          await this.components.verdict(v, ctx.remotePeer.toString(), { signal: ctx.signal });
           await stream.write({ type: "verdict-ack", jobId: v.jobId, segment: v.segment });
         } catch (err) {
           await answerRefusal(stream, err);
