@@ -1,9 +1,10 @@
 // `pnpm demo`: starts the local network, runs one paid job through the real
 // `rendermesh` CLI (progress on screen), then prints who was paid what, checks
-// it against the chain, prints the gas used, and stops everything.
+// it against the chain, prints the gas used, checks the video's Content
+// Credentials with `rendermesh verify`, and stops everything.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { formatUnits } from "ethers";
 import { repoRoot, startDevNetwork } from "./lib/devnet.ts";
@@ -91,7 +92,23 @@ try {
   });
   console.table(rows);
   console.log(`total ${gas} gas, ${(Number(gas) / manifest.spec.seconds).toFixed(0)} gas per generated second`);
-  console.log(`\nvideo     ${join(jobDir, "video.mp4")}\nmanifest  ${join(jobDir, "manifest.json")}`);
+
+  // What any viewer holding only the MP4 can check: its Content Credentials, against the chain.
+  const video = join(jobDir, "video.mp4");
+  console.log(`\n== rendermesh verify ${relative(repoRoot, video)} (its Content Credentials, checked against the chain) ==`);
+  const verified = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot, "packages", "client", "bin", "rendermesh.js"), "verify", video], {
+      cwd: repoRoot,
+      stdio: "inherit",
+      env: { ...process.env, RENDERMESH_DEV_FILE: net.file },
+    });
+    child.on("exit", (c) => resolve(c ?? 1));
+  });
+  if (verified !== 0) {
+    exitCode = 1;
+    console.error(`rendermesh verify exited with code ${verified}: the video's credentials do not check out`);
+  }
+  console.log(`\nvideo     ${video}\nmanifest  ${join(jobDir, "manifest.json")}`);
 } catch (err) {
   exitCode = 1;
   console.error(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -57,6 +57,43 @@ export interface DeployOptions {
   confirmations?: number;
   /** Show Ignition's progress output. */
   verbose?: boolean;
+  /** On a non-dev chain, allow an arbiter without code (an EOA: one key that can pay or slash any dispute). */
+  allowEoaArbiter?: boolean;
+  /** On a non-dev chain, allow the deployer to receive the whole MESH supply. */
+  allowDeployerSupply?: boolean;
+}
+
+/** What `checkProductionRoles` needs to know about a deployment before it is sent. */
+export interface RolesToCheck {
+  chainId: number;
+  deployer: string;
+  arbiter: string;
+  /** The arbiter's code on the chain ("0x" for an EOA). */
+  arbiterCode: string;
+  tokenHolder: string;
+  /** A `--dev` deployment (a local or test network by the caller's word): not checked. */
+  dev?: boolean | undefined;
+  allowEoaArbiter?: boolean | undefined;
+  allowDeployerSupply?: boolean | undefined;
+}
+
+/**
+ * On a chain other than a dev chain (31337, 1337, or any chain deployed with `--dev`), refuses to make an EOA the arbiter (the arbiter pays or slashes every disputed
+ * claim: it should be a contract the DAO controls, such as a multisig running rendermesh-arbiter's decisions) or to
+ * give the deployer the whole supply, unless told so explicitly. Returns the reasons refused (empty: fine).
+ */
+export function checkProductionRoles(r: RolesToCheck): string[] {
+  if (r.dev || DEV_CHAINS.has(r.chainId)) return [];
+  const problems: string[] = [];
+  if ((r.arbiterCode === "0x" || r.arbiterCode === "") && !r.allowEoaArbiter) {
+    problems.push(
+      `the arbiter ${r.arbiter} has no code (an EOA${r.arbiter.toLowerCase() === r.deployer.toLowerCase() ? ", the deployer" : ""}): pass --arbiter <contract> (e.g. a multisig), or --allow-eoa-arbiter`,
+    );
+  }
+  if (r.tokenHolder.toLowerCase() === r.deployer.toLowerCase() && !r.allowDeployerSupply) {
+    problems.push(`the deployer ${r.deployer} would receive the whole MESH supply: pass --holder <address> (e.g. a vesting or treasury contract), or --allow-deployer-supply`);
+  }
+  return problems;
 }
 
 export interface DeploymentRecord {
@@ -103,6 +140,19 @@ export async function deploy(options: DeployOptions = {}): Promise<DeploymentRec
     const blockBefore = await ethers.provider.getBlockNumber();
 
     const parameters = normaliseParameters({ ...(options.dev ? DEV_PARAMETERS : {}), ...options.parameters });
+    const deployer = (await ethers.getSigners())[0]!.address;
+    const arbiter = typeof parameters.arbiter === "string" ? parameters.arbiter : deployer;
+    const problems = checkProductionRoles({
+      chainId,
+      deployer,
+      arbiter,
+      arbiterCode: await ethers.provider.getCode(arbiter),
+      tokenHolder: typeof parameters.tokenHolder === "string" ? parameters.tokenHolder : deployer,
+      dev: options.dev,
+      allowEoaArbiter: options.allowEoaArbiter,
+      allowDeployerSupply: options.allowDeployerSupply,
+    });
+    if (problems.length > 0) throw new Error(`refusing to deploy to chain ${chainId}: ${problems.join("; ")}`);
     const result = await ignition.deploy(RendermeshModule, {
       parameters: { Rendermesh: parameters as never },
       deploymentId,
@@ -210,7 +260,9 @@ const FLAGS = {
   "blocked-term": { type: "string", multiple: true, help: "blocked term hash (keccak256 of the normalised term, 0x…); repeatable" },
   holder: { type: "string", help: "who receives the whole MESH supply (default the deployer)" },
   supply: { type: "string", help: "MESH supply, whole tokens (default 1000000000)" },
-  arbiter: { type: "string", help: "dispute arbiter (default the deployer)" },
+  arbiter: { type: "string", help: "dispute arbiter (default the deployer; on a non-dev chain it must be a contract)" },
+  "allow-eoa-arbiter": { type: "boolean", help: "on a non-dev chain, allow an arbiter without code (an EOA)" },
+  "allow-deployer-supply": { type: "boolean", help: "on a non-dev chain, allow the deployer to receive the whole supply" },
   "max-seconds": { type: "string", help: "longest job in seconds" },
   "max-width": { type: "string", help: "widest frame in pixels" },
   "max-height": { type: "string", help: "tallest frame in pixels" },
@@ -285,6 +337,8 @@ async function main(): Promise<void> {
     journalDir: flags["journal-dir"] as string | undefined,
     confirmations: flags.confirmations === undefined ? undefined : Number(flags.confirmations),
     verbose: !flags.quiet,
+    allowEoaArbiter: Boolean(flags["allow-eoa-arbiter"]),
+    allowDeployerSupply: Boolean(flags["allow-deployer-supply"]),
   });
   const outDir = (flags.out as string | undefined) ?? join(root, "deployments");
   console.log(`\nRendermesh deployed on chain ${record.chainId} (from block ${record.startBlock}):`);

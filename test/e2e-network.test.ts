@@ -67,6 +67,16 @@ describe("a paid job on the local network", () => {
     // The assembled video is playable and as long as asked.
     const info = await probeSegment(join(jobDir, "video.mp4"));
     expect(info).toMatchObject({ frames: 16, width: 64, height: 64, fps: 4 });
+
+    // Its Content Credentials name the job, the model and the provider-node segments, and match the chain.
+    const verified = await runCli(["verify", join(jobDir, "video.mp4"), "--json"], net.file);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const v = JSON.parse(verified.stdout) as { ok: boolean; checks: Array<{ check: string; ok: boolean }>; claims: { jobId: string; model: string; providers: string[]; signer: string } };
+    expect(v.ok).toBe(true);
+    expect(v.checks.every((c) => c.ok)).toBe(true);
+    expect(v.claims).toMatchObject({ jobId: manifest.jobId, model: DEFAULT_MODEL_ID });
+    expect(lower(v.claims.signer)).toBe(lower(client));
+    expect(v.claims.providers.map(lower).sort()).toEqual([...new Set(manifest.segments.map((s) => lower(s.provider)))].sort());
     provider.destroy();
   });
 

@@ -21,9 +21,16 @@ contract ContentPolicy is IContentPolicy, Ownable {
     uint16 private _coordinatorFeeBps;
     uint16 private _treasuryFeeBps;
 
-    // One slot: both claim-path windows.
-    uint64 private _disputeWindow;
-    uint64 private _claimWindow;
+    /// @dev One slot: the claim-path windows and the furthest deadline.
+    struct Windows {
+        uint64 dispute;
+        uint64 claim;
+        uint64 arbiter;
+        uint64 maxDeadlineDistance;
+    }
+
+    Windows private _windows;
+    uint256 private _disputeBond;
 
     address private _arbiter;
     address private _treasury;
@@ -46,6 +53,10 @@ contract ContentPolicy is IContentPolicy, Ownable {
         _setClaimWindow(params.claimWindow);
         _setArbiter(params.arbiter);
         _setTreasury(params.treasury);
+        // Not constructor parameters (existing deployments' scripts keep working): sensible defaults the DAO may change.
+        _setArbiterWindow(3 days);
+        _setMaxDeadlineDistance(30 days);
+        _setDisputeBond(1e18);
         _version = 1;
         emit PolicyVersionChanged(1);
     }
@@ -99,12 +110,42 @@ contract ContentPolicy is IContentPolicy, Ownable {
 
     /// @inheritdoc IContentPolicy
     function disputeWindow() external view returns (uint64) {
-        return _disputeWindow;
+        return _windows.dispute;
     }
 
     /// @inheritdoc IContentPolicy
     function claimWindow() external view returns (uint64) {
-        return _claimWindow;
+        return _windows.claim;
+    }
+
+    /// @inheritdoc IContentPolicy
+    function arbiterWindow() external view returns (uint64) {
+        return _windows.arbiter;
+    }
+
+    /// @inheritdoc IContentPolicy
+    function maxDeadlineDistance() external view returns (uint64) {
+        return _windows.maxDeadlineDistance;
+    }
+
+    /// @inheritdoc IContentPolicy
+    function disputeBond() external view returns (uint256) {
+        return _disputeBond;
+    }
+
+    /// @inheritdoc IContentPolicy
+    function escrowTerms()
+        external
+        view
+        returns (
+            uint64 disputeSeconds,
+            uint64 claimSeconds,
+            uint64 arbiterSeconds,
+            uint64 maxDeadlineSeconds,
+            uint256 bond
+        )
+    {
+        return (_windows.dispute, _windows.claim, _windows.arbiter, _windows.maxDeadlineDistance, _disputeBond);
     }
 
     /// @inheritdoc IContentPolicy
@@ -128,7 +169,7 @@ contract ContentPolicy is IContentPolicy, Ownable {
 
     /// @inheritdoc IContentPolicy
     function windows() external view returns (uint64 disputeSeconds, uint64 claimSeconds) {
-        return (_disputeWindow, _claimWindow);
+        return (_windows.dispute, _windows.claim);
     }
 
     // ---------------------------------------------------------- owner only
@@ -193,6 +234,24 @@ contract ContentPolicy is IContentPolicy, Ownable {
     }
 
     /// @inheritdoc IContentPolicy
+    function setArbiterWindow(uint64 arbiterWindow_) external onlyOwner {
+        _setArbiterWindow(arbiterWindow_);
+        _bumpVersion();
+    }
+
+    /// @inheritdoc IContentPolicy
+    function setMaxDeadlineDistance(uint64 maxDeadlineDistance_) external onlyOwner {
+        _setMaxDeadlineDistance(maxDeadlineDistance_);
+        _bumpVersion();
+    }
+
+    /// @inheritdoc IContentPolicy
+    function setDisputeBond(uint256 disputeBond_) external onlyOwner {
+        _setDisputeBond(disputeBond_);
+        _bumpVersion();
+    }
+
+    /// @inheritdoc IContentPolicy
     function setArbiter(address arbiter_) external onlyOwner {
         _setArbiter(arbiter_);
         _bumpVersion();
@@ -251,14 +310,32 @@ contract ContentPolicy is IContentPolicy, Ownable {
 
     function _setDisputeWindow(uint64 disputeWindow_) private {
         if (disputeWindow_ == 0) revert ContentPolicyZeroValue();
-        _disputeWindow = disputeWindow_;
+        _windows.dispute = disputeWindow_;
         emit DisputeWindowChanged(disputeWindow_);
     }
 
     function _setClaimWindow(uint64 claimWindow_) private {
         if (claimWindow_ == 0) revert ContentPolicyZeroValue();
-        _claimWindow = claimWindow_;
+        _windows.claim = claimWindow_;
         emit ClaimWindowChanged(claimWindow_);
+    }
+
+    function _setArbiterWindow(uint64 arbiterWindow_) private {
+        if (arbiterWindow_ == 0) revert ContentPolicyZeroValue();
+        _windows.arbiter = arbiterWindow_;
+        emit ArbiterWindowChanged(arbiterWindow_);
+    }
+
+    function _setMaxDeadlineDistance(uint64 maxDeadlineDistance_) private {
+        if (maxDeadlineDistance_ == 0) revert ContentPolicyZeroValue();
+        _windows.maxDeadlineDistance = maxDeadlineDistance_;
+        emit MaxDeadlineDistanceChanged(maxDeadlineDistance_);
+    }
+
+    function _setDisputeBond(uint256 disputeBond_) private {
+        if (disputeBond_ > type(uint96).max) revert ContentPolicyBondTooLarge(disputeBond_);
+        _disputeBond = disputeBond_;
+        emit DisputeBondChanged(disputeBond_);
     }
 
     function _setArbiter(address arbiter_) private {

@@ -6,7 +6,7 @@ pragma solidity ^0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -15,7 +15,7 @@ import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {Permits} from "./libraries/Permits.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
-import {Voucher, Assignment, Delivery} from "./types/Messages.sol";
+import {Voucher, Assignment, Delivery, MessageHashes} from "./types/Messages.sol";
 
 /// @title JobEscrow
 /// @notice Escrow of Rendermesh jobs: clients deposit, providers are paid per verified second by voucher, by the
@@ -107,69 +107,75 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     // ------------------------------------------------------------------- pay
 
     /// @inheritdoc IJobEscrow
-    function redeem(Voucher calldata voucher, bytes calldata signature) external nonReentrant {
+    function redeem(
+        Voucher calldata voucher,
+        bytes calldata signature,
+        uint32 allocated,
+        bytes calldata allocationSig
+    ) external nonReentrant {
         bytes32 jobId = voucher.jobId;
         Job storage job = _jobs[jobId];
-        _requireOpen(job, jobId);
+        _requireLive(job, jobId);
         address provider = voucher.provider;
         if (provider == address(0)) revert JobEscrowZeroAddress();
         _checkSigner(_hashTypedDataV4(voucher.hash()), signature, job.client);
+        uint32 voucherSeconds = voucher.totalSeconds;
+        _checkAllocation(job, jobId, provider, voucherSeconds, allocated, allocationSig);
 
         Payment storage payment = _payments[jobId][provider];
-        uint32 voucherSeconds = voucher.totalSeconds;
-        uint32 claimed = payment.claimedSeconds;
-        uint32 pending = payment.pendingClaims;
-        uint32 before = _max(payment.voucherSeconds, claimed);
+        uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
         if (voucherSeconds <= before) revert JobEscrowNothingOwed(jobId, provider, voucherSeconds, before);
-        uint32 delta;
-        // unchecked: voucherSeconds > before was checked just above.
-        unchecked {
-            delta = voucherSeconds - before;
-        }
-        if (pending == 0) {
-            _addPaidSeconds(job, jobId, delta);
-        } else {
-            _addPaidSecondsOverClaims(job, jobId, delta, before, uint256(claimed) + pending);
-        }
-        payment.voucherSeconds = voucherSeconds;
-
-        uint256 amount = delta * _netPerSecond(job);
+        uint256 amount = _raiseVoucher(job, jobId, payment, voucherSeconds, before);
         _balances[provider] += amount;
         emit VoucherRedeemed(jobId, provider, voucherSeconds, amount);
     }
 
     /// @inheritdoc IJobEscrow
-    function settle(
-        bytes32 jobId,
-        address[] calldata providers,
-        uint32[] calldata totalSeconds
-    ) external nonReentrant {
+    function settle(bytes32 jobId, SettleEntry[] calldata entries) external nonReentrant {
         Job storage job = _jobs[jobId];
-        _requireOpen(job, jobId);
+        JobStatus status = job.status;
+        if (status != JobStatus.Open) {
+            if (status == JobStatus.None) revert JobEscrowUnknownJob(jobId);
+            revert JobEscrowJobNotOpen(jobId, status);
+        }
         address client = job.client;
         if (msg.sender != client) revert JobEscrowUnauthorized(msg.sender, client);
-        if (providers.length != totalSeconds.length) {
-            revert JobEscrowLengthMismatch(providers.length, totalSeconds.length);
-        }
-        // No claim pending means nothing reserved either (each provider reserves at most its pending claims).
-        uint32 pendingClaims = job.pendingClaims;
-        if (pendingClaims != 0) revert JobEscrowClaimsPending(jobId, pendingClaims);
 
-        uint256 net = _netPerSecond(job);
-        uint256 paidBefore = job.paidSeconds;
-        uint256 paid = paidBefore;
-        for (uint256 i = 0; i < providers.length; ++i) {
-            paid += _settleProvider(jobId, providers[i], totalSeconds[i], net);
+        if (job.pendingClaims == 0 && _allAcknowledged(entries)) {
+            // No claim pending, so nothing is reserved and no record needs the reservation arithmetic: a cooperative
+            // settle pays from the records as they are and, when it closes the job, writes none of them.
+            uint256 net = _netPerSecond(job);
+            uint256 paidBefore = job.paidSeconds;
+            uint256 paid = paidBefore;
+            for (uint256 i = 0; i < entries.length; ++i) {
+                paid += _settleAcknowledged(job, jobId, entries[i], net);
+            }
+            uint256 total = job.totalSeconds;
+            if (paid > total) revert JobEscrowSecondsExceeded(jobId, paid - paidBefore, total - paidBefore);
+            // the cast is safe: paid <= total, a uint32.
+            job.paidSeconds = uint32(paid);
+            if (paid == total) {
+                job.status = JobStatus.Settled;
+                (uint256 spent, uint256 unspent) = _creditFees(job, paid, total);
+                emit JobSettled(jobId, spent, unspent);
+                if (unspent != 0) _token.safeTransfer(client, unspent);
+                return;
+            }
+            // Not every second is paid: someone the client did not list may hold a voucher or an assignment. Record
+            // what was paid, as a redeem would have, and open the challenge window.
+            for (uint256 i = 0; i < entries.length; ++i) {
+                Payment storage payment = _payments[jobId][entries[i].provider];
+                if (entries[i].totalSeconds > payment.voucherSeconds) payment.voucherSeconds = entries[i].totalSeconds;
+            }
+        } else {
+            for (uint256 i = 0; i < entries.length; ++i) {
+                _settleEntry(job, jobId, entries[i]);
+            }
         }
-        uint256 total = job.totalSeconds;
-        if (paid > total) revert JobEscrowSecondsExceeded(jobId, paid - paidBefore, total - paidBefore);
-
-        // the cast is safe: paid <= total, a uint32.
-        job.paidSeconds = uint32(paid);
-        job.status = JobStatus.Settled;
-        (uint256 spent, uint256 unspent) = _creditFees(job, paid, total);
-        emit JobSettled(jobId, spent, unspent);
-        if (unspent != 0) _token.safeTransfer(client, unspent);
+        uint64 closesAt = uint64(block.timestamp) + job.claimWindow;
+        job.closesAt = closesAt;
+        job.status = JobStatus.Closing;
+        emit JobClosing(jobId, closesAt, job.paidSeconds);
     }
 
     // ----------------------------------------------------------------- claim
@@ -181,24 +187,46 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         Delivery calldata delivery,
         bytes calldata providerSig
     ) external nonReentrant {
+        uint64 disputableUntil = _verifyClaim(assignment, coordinatorSig, delivery, providerSig);
+        bytes32 jobId = assignment.jobId;
+        uint32 segment = assignment.segment;
+        address provider = assignment.provider;
+        _recordClaim(jobId, segment, provider, disputableUntil);
+        emit SegmentClaimed(jobId, segment, provider, delivery.cid, disputableUntil);
+    }
+
+    /// @dev The checks of {claim} that need only the messages and the job; returns when the dispute window closes.
+    function _verifyClaim(
+        Assignment calldata assignment,
+        bytes calldata coordinatorSig,
+        Delivery calldata delivery,
+        bytes calldata providerSig
+    ) private view returns (uint64 disputableUntil) {
         bytes32 jobId = assignment.jobId;
         uint32 segment = assignment.segment;
         if (
             delivery.jobId != jobId || delivery.segment != segment || delivery.frameCount != assignment.frameCount
         ) revert JobEscrowClaimMismatch();
         Job storage job = _jobs[jobId];
-        _requireOpen(job, jobId);
+        _requireLive(job, jobId);
         uint32 total = job.totalSeconds;
         if (segment >= total) revert JobEscrowInvalidSegment(segment, total);
-        uint64 disputableUntil = _checkClaimTime(job);
-
+        disputableUntil = _checkClaimTime(job, assignment.deadline);
         _checkSigner(_hashTypedDataV4(assignment.hash()), coordinatorSig, job.coordinator);
-        address provider = assignment.provider;
-        _checkSigner(_hashTypedDataV4(delivery.hash()), providerSig, provider);
-        if (!_registry.isActive(provider)) revert JobEscrowProviderNotActive(provider);
+        _checkSigner(_hashTypedDataV4(delivery.hash()), providerSig, assignment.provider);
+    }
 
+    /// @dev Records a verified claim: the segment's claim, the stake it locks and the second it may reserve.
+    function _recordClaim(bytes32 jobId, uint32 segment, address provider, uint64 disputableUntil) private {
+        Job storage job = _jobs[jobId];
         Claim storage segmentClaim = _claims[jobId][segment];
-        if (segmentClaim.status != ClaimStatus.None) revert JobEscrowSegmentAlreadyClaimed(jobId, segment);
+        ClaimStatus previous = segmentClaim.status;
+        // A refused claim frees its segment, but only for another provider (the one that really rendered it).
+        if (previous != ClaimStatus.None && (previous != ClaimStatus.Refused || segmentClaim.provider == provider)) {
+            revert JobEscrowSegmentAlreadyClaimed(jobId, segment);
+        }
+        // The claim puts one second's worth of the provider's stake at risk until it is finalised.
+        _lockStake(provider, job.pricePerSecond);
         Payment storage payment = _payments[jobId][provider];
         uint32 pending = payment.pendingClaims;
         // unchecked: the provider's finalised and pending claims are on distinct segments other than this one, so
@@ -216,58 +244,68 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
             ++job.pendingClaims;
         }
         segmentClaim.provider = provider;
-        segmentClaim.disputableUntil = disputableUntil;
+        segmentClaim.deadlineAt = disputableUntil;
         segmentClaim.status = ClaimStatus.Pending;
-        emit SegmentClaimed(jobId, segment, provider, delivery.cid, disputableUntil);
     }
 
     /// @inheritdoc IJobEscrow
     function finalizeClaim(bytes32 jobId, uint32 segment) external nonReentrant {
         Claim storage segmentClaim = _claims[jobId][segment];
         ClaimStatus status = segmentClaim.status;
-        if (status != ClaimStatus.Pending) revert JobEscrowClaimNotPending(jobId, segment, status);
-        uint64 disputableUntil = segmentClaim.disputableUntil;
-        if (block.timestamp <= disputableUntil) revert JobEscrowDisputeWindowOpen(disputableUntil);
+        if (status != ClaimStatus.Pending && status != ClaimStatus.Disputed) {
+            revert JobEscrowClaimNotPending(jobId, segment, status);
+        }
+        uint64 until = segmentClaim.deadlineAt;
+        if (block.timestamp <= until) revert JobEscrowClaimNotFinal(until);
         segmentClaim.status = ClaimStatus.Paid;
         address provider = segmentClaim.provider;
+        Job storage job = _jobs[jobId];
         uint256 amount = _payClaim(jobId, provider);
+        // A dispute the arbiter left unresolved is the provider's: it gets the client's bond too.
+        if (status == ClaimStatus.Disputed) amount += _releaseBond(job, provider);
+        _registry.unlockStake(provider, job.pricePerSecond);
         emit ClaimFinalized(jobId, segment, provider, amount);
     }
 
     /// @inheritdoc IJobEscrow
     function dispute(bytes32 jobId, uint32 segment) external nonReentrant {
         Job storage job = _jobs[jobId];
-        _requireOpen(job, jobId);
-        address client = job.client;
-        if (msg.sender != client) revert JobEscrowUnauthorized(msg.sender, client);
-        Claim storage segmentClaim = _claims[jobId][segment];
-        ClaimStatus status = segmentClaim.status;
-        if (status != ClaimStatus.Pending) revert JobEscrowClaimNotPending(jobId, segment, status);
-        uint64 disputableUntil = segmentClaim.disputableUntil;
-        if (block.timestamp > disputableUntil) revert JobEscrowDisputeWindowClosed(disputableUntil);
-        segmentClaim.status = ClaimStatus.Disputed;
-        emit ClaimDisputed(jobId, segment);
+        _disputeOne(job, jobId, segment);
+        uint256 bond = job.disputeBond;
+        if (bond != 0) _token.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function disputeMany(bytes32 jobId, uint32[] calldata segments) external nonReentrant {
+        Job storage job = _jobs[jobId];
+        for (uint256 i = 0; i < segments.length; ++i) {
+            _disputeOne(job, jobId, segments[i]);
+        }
+        uint256 bonds = uint256(job.disputeBond) * segments.length;
+        if (bonds != 0) _token.safeTransferFrom(msg.sender, address(this), bonds);
     }
 
     /// @inheritdoc IJobEscrow
     function resolveDispute(bytes32 jobId, uint32 segment, bool pay, uint256 slashAmount) external nonReentrant {
         address arbiter = _policy.arbiter();
         if (msg.sender != arbiter) revert JobEscrowUnauthorized(msg.sender, arbiter);
-        Claim storage segmentClaim = _claims[jobId][segment];
-        ClaimStatus status = segmentClaim.status;
-        if (status != ClaimStatus.Disputed) revert JobEscrowClaimNotDisputed(jobId, segment, status);
-        address provider = segmentClaim.provider;
-        if (pay) {
-            if (slashAmount != 0) revert JobEscrowSlashOnPay();
-            segmentClaim.status = ClaimStatus.Paid;
-            uint256 amount = _payClaim(jobId, provider);
-            emit ClaimFinalized(jobId, segment, provider, amount);
-            emit DisputeResolved(jobId, segment, true, 0);
-        } else {
-            segmentClaim.status = ClaimStatus.Refused;
-            _refuseClaim(jobId, provider);
-            uint256 slashed = slashAmount == 0 ? 0 : _registry.slash(provider, slashAmount, _policy.treasury());
-            emit DisputeResolved(jobId, segment, false, slashed);
+        _resolveOne(jobId, segment, pay, slashAmount);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function resolveDisputes(
+        bytes32 jobId,
+        uint32[] calldata segments,
+        bool[] calldata pays,
+        uint256[] calldata slashAmounts
+    ) external nonReentrant {
+        address arbiter = _policy.arbiter();
+        if (msg.sender != arbiter) revert JobEscrowUnauthorized(msg.sender, arbiter);
+        if (segments.length != pays.length || segments.length != slashAmounts.length) {
+            revert JobEscrowLengthMismatch(segments.length, pays.length);
+        }
+        for (uint256 i = 0; i < segments.length; ++i) {
+            _resolveOne(jobId, segments[i], pays[i], slashAmounts[i]);
         }
     }
 
@@ -276,8 +314,8 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     /// @inheritdoc IJobEscrow
     function refund(bytes32 jobId) external nonReentrant {
         Job storage job = _jobs[jobId];
-        _requireOpen(job, jobId);
-        uint256 claimWindowEnd = uint256(job.deadline) + _policy.claimWindow();
+        _requireLive(job, jobId);
+        uint256 claimWindowEnd = _claimWindowEnd(job);
         if (block.timestamp <= claimWindowEnd) revert JobEscrowRefundTooEarly(claimWindowEnd);
         uint32 pendingClaims = job.pendingClaims;
         if (pendingClaims != 0) revert JobEscrowClaimsPending(jobId, pendingClaims);
@@ -374,30 +412,45 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
             coordinatorFeeBps: coordinatorFeeBps,
             treasuryFeeBps: treasuryFeeBps,
             status: JobStatus.Open,
-            specHash: specHash
+            specHash: specHash,
+            closesAt: 0,
+            disputeWindow: 0,
+            claimWindow: 0,
+            arbiterWindow: 0,
+            disputeBond: 0
         });
+        _snapshotEscrowTerms(_jobs[jobId], deadline);
         emit JobOpened(jobId, msg.sender, coordinator, specHash, totalSeconds, pricePerSecond, deadline, policyVersion);
         _token.safeTransferFrom(msg.sender, address(this), uint256(totalSeconds) * pricePerSecond);
     }
 
-    /// @dev Pays one settle entry; returns the seconds it added to the job's paid seconds.
-    function _settleProvider(
+    /// @dev Whether every entry carries an acknowledgement (checked as each is paid).
+    function _allAcknowledged(SettleEntry[] calldata entries) private pure returns (bool) {
+        for (uint256 i = 0; i < entries.length; ++i) {
+            if (entries[i].acknowledgementSig.length == 0) return false;
+        }
+        return true;
+    }
+
+    /// @dev Pays one acknowledged settle entry of a job with no claim pending, without writing its record; returns the
+    /// seconds it added to the job's paid seconds.
+    function _settleAcknowledged(
+        Job storage job,
         bytes32 jobId,
-        address provider,
-        uint32 totalSeconds,
+        SettleEntry calldata entry,
         uint256 net
     ) private returns (uint256 delta) {
+        address provider = entry.provider;
         if (provider == address(0)) revert JobEscrowZeroAddress();
+        uint32 totalSeconds = entry.totalSeconds;
+        _checkAllocation(job, jobId, provider, totalSeconds, entry.allocated, entry.allocationSig);
+        _checkSigner(
+            _hashTypedDataV4(MessageHashes.hashAcknowledgement(jobId, provider, totalSeconds)),
+            entry.acknowledgementSig,
+            provider
+        );
         Payment storage payment = _payments[jobId][provider];
-        // A provider listed twice would be paid twice from the same stale record, as settle does not write it
-        // (the job closes). Mark the record's slot in transient storage, which is separate from storage.
-        bool seen;
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            seen := tload(payment.slot)
-            tstore(payment.slot, 1)
-        }
-        if (seen) revert JobEscrowDuplicateProvider(provider);
+        _markSeen(payment, provider);
         uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
         if (totalSeconds <= before) return 0;
         // unchecked: totalSeconds > before was checked just above.
@@ -407,6 +460,147 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         uint256 amount = delta * net;
         _balances[provider] += amount;
         emit VoucherRedeemed(jobId, provider, totalSeconds, amount);
+    }
+
+    /// @dev Pays one settle entry as a redeem of a client voucher would (the client sends it), recording it.
+    function _settleEntry(Job storage job, bytes32 jobId, SettleEntry calldata entry) private {
+        address provider = entry.provider;
+        if (provider == address(0)) revert JobEscrowZeroAddress();
+        uint32 totalSeconds = entry.totalSeconds;
+        _checkAllocation(job, jobId, provider, totalSeconds, entry.allocated, entry.allocationSig);
+        Payment storage payment = _payments[jobId][provider];
+        _markSeen(payment, provider);
+        uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
+        if (totalSeconds <= before) return;
+        uint256 amount = _raiseVoucher(job, jobId, payment, totalSeconds, before);
+        _balances[provider] += amount;
+        emit VoucherRedeemed(jobId, provider, totalSeconds, amount);
+    }
+
+    /// @dev A provider listed twice in one settle would be paid twice from the same stale record. Mark the record's
+    /// slot in transient storage, which is separate from storage.
+    function _markSeen(Payment storage payment, address provider) private {
+        bool seen;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            seen := tload(payment.slot)
+            tstore(payment.slot, 1)
+        }
+        if (seen) revert JobEscrowDuplicateProvider(provider);
+    }
+
+    /// @dev Raises the provider's voucher seconds from `before` (its paid seconds, < `voucherSeconds`) to
+    /// `voucherSeconds`; returns the amount to credit it.
+    function _raiseVoucher(
+        Job storage job,
+        bytes32 jobId,
+        Payment storage payment,
+        uint32 voucherSeconds,
+        uint32 before
+    ) private returns (uint256 amount) {
+        uint32 pending = payment.pendingClaims;
+        uint32 delta;
+        // unchecked: voucherSeconds > before is the caller's check.
+        unchecked {
+            delta = voucherSeconds - before;
+        }
+        if (pending == 0) {
+            _addPaidSeconds(job, jobId, delta);
+        } else {
+            _addPaidSecondsOverClaims(job, jobId, delta, before, uint256(payment.claimedSeconds) + pending);
+        }
+        payment.voucherSeconds = voucherSeconds;
+        amount = delta * _netPerSecond(job);
+    }
+
+    /// @dev Reverts unless the coordinator allocated `provider` at least `totalSeconds` of the job.
+    function _checkAllocation(
+        Job storage job,
+        bytes32 jobId,
+        address provider,
+        uint32 totalSeconds,
+        uint32 allocated,
+        bytes calldata allocationSig
+    ) private view {
+        if (totalSeconds > allocated) revert JobEscrowOverAllocation(provider, totalSeconds, allocated);
+        _checkSigner(
+            _hashTypedDataV4(MessageHashes.hashAllocation(jobId, provider, allocated)),
+            allocationSig,
+            job.coordinator
+        );
+    }
+
+    function _disputeOne(Job storage job, bytes32 jobId, uint32 segment) private {
+        _requireLive(job, jobId);
+        address client = job.client;
+        if (msg.sender != client) revert JobEscrowUnauthorized(msg.sender, client);
+        Claim storage segmentClaim = _claims[jobId][segment];
+        ClaimStatus status = segmentClaim.status;
+        if (status != ClaimStatus.Pending) revert JobEscrowClaimNotPending(jobId, segment, status);
+        uint64 disputableUntil = segmentClaim.deadlineAt;
+        if (block.timestamp > disputableUntil) revert JobEscrowDisputeWindowClosed(disputableUntil);
+        uint64 resolvableUntil = uint64(block.timestamp) + job.arbiterWindow;
+        segmentClaim.status = ClaimStatus.Disputed;
+        segmentClaim.deadlineAt = resolvableUntil;
+        emit ClaimDisputed(jobId, segment, job.disputeBond, resolvableUntil);
+    }
+
+    function _resolveOne(bytes32 jobId, uint32 segment, bool pay, uint256 slashAmount) private {
+        Claim storage segmentClaim = _claims[jobId][segment];
+        ClaimStatus status = segmentClaim.status;
+        if (status != ClaimStatus.Disputed) revert JobEscrowClaimNotDisputed(jobId, segment, status);
+        uint64 resolvableUntil = segmentClaim.deadlineAt;
+        if (block.timestamp > resolvableUntil) revert JobEscrowArbiterWindowClosed(resolvableUntil);
+        address provider = segmentClaim.provider;
+        Job storage job = _jobs[jobId];
+        _registry.unlockStake(provider, job.pricePerSecond);
+        if (pay) {
+            if (slashAmount != 0) revert JobEscrowSlashOnPay();
+            segmentClaim.status = ClaimStatus.Paid;
+            uint256 amount = _payClaim(jobId, provider) + _releaseBond(job, provider);
+            emit ClaimFinalized(jobId, segment, provider, amount);
+            emit DisputeResolved(jobId, segment, true, 0, 0);
+        } else {
+            segmentClaim.status = ClaimStatus.Refused;
+            _refuseClaim(jobId, provider);
+            address client = job.client;
+            _releaseBond(job, client);
+            uint256 slashed = slashAmount == 0 ? 0 : _registry.slash(provider, slashAmount, address(this));
+            // Half of a slash compensates the client the provider tried to defraud; the rest is the treasury's.
+            uint256 compensation = slashed / 2;
+            if (compensation != 0) _balances[client] += compensation;
+            if (slashed != compensation) _treasuryBalance += slashed - compensation;
+            emit DisputeResolved(jobId, segment, false, slashed, compensation);
+        }
+    }
+
+    /// @dev Credits a disputed claim's bond to `to`; returns it.
+    function _releaseBond(Job storage job, address to) private returns (uint256 bond) {
+        bond = job.disputeBond;
+        if (bond != 0) _balances[to] += bond;
+    }
+
+    function _lockStake(address provider, uint256 amount) private {
+        if (!_registry.isActive(provider)) revert JobEscrowProviderNotActive(provider);
+        _registry.lockStake(provider, amount);
+    }
+
+    /// @dev Checks the deadline's distance and fixes the policy's windows and bond for the job.
+    function _snapshotEscrowTerms(Job storage job, uint64 deadline) private {
+        (
+            uint64 disputeWindow,
+            uint64 claimWindow,
+            uint64 arbiterWindow,
+            uint64 maxDeadlineDistance,
+            uint256 disputeBond
+        ) = _policy.escrowTerms();
+        uint256 latest = block.timestamp + maxDeadlineDistance;
+        if (deadline > latest) revert JobEscrowDeadlineTooFar(deadline, latest);
+        job.disputeWindow = _window(disputeWindow);
+        job.claimWindow = _window(claimWindow);
+        job.arbiterWindow = _window(arbiterWindow);
+        // the cast is safe: the policy keeps the bond below 2**96.
+        job.disputeBond = uint96(disputeBond);
     }
 
     /// @dev Pays one finalised claim (a pending one): one more claimed second, which is a paid second only if it
@@ -520,15 +714,26 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Checks that a claim comes after the deadline and within the claim window; returns when its dispute
-    /// window closes.
-    function _checkClaimTime(Job storage job) private view returns (uint64 disputableUntil) {
-        uint64 deadline = job.deadline;
-        if (block.timestamp <= deadline) revert JobEscrowDeadlineNotReached(deadline);
-        (uint64 disputeWindow, uint64 claimWindow) = _policy.windows();
-        uint256 claimWindowEnd = uint256(deadline) + claimWindow;
+    /// @dev Checks that a claim comes after its assignment's deadline (or once the job is closing) and within the
+    /// job's claim window; returns when its dispute window closes.
+    function _checkClaimTime(Job storage job, uint64 assignmentDeadline) private view returns (uint64 disputableUntil) {
+        if (job.status == JobStatus.Open && block.timestamp <= assignmentDeadline) {
+            revert JobEscrowDeadlineNotReached(assignmentDeadline);
+        }
+        uint256 claimWindowEnd = _claimWindowEnd(job);
         if (block.timestamp > claimWindowEnd) revert JobEscrowClaimWindowClosed(claimWindowEnd);
-        return uint64(block.timestamp) + disputeWindow;
+        return uint64(block.timestamp) + job.disputeWindow;
+    }
+
+    /// @dev The end of the job's claim window: the challenge window's once settled, else deadline + claim window.
+    function _claimWindowEnd(Job storage job) private view returns (uint256) {
+        if (job.status == JobStatus.Closing) return job.closesAt;
+        return uint256(job.deadline) + job.claimWindow;
+    }
+
+    /// @dev A policy window as a job stores it (a window beyond 2**32 s, 136 years, is as good as forever).
+    function _window(uint64 seconds_) private pure returns (uint32) {
+        return seconds_ > type(uint32).max ? type(uint32).max : uint32(seconds_);
     }
 
     function _withdraw(address account) private {
@@ -546,18 +751,21 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         _token.safeTransfer(account, amount);
     }
 
-    function _requireOpen(Job storage job, bytes32 jobId) private view {
+    /// @dev Reverts unless the job is open or closing (settled uncooperatively, its challenge window running).
+    function _requireLive(Job storage job, bytes32 jobId) private view {
         JobStatus status = job.status;
-        if (status != JobStatus.Open) {
+        if (status != JobStatus.Open && status != JobStatus.Closing) {
             if (status == JobStatus.None) revert JobEscrowUnknownJob(jobId);
             revert JobEscrowJobNotOpen(jobId, status);
         }
     }
 
-    /// @dev Reverts unless `signature` is a well-formed signature of `digest` by `expected`.
-    function _checkSigner(bytes32 digest, bytes calldata signature, address expected) private pure {
-        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
-        if (err != ECDSA.RecoverError.NoError || signer != expected) revert JobEscrowInvalidSigner(signer, expected);
+    /// @dev Reverts unless `signature` is `expected`'s signature of `digest`: ECDSA for a key, ERC-1271 for a contract
+    /// (a Safe, an ERC-4337 account). OpenZeppelin's checker refuses malleable (high-s) ECDSA signatures.
+    function _checkSigner(bytes32 digest, bytes calldata signature, address expected) private view {
+        if (!SignatureChecker.isValidSignatureNowCalldata(expected, digest, signature)) {
+            revert JobEscrowInvalidSigner(expected);
+        }
     }
 
     function _max(uint32 a, uint32 b) private pure returns (uint32) {

@@ -38,6 +38,7 @@ contract ProviderRegistry is IProviderRegistry, ReentrancyGuardTransient {
 
     mapping(address provider => ProviderInfo) private _providers;
     mapping(bytes32 peerIdHash => address provider) private _peerOwners;
+    mapping(address provider => uint256) private _locked;
 
     modifier onlyRegistered() {
         if (!_providers[msg.sender].registered) revert ProviderRegistryNotRegistered(msg.sender);
@@ -116,6 +117,11 @@ contract ProviderRegistry is IProviderRegistry, ReentrancyGuardTransient {
         ProviderInfo storage info = _providers[msg.sender];
         uint256 stake = info.stake;
         if (amount > stake) revert ProviderRegistryInsufficientStake(stake, amount);
+        uint256 locked = _locked[msg.sender];
+        // unchecked: amount <= stake was checked just above.
+        unchecked {
+            if (stake - amount < locked) revert ProviderRegistryStakeLocked(stake, locked, amount);
+        }
         uint64 availableAt = uint64(block.timestamp) + _unstakeCooldown;
         // unchecked: amount <= stake was checked just above.
         unchecked {
@@ -163,7 +169,41 @@ contract ProviderRegistry is IProviderRegistry, ReentrancyGuardTransient {
         if (slashed != 0) _token.safeTransfer(to, slashed);
     }
 
+    /// @inheritdoc IProviderRegistry
+    function lockStake(address provider, uint256 amount) external {
+        if (msg.sender != _escrow) revert ProviderRegistryUnauthorized(msg.sender);
+        ProviderInfo storage info = _providers[provider];
+        if (!info.registered) revert ProviderRegistryNotRegistered(provider);
+        uint256 locked = _locked[provider] + amount;
+        // The stake must cover everything it backs, and never less than the policy minimum.
+        uint256 minimum = _policy.minProviderStake();
+        uint256 required = locked > minimum ? locked : minimum;
+        uint256 stake = info.stake;
+        if (stake < required) revert ProviderRegistryStakeTooLow(stake, required);
+        _locked[provider] = locked;
+        emit StakeLocked(provider, amount, locked);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function unlockStake(address provider, uint256 amount) external {
+        if (msg.sender != _escrow) revert ProviderRegistryUnauthorized(msg.sender);
+        uint256 locked = _locked[provider];
+        // A slash may have taken stake below what was locked; never release more than is locked.
+        uint256 released = amount < locked ? amount : locked;
+        // unchecked: released <= locked.
+        unchecked {
+            locked -= released;
+        }
+        _locked[provider] = locked;
+        emit StakeUnlocked(provider, released, locked);
+    }
+
     // --------------------------------------------------------------- views
+
+    /// @inheritdoc IProviderRegistry
+    function lockedStake(address provider) external view returns (uint256) {
+        return _locked[provider];
+    }
 
     /// @inheritdoc IProviderRegistry
     function getProvider(address provider)

@@ -34,6 +34,10 @@ contract EscrowHandler is EscrowBase {
     constructor() {
         _deploy(address(this), PROVIDERS);
         token.transfer(client, 1e27);
+        // No bond (the model tracks only the deposit) and an arbiter window the warps reach, so that disputes left
+        // unresolved are finalised too.
+        policy.setDisputeBond(0);
+        policy.setArbiterWindow(100);
     }
 
     // --------------------------------------------------------------- views
@@ -47,10 +51,12 @@ contract EscrowHandler is EscrowBase {
     }
 
     function accounts() external view returns (address[] memory list) {
-        list = new address[](PROVIDERS + 2);
+        list = new address[](PROVIDERS + 3);
         for (uint256 i = 0; i < PROVIDERS; ++i) list[i] = providers[i];
         list[PROVIDERS] = coordinator;
         list[PROVIDERS + 1] = treasury;
+        // The client is credited half of every slash.
+        list[PROVIDERS + 2] = client;
     }
 
     // ------------------------------------------------------------- actions
@@ -78,7 +84,7 @@ contract EscrowHandler is EscrowBase {
     function _redeem(bytes32 jobId, address provider, uint32 totalSeconds) internal {
         (Voucher memory v, bytes memory sig) = _voucher(jobId, provider, totalSeconds);
         uint32 before = _paid(jobId, provider);
-        try escrow.redeem(v, sig) {
+        try escrow.redeem(v, sig, totalSeconds, _allocation(jobId, provider, totalSeconds)) {
             if (totalSeconds <= before) _violate("model: redeem paid nothing new");
             _credit(jobId, provider, totalSeconds - before);
             modelVoucher[jobId][provider] = totalSeconds;
@@ -94,6 +100,8 @@ contract EscrowHandler is EscrowBase {
         }
     }
 
+    /// Bit 3 of `mask` makes the settle acknowledged by every listed provider: it closes the job at once when it pays
+    /// every second; any other settle leaves the job closing (its records written, claims and redeems still open).
     function settle(uint256 jobSeed, uint32[3] memory totals, uint8 mask) external {
         if (jobs.length == 0) return;
         bytes32 jobId = jobs[jobSeed % jobs.length];
@@ -109,7 +117,7 @@ contract EscrowHandler is EscrowBase {
         }
         uint256 before = token.balanceOf(client);
         vm.prank(client);
-        try escrow.settle(jobId, list, secs) {
+        try escrow.settle(jobId, _entries(jobId, list, secs, mask & 8 != 0)) {
             for (uint256 i = 0; i < n; ++i) {
                 uint32 paid = _paid(jobId, list[i]);
                 if (secs[i] > paid) {
@@ -117,7 +125,12 @@ contract EscrowHandler is EscrowBase {
                     modelVoucher[jobId][list[i]] = secs[i];
                 }
             }
-            _creditFees(jobId);
+            IJobEscrow.Job memory job = escrow.getJob(jobId);
+            if (job.status == IJobEscrow.JobStatus.Settled) {
+                _creditFees(jobId);
+            } else if (mask & 8 != 0 && job.pendingClaims == 0 && job.paidSeconds == job.totalSeconds) {
+                _violate("model: a cooperative settle paying every second did not close the job");
+            }
             clientSpent -= token.balanceOf(client) - before;
             ++calls[this.settle.selector];
         } catch {}
@@ -208,11 +221,14 @@ contract EscrowHandler is EscrowBase {
         segment = uint32(bound(segment, 0, 7));
         address provider = escrow.getClaim(jobId, segment).provider;
         slashAmount = pay ? 0 : bound(slashAmount, 0, 20 * MIN_STAKE);
-        uint256 treasuryBefore = token.balanceOf(treasury);
+        uint256 stakeBefore = token.balanceOf(address(registry));
         try escrow.resolveDispute(jobId, segment, pay, slashAmount) {
             --modelPending[jobId][provider];
             if (pay) _claimPaid(jobId, provider);
-            slashed += token.balanceOf(treasury) - treasuryBefore;
+            uint256 taken = stakeBefore - token.balanceOf(address(registry));
+            slashed += taken;
+            modelCredited[client] += taken / 2;
+            modelCredited[treasury] += taken - taken / 2;
             ++calls[this.resolve.selector];
         } catch {}
     }
@@ -314,7 +330,7 @@ contract JobEscrowInvariantTest is CheatCodes {
             IJobEscrow.Job memory job = escrow.getJob(handler.jobs(i));
             uint256 spent = uint256(job.paidSeconds) * job.pricePerSecond;
             paidOut += spent;
-            if (job.status == IJobEscrow.JobStatus.Open) {
+            if (job.status == IJobEscrow.JobStatus.Open || job.status == IJobEscrow.JobStatus.Closing) {
                 uint256 net = job.pricePerSecond -
                     (uint256(job.pricePerSecond) * job.coordinatorFeeBps) / 10_000 -
                     (uint256(job.pricePerSecond) * job.treasuryFeeBps) / 10_000;
@@ -353,7 +369,7 @@ contract JobEscrowInvariantTest is CheatCodes {
             IJobEscrow.Job memory job = escrow.getJob(jobId);
             require(uint256(job.paidSeconds) + job.reservedSeconds <= job.totalSeconds, "within the job's seconds");
             require(job.paidSeconds == handler.modelPaidSeconds(jobId), "paid seconds match the model");
-            if (job.status != IJobEscrow.JobStatus.Open) {
+            if (job.status != IJobEscrow.JobStatus.Open && job.status != IJobEscrow.JobStatus.Closing) {
                 require(job.reservedSeconds == 0, "a closed job reserves nothing");
                 require(job.pendingClaims == 0, "a closed job has no pending claim");
                 continue;
@@ -387,7 +403,7 @@ contract JobEscrowInvariantTest is CheatCodes {
         require(bytes(handler.modelViolation()).length == 0, handler.modelViolation());
     }
 
-    /// Stake leaves the registry only as a slash, which goes to the treasury.
+    /// Stake leaves the registry only as a slash, which the escrow credits to the client and the treasury.
     /// forge-config: default.invariant.runs = 256
     /// forge-config: default.invariant.depth = 64
     function invariant_slashesGoToTreasury() public view {

@@ -124,7 +124,22 @@ describe("MeshGovernor + MeshTimelock", () => {
     const deadline = BigInt((await ethers.provider.getBlock("latest"))!.timestamp) + 3600n;
     const jobId = await f.escrow.connect(f.client).openJob.staticCall(SPEC, f.coordinator.address, 10, PRICE, deadline, 1);
     await f.escrow.connect(f.client).openJob(SPEC, f.coordinator.address, 10, PRICE, deadline, 1);
-    await f.escrow.connect(f.client).settle(jobId, [f.provider.address], [10]);
+    // A cooperative settle: the coordinator allocated the provider the job's ten seconds and the provider acknowledges them.
+    const domain = { name: "Rendermesh", version: "1", chainId: (await ethers.provider.getNetwork()).chainId, verifyingContract: escrowAddress };
+    const message = { jobId, provider: f.provider.address, seconds: 10 };
+    const fields = [
+      { name: "jobId", type: "bytes32" },
+      { name: "provider", type: "address" },
+      { name: "seconds", type: "uint32" },
+    ];
+    const entry = {
+      provider: f.provider.address,
+      totalSeconds: 10,
+      allocated: 10,
+      allocationSig: await f.coordinator.signTypedData(domain, { Allocation: fields }, message),
+      acknowledgementSig: await f.provider.signTypedData(domain, { Acknowledgement: fields }, message),
+    };
+    await f.escrow.connect(f.client).settle(jobId, [entry]);
     const timelock = await f.timelock.getAddress();
     const fees = 10n * ((PRICE * 100n) / 10_000n);
     await expect(f.escrow.withdrawFor(timelock)).to.changeTokenBalances(ethers, f.token, [timelock], [fees]);

@@ -20,9 +20,11 @@ contract ReentrancyTest is CheatCodes {
     JobEscrow internal escrow;
     ProviderRegistry internal registry;
     ReentrantReceiver internal attacker;
-    address internal coordinator = address(0xC0);
+    uint256 internal constant COORDINATOR_KEY = 0xC00D;
+    address internal coordinator;
 
     function setUp() public {
+        coordinator = vm.addr(COORDINATOR_KEY);
         token = new ReentrantToken(address(this), 1e30);
         bytes32[] memory models = new bytes32[](1);
         models[0] = MODEL;
@@ -57,7 +59,27 @@ contract ReentrancyTest is CheatCodes {
         list[0] = address(attacker);
         uint32[] memory secs = new uint32[](1);
         secs[0] = 10;
-        escrow.settle(jobId, list, secs);
+        IJobEscrow.SettleEntry[] memory entries = new IJobEscrow.SettleEntry[](1);
+        entries[0] = IJobEscrow.SettleEntry(address(attacker), 10, 10, _allocation(jobId, address(attacker), 10), "");
+        escrow.settle(jobId, entries);
+    }
+
+    /// The coordinator's EIP-712 allocation of `seconds_` to `provider`.
+    function _allocation(bytes32 jobId, address provider, uint32 seconds_) internal view returns (bytes memory) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("Rendermesh"),
+                keccak256("1"),
+                block.chainid,
+                address(escrow)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(keccak256("Allocation(bytes32 jobId,address provider,uint32 seconds)"), jobId, provider, seconds_)
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(COORDINATOR_KEY, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        return abi.encodePacked(r, s, v);
     }
 
     function _selector(bytes memory revertData) internal pure returns (bytes4 selector) {
@@ -83,7 +105,7 @@ contract ReentrancyTest is CheatCodes {
         // While the deposit is pulled, the token tries to settle the job being opened (and refund itself).
         uint256 nonce = escrow.nonces(address(this));
         bytes32 expectedId = keccak256(abi.encode(block.chainid, address(escrow), address(this), nonce));
-        token.arm(address(escrow), abi.encodeCall(IJobEscrow.settle, (expectedId, new address[](0), new uint32[](0))));
+        token.arm(address(escrow), abi.encodeCall(IJobEscrow.settle, (expectedId, new IJobEscrow.SettleEntry[](0))));
         bytes32 jobId = escrow.openJob(keccak256("spec"), coordinator, 5, 1e18, uint64(block.timestamp + 100), 1);
         require(jobId == expectedId, "job id");
         require(_selector(token.lastRevert()) == REENTRANT, "re-entry refused by the guard");

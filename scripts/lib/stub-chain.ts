@@ -19,7 +19,7 @@ export function stubChain(providers: Map<string, string>): ChainView {
     chainId: 31337,
     escrow: `0x${"ee".repeat(20)}`,
     coordinator: `0x${"c0".repeat(20)}`,
-    getJob: async () => ({ client: "0x", seconds: 0, paidSeconds: 0, reservedSeconds: 0, coordinator: "0x", deadline: 0, coordinatorFeeBps: 0, treasuryFeeBps: 0, pricePerSecond: 0n, policyVersion: 0n, status: 0, specHash: "0x" }),
+    getJob: async () => ({ client: "0x", seconds: 0, paidSeconds: 0, reservedSeconds: 0, coordinator: "0x", deadline: 0, coordinatorFeeBps: 0, treasuryFeeBps: 0, pricePerSecond: 0n, policyVersion: 0n, status: 0, specHash: "0x", closesAt: 0, disputeWindow: 0, claimWindow: 0, arbiterWindow: 0, disputeBond: 0n }),
     jobOpenedBlock: async () => undefined,
     readPolicy: async () => policy,
     providerOfPeer: async (bytes) => providers.get(Buffer.from(bytes).toString("hex")) ?? `0x${"00".repeat(20)}`,

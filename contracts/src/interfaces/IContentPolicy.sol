@@ -34,6 +34,8 @@ interface IContentPolicy {
     error ContentPolicyZeroLimit();
     /// @notice A value that must be positive (minimum stake, a window) is zero.
     error ContentPolicyZeroValue();
+    /// @notice The dispute bond does not fit 96 bits.
+    error ContentPolicyBondTooLarge(uint256 disputeBond);
     /// @notice The arbiter or treasury would be the zero address.
     error ContentPolicyZeroAddress();
     /// @notice A batch of terms is empty.
@@ -56,6 +58,9 @@ interface IContentPolicy {
     event MinProviderStakeChanged(uint256 minProviderStake);
     event DisputeWindowChanged(uint64 disputeWindow);
     event ClaimWindowChanged(uint64 claimWindow);
+    event ArbiterWindowChanged(uint64 arbiterWindow);
+    event MaxDeadlineDistanceChanged(uint64 maxDeadlineDistance);
+    event DisputeBondChanged(uint256 disputeBond);
     event ArbiterChanged(address indexed arbiter);
     event TreasuryChanged(address indexed treasury);
     /// @notice Emitted after every change, with the new version.
@@ -108,6 +113,38 @@ interface IContentPolicy {
 
     /// @notice Both claim-path windows in one call (one storage slot).
     function windows() external view returns (uint64 disputeSeconds, uint64 claimSeconds);
+
+    /// @notice Seconds the arbiter has to resolve a dispute; past it anyone may finalise the claim in the provider's
+    /// favour. Defaults to 3 days; snapshotted into a job when it opens.
+    function arbiterWindow() external view returns (uint64);
+
+    /// @notice The furthest a job's deadline may lie from its opening (defaults to 30 days), so a client cannot keep
+    /// claims closed indefinitely.
+    function maxDeadlineDistance() external view returns (uint64);
+
+    /// @notice MESH a client deposits with each dispute (defaults to 1 MESH); returned when the claim is refused, paid
+    /// to the provider otherwise. Snapshotted into a job when it opens.
+    function disputeBond() external view returns (uint256);
+
+    /// @notice What the escrow snapshots into a job when it opens, besides {openJobTerms}: the windows, the furthest
+    /// deadline and the dispute bond.
+    function escrowTerms()
+        external
+        view
+        returns (
+            uint64 disputeSeconds,
+            uint64 claimSeconds,
+            uint64 arbiterSeconds,
+            uint64 maxDeadlineSeconds,
+            uint256 bond
+        );
+
+    function setArbiterWindow(uint64 arbiterWindow) external;
+
+    function setMaxDeadlineDistance(uint64 maxDeadlineDistance) external;
+
+    /// @dev At most 2**96 - 1 (a job stores it in 96 bits).
+    function setDisputeBond(uint256 disputeBond) external;
 
     function blockTerms(bytes32[] calldata terms) external;
 

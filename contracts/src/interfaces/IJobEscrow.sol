@@ -20,15 +20,25 @@ import {Voucher, Assignment, Delivery} from "../types/Messages.sol";
 /// paid second (not when vouchers already cover it). All providers together never exceed the job's seconds, counting
 /// the reserved ones. Segment `i` is second `i`.
 ///
-/// Timeline: `openJob` ... `redeem`s ... `settle` (client, any time while no claim is pending) - or, after the
-/// deadline, `claim`s during the claim window, each `dispute`d within the dispute window or finalised after it, and
-/// `refund` of the rest once the claim window has passed and no claim is pending.
+/// Who may be paid. Vouchers and settle entries pay only up to the provider's coordinator-signed `Allocation` (the
+/// seconds of the job the coordinator assigned it), so a client cannot divert its deposit to an address of its own.
+///
+/// Timeline: `openJob` ... `redeem`s ... `settle` by the client. A settle closes the job at once (`Settled`) only when
+/// it is cooperative: no claim is pending, every entry carries the provider's `Acknowledgement` of exactly its
+/// amount, and together with earlier payments it pays every second of the job. Any other settle pays its entries
+/// and starts a challenge window (`Closing`, until `closesAt` = now + the job's claim window) in which providers
+/// still redeem vouchers and claim segments; the rest returns to the client by `refund` after it. Without a settle,
+/// claims open for an assignment once its own deadline has passed, until the job's deadline plus its claim window.
+/// Each claim locks stake worth one second; it is `dispute`d (with a bond) within the dispute window or finalised
+/// after it; a disputed claim is resolved by the arbiter within the arbiter window or, past it, finalised by anyone
+/// in the provider's favour. Windows, fees and the bond are the policy's at `openJob`, fixed for the job.
 interface IJobEscrow {
     enum JobStatus {
         None,
         Open,
         Settled,
-        Refunded
+        Refunded,
+        Closing
     }
 
     enum ClaimStatus {
@@ -44,6 +54,8 @@ interface IJobEscrow {
     /// `seconds`. `reservedSeconds` are seconds held for pending claims that may still be paid; `pendingClaims` counts
     /// the claims not yet finalised or resolved (some of which may reserve nothing, their seconds being paid by
     /// vouchers already).
+    /// The fifth slot holds the terms snapshotted at open: the dispute, claim and arbiter windows, the dispute bond, and
+    /// `closesAt`, the end of the challenge window once a settle has started it (0 before).
     struct Job {
         address client;
         uint32 totalSeconds;
@@ -58,12 +70,34 @@ interface IJobEscrow {
         uint16 treasuryFeeBps;
         JobStatus status;
         bytes32 specHash;
+        uint64 closesAt;
+        uint32 disputeWindow;
+        uint32 claimWindow;
+        uint32 arbiterWindow;
+        uint96 disputeBond;
     }
 
+    /// @dev `deadlineAt` is when the claim's dispute window closes while `Pending`, and when the arbiter's window
+    /// closes while `Disputed`. A `Refused` claim frees its segment for another provider's claim.
     struct Claim {
         address provider;
-        uint64 disputableUntil;
+        uint64 deadlineAt;
         ClaimStatus status;
+    }
+
+    /// @notice One provider's payment in a {settle}.
+    /// @param provider Who is paid.
+    /// @param totalSeconds Its cumulative seconds (what it has been paid already is honoured).
+    /// @param allocated The seconds of its coordinator-signed allocation, at least `totalSeconds`.
+    /// @param allocationSig The job coordinator's EIP-712 signature of `Allocation(jobId, provider, allocated)`.
+    /// @param acknowledgementSig The provider's EIP-712 signature of `Acknowledgement(jobId, provider, totalSeconds)`,
+    /// or empty; a settle closes at once only when every entry has one.
+    struct SettleEntry {
+        address provider;
+        uint32 totalSeconds;
+        uint32 allocated;
+        bytes allocationSig;
+        bytes acknowledgementSig;
     }
 
     /// @notice The spec hash is zero.
@@ -76,6 +110,14 @@ interface IJobEscrow {
     error JobEscrowZeroPrice();
     /// @notice The deadline is not in the future.
     error JobEscrowDeadlineInPast(uint64 deadline, uint256 timestamp);
+    /// @notice The deadline is further away than the policy's `maxDeadlineDistance` allows (`latest`).
+    error JobEscrowDeadlineTooFar(uint64 deadline, uint256 latest);
+    /// @notice A voucher or settle entry for more seconds than the coordinator allocated to the provider.
+    error JobEscrowOverAllocation(address provider, uint32 totalSeconds, uint32 allocated);
+    /// @notice The arbiter's window for this dispute closed at `resolvableUntil`; finalise it instead.
+    error JobEscrowArbiterWindowClosed(uint64 resolvableUntil);
+    /// @notice The claim cannot be finalised before `until` (its dispute or arbiter window).
+    error JobEscrowClaimNotFinal(uint64 until);
     /// @notice The job was quoted under another policy version than the current one.
     error JobEscrowPolicyVersionMismatch(uint64 given, uint64 current);
     /// @notice The job is longer than the policy allows.
@@ -86,8 +128,9 @@ interface IJobEscrow {
     error JobEscrowJobNotOpen(bytes32 jobId, JobStatus status);
     /// @notice The caller may not do this (`expected` is who may).
     error JobEscrowUnauthorized(address caller, address expected);
-    /// @notice A signature is malformed (`signer` zero) or by someone else than `expected`.
-    error JobEscrowInvalidSigner(address signer, address expected);
+    /// @notice A signature is not `expected`'s (an ECDSA signature by another key, a malformed one, or one its
+    /// ERC-1271 wallet refuses).
+    error JobEscrowInvalidSigner(address expected);
     /// @notice A voucher, or a settle entry, for no more seconds than the provider has been paid already.
     error JobEscrowNothingOwed(bytes32 jobId, address provider, uint32 totalSeconds, uint32 paidSeconds);
     /// @notice Paying this would take the job past its seconds (`available` = seconds neither paid nor reserved; for a
@@ -103,25 +146,23 @@ interface IJobEscrow {
     error JobEscrowClaimMismatch();
     /// @notice The segment is outside the job.
     error JobEscrowInvalidSegment(uint32 segment, uint32 totalSeconds);
-    /// @notice Claims open only after the job's deadline.
+    /// @notice Claims open only after the assignment's deadline (or once the client has settled).
     error JobEscrowDeadlineNotReached(uint64 deadline);
     /// @notice The claim window of this job closed at `closedAt`.
     error JobEscrowClaimWindowClosed(uint256 closedAt);
     /// @notice The provider is not registered with the minimum stake.
     error JobEscrowProviderNotActive(address provider);
-    /// @notice The segment has been claimed already.
+    /// @notice The segment has been claimed already (or was refused for this same provider).
     error JobEscrowSegmentAlreadyClaimed(bytes32 jobId, uint32 segment);
     /// @notice The claim is not in the state this call needs.
     error JobEscrowClaimNotPending(bytes32 jobId, uint32 segment, ClaimStatus status);
     /// @notice The claim is not disputed.
     error JobEscrowClaimNotDisputed(bytes32 jobId, uint32 segment, ClaimStatus status);
-    /// @notice The claim can still be disputed until `disputableUntil`.
-    error JobEscrowDisputeWindowOpen(uint64 disputableUntil);
     /// @notice The claim could only be disputed until `disputableUntil`.
     error JobEscrowDisputeWindowClosed(uint64 disputableUntil);
     /// @notice A dispute resolved in the provider's favour cannot slash it.
     error JobEscrowSlashOnPay();
-    /// @notice The refund opens after `claimWindowEnd` (deadline + claim window).
+    /// @notice The refund opens after `claimWindowEnd` (deadline + claim window, or the end of the challenge window).
     error JobEscrowRefundTooEarly(uint256 claimWindowEnd);
     /// @notice The account has no balance in the escrow.
     error JobEscrowNothingToWithdraw(address account);
@@ -141,6 +182,9 @@ interface IJobEscrow {
     event VoucherRedeemed(bytes32 indexed jobId, address indexed provider, uint32 totalSeconds, uint256 amount);
     /// @notice The job closed: `paid` of the deposit went to providers and fees over its life, `refund` to the client.
     event JobSettled(bytes32 indexed jobId, uint256 paid, uint256 refund);
+    /// @notice An uncooperative settle paid its entries; providers may redeem and claim until `closesAt`, then the
+    /// rest returns to the client by {refund}.
+    event JobClosing(bytes32 indexed jobId, uint64 closesAt, uint32 paidSeconds);
     event SegmentClaimed(
         bytes32 indexed jobId,
         uint32 indexed segment,
@@ -150,8 +194,17 @@ interface IJobEscrow {
     );
     /// @notice A claim was paid (`amount` credited to the provider; zero when vouchers covered the second already).
     event ClaimFinalized(bytes32 indexed jobId, uint32 indexed segment, address indexed provider, uint256 amount);
-    event ClaimDisputed(bytes32 indexed jobId, uint32 indexed segment);
-    event DisputeResolved(bytes32 indexed jobId, uint32 indexed segment, bool paid, uint256 slashed);
+    /// @notice The client disputed a claim, depositing `bond`; the arbiter may resolve it until `resolvableUntil`.
+    event ClaimDisputed(bytes32 indexed jobId, uint32 indexed segment, uint256 bond, uint64 resolvableUntil);
+    /// @notice `slashed` was taken from the provider's stake: `compensation` of it credited to the client, the rest to
+    /// the treasury.
+    event DisputeResolved(
+        bytes32 indexed jobId,
+        uint32 indexed segment,
+        bool paid,
+        uint256 slashed,
+        uint256 compensation
+    );
     /// @notice The job closed after its claim window; `amount` went back to the client.
     event JobRefunded(bytes32 indexed jobId, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -188,18 +241,31 @@ interface IJobEscrow {
     ) external returns (bytes32 jobId);
 
     /// @notice Pays `voucher.provider` for the seconds of the voucher it has not been paid yet. Anyone may send it,
-    /// also after the deadline and while the provider's claims are pending: seconds the provider's own pending claims
-    /// reserved count towards the voucher (they are released, and those claims then pay only seconds beyond it).
-    /// @param signature The job client's EIP-712 signature of the voucher (65 bytes: r, s, v).
-    function redeem(Voucher calldata voucher, bytes calldata signature) external;
+    /// while the job is open or closing, also while the provider's claims are pending: seconds the provider's own
+    /// pending claims reserved count towards the voucher (they are released, and those claims then pay only seconds
+    /// beyond it).
+    /// @param signature The job client's EIP-712 signature of the voucher (ECDSA, or ERC-1271 for a contract client).
+    /// @param allocated The seconds of the provider's allocation, at least the voucher's.
+    /// @param allocationSig The job coordinator's EIP-712 signature of `Allocation(jobId, provider, allocated)`.
+    function redeem(
+        Voucher calldata voucher,
+        bytes calldata signature,
+        uint32 allocated,
+        bytes calldata allocationSig
+    ) external;
 
-    /// @notice Closes the job: pays each listed provider up to its cumulative seconds (honouring what it has been paid
-    /// already), credits the fees, refunds the rest to the client. Only the client; not while a claim is pending.
-    /// @dev An empty list closes a job that was refused or never started and refunds the whole deposit.
-    function settle(bytes32 jobId, address[] calldata providers, uint32[] calldata totalSeconds) external;
+    /// @notice Pays each entry's provider up to its cumulative seconds (honouring what it has been paid already). Only
+    /// the client, once. Closes the job at once (`JobSettled`, fees credited, the rest refunded) when it is
+    /// cooperative: no claim pending, every entry acknowledged by its provider, every second of the job paid.
+    /// Otherwise the job is `Closing` (`JobClosing`) until now + its claim window: providers redeem and claim, then
+    /// {refund} returns the rest.
+    /// @dev An empty list on a job that was refused or never started starts the challenge window with nothing paid.
+    function settle(bytes32 jobId, SettleEntry[] calldata entries) external;
 
-    /// @notice After the deadline and within the claim window, claims one segment (one second) for the provider of
-    /// the assignment. Anyone may send it. It is paid by {finalizeClaim} once the dispute window has passed.
+    /// @notice Claims one segment (one second) for the provider of the assignment, once the assignment's deadline
+    /// has passed (at once while the job is closing), until the job's claim window ends. Anyone may send it. It locks
+    /// stake worth one second of the job and is paid by {finalizeClaim} once the dispute window has passed. A segment
+    /// whose claim was refused can be claimed again, by another provider.
     /// @dev A claim reserves one of the job's seconds (and needs one unpaid, unreserved second) only if it can add a
     /// paid second, i.e. when the provider's finalised plus pending claims, this one included, would exceed its
     /// voucher seconds. A claim for a second that vouchers already paid reserves nothing and pays nothing.
@@ -212,20 +278,36 @@ interface IJobEscrow {
         bytes calldata providerSig
     ) external;
 
-    /// @notice Pays an undisputed claim once its dispute window has passed. Anyone may send it. It counts one more
-    /// finalised claim for the provider, which pays one second (out of the provider's reserved seconds) only if that
-    /// takes the provider's finalised claims past its voucher seconds; otherwise it pays nothing (`amount` 0).
+    /// @notice Pays an undisputed claim once its dispute window has passed, or a disputed one the arbiter left
+    /// unresolved past the arbiter window (the client's bond then goes to the provider). Anyone may send it. It counts
+    /// one more finalised claim for the provider, which pays one second (out of the provider's reserved seconds) only
+    /// if that takes the provider's finalised claims past its voucher seconds; otherwise it pays nothing (`amount` 0).
     function finalizeClaim(bytes32 jobId, uint32 segment) external;
 
-    /// @notice The client disputes a pending claim within its dispute window.
+    /// @notice The client disputes a pending claim within its dispute window, depositing the job's dispute bond
+    /// (approve first).
     function dispute(bytes32 jobId, uint32 segment) external;
 
-    /// @notice The policy's arbiter pays a disputed claim (as {finalizeClaim} would), or refuses it, releasing what
-    /// it held reserved, and slashes up to `slashAmount` of the provider's stake to the treasury.
+    /// @notice {dispute} for several segments of one job, one bond each.
+    function disputeMany(bytes32 jobId, uint32[] calldata segments) external;
+
+    /// @notice The policy's arbiter, within the arbiter window, pays a disputed claim (as {finalizeClaim} would; the
+    /// bond goes to the provider), or refuses it: the reserved second is released, the segment can be claimed by
+    /// another provider, the bond returns to the client, and up to `slashAmount` of the provider's stake is taken,
+    /// half of it credited to the client as compensation and the rest to the treasury.
     function resolveDispute(bytes32 jobId, uint32 segment, bool pay, uint256 slashAmount) external;
 
-    /// @notice After the deadline plus the claim window, with no claim pending, closes the job, credits the fees of
-    /// what was paid and returns the unspent deposit to the client. Anyone may send it.
+    /// @notice {resolveDispute} for several segments of one job.
+    function resolveDisputes(
+        bytes32 jobId,
+        uint32[] calldata segments,
+        bool[] calldata pays,
+        uint256[] calldata slashAmounts
+    ) external;
+
+    /// @notice After the deadline plus the claim window (or, once settled uncooperatively, after the challenge
+    /// window), with no claim pending, closes the job, credits the fees of what was paid and returns the unspent
+    /// deposit to the client. Anyone may send it.
     function refund(bytes32 jobId) external;
 
     /// @notice Sends the caller its balance.

@@ -35,6 +35,8 @@ interface IProviderRegistry {
     error ProviderRegistryNoUnstakePending(address provider);
     /// @notice The unstake cooldown has not passed yet.
     error ProviderRegistryUnstakeNotReady(uint64 availableAt);
+    /// @notice `locked` of the stake backs open claims and cannot be unstaked until they are finalised.
+    error ProviderRegistryStakeLocked(uint256 stake, uint256 locked, uint256 requested);
     /// @notice Only the escrow may slash.
     error ProviderRegistryUnauthorized(address caller);
 
@@ -53,6 +55,10 @@ interface IProviderRegistry {
     event UnstakeRequested(address indexed provider, uint256 amount, uint64 availableAt);
     event StakeWithdrawn(address indexed provider, uint256 amount);
     event ProviderSlashed(address indexed provider, uint256 amount, address to);
+    /// @notice `amount` of the provider's stake now backs a claim (`locked` in total).
+    event StakeLocked(address indexed provider, uint256 amount, uint256 locked);
+    /// @notice `amount` of the provider's stake no longer backs a claim (`locked` left).
+    event StakeUnlocked(address indexed provider, uint256 amount, uint256 locked);
 
     /// @notice Registers `msg.sender` (the transaction is its signature binding `peerId` to it) and pulls `stake`.
     /// @param peerId The libp2p peer id bytes (multihash); unique across providers.
@@ -82,7 +88,8 @@ interface IProviderRegistry {
     /// @notice Pulls `amount` more MESH into the caller's active stake.
     function addStake(uint256 amount) external;
 
-    /// @notice Moves `amount` of the active stake to pending; it can be withdrawn after the cooldown.
+    /// @notice Moves `amount` of the active stake to pending; it can be withdrawn after the cooldown. Stake locked
+    /// behind open claims ({lockedStake}) cannot be moved.
     function requestUnstake(uint256 amount) external;
 
     /// @notice Sends the caller its pending amount once the cooldown has passed.
@@ -92,6 +99,17 @@ interface IProviderRegistry {
     /// @dev Only the escrow, when its arbiter refuses a disputed claim.
     /// @return slashed What was taken (less than `amount` if the provider had less).
     function slash(address provider, uint256 amount, address to) external returns (uint256 slashed);
+
+    /// @notice Locks `amount` more of the provider's active stake behind a claim. Only the escrow.
+    /// @dev Reverts {ProviderRegistryStakeTooLow} unless the active stake covers everything locked, this amount
+    /// included, and the policy minimum: past the minimum, the stake a provider needs grows with the claims it backs.
+    function lockStake(address provider, uint256 amount) external;
+
+    /// @notice Releases up to `amount` of the provider's locked stake (its claim was finalised). Only the escrow.
+    function unlockStake(address provider, uint256 amount) external;
+
+    /// @notice The part of the provider's stake backing open claims.
+    function lockedStake(address provider) external view returns (uint256);
 
     function getProvider(address provider)
         external

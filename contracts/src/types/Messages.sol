@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 // The type strings are the protocol's and longer than 32 bytes; the field order is the protocol's.
 // solhint-disable gas-small-strings, gas-struct-packing
 
-// The three EIP-712 messages of the protocol, signed under the escrow's domain
+// The EIP-712 messages of the protocol, signed under the escrow's domain
 // (name "Rendermesh", version "1", chainId, JobEscrow address).
 //
 // `seconds` is a reserved word in Solidity, so the Voucher field the type string calls `seconds` is
@@ -29,13 +29,15 @@ struct Assignment {
     uint64 deadline;
 }
 
-/// @notice Signed by a provider: it delivered `segment` as the file with binary CIDv1 `cid` and this `sha256`.
+/// @notice Signed by a provider: it delivered `segment` as the file with binary CIDv1 `cid` and this `sha256`;
+/// `trace` is the binary CIDv1 of the segment's render-trace root (empty for models without one).
 struct Delivery {
     bytes32 jobId;
     uint32 segment;
     bytes cid;
     bytes32 sha256;
     uint32 frameCount;
+    bytes trace;
 }
 
 using MessageHashes for Voucher global;
@@ -50,7 +52,21 @@ library MessageHashes {
         "Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)"
     );
     bytes32 internal constant DELIVERY_TYPEHASH =
-        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)");
+        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)");
+    /// @dev Signed by a provider: it is owed `seconds` seconds of the job in total, no more (cumulative).
+    bytes32 internal constant ACKNOWLEDGEMENT_TYPEHASH =
+        keccak256("Acknowledgement(bytes32 jobId,address provider,uint32 seconds)");
+    /// @dev Signed by the job's coordinator: it assigned `provider` segments worth `seconds` seconds of the job in total
+    /// (cumulative), so vouchers and a settle may pay `provider` up to that many seconds.
+    bytes32 internal constant ALLOCATION_TYPEHASH = keccak256("Allocation(bytes32 jobId,address provider,uint32 seconds)");
+
+    function hashAcknowledgement(bytes32 jobId, address provider, uint32 seconds_) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ACKNOWLEDGEMENT_TYPEHASH, jobId, provider, seconds_));
+    }
+
+    function hashAllocation(bytes32 jobId, address provider, uint32 seconds_) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ALLOCATION_TYPEHASH, jobId, provider, seconds_));
+    }
 
     function hash(Voucher calldata voucher) internal pure returns (bytes32) {
         return keccak256(abi.encode(VOUCHER_TYPEHASH, voucher.jobId, voucher.provider, voucher.totalSeconds));
@@ -78,7 +94,8 @@ library MessageHashes {
                 delivery.segment,
                 keccak256(delivery.cid),
                 delivery.sha256,
-                delivery.frameCount
+                delivery.frameCount,
+                keccak256(delivery.trace)
             )
         );
     }

@@ -46,6 +46,21 @@ export const DELIVERY_TYPES = {
     { name: "cid", type: "bytes" },
     { name: "sha256", type: "bytes32" },
     { name: "frameCount", type: "uint32" },
+    { name: "trace", type: "bytes" },
+  ],
+};
+export const ACKNOWLEDGEMENT_TYPES = {
+  Acknowledgement: [
+    { name: "jobId", type: "bytes32" },
+    { name: "provider", type: "address" },
+    { name: "seconds", type: "uint32" },
+  ],
+};
+export const ALLOCATION_TYPES = {
+  Allocation: [
+    { name: "jobId", type: "bytes32" },
+    { name: "provider", type: "address" },
+    { name: "seconds", type: "uint32" },
   ],
 };
 
@@ -63,6 +78,7 @@ export interface Delivery {
   cid: string;
   sha256: string;
   frameCount: number;
+  trace: string;
 }
 
 export type Signer = HardhatEthersSigner;
@@ -155,9 +171,42 @@ export function escrowFixture(connection: NetworkConnection) {
     return { jobId, deadline };
   }
 
-  async function voucher(f: Fixture, jobId: string, provider: string, seconds: number, signer: Signer = f.client) {
+  /** A client voucher and the coordinator's allocation of (by default) exactly its seconds to the provider. */
+  async function voucher(
+    f: Fixture,
+    jobId: string,
+    provider: string,
+    seconds: number,
+    signer: Signer = f.client,
+    allocated: number = seconds,
+  ) {
     const signature = await signer.signTypedData(f.domain, VOUCHER_TYPES, { jobId, provider, seconds });
-    return { voucher: { jobId, provider, totalSeconds: seconds }, signature };
+    const allocationSig = await allocation(f, jobId, provider, allocated);
+    return { voucher: { jobId, provider, totalSeconds: seconds }, signature, allocated, allocationSig };
+  }
+
+  async function allocation(f: Fixture, jobId: string, provider: string, seconds: number, coordinator: Signer = f.coordinator) {
+    return coordinator.signTypedData(f.domain, ALLOCATION_TYPES, { jobId, provider, seconds });
+  }
+
+  async function acknowledgement(f: Fixture, jobId: string, provider: Signer, seconds: number) {
+    return provider.signTypedData(f.domain, ACKNOWLEDGEMENT_TYPES, { jobId, provider: provider.address, seconds });
+  }
+
+  /**
+   * Settle entries: each provider allocated its seconds by the coordinator and, unless `ack` is false, acknowledging
+   * them. `providers` are signers or addresses (an address cannot acknowledge, its entry has none).
+   */
+  async function entries(f: Fixture, jobId: string, providers: Array<Signer | string>, seconds: number[], ack = true) {
+    return Promise.all(
+      providers.map(async (p, i) => {
+        const address = typeof p === "string" ? p : p.address;
+        const secs = seconds[i] ?? 0;
+        const acknowledgementSig = ack && typeof p !== "string" ? await acknowledgement(f, jobId, p, secs) : "0x";
+        const allocationSig = await allocation(f, jobId, address, secs);
+        return { provider: address, totalSeconds: secs, allocated: secs, allocationSig, acknowledgementSig };
+      }),
+    );
   }
 
   /** A coordinator-signed assignment and a provider-signed delivery for one segment. */
@@ -166,7 +215,7 @@ export function escrowFixture(connection: NetworkConnection) {
     jobId: string,
     segment: number,
     provider: Signer,
-    overrides: { coordinator?: Signer; deliverySigner?: Signer; delivery?: Partial<Delivery> } = {},
+    overrides: { coordinator?: Signer; deliverySigner?: Signer; delivery?: Partial<Delivery>; assignment?: Partial<Assignment> } = {},
   ) {
     const assignment: Assignment = {
       jobId,
@@ -174,7 +223,9 @@ export function escrowFixture(connection: NetworkConnection) {
       firstFrame: segment * 12,
       frameCount: 12,
       provider: provider.address,
-      deadline: Number(await now()) + 30,
+      // Its deadline has passed: the claim is open.
+      deadline: Number(await now()) - 1,
+      ...overrides.assignment,
     };
     const delivery: Delivery = {
       jobId,
@@ -182,6 +233,7 @@ export function escrowFixture(connection: NetworkConnection) {
       cid: `0x01551220${segment.toString(16).padStart(64, "0")}`,
       sha256: `0x${"cd".repeat(32)}`,
       frameCount: 12,
+      trace: "0x",
       ...overrides.delivery,
     };
     const coordinatorSig = await (overrides.coordinator ?? f.coordinator).signTypedData(f.domain, ASSIGNMENT_TYPES, assignment);
@@ -194,6 +246,9 @@ export function escrowFixture(connection: NetworkConnection) {
     load: () => networkHelpers.loadFixture(deploy),
     openJob,
     voucher,
+    allocation,
+    acknowledgement,
+    entries,
     claimArgs,
     now,
     increaseTime: (s: bigint | number) => networkHelpers.time.increase(s),

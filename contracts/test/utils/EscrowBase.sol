@@ -7,6 +7,7 @@ import {JobEscrow} from "../../src/JobEscrow.sol";
 import {MeshToken} from "../../src/MeshToken.sol";
 import {ProviderRegistry} from "../../src/ProviderRegistry.sol";
 import {IContentPolicy} from "../../src/interfaces/IContentPolicy.sol";
+import {IJobEscrow} from "../../src/interfaces/IJobEscrow.sol";
 import {Voucher, Assignment, Delivery} from "../../src/types/Messages.sol";
 import {CheatCodes} from "./Vm.sol";
 
@@ -20,7 +21,9 @@ abstract contract EscrowBase is CheatCodes {
         "Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)"
     );
     bytes32 internal constant DELIVERY_TYPEHASH =
-        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)");
+        keccak256("Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)");
+    bytes32 internal constant ACK_TYPEHASH = keccak256("Acknowledgement(bytes32 jobId,address provider,uint32 seconds)");
+    bytes32 internal constant ALLOCATION_TYPEHASH = keccak256("Allocation(bytes32 jobId,address provider,uint32 seconds)");
 
     uint256 internal constant MESH = 1e18;
     uint256 internal constant MIN_STAKE = 100 * MESH;
@@ -111,8 +114,16 @@ abstract contract EscrowBase is CheatCodes {
         uint256 providerIndex
     ) internal view returns (Assignment memory a, bytes memory coordinatorSig, Delivery memory d, bytes memory providerSig) {
         address provider = providers[providerIndex];
-        a = Assignment(jobId, segment, segment * 12, 12, provider, uint64(block.timestamp));
-        d = Delivery(jobId, segment, abi.encodePacked(bytes4(0x01551220), keccak256(abi.encode(segment))), keccak256("x"), 12);
+        // Its deadline has just passed, so the claim is open.
+        a = Assignment(jobId, segment, segment * 12, 12, provider, uint64(block.timestamp) - 1);
+        d = Delivery(
+            jobId,
+            segment,
+            abi.encodePacked(bytes4(0x01551220), keccak256(abi.encode(segment))),
+            keccak256("x"),
+            12,
+            ""
+        );
         coordinatorSig = _sign(
             COORDINATOR_KEY,
             address(escrow),
@@ -123,8 +134,56 @@ abstract contract EscrowBase is CheatCodes {
         providerSig = _sign(
             PROVIDER_KEY_BASE + providerIndex,
             address(escrow),
-            keccak256(abi.encode(DELIVERY_TYPEHASH, d.jobId, d.segment, keccak256(d.cid), d.sha256, d.frameCount))
+            keccak256(
+                abi.encode(
+                    DELIVERY_TYPEHASH,
+                    d.jobId,
+                    d.segment,
+                    keccak256(d.cid),
+                    d.sha256,
+                    d.frameCount,
+                    keccak256(d.trace)
+                )
+            )
         );
+    }
+
+    /// @dev The coordinator's allocation of `seconds_` seconds of the job to `provider`.
+    function _allocation(bytes32 jobId, address provider, uint32 seconds_) internal view returns (bytes memory) {
+        return _sign(COORDINATOR_KEY, address(escrow), keccak256(abi.encode(ALLOCATION_TYPEHASH, jobId, provider, seconds_)));
+    }
+
+    /// @dev Redeems a voucher with an allocation of exactly its seconds.
+    function _redeem(Voucher memory v, bytes memory sig) internal {
+        escrow.redeem(v, sig, v.totalSeconds, _allocation(v.jobId, v.provider, v.totalSeconds));
+    }
+
+    /// @dev Settle entries for `list`, allocated their seconds and acknowledged by providers[index] when `ack`.
+    function _entries(
+        bytes32 jobId,
+        address[] memory list,
+        uint32[] memory secs,
+        bool ack
+    ) internal view returns (IJobEscrow.SettleEntry[] memory entries) {
+        entries = new IJobEscrow.SettleEntry[](list.length);
+        for (uint256 i = 0; i < list.length; ++i) {
+            bytes memory ackSig;
+            if (ack) {
+                ackSig = _sign(
+                    _providerKey(list[i]),
+                    address(escrow),
+                    keccak256(abi.encode(ACK_TYPEHASH, jobId, list[i], secs[i]))
+                );
+            }
+            entries[i] = IJobEscrow.SettleEntry(list[i], secs[i], secs[i], _allocation(jobId, list[i], secs[i]), ackSig);
+        }
+    }
+
+    function _providerKey(address provider) internal view returns (uint256) {
+        for (uint256 i = 0; i < providers.length; ++i) {
+            if (providers[i] == provider) return PROVIDER_KEY_BASE + i;
+        }
+        revert("not a provider");
     }
 
     function _open(uint32 totalSeconds, uint128 price, uint64 deadlineIn) internal returns (bytes32 jobId) {

@@ -29,6 +29,7 @@ export type JobProgressEvent =
   | ProgressEvent<"voucher:sent", { provider: string; seconds: number; acknowledged: boolean; error?: string }>
   | ProgressEvent<"job:complete", { jobId: string }>
   | ProgressEvent<"video:assembled", { path: string; cid: string; bytes: number }>
+  | ProgressEvent<"video:credentialed", { path: string; cid: string; signer: string }>
   | ProgressEvent<"settle:sent", { txHash: string }>
   | ProgressEvent<"settle:confirmed", { txHash: string; gasUsed: bigint }>
   | ProgressEvent<"settle:skipped", { reason: string }>

@@ -57,6 +57,17 @@ export type { VerifySegmentErrorType, VerifySegmentParameters, VerifySegmentRetu
 export { watchJob } from "./actions/watchJob.js";
 export type { WatchJobErrorType, WatchJobParameters, WatchJobReturnType } from "./actions/watchJob.js";
 export { writeManifest } from "./actions/writeManifest.js";
+export { credentialVideo } from "./actions/credentialVideo.js";
+export type { CredentialVideoErrorType, CredentialVideoParameters, CredentialVideoReturnType } from "./actions/credentialVideo.js";
+export { verifyVideo } from "./actions/verifyVideo.js";
+export type {
+  VerifyVideoErrorType,
+  VerifyVideoParameters,
+  VerifyVideoReason,
+  VerifyVideoReturnType,
+  VideoCheck,
+  VideoCheckName,
+} from "./actions/verifyVideo.js";
 export type { WriteManifestParameters, WriteManifestReturnType } from "./actions/writeManifest.js";
 
 export * from "./errors.js";

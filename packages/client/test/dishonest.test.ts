@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { getAddress } from "ethers";
 import { generateVideo } from "../src/actions/generateVideo.js";
+import { getJob } from "../src/actions/getJob.js";
+import { refundJob } from "../src/actions/refundJob.js";
 import type { CheckName } from "../src/verify/types.js";
 import { account, fund, MESH, startChain, type TestChain } from "./support/chain.js";
 import { Stack, startClient, startCoordinator, startProvider } from "./support/network.js";
@@ -85,7 +87,7 @@ describe("dishonest providers are caught and not paid", { timeout: 180_000 }, ()
     }
   });
 
-  test("behavior: when every provider fails a segment the job fails, nothing is paid and the deposit comes back", async () => {
+  test("behavior: when every provider fails a segment the job fails, nothing is paid and the deposit comes back after the challenge window", async () => {
     const local = new Stack();
     try {
       const coordinator = await startCoordinator(chain, local);
@@ -101,7 +103,13 @@ describe("dishonest providers are caught and not paid", { timeout: 180_000 }, ()
       expect(result.rejected).toBe(3);
       expect(result.video).toBeUndefined();
       expect(result.payments.providers).toEqual([]);
-      expect(result.payments.refund).toBe(result.payments.deposit);
+      // Nothing on-chain proves that nobody delivered, so the settle leaves the job closing: the cheats may claim
+      // (and be disputed) until the challenge window ends; then the whole deposit comes back.
+      const onChain = await getJob(client, { jobId: result.jobId as `0x${string}` });
+      expect(onChain.status).toBe("closing");
+      await chain.increaseTime(onChain.closesAt - (await chain.provider.getBlock("latest"))!.timestamp + 1);
+      const refunded = await refundJob(client, { jobId: result.jobId });
+      expect(refunded.refund).toBe(result.payments.deposit);
       expect(await chain.contracts.token.balanceOf(wallet.address)).toBe(before);
       for (const c of cheats) expect(c.voucherSeconds(result.jobId)).toBe(0);
     } finally {

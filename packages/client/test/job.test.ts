@@ -12,7 +12,7 @@ import { quoteJob } from "../src/actions/quoteJob.js";
 import { checkPolicy } from "../src/actions/checkPolicy.js";
 import { refundJob } from "../src/actions/refundJob.js";
 import { runJob } from "../src/actions/runJob.js";
-import { settleJob } from "../src/actions/settleJob.js";
+import { settleEntries, settleJob } from "../src/actions/settleJob.js";
 import { verifyManifest } from "../src/actions/verifyManifest.js";
 import type { JobProgressEvent } from "../src/events.js";
 import { account, fund, MESH, startChain, type TestChain } from "./support/chain.js";
@@ -179,8 +179,7 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     expect(client.journal.lastTx(job.ref, "settle")).toBeUndefined();
     // Sign and journal a settle exactly as settleJob does, but "crash" before broadcasting it.
     const iface = chain.contracts.escrow.interface;
-    const byProvider = client.journal.verifiedSecondsByProvider(job.ref);
-    const populated = await client.wallet.populateTransaction({ to: chain.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId, [...byProvider.keys()].map((a) => getAddress(a)), [...byProvider.values()]]) });
+    const populated = await client.wallet.populateTransaction({ to: chain.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId, settleEntries(client, job.ref)]) });
     const raw = await client.wallet.signTransaction(populated);
     const { Transaction } = await import("ethers");
     const hash = Transaction.from(raw).hash as `0x${string}`;
@@ -202,7 +201,7 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     expect(await chain.provider.getTransactionCount(wallet.address)).toBe(nonce);
   });
 
-  test("error: a job the coordinator refuses is closed at once and the whole deposit comes back", async () => {
+  test("error: a job the coordinator refuses is settled at once and the whole deposit comes back after the challenge window", async () => {
     const wallet = account(10);
     const client = await startClient(chain, stack, wallet, coordinator);
     const spec = { v: 1 as const, model: chain.model, seed: 1, ...SPEC, prompt: "misty grey mountains" } satisfies JobSpec;
@@ -215,7 +214,11 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     client.journal.updateJob(opened.ref, { spec: { ...spec, prompt: "something else" } });
     await expect(runJob(client, { jobId: opened.jobId })).rejects.toMatchObject({ name: "PeerRefusedError", reason: "SPEC_HASH_MISMATCH", exitCode: 3 });
     expect(client.journal.getJob(opened.ref)).toMatchObject({ phase: "closed", failure: expect.stringMatching(/^SPEC_HASH_MISMATCH/) });
-    expect((await getJob(client, { jobId: opened.jobId })).status).toBe("settled");
+    // Settled with nobody listed: the job is closing, and the deposit comes back once its challenge window ends.
+    const closing = await getJob(client, { jobId: opened.jobId });
+    expect(closing.status).toBe("closing");
+    await chain.increaseTime(closing.closesAt - (await chain.provider.getBlock("latest"))!.timestamp + 1);
+    expect((await refundJob(client, { jobId: opened.jobId })).refund).toBe(opened.deposit);
     expect(await tokenBalance(wallet.address)).toBe(before);
   });
 

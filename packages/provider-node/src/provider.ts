@@ -5,6 +5,7 @@ import { createMeshNode, loadOrCreatePeerKey, peerIdBytes, request, type MeshNod
 import { createHeliaSegmentStore, createKuboSegmentStore, type SegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment, resolveFfmpeg } from "@rendermesh/shared/media";
 import { JsonRpcProvider, type Wallet } from "ethers";
+import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { CoordinatorLinks, type Capabilities } from "./announce/index.js";
 import { EthersChain } from "./chain/ethers-chain.js";
 import { PaymentLoop } from "./chain/payments.js";
@@ -207,6 +208,8 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     emit({ type: "listening", peerId, multiaddrs: multiaddrs() });
 
     const ffmpeg = config.ffmpegPath ?? resolveFfmpeg();
+    // Every segment carries Content Credentials naming this provider; the key is made once, in the data dir.
+    const identity = await loadOrCreateProvenanceIdentity(config.dataDir, wallet);
     const pipelines = new Map<string, PipelineComponents>(
       models.map((m) => {
         const components: PipelineComponents = {
@@ -214,6 +217,14 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
           encode: (frames, o) => encodeSegment(frames, { ...o, ffmpeg }),
           store: { put: async (bytes, o) => (await store.add(bytes, { pin: true, signal: o?.signal })).toV1().toString() },
           signDelivery: (d) => chain.signDelivery(d),
+          credential: (mp4, work) =>
+            credentialSegment({
+              mp4,
+              identity,
+              modelName: m.name,
+              ffmpeg,
+              segment: { chainId: chain.chainId, escrow: chain.escrowAddress, jobId: work.jobId, segment: work.segment, firstFrame: work.firstFrame, frameCount: work.frameCount, model: m.id as `0x${string}` },
+            }),
         };
         return [m.id, options.pipeline ? options.pipeline(m.id, components) : components];
       }),
@@ -279,7 +290,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
         autoWithdrawAbove: config.autoWithdrawAbove,
       },
     );
-    const vouchers = new VoucherService({ address, chain, signatures: chain, journal, metrics, logger: logger.child({ component: "voucher" }) });
+    const vouchers = new VoucherService({ address, chain, signatures: chain, journal, metrics, acknowledger: chain, logger: logger.child({ component: "voucher" }) });
     registrations.push(await serveVouchers({ node, service: vouchers, logger: logger.child({ component: "voucher" }) }));
 
     links.start();

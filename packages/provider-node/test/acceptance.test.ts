@@ -52,6 +52,11 @@ function job(over: Partial<EscrowJob> = {}): EscrowJob {
     policyVersion: 1n,
     status: 1,
     specHash: specHash(spec),
+    closesAt: 0,
+    disputeWindow: 60,
+    claimWindow: 120,
+    arbiterWindow: 3 * 86_400,
+    disputeBond: 10n ** 18n,
     ...over,
   };
 }

@@ -104,7 +104,12 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const { jobId } = await chain.openJob({ spec: s });
     await renderAll(jobId, s);
     const { connectContracts } = await import("@rendermesh/shared/chain");
-    await (await connectContracts(chain.client, chain.deployment).escrow.settle(jobId, [provider.address], [2])).wait();
+    // The provider acknowledges its two seconds with the voucher; the client's settle is cooperative and closes the job.
+    const v = { jobId, provider: provider.address as `0x${string}`, seconds: 2 };
+    const ack = await coordinator.sendVoucher(target, { type: "voucher", chainId: chain.chainId, escrow: chain.deployment.escrow, voucher: v, signature: await chain.signVoucher(v) });
+    if (ack.type !== "voucher-ack" || !ack.acknowledgement || !ack.allocation) throw new Error(`no acknowledgement: ${JSON.stringify(ack)}`);
+    const entry = { provider: provider.address, totalSeconds: 2, allocated: ack.allocation.seconds, allocationSig: ack.allocation.signature, acknowledgementSig: ack.acknowledgement };
+    await (await connectContracts(chain.client, chain.deployment).escrow.settle(jobId, [entry])).wait();
     const tick = await provider.payments.tick();
     expect(tick.settled).toEqual([expect.objectContaining({ jobId, seconds: 2, amount: 2n * NET })]);
     expect(provider.journal.getJob(jobId)).toMatchObject({ status: "settled", paidSeconds: 2, done: true });

@@ -11,6 +11,15 @@ import { encodeSegment, probeSegment } from "@rendermesh/shared/media";
 import { Wallet } from "ethers";
 import { CID } from "multiformats/cid";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import {
+  SEGMENT_ASSERTION,
+  SIGNER_ASSERTION,
+  assertionData,
+  checkBinding,
+  createProvenanceIdentity,
+  credentialSegment,
+  readCredentials,
+} from "@rendermesh/shared/provenance";
 import { produceSegment, type PipelineComponents, type SegmentProgressEvent } from "../src/render/pipeline.js";
 
 const escrow = "0x00000000000000000000000000000000000000e5";
@@ -69,6 +78,26 @@ describe("render pipeline (ONNX Runtime → ffmpeg → sha256 → Helia → EIP-
     // Progress per frame, then each later stage once, in order.
     expect(events.filter((e) => e.type === "render:frame").map((e) => (e as { framesDone: number }).framesDone)).toEqual([1, 2, 3, 4]);
     expect(events.slice(4).map((e) => e.type)).toEqual(["encode:done", "hash:done", "store:done", "sign:done"]);
+  });
+
+  test("behavior: with a provenance identity, the segment carries Content Credentials naming the provider, and the receipt hashes the credentialed file", async () => {
+    const identity = await createProvenanceIdentity(wallet);
+    const credentialed: PipelineComponents = {
+      ...components,
+      credential: (mp4, work) =>
+        credentialSegment({ mp4, identity, segment: { chainId: 31337, escrow, jobId: work.jobId, segment: work.segment, firstFrame: work.firstFrame, frameCount: work.frameCount, model: work.spec.model } }),
+    };
+    const events: SegmentProgressEvent[] = [];
+    const out = await produceSegment({ jobId, segment: 1, spec, firstFrame: 4, frameCount: 4 }, credentialed, { onProgress: (e) => events.push(e) });
+    const bytes = await store.get(CID.parse(out.delivery.cid));
+    expect(out.delivery.sha256).toBe(`0x${createHash("sha256").update(bytes).digest("hex")}`);
+    expect(events.slice(4).map((e) => e.type)).toEqual(["encode:done", "credential:done", "hash:done", "store:done", "sign:done"]);
+    const creds = await readCredentials(bytes);
+    expect(creds.failures).toEqual([]);
+    expect(assertionData(creds.active, SEGMENT_ASSERTION)).toEqual({ version: 1, chainId: 31337, escrow, jobId, segment: 1, firstFrame: 4, frameCount: 4, model: spec.model, provider: wallet.address, packets: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    expect(checkBinding(assertionData(creds.active, SIGNER_ASSERTION), creds.active.signerSpki)).toEqual({ ok: true });
+    // Still a plain H.264 MP4 of the frames asked for.
+    expect(await probeSegment(bytes)).toMatchObject({ frames: 4, width: 64, height: 64, codec: "h264" });
   });
 
   test("behavior: the same segment gives the same bytes and CID", async () => {

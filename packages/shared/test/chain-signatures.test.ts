@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet, TypedDataEncoder, getAddress, hexlify, randomBytes } from "ethers";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { ASSIGNMENT_TYPE, ASSIGNMENT_TYPES, DELIVERY_TYPE, DELIVERY_TYPES, InvalidSignatureError, JobStatus, VOUCHER_TYPE, VOUCHER_TYPES, assignmentStruct, cidBytes, deliveryStruct, eip712Domain, hashVoucher, signAssignment, signDelivery, signVoucher, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Assignment, type Delivery, type Voucher } from "../src/chain/index.js";
+import { ASSIGNMENT_TYPE, ASSIGNMENT_TYPES, DELIVERY_TYPE, DELIVERY_TYPES, InvalidSignatureError, JobStatus, VOUCHER_TYPE, VOUCHER_TYPES, assignmentStruct, cidBytes, deliveryStruct, eip712Domain, hashVoucher, signAllocation, signAssignment, signDelivery, signVoucher, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Assignment, type Delivery, type Voucher } from "../src/chain/index.js";
 import { MESH, createChainFixture, revertName, type ChainFixture } from "./chain-fixture.js";
 
 let chain: ChainFixture;
@@ -72,6 +72,12 @@ describe("EIP-712 types", () => {
   });
 });
 
+/** The coordinator's allocation of `seconds` of the job to provider1, which every redeem needs beside the voucher. */
+async function allocationFor(jobId: string, seconds: number): Promise<[number, string]> {
+  const domain = eip712Domain(chain.chainId, chain.deployment.escrow);
+  return [seconds, await signAllocation(chain.coordinator, domain, { jobId, provider: chain.provider1.address, seconds })];
+}
+
 describe("Voucher", () => {
   test("default: a voucher signed in TypeScript is accepted by JobEscrow.redeem", async () => {
     const jobId = await openJob();
@@ -83,7 +89,7 @@ describe("Voucher", () => {
 
     // Anyone may send it: here the provider does.
     const escrow = chain.contracts.escrow.connect(chain.provider1);
-    const receipt = await (await escrow.redeem(voucherStruct(voucher), signature)).wait();
+    const receipt = await (await escrow.redeem(voucherStruct(voucher), signature, ...(await allocationFor(jobId, 3)))).wait();
     const event = receipt!.logs.map((l) => escrow.interface.parseLog(l)).find((e) => e?.name === "VoucherRedeemed");
     const net = PRICE - (PRICE * 500n) / 10_000n - (PRICE * 100n) / 10_000n;
     expect(event?.args.toObject()).toEqual({ jobId, provider: chain.provider1.address, totalSeconds: 3n, amount: 3n * net });
@@ -98,7 +104,7 @@ describe("Voucher", () => {
     const voucher: Voucher = { jobId, provider: chain.provider1.address, seconds: 2 };
     const forged = await signVoucher(chain.provider1, domain, voucher);
     expect(() => verifyVoucher(domain, voucher, forged, chain.client.address)).toThrow(InvalidSignatureError);
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), forged), chain.contracts)).toBe(
+    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), forged, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
       "JobEscrowInvalidSigner",
     );
   });
@@ -111,7 +117,7 @@ describe("Voucher", () => {
     const wrongEscrow = await signVoucher(chain.client, eip712Domain(chain.chainId, chain.deployment.token), voucher);
     const forOtherJob = await signVoucher(chain.client, eip712Domain(chain.chainId, chain.deployment.escrow), { ...voucher, jobId: otherJob });
     for (const signature of [wrongChain, wrongEscrow, forOtherJob]) {
-      expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), signature), chain.contracts)).toBe(
+      expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), signature, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
         "JobEscrowInvalidSigner",
       );
     }
@@ -125,10 +131,10 @@ describe("Voucher", () => {
     const tampered = { ...voucher, seconds: 6 };
     expect(verifyVoucher(domain, tampered, signature)).not.toBe(chain.client.address);
     expect(() => verifyVoucher(domain, voucher, "0x1234")).toThrow(InvalidSignatureError);
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(tampered), signature), chain.contracts)).toBe(
+    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(tampered), signature, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
       "JobEscrowInvalidSigner",
     );
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), "0x1234"), chain.contracts)).toBe(
+    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), "0x1234", ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
       "JobEscrowInvalidSigner",
     );
   });
@@ -152,7 +158,8 @@ describe("Assignment and Delivery", () => {
 
     const jobId = await openJob(4, 100);
     const domain = eip712Domain(chain.chainId, chain.deployment.escrow);
-    const assignment: Assignment = { jobId, segment: 1, firstFrame: 12, frameCount: 12, provider: chain.provider2.address, deadline: 9_999_999_999 };
+    const assignment: Assignment = { jobId, segment: 1, firstFrame: 12, frameCount: 12, provider: chain.provider2.address, deadline: 1 };
+    // (A claim opens once its assignment's own deadline has passed; this one's has.)
     const cid = await segmentCid("segment 1");
     const delivery: Delivery = { jobId, segment: 1, cid: cid.toString(), sha256: `0x${"cd".repeat(32)}`, frameCount: 12 };
     const coordinatorSig = await signAssignment(chain.coordinator, domain, assignment);

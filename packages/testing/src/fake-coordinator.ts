@@ -120,7 +120,9 @@ export class FakeCoordinator {
       deadline: over.deadline ?? Math.floor(Date.now() / 1000) + 600,
     };
     const signature = await this.chain.signAssignment(assignment, over.signer);
-    return { type: "render" as const, chainId: this.chain.chainId, escrow: this.chain.deployment.escrow, spec, assignment, signature };
+    // Allocated every segment up to this one (the fake coordinator assigns a provider a job's segments in order).
+    const allocation = { seconds: segment + 1, signature: await this.chain.signAllocation({ jobId, provider, seconds: segment + 1 }, over.signer) };
+    return { type: "render" as const, chainId: this.chain.chainId, escrow: this.chain.deployment.escrow, spec, assignment, signature, allocation };
   }
 
   /**

@@ -8,6 +8,7 @@ import { specHash, type JobSpec } from "@rendermesh/shared";
 import {
   connectContracts,
   eip712Domain,
+  signAllocation,
   signAssignment,
   signVoucher,
   type Deployment,
@@ -61,7 +62,7 @@ export interface TestChain {
   fund(address: string, amount: bigint): Promise<void>;
   /** Opens and funds a job; returns its id and the block it was opened in. */
   openJob(options: OpenJobOptions): Promise<{ jobId: `0x${string}`; block: number; deadline: number }>;
-  /** Closes a job at once (the client settles it paying nobody): it is no longer open. */
+  /** The client settles the job paying nobody: it is no longer open (it is closing: its challenge window runs). */
   closeJob(jobId: string, client?: Wallet): Promise<void>;
   /** A coordinator's signature over an assignment. */
   signAssignment(
@@ -69,6 +70,8 @@ export interface TestChain {
     signer?: Signer,
   ): Promise<`0x${string}`>;
   signVoucher(voucher: { jobId: string; provider: string; seconds: number }, signer?: Signer): Promise<`0x${string}`>;
+  /** The coordinator's `Allocation(jobId, provider, seconds)` (vouchers and settle entries pay up to it). */
+  signAllocation(allocation: { jobId: string; provider: string; seconds: number }, signer?: Signer): Promise<`0x${string}`>;
   /** Moves chain time forward and mines a block. */
   increaseTime(seconds: number): Promise<void>;
   chainTime(): Promise<number>;
@@ -153,10 +156,11 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
       },
       async closeJob(jobId, who = client) {
         const c = connectContracts(who, deployment);
-        await (await c.escrow.settle(jobId, [], [])).wait();
+        await (await c.escrow.settle(jobId, [])).wait();
       },
       signAssignment: (a, signer = coordinator) => signAssignment(signer, domain, a),
       signVoucher: (v, signer = client) => signVoucher(signer, domain, v),
+      signAllocation: (a, signer = coordinator) => signAllocation(signer, domain, a),
       async increaseTime(seconds) {
         await provider.send("evm_increaseTime", [seconds]);
         await provider.send("evm_mine", []);

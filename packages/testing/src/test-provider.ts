@@ -24,6 +24,7 @@ import {
   eip712Domain,
   JobStatus,
   readPolicy,
+  signAcknowledgement,
   signDelivery,
   verifyAssignment,
   verifyVoucher,
@@ -33,6 +34,7 @@ import { createHeliaSegmentStore, segmentCid, type HeliaSegmentStore } from "@re
 import { encodeSegment } from "@rendermesh/shared/media";
 import { createRenderer, defaultModel, type Renderer } from "@rendermesh/shared/model";
 import { createMeshNode, handleProtocol, request, type MeshNode } from "@rendermesh/shared/net";
+import { createProvenanceIdentity, credentialSegment, type ProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { Wallet, type Provider } from "ethers";
 import type { PipelineHold } from "./hold.js";
 import { tempDir, type TempDir } from "./temp.js";
@@ -129,6 +131,7 @@ export class TestProvider {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #deliveries = new Map<string, RenderDelivered>();
   readonly #dir: TempDir = tempDir("rm-test-provider-");
+  #identity: Promise<ProvenanceIdentity> | undefined;
 
   constructor(init: TestProviderInit) {
     this.init = init;
@@ -172,6 +175,20 @@ export class TestProvider {
         if (this.mode === "hang") await new Promise(() => undefined);
         await this.init.hold?.pass({ firstFrame: a.firstFrame, frameCount: a.frameCount, seed: req.spec.seed });
         let bytes = await this.#segment(req.spec, a.firstFrame, a.frameCount);
+        if (this.init.render !== "stub") {
+          // As a real provider does: its own Content Credentials, before hashing (the segment is then an ingredient of the video).
+          this.#identity ??= createProvenanceIdentity(this.init.wallet);
+          const segment = {
+            chainId: this.init.chainId,
+            escrow: this.init.escrow,
+            jobId: a.jobId,
+            segment: a.segment,
+            firstFrame: a.firstFrame,
+            frameCount: a.frameCount,
+            model: req.spec.model,
+          };
+          bytes = await credentialSegment({ mp4: bytes, identity: await this.#identity, segment });
+        }
         await stream.write({ type: "progress", jobId: a.jobId, segment: a.segment, framesDone: a.frameCount, frameCount: a.frameCount });
         if (this.mode === "truncated") bytes = bytes.slice(0, Math.floor(bytes.length / 2));
         const cid = (await this.store.add(bytes)).toString();
@@ -199,7 +216,9 @@ export class TestProvider {
         const m = await stream.read(VoucherMessage);
         const signer = verifyVoucher(domain, m.voucher, m.signature);
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
-        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds });
+        // As a real provider does: acknowledge the voucher's seconds (what a cooperative settle needs).
+        const acknowledgement = await signAcknowledgement(this.init.wallet, domain, { jobId: m.voucher.jobId, provider: this.address, seconds: m.voucher.seconds });
+        await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds, acknowledgement });
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },
     );

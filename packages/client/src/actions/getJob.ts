@@ -2,7 +2,7 @@ import type { RendermeshClient } from "../client.js";
 import { ChainError } from "../errors.js";
 
 /** `JobEscrow.JobStatus` names. */
-export const JOB_STATUS = ["none", "open", "settled", "refunded"] as const;
+export const JOB_STATUS = ["none", "open", "settled", "refunded", "closing"] as const;
 export type OnChainJobStatus = (typeof JOB_STATUS)[number];
 
 export interface GetJobParameters {
@@ -18,12 +18,21 @@ export interface GetJobReturnType {
   totalSeconds: number;
   paidSeconds: number;
   reservedSeconds: number;
+  /** Providers' claims not yet finalised or resolved. */
+  pendingClaims: number;
   pricePerSecond: bigint;
   deadline: number;
   policyVersion: bigint;
   coordinatorFeeBps: number;
   treasuryFeeBps: number;
   specHash: string;
+  /** Once `closing` (settled without every provider's acknowledgement): when the challenge window ends, unix s. */
+  closesAt: number;
+  /** The job's own windows (seconds), fixed when it opened, and its dispute bond. */
+  disputeWindow: number;
+  claimWindow: number;
+  arbiterWindow: number;
+  disputeBond: bigint;
 }
 
 export type GetJobErrorType = ChainError;
@@ -50,11 +59,17 @@ export async function getJob(client: Pick<RendermeshClient, "contracts">, params
     totalSeconds: Number(j.totalSeconds),
     paidSeconds: Number(j.paidSeconds),
     reservedSeconds: Number(j.reservedSeconds),
+    pendingClaims: Number(j.pendingClaims),
     pricePerSecond: j.pricePerSecond,
     deadline: Number(j.deadline),
     policyVersion: j.policyVersion,
     coordinatorFeeBps: Number(j.coordinatorFeeBps),
     treasuryFeeBps: Number(j.treasuryFeeBps),
     specHash: j.specHash,
+    closesAt: Number(j.closesAt),
+    disputeWindow: Number(j.disputeWindow),
+    claimWindow: Number(j.claimWindow),
+    arbiterWindow: Number(j.arbiterWindow),
+    disputeBond: j.disputeBond,
   };
 }

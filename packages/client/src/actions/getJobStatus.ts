@@ -25,7 +25,7 @@ export interface GetJobStatusReturnType {
       }
     | undefined;
   chain: GetJobReturnType;
-  /** Unix seconds after which `refund` is allowed (deadline + claim window). */
+  /** Unix seconds after which `refund` is allowed: deadline + the job's claim window, or the end of its challenge window. */
   refundableAt: number;
 }
 
@@ -39,7 +39,7 @@ export interface GetJobStatusReturnType {
 export async function getJobStatus(client: RendermeshClient, params: GetJobStatusParameters): Promise<GetJobStatusReturnType> {
   const local = client.journal.findJob(params.jobId);
   const jobId = (local?.jobId ?? params.jobId).toLowerCase() as `0x${string}`;
-  const [chain, windows] = await Promise.all([getJob(client, { jobId }), client.contracts.policy.windows()]);
+  const chain = await getJob(client, { jobId });
   return {
     jobId,
     journal: local
@@ -58,6 +58,6 @@ export async function getJobStatus(client: RendermeshClient, params: GetJobStatu
         }
       : undefined,
     chain,
-    refundableAt: chain.deadline + Number(windows.claimSeconds),
+    refundableAt: chain.status === "closing" ? chain.closesAt : chain.deadline + chain.claimWindow,
   };
 }

@@ -15,6 +15,8 @@ export interface Payments {
   paid: bigint;
   /** Seconds paid in total. */
   paidSeconds: number;
+  /** True when the closing transaction only started the challenge window: the refund comes later (`refundJob`). */
+  closing?: boolean;
 }
 
 /** The escrow's fee on one paid second: `pricePerSecond × bps / 10 000`, rounded down (as JobEscrow does). */
@@ -58,19 +60,24 @@ export async function readPayments(client: Pick<RendermeshClient, "provider" | "
   }
   let paid = 0n;
   let refund = 0n;
+  let closing = false;
   for (const log of close.logs) {
     if (log.address.toLowerCase() !== escrow) continue;
     const parsed = iface.parseLog(log);
     if (!parsed || (parsed.args[0] as string).toLowerCase() !== job.jobId.toLowerCase()) continue;
     if (parsed.name === "JobSettled") [paid, refund] = [parsed.args[1] as bigint, parsed.args[2] as bigint];
     if (parsed.name === "JobRefunded") refund = parsed.args[1] as bigint;
+    if (parsed.name === "JobClosing") closing = true;
   }
   const providers = [...amounts.keys()].sort().map((provider) => ({ provider, seconds: seconds.get(provider) ?? 0, amount: amounts.get(provider) ?? 0n }));
   const paidSeconds = providers.reduce((n, p) => n + p.seconds, 0);
   const coordinatorFee = BigInt(paidSeconds) * feePerSecond(job.pricePerSecond, job.coordinatorFeeBps);
   const treasuryFee = BigInt(paidSeconds) * feePerSecond(job.pricePerSecond, job.treasuryFeeBps);
-  // A refund after the claim window reports only the refund: the paid part is the rest of the deposit.
-  if (paid === 0n && refund !== job.deposit) paid = job.deposit - refund;
+  if (closing) {
+    // Paid so far; the unspent rest stays in the escrow until the challenge window ends.
+    paid = BigInt(paidSeconds) * job.pricePerSecond;
+    // A refund after the claim window reports only the refund: the paid part is the rest of the deposit.
+  } else if (paid === 0n && refund !== job.deposit) paid = job.deposit - refund;
   return {
     deposit: job.deposit,
     pricePerSecond: job.pricePerSecond,
@@ -80,5 +87,6 @@ export async function readPayments(client: Pick<RendermeshClient, "provider" | "
     refund,
     paid,
     paidSeconds,
+    ...(closing ? { closing } : {}),
   };
 }

@@ -21,9 +21,10 @@ export interface RefundJobReturnType {
 export type RefundJobErrorType = ChainError | JobStateError;
 
 /**
- * Recovers an abandoned job's unspent deposit with `JobEscrow.refund`, which
- * opens after the job's deadline plus the policy's claim window (so
- * providers could claim what they delivered first). Anyone may send it; the
+ * Recovers a job's unspent deposit with `JobEscrow.refund`, which opens
+ * after the job's deadline plus its claim window, or, for a job settled
+ * without every provider's acknowledgement, after its challenge window (so
+ * providers could redeem and claim what they delivered first). Anyone may send it; the
  * refund goes to the job's client. Works without a journal entry.
  *
  * @example
@@ -70,8 +71,11 @@ export async function refundJob(client: RendermeshClient, params: RefundJobParam
     const parsed = revertOf(err, iface);
     if (parsed?.name === "JobEscrowRefundTooEarly") {
       const opensAt = Number(parsed.args[0]);
-      const { claimSeconds } = await client.contracts.policy.windows();
-      throw new JobStateError(`Job ${jobId} cannot be refunded yet: the refund opens at ${new Date(opensAt * 1000).toISOString()} (its deadline plus the ${claimSeconds} s claim window).`, {
+      const why =
+        onChain.status === "closing"
+          ? "the end of the challenge window its settle started, in which providers may still redeem and claim"
+          : `its deadline plus its ${onChain.claimWindow} s claim window`;
+      throw new JobStateError(`Job ${jobId} cannot be refunded yet: the refund opens at ${new Date(opensAt * 1000).toISOString()} (${why}).`, {
         hint: "Wait until then, or let the job finish with `rendermesh job resume`.",
       });
     }

@@ -9,6 +9,7 @@ import { progress, type JobProgressEvent, type ProgressOptions } from "../events
 import type { JournalJob, VerdictRecord } from "../journal/journal.js";
 import type { DeliveredSegment } from "../verify/types.js";
 import { assembleVideo, writeFileAtomic, type AssembleVideoReturnType } from "./assembleVideo.js";
+import { credentialVideo } from "./credentialVideo.js";
 import { getJob } from "./getJob.js";
 import { completeOpen } from "./openJob.js";
 import type { Payments } from "./payments.js";
@@ -62,7 +63,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * submits it (or, after a restart, replays the coordinator's events after
  * the last one applied), verifies every delivered segment, reports each
  * verdict, signs and sends a cumulative voucher for each verified second,
- * then joins the video, settles once, and writes the manifest. Every step
+ * then joins the video, settles once, embeds the video's Content
+ * Credentials (naming the settle transaction), and writes the manifest. Every step
  * is journalled first, so running it again after a crash at any point
  * continues the job without paying twice or losing a verified segment.
  *
@@ -113,8 +115,21 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
   const settled = await settleJob(client, { jobId: job.ref, onProgress: params.onProgress });
   if (settled.alreadySettled) emit(progress("settle:skipped", { reason: "the job was already settled" }));
   if (assemblyError) throw assemblyError;
+  let credentialError: unknown;
+  if (video) {
+    // Signed after the settle, so the credentials can name the transaction that paid for the video.
+    try {
+      const signed = await credentialVideo(client, { jobId: job.ref, video, settleTx: settled.txHash, signal: params.signal });
+      video = signed;
+      emit(progress("video:credentialed", { path: signed.path, cid: signed.cid, signer: signed.signer }));
+    } catch (err) {
+      // The job is paid for: write its manifest anyway; `job resume` signs the video again.
+      credentialError = err;
+    }
+  }
   const { path } = await writeManifest(client, { jobId: job.ref, payments: settled.payments, video, status: failed ? "failed" : "settled" });
   emit(progress("manifest:written", { path }));
+  if (credentialError) throw credentialError;
   job = client.journal.getJob(job.ref);
   return {
     jobId,
@@ -360,13 +375,16 @@ async function flushVerdicts(client: RendermeshClient, job: JournalJob, params: 
   }
 }
 
-/** A refused job: close it at once with an empty settle (full refund), then report the refusal. */
+/**
+ * A refused job: settle it with nobody listed, then report the refusal. Nothing proves on-chain that nobody
+ * rendered, so the deposit returns with `refundJob` once the challenge window this starts has passed.
+ */
 async function closeRefused(client: RendermeshClient, job: JournalJob, err: PeerRefusedError, emit: (e: JobProgressEvent) => void): Promise<void> {
   const onChain = await getJob(client, { jobId: job.jobId! });
   if (onChain.status === "open") {
     const iface = client.contracts.escrow.interface;
     await sendJournalled(
-      { to: client.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId!, [], []]) },
+      { to: client.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId!, []]) },
       { journal: client.journal, ref: job.ref, kind: "settle", wallet: client.wallet, iface, onSigned: (hash) => emit(progress("settle:sent", { txHash: hash })) },
     );
   }
@@ -516,8 +534,8 @@ async function deliverVoucher(client: RendermeshClient, job: JournalJob, provide
   const v = client.journal.voucher(job.ref, provider);
   if (!v || v.ackedAt !== undefined) return;
   try {
-    await sendVoucher(client, { jobId: job.jobId!, provider, seconds: v.seconds, signature: v.signature, multiaddrs: event.multiaddrs, peerId: event.peerId, signal: params.signal });
-    client.journal.markVoucherAcked(job.ref, provider, v.seconds);
+    const answer = await sendVoucher(client, { jobId: job.jobId!, provider, seconds: v.seconds, signature: v.signature, multiaddrs: event.multiaddrs, peerId: event.peerId, signal: params.signal });
+    client.journal.markVoucherAcked(job.ref, provider, v.seconds, Date.now(), answer.acknowledgement);
     emit(progress("voucher:sent", { provider, seconds: v.seconds, acknowledged: true }));
   } catch (err) {
     params.signal?.throwIfAborted();

@@ -1,6 +1,7 @@
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { MAX_MESSAGE_BYTES, PROTOCOLS, VoucherResponse, type VoucherMessage } from "@rendermesh/shared";
 import { request } from "@rendermesh/shared/net";
+import { eip712Domain, verifyAcknowledgement } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
 import type { NetworkError, PeerRefusedError } from "../errors.js";
 import { networkError, refusal } from "../net/peers.js";
@@ -17,7 +18,11 @@ export interface SendVoucherParameters {
   signal?: AbortSignal | undefined;
 }
 
-export type SendVoucherReturnType = { seconds: number };
+export type SendVoucherReturnType = {
+  seconds: number;
+  /** The provider's acknowledgement of exactly the voucher's seconds, checked here; absent if it gave none. */
+  acknowledgement?: `0x${string}` | undefined;
+};
 
 export type SendVoucherErrorType = PeerRefusedError | NetworkError;
 
@@ -62,5 +67,16 @@ export async function sendVoucher(client: RendermeshClient, params: SendVoucherP
     throw networkError(err, "provider", "send its voucher");
   }
   if (answer.type === "error") throw refusal(answer, "provider");
-  return { seconds: answer.seconds };
+  let acknowledgement: `0x${string}` | undefined;
+  if (answer.acknowledgement && answer.seconds === params.seconds) {
+    try {
+      // Kept only if it is the provider's own signature of these seconds: a settle with a bad one would revert.
+      const domain = eip712Domain(client.chainId, client.deployment.escrow);
+      verifyAcknowledgement(domain, { jobId: params.jobId, provider: params.provider, seconds: params.seconds }, answer.acknowledgement, params.provider);
+      acknowledgement = answer.acknowledgement;
+    } catch (err) {
+      client.logger.warn({ provider: params.provider, err: (err as Error).message }, "the provider's acknowledgement does not verify; ignored");
+    }
+  }
+  return { seconds: answer.seconds, acknowledgement };
 }

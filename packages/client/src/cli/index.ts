@@ -5,11 +5,12 @@ import { registerDaoCommands } from "./dao.js";
 import { registerJobCommands } from "./job.js";
 import { registerPolicyCommands } from "./policy.js";
 import { registerTokenCommands } from "./token.js";
+import { registerVerifyCommand } from "./verify.js";
 import { registerWalletCommands } from "./wallet.js";
 
 /**
  * The `rendermesh` CLI: jobs (quote, submit, resume, status, refund,
- * verify), the wallet, the dev faucet, and the DAO and policy commands.
+ * verify), `verify` of a video's Content Credentials, the wallet, the dev faucet, and the DAO and policy commands.
  */
 export const CLI_VERSION = "0.1.0";
 
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo = {}): Command {
     });
   addGlobalOptions(program);
   registerJobCommands(program);
+  registerVerifyCommand(program);
   registerWalletCommands(program);
   registerTokenCommands(program);
   registerDaoCommands(program);

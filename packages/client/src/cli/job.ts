@@ -95,7 +95,7 @@ function paymentRows(p: Payments): string[][] {
   const rows = p.providers.map((x) => [`provider ${getAddress(x.provider)}`, String(x.seconds), formatAmount(x.amount)]);
   rows.push([`coordinator fee (${getAddress(p.coordinator.address)})`, "", formatAmount(p.coordinator.amount)]);
   rows.push(["treasury fee", "", formatAmount(p.treasury.amount)]);
-  rows.push(["refund to you", "", formatAmount(p.refund)]);
+  rows.push([p.closing ? "refund to you (after the challenge window: `job refund`)" : "refund to you", "", formatAmount(p.closing ? p.deposit - p.paid : p.refund)]);
   rows.push(["total = deposit", String(p.paidSeconds), formatAmount(p.deposit)]);
   return rows;
 }
@@ -116,7 +116,9 @@ function printResult(out: Output, r: RunJobReturnType): void {
   if (r.status === "failed") {
     throw Object.assign(
       new JobFailedError(
-        `The job failed on the network${r.failure ? ` (${r.failure})` : ""}; segment${r.missing.length === 1 ? "" : "s"} ${formatList(r.missing)} never verified. You paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`,
+        r.payments.closing
+          ? `The job failed on the network${r.failure ? ` (${r.failure})` : ""}; segment${r.missing.length === 1 ? "" : "s"} ${formatList(r.missing)} never verified. You paid for ${r.payments.paidSeconds} verified seconds. The other ${formatToken(r.payments.deposit - r.payments.paid)} returns with \`rendermesh job refund ${r.jobId}\` once the challenge window (in which providers may still claim) has passed.`
+          : `The job failed on the network${r.failure ? ` (${r.failure})` : ""}; segment${r.missing.length === 1 ? "" : "s"} ${formatList(r.missing)} never verified. You paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`,
         { hint: `\`rendermesh job status ${r.jobId}\` shows what happened.` },
       ),
       { resultPrinted: true },
@@ -237,11 +239,17 @@ export function registerJobCommands(program: Command): void {
         out.result({ ok: true, ...s }, () => {
           out.line(`Job ${s.jobId}`);
           out.line(`On-chain:  ${s.chain.status}; ${s.chain.totalSeconds} s at ${formatToken(s.chain.pricePerSecond)}/s; deadline ${new Date(s.chain.deadline * 1000).toISOString()}`);
-          out.line(`           refund possible after ${new Date(s.refundableAt * 1000).toISOString()} if not settled`);
+          if (s.chain.status === "closing") {
+            out.line(`Pending:   settled without every provider's acknowledgement: providers may redeem and claim until ${new Date(s.chain.closesAt * 1000).toISOString()}`);
+          }
+          if (s.chain.pendingClaims > 0) out.line(`Pending:   ${s.chain.pendingClaims} claim(s) on this job; dispute within ${s.chain.disputeWindow} s of each (bond ${formatToken(s.chain.disputeBond)})`);
+          if (s.chain.status === "open" || s.chain.status === "closing") {
+            out.line(`Unlocks:   the unspent deposit returns after ${new Date(s.refundableAt * 1000).toISOString()} (\`rendermesh job refund\`), once no claim is pending`);
+          }
           if (!s.journal) return out.line("Journal:   this client did not open the job.");
           const j = s.journal;
           out.line(`Journal:   ${j.phase}; ${j.verified.length}/${j.seconds} segments verified, ${j.rejected.length} deliveries rejected, last event ${j.lastSeq}`);
-          for (const v of j.vouchers) out.line(`Voucher:   ${getAddress(v.provider)} ${v.seconds} s${v.ackedAt ? " (acknowledged)" : ""}`);
+          for (const v of j.vouchers) out.line(`Voucher:   ${getAddress(v.provider)} ${v.seconds} s${v.acknowledgement ? " (acknowledged: settles cooperatively)" : v.ackedAt ? " (received)" : ""}`);
           for (const t of j.transactions) out.line(`Tx:        ${t.kind} ${t.hash} ${t.state}${t.gasUsed !== undefined ? ` gas ${t.gasUsed}` : ""}`);
           for (const r of j.rejected) out.line(`Rejected:  segment ${r.segment} from ${getAddress(r.provider)} (${r.check}): ${r.message}`);
           if (j.failure) out.line(`Failure:   ${j.failure}`);

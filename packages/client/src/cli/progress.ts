@@ -57,6 +57,8 @@ export function createProgressView(out: Output, stream: NodeJS.WriteStream = cli
             return line("All segments verified.");
           case "video:assembled":
             return line(`Video joined: ${e.detail.path} (${e.detail.cid}).`);
+          case "video:credentialed":
+            return line(`Content Credentials embedded, signed for ${short(e.detail.signer)} (${e.detail.cid}).`);
           case "settle:sent":
             return line(`Settling (tx ${e.detail.txHash})…`);
           case "settle:confirmed":

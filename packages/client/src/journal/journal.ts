@@ -124,6 +124,8 @@ export interface VoucherRecord {
   signedAt: number;
   /** When the provider acknowledged it, if it did. */
   ackedAt: number | undefined;
+  /** The provider's EIP-712 acknowledgement that `seconds` is all it is owed (a cooperative settle needs it). */
+  acknowledgement?: `0x${string}` | undefined;
 }
 
 export type NewJob = Omit<JournalJob, "jobId" | "phase" | "lastSeq" | "videoPath" | "videoCid" | "manifestPath" | "failure" | "openedAt" | "submittedAt" | "completedAt" | "settledAt"> & {
@@ -437,10 +439,11 @@ export class Journal {
     return result.changes === 1;
   }
 
-  markVoucherAcked(ref: string, provider: string, seconds: number, at = Date.now()): void {
+  markVoucherAcked(ref: string, provider: string, seconds: number, at = Date.now(), acknowledgement?: `0x${string}`): void {
     const v = this.voucher(ref, provider);
     if (!v || v.seconds !== seconds) return;
-    this.#db.prepare("UPDATE vouchers SET data = ? WHERE ref = ? AND provider = ?").run(encode({ ...v, ackedAt: at }), ref, provider.toLowerCase());
+    const next: VoucherRecord = { ...v, ackedAt: at, ...(acknowledgement ? { acknowledgement } : {}) };
+    this.#db.prepare("UPDATE vouchers SET data = ? WHERE ref = ? AND provider = ?").run(encode(next), ref, provider.toLowerCase());
   }
 
   voucher(ref: string, provider: string): VoucherRecord | undefined {

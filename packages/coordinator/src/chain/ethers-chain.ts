@@ -1,6 +1,6 @@
 import { Contract, JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
 import type { AssignmentFields, PolicySnapshot, SignedDelivery } from "@rendermesh/shared";
-import { connectContracts, eip712Domain, readPolicy, signAssignment, toEscrowJob, toRegistryEntry, verifyDelivery, type Deployment, type EscrowJob, type RegistryEntry, type RendermeshContracts } from "@rendermesh/shared/chain";
+import { connectContracts, eip712Domain, readPolicy, signAllocation, signAssignment, toEscrowJob, toRegistryEntry, verifyDelivery, type Deployment, type EscrowJob, type RegistryEntry, type RendermeshContracts } from "@rendermesh/shared/chain";
 import { ChainError } from "../errors.js";
 import type { ChainCallOptions, ChainView } from "./types.js";
 
@@ -166,6 +166,10 @@ export class EthersChain implements ChainView {
 
   signAssignment(fields: AssignmentFields): Promise<`0x${string}`> {
     return signAssignment(this.signer, this.domain, fields);
+  }
+
+  signAllocation(jobId: string, provider: string, seconds: number): Promise<`0x${string}`> {
+    return signAllocation(this.signer, this.domain, { jobId, provider, seconds });
   }
 
   recoverDelivery(d: SignedDelivery): string {

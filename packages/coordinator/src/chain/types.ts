@@ -37,6 +37,8 @@ export interface ChainView {
   signAssignment(fields: AssignmentFields): Promise<`0x${string}`>;
   /** ERC-1271 `isValidSignature(hash, signature)` of a contract account; false for an account without code. */
   isValidContractSignature?(account: string, hash: string, signature: string, options?: ChainCallOptions): Promise<boolean>;
+  /** Signs `Allocation(jobId, provider, seconds)`: the seconds of the job assigned to `provider` in total. */
+  signAllocation?(jobId: string, provider: string, seconds: number): Promise<`0x${string}`>;
   /** The address that signed a delivery receipt (EIP-712 under the escrow's domain). */
   recoverDelivery(delivery: SignedDelivery): string;
   close(): Promise<void>;

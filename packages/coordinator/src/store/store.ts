@@ -107,6 +107,7 @@ function toProvider(r: Row): ProviderRow {
 const wireAssignment = (a: SignedAssignment) => ({
   assignment: { ...a.assignment, deadline: a.assignment.deadline },
   signature: a.signature,
+  ...(a.allocation ? { allocation: a.allocation } : {}),
 });
 
 /**

@@ -45,7 +45,7 @@ export interface SupervisorInit {
 export interface SupervisorComponents {
   store: CoordinatorStore;
   directory: ProviderDirectory;
-  chain: Pick<ChainView, "chainId" | "escrow" | "coordinator" | "signAssignment" | "recoverDelivery">;
+  chain: Pick<ChainView, "chainId" | "escrow" | "coordinator" | "signAssignment" | "signAllocation" | "recoverDelivery">;
   dispatcher: RenderDispatcher;
   log: Logger;
 }
@@ -86,6 +86,11 @@ export class Supervisor {
   private readonly busyUntil = new Map<string, number>();
   /** When each shown delivery was last put to the client (announced, or seen after a restart). */
   private readonly askedAt = new Map<number, number>();
+  /**
+   * Segments of each job allocated to each provider (key `jobId:provider`): the store's attempts plus those being
+   * signed right now, so concurrent assignments to one provider each sign the count including the others.
+   */
+  private readonly allocated = new Map<string, Set<number>>();
   private readonly reference: ReferenceWork;
   private readonly opts: Required<Omit<SupervisorInit, "reference" | "now">>;
   private readonly now: () => number;
@@ -347,6 +352,19 @@ export class Supervisor {
     }
   }
 
+  /** Adds `segment` to the provider's allocation in the job; returns the allocation's seconds (distinct segments). */
+  private allocate(jobId: string, provider: string, segment: number): number {
+    const key = `${jobId.toLowerCase()}:${provider.toLowerCase()}`;
+    let mine = this.allocated.get(key);
+    if (!mine) {
+      const { store } = this.components;
+      mine = new Set(store.attempts(jobId).filter((a) => a.provider.toLowerCase() === provider.toLowerCase()).map((a) => a.segment));
+      this.allocated.set(key, mine);
+    }
+    mine.add(segment);
+    return mine.size;
+  }
+
   /** Signs, records and launches one attempt. */
   private async start1(job: JobRow, segment: number, address: string, expectedMs: number, speculative: boolean, queued: number): Promise<boolean> {
     const { store, chain, log, directory } = this.components;
@@ -367,7 +385,16 @@ export class Supervisor {
     };
     let signed: SignedAssignment;
     try {
+      // Counted before any await, so a concurrent assignment to the same provider counts this one too.
+      const allocated = chain.signAllocation ? this.allocate(job.jobId, provider.address, segment) : 0;
       signed = { assignment: fields, signature: await chain.signAssignment(fields) };
+      // The provider's allocation: every distinct segment of the job assigned to it, this one included. Vouchers and
+      // settle entries pay it at most this many seconds, so a client cannot divert the deposit to an address of its own.
+      if (chain.signAllocation) {
+        // At least the count at this moment: assignments signed meanwhile may have raised it.
+        const seconds = Math.max(allocated, this.allocate(job.jobId, provider.address, segment));
+        signed.allocation = { seconds, signature: await chain.signAllocation(job.jobId, provider.address, seconds) };
+      }
     } catch (err) {
       log.error({ err, jobId: job.jobId, segment }, "cannot sign an assignment");
       return false;
@@ -405,6 +432,7 @@ export class Supervisor {
       spec: job.spec,
       assignment: attempt.assignment.assignment,
       signature: attempt.assignment.signature,
+      ...(attempt.assignment.allocation ? { allocation: attempt.assignment.allocation } : {}),
     };
     const onProgress = (framesDone: number, frameCount: number) => {
       // A provider busy rendering is alive even if its announcements are late.

@@ -1,8 +1,8 @@
 import type { AssignmentFields, DeliveryFields, PolicySnapshot, VoucherFields } from "@rendermesh/shared";
-import { assignmentStruct, connectContracts, toEscrowJob, toRegistryEntry, deliveryStruct, eip712Domain, readPolicy, signDelivery, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Deployment, type RendermeshContracts, type RendermeshDomain, type EscrowJob, type RegistryEntry } from "@rendermesh/shared/chain";
+import { assignmentStruct, connectContracts, toEscrowJob, toRegistryEntry, deliveryStruct, eip712Domain, readPolicy, signAcknowledgement, signDelivery, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Deployment, type RendermeshContracts, type RendermeshDomain, type EscrowJob, type RegistryEntry } from "@rendermesh/shared/chain";
 import type { ContractTransactionResponse, Provider, Signer, TransactionReceipt } from "ethers";
 import { TransactionError } from "../errors.js";
-import type { ChainReader, DeliverySigner, EscrowClaim, EscrowWriter, PaymentEvent, SignatureChecker, TxResult } from "./types.js";
+import type { AllocationProof, ChainReader, DeliverySigner, EscrowClaim, EscrowWriter, PaymentEvent, SignatureChecker, TxResult } from "./types.js";
 
 /** The revert data an ethers error carries, wherever the node put it. */
 function revertData(err: unknown): string | undefined {
@@ -118,7 +118,7 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
 
   async getClaim(jobId: string, segment: number): Promise<EscrowClaim> {
     const c = await this.contracts.escrow.getClaim(jobId, segment);
-    return { provider: c.provider.toLowerCase(), disputableUntil: Number(c.disputableUntil), status: Number(c.status) };
+    return { provider: c.provider.toLowerCase(), disputableUntil: Number(c.deadlineAt), status: Number(c.status) };
   }
 
   async escrowBalance(address: string): Promise<bigint> {
@@ -147,10 +147,17 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
     return signDelivery(this.signer, this.domain, delivery);
   }
 
+  /** This provider acknowledges it is owed `seconds` of the job in total (for the client's cooperative settle). */
+  async signAcknowledgement(jobId: string, seconds: number): Promise<`0x${string}`> {
+    return signAcknowledgement(this.signer, this.domain, { jobId, provider: await this.signer.getAddress(), seconds });
+  }
+
   // ---- escrow transactions ----------------------------------------------------------
 
-  async redeem(voucher: VoucherFields, signature: string): Promise<TxResult> {
-    const receipt = await this.#send("redeem the voucher", () => this.contracts.escrow.redeem(voucherStruct(voucher), signature));
+  async redeem(voucher: VoucherFields, signature: string, allocation: AllocationProof): Promise<TxResult> {
+    const receipt = await this.#send("redeem the voucher", () =>
+      this.contracts.escrow.redeem(voucherStruct(voucher), signature, allocation.seconds, allocation.signature),
+    );
     return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "VoucherRedeemed", "amount") };
   }
 

@@ -190,16 +190,22 @@ export class PaymentLoop {
       return;
     }
 
-    const afterDeadline = chainNow > job.deadline;
+    // Claims open after the deadline, or at once when the client settled without this provider's acknowledgement
+    // (the job is closing: its challenge window is the time left to claim).
+    const closing = job.status === JobStatus.Closing;
+    const afterDeadline = closing || chainNow > job.deadline;
     const wantClaims = afterDeadline && reported.length > Math.max(paid, voucher?.seconds ?? 0);
 
     // 1. Redeem the voucher when it is due (and claims would not earn more).
     if (voucher && voucher.seconds > paid && !wantClaims) {
-      const quiet = ((this.#c.now?.() ?? Date.now()) - voucher.receivedAt) / 1000 >= this.#init.redeemAfterQuietSeconds;
+      // A closing job refunds the client after its challenge window: redeem at once.
+      const quiet = closing || ((this.#c.now?.() ?? Date.now()) - voucher.receivedAt) / 1000 >= this.#init.redeemAfterQuietSeconds;
       const nearDeadline = chainNow >= job.deadline - this.#init.redeemBeforeDeadlineSeconds;
       if (quiet || nearDeadline) {
         try {
-          const tx = await escrow.redeem({ jobId: voucher.jobId, provider: this.#c.address as `0x${string}`, seconds: voucher.seconds }, voucher.signature);
+          const allocation = journal.getAllocation(jobId);
+          if (!allocation) throw new Error(`no coordinator allocation is held for job ${jobId}; a redeem needs one`);
+          const tx = await escrow.redeem({ jobId: voucher.jobId, provider: this.#c.address as `0x${string}`, seconds: voucher.seconds }, voucher.signature, allocation);
           own.add(tx.hash);
           journal.markRedeemed(jobId, voucher.seconds, tx.hash);
           out.redeemed.push({ jobId, seconds: voucher.seconds, amount: tx.amount, tx: tx.hash });
@@ -216,8 +222,8 @@ export class PaymentLoop {
     // 2. After the deadline: claim every reported delivery, so claimed segments exceed voucher seconds.
     let windowClosed = false;
     if (afterDeadline) {
-      const { claimWindow } = await policyWindows();
-      windowClosed = chainNow > job.deadline + claimWindow;
+      // The job's own claim window (fixed when it opened), or the challenge window of a closing job.
+      windowClosed = chainNow > (closing ? job.closesAt : job.deadline + job.claimWindow);
       if (wantClaims && !windowClosed) {
         for (const a of reported) {
           if (a.payState !== "unpaid" && a.payState !== "covered") continue;
@@ -245,7 +251,8 @@ export class PaymentLoop {
     let finalizedAny = false;
     for (const a of claimed) {
       const claim = await escrow.getClaim(jobId, a.segment);
-      if (claim.status === ClaimStatus.Pending && chainNow > claim.disputableUntil) {
+      // An undisputed claim past its dispute window, or a disputed one the arbiter left past its window, is paid.
+      if ((claim.status === ClaimStatus.Pending || claim.status === ClaimStatus.Disputed) && chainNow > claim.disputableUntil) {
         try {
           const tx = await escrow.finalizeClaim(jobId, a.segment);
           own.add(tx.hash);

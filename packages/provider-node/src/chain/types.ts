@@ -47,11 +47,21 @@ export interface DeliverySigner {
   signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
 }
 
+export interface AcknowledgementSigner {
+  signAcknowledgement(jobId: string, seconds: number): Promise<`0x${string}`>;
+}
+
 export interface EscrowClaim {
   provider: string;
-  /** Unix seconds. */
+  /** Unix seconds: the end of the dispute window while pending, of the arbiter's window while disputed. */
   disputableUntil: number;
   status: number;
+}
+
+/** The coordinator's allocation to this provider, which a redeem needs. */
+export interface AllocationProof {
+  seconds: number;
+  signature: string;
 }
 
 /** A mined transaction and what it paid this provider, if anything. */
@@ -64,7 +74,7 @@ export interface TxResult {
 
 /** The escrow calls of the payment loop. Each waits for the transaction to be mined. */
 export interface EscrowWriter {
-  redeem(voucher: VoucherFields, signature: string): Promise<TxResult>;
+  redeem(voucher: VoucherFields, signature: string, allocation: AllocationProof): Promise<TxResult>;
   claim(assignment: AssignmentFields, coordinatorSig: string, delivery: DeliveryFields, providerSig: string): Promise<TxResult & { disputableUntil: number }>;
   finalizeClaim(jobId: string, segment: number): Promise<TxResult>;
   withdraw(): Promise<TxResult>;

@@ -499,6 +499,25 @@ export class Journal {
       .run(seconds, tx, jobId.toLowerCase());
   }
 
+  // ---- allocations ---------------------------------------------------------------
+
+  /** Keeps the highest coordinator allocation per job (allocations are cumulative). */
+  recordAllocation(jobId: string, allocation: { seconds: number; signature: string }): void {
+    this.db
+      .prepare(
+        `INSERT INTO allocations (job_id, seconds, signature) VALUES (?, ?, ?)
+         ON CONFLICT(job_id) DO UPDATE SET seconds = excluded.seconds, signature = excluded.signature WHERE excluded.seconds > allocations.seconds`,
+      )
+      .run(jobId.toLowerCase(), allocation.seconds, allocation.signature);
+  }
+
+  getAllocation(jobId: string): { seconds: number; signature: `0x${string}` } | undefined {
+    const r = this.db.prepare("SELECT seconds, signature FROM allocations WHERE job_id = ?").get(jobId.toLowerCase()) as
+      | { seconds: number; signature: `0x${string}` }
+      | undefined;
+    return r && { seconds: r.seconds, signature: r.signature };
+  }
+
   // ---- payments ledger ---------------------------------------------------------
 
   /** Records a payment; the same (tx, kind, segment) is recorded once. Returns whether it was new. */

@@ -79,7 +79,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS payments_event ON payments (tx, kind, COALESCE
  * journal from `user_version` i to i + 1; a journal from a newer version is
  * refused. Never edit a released one: add the next.
  */
-export const MIGRATIONS: readonly string[] = [SCHEMA];
+export const MIGRATIONS: readonly string[] = [
+  SCHEMA,
+  // 2: the highest coordinator allocation held per job; a redeem and the client's settle entry need it.
+  `CREATE TABLE IF NOT EXISTS allocations (
+    job_id TEXT PRIMARY KEY,
+    seconds INTEGER NOT NULL,
+    signature TEXT NOT NULL
+  );`,
+];
 
 /** The schema version this provider writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,8 +4,9 @@ import { SegmentPipelineError } from "../errors.js";
 
 /**
  * One segment, start to finish: render frames → pipe them into the encoder
- * (no frame touches the disk) → sha256 of the MP4 → add and pin to IPFS →
- * sign the EIP-712 Delivery. Each stage is a narrow injected component, so
+ * (no frame touches the disk) → embed the provider's Content Credentials
+ * (C2PA) → sha256 of the MP4 → add and pin to IPFS → sign the EIP-712
+ * Delivery. Each stage is a narrow injected component, so
  * the same pipeline runs over ONNX Runtime + ffmpeg + Helia in production
  * and over stubs in unit tests.
  */
@@ -40,6 +41,8 @@ export interface PipelineComponents {
   encode: SegmentEncoder;
   store: SegmentSink;
   signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
+  /** Embeds the provider's Content Credentials in the encoded segment (before it is hashed); none when absent. */
+  credential?: ((mp4: Uint8Array, work: SegmentWork) => Promise<Uint8Array>) | undefined;
 }
 
 export interface SegmentWork {
@@ -54,6 +57,7 @@ export interface SegmentWork {
 export type SegmentProgressEvent =
   | { type: "render:frame"; framesDone: number; frameCount: number }
   | { type: "encode:done"; bytes: number }
+  | { type: "credential:done"; bytes: number }
   | { type: "hash:done"; sha256: `0x${string}` }
   | { type: "store:done"; cid: string }
   | { type: "sign:done" };
@@ -93,12 +97,15 @@ export async function produceSegment(work: SegmentWork, c: PipelineComponents, o
   const { signal, onProgress } = options;
   const t0 = performance.now();
   const frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
-  const mp4 = await c.encode(
+  const encoded = await c.encode(
     counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount })),
     { width: work.spec.width, height: work.spec.height, fps: work.spec.fps, signal },
   );
-  if (mp4.byteLength === 0) throw new SegmentPipelineError(`Encoding segment ${work.segment} produced no bytes.`);
-  onProgress?.({ type: "encode:done", bytes: mp4.byteLength });
+  if (encoded.byteLength === 0) throw new SegmentPipelineError(`Encoding segment ${work.segment} produced no bytes.`);
+  onProgress?.({ type: "encode:done", bytes: encoded.byteLength });
+  signal?.throwIfAborted();
+  const mp4 = c.credential ? await c.credential(encoded, work) : encoded;
+  if (c.credential) onProgress?.({ type: "credential:done", bytes: mp4.byteLength });
   const t1 = performance.now();
 
   const sha256 = `0x${createHash("sha256").update(mp4).digest("hex")}` as const;

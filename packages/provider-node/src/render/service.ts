@@ -219,6 +219,8 @@ export class RenderService {
         openedBlock: checked.openedBlock,
         spec: request.spec,
       });
+      // The coordinator's allocation as of this assignment: a redeem of this job's vouchers needs the highest.
+      if (request.allocation) this.#c.journal.recordAllocation(assignment.jobId, request.allocation);
       if (!this.#c.journal.recordAccepted({ assignment, coordinatorSig: request.signature, coordinatorPeer: context.peer })) {
         // Delivered between the journal look-up and now (another stream finished it).
         const row = this.#fromJournal(request);

@@ -1,6 +1,6 @@
 import type { Logger, VoucherMessage } from "@rendermesh/shared";
 import { JobStatus } from "@rendermesh/shared/chain";
-import type { ChainReader, SignatureChecker } from "../chain/types.js";
+import type { AcknowledgementSigner, ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
 import type { Journal } from "../journal/index.js";
 import type { ProviderMetrics } from "../metrics.js";
@@ -12,6 +12,8 @@ export interface VoucherServiceComponents {
   journal: Journal;
   metrics: ProviderMetrics;
   logger: Logger;
+  /** Signs the acknowledgements a cooperative settle needs; without it none is given. */
+  acknowledger?: AcknowledgementSigner | undefined;
   /** Called after a higher voucher is stored (the payment loop may act on it). */
   onVoucher?: (jobId: string, seconds: number) => void;
 }
@@ -21,6 +23,10 @@ export interface VoucherAckMessage {
   jobId: string;
   /** The highest voucher seconds now held for the job (may exceed the one just sent). */
   seconds: number;
+  /** This provider's acknowledgement of `seconds`, once they cover every segment it delivered for the job. */
+  acknowledgement?: `0x${string}` | undefined;
+  /** The highest coordinator allocation it holds for the job (a settle entry for it needs one). */
+  allocation?: { seconds: number; signature: `0x${string}` } | undefined;
 }
 
 /**
@@ -70,6 +76,16 @@ export class VoucherService {
       log.info({ seconds: voucher.seconds }, "voucher stored");
       this.#c.onVoucher?.(voucher.jobId, voucher.seconds);
     }
-    return { type: "voucher-ack", jobId: voucher.jobId, seconds: result.seconds };
+    const ack: VoucherAckMessage = { type: "voucher-ack", jobId: voucher.jobId, seconds: result.seconds };
+    const allocation = this.#c.journal.getAllocation(voucher.jobId);
+    if (allocation) ack.allocation = allocation;
+    // The acknowledgement counts only in a settle that pays every second of the job to providers the coordinator
+    // allocated them to: then nobody can be paid more, and a delivered segment this voucher does not cover was paid
+    // to another provider's copy (a speculative copy, or a reassignment after the client rejected this one). So it is
+    // given with every voucher; a settle that leaves any second unpaid opens the challenge window regardless.
+    if (this.#c.acknowledger && result.seconds > 0) {
+      ack.acknowledgement = await this.#c.acknowledger.signAcknowledgement(voucher.jobId, result.seconds);
+    }
+    return ack;
   }
 }

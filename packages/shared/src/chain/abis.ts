@@ -958,6 +958,17 @@ export const contentPolicyAbi = [
     "type": "constructor"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeBond",
+        "type": "uint256"
+      }
+    ],
+    "name": "ContentPolicyBondTooLarge",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "ContentPolicyEmptyList",
     "type": "error"
@@ -1078,11 +1089,37 @@ export const contentPolicyAbi = [
       {
         "indexed": false,
         "internalType": "uint64",
+        "name": "arbiterWindow",
+        "type": "uint64"
+      }
+    ],
+    "name": "ArbiterWindowChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint64",
         "name": "claimWindow",
         "type": "uint64"
       }
     ],
     "name": "ClaimWindowChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "disputeBond",
+        "type": "uint256"
+      }
+    ],
+    "name": "DisputeBondChanged",
     "type": "event"
   },
   {
@@ -1146,6 +1183,19 @@ export const contentPolicyAbi = [
       }
     ],
     "name": "LimitsChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "maxDeadlineDistance",
+        "type": "uint64"
+      }
+    ],
+    "name": "MaxDeadlineDistanceChanged",
     "type": "event"
   },
   {
@@ -1298,6 +1348,19 @@ export const contentPolicyAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "arbiterWindow",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32[]",
@@ -1364,12 +1427,58 @@ export const contentPolicyAbi = [
   },
   {
     "inputs": [],
+    "name": "disputeBond",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "disputeWindow",
     "outputs": [
       {
         "internalType": "uint64",
         "name": "",
         "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "escrowTerms",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "disputeSeconds",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "claimSeconds",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "arbiterSeconds",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "maxDeadlineSeconds",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -1461,6 +1570,19 @@ export const contentPolicyAbi = [
   },
   {
     "inputs": [],
+    "name": "maxDeadlineDistance",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "minProviderStake",
     "outputs": [
       {
@@ -1537,11 +1659,37 @@ export const contentPolicyAbi = [
     "inputs": [
       {
         "internalType": "uint64",
+        "name": "arbiterWindow_",
+        "type": "uint64"
+      }
+    ],
+    "name": "setArbiterWindow",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
         "name": "claimWindow_",
         "type": "uint64"
       }
     ],
     "name": "setClaimWindow",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeBond_",
+        "type": "uint256"
+      }
+    ],
+    "name": "setDisputeBond",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -1601,6 +1749,19 @@ export const contentPolicyAbi = [
       }
     ],
     "name": "setLimits",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "maxDeadlineDistance_",
+        "type": "uint64"
+      }
+    ],
+    "name": "setMaxDeadlineDistance",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -1821,6 +1982,27 @@ export const providerRegistryAbi = [
       },
       {
         "internalType": "uint256",
+        "name": "locked",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "requested",
+        "type": "uint256"
+      }
+    ],
+    "name": "ProviderRegistryStakeLocked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "stake",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
         "name": "minimum",
         "type": "uint256"
       }
@@ -2021,6 +2203,56 @@ export const providerRegistryAbi = [
         "internalType": "uint256",
         "name": "amount",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "locked",
+        "type": "uint256"
+      }
+    ],
+    "name": "StakeLocked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "locked",
+        "type": "uint256"
+      }
+    ],
+    "name": "StakeUnlocked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
       }
     ],
     "name": "StakeWithdrawn",
@@ -2179,6 +2411,43 @@ export const providerRegistryAbi = [
         "internalType": "bool",
         "name": "",
         "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "lockStake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      }
+    ],
+    "name": "lockedStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -2363,6 +2632,24 @@ export const providerRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "unlockStake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "askPerSecond",
         "type": "uint256"
@@ -2432,6 +2719,17 @@ export const jobEscrowAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "resolvableUntil",
+        "type": "uint64"
+      }
+    ],
+    "name": "JobEscrowArbiterWindowClosed",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "JobEscrowClaimMismatch",
     "type": "error"
@@ -2455,6 +2753,17 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "JobEscrowClaimNotDisputed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "until",
+        "type": "uint64"
+      }
+    ],
+    "name": "JobEscrowClaimNotFinal",
     "type": "error"
   },
   {
@@ -2536,11 +2845,16 @@ export const jobEscrowAbi = [
     "inputs": [
       {
         "internalType": "uint64",
-        "name": "disputableUntil",
+        "name": "deadline",
         "type": "uint64"
+      },
+      {
+        "internalType": "uint256",
+        "name": "latest",
+        "type": "uint256"
       }
     ],
-    "name": "JobEscrowDisputeWindowClosed",
+    "name": "JobEscrowDeadlineTooFar",
     "type": "error"
   },
   {
@@ -2551,7 +2865,7 @@ export const jobEscrowAbi = [
         "type": "uint64"
       }
     ],
-    "name": "JobEscrowDisputeWindowOpen",
+    "name": "JobEscrowDisputeWindowClosed",
     "type": "error"
   },
   {
@@ -2583,11 +2897,6 @@ export const jobEscrowAbi = [
   },
   {
     "inputs": [
-      {
-        "internalType": "address",
-        "name": "signer",
-        "type": "address"
-      },
       {
         "internalType": "address",
         "name": "expected",
@@ -2664,6 +2973,27 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "JobEscrowNothingToWithdraw",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "internalType": "uint32",
+        "name": "totalSeconds",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "allocated",
+        "type": "uint32"
+      }
+    ],
+    "name": "JobEscrowOverAllocation",
     "type": "error"
   },
   {
@@ -2850,6 +3180,18 @@ export const jobEscrowAbi = [
         "internalType": "uint32",
         "name": "segment",
         "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "resolvableUntil",
+        "type": "uint64"
       }
     ],
     "name": "ClaimDisputed",
@@ -2912,6 +3254,12 @@ export const jobEscrowAbi = [
         "internalType": "uint256",
         "name": "slashed",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "compensation",
+        "type": "uint256"
       }
     ],
     "name": "DisputeResolved",
@@ -2921,6 +3269,31 @@ export const jobEscrowAbi = [
     "anonymous": false,
     "inputs": [],
     "name": "EIP712DomainChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "closesAt",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "paidSeconds",
+        "type": "uint32"
+      }
+    ],
+    "name": "JobClosing",
     "type": "event"
   },
   {
@@ -3198,6 +3571,11 @@ export const jobEscrowAbi = [
             "internalType": "uint32",
             "name": "frameCount",
             "type": "uint32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "trace",
+            "type": "bytes"
           }
         ],
         "internalType": "struct Delivery",
@@ -3229,6 +3607,24 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "dispute",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32[]",
+        "name": "segments",
+        "type": "uint32[]"
+      }
+    ],
+    "name": "disputeMany",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -3318,7 +3714,7 @@ export const jobEscrowAbi = [
           },
           {
             "internalType": "uint64",
-            "name": "disputableUntil",
+            "name": "deadlineAt",
             "type": "uint64"
           },
           {
@@ -3411,6 +3807,31 @@ export const jobEscrowAbi = [
             "internalType": "bytes32",
             "name": "specHash",
             "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "closesAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "disputeWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "claimWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "arbiterWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint96",
+            "name": "disputeBond",
+            "type": "uint96"
           }
         ],
         "internalType": "struct IJobEscrow.Job",
@@ -3613,6 +4034,16 @@ export const jobEscrowAbi = [
         "internalType": "bytes",
         "name": "signature",
         "type": "bytes"
+      },
+      {
+        "internalType": "uint32",
+        "name": "allocated",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes",
+        "name": "allocationSig",
+        "type": "bytes"
       }
     ],
     "name": "redeem",
@@ -3682,14 +4113,64 @@ export const jobEscrowAbi = [
         "type": "bytes32"
       },
       {
-        "internalType": "address[]",
-        "name": "providers",
-        "type": "address[]"
+        "internalType": "uint32[]",
+        "name": "segments",
+        "type": "uint32[]"
       },
       {
-        "internalType": "uint32[]",
-        "name": "totalSeconds",
-        "type": "uint32[]"
+        "internalType": "bool[]",
+        "name": "pays",
+        "type": "bool[]"
+      },
+      {
+        "internalType": "uint256[]",
+        "name": "slashAmounts",
+        "type": "uint256[]"
+      }
+    ],
+    "name": "resolveDisputes",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "provider",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32",
+            "name": "totalSeconds",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "allocated",
+            "type": "uint32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "allocationSig",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes",
+            "name": "acknowledgementSig",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IJobEscrow.SettleEntry[]",
+        "name": "entries",
+        "type": "tuple[]"
       }
     ],
     "name": "settle",

@@ -3,7 +3,7 @@ import { CID } from "multiformats/cid";
 import { ChainValueError } from "./errors.js";
 
 /**
- * The three EIP-712 messages of the protocol and the escrow's domain. The
+ * The EIP-712 messages of the protocol and the escrow's domain. The
  * type strings are part of the protocol: wallets, `JobEscrow` and every
  * package sign and check exactly these.
  */
@@ -14,7 +14,12 @@ export const EIP712_VERSION = "1";
 export const VOUCHER_TYPE = "Voucher(bytes32 jobId,address provider,uint32 seconds)";
 export const ASSIGNMENT_TYPE =
   "Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)";
-export const DELIVERY_TYPE = "Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)";
+export const DELIVERY_TYPE =
+  "Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)";
+/** Signed by a provider: it is owed `seconds` seconds of the job in total and no more (for a cooperative settle). */
+export const ACKNOWLEDGEMENT_TYPE = "Acknowledgement(bytes32 jobId,address provider,uint32 seconds)";
+/** Signed by a job's coordinator: it assigned `provider` `seconds` seconds of the job in total (vouchers' cap). */
+export const ALLOCATION_TYPE = "Allocation(bytes32 jobId,address provider,uint32 seconds)";
 
 /** The escrow's EIP-712 domain. */
 export interface RendermeshDomain extends TypedDataDomain {
@@ -50,14 +55,39 @@ export const ASSIGNMENT_TYPES = types("Assignment", [
   { name: "deadline", type: "uint64" },
 ]);
 
-/** `Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount)`. */
+/** `Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)`. */
 export const DELIVERY_TYPES = types("Delivery", [
   { name: "jobId", type: "bytes32" },
   { name: "segment", type: "uint32" },
   { name: "cid", type: "bytes" },
   { name: "sha256", type: "bytes32" },
   { name: "frameCount", type: "uint32" },
+  { name: "trace", type: "bytes" },
 ]);
+
+/** `Acknowledgement(bytes32 jobId,address provider,uint32 seconds)`. */
+export const ACKNOWLEDGEMENT_TYPES = types("Acknowledgement", [
+  { name: "jobId", type: "bytes32" },
+  { name: "provider", type: "address" },
+  { name: "seconds", type: "uint32" },
+]);
+
+/** `Allocation(bytes32 jobId,address provider,uint32 seconds)`. */
+export const ALLOCATION_TYPES = types("Allocation", [
+  { name: "jobId", type: "bytes32" },
+  { name: "provider", type: "address" },
+  { name: "seconds", type: "uint32" },
+]);
+
+/**
+ * An Acknowledgement (signed by `provider`) or an Allocation (signed by the
+ * job's coordinator): both are `(jobId, provider, seconds)`, cumulative.
+ */
+export interface SecondsStatement {
+  jobId: string;
+  provider: string;
+  seconds: number | bigint;
+}
 
 /** Signed by a job's client: `provider` is owed `seconds` seconds of the job in total (cumulative). */
 export interface Voucher {
@@ -79,13 +109,23 @@ export interface Assignment {
 /** A CID as binary bytes, 0x hex of those bytes, a CIDv1 string (`bafy…`), or a `CID` object. */
 export type CidInput = Uint8Array | string | { readonly bytes: Uint8Array };
 
-/** Signed by a provider: it delivered `segment` as the file with CIDv1 `cid` and `sha256`. */
+/**
+ * Signed by a provider: it delivered `segment` as the file with CIDv1 `cid` and `sha256`. `trace` is the binary
+ * CIDv1 of the segment's render-trace root; absent (empty bytes) for models without one, such as the field model.
+ */
 export interface Delivery {
   jobId: string;
   segment: number | bigint;
   cid: CidInput;
   sha256: string;
   frameCount: number | bigint;
+  trace?: CidInput | undefined;
+}
+
+/** The delivery's trace as 0x hex bytes: `0x` when it has none. */
+export function traceHex(trace: CidInput | undefined): string {
+  if (trace === undefined || trace === "0x" || (trace instanceof Uint8Array && trace.length === 0)) return "0x";
+  return hexlify(cidBytes(trace));
 }
 
 /** The binary CIDv1 that a Delivery signs. */
@@ -128,7 +168,7 @@ export function assignmentValue(assignment: Assignment): Record<string, unknown>
 /** The delivery as EIP-712 typed-data value (the CID as binary bytes). */
 export function deliveryValue(delivery: Delivery): Record<string, unknown> {
   const { jobId, segment, sha256, frameCount } = delivery;
-  return { jobId, segment, cid: hexlify(cidBytes(delivery.cid)), sha256, frameCount };
+  return { jobId, segment, cid: hexlify(cidBytes(delivery.cid)), sha256, frameCount, trace: traceHex(delivery.trace) };
 }
 
 /**
@@ -165,6 +205,7 @@ export function deliveryStruct(delivery: Delivery): {
   cid: string;
   sha256: string;
   frameCount: bigint;
+  trace: string;
 } {
   return {
     jobId: delivery.jobId,
@@ -172,7 +213,13 @@ export function deliveryStruct(delivery: Delivery): {
     cid: hexlify(cidBytes(delivery.cid)),
     sha256: delivery.sha256,
     frameCount: BigInt(delivery.frameCount),
+    trace: traceHex(delivery.trace),
   };
+}
+
+/** An acknowledgement or allocation as EIP-712 typed-data value. */
+export function secondsValue(statement: SecondsStatement): Record<string, unknown> {
+  return { jobId: statement.jobId, provider: statement.provider, seconds: statement.seconds };
 }
 
 /** The EIP-712 digest a voucher signature signs. */

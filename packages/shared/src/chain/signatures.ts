@@ -1,11 +1,15 @@
 import { getAddress, verifyTypedData, type Signer, type TypedDataDomain, type TypedDataField } from "ethers";
 import {
+  ACKNOWLEDGEMENT_TYPES,
+  ALLOCATION_TYPES,
   ASSIGNMENT_TYPES,
   DELIVERY_TYPES,
   VOUCHER_TYPES,
   assignmentValue,
   deliveryValue,
+  secondsValue,
   voucherValue,
+  type SecondsStatement,
   type Assignment,
   type Delivery,
   type Voucher,
@@ -87,4 +91,24 @@ export function signDelivery(signer: TypedDataSigner, domain: TypedDataDomain, d
 /** As {@link verifyVoucher}, for a delivery receipt (signed by the provider). */
 export function verifyDelivery(domain: TypedDataDomain, delivery: Delivery, signature: string, expectedSigner?: string): string {
   return verify("delivery", domain, DELIVERY_TYPES, deliveryValue(delivery), signature, expectedSigner);
+}
+
+/** A provider acknowledges that it is owed `seconds` of the job in total, no more (what a cooperative settle needs). */
+export function signAcknowledgement(signer: TypedDataSigner, domain: TypedDataDomain, ack: SecondsStatement): Promise<Hex> {
+  return sign(signer, domain, ACKNOWLEDGEMENT_TYPES, secondsValue(ack));
+}
+
+/** As {@link verifyVoucher}, for an acknowledgement (signed by its provider). */
+export function verifyAcknowledgement(domain: TypedDataDomain, ack: SecondsStatement, signature: string, expectedSigner?: string): string {
+  return verify("acknowledgement", domain, ACKNOWLEDGEMENT_TYPES, secondsValue(ack), signature, expectedSigner);
+}
+
+/** The job coordinator allocates `seconds` of the job to a provider (in total): vouchers and settle pay up to it. */
+export function signAllocation(signer: TypedDataSigner, domain: TypedDataDomain, allocation: SecondsStatement): Promise<Hex> {
+  return sign(signer, domain, ALLOCATION_TYPES, secondsValue(allocation));
+}
+
+/** As {@link verifyVoucher}, for an allocation (signed by the job's coordinator). */
+export function verifyAllocation(domain: TypedDataDomain, allocation: SecondsStatement, signature: string, expectedSigner?: string): string {
+  return verify("allocation", domain, ALLOCATION_TYPES, secondsValue(allocation), signature, expectedSigner);
 }

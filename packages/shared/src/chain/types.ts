@@ -5,9 +5,13 @@
  */
 
 /** `JobEscrow.JobStatus`. */
-export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3 } as const;
+export const JobStatus = { None: 0, Open: 1, Settled: 2, Refunded: 3, Closing: 4 } as const;
 export type JobStatusName = "none" | "open" | "settled" | "refunded";
-export const jobStatusName = (s: number): JobStatusName => (["none", "open", "settled", "refunded"] as const)[s] ?? "none";
+/**
+ * A job's status as the nodes' journals name it. A closing job (settled by the client without every provider's
+ * acknowledgement, its challenge window running) is still "open" to them: providers can redeem and claim.
+ */
+export const jobStatusName = (s: number): JobStatusName => (["none", "open", "settled", "refunded", "open"] as const)[s] ?? "none";
 /** `JobEscrow.ClaimStatus`. */
 export const ClaimStatus = { None: 0, Pending: 1, Disputed: 2, Paid: 3, Refused: 4 } as const;
 
@@ -26,6 +30,13 @@ export interface EscrowJob {
   policyVersion: bigint;
   status: number;
   specHash: string;
+  /** End of the challenge window once the client settled without every acknowledgement (unix seconds; 0 before). */
+  closesAt: number;
+  /** The job's own windows, fixed when it opened (seconds), and its dispute bond. */
+  disputeWindow: number;
+  claimWindow: number;
+  arbiterWindow: number;
+  disputeBond: bigint;
 }
 
 /** `ProviderRegistry.getProvider(address)`. */
@@ -55,6 +66,11 @@ export interface RawEscrowJob {
   policyVersion: bigint | number;
   status: bigint | number;
   specHash: string;
+  closesAt: bigint | number;
+  disputeWindow: bigint | number;
+  claimWindow: bigint | number;
+  arbiterWindow: bigint | number;
+  disputeBond: bigint | number;
 }
 
 /** The struct `ProviderRegistry.getProvider` returns through ethers. */
@@ -83,6 +99,11 @@ export function toEscrowJob(j: RawEscrowJob): EscrowJob {
     policyVersion: BigInt(j.policyVersion),
     status: Number(j.status),
     specHash: String(j.specHash).toLowerCase(),
+    closesAt: Number(j.closesAt),
+    disputeWindow: Number(j.disputeWindow),
+    claimWindow: Number(j.claimWindow),
+    arbiterWindow: Number(j.arbiterWindow),
+    disputeBond: BigInt(j.disputeBond),
   };
 }
 

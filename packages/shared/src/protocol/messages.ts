@@ -53,10 +53,20 @@ export const DeliveryFields = z.object({
   cid: CidString,
   sha256: Bytes32,
   frameCount: U32,
+  /** CIDv1 string of the segment's render-trace root; absent (signed as empty bytes) for models without one. */
+  trace: CidString.optional(),
 });
 export type DeliveryFields = z.output<typeof DeliveryFields>;
 
-export const SignedAssignment = z.object({ assignment: AssignmentFields, signature: Signature });
+/**
+ * The coordinator's EIP-712 `Allocation(jobId, provider, seconds)`: the seconds of the job it has assigned the
+ * provider in total (distinct segments). Vouchers and settle entries pay a provider only up to its allocation.
+ */
+export const SignedAllocation = z.object({ seconds: U32, signature: Signature });
+export type SignedAllocation = z.output<typeof SignedAllocation>;
+
+/** An assignment, with the provider's allocation as of this assignment (this segment included). */
+export const SignedAssignment = z.object({ assignment: AssignmentFields, signature: Signature, allocation: SignedAllocation.optional() });
 export type SignedAssignment = z.output<typeof SignedAssignment>;
 export const SignedDelivery = z.object({ delivery: DeliveryFields, signature: Signature });
 export type SignedDelivery = z.output<typeof SignedDelivery>;
@@ -270,5 +280,17 @@ export type VoucherFields = z.output<typeof VoucherFields>;
 /** The client's cumulative EIP-712 voucher, sent straight to the provider after each verified segment. */
 export const VoucherMessage = z.object({ type: z.literal("voucher"), ...ChainRef.shape, voucher: VoucherFields, signature: Signature });
 export type VoucherMessage = z.output<typeof VoucherMessage>;
-export const VoucherAck = z.object({ type: z.literal("voucher-ack"), jobId: Bytes32, seconds: U32 });
+/**
+ * `seconds`: the highest voucher the provider holds. `acknowledgement`: its EIP-712 `Acknowledgement(jobId, provider,
+ * seconds)`, which counts only in a settle that pays every second of the job (a cooperative settle needs one per
+ * provider).
+ * `allocation`: the highest coordinator allocation it holds, which a settle entry for it needs.
+ */
+export const VoucherAck = z.object({
+  type: z.literal("voucher-ack"),
+  jobId: Bytes32,
+  seconds: U32,
+  acknowledgement: Signature.optional(),
+  allocation: SignedAllocation.optional(),
+});
 export const VoucherResponse = z.discriminatedUnion("type", [VoucherAck, ErrorMessage]);
