@@ -6,24 +6,28 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import { defaultPipelinePath, loadPipeline } from "@rendermesh/shared/model";
 import { formatUnits } from "ethers";
 import { repoRoot, startDevNetwork } from "./lib/devnet.ts";
 
 const { values } = parseArgs({
   options: {
-    prompt: { type: "string", default: "a calm blue sea at dawn with slow golden waves" },
-    seconds: { type: "string", default: "6" },
-    fps: { type: "string", default: "12" },
-    size: { type: "string", default: "192x192" },
+    // The default model is the project's trained diffusion pipeline (models/diffusion-default): 64x64 at 8 fps.
+    prompt: { type: "string", default: "a red circle moving left on a blue background" },
+    seconds: { type: "string", default: "4" },
+    fps: { type: "string", default: "8" },
+    size: { type: "string", default: "64x64" },
+    model: { type: "string" },
     out: { type: "string", default: "out" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  console.log("usage: pnpm demo [--prompt TEXT] [--seconds N] [--fps N] [--size WxH] [--out DIR]");
+  console.log("usage: pnpm demo [--prompt TEXT] [--seconds N] [--fps N] [--size WxH] [--model ID] [--out DIR]");
   process.exit(0);
 }
 
+const model = values.model ?? (await loadPipeline(defaultPipelinePath())).manifest.id;
 const started = Date.now();
 console.log("== starting the local network (Hardhat node, contracts, coordinator, 3 providers) ==");
 const net = await startDevNetwork({ log: (l) => console.log(`   ${l}`) });
@@ -46,6 +50,8 @@ try {
         values.fps!,
         "--size",
         values.size!,
+        "--model",
+        model,
         "--out",
         outDir,
       ],

@@ -13,7 +13,7 @@ import { hardhatAccount as testAccount } from "@rendermesh/testing";
 import type { DevNetwork } from "@rendermesh/shared";
 import { meshTokenAbi } from "@rendermesh/shared/chain";
 import { loadOrCreatePeerKey } from "@rendermesh/shared/net";
-import { defaultModel } from "@rendermesh/shared/model";
+import { defaultModel, defaultPipelinePath, loadPipeline } from "@rendermesh/shared/model";
 import { deploy, type DeploymentRecord } from "../deploy.ts";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -188,8 +188,9 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
     const chainId = Number(((await res.json()) as { result: string }).result);
     const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 200, cacheTimeout: -1 });
 
-    // 2. Contracts, with the default model allowed and short windows.
+    // 2. Contracts, with both default models allowed (the trained diffusion pipeline and the field model) and short windows.
     const model = defaultModel();
+    const pipeline = await loadPipeline(defaultPipelinePath());
     const deployer = hardhatAccount(ROLES.deployer);
     const arbiter = hardhatAccount(ROLES.arbiter);
     log(`deploying contracts (default model ${model.manifest.id.slice(0, 10)}…)`);
@@ -203,7 +204,7 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       // Ignition's journal lives and dies with this network, never in contracts/ignition.
       journalDir: join(dir, "ignition"),
       // A small supply so the three DAO members hold enough votes for quorum (4%).
-      parameters: { allowedModels: [model.manifest.id], arbiter: arbiter.address, tokenSupply: 10_000_000n * MESH },
+      parameters: { allowedModels: [pipeline.manifest.id, model.manifest.id], arbiter: arbiter.address, tokenSupply: 10_000_000n * MESH },
     });
     const deploymentFile = join(deploymentDir, `${chainId}.json`);
 
@@ -276,6 +277,7 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
           RENDERMESH_PROVIDER_LISTEN: "/ip4/127.0.0.1/tcp/0",
           RENDERMESH_PROVIDER_METRICS_PORT: "0",
           RENDERMESH_PROVIDER_DEVICE: "cpu",
+          RENDERMESH_PROVIDER_MODELS: "diffusion-default,default",
           RENDERMESH_PROVIDER_ASK_PER_SECOND: opts.askPerSecond?.(i) ?? "1",
           RENDERMESH_PROVIDER_PAYMENT_INTERVAL_MS: "2000",
           ...(opts.providerEnv?.(i) ?? {}),

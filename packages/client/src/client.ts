@@ -4,7 +4,7 @@ import { createLogger, type Logger } from "@rendermesh/shared";
 import { connectContracts, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
 import type { MeshNode } from "@rendermesh/shared/net";
 import type { SegmentStore } from "@rendermesh/shared/ipfs";
-import { createSpotRenderer, defaultModel, type Model, type SpotRenderer } from "@rendermesh/shared/model";
+import { createSpotRenderer, defaultModel, defaultPipelinePath, loadPipeline, PipelineRunner, type Model, type SpotRenderer } from "@rendermesh/shared/model";
 import { Journal } from "./journal/journal.js";
 import { defaultVerifierComponents } from "./verify/components.js";
 import type { Verifier } from "./verify/types.js";
@@ -32,6 +32,8 @@ export interface RendermeshClientConfig {
   outDir?: string | undefined;
   /** Models the client can spot-check (default: the network's default model). */
   models?: Model[] | undefined;
+  /** Diffusion pipeline manifests (pipeline.json) the client verifies by committed steps (default: the trained default pipeline). */
+  pipelines?: string[] | undefined;
   /** Verifier tuning (threshold, samples); see `SegmentVerifier`. */
   verifier?: SegmentVerifierInit | undefined;
   /** Replace the verifier entirely (tests, alternative checks). */
@@ -83,6 +85,7 @@ export async function createRendermeshClient(config: RendermeshClientConfig): Pr
   let net: Promise<ClientNet> | undefined;
   let verifier: Promise<Verifier> | undefined;
   let spot: SpotRenderer | undefined;
+  const runners: PipelineRunner[] = [];
 
   const client: RendermeshClient = {
     wallet: config.wallet,
@@ -125,7 +128,13 @@ export async function createRendermeshClient(config: RendermeshClientConfig): Pr
         if (config.createVerifier) return config.createVerifier(client);
         const { store } = await client.net();
         spot = await createSpotRenderer({ models: config.models ?? [defaultModel()] });
-        return new SegmentVerifier(defaultVerifierComponents({ store, spot, ffmpeg: config.ffmpeg }), config.verifier);
+        const pipelines = new Map<string, PipelineRunner>();
+        for (const path of config.pipelines ?? [defaultPipelinePath()]) {
+          const runner = await PipelineRunner.create({ pipeline: await loadPipeline(path), device: "cpu" });
+          pipelines.set(runner.manifest.id.toLowerCase(), runner);
+          runners.push(runner);
+        }
+        return new SegmentVerifier(defaultVerifierComponents({ store, spot, pipelines, ffmpeg: config.ffmpeg }), config.verifier);
       })();
       return verifier;
     },
@@ -138,6 +147,7 @@ export async function createRendermeshClient(config: RendermeshClientConfig): Pr
         await Promise.resolve(node?.stop()).catch(() => undefined);
       }
       await spot?.close().catch(() => undefined);
+      await Promise.allSettled(runners.map((r) => r.close()));
       journal.close();
     },
   };

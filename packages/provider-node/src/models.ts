@@ -1,5 +1,17 @@
 import type { Logger } from "@rendermesh/shared";
-import { benchmarkRenderer, createRenderer, defaultModel, loadModel, type Model, type Renderer } from "@rendermesh/shared/model";
+import {
+  benchmarkRenderer,
+  createRenderer,
+  defaultModel,
+  defaultPipelinePath,
+  DEFAULT_REFERENCE,
+  loadModel,
+  loadPipeline,
+  PipelineFrameSource,
+  PipelineRunner,
+  type Model,
+  type Renderer,
+} from "@rendermesh/shared/model";
 import { DeviceUnavailableError, ModelRejectedError } from "./errors.js";
 
 /** A model this node serves: its renderer and the speed it measured. */
@@ -7,14 +19,19 @@ export interface ServedModel {
   id: string;
   name: string;
   source: string;
-  renderer: Renderer;
+  /** The field renderer, or a diffusion pipeline's frame source (which also commits a trace). */
+  renderer: Renderer | PipelineFrameSource;
   /** Frames per second at the model's reference size (measured, or from config). */
   benchmarkFps: number;
   reference: { width: number; height: number; fps: number };
 }
 
 export interface LoadModelsOptions {
-  /** `default` and/or ONNX paths (manifest beside each, `<file>.manifest.json`). */
+  /**
+   * `default` (the field model), `diffusion-default` (the trained pipeline),
+   * ONNX paths (manifest beside each, `<file>.manifest.json`) and/or pipeline
+   * manifests (`*.json`, ONNX files beside it).
+   */
   sources: readonly string[];
   device: "cpu" | "cuda" | "auto";
   /** Model ids the policy allows (lower-case 0x); others are refused. */
@@ -40,6 +57,12 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
   const rejected: string[] = [];
   try {
     for (const source of options.sources) {
+      if (source === "diffusion-default" || source.endsWith(".json")) {
+        const servedPipeline = await loadServedPipeline(source === "diffusion-default" ? defaultPipelinePath() : source, source, options, rejected);
+        if (servedPipeline && !served.some((m) => m.id === servedPipeline.id)) served.push(servedPipeline);
+        else if (servedPipeline) await servedPipeline.renderer.close();
+        continue;
+      }
       let model: Model;
       try {
         model = source === "default" ? defaultModel() : await loadModel(source);
@@ -86,4 +109,37 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
     });
   }
   return served;
+}
+
+/** Loads a diffusion pipeline, checks its id against the policy, opens its runner and times one segment. */
+async function loadServedPipeline(path: string, source: string, options: LoadModelsOptions, rejected: string[]): Promise<ServedModel | undefined> {
+  let runner: PipelineRunner;
+  try {
+    const pipeline = await loadPipeline(path);
+    const id = pipeline.manifest.id.toLowerCase();
+    if (!options.allowed.has(id)) {
+      rejected.push(`${source} (${id})`);
+      options.logger.warn({ model: id, source }, "pipeline is not on the policy's allowed list; not serving it");
+      return undefined;
+    }
+    runner = await PipelineRunner.create({ pipeline, device: options.device, logger: options.logger });
+  } catch (cause) {
+    if ((cause as { name?: string }).name === "CudaUnavailableError") {
+      throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", { cause });
+    }
+    throw new ModelRejectedError(`Cannot load pipeline ${source}.`, { cause, hint: "Give a pipeline.json with its ONNX files beside it." });
+  }
+  const renderer = new PipelineFrameSource(runner);
+  const { video, id, name } = runner.manifest;
+  let fps = options.benchmarkFps;
+  if (fps === undefined) {
+    const started = performance.now();
+    await renderer.renderSegment({ spec: { prompt: "benchmark", seed: 1, fps: video.fps, width: video.width, height: video.height }, firstFrame: 0, frameCount: video.framesPerClip });
+    fps = video.framesPerClip / ((performance.now() - started) / 1000);
+    options.logger.info({ model: id, fps: Number(fps.toFixed(2)), size: `${video.width}x${video.height}`, device: renderer.device }, "self-benchmark");
+  }
+  // Asks are per second at the network's reference size (the coordinator prices every job against it), so a
+  // pipeline's native size is scaled like any other spec; the benchmark is converted to that reference too.
+  const scale = (video.width * video.height) / (DEFAULT_REFERENCE.width * DEFAULT_REFERENCE.height);
+  return { id: id.toLowerCase(), name, source, renderer, benchmarkFps: fps * scale, reference: { ...DEFAULT_REFERENCE } };
 }

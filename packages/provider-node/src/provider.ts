@@ -225,6 +225,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
               ffmpeg,
               segment: { chainId: chain.chainId, escrow: chain.escrowAddress, jobId: work.jobId, segment: work.segment, firstFrame: work.firstFrame, frameCount: work.frameCount, model: m.id as `0x${string}` },
             }),
+          traces: store.putBlock && store.getBlock ? { put: (cid, bytes, o) => store.putBlock!(cid, bytes, o), get: (cid, o) => store.getBlock!(cid, o) } : undefined,
         };
         return [m.id, options.pipeline ? options.pipeline(m.id, components) : components];
       }),

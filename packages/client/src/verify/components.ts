@@ -3,12 +3,14 @@ import { CID } from "multiformats/cid";
 import { eip712Domain, verifyAssignment, verifyDelivery } from "@rendermesh/shared/chain";
 import type { SegmentStore } from "@rendermesh/shared/ipfs";
 import { decodeSampled } from "@rendermesh/shared/media";
-import type { SpotRenderer } from "@rendermesh/shared/model";
+import { verifyTrace, type PipelineRunner, type SpotRenderer } from "@rendermesh/shared/model";
 import type { VerifierComponents } from "./types.js";
 
 export interface DefaultVerifierComponentsInit {
   /** Where segments are fetched from (embedded Helia or Kubo). */
-  store: Pick<SegmentStore, "get">;
+  store: Pick<SegmentStore, "get" | "getBlock">;
+  /** Runners of the diffusion pipelines this client verifies, by pipeline id (lower-case). */
+  pipelines?: ReadonlyMap<string, PipelineRunner> | undefined;
   /** The client's pixel renderer for the spot-check. */
   spot: Pick<SpotRenderer, "renderPixels">;
   /** ffmpeg binary (default: resolved by shared/media). */
@@ -46,6 +48,29 @@ export function defaultVerifierComponents(init: DefaultVerifierComponentsInit): 
     },
     renderPixels(spec, frame, pixels, options) {
       return init.spot.renderPixels(spec, frame, pixels, options);
+    },
+    isPipeline(model) {
+      return init.pipelines?.has(model.toLowerCase()) ?? false;
+    },
+    async verifyTrace(spec, segment, trace, frames, { providers, signal }) {
+      const runner = init.pipelines?.get(spec.model.toLowerCase());
+      const getBlock = init.store.getBlock?.bind(init.store);
+      if (!runner || !getBlock) throw new Error(`no runner or block store for pipeline ${spec.model}`);
+      const addrs = providers.flatMap((a) => {
+        try {
+          return [multiaddr(a)];
+        } catch {
+          return [];
+        }
+      });
+      return verifyTrace({
+        runner,
+        job: { prompt: spec.prompt, seed: spec.seed, segment },
+        root: CID.parse(trace),
+        store: { put: async () => {}, get: (cid, o) => getBlock(cid, { providers: addrs, signal: o?.signal ?? signal }) },
+        frames,
+        signal,
+      });
     },
   };
 }

@@ -114,4 +114,18 @@ export interface VerifierComponents {
    * absolute frame `frame` of the job: 3 bytes per pixel, in `pixels` order.
    */
   renderPixels(spec: JobSpec, frame: number, pixels: Uint32Array, options: { signal?: AbortSignal | undefined }): Promise<Uint8Array>;
+  /** Whether `model` is a diffusion pipeline this client can verify by committed steps. */
+  isPipeline?(model: string): boolean;
+  /**
+   * Verification by committed steps (shared/model `verifyTrace`): samples
+   * steps of the trace under `trace`, fetching only their blocks from
+   * `providers`, and checks them and one decoded tile against `frames`.
+   */
+  verifyTrace?(
+    spec: JobSpec,
+    segment: number,
+    trace: string,
+    frames: readonly Uint8Array[],
+    options: { providers: string[]; signal?: AbortSignal | undefined },
+  ): Promise<{ ok: boolean; check?: string | undefined; reason?: string | undefined; steps: number[] }>;
 }

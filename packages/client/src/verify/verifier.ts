@@ -112,6 +112,8 @@ export class SegmentVerifier implements Verifier {
 
       // Chosen only now, after the bytes are fixed: the provider cannot know them.
       const { spec } = job;
+      const pipeline = this.#components.isPipeline?.(spec.model) === true;
+      if (pipeline) return await this.#verifyByTrace(job, seg, bytes, timings, started, options);
       const frames = sampleDistinct(spec.fps, this.sampledFrames, this.#random);
       t = performance.now();
       let probe: SegmentProbe;
@@ -180,6 +182,45 @@ export class SegmentVerifier implements Verifier {
       const failure: CheckFailure = { check: err.check, retryable: err.retryable, message: err.message };
       return framePsnrDb ? { ok: false, failure, framePsnrDb, timings } : { ok: false, failure, timings };
     }
+  }
+
+  /**
+   * A diffusion pipeline's content check: decode every frame (a random tile of
+   * any of them is compared), then re-execute sampled steps of the committed
+   * trace (shared/model/pipeline/verify.ts).
+   */
+  async #verifyByTrace(job: VerifyJob, seg: DeliveredSegment, bytes: Uint8Array, timings: VerifyTimings, started: number, options: VerifyOptions): Promise<VerifyResult> {
+    const { spec } = job;
+    const trace = seg.delivery.delivery.trace;
+    if (trace === undefined || this.#components.verifyTrace === undefined) throw new CheckFailed("content", "The receipt signs no render trace, which this model's verification needs.");
+    let t = performance.now();
+    let probe: SegmentProbe;
+    let kept: Map<number, Uint8Array>;
+    try {
+      ({ probe, frames: kept } = await this.#components.decode(bytes, new Set(Array.from({ length: spec.fps }, (_, i) => i)), { signal: options.signal }));
+    } catch (cause) {
+      options.signal?.throwIfAborted();
+      throw new CheckFailed("decode", `The segment does not decode as video: ${firstLine(cause)}`);
+    }
+    timings.decodeMs = performance.now() - t;
+    if (probe.width !== spec.width || probe.height !== spec.height || probe.frameCount !== spec.fps || Math.abs(probe.fps - spec.fps) > 1e-3) {
+      throw new CheckFailed("frames", `The segment has ${probe.width}x${probe.height}, ${probe.frameCount} frames at ${Number(probe.fps.toFixed(3))} fps; expected ${spec.width}x${spec.height}, ${spec.fps} at ${spec.fps}.`);
+    }
+    const frames = Array.from({ length: spec.fps }, (_, i) => kept.get(i) as Uint8Array);
+    t = performance.now();
+    let verdict: Awaited<ReturnType<NonNullable<VerifierComponents["verifyTrace"]>>>;
+    try {
+      verdict = await this.#components.verifyTrace(spec, seg.segment, trace, frames, { providers: seg.multiaddrs, signal: options.signal });
+    } catch (cause) {
+      options.signal?.throwIfAborted();
+      // Blocks that cannot be fetched now may be fetched later: retryable, like the segment's own fetch.
+      throw new CheckFailed("fetch", `The render trace cannot be fetched: ${firstLine(cause)}`, true);
+    }
+    timings.renderMs = performance.now() - t;
+    if (!verdict.ok) throw new CheckFailed("content", `Committed-step check "${verdict.check}" failed: ${verdict.reason}`);
+    timings.totalMs = performance.now() - started;
+    const { firstFrame } = segmentFrames(spec, seg.segment);
+    return { ok: true, bytes, psnrDb: Infinity, framePsnrDb: [], sampledFrames: verdict.steps.map(() => firstFrame), sampledPixels: 0, timings };
   }
 
   /** The receipt's fields and both signatures: the assignment by the job's coordinator, the delivery by the assigned provider. */

@@ -27,6 +27,8 @@ export interface ReceiptOptions {
   assignmentSigner?: Wallet;
   /** Put another segment number in the receipt. */
   receiptSegment?: number;
+  /** The render trace root the receipt signs (diffusion pipelines). */
+  trace?: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function deliveredSegment(
     cid: opts.cid ?? realCid,
     sha256: opts.sha256 ?? sha256Hex(bytes),
     frameCount: opts.frameCount ?? frameCount,
+    ...(opts.trace ? { trace: opts.trace } : {}),
   };
   return {
     jobId: ctx.jobId,

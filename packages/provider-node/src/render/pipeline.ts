@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DeliveryFields, JobSpec } from "@rendermesh/shared";
+import { encodeTrace, publishTrace, type Generation, type TraceBlockStore } from "@rendermesh/shared/model";
 import { SegmentPipelineError } from "../errors.js";
 
 /**
@@ -19,6 +20,16 @@ export interface FrameSource {
     frameCount: number;
     signal?: AbortSignal | undefined;
   }): AsyncIterable<Uint8Array>;
+  /**
+   * Present for a diffusion pipeline: renders the segment as one clip and
+   * returns its frames with the trace of every denoising step.
+   */
+  renderSegment?(options: {
+    spec: Pick<JobSpec, "prompt" | "seed" | "fps" | "width" | "height">;
+    firstFrame: number;
+    frameCount: number;
+    signal?: AbortSignal | undefined;
+  }): Promise<Generation>;
 }
 
 export interface EncodeOptions {
@@ -43,6 +54,8 @@ export interface PipelineComponents {
   signDelivery(delivery: DeliveryFields): Promise<`0x${string}`>;
   /** Embeds the provider's Content Credentials in the encoded segment (before it is hashed); none when absent. */
   credential?: ((mp4: Uint8Array, work: SegmentWork) => Promise<Uint8Array>) | undefined;
+  /** Where a pipeline's trace blocks go (pinned, served over bitswap); needed when the renderer has `renderSegment`. */
+  traces?: TraceBlockStore | undefined;
 }
 
 export interface SegmentWork {
@@ -60,6 +73,7 @@ export type SegmentProgressEvent =
   | { type: "credential:done"; bytes: number }
   | { type: "hash:done"; sha256: `0x${string}` }
   | { type: "store:done"; cid: string }
+  | { type: "trace:done"; root: string; blocks: number }
   | { type: "sign:done" };
 
 export interface ProduceSegmentOptions {
@@ -96,7 +110,17 @@ async function* counted(frames: AsyncIterable<Uint8Array>, work: SegmentWork, on
 export async function produceSegment(work: SegmentWork, c: PipelineComponents, options: ProduceSegmentOptions = {}): Promise<ProducedSegment> {
   const { signal, onProgress } = options;
   const t0 = performance.now();
-  const frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+  let generation: Generation | undefined;
+  let frames: AsyncIterable<Uint8Array>;
+  if (c.renderer.renderSegment) {
+    if (!c.traces) throw new SegmentPipelineError("This model commits a render trace, but the node has no block store for it.");
+    generation = await c.renderer.renderSegment({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+    frames = (async function* () {
+      yield* (generation as Generation).frames;
+    })();
+  } else {
+    frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+  }
   const encoded = await c.encode(
     counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount })),
     { width: work.spec.width, height: work.spec.height, fps: work.spec.fps, signal },
@@ -117,7 +141,14 @@ export async function produceSegment(work: SegmentWork, c: PipelineComponents, o
   onProgress?.({ type: "store:done", cid });
   const t3 = performance.now();
 
-  const delivery: DeliveryFields = { jobId: work.jobId, segment: work.segment, cid, sha256, frameCount: work.frameCount };
+  let trace: string | undefined;
+  if (generation) {
+    // Committed before signing: the receipt binds the provider to every step, before any verifier picks which to check.
+    const committed = await encodeTrace(generation.trace);
+    trace = (await publishTrace(committed, c.traces as TraceBlockStore, { signal })).toString();
+    onProgress?.({ type: "trace:done", root: trace, blocks: committed.blocks.size });
+  }
+  const delivery: DeliveryFields = { jobId: work.jobId, segment: work.segment, cid, sha256, frameCount: work.frameCount, ...(trace ? { trace } : {}) };
   const signature = await c.signDelivery(delivery);
   onProgress?.({ type: "sign:done" });
   const t4 = performance.now();

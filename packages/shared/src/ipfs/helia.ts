@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { withBitswap, type BitswapOptions } from "@helia/bitswap";
+import * as dagJson from "@ipld/dag-json";
 import { unixfs, type UnixFS } from "@helia/unixfs";
 import { isPeerId, type AbortOptions, type Libp2p, type PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
@@ -29,6 +30,8 @@ export interface HeliaSegmentStoreInit {
 export interface HeliaSegmentStore extends SegmentStore {
   /** The underlying Helia node, for callers that need more than segments. */
   readonly helia: Helia;
+  putBlock(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>;
+  getBlock(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
 }
 
 /**
@@ -51,7 +54,8 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   await blockstore.open();
   await datastore.open();
 
-  const helia = createHeliaLight({ blockstore, datastore, routers: [], blockBrokers: [] });
+  // dag-json: the codec of render-trace roots (diffusion pipelines), so Helia can pin and serve them.
+  const helia = createHeliaLight({ blockstore, datastore, routers: [], blockBrokers: [], codecs: [dagJson] });
   // withBitswap reads the node from `helia.libp2p`; giving it ours (instead of
   // withLibp2p, which always creates a node) also means helia.stop() leaves
   // our node running.
@@ -156,6 +160,40 @@ class HeliaStore implements HeliaSegmentStore {
         });
       }
       throw new SegmentStoreError(`${what} failed.`, { cause });
+    }
+  }
+
+  async putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
+    try {
+      await this.helia.blockstore.put(cid, bytes, options);
+      if (!(await this.helia.pins.isPinned(cid, options))) for await (const _ of this.helia.pins.add(cid, { ...options, depth: 0 })) void _;
+    } catch (cause) {
+      if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
+      throw new SegmentStoreError(`Cannot store block ${cid.toString()}.`, { cause });
+    }
+  }
+
+  async getBlock(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
+    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
+    try {
+      return await this.#getBlock(cid, options, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #getBlock(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
+    const providers = options.providers ?? [];
+    try {
+      if (providers.length > 0 && !(await this.helia.blockstore.has(cid, { signal }))) await this.#connect(providers, signal);
+      // Helia checks a block fetched from a peer against its CID before returning it.
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of this.helia.blockstore.get(cid, { signal, providers: providers.map((p) => (isPeerId(p) ? p.toCID() : p)) } as never)) chunks.push(chunk);
+      return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+    } catch (cause) {
+      if (cause instanceof DialError) throw cause;
+      if (signal.aborted) throw abortError(signal, `Fetching block ${cid.toString()}`);
+      throw new SegmentStoreError(`Fetching block ${cid.toString()} failed.`, { cause });
     }
   }
 

@@ -1,6 +1,7 @@
 import type { AbortOptions } from "@libp2p/interface";
 import { isMultiaddr } from "@multiformats/multiaddr";
 import { create, CID as KuboCID, type KuboRPCClient } from "kubo-rpc-client";
+import { sha256 } from "multiformats/hashes/sha2";
 import { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { CidMismatchError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
@@ -115,6 +116,42 @@ class KuboStore implements SegmentStore {
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
+  async putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
+    const d = deadline(options, this.#timeout);
+    try {
+      return await this.#putBlock(cid, bytes, options, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions, signal: AbortSignal): Promise<void> {
+    // Kubo names codecs as multicodec strings: raw tensors and dag-json roots are all a trace has.
+    const format = cid.code === 0x55 ? "raw" : cid.code === 0x0129 ? "dag-json" : undefined;
+    if (format === undefined) throw new SegmentStoreError(`Block ${cid.toString()} has a codec this store does not put (0x${cid.code.toString(16)}).`);
+    const put = await this.#call(`put block ${cid.toString()}`, signal, () => this.#client.block.put(bytes, { format, mhtype: "sha2-256", version: 1, pin: true, signal }));
+    if (put.toString() !== cid.toString()) throw new CidMismatchError(`Kubo stored block ${cid.toString()} as ${put.toString()}.`);
+  }
+
+  async getBlock(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
+    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
+    try {
+      return await this.#getBlock(cid, options, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  async #getBlock(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
+    const addrs = (options.providers ?? []).filter(isMultiaddr);
+    await Promise.allSettled(addrs.map((addr) => this.#client.swarm.connect(addr, { signal })));
+    const bytes = await this.#call(`fetch block ${cid.toString()}`, signal, () => this.#client.block.get(toKubo(cid), { signal }));
+    // The RPC API does not prove the bytes: hash them.
+    const digest = await sha256.digest(bytes);
+    if (!equalBytes(digest.bytes, cid.multihash.bytes)) throw new CidMismatchError(`The bytes Kubo returned for block ${cid.toString()} do not hash to it.`);
+    return bytes;
+  }
+
   async has(cid: CID, options: AbortOptions = {}): Promise<boolean> {
     const d = deadline(options, this.#timeout);
     try {
@@ -162,6 +199,10 @@ class KuboStore implements SegmentStore {
         : `Start Kubo (ipfs daemon) at ${this.#url}, or drop --ipfs-api to use the embedded node.`,
     });
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function toKubo(cid: CID): KuboCID {

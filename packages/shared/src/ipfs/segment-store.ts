@@ -35,6 +35,14 @@ export interface SegmentStore {
   get(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
   /** Whether the segment's root block is stored locally (no network access). */
   has(cid: CID, options?: AbortOptions): Promise<boolean>;
+  /**
+   * Stores and pins one raw IPFS block under its CID (a render trace's
+   * tensors and root). Optional: a store without it cannot serve diffusion
+   * pipelines.
+   */
+  putBlock?(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>;
+  /** One block by CID, from the local store or the given peers, checked against the CID. */
+  getBlock?(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
   /** Releases the store; the libp2p node it shares (Helia) keeps running. */
   stop(): Promise<void>;
 }

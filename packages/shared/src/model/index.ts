@@ -19,5 +19,7 @@ export { benchmarkRenderer } from "./benchmark.js";
 export type { BenchmarkOptions, BenchmarkResult } from "./benchmark.js";
 export { CudaUnavailableError, ModelContractError, ModelIntegrityError, ModelLoadError, RenderError, RenderRequestError } from "./errors.js";
 export { Xoshiro128 } from "./prng.js";
+export * from "./pipeline/index.js";
+export { mapFloatInitializers, quantiseWeights } from "./onnx-weights.js";
 export { createSpotRenderer, ModelUnavailableError } from "./spot-renderer.js";
 export type { CreateSpotRendererOptions, SpotRenderer } from "./spot-renderer.js";

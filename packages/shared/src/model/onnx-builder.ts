@@ -28,14 +28,14 @@ export class OnnxGraphBuilder {
     return candidate;
   }
 
-  input(name: string, shape: readonly Dim[], docString = ""): string {
+  input(name: string, shape: readonly Dim[], docString = "", elemType: ElemType = "float32"): string {
     this.#claim(name);
-    this.#inputs.push(valueInfo(name, shape, docString));
+    this.#inputs.push(valueInfo(name, shape, docString, elemType));
     return name;
   }
 
-  output(name: string, shape: readonly Dim[], docString = ""): void {
-    this.#outputs.push(valueInfo(name, shape, docString));
+  output(name: string, shape: readonly Dim[], docString = "", elemType: ElemType = "float32"): void {
+    this.#outputs.push(valueInfo(name, shape, docString, elemType));
   }
 
   /** A float32 constant; values are rounded to float32. */
@@ -112,13 +112,16 @@ export class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, shape: readonly Dim[], docString: string) {
+/** Element types a graph input or output may have. */
+export type ElemType = "float32" | "int64";
+
+function valueInfo(name: string, shape: readonly Dim[], docString: string, elemType: ElemType) {
   return onnx.ValueInfoProto.create({
     name,
     docString,
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: elemType === "int64" ? onnx.TensorProto.DataType.INT64 : onnx.TensorProto.DataType.FLOAT,
         shape: onnx.TensorShapeProto.create({
           dim: shape.map((d) =>
             typeof d === "number" ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),

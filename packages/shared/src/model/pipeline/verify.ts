@@ -1,0 +1,257 @@
+import { randomInt } from "node:crypto";
+import type { CID } from "multiformats/cid";
+import { framesToRgb24, type PipelineRunner } from "./runner.js";
+import { latentShape } from "./manifest.js";
+import { segmentNoise } from "./noise.js";
+import { createScheduler, guide } from "./scheduler.js";
+import { decodeTraceRoot, rawCid, tensorBytes, tensorFromBytes, type TraceBlockStore, type TraceRoot } from "./trace.js";
+
+/**
+ * Verification by committed steps. After a delivery the verifier draws k
+ * steps at random, fetches only their blocks, and checks, cheapest first:
+ *  1. `trace-root`  the root is well formed and names this pipeline, seed,
+ *                   segment, guidance, step count and schedule;
+ *  2. `noise`       the first latent is the seed's noise bit for bit (by CID:
+ *                   no block is fetched);
+ *  3. `scheduler`   each sampled step's guidance and scheduler arithmetic
+ *                   gives the next committed latent bit for bit, and its
+ *                   output is not its neighbours' (a reused, skipped step);
+ *  4. `text`        the text embedding re-computed within tolerance (the
+ *                   denoiser check below trusts it);
+ *  5. `denoiser`    the denoiser re-run on each sampled step's committed input
+ *                   latent gives its committed outputs (both guidance
+ *                   branches) within the per-step tolerance;
+ *  6. `tile`        one random latent tile of the final latent decoded against
+ *                   the delivered frames, by luma PSNR.
+ * A provider that faked a fraction f of the steps escapes 3 and 5 with
+ * probability (1 − f)^k. See README.md for the measured numbers.
+ */
+
+export type TraceCheck = "trace-root" | "noise" | "scheduler" | "text" | "denoiser" | "tile";
+
+export interface TraceVerdict {
+  ok: boolean;
+  /** The failing check (undefined when ok). */
+  check?: TraceCheck | undefined;
+  reason?: string | undefined;
+  /** Sampled step indices. */
+  steps: number[];
+  measured: { textRelL2: number[]; denoiserRelL2: number[]; neighbourRelL2: number[]; tilePsnrDb?: number | undefined };
+  /** Work done: model evaluations (batch items) and blocks fetched. */
+  cost: { denoiserEvals: number; textEvals: number; decodedLatentFrames: number; blocks: number };
+}
+
+export interface VerifyTraceOptions {
+  /** A runner of the job's pipeline (the verifier's own copy of the model). */
+  runner: PipelineRunner;
+  job: { prompt: string; seed: number; segment: number; steps?: number | undefined; guidance?: number | undefined };
+  root: CID;
+  store: TraceBlockStore;
+  /** The delivered frames, decoded to RGB24. */
+  frames: readonly Uint8Array[];
+  /** Steps to sample (default: the manifest's stepsPerCheck). */
+  k?: number | undefined;
+  random?: ((maxExclusive: number) => number) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Below this relative difference two steps' outputs are the same output: no
+ * honest trajectory repeats itself this closely (the trust study records the
+ * smallest honest neighbour difference), a provider that skipped work does.
+ */
+export const NEIGHBOUR_MIN_REL_L2 = 1e-5;
+
+/** A runner's own text embeddings by prompt: every segment of a job shares its prompt, and every job the negative prompt. */
+const textCaches = new WeakMap<PipelineRunner, Map<string, Float32Array>>();
+function textCache(runner: PipelineRunner): Map<string, Float32Array> {
+  let cache = textCaches.get(runner);
+  if (!cache) textCaches.set(runner, (cache = new Map()));
+  if (cache.size > 256) cache.clear();
+  return cache;
+}
+
+/** ‖a − b‖ / ‖b‖ (0 when both are zero). */
+export function relL2(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    num += d * d;
+    den += (b[i] as number) * (b[i] as number);
+  }
+  if (den === 0) return num === 0 ? 0 : Infinity;
+  return Math.sqrt(num / den);
+}
+
+/** Luma (BT.709) PSNR of two RGB24 frames, dB. */
+export function lumaPsnr(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return 0;
+  let sum = 0;
+  for (let i = 0; i < a.length; i += 3) {
+    const ya = 0.2126 * (a[i] as number) + 0.7152 * (a[i + 1] as number) + 0.0722 * (a[i + 2] as number);
+    const yb = 0.2126 * (b[i] as number) + 0.7152 * (b[i + 1] as number) + 0.0722 * (b[i + 2] as number);
+    sum += (ya - yb) ** 2;
+  }
+  const mse = sum / (a.length / 3);
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** Distinct random indices in [0, n), as many as k (or n). */
+function drawSteps(n: number, k: number, random: (max: number) => number): number[] {
+  const pool = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < Math.min(k, n); i++) {
+    const j = i + random(n - i);
+    [pool[i], pool[j]] = [pool[j] as number, pool[i] as number];
+  }
+  return pool.slice(0, Math.min(k, n)).sort((a, b) => a - b);
+}
+
+export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVerdict> {
+  const { runner, job, store, signal } = options;
+  const m = runner.manifest;
+  const random = options.random ?? randomInt;
+  const k = options.k ?? m.verification.stepsPerCheck;
+  const tol = m.verification.tolerances;
+  const measured: TraceVerdict["measured"] = { textRelL2: [], denoiserRelL2: [], neighbourRelL2: [] };
+  const cost = { denoiserEvals: 0, textEvals: 0, decodedLatentFrames: 0, blocks: 0 };
+  let steps: number[] = [];
+  const fail = (check: TraceCheck, reason: string): TraceVerdict => ({ ok: false, check, reason, steps, measured, cost });
+  const cache = new Map<string, Float32Array>();
+  const fetchTensor = async (cid: CID, length: number): Promise<Float32Array> => {
+    const key = cid.toString();
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const bytes = await store.get(cid, { signal });
+    cost.blocks++;
+    // A store may not check blocks against their CID (a Kubo RPC store); a mismatched block proves nothing about the trace.
+    if (!(await rawCid(bytes)).equals(cid)) throw new TraceBlockError(`block ${key} does not hash to its CID`);
+    const data = tensorFromBytes(bytes);
+    if (data.length !== length) throw new TraceBlockError(`block ${key} has ${data.length} values, expected ${length}`);
+    cache.set(key, data);
+    return data;
+  };
+
+  // 1. The root.
+  // A block that cannot be fetched is thrown (the caller may retry); one that is malformed fails the check.
+  const rootBytes = await store.get(options.root, { signal });
+  cost.blocks++;
+  let root: TraceRoot;
+  try {
+    root = decodeTraceRoot(rootBytes);
+  } catch (err) {
+    return fail("trace-root", `the trace root cannot be read: ${(err as Error).message}`);
+  }
+  const nSteps = job.steps ?? m.sampling.steps.default;
+  const guidance = job.guidance ?? m.sampling.guidance.default;
+  const dims = latentShape(m, m.video.width, m.video.height, m.video.framesPerClip);
+  const scheduler = createScheduler(m.scheduler);
+  scheduler.setTimesteps(nSteps);
+  const cfg = m.sampling.guidance.classifierFree;
+  const problems: string[] = [];
+  if (root.pipeline !== m.id) problems.push(`pipeline ${root.pipeline} is not ${m.id}`);
+  if (root.seed !== job.seed || root.segment !== job.segment) problems.push(`seed/segment ${root.seed}/${root.segment} are not ${job.seed}/${job.segment}`);
+  if (Math.fround(root.guidance) !== Math.fround(guidance)) problems.push(`guidance ${root.guidance} is not ${guidance}`);
+  if (root.latentDims.join() !== dims.join()) problems.push(`latent [${root.latentDims.join(",")}] is not [${dims.join(",")}]`);
+  if (root.timesteps.length !== nSteps || root.latents.length !== nSteps || root.cond.length !== nSteps) problems.push(`${root.timesteps.length} steps committed, the job asks for ${nSteps}`);
+  else if (root.timesteps.some((t, i) => t !== scheduler.timesteps[i])) problems.push("the timesteps are not the scheduler's");
+  if (cfg !== (root.uncond !== undefined && root.text.uncond !== undefined) || (cfg && root.uncond?.length !== nSteps)) problems.push("the guidance branches do not match the manifest");
+  if (problems.length > 0) return fail("trace-root", problems.join("; "));
+
+  // 2. The initial noise, by CID.
+  const count = dims.reduce((a, b) => a * b, 1);
+  const noise = segmentNoise(job.seed, job.segment, count);
+  if (!(await rawCid(tensorBytes(noise))).equals(root.latents[0] as CID)) return fail("noise", "the first latent is not the seed's noise");
+
+  steps = drawSteps(nSteps, k, random);
+  try {
+    // 3. Scheduler arithmetic at the sampled steps.
+    const fetched: { i: number; latent: Float32Array; cond: Float32Array; uncond?: Float32Array | undefined }[] = [];
+    for (const i of steps) {
+      signal?.throwIfAborted();
+      const latent = await fetchTensor(root.latents[i] as CID, count);
+      const cond = await fetchTensor(root.cond[i] as CID, count);
+      const uncond = cfg ? await fetchTensor((root.uncond as CID[])[i] as CID, count) : undefined;
+      const next = await fetchTensor(i + 1 < nSteps ? (root.latents[i + 1] as CID) : root.final, count);
+      const v = uncond === undefined ? cond : guide(cond, uncond, guidance);
+      const expected = scheduler.step(v, scheduler.timesteps[i] as number, latent);
+      if (!sameBits(expected, next)) return fail("scheduler", `step ${i}: the next latent is not the scheduler's step from the committed outputs`);
+      // Work skipped by reusing a neighbouring step's output shows as (nearly) equal outputs: caught with a block fetch, no model run.
+      for (const j of [i - 1, i + 1]) {
+        if (j < 0 || j >= nSteps) continue;
+        const d = relL2(await fetchTensor(root.cond[j] as CID, count), cond);
+        measured.neighbourRelL2.push(d);
+        if (d < NEIGHBOUR_MIN_REL_L2) return fail("denoiser", `steps ${Math.min(i, j)} and ${Math.max(i, j)} commit the same denoiser output (relative difference ${d.toExponential(1)}: a step was skipped)`);
+      }
+      fetched.push({ i, latent, cond, uncond });
+    }
+
+    // 4. The text embedding.
+    const textCount = root.textDims.reduce((a, b) => a * b, 1);
+    const textCond = await fetchTensor(root.text.cond, textCount);
+    const textUncond = cfg ? await fetchTensor(root.text.uncond as CID, textCount) : undefined;
+    const encode = async (text: string) => {
+      const cached = textCache(runner).get(text);
+      if (cached) return cached;
+      const own = (await runner.encodeText(text)).data;
+      cost.textEvals++;
+      textCache(runner).set(text, own);
+      return own;
+    };
+    measured.textRelL2.push(relL2(textCond, await encode(job.prompt)));
+    if (cfg) measured.textRelL2.push(relL2(textUncond as Float32Array, await encode(m.sampling.guidance.negativePrompt)));
+    const worstText = Math.max(...measured.textRelL2);
+    if (!(worstText <= tol.textRelL2)) return fail("text", `text embedding off by ${worstText.toExponential(2)} (tolerance ${tol.textRelL2})`);
+
+    // 5. The denoiser at the sampled steps, on the committed inputs.
+    const textDims = root.textDims;
+    for (const s of fetched) {
+      signal?.throwIfAborted();
+      const out = await runner.denoise({ data: s.latent, dims }, scheduler.timesteps[s.i] as number, { data: textCond, dims: textDims }, textUncond ? { data: textUncond, dims: textDims } : undefined);
+      cost.denoiserEvals += cfg ? 2 : 1;
+      const errs = [relL2(s.cond, out.cond), ...(s.uncond && out.uncond ? [relL2(s.uncond, out.uncond)] : [])];
+      measured.denoiserRelL2.push(...errs);
+      const worst = Math.max(...errs);
+      if (!(worst <= tol.denoiserRelL2)) return fail("denoiser", `step ${s.i}: denoiser output off by ${worst.toExponential(2)} (tolerance ${tol.denoiserRelL2})`);
+    }
+
+    // 6. One decoded tile of the final latent against the delivered frames.
+    const final = await fetchTensor(root.final, count);
+    const latentFrames = dims[2];
+    const per = m.decode.latentFramesPerTile;
+    const tiles = Math.ceil(latentFrames / per);
+    const tile = random(tiles);
+    const decoded = await runner.decodeTile({ data: final, dims }, tile * per, Math.min(per, latentFrames - tile * per));
+    cost.decodedLatentFrames += Math.min(per, latentFrames - tile * per);
+    const rgb = framesToRgb24(decoded, m.components.decoder.outputRange, m.video.width, m.video.height);
+    // The first frame this tile decodes to: latent frame j starts at frame j·tc, or at j·tc − (tc − 1) under a k·n+1 rule (frame 0 alone).
+    const from = tile * per;
+    const tc = m.latent.temporalCompression;
+    const first = from === 0 ? 0 : from * tc - (m.video.frameRule.offset > 0 ? tc - 1 : 0);
+    let worst = Infinity;
+    for (let f = 0; f < rgb.length; f++) {
+      const delivered = options.frames[first + f];
+      worst = Math.min(worst, delivered === undefined ? 0 : lumaPsnr(rgb[f] as Uint8Array, delivered));
+    }
+    measured.tilePsnrDb = worst;
+    if (!(worst >= tol.tilePsnrDb)) return fail("tile", `decoded tile ${tile} is ${worst.toFixed(1)} dB from the delivered frames (floor ${tol.tilePsnrDb} dB)`);
+  } catch (err) {
+    if (err instanceof TraceBlockError) return fail("trace-root", err.message);
+    throw err;
+  }
+  return { ok: true, steps, measured, cost };
+}
+
+/** A trace block that is malformed: the provider's fault, never the verifier's. */
+export class TraceBlockError extends Error {
+  override name = "TraceBlockError";
+}

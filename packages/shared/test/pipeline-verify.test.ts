@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { PipelineRunner, type Generation } from "../src/model/pipeline/runner.js";
+import { encodeTrace, MemoryTraceStore, publishTrace, decodeTraceRoot } from "../src/model/pipeline/trace.js";
+import { verifyTrace } from "../src/model/pipeline/verify.js";
+import { ALPHA, alphaPipeline, betaPipeline, build } from "./pipeline-fixtures.js";
+
+const silent = { info() {}, warn() {} };
+const job = { prompt: "a red circle moving left", seed: 5, segment: 1 };
+
+async function publish(gen: Generation) {
+  const store = new MemoryTraceStore();
+  const encoded = await encodeTrace(gen.trace);
+  const root = await publishTrace(encoded, store);
+  return { store, root, encoded };
+}
+
+describe("verification by committed steps", () => {
+  it("accepts an honest segment, fetching only the root and the sampled steps' blocks", async () => {
+    const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
+    const verifierRunner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 2, guidanceBatch: 1, logger: silent });
+    try {
+      const gen = await runner.generate({ ...job, steps: 20 });
+      const { store, root, encoded } = await publish(gen);
+      const verdict = await verifyTrace({ runner: verifierRunner, job: { ...job, steps: 20 }, root, store, frames: gen.frames });
+      expect(verdict).toMatchObject({ ok: true });
+      expect(verdict.steps).toHaveLength(2);
+      expect(verdict.cost.denoiserEvals).toBe(4);
+      // root + per sampled step (latent, cond, uncond, next, both neighbours' cond) + text (2) + final, some shared.
+      expect(store.fetched.length).toBeLessThanOrEqual(1 + 2 * 6 + 2 + 1);
+      expect(store.fetched.length).toBeLessThan(encoded.blocks.size / 2);
+      expect(Math.max(...verdict.measured.denoiserRelL2)).toBeLessThan(1e-5);
+    } finally {
+      await runner.close();
+      await verifierRunner.close();
+    }
+  });
+
+  it("accepts the differently shaped pipeline too (no guidance, 4n+1 frames)", async () => {
+    const runner = await PipelineRunner.create({ pipeline: betaPipeline(), device: "cpu", threads: 1, logger: silent });
+    try {
+      const gen = await runner.generate(job);
+      const { store, root } = await publish(gen);
+      expect(await verifyTrace({ runner, job, root, store, frames: gen.frames })).toMatchObject({ ok: true });
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it("catches each way a trace can be wrong, with the check that failed", async () => {
+    const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
+    // Another model: the same shapes with other weights, whose trace claims the honest pipeline's id.
+    const other = await PipelineRunner.create({ pipeline: build({ ...ALPHA, seed: 99 }), device: "cpu", threads: 1, logger: silent });
+    try {
+      const verify = async (gen: Generation, frames = gen.frames, tweak?: (g: Generation) => void) => {
+        if (tweak) tweak(gen);
+        const { store, root } = await publish(gen);
+        // Sample every step, so the tampered one is always drawn.
+        return verifyTrace({ runner, job, root, store, frames, k: 6 });
+      };
+      expect((await verify(await runner.generate({ ...job, seed: 6 }))).check).toBe("trace-root");
+      const seedOnly = await runner.generate({ ...job, seed: 6 });
+      seedOnly.trace.seed = job.seed;
+      expect((await verify(seedOnly)).check).toBe("noise");
+      expect((await verify(await runner.generate({ ...job, steps: 5 }))).check).toBe("trace-root");
+      expect((await verify(await runner.generate({ ...job, prompt: "a blue square moving right" }))).check).toBe("text");
+      // A step whose output was reused from the previous step (work skipped), the rest consistent.
+      const skipped = await runner.generate(job);
+      expect(
+        (
+          await verify(skipped, skipped.frames, (g) => {
+            const s = g.trace.steps;
+            s[3] = { ...s[3]!, cond: s[2]!.cond, uncond: s[2]!.uncond };
+          })
+        ).check,
+      ).toBe("denoiser");
+      const frames = (await runner.generate({ ...job, segment: 2 })).frames;
+      expect((await verify(await runner.generate(job), frames)).check).toBe("tile");
+      const cheaper = await other.generate(job);
+      expect((await verify(cheaper)).check).toBe("trace-root");
+      cheaper.trace.pipeline = runner.manifest.id;
+      expect((await verify(cheaper)).check).toBe("text");
+    } finally {
+      await runner.close();
+      await other.close();
+    }
+  });
+
+  it("rejects a root that is not a trace", async () => {
+    const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
+    try {
+      const gen = await runner.generate(job);
+      const { store, encoded } = await publish(gen);
+      const leaf = [...encoded.blocks.values()].find((b) => !b.cid.equals(encoded.root))!;
+      const verdict = await verifyTrace({ runner, job, root: leaf.cid, store, frames: gen.frames });
+      expect(verdict.check).toBe("trace-root");
+      expect(decodeTraceRoot(encoded.rootBytes).latents).toHaveLength(6);
+    } finally {
+      await runner.close();
+    }
+  });
+});
