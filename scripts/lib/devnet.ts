@@ -57,7 +57,7 @@ export interface StartDevNetworkOptions {
   askPerSecond?: (index: number) => string;
 }
 
-interface DevProcess {
+export interface DevProcess {
   name: string;
   child: ChildProcess;
   logFile: string;
