@@ -1,5 +1,5 @@
 // `pnpm dev`: the whole Rendermesh network on this machine — a Hardhat node,
-// the contracts, funded accounts, one coordinator and three providers — until
+// the contracts, funded accounts, one coordinator, three providers and the arbiter — until
 // Ctrl-C. Writes .rendermesh/dev.json, which every CLI command reads.
 // Each start is a fresh network: the Hardhat chain lives in memory, so state
 // from an earlier run (jobs, balances, data dirs) is reset.
@@ -48,6 +48,7 @@ Rendermesh dev network is up (chain ${dev.chainId}).
   coordinator    ${dev.coordinator.multiaddrs[0]}
   status API     ${dev.coordinator.httpUrl}/api/status  /api/jobs  /api/providers  /api/policy  /metrics
   providers      ${dev.providers.map((p) => p.address).join("\n                 ")}
+  arbiter        ${dev.arbiter ? `${dev.arbiter.address} (metrics ${dev.arbiter.metricsUrl ?? "off"})` : "none"}
   client         ${dev.accounts.client.address} (1,000,000 MESH)
   DAO members    ${dev.accounts.dao.map((d) => d.address).join(", ")}
   logs           ${net.dir}/logs/
