@@ -3,13 +3,17 @@
 // Ctrl-C. Writes .rendermesh/dev.json, which every CLI command reads.
 // Each start is a fresh network: the Hardhat chain lives in memory, so state
 // from an earlier run (jobs, balances, data dirs) is reset.
-import { writeFileSync } from "node:fs";
+// A coordinator or provider that dies is started again on its data dir (the
+// chain cannot be: it lives in memory). `pnpm dev restart <name>` kills one of
+// them (by the pid in dev.json) so that it restarts, as after a crash.
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startDevWebNode } from "@rendermesh/web/server";
-import { startDevNetwork } from "./lib/devnet.ts";
+import { repoRoot, startDevNetwork, type DevProcess } from "./lib/devnet.ts";
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     providers: { type: "string", default: "3" },
     "rpc-port": { type: "string", default: "8545" },
@@ -18,8 +22,19 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log("usage: pnpm dev [--providers N] [--rpc-port PORT] [--web-port PORT]\n\nStarts a local Rendermesh network and the web app until Ctrl-C and writes .rendermesh/dev.json.");
+  console.log(`usage: pnpm dev [--providers N] [--rpc-port PORT] [--web-port PORT]
+       pnpm dev restart <coordinator|provider-N>
+
+Starts a local Rendermesh network and the web app until Ctrl-C and writes .rendermesh/dev.json.
+A coordinator or provider that dies is restarted on its data dir; \`restart\`
+kills one (SIGKILL, as a crash would) so that the running \`pnpm dev\` restarts it.`);
   process.exit(0);
+}
+if (positionals[0] === "restart") {
+  process.exit(restartCommand(positionals[1]));
+} else if (positionals.length > 0) {
+  console.error(`Unknown command ${positionals[0]}; try \`pnpm dev --help\`.`);
+  process.exit(2);
 }
 const providers = Number(values.providers);
 const rpcPort = Number(values["rpc-port"]);
@@ -68,10 +83,57 @@ const stop = async () => {
 };
 process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());
-for (const p of net.processes) {
+const restarts = new Map<string, number[]>();
+const supervise = (p: DevProcess) => {
   p.child.on("exit", (code, signal) => {
-    if (!stopping) console.error(`${p.name} exited (${signal ?? `code ${code}`}); see ${p.logFile}`);
+    if (stopping) return;
+    console.error(`${p.name} exited (${signal ?? `code ${code}`}); see ${p.logFile}`);
+    if (p.name === "hardhat-node") {
+      console.error("The chain lived in memory and is gone: stop with Ctrl-C and start `pnpm dev` again.");
+      return;
+    }
+    // At most 5 restarts a minute, so a process that cannot start does not spin.
+    const now = Date.now();
+    const recent = (restarts.get(p.name) ?? []).filter((t) => now - t < 60_000);
+    if (recent.length >= 5) {
+      console.error(`${p.name} died 5 times within a minute; not restarting it. Run \`pnpm dev restart ${p.name}\` after fixing the cause.`);
+      return;
+    }
+    restarts.set(p.name, [...recent, now]);
+    net
+      .restart(p.name)
+      .then((next) => {
+        console.error(`${p.name} restarted (pid ${next.child.pid})`);
+        supervise(next);
+      })
+      .catch((err: unknown) => console.error(`${p.name} did not restart: ${(err as Error).message}`));
   });
+};
+for (const p of net.processes) supervise(p);
+
+/** `pnpm dev restart <name>`: SIGKILLs the named process of the running network; its supervisor starts it again. */
+function restartCommand(name: string | undefined): number {
+  let dev: { coordinator: { pid?: number }; providers: Array<{ pid?: number }> };
+  try {
+    dev = JSON.parse(readFileSync(join(repoRoot, ".rendermesh", "dev.json"), "utf8")) as typeof dev;
+  } catch {
+    console.error("No dev network is running here (.rendermesh/dev.json is missing); start one with `pnpm dev`.");
+    return 1;
+  }
+  const m = /^provider-(\d+)$/.exec(name ?? "");
+  const pid = name === "coordinator" ? dev.coordinator.pid : m ? dev.providers[Number(m[1]) - 1]?.pid : undefined;
+  if (pid === undefined) {
+    console.error(`usage: pnpm dev restart <coordinator|provider-1..${dev.providers.length}>`);
+    return 2;
+  }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch (err) {
+    console.error(`Cannot signal ${name} (pid ${pid}): ${(err as Error).message}`);
+    return 1;
+  }
+  console.log(`${name} (pid ${pid}) killed; \`pnpm dev\` starts it again on its data dir.`);
+  return 0;
 }
 
 async function portOrFree(port: number): Promise<number> {

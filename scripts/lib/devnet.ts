@@ -20,19 +20,19 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", ".."
 
 const MESH = 10n ** 18n;
 
-export interface DevAccount {
+interface DevAccount {
   address: string;
   privateKey: string;
 }
 
 /** Hardhat node account `i`. */
-export function hardhatAccount(i: number): DevAccount {
+function hardhatAccount(i: number): DevAccount {
   const w = testAccount(i);
   return { address: w.address, privateKey: w.privateKey };
 }
 
 /** Which Hardhat account plays which role. */
-export const ROLES = {
+const ROLES = {
   deployer: 0,
   client: 1,
   coordinator: 2,
@@ -57,10 +57,13 @@ export interface StartDevNetworkOptions {
   askPerSecond?: (index: number) => string;
 }
 
-export interface DevProcess {
+interface DevProcess {
   name: string;
   child: ChildProcess;
   logFile: string;
+  /** How it was started, so it can be started again the same way (same data dir, ports and key). */
+  args: string[];
+  env: Record<string, string>;
 }
 
 export interface RunningDevNetwork {
@@ -72,6 +75,14 @@ export interface RunningDevNetwork {
   processes: DevProcess[];
   /** Stops one provider (SIGKILL by default) without stopping the rest. */
   killProvider(index: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a process a signal (SIGKILL by default) and waits for it to exit (for SIGKILL/SIGTERM). */
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts a process again as it was first started (killing it first if it
+   * still runs): same data dir, ports, key and log file (appended). Resolves
+   * when it serves again: the coordinator answers its status API.
+   */
+  restart(name: string): Promise<DevProcess>;
   /** Stops every process: SIGTERM, then SIGKILL after a grace period. */
   stop(): Promise<void>;
 }
@@ -120,7 +131,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, opts: 
 
 function startProcess(name: string, args: string[], env: Record<string, string>, logDir: string): DevProcess {
   const logFile = join(logDir, `${name}.log`);
-  const out = createWriteStream(logFile);
+  const out = createWriteStream(logFile, { flags: "a" });
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { ...process.env, ...env },
@@ -128,7 +139,7 @@ function startProcess(name: string, args: string[], env: Record<string, string>,
   });
   child.stdout!.pipe(out);
   child.stderr!.pipe(out);
-  return { name, child, logFile };
+  return { name, child, logFile, args, env };
 }
 
 async function stopProcess(p: DevProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 8_000): Promise<void> {
@@ -165,7 +176,10 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
   try {
     // 1. Chain.
     log("starting Hardhat node");
-    const hardhat = startProcess("hardhat-node", [join(repoRoot, "scripts", "hardhat.ts"), "node", "--hostname", "127.0.0.1", "--port", String(opts.rpcPort ?? 0)], {}, logDir);
+    // Hardhat's own CLI, not the scripts/hardhat.ts wrapper: the pid recorded (and signalled) is the node that serves.
+    // Its stdout is a pipe, so it runs non-interactive; telemetry is off as in scripts/hardhat.ts.
+    const hardhatBin = join(repoRoot, "node_modules", "hardhat", "dist", "src", "cli.js");
+    const hardhat = startProcess("hardhat-node", [hardhatBin, "node", "--hostname", "127.0.0.1", "--port", String(opts.rpcPort ?? 0)], { HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" }, logDir);
     processes.push(hardhat);
     const [, rpcUrl] = (await lineOf(hardhat, /Started HTTP and WebSocket JSON-RPC server at (http:\/\/[0-9.]+:\d+)/, "Hardhat node")) as unknown as [string, string];
     log(`Hardhat node on ${rpcUrl}`);
@@ -347,6 +361,35 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       async killProvider(index, signal = "SIGKILL") {
         const p = processes.find((x) => x.name === `provider-${index + 1}`);
         if (p) await stopProcess(p, signal, 1_000);
+      },
+      async kill(name, signal = "SIGKILL") {
+        const p = processes.find((x) => x.name === name);
+        if (!p) throw new Error(`No dev process named ${name}.`);
+        if (signal === "SIGKILL" || signal === "SIGTERM") await stopProcess(p, signal, 1_000);
+        else p.child.kill(signal);
+      },
+      async restart(name) {
+        const i = processes.findIndex((x) => x.name === name);
+        if (i < 0) throw new Error(`No dev process named ${name}.`);
+        const old = processes[i]!;
+        await stopProcess(old, "SIGKILL", 1_000);
+        // A coordinator comes back where its peers know it: the same libp2p and HTTP ports it had.
+        const env =
+          name === "coordinator"
+            ? { ...old.env, RENDERMESH_COORDINATOR_LISTEN: `/ip4/127.0.0.1/tcp/${/\/tcp\/(\d+)/.exec(coordMultiaddr)![1]}`, RENDERMESH_COORDINATOR_HTTP_PORT: new URL(httpUrl).port }
+            : old.env;
+        const p = startProcess(old.name, old.args, env, logDir);
+        processes[i] = p;
+        if (name === "coordinator") {
+          await lineOf(p, /^\s*http (http:\/\/\S+)/, "coordinator");
+          await httpJson(`${httpUrl}/api/status`);
+          dev.coordinator.pid = p.child.pid;
+        } else {
+          const info = dev.providers.find((_x, k) => `provider-${k + 1}` === name);
+          if (info) info.pid = p.child.pid;
+        }
+        writeFileSync(file, JSON.stringify(dev, null, 2) + "\n");
+        return p;
       },
       stop: stopAll,
     };

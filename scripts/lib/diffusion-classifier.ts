@@ -3,7 +3,7 @@
 // motion from decoded RGB24 frames, with no learned part, so prompt accuracy
 // can be measured honestly. The vocabulary is models/diffusion-default/data.py's.
 
-export const PALETTE: Record<string, [number, number, number]> = {
+const PALETTE: Record<string, [number, number, number]> = {
   red: [0.9, 0.1, 0.1],
   green: [0.1, 0.8, 0.2],
   blue: [0.15, 0.25, 0.95],
@@ -103,35 +103,3 @@ export function classifyClip(frames: readonly Uint8Array[], size: number): ClipL
   return { colour, shape, direction, background };
 }
 
-/** Ground-truth clips as data.py renders them (for testing the classifier), RGB24 frames. */
-export function renderClip(l: ClipLabels, size: number, frames: number, r: number, along01: number, cross01: number): Uint8Array[] {
-  const STEP = 3.5;
-  const travel = STEP * (frames - 1);
-  const lo = r + 1;
-  const hi = size - 1 - r;
-  const along = lo + Math.max(0, hi - lo - travel) * along01;
-  const cross = lo + (hi - lo) * cross01;
-  const [dx, dy] = { left: [-1, 0], right: [1, 0], up: [0, -1], down: [0, 1] }[l.direction as "left"] as [number, number];
-  const startAlong = dx + dy < 0 ? along + travel : along;
-  const cx0 = dx !== 0 ? startAlong : cross;
-  const cy0 = dy !== 0 ? startAlong : cross;
-  const fg = PALETTE[l.colour] as [number, number, number];
-  const bg = PALETTE[l.background] as [number, number, number];
-  const out: Uint8Array[] = [];
-  for (let t = 0; t < frames; t++) {
-    const cx = cx0 + dx * STEP * t;
-    const cy = cy0 + dy * STEP * t;
-    const f = new Uint8Array(size * size * 3);
-    for (let y = 0; y < size; y++)
-      for (let x = 0; x < size; x++) {
-        const X = x + 0.5 - cx;
-        const Y = y + 0.5 - cy;
-        const inside =
-          l.shape === "circle" ? X * X + Y * Y < r * r : l.shape === "square" ? Math.max(Math.abs(X), Math.abs(Y)) < r * 0.85 : Y > -r && Y < 0.8 * r && Math.abs(X) < (Y + r) * 0.58;
-        const c = inside ? fg : bg;
-        for (let ch = 0; ch < 3; ch++) f[(y * size + x) * 3 + ch] = Math.round((c[ch] as number) * 255);
-      }
-    out.push(f);
-  }
-  return out;
-}

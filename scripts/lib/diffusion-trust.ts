@@ -31,8 +31,8 @@ type Pipeline = Awaited<ReturnType<typeof loadPipeline>>;
 type Runner = Awaited<ReturnType<typeof PipelineRunner.create>>;
 type Generation = Awaited<ReturnType<Runner["generate"]>>;
 
-export const HONEST = ["honest, 1 thread, CFG batch 2", "honest, 2 threads, CFG batch 1", "honest, 2 threads, CFG batch 2"] as const;
-export const CHEATS = [
+const HONEST = ["honest, 1 thread, CFG batch 2", "honest, 2 threads, CFG batch 1", "honest, 2 threads, CFG batch 2"] as const;
+const CHEATS = [
   "wrong prompt",
   "wrong seed",
   "another model",
@@ -43,9 +43,8 @@ export const CHEATS = [
   "cheaper decoder (4-bit weights)",
   "low-quality re-encode (CRF 40)",
 ] as const;
-export type ClassName = (typeof HONEST)[number] | (typeof CHEATS)[number];
 
-export interface ClassResult {
+interface ClassResult {
   n: number;
   accepted: number;
   /** How many each check refused. */

@@ -23,7 +23,7 @@ import { Wallet, type Signer } from "ethers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
 /** A provider started on loopback for the suite. */
-export interface RenderProviderHandle {
+interface RenderProviderHandle {
   peerId: string;
   /** Its listen addresses, each with or without `/p2p/<peerId>`. */
   multiaddrs: string[];
@@ -33,7 +33,7 @@ export interface RenderProviderHandle {
 }
 
 /** What the suite needs to build real, signed assignments for the provider (`@rendermesh/testing`'s `TestChain` fits). */
-export interface ComplianceChain {
+interface ComplianceChain {
   chainId: number;
   domain: RendermeshDomain;
   deployment: { escrow: string };
@@ -48,7 +48,7 @@ export interface ComplianceChain {
   ): Promise<`0x${string}`>;
 }
 
-export interface RenderProviderComplianceSetup {
+interface RenderProviderComplianceSetup {
   provider: RenderProviderHandle;
   chain: ComplianceChain;
   /** A model id the provider serves and the policy allows. */

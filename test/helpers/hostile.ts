@@ -13,15 +13,15 @@ import { tempDir } from "../../packages/coordinator/test/helpers/fixtures.ts";
 import { TestProvider } from "@rendermesh/testing";
 
 export const MODEL = `0x${"ab".repeat(32)}`;
-export const MESH = 10n ** 18n;
-export const ASK = MESH / 1000n;
+const MESH = 10n ** 18n;
+const ASK = MESH / 1000n;
 export const PRICE = (2n * MESH) / 1000n;
 
 export function spec(over: Partial<JobSpec> = {}): JobSpec {
   return { v: 1, model: MODEL as `0x${string}`, prompt: "a red sunrise over the sea", seed: 7, seconds: 4, fps: 4, width: 32, height: 32, ...over };
 }
 
-export const QUOTE = { type: "quote", spec: { model: MODEL, seconds: 1, fps: 4, width: 32, height: 32 } } as const;
+const QUOTE = { type: "quote", spec: { model: MODEL, seconds: 1, fps: 4, width: 32, height: 32 } } as const;
 
 /** Everything a test started, stopped in reverse order. */
 export class Stack {

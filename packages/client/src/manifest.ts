@@ -10,7 +10,7 @@ import { Bytes32, JobSpec, SignedAssignment, SignedDelivery } from "@rendermesh/
 const Amount = z.string().regex(/^[0-9]+$/);
 const Hex = z.string().regex(/^0x[0-9a-fA-F]*$/);
 
-export const ManifestSegment = z.object({
+const ManifestSegment = z.object({
   segment: z.number().int().nonnegative(),
   provider: z.string(),
   peerId: z.string(),
@@ -27,7 +27,6 @@ export const ManifestSegment = z.object({
   }),
   timings: z.object({ deliveredAt: z.string(), verifiedAt: z.string(), fetchMs: z.number(), verifyMs: z.number() }),
 });
-export type ManifestSegment = z.output<typeof ManifestSegment>;
 
 export const Manifest = z.object({
   manifest: z.literal("rendermesh/job-manifest/1"),

@@ -36,8 +36,8 @@ export interface TestDeployment {
 const MESH = 10n ** 18n;
 /** Supply 1e9 MESH, quorum 4 % = 40M: one member (20M) misses quorum, three (60M) pass. */
 export const MEMBER_BALANCE = 20_000_000n * MESH;
-export const OUTSIDER_BALANCE = 5_000_000n * MESH;
-export const PROPOSAL_THRESHOLD = 1000n * MESH;
+const OUTSIDER_BALANCE = 5_000_000n * MESH;
+const PROPOSAL_THRESHOLD = 1000n * MESH;
 export const MODEL_ID = `0x${"ab".repeat(32)}`;
 
 /**

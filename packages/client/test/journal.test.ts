@@ -115,6 +115,27 @@ describe("Journal", () => {
     ]);
   });
 
+  test("behavior: a verdict stays in the outbox, across a reopen, until the coordinator answers it; recording it twice keeps one", () => {
+    const { journal, dir } = tempJournal();
+    journal.createJob(newJob());
+    const ok = { segment: 0, provider: P1.toUpperCase().replace("0X", "0x"), cid: "bafy-0", ok: true, at: 1 };
+    const bad = { segment: 1, provider: P2, cid: "bafy-1", ok: false, check: "content" as const, message: "PSNR 9 dB", at: 2 };
+    journal.putVerdict(REF, ok);
+    journal.putVerdict(REF, ok);
+    journal.putVerdict(REF, bad);
+    journal.close();
+    const reopened = Journal.open(dir);
+    expect(reopened.unackedVerdicts(REF).map((v) => [v.segment, v.provider, v.ok])).toEqual([
+      [0, P1, true],
+      [1, P2, false],
+    ]);
+    reopened.ackVerdict(REF, { segment: 0, provider: P1, cid: "bafy-0" });
+    expect(reopened.unackedVerdicts(REF).map((v) => v.segment)).toEqual([1]);
+    expect(reopened.verdict(REF, { segment: 0, provider: P1, cid: "bafy-0" })).toMatchObject({ ok: true, acked: true });
+    expect(reopened.verdict(REF, { segment: 1, provider: P2, cid: "bafy-1" })).toMatchObject({ ok: false, check: "content", acked: false });
+    reopened.close();
+  });
+
   test("behavior: only a higher cumulative voucher replaces the one kept", () => {
     const { journal } = tempJournal();
     journal.createJob(newJob());

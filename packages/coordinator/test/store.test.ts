@@ -46,6 +46,29 @@ describe("store", () => {
     expect(store.events(JOB_ID, 2).map((e) => e.type)).toEqual(["segment-progress", "segment-delivered"]);
   });
 
+  it("behavior: a delivery waiting for its verdict is announced again under a new seq (a reopened store too), and the verdict then counts once", () => {
+    const s = setup();
+    const { store } = s;
+    store.insertJob(newJob({ spec: spec({ seconds: 1 }) }));
+    const a = start(store, 0, P1);
+    store.deliver(a.id, delivery(JOB_ID, 0), ["/ip4/127.0.0.1/tcp/1"]);
+    expect(store.shownAttempts().map((x) => x.id)).toEqual([a.id]);
+    const first = store.events(JOB_ID).filter((e) => e.type === "segment-delivered");
+    expect(store.reannounce(a.id)).toBe(true);
+    const again = store.events(JOB_ID).filter((e) => e.type === "segment-delivered");
+    expect(again).toHaveLength(2);
+    expect(again[1]!.seq).toBeGreaterThan(first[0]!.seq);
+    const { seq: _s1, at: _a1, ...body1 } = again[0]!;
+    const { seq: _s2, at: _a2, ...body2 } = again[1]!;
+    expect(body2).toEqual(body1);
+    const v = { jobId: JOB_ID, segment: 0, provider: P1, cid: delivery(JOB_ID, 0).delivery.cid, ok: true };
+    expect(store.verdict(v).outcome).toBe("verified");
+    expect(store.verdict(v).outcome).toBe("already-verified");
+    // Verified, or the job over: nothing left to ask about.
+    expect(store.reannounce(a.id)).toBe(false);
+    expect(store.shownAttempts()).toEqual([]);
+  });
+
   it("behavior: a job completes when every segment has an ok verdict, and a repeated verdict counts once", () => {
     const { store } = setup();
     store.insertJob(newJob({ spec: spec({ seconds: 2 }) }));

@@ -87,6 +87,8 @@ export const ProviderConfig = z.object({
   autoWithdrawAbove: TokenAmount.optional(),
   /** Time allowed to render one segment before it is given back, ms. */
   segmentTimeoutMs: Int(1_000, 3_600_000).default(600_000),
+  /** A render whose coordinator hung up keeps going this long for the coordinator to ask again (a restart). */
+  orphanGraceMs: Int(0, 3_600_000).default(60_000),
   /** Skip the start-up self-benchmark and advertise this many frames per second instead. */
   benchmarkFps: z.coerce.number().positive().optional(),
   ffmpegPath: z.string().optional(),

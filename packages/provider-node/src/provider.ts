@@ -273,7 +273,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
         multiaddrs,
         pricing: { askPerSecond: config.askPerSecond, reference: (model) => models.find((m) => m.id === model)?.reference },
       },
-      { concurrency: config.concurrency, segmentTimeoutMs: config.segmentTimeoutMs },
+      { concurrency: config.concurrency, segmentTimeoutMs: config.segmentTimeoutMs, orphanGraceMs: config.orphanGraceMs },
     );
     closers.push(() => render.stop());
     const registrations: ProtocolRegistration[] = [];

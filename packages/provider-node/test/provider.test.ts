@@ -133,6 +133,30 @@ describe("provider node", () => {
     expect(provider.journal.getAssignment(jobId, 1)).toMatchObject({ state: "delivered", attempts: 2 });
   }, 120_000);
 
+  test("behavior: a coordinator lost with its connection mid-segment (a crash) does not lose the work: the render goes on, and the re-send gets the same receipt", async () => {
+    const s = spec({ seed: 7 });
+    const { jobId } = await chain.openJob({ spec: s });
+    const request = await coordinator.signedRequest(jobId, s, 1, provider.address);
+    hold.hold(); // the segment is still rendering when the coordinator hangs up, however fast the machine
+    const delivered = segmentEvent("segment:delivered", jobId, 1);
+    const accepted = segmentEvent("segment:accepted", jobId, 1);
+    const cut = coordinator.render(target, request).catch(() => []);
+    await accepted;
+    await coordinator.node.hangUp(provider.node.peerId); // the whole connection goes, as when the coordinator dies
+    expect((await cut).some((r) => r.type === "delivered")).toBe(false);
+    hold.release();
+    await delivered; // finished and journalled with nobody listening
+    const row = provider.journal.getAssignment(jobId, 1)!;
+    expect(row.state).toBe("delivered"); // not given back
+
+    const again = await coordinator.render(target, request);
+    const last = again[again.length - 1]!;
+    expect(last.type).toBe("delivered");
+    expect((last as Extract<Reply, { type: "delivered" }>).delivery).toEqual(row.delivery);
+    expect(provider.journal.getAssignment(jobId, 1)).toMatchObject({ state: "delivered", attempts: 1 });
+    expect(provider.journal.getAssignment(jobId, 1)!.reportedAt).not.toBeNull();
+  }, 120_000);
+
   test("default: vouchers signed by the job's client are kept, highest first", async () => {
     const s = spec({ seed: 8 });
     const { jobId } = await chain.openJob({ spec: s });

@@ -29,7 +29,12 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
 }
 
-/** A pino logger with secrets redacted. Level from `opts.level`, else RENDERMESH_LOG_LEVEL, else info. */
+/**
+ * A pino logger with secrets redacted. Level from `opts.level`, else
+ * RENDERMESH_LOG_LEVEL, else info. Logs go to stderr (synchronously, so a
+ * process killed at any moment has logged all it did): stdout belongs to a
+ * command's result, and `--json` prints exactly one JSON document there.
+ */
 export function createLogger(opts: CreateLoggerOptions): Logger {
   const options: LoggerOptions = {
     level: opts.level ?? process.env.RENDERMESH_LOG_LEVEL ?? "info",
@@ -37,5 +42,5 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
     redact: { paths: redactPaths, censor: "[redacted]" },
     serializers: { err: pino.stdSerializers.err },
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  return pino(options, opts.destination ?? pino.destination({ dest: 2, sync: true }));
 }

@@ -152,7 +152,7 @@ export const ALPHA: Shape = {
   seed: 11,
 };
 
-export const BETA: Shape = {
+const BETA: Shape = {
   name: "beta", channels: 2, spatial: 4, temporal: 4, frameRule: { multiple: 4, offset: 1 }, frames: 9, size: 16, textDim: 8, maxLength: 6,
   sequence: true, intTimestep: true, cfg: false, range: "-1,1",
   names: { tokens: "input_ids", text: "encoder_hidden_states", latent: "hidden_states", timestep: "t", velocity: "noise_pred", decLatent: "z", frames: "sample" },

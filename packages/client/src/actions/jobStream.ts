@@ -5,7 +5,7 @@ import type { RendermeshClient } from "../client.js";
 import { networkError, refusal } from "../net/peers.js";
 
 /** Idle time after which a silent job stream is dropped and re-opened with `watch` (default 2 min). */
-export const DEFAULT_JOB_STREAM_IDLE_MS = 120_000;
+const DEFAULT_JOB_STREAM_IDLE_MS = 120_000;
 
 /**
  * The coordinator's event stream for one job. Iterating yields events in

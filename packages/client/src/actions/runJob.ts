@@ -6,7 +6,7 @@ import { resumeJournalled, sendJournalled } from "../chain/tx.js";
 import type { JobFailedError} from "../errors.js";
 import { ChainError, JobStateError, NetworkError, PeerRefusedError } from "../errors.js";
 import { progress, type JobProgressEvent, type ProgressOptions } from "../events.js";
-import type { JournalJob } from "../journal/journal.js";
+import type { JournalJob, VerdictRecord } from "../journal/journal.js";
 import type { DeliveredSegment } from "../verify/types.js";
 import { assembleVideo, writeFileAtomic, type AssembleVideoReturnType } from "./assembleVideo.js";
 import { credentialVideo } from "./credentialVideo.js";
@@ -30,6 +30,8 @@ export interface RunJobParameters extends ProgressOptions {
   reconnects?: number | undefined;
   /** Idle time after which a silent event stream is re-opened (default 2 min). */
   idleTimeoutMs?: number | undefined;
+  /** Segments verified at once (default 4); a frozen provider's segment holds one slot, never all. */
+  verifyConcurrency?: number | undefined;
 }
 
 export interface RunJobReturnType {
@@ -42,6 +44,9 @@ export interface RunJobReturnType {
   /** Segments verified and paid, and deliveries rejected. */
   verified: number;
   rejected: number;
+  /** Segments not verified (empty when the job completed), and why the network gave up on them. */
+  missing: number[];
+  failure: string | undefined;
   gasUsed: { open: bigint | undefined; settle: bigint };
 }
 
@@ -93,8 +98,9 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
   // Complete (or failed): join what was verified, settle once, write the manifest.
   let video: AssembleVideoReturnType | undefined;
   let assemblyError: unknown;
-  const failed = job.phase === "failed" || job.failure !== undefined;
-  const complete = !failed && client.journal.verifiedSegments(job.ref).length === job.spec.seconds;
+  // Every segment verified is a complete video, whatever the coordinator said about the job.
+  const complete = client.journal.verifiedSegments(job.ref).length === job.spec.seconds;
+  const failed = !complete && (job.phase === "failed" || job.failure !== undefined);
   if (complete) {
     try {
       video = await assembleVideo(client, { jobId: job.ref, signal: params.signal });
@@ -134,6 +140,8 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
     payments: settled.payments,
     verified: client.journal.verifiedSegments(job.ref).length,
     rejected: client.journal.rejections(job.ref).length,
+    missing: missingSegments(client, job),
+    failure: failed ? job.failure : undefined,
     gasUsed: { open: client.journal.lastTx(job.ref, "open")?.gasUsed, settle: settled.gasUsed },
   };
 }
@@ -167,10 +175,12 @@ async function follow(
 ): Promise<JournalJob> {
   let job = initial;
   const jobId = job.jobId!;
-  const maxReconnects = params.reconnects ?? 5;
+  const maxReconnects = params.reconnects ?? 60;
   let failures = 0;
   let lastError: unknown;
   const addrs = job.coordinatorPeer.multiaddrs.length > 0 ? job.coordinatorPeer.multiaddrs : client.coordinator;
+  const cursor = new EventCursor(client, job.ref, job.lastSeq);
+  const pool = new VerifyPool(params.verifyConcurrency ?? 4);
 
   while (failures <= maxReconnects) {
     params.signal?.throwIfAborted();
@@ -178,17 +188,32 @@ async function follow(
     try {
       const stream = submitting
         ? await submitJob(client, { jobId, spec: job.spec, coordinator: addrs, signal: params.signal, idleTimeoutMs: params.idleTimeoutMs })
-        : await watchJob(client, { jobId, fromSeq: job.lastSeq, coordinator: addrs, signal: params.signal, idleTimeoutMs: params.idleTimeoutMs });
+        : await watchJob(client, { jobId, fromSeq: cursor.committed, coordinator: addrs, signal: params.signal, idleTimeoutMs: params.idleTimeoutMs });
       if (!submitting) emit(progress("job:submitted", { jobId, segments: job.spec.seconds, resumed: true }));
+      // The coordinator answers again: whatever it has not acknowledged yet goes first (at least once).
+      if (!submitting) pool.background(() => flushVerdicts(client, job, params));
       for await (const event of stream) {
         if (job.phase === "open") {
           job = client.journal.setPhase(job.ref, "submitted", { submittedAt: Date.now() });
           emit(progress("job:submitted", { jobId, segments: job.spec.seconds, resumed: false }));
         }
         failures = 0;
-        if (event.seq <= job.lastSeq) continue;
-        await apply(client, job, coordinator, event, params, emit);
-        client.journal.setLastSeq(job.ref, event.seq);
+        pool.throwIfFailed();
+        // Seen already in this run (applied, or being verified right now): a replay after a reconnect.
+        if (event.seq <= cursor.highest) continue;
+        if (event.type === "segment-delivered") {
+          const k = `${event.segment}/${event.delivery.delivery.cid}`;
+          cursor.begin(event.seq);
+          await pool.run(k, () => onDelivered(client, job, coordinator, event, params, emit), () => cursor.end(event.seq));
+          continue;
+        }
+        cursor.begin(event.seq);
+        await apply(client, job, event, emit);
+        if (event.type === "job-complete" || event.type === "job-failed") {
+          // Verifications still running finish (and are journalled) before the job is closed.
+          await pool.drain();
+        }
+        cursor.end(event.seq);
         job = client.journal.getJob(job.ref);
         if (event.type === "job-complete") {
           emit(progress("job:complete", { jobId }));
@@ -214,22 +239,140 @@ async function follow(
         if (isRetryable(err.reason)) {
           failures++;
           lastError = err;
-          await sleep(err.retryAfterMs ?? 1000 * 2 ** Math.min(failures, 5), params.signal);
+          await sleep(err.retryAfterMs ?? backoff(failures), params.signal);
           continue;
         }
         if (submitting) {
+          await pool.drain().catch(() => undefined);
           await closeRefused(client, job, err, emit);
         }
         throw err;
       }
-      if (!(err instanceof NetworkError)) throw err;
+      if (!(err instanceof NetworkError)) {
+        await pool.drain().catch(() => undefined);
+        throw err;
+      }
       failures++;
       lastError = err;
       client.logger.warn({ err: err.shortMessage, failures }, "job stream broke; reconnecting");
-      await sleep(500 * 2 ** Math.min(failures, 5), params.signal);
+      await sleep(backoff(failures), params.signal);
     }
   }
-  throw lastError instanceof Error ? lastError : new NetworkError("Lost the coordinator.");
+  await pool.drain().catch(() => undefined);
+  throw missingError(client, job, lastError);
+}
+
+/** Reconnect backoff: quick at first, never more than 2 s apart, so a restarted coordinator is found again within 2 s. */
+const backoff = (failures: number) => Math.min(250 * 2 ** Math.min(failures, 4), 2000);
+
+/** What a job still lacks, said exactly, when the coordinator cannot be reached any more. */
+function missingError(client: RendermeshClient, job: JournalJob, cause: unknown): NetworkError {
+  const missing = missingSegments(client, job);
+  const verified = { size: job.spec.seconds - missing.length };
+  const unacked = client.journal.unackedVerdicts(job.ref).length;
+  return new NetworkError(
+    `Lost the coordinator with ${verified.size} of ${job.spec.seconds} segments verified; missing segment${missing.length === 1 ? "" : "s"} ${formatList(missing)}${unacked > 0 ? `, and ${unacked} verdict${unacked === 1 ? "" : "s"} not yet acknowledged` : ""}.`,
+    {
+      cause,
+      hint: `Nothing is lost: run \`rendermesh job resume ${job.jobId}\` when the coordinator answers again.`,
+    },
+  );
+}
+
+function missingSegments(client: RendermeshClient, job: JournalJob): number[] {
+  const verified = new Set(client.journal.verifiedSegments(job.ref).map((s) => s.segment));
+  const missing: number[] = [];
+  for (let i = 0; i < job.spec.seconds; i++) if (!verified.has(i)) missing.push(i);
+  return missing;
+}
+
+const formatList = (xs: number[]) => (xs.length <= 20 ? xs.join(", ") : `${xs.slice(0, 20).join(", ")} … (${xs.length} in all)`);
+
+/**
+ * The journal's event cursor. Deliveries are verified in parallel, so an
+ * event counts as applied only when every event before it is applied too:
+ * `committed` (what is journalled, and where a watch resumes) is the highest
+ * sequence number below which nothing is still being verified. A client
+ * killed mid-verification replays that delivery instead of skipping it.
+ */
+class EventCursor {
+  highest: number;
+  committed: number;
+  private readonly open = new Set<number>();
+  constructor(private readonly client: RendermeshClient, private readonly ref: string, start: number) {
+    this.highest = start;
+    this.committed = start;
+  }
+  begin(seq: number): void {
+    this.open.add(seq);
+    this.highest = Math.max(this.highest, seq);
+  }
+  end(seq: number): void {
+    this.open.delete(seq);
+    const next = this.open.size === 0 ? this.highest : Math.min(...this.open) - 1;
+    if (next > this.committed) {
+      this.committed = next;
+      this.client.journal.setLastSeq(this.ref, next);
+    }
+  }
+}
+
+/**
+ * Runs segment verifications side by side, at most `limit` at once: one
+ * segment from a dead or frozen provider holds one slot until its fetch times
+ * out, never the others. The same delivery is never verified twice at once.
+ */
+class VerifyPool {
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly keys = new Set<string>();
+  private error: unknown;
+  constructor(private readonly limit: number) {}
+
+  /** Starts `fn` when a slot is free (waits for one); `done` runs when it ends, however it ends. */
+  async run(key: string, fn: () => Promise<void>, done: () => void): Promise<void> {
+    if (this.keys.has(key)) {
+      done();
+      return;
+    }
+    while (this.keys.size >= this.limit) await Promise.race(this.tasks);
+    this.throwIfFailed();
+    this.keys.add(key);
+    const task: Promise<void> = fn()
+      .then(done, (err: unknown) => {
+        this.error ??= err;
+      })
+      .finally(() => {
+        this.keys.delete(key);
+        this.tasks.delete(task);
+      });
+    this.tasks.add(task);
+  }
+
+  /** Work that takes no verification slot (resending verdicts). */
+  background(fn: () => Promise<void>): void {
+    const task: Promise<void> = fn()
+      .catch((err: unknown) => {
+        this.error ??= err;
+      })
+      .finally(() => this.tasks.delete(task));
+    this.tasks.add(task);
+  }
+
+  throwIfFailed(): void {
+    if (this.error !== undefined) throw this.error;
+  }
+
+  async drain(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.race(this.tasks);
+    this.throwIfFailed();
+  }
+}
+
+/** Resends every verdict the coordinator has not acknowledged; stops at the first one it cannot deliver (the next reconnect retries). */
+async function flushVerdicts(client: RendermeshClient, job: JournalJob, params: RunJobParameters): Promise<void> {
+  for (const v of client.journal.unackedVerdicts(job.ref)) {
+    if (!(await report(client, job, v, params))) return;
+  }
 }
 
 /**
@@ -249,14 +392,7 @@ async function closeRefused(client: RendermeshClient, job: JournalJob, err: Peer
 }
 
 /** Applies one coordinator event. Idempotent: a replayed event changes nothing twice. */
-async function apply(
-  client: RendermeshClient,
-  job: JournalJob,
-  coordinator: string,
-  event: JobEvent,
-  params: RunJobParameters,
-  emit: (e: JobProgressEvent) => void,
-): Promise<void> {
+async function apply(client: RendermeshClient, job: JournalJob, event: JobEvent, emit: (e: JobProgressEvent) => void): Promise<void> {
   switch (event.type) {
     case "job-accepted":
       emit(progress("job:accepted", { jobId: job.jobId!, segments: event.segments }));
@@ -269,9 +405,6 @@ async function apply(
       return;
     case "segment-failed":
       emit(progress("segment:failed", { segment: event.segment, provider: getAddress(event.provider), code: event.code, message: event.message, willRetry: event.willRetry }));
-      return;
-    case "segment-delivered":
-      await onDelivered(client, job, coordinator, event, params, emit);
       return;
     default:
       return;
@@ -294,12 +427,19 @@ async function onDelivered(
   const known = client.journal.verifiedSegment(job.ref, event.segment);
   if (known) {
     if (known.cid === cid && known.provider === provider.toLowerCase()) {
-      // A replay of a segment verified before a restart: make sure the coordinator and the provider heard.
-      await report(client, job, { segment: event.segment, provider, cid, ok: true }, params);
+      // A replay (or the coordinator asking again) of a segment verified before: make sure the coordinator and the provider heard.
+      const v = client.journal.verdict(job.ref, { segment: event.segment, provider, cid });
+      await report(client, job, v ?? { segment: event.segment, provider, cid, ok: true, at: Date.now() }, params);
       await deliverVoucher(client, job, provider, event, params, emit);
     } else {
       emit(progress("segment:duplicate", { segment: event.segment, provider, cid }));
     }
+    return;
+  }
+  const judged = client.journal.verdict(job.ref, { segment: event.segment, provider, cid });
+  if (judged && !judged.ok) {
+    // Rejected before: the coordinator is still waiting for that verdict.
+    await report(client, job, judged, params);
     return;
   }
   emit(progress("segment:delivered", { segment: event.segment, provider, cid }));
@@ -314,9 +454,13 @@ async function onDelivered(
   const deliveredAt = Date.now();
   const result = await verifySegment(client, { jobId, spec: job.spec, coordinator, segment: delivered, signal: params.signal });
   if (!result.ok) {
-    client.journal.addRejection(job.ref, { segment: event.segment, provider, cid, check: result.failure.check, message: result.failure.message, at: Date.now() });
+    const verdict = { segment: event.segment, provider, cid, ok: false, check: result.failure.check, message: result.failure.message, at: Date.now() };
+    client.journal.transaction(() => {
+      client.journal.addRejection(job.ref, { segment: event.segment, provider, cid, check: result.failure.check, message: result.failure.message, at: verdict.at });
+      client.journal.putVerdict(job.ref, verdict);
+    });
     emit(progress("segment:rejected", { segment: event.segment, provider, cid, check: result.failure.check, message: result.failure.message }));
-    await report(client, job, { segment: event.segment, provider, cid, ok: false, check: result.failure.check, message: result.failure.message }, params);
+    await report(client, job, verdict, params);
     return;
   }
 
@@ -344,39 +488,46 @@ async function onDelivered(
       verifyMs: result.timings.totalMs,
       verifiedAt: Date.now(),
     });
-    if (added) client.journal.putVoucher(job.ref, { provider, seconds, signature, signedAt: Date.now(), ackedAt: undefined });
+    if (added) {
+      client.journal.putVoucher(job.ref, { provider, seconds, signature, signedAt: Date.now(), ackedAt: undefined });
+      client.journal.putVerdict(job.ref, { segment: event.segment, provider, cid, ok: true, at: Date.now() });
+    }
   });
   emit(progress("segment:verified", { segment: event.segment, provider, cid, psnrDb: result.psnrDb, verifyMs: result.timings.totalMs }));
   emit(progress("voucher:signed", { provider, seconds }));
-  await report(client, job, { segment: event.segment, provider, cid, ok: true }, params);
+  await report(client, job, { segment: event.segment, provider, cid, ok: true, at: Date.now() }, params);
   await deliverVoucher(client, job, provider, event, params, emit);
 }
 
-/** Reports a verdict, retrying a few times; a coordinator that will not listen does not stop the job (it resends). */
-async function report(
-  client: RendermeshClient,
-  job: JournalJob,
-  v: { segment: number; provider: string; cid: string; ok: boolean; check?: DeliveredSegmentCheck; message?: string },
-  params: RunJobParameters,
-): Promise<void> {
+/**
+ * Reports a journalled verdict once. The verdict stays in the journal's
+ * outbox until the coordinator answers it, and is resent after every
+ * reconnect and whenever the coordinator asks again (it re-announces a
+ * segment whose verdict it waits for), so it is delivered at least once; the
+ * coordinator counts a repeat once. A refusal is an answer too (the verdict
+ * is for a copy no longer current): it is not resent. Returns whether the
+ * coordinator answered.
+ */
+async function report(client: RendermeshClient, job: JournalJob, v: VerdictRecord, params: RunJobParameters): Promise<boolean> {
   const addrs = job.coordinatorPeer.multiaddrs.length > 0 ? job.coordinatorPeer.multiaddrs : client.coordinator;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    try {
-      await reportVerdict(client, { verdict: { jobId: job.jobId!, ...v, provider: v.provider as `0x${string}` }, coordinator: addrs, signal: params.signal });
-      return;
-    } catch (err) {
-      params.signal?.throwIfAborted();
-      // A refusal (e.g. the verdict is for a copy no longer current) is final; a network error is retried.
-      if (err instanceof PeerRefusedError) {
-        client.logger.debug({ err: err.shortMessage, segment: v.segment }, "verdict refused");
-        return;
-      }
-      client.logger.warn({ err: (err as Error).message, segment: v.segment, attempt }, "could not report a verdict");
-      await sleep(300 * attempt, params.signal);
+  try {
+    await reportVerdict(client, {
+      verdict: { jobId: job.jobId!, segment: v.segment, provider: v.provider as `0x${string}`, cid: v.cid, ok: v.ok, ...(v.check ? { check: v.check } : {}), ...(v.message ? { message: v.message } : {}) },
+      coordinator: addrs,
+      signal: params.signal,
+    });
+  } catch (err) {
+    params.signal?.throwIfAborted();
+    // A coordinator that does not know the job (yet) has not heard the verdict either.
+    if (!(err instanceof PeerRefusedError) || isRetryable(err.reason) || err.reason === "UNKNOWN_JOB") {
+      client.logger.warn({ err: (err as Error).message, segment: v.segment }, "could not report a verdict; it is resent when the coordinator answers again");
+      return false;
     }
+    client.logger.debug({ err: err.shortMessage, segment: v.segment }, "verdict refused");
   }
+  client.journal.ackVerdict(job.ref, v);
+  return true;
 }
-type DeliveredSegmentCheck = "fetch" | "sha256" | "signature" | "decode" | "frames" | "content";
 
 /** Sends the provider its latest voucher (best effort: settle pays it anyway). */
 async function deliverVoucher(client: RendermeshClient, job: JournalJob, provider: string, event: DeliveredEvent, params: RunJobParameters, emit: (e: JobProgressEvent) => void): Promise<void> {

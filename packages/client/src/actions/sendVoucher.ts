@@ -27,7 +27,7 @@ export type SendVoucherReturnType = {
 export type SendVoucherErrorType = PeerRefusedError | NetworkError;
 
 /** Provider addresses, each ending in `/p2p/<peerId>`. */
-export function providerTargets(addrs: readonly string[], peerId: string | undefined): Multiaddr[] {
+function providerTargets(addrs: readonly string[], peerId: string | undefined): Multiaddr[] {
   const out: Multiaddr[] = [];
   for (const a of addrs) {
     try {

@@ -4,7 +4,6 @@ import { resumeJournalled, sendJournalled } from "../chain/tx.js";
 import type { ChainError} from "../errors.js";
 import { JobStateError } from "../errors.js";
 import { progress, type ProgressOptions } from "../events.js";
-import type { JournalJob } from "../journal/journal.js";
 import { getJob } from "./getJob.js";
 import { readPayments, type Payments } from "./payments.js";
 
@@ -157,4 +156,3 @@ export async function findClosingReceipt(
   return log ? ((await client.provider.getTransactionReceipt(log.transactionHash)) ?? undefined) : undefined;
 }
 
-export type { JournalJob };

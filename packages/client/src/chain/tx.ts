@@ -31,7 +31,7 @@ export interface SendJournalledOptions {
 }
 
 /** A revert reason as "ErrorName(arg, …)" when the interface knows it. */
-export function decodeRevert(err: unknown, iface: Interface | undefined): string | undefined {
+function decodeRevert(err: unknown, iface: Interface | undefined): string | undefined {
   const data = findRevertData(err);
   if (!data || !iface) return undefined;
   try {
@@ -177,7 +177,7 @@ export async function waitForReceipt(provider: Pick<Provider, "getTransactionRec
  * previous transaction was mined can be stale; a JSON-RPC provider's `send`
  * bypasses that cache.
  */
-export async function freshNonce(wallet: Wallet, blockTag: "pending" | "latest"): Promise<number> {
+async function freshNonce(wallet: Wallet, blockTag: "pending" | "latest"): Promise<number> {
   const provider = wallet.provider as (Provider & { send?: (method: string, params: unknown[]) => Promise<unknown> }) | null;
   if (provider && typeof provider.send === "function") {
     return Number(await provider.send("eth_getTransactionCount", [wallet.address, blockTag]));

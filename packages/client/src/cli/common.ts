@@ -22,7 +22,7 @@ import { readDeployment, type Deployment } from "../chain/deployment.js";
  */
 
 /** Environment variables the CLI reads (besides RENDERMESH_PRIVATE_KEY / RENDERMESH_KEYSTORE_PASSWORD, read by the wallet loader). */
-export const ENV = {
+const ENV = {
   rpcUrl: "RENDERMESH_RPC_URL",
   deployment: "RENDERMESH_DEPLOYMENT",
   keystore: "RENDERMESH_KEYSTORE",
@@ -67,7 +67,7 @@ const Settings = z.object({
 export type Settings = z.output<typeof Settings>;
 
 /** Flags layered over a config file and RENDERMESH_* environment variables. */
-export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Settings {
+function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): Settings {
   return loadConfig({
     schema: Settings,
     file: flags.config,
@@ -91,7 +91,7 @@ export function devNetwork(env: NodeJS.ProcessEnv = process.env): DevNetwork | u
 }
 
 /** Client data dir: flag/env/config, else `<repo>/.rendermesh/client` on the dev network, else `~/.rendermesh/client`. */
-export function resolveDataDir(settings: Settings, dev: DevNetwork | undefined): string {
+function resolveDataDir(settings: Settings, dev: DevNetwork | undefined): string {
   if (settings.dataDir) return resolve(settings.dataDir);
   if (dev) {
     // Beside dev.json, so each fresh dev network (whose job ids repeat) starts with an empty journal.
@@ -230,7 +230,6 @@ export function formatToken(amount: bigint, symbol = "MESH"): string {
   return `${formatAmount(amount)} ${symbol}`;
 }
 
-export { toJson };
 
 export interface Output {
   readonly json: boolean;

@@ -100,6 +100,9 @@ function paymentRows(p: Payments): string[][] {
   return rows;
 }
 
+/** Segment numbers for a sentence: all of them up to 20, then a count. */
+const formatList = (xs: number[]) => (xs.length <= 20 ? xs.join(", ") : `${xs.slice(0, 20).join(", ")} … (${xs.length} in all)`);
+
 function printResult(out: Output, r: RunJobReturnType): void {
   out.result({ ok: r.status === "settled", ...r }, () => {
     out.line();
@@ -114,8 +117,8 @@ function printResult(out: Output, r: RunJobReturnType): void {
     throw Object.assign(
       new JobFailedError(
         r.payments.closing
-          ? `The job failed on the network; you paid for ${r.payments.paidSeconds} verified seconds. The other ${formatToken(r.payments.deposit - r.payments.paid)} returns with \`rendermesh job refund ${r.jobId}\` once the challenge window (in which providers may still claim) has passed.`
-          : `The job failed on the network; you paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`,
+          ? `The job failed on the network${r.failure ? ` (${r.failure})` : ""}; segment${r.missing.length === 1 ? "" : "s"} ${formatList(r.missing)} never verified. You paid for ${r.payments.paidSeconds} verified seconds. The other ${formatToken(r.payments.deposit - r.payments.paid)} returns with \`rendermesh job refund ${r.jobId}\` once the challenge window (in which providers may still claim) has passed.`
+          : `The job failed on the network${r.failure ? ` (${r.failure})` : ""}; segment${r.missing.length === 1 ? "" : "s"} ${formatList(r.missing)} never verified. You paid for ${r.payments.paidSeconds} verified seconds and got ${formatToken(r.payments.refund)} back.`,
         { hint: `\`rendermesh job status ${r.jobId}\` shows what happened.` },
       ),
       { resultPrinted: true },

@@ -1,12 +1,11 @@
 import type { Command } from "commander";
-import { Contract, Wallet, parseUnits } from "ethers";
+import { Contract, Wallet } from "ethers";
 import { waitForReceipt } from "../chain/tx.js";
 import { ChainError, DevOnlyError } from "../errors.js";
 import { createOutput, devNetwork, formatToken, globalFlags, parseAddress, parseTokenAmount, resolveChain, resolveWallet } from "./common.js";
 
 /** Hardhat's chain id: the faucet refuses to run anywhere else. */
-export const DEV_CHAIN_ID = 31337;
-export const DEFAULT_FAUCET_AMOUNT = parseUnits("1000", 18);
+const DEV_CHAIN_ID = 31337;
 
 /** `rendermesh token faucet`: MESH for testing, on the local dev network only. */
 export function registerTokenCommands(program: Command): void {

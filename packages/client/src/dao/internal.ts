@@ -20,7 +20,7 @@ export async function read<T>(contract: Contract, name: string, args: unknown[],
   }
 }
 
-export function requireSigner(client: DaoClient, doing: string): Signer {
+function requireSigner(client: DaoClient, doing: string): Signer {
   const signer = client.signer ?? client.wallet;
   if (!signer) {
     throw new UsageError(`A wallet is needed to ${doing}.`, {

@@ -25,7 +25,7 @@ export const JOB_PHASES = ["opening", "open", "submitted", "complete", "assemble
 export type JobPhase = (typeof JOB_PHASES)[number];
 
 export type TxKind = "open" | "settle" | "refund";
-export type TxState = "signed" | "sent" | "mined" | "reverted";
+type TxState = "signed" | "sent" | "mined" | "reverted";
 
 export interface JournalTx {
   kind: TxKind;
@@ -105,6 +105,17 @@ export interface Rejection {
   at: number;
 }
 
+/** A verdict on one delivery, kept until the coordinator has heard it. */
+export interface VerdictRecord {
+  segment: number;
+  provider: string;
+  cid: string;
+  ok: boolean;
+  check?: CheckName | undefined;
+  message?: string | undefined;
+  at: number;
+}
+
 export interface VoucherRecord {
   provider: string;
   /** Cumulative seconds for this provider in this job. */
@@ -157,6 +168,15 @@ CREATE TABLE IF NOT EXISTS txs (
   data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS txs_ref ON txs (ref, kind);
+CREATE TABLE IF NOT EXISTS verdicts (
+  ref TEXT NOT NULL,
+  segment INTEGER NOT NULL,
+  provider TEXT NOT NULL,
+  cid TEXT NOT NULL,
+  data TEXT NOT NULL,
+  acked_at INTEGER,
+  PRIMARY KEY (ref, segment, provider, cid)
+);
 `;
 
 /**
@@ -371,6 +391,38 @@ export class Journal {
   rejections(ref: string): Rejection[] {
     const rows = this.#db.prepare("SELECT data FROM rejections WHERE ref = ? ORDER BY id").all(ref) as Array<{ data: string }>;
     return rows.map((r) => decode<Rejection>(r.data));
+  }
+
+  // ---- verdicts (the outbox to the coordinator) -------------------------------
+
+  /**
+   * Records a verdict to deliver to the coordinator. Written in the same
+   * transaction as the verified segment or rejection it reports, so a verdict
+   * is never lost: it is resent (at least once) until the coordinator answers.
+   */
+  putVerdict(ref: string, verdict: VerdictRecord): void {
+    this.#db
+      .prepare("INSERT OR IGNORE INTO verdicts (ref, segment, provider, cid, data) VALUES (?, ?, ?, ?, ?)")
+      .run(ref, verdict.segment, verdict.provider.toLowerCase(), verdict.cid, encode({ ...verdict, provider: verdict.provider.toLowerCase() }));
+  }
+
+  /** The coordinator answered this verdict (accepted, or refused as already settled): stop resending it. */
+  ackVerdict(ref: string, v: { segment: number; provider: string; cid: string }, at = Date.now()): void {
+    this.#db.prepare("UPDATE verdicts SET acked_at = ? WHERE ref = ? AND segment = ? AND provider = ? AND cid = ? AND acked_at IS NULL").run(at, ref, v.segment, v.provider.toLowerCase(), v.cid);
+  }
+
+  /** Verdicts the coordinator has not answered yet, oldest segment first. */
+  unackedVerdicts(ref: string): VerdictRecord[] {
+    const rows = this.#db.prepare("SELECT data FROM verdicts WHERE ref = ? AND acked_at IS NULL ORDER BY segment, rowid").all(ref) as Array<{ data: string }>;
+    return rows.map((r) => decode<VerdictRecord>(r.data));
+  }
+
+  /** The verdict recorded for one delivery, if any. */
+  verdict(ref: string, v: { segment: number; provider: string; cid: string }): (VerdictRecord & { acked: boolean }) | undefined {
+    const row = this.#db.prepare("SELECT data, acked_at FROM verdicts WHERE ref = ? AND segment = ? AND provider = ? AND cid = ?").get(ref, v.segment, v.provider.toLowerCase(), v.cid) as
+      | { data: string; acked_at: number | null }
+      | undefined;
+    return row ? { ...decode<VerdictRecord>(row.data), acked: row.acked_at !== null } : undefined;
   }
 
   // ---- vouchers ----------------------------------------------------------------

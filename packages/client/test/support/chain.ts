@@ -12,9 +12,9 @@ import { defaultModel } from "@rendermesh/shared/model";
 
 export const root = repoRoot;
 export { MESH };
-export const BLOCKED_TERM = "forbidden";
-export const COORDINATOR_FEE_BPS = 250;
-export const TREASURY_FEE_BPS = 125;
+const BLOCKED_TERM = "forbidden";
+const COORDINATOR_FEE_BPS = 250;
+const TREASURY_FEE_BPS = 125;
 /** Not 31337: the faucet must refuse this chain. */
 const CHAIN_ID = 61_337;
 
@@ -89,7 +89,7 @@ export async function fund(chain: TestChain, who: string, amount: bigint): Promi
 }
 
 /** Waits for a sent transaction by polling its receipt (see `waitForReceipt`). */
-export async function mined(chain: TestChain, sent: Promise<{ hash: string }>): Promise<void> {
+async function mined(chain: TestChain, sent: Promise<{ hash: string }>): Promise<void> {
   const { hash } = await sent;
   const receipt = await waitForReceipt(chain.provider, hash, 60_000);
   if (receipt?.status !== 1) throw new Error(`transaction ${hash} failed`);

@@ -6,8 +6,6 @@ import { segmentCid } from "@rendermesh/shared/ipfs";
 import { encodeSegment } from "@rendermesh/shared/media";
 import type { DeliveredSegment } from "../../src/verify/types.js";
 
-export const silent = { info() {}, warn() {}, debug() {} };
-
 export { closeRenderer, renderFrames };
 
 /** The honest H.264 segment `segment` of `spec`, as a provider encodes it. */

@@ -160,6 +160,12 @@ export class ProviderDirectory {
     return live;
   }
 
+  /** A live provider showed it works (render progress, a delivery): that counts as hearing from it. */
+  touch(address: string): void {
+    const live = this.live.get(address.toLowerCase());
+    if (live) live.lastSeen = Math.max(live.lastSeen, this.now());
+  }
+
   /** Drops every provider not heard from within the liveness window; returns their addresses. */
   expire(): string[] {
     const cutoff = this.now() - this.livenessMs;

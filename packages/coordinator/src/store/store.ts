@@ -288,6 +288,27 @@ export class CoordinatorStore {
     return (this.db.prepare("SELECT * FROM attempts WHERE status = 'active' ORDER BY id").all() as Row[]).map(toAttempt);
   }
 
+  /** Deliveries in front of a client, waiting for its verdict, across running jobs. */
+  shownAttempts(): AttemptRow[] {
+    return (
+      this.db.prepare("SELECT a.* FROM attempts a JOIN jobs j ON j.job_id = a.job_id WHERE a.status = 'shown' AND j.status = 'running' ORDER BY a.id").all() as Row[]
+    ).map(toAttempt);
+  }
+
+  /**
+   * Asks the client again for its verdict on a copy it was shown: the same
+   * `segment-delivered` under a new sequence number, so a client that
+   * lost its report (or skipped the event) hears it and reports again.
+   */
+  reannounce(attemptId: number): boolean {
+    return this.transaction(() => {
+      const a = this.attempt(attemptId);
+      if (!a || a.status !== "shown" || this.getJob(a.jobId)?.status !== "running") return false;
+      this.appendDelivered(a);
+      return true;
+    });
+  }
+
   /** Events with `seq > fromSeq`, in order. */
   events(jobId: string, fromSeq = 0, limit = 10_000): StoredEvent[] {
     return (this.stmts.events.all(jobId.toLowerCase(), fromSeq, limit) as Row[]).map((r) => JSON.parse(str(r.body)) as StoredEvent);
@@ -536,6 +557,10 @@ export class CoordinatorStore {
     const a = this.attempt(attemptId)!;
     this.setAttemptStatus(a.id, "shown");
     this.stmts.setSegment.run("delivered", a.jobId, a.segment);
+    this.appendDelivered(a);
+  }
+
+  private appendDelivered(a: AttemptRow): void {
     this.appendEvent(a.jobId, {
       type: "segment-delivered",
       segment: a.segment,

@@ -29,6 +29,12 @@ export interface SupervisorInit {
   stragglerFactor?: number;
   /** After a restart, how long to wait for a provider with an unfinished attempt to come back (default 20 s). */
   resumeGraceMs?: number;
+  /**
+   * A delivery shown to the client with no verdict after this long is
+   * announced again (and a warning logged), so a verdict lost to a restart
+   * of either side is asked for again (default 15 s).
+   */
+  verdictWaitMs?: number;
   /** Period of the supervision loop (default 500 ms). */
   tickMs?: number;
   /** Minimum spacing of persisted progress events per attempt (default 500 ms). */
@@ -46,6 +52,8 @@ export interface SupervisorComponents {
 
 interface Running {
   controller: AbortController;
+  /** When this process gives up on the attempt: its deadline, or a short window for one re-sent after a restart. */
+  deadlineMs: number;
   dispatchedAt: number;
   queueFactor: number;
   lastProgressAt: number;
@@ -76,6 +84,8 @@ export class Supervisor {
   private readonly inFlight = new Map<string, number>();
   /** Providers that answered BUSY, and until when (ms) they get no new work. */
   private readonly busyUntil = new Map<string, number>();
+  /** When each shown delivery was last put to the client (announced, or seen after a restart). */
+  private readonly askedAt = new Map<number, number>();
   /**
    * Segments of each job allocated to each provider (key `jobId:provider`): the store's attempts plus those being
    * signed right now, so concurrent assignments to one provider each sign the count including the others.
@@ -100,6 +110,7 @@ export class Supervisor {
       graceMs: init.graceMs ?? 20_000,
       stragglerFactor: init.stragglerFactor ?? 1.5,
       resumeGraceMs: init.resumeGraceMs ?? 20_000,
+      verdictWaitMs: init.verdictWaitMs ?? 15_000,
       tickMs: init.tickMs ?? 500,
       progressIntervalMs: init.progressIntervalMs ?? 500,
     };
@@ -189,22 +200,26 @@ export class Supervisor {
     }
     // Jobs past their escrow deadline cannot be paid by claim any more: end them.
     for (const job of store.runningJobs()) {
-      if (job.deadline * 1000 <= now) this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."));
+      if (job.deadline * 1000 > now) continue;
+      const counts = store.segmentCounts(job.jobId);
+      log.error({ jobId: job.jobId, verified: counts.verified, segments: job.segments, waiting: counts.delivered, active: counts.active, pending: counts.pending }, "job failed: its escrow deadline passed before every segment was verified");
+      this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."));
     }
+    this.askAgain(now);
     for (const attempt of store.activeAttempts()) {
-      if (this.running.has(attempt.id)) {
-        if (now > attempt.deadlineMs) {
+      const here = this.running.get(attempt.id);
+      if (here) {
+        if (now > here.deadlineMs) {
           this.stats.timeouts++;
           this.endAttempt(attempt.id, "TIMEOUT", `No delivery from ${attempt.provider} before the segment's deadline.`);
         }
         continue;
       }
-      // Not running here: left over from before a restart.
+      // Not running here: left over from before a restart. Its provider may hold it finished
+      // (journalled while this coordinator was down), even past the deadline: ask it first.
       const provider = directory.get(attempt.provider);
-      if (now > attempt.deadlineMs) {
-        this.endAttempt(attempt.id, "TIMEOUT", `No delivery from ${attempt.provider} before the segment's deadline.`);
-      } else if (provider) {
-        this.launch(attempt, provider, 1);
+      if (provider) {
+        this.launch(attempt, provider, 1, true);
       } else if (now - this.startedAt > this.opts.resumeGraceMs) {
         this.endAttempt(attempt.id, "TIMEOUT", `Provider ${attempt.provider} did not come back after the coordinator restarted.`);
       }
@@ -213,6 +228,25 @@ export class Supervisor {
     await this.assignNew();
     if (this.stopped) return;
     await this.speculate();
+  }
+
+  /** Deliveries waiting for the client's verdict past `verdictWaitMs` are announced again. */
+  private askAgain(now: number): void {
+    const { store, log } = this.components;
+    const shown = store.shownAttempts();
+    const live = new Set(shown.map((a) => a.id));
+    for (const id of this.askedAt.keys()) if (!live.has(id)) this.askedAt.delete(id);
+    for (const a of shown) {
+      const since = this.askedAt.get(a.id);
+      if (since === undefined) {
+        this.askedAt.set(a.id, now);
+        continue;
+      }
+      if (now - since < this.opts.verdictWaitMs) continue;
+      this.askedAt.set(a.id, now);
+      log.warn({ jobId: a.jobId, segment: a.segment, provider: a.provider, waitedMs: now - since }, "segment waits for the client's verdict past its bound; announcing it again");
+      store.reannounce(a.id);
+    }
   }
 
   private schedulerProviders(): SchedulerProvider[] {
@@ -294,7 +328,11 @@ export class Supervisor {
         const active = list.filter((a) => a.status === "active");
         if (active.length !== 1 || list.some((a) => a.status === "shown" || a.status === "held" || a.status === "verified")) continue;
         const slow = active[0]!;
-        if (now - slow.startedAt < slow.expectedMs * this.opts.stragglerFactor) continue;
+        // Only a copy this process sent and watches can straggle: one left over from before a
+        // restart is re-sent first (its provider may hold it finished), and timed from then.
+        const running = this.running.get(slow.id);
+        if (!running) continue;
+        if (now - Math.max(slow.startedAt, running.dispatchedAt) < slow.expectedMs * this.opts.stragglerFactor) continue;
         const seg = store.segment(job.jobId, segment);
         if (!seg || seg.status !== "active" || seg.tries >= store.maxTries) continue;
         const sj = this.schedulerJob(job, []);
@@ -374,15 +412,18 @@ export class Supervisor {
   }
 
   /** Sends an attempt's assignment to its provider and follows it to a delivery or a failure. */
-  private launch(attempt: AttemptRow, provider: LiveProvider, queueFactor: number): void {
+  private launch(attempt: AttemptRow, provider: LiveProvider, queueFactor: number, resumed = false): void {
     const { store, chain, dispatcher, log, directory } = this.components;
     const job = store.getJob(attempt.jobId);
     if (!job) return;
     const controller = new AbortController();
-    const running: Running = { controller, dispatchedAt: this.now(), queueFactor, lastProgressAt: 0 };
+    // A re-sent attempt gets a short window even past its deadline: a journalled delivery comes back at
+    // once, and a provider that has not rendered it refuses an expired assignment at once.
+    const deadlineMs = resumed ? Math.max(attempt.deadlineMs, this.now() + RESUME_WINDOW_MS) : attempt.deadlineMs;
+    const running: Running = { controller, deadlineMs, dispatchedAt: this.now(), queueFactor, lastProgressAt: 0 };
     this.running.set(attempt.id, running);
     this.stats.dispatched++;
-    const remaining = Math.max(1, attempt.deadlineMs - this.now());
+    const remaining = Math.max(1, deadlineMs - this.now());
     const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(remaining)]);
     const request: RenderRequest = {
       type: "render",
@@ -394,6 +435,8 @@ export class Supervisor {
       ...(attempt.assignment.allocation ? { allocation: attempt.assignment.allocation } : {}),
     };
     const onProgress = (framesDone: number, frameCount: number) => {
+      // A provider busy rendering is alive even if its announcements are late.
+      directory.touch(attempt.provider);
       const t = this.now();
       if (framesDone < frameCount && t - running.lastProgressAt < this.opts.progressIntervalMs) return;
       running.lastProgressAt = t;
@@ -452,6 +495,10 @@ export class Supervisor {
   private endAttempt(id: number, code: ReasonCode, message: string): void {
     const r = this.components.store.failAttempt(id, code, message);
     if (r.failed) this.stats.failed++;
+    if (r.jobEnded) {
+      const a = this.components.store.attempt(id);
+      this.components.log.error({ jobId: a?.jobId, segment: a?.segment, code, err: message }, "job failed: a segment used all its tries");
+    }
     this.cancel(id);
     this.applyEffects(r);
   }
@@ -469,6 +516,9 @@ export class Supervisor {
     else this.inFlight.delete(address);
   }
 }
+
+/** How long an attempt re-sent after a restart may take past its deadline to come back from the provider's journal. */
+const RESUME_WINDOW_MS = 10_000;
 
 /** The reason code an attempt failed with, from what the render call threw. */
 function failureCode(err: unknown, signal: AbortSignal): ReasonCode {

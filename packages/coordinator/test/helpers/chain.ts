@@ -61,7 +61,7 @@ export async function startChain(opts: { model: string; blockedTerm: string }): 
 }
 
 /** Funds `who` with MESH from the deployer. */
-export async function fund(chain: TestChain, who: string, amount: bigint): Promise<void> {
+async function fund(chain: TestChain, who: string, amount: bigint): Promise<void> {
   await (await chain.contracts.token.transfer(who, amount)).wait();
 }
 

@@ -5,7 +5,7 @@ import { CoordinatorStore, type NewJob, type StoreInit } from "../../src/store/i
 
 export const MODEL = `0x${"ab".repeat(32)}` as const;
 export const JOB_ID = `0x${"11".repeat(32)}` as const;
-export const SIG = `0x${"00".repeat(65)}` as `0x${string}`;
+const SIG = `0x${"00".repeat(65)}` as `0x${string}`;
 export const P1 = `0x${"01".repeat(20)}`;
 export const P2 = `0x${"02".repeat(20)}`;
 export const P3 = `0x${"03".repeat(20)}`;

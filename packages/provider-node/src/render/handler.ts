@@ -16,7 +16,8 @@ export interface RenderHandlerComponents {
  * `accepted`, `progress`…, and `delivered` (or one `error` with a reason
  * code) on the same stream. The stream has no overall deadline (rendering
  * takes what it takes, bounded by the assignment); a reset by the
- * coordinator gives the segment back.
+ * coordinator on a live connection gives the segment back, a connection lost
+ * with the coordinator (a crash) lets the render finish for it to ask again.
  */
 export async function serveRender(c: RenderHandlerComponents): Promise<ProtocolRegistration> {
   return handleProtocol(
@@ -38,6 +39,7 @@ export async function serveRender(c: RenderHandlerComponents): Promise<ProtocolR
               await stream.write(message, { timeout: 30_000 });
             },
             signal,
+            peerConnected: () => context.connection.status === "open",
           },
           { peer, coordinator: c.coordinatorOf(peer) },
         );

@@ -18,8 +18,15 @@ export type RenderReplyMessage =
 /** The coordinator's end of one render stream. */
 export interface RenderReply {
   send(message: RenderReplyMessage): Promise<void>;
-  /** Aborts when the peer goes away; the work is then given back. */
+  /** Aborts when the peer goes away; the work is then given back (see `peerConnected`). */
   signal?: AbortSignal | undefined;
+  /**
+   * Whether the sender is still connected. A stream closed on a live
+   * connection is the coordinator cancelling the copy (another one won): the
+   * work is given back at once. A stream lost with its connection (the
+   * coordinator died) keeps rendering for `orphanGraceMs`.
+   */
+  peerConnected?: (() => boolean) | undefined;
 }
 
 export interface RenderContext {
@@ -58,6 +65,14 @@ export interface RenderServiceInit {
   segmentTimeoutMs?: number;
   /** Progress messages per segment, at most (default 8, plus the last frame). */
   progressSteps?: number;
+  /**
+   * How long a render whose coordinator stream went away keeps going, waiting
+   * for the coordinator to ask again (default 60 s). A coordinator that
+   * restarts re-sends its unfinished assignments; work finished meanwhile is
+   * journalled and answered from the journal, never thrown away. Past this,
+   * unfinished work nobody asked for again is given back.
+   */
+  orphanGraceMs?: number;
 }
 
 interface InFlight {
@@ -67,6 +82,8 @@ interface InFlight {
   waiters: number;
   /** Frame-count listeners of the streams waiting. */
   listeners: Set<(framesDone: number) => void>;
+  /** Set while no stream waits: gives the work back when it fires. */
+  orphanTimer?: NodeJS.Timeout | undefined;
 }
 
 /** What `RenderService.events` dispatches, as `CustomEvent`s with this detail. */
@@ -85,6 +102,19 @@ export interface SegmentEventDetail {
  */
 export type RenderServiceEvent = "segment:accepted" | "segment:delivered" | "segment:released";
 
+/** How long after its render stream closes the coordinator's connection is looked at, to tell a cancel from a crash. */
+const CANCEL_PROBE_MS = 1_000;
+
+/** How long the acceptance checks may wait for the chain before the assignment is answered BUSY. */
+const CHAIN_CHECK_TIMEOUT_MS = 10_000;
+
+class ChainStalledError extends Error {
+  override name = "ChainStalledError";
+  constructor() {
+    super(`no answer within ${CHAIN_CHECK_TIMEOUT_MS / 1000} s`);
+  }
+}
+
 const key = (jobId: string, segment: number) => `${jobId.toLowerCase()}/${segment}`;
 
 /**
@@ -102,6 +132,7 @@ export class RenderService {
   readonly #waitingForSlot: Array<() => void> = [];
   readonly #segmentTimeoutMs: number;
   readonly #progressSteps: number;
+  readonly #orphanGraceMs: number;
   readonly #inFlight = new Map<string, InFlight>();
   readonly #policyCache = new PolicyCache();
   readonly #stopping = new AbortController();
@@ -115,6 +146,7 @@ export class RenderService {
     this.#queueDepth = init.queueDepth ?? this.#concurrency;
     this.#segmentTimeoutMs = init.segmentTimeoutMs ?? 600_000;
     this.#progressSteps = init.progressSteps ?? 8;
+    this.#orphanGraceMs = init.orphanGraceMs ?? 60_000;
   }
 
   /** Segments being rendered now. */
@@ -211,7 +243,30 @@ export class RenderService {
     }
   }
 
+  /**
+   * The acceptance checks, with the chain's share bounded: a chain that does
+   * not answer (stalled, restarting) is answered BUSY with a retry hint, which
+   * costs the segment no try and this provider no reliability — it is the
+   * chain stalling, not the provider failing.
+   */
   async #check(request: RenderRequest, context: RenderContext) {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new ChainStalledError()), CHAIN_CHECK_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([this.#checkOnChain(request, context), stalled]);
+    } catch (err) {
+      if (err instanceof RefusalError) throw err;
+      this.#c.logger.warn({ err: (err as Error).message, job: request.assignment.jobId, segment: request.assignment.segment }, "cannot read the job on-chain; answering BUSY");
+      throw new RefusalError("BUSY", `The chain did not answer the assignment's checks (${(err as Error).message}); try again shortly.`, { retryAfterMs: 2_000, cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #checkOnChain(request: RenderRequest, context: RenderContext) {
     return checkAssignment(request, {
       address: this.#c.address,
       chain: this.#c.chain,
@@ -301,6 +356,7 @@ export class RenderService {
         outcome = { type: "segment:released", detail: { jobId: assignment.jobId, segment: assignment.segment, reason } };
         throw err;
       } finally {
+        clearTimeout(this.#inFlight.get(key(assignment.jobId, assignment.segment))?.orphanTimer);
         limit.clear();
         this.#inFlight.delete(key(assignment.jobId, assignment.segment));
         this.#c.metrics.queueDepth.set(this.#inFlight.size);
@@ -360,10 +416,26 @@ export class RenderService {
     };
     listeners.add(onFrames);
     flight.waiters++;
+    clearTimeout(flight.orphanTimer);
+    flight.orphanTimer = undefined;
     const onGone = () => {
       flight.waiters--;
       listeners.delete(onFrames);
-      if (flight.waiters === 0) flight.controller.abort(new Error("coordinator gone"));
+      if (flight.waiters > 0) return;
+      // A connection that outlives its stream by a moment is the coordinator cancelling this copy:
+      // give the work back. (A lost connection closes its streams first, then itself.)
+      if (reply.peerConnected) {
+        const connected = reply.peerConnected;
+        setTimeout(() => {
+          if (flight.waiters === 0 && connected()) flight.controller.abort(new Error("coordinator cancelled"));
+        }, CANCEL_PROBE_MS).unref();
+      }
+      // The stream broke (a coordinator restart, a network blip): keep rendering for a while, so
+      // the coordinator that asks again gets the work, finished or in flight, not a fresh start.
+      flight.orphanTimer = setTimeout(() => {
+        if (flight.waiters === 0) flight.controller.abort(new Error("coordinator gone"));
+      }, this.#orphanGraceMs);
+      flight.orphanTimer.unref();
     };
     reply.signal?.addEventListener("abort", onGone, { once: true });
     if (reply.signal?.aborted) onGone();

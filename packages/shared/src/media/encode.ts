@@ -39,7 +39,7 @@ export function encodeArgs(options: { width: number; height: number; fps: number
 }
 
 /** Checks frame size and rate for H.264 4:2:0 output. */
-export function checkVideoShape(width: number, height: number, fps: number): void {
+function checkVideoShape(width: number, height: number, fps: number): void {
   const problems: string[] = [];
   if (!Number.isInteger(width) || width < 2 || width % 2 !== 0) problems.push(`width ${width} must be a positive even integer`);
   if (!Number.isInteger(height) || height < 2 || height % 2 !== 0) problems.push(`height ${height} must be a positive even integer`);

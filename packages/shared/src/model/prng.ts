@@ -62,7 +62,7 @@ function rotl(x: number, k: number): number {
 }
 
 /** One splitmix32 step: a good 32-bit mixer for seeding. */
-export function splitmix32Step(state: number): number {
+function splitmix32Step(state: number): number {
   let z = (state + 0x9e3779b9) | 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);

@@ -172,7 +172,7 @@ export const QuoteResponse = z.discriminatedUnion("type", [Quote, ErrorMessage])
  * authenticates the peer id, so the signature is worthless from any other
  * peer; a client signs once per job and peer and sends it with every action.
  */
-export const JobAuth = Signature;
+export const JobAuth = Signature.describe("the job client's signature over jobAccessMessage(chainId, escrow, jobId, peerId)");
 
 export const SubmitJob = z.object({ type: z.literal("submit"), jobId: Bytes32, ...ChainRef.shape, spec: JobSpec, auth: JobAuth });
 export type SubmitJob = z.output<typeof SubmitJob>;
