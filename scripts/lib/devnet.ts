@@ -57,7 +57,7 @@ export interface StartDevNetworkOptions {
   askPerSecond?: (index: number) => string;
 }
 
-interface DevProcess {
+export interface DevProcess {
   name: string;
   child: ChildProcess;
   logFile: string;
@@ -384,6 +384,8 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
           await lineOf(p, /^\s*http (http:\/\/\S+)/, "coordinator");
           await httpJson(`${httpUrl}/api/status`);
           dev.coordinator.pid = p.child.pid;
+        } else if (name === "arbiter") {
+          if (dev.arbiter) dev.arbiter.pid = p.child.pid;
         } else {
           const info = dev.providers.find((_x, k) => `provider-${k + 1}` === name);
           if (info) info.pid = p.child.pid;

@@ -9,7 +9,7 @@ import type { DevNetwork } from "@rendermesh/shared";
 import { jobEscrowAbi, meshTokenAbi, contentPolicyAbi } from "@rendermesh/shared/chain";
 import { repoRoot } from "../../scripts/lib/devnet.ts";
 
-const CLI = join(repoRoot, "packages", "client", "bin", "rendermesh.js");
+export const CLI = join(repoRoot, "packages", "client", "bin", "rendermesh.js");
 
 /** A fresh temp dir (the toolkit's), removed by `removeTempDirs()` when the file's tests end, or at exit. */
 export function tempDir(prefix: string): string {
