@@ -24,6 +24,8 @@ export interface ArbiterInit {
   slashAmount?: bigint | undefined;
   /** First block to scan when the journal has none (default 0). */
   fromBlock?: number | undefined;
+  /** Called with each dispute decided (after its resolution landed, if any). */
+  onOutcome?: ((outcome: DisputeOutcome) => void) | undefined;
 }
 
 export interface DisputeOutcome {
@@ -126,18 +128,23 @@ export class Arbiter {
       metrics.verdicts.inc({ verdict });
     }
     logger.info({ jobId, segment, verdict, reason }, "dispute decided");
-    if (verdict === "leave") return { jobId, segment, block, verdict, reason };
+    if (verdict === "leave") return this.#report({ jobId, segment, block, verdict, reason });
     try {
       const slash = verdict === "refuse" ? await this.#slashAmount() : 0n;
       const tx = await this.#init.contracts.escrow.resolveDispute(jobId, segment, verdict === "pay", slash);
       const receipt = await tx.wait();
       journal.resolved(jobId, segment, block, receipt!.hash);
       logger.info({ jobId, segment, verdict, tx: receipt!.hash }, "dispute resolved on chain");
-      return { jobId, segment, block, verdict, reason, tx: receipt!.hash };
+      return this.#report({ jobId, segment, block, verdict, reason, tx: receipt!.hash });
     } catch (err) {
       metrics.resolveFailures.inc();
       throw err;
     }
+  }
+
+  #report(outcome: DisputeOutcome): DisputeOutcome {
+    this.#init.onOutcome?.(outcome);
+    return outcome;
   }
 
   async #decide(jobId: string, segment: number, block: number): Promise<{ verdict: Verdict; reason: string }> {

@@ -8,7 +8,7 @@ import { encodeSegment } from "@rendermesh/shared/media";
 import { createSpotRenderer, defaultModel, type SpotRenderer } from "@rendermesh/shared/model";
 import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/shared/verify";
 import { closeRenderer, MESH, renderFrames, sha256Hex, startTestChain, tempDir, type TestChain } from "@rendermesh/testing";
-import { Arbiter, ArbiterJournal, ArbiterMetrics, type SpecSource } from "../src/index.js";
+import { Arbiter, ArbiterJournal, ArbiterMetrics, type DisputeOutcome, type SpecSource } from "../src/index.js";
 
 // A real Hardhat chain with the real contracts, real segments (ONNX model, ffmpeg H.264) and the client's real
 // SegmentVerifier. Only the IPFS store is an in-memory map (bitswap is exercised by the client's job tests).
@@ -63,10 +63,10 @@ async function claimAndDispute(jobId: `0x${string}`, segment: number, receipt: {
   await (await asClient.escrow.dispute(jobId, segment)).wait();
 }
 
-function arbiter(specs: SpecSource, journal: ArbiterJournal, metrics = new ArbiterMetrics({ defaultMetrics: false })): Arbiter {
+function arbiter(specs: SpecSource, journal: ArbiterJournal, metrics = new ArbiterMetrics({ defaultMetrics: false }), onOutcome?: (o: DisputeOutcome) => void): Arbiter {
   const verifier = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot }), { fetchTimeoutMs: 300, fetchAttempts: 2, fetchBackoffMs: 10 });
   // The test chain's deployer is the policy's arbiter.
-  return new Arbiter({ contracts: chain.contracts, provider: chain.provider, chainId: chain.chainId, journal, metrics, verifier, specs, logger: silent });
+  return new Arbiter({ contracts: chain.contracts, provider: chain.provider, chainId: chain.chainId, journal, metrics, verifier, specs, logger: silent, onOutcome });
 }
 
 const stakeOf = async (address: string) => BigInt((await chain.contracts.registry.getProvider(address)).stake);
@@ -141,5 +141,27 @@ describe("Arbiter", () => {
     await (await chain.contracts.escrow.finalizeClaim(jobId, 3)).wait();
     expect(await claimStatus(jobId, 3)).toBe(CLAIM_PAID);
     journal.close();
+  });
+
+  test("default: watching, a dispute raised after the catch-up is resolved as its block arrives", async () => {
+    const journal = new ArbiterJournal(join(dir.dir, "c.db"));
+    let resolved!: (o: DisputeOutcome) => void;
+    const outcome = new Promise<DisputeOutcome>((r) => (resolved = r));
+    const a = arbiter({ spec: async () => spec }, journal, undefined, (o) => resolved(o));
+    await a.catchUp();
+    a.watch();
+    try {
+      const jobId = await closedJob();
+      const honest = await honestSegment(1);
+      const cid = (await segmentCid(honest)).toString();
+      blocks.set(cid, honest);
+      await claimAndDispute(jobId, 1, { cid, sha256: sha256Hex(honest) });
+      const o = await outcome;
+      expect([o.jobId.toLowerCase(), o.segment, o.verdict]).toEqual([jobId.toLowerCase(), 1, "pay"]);
+      expect(await claimStatus(jobId, 1)).toBe(CLAIM_PAID);
+    } finally {
+      await a.stop();
+      journal.close();
+    }
   });
 });
