@@ -14,7 +14,7 @@ export default defineConfig({
   ssr,
   test: {
     projects: [
-      ...["shared", "coordinator", "provider-node", "client", "testing"].map((name) => ({
+      ...["shared", "coordinator", "provider-node", "client", "testing", "arbiter"].map((name) => ({
         resolve,
         ssr,
         test: { name, root: `packages/${name}`, include: ["test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },

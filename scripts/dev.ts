@@ -1,5 +1,5 @@
 // `pnpm dev`: the whole Rendermesh network on this machine — a Hardhat node,
-// the contracts, funded accounts, one coordinator and three providers — until
+// the contracts, funded accounts, one coordinator, three providers and the arbiter — until
 // Ctrl-C. Writes .rendermesh/dev.json, which every CLI command reads.
 // Each start is a fresh network: the Hardhat chain lives in memory, so state
 // from an earlier run (jobs, balances, data dirs) is reset.
@@ -23,10 +23,10 @@ const { values, positionals } = parseArgs({
 });
 if (values.help) {
   console.log(`usage: pnpm dev [--providers N] [--rpc-port PORT] [--web-port PORT]
-       pnpm dev restart <coordinator|provider-N>
+       pnpm dev restart <coordinator|arbiter|provider-N>
 
 Starts a local Rendermesh network and the web app until Ctrl-C and writes .rendermesh/dev.json.
-A coordinator or provider that dies is restarted on its data dir; \`restart\`
+A coordinator, provider or the arbiter that dies is restarted on its data dir; \`restart\`
 kills one (SIGKILL, as a crash would) so that the running \`pnpm dev\` restarts it.`);
   process.exit(0);
 }
@@ -63,6 +63,7 @@ Rendermesh dev network is up (chain ${dev.chainId}).
   coordinator    ${dev.coordinator.multiaddrs[0]}
   status API     ${dev.coordinator.httpUrl}/api/status  /api/jobs  /api/providers  /api/policy  /metrics
   providers      ${dev.providers.map((p) => p.address).join("\n                 ")}
+  arbiter        ${dev.arbiter ? `${dev.arbiter.address} (metrics ${dev.arbiter.metricsUrl ?? "off"})` : "none"}
   client         ${dev.accounts.client.address} (1,000,000 MESH)
   DAO members    ${dev.accounts.dao.map((d) => d.address).join(", ")}
   logs           ${net.dir}/logs/
@@ -112,7 +113,7 @@ for (const p of net.processes) supervise(p);
 
 /** `pnpm dev restart <name>`: SIGKILLs the named process of the running network; its supervisor starts it again. */
 function restartCommand(name: string | undefined): number {
-  let dev: { coordinator: { pid?: number }; providers: Array<{ pid?: number }> };
+  let dev: { coordinator: { pid?: number }; providers: Array<{ pid?: number }>; arbiter?: { pid?: number } };
   try {
     dev = JSON.parse(readFileSync(join(repoRoot, ".rendermesh", "dev.json"), "utf8")) as typeof dev;
   } catch {
@@ -120,9 +121,9 @@ function restartCommand(name: string | undefined): number {
     return 1;
   }
   const m = /^provider-(\d+)$/.exec(name ?? "");
-  const pid = name === "coordinator" ? dev.coordinator.pid : m ? dev.providers[Number(m[1]) - 1]?.pid : undefined;
+  const pid = name === "coordinator" ? dev.coordinator.pid : name === "arbiter" ? dev.arbiter?.pid : m ? dev.providers[Number(m[1]) - 1]?.pid : undefined;
   if (pid === undefined) {
-    console.error(`usage: pnpm dev restart <coordinator|provider-1..${dev.providers.length}>`);
+    console.error(`usage: pnpm dev restart <coordinator|arbiter|provider-1..${dev.providers.length}>`);
     return 2;
   }
   try {

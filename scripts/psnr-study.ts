@@ -7,7 +7,7 @@
 // Prints per-frame and per-segment distributions and, for a range of
 // thresholds, the false-rejection rate of honest segments and the
 // acceptance rate of each wrong class, in RGB and in luma (BT.709 Y'). See
-// packages/client/src/verify/README.md. (The one PSNR study of the repo: it
+// packages/shared/src/verify/README.md. (The one PSNR study of the repo: it
 // replaced scripts/measure-psnr.ts, whose half-resolution class it kept.)
 //
 //   pnpm exec node --conditions=@rendermesh/source scripts/psnr-study.ts [--quick] [--segments N] [--json out.json]
@@ -27,8 +27,8 @@ registerHooks({
 
 const { createRenderer, createSpotRenderer, defaultModel, Xoshiro128 } = await import("../packages/shared/src/model/index.ts");
 const { encodeSegment, decodeSegment, runFfmpeg } = await import("../packages/shared/src/media/index.ts");
-const { sampleDistinct, psnr8, gatherPixels } = await import("../packages/client/src/verify/sampling.ts");
-const { DEFAULT_MIN_PIXELS, DEFAULT_PIXEL_FRACTION, DEFAULT_SAMPLED_FRAMES } = await import("../packages/client/src/verify/constants.ts");
+const { sampleDistinct, psnr8, gatherPixels } = await import("../packages/shared/src/verify/sampling.ts");
+const { DEFAULT_MIN_PIXELS, DEFAULT_PIXEL_FRACTION, DEFAULT_SAMPLED_FRAMES } = await import("../packages/shared/src/verify/constants.ts");
 
 type Spec = { v: 1; model: `0x${string}`; prompt: string; seed: number; seconds: number; fps: number; width: number; height: number };
 

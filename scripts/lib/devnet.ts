@@ -1,5 +1,5 @@
 // The local Rendermesh network as a library: a Hardhat node, the deployed
-// contracts, funded accounts, one coordinator and N providers, each with its
+// contracts, funded accounts, one coordinator, N providers and one arbiter, each with its
 // own data dir, key and embedded IPFS node. `pnpm dev`, `pnpm demo`, the
 // end-to-end tests and the benchmarks all start it through here.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -311,6 +311,32 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       );
     }
 
+    // 6. The arbiter: the dev deploy made its account `ContentPolicy.arbiter`; it resolves disputed claims.
+    const arbDir = join(dir, "arbiter");
+    mkdirSync(arbDir, { recursive: true });
+    log(`starting arbiter ${arbiter.address}`);
+    const arb = startProcess(
+      "arbiter",
+      [
+        join(repoRoot, "packages", "arbiter", "bin", "rendermesh-arbiter.js"),
+        "run",
+        "--rpc-url",
+        rpcUrl,
+        "--deployment",
+        deploymentFile,
+        "--coordinator-url",
+        httpUrl,
+        "--data-dir",
+        arbDir,
+        "--metrics-port",
+        "0",
+      ],
+      { RENDERMESH_PRIVATE_KEY: arbiter.privateKey },
+      logDir,
+    );
+    processes.push(arb);
+    const [, arbMetrics] = (await lineOf(arb, /^arbiter \S+ watching escrow \S+; metrics at (http:\/\/\S+)/, "arbiter")) as unknown as [string, string];
+
     const dev: DevNetwork = {
       rpcUrl,
       chainId,
@@ -318,6 +344,7 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       coordinator: { address: coordinator.address, peerId: coordPeerId, multiaddrs: [coordMultiaddr], httpUrl, pid: coord.child.pid, dataDir: coordDir },
       providers: providerInfos,
       accounts: { deployer, client, coordinator, providers, dao, arbiter },
+      arbiter: { address: arbiter.address, metricsUrl: arbMetrics, pid: arb.child.pid, dataDir: arbDir },
       hardhatPid: hardhat.child.pid,
       startedAt: new Date().toISOString(),
     };
@@ -357,6 +384,8 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
           await lineOf(p, /^\s*http (http:\/\/\S+)/, "coordinator");
           await httpJson(`${httpUrl}/api/status`);
           dev.coordinator.pid = p.child.pid;
+        } else if (name === "arbiter") {
+          if (dev.arbiter) dev.arbiter.pid = p.child.pid;
         } else {
           const info = dev.providers.find((_x, k) => `provider-${k + 1}` === name);
           if (info) info.pid = p.child.pid;

@@ -39,6 +39,8 @@ export const DevNetwork = z.object({
     dao: z.array(Account),
     arbiter: Account.optional(),
   }),
+  /** The arbiter daemon (`rendermesh-arbiter`) whose account the dev deploy made `ContentPolicy.arbiter`. */
+  arbiter: z.object({ address: z.string(), metricsUrl: z.string().optional(), pid: z.number().int().optional(), dataDir: z.string() }).optional(),
   hardhatPid: z.number().int().optional(),
   /** The web app `pnpm dev` serves (packages/web). */
   web: z.object({ url: z.string() }).optional(),

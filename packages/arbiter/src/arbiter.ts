@@ -1,0 +1,170 @@
+import type { Logger } from "@rendermesh/shared";
+import type { Provider } from "ethers";
+import type { RendermeshContracts } from "@rendermesh/shared/chain";
+import type { Verifier } from "@rendermesh/shared/verify";
+import { readClaimEvidence, trustedSpec, type SpecSource } from "./evidence.js";
+import type { ArbiterJournal, Verdict } from "./journal.js";
+import type { ArbiterMetrics } from "./metrics.js";
+
+/** Claim status values of the escrow's `ClaimStatus` enum (IJobEscrow.sol). */
+const CLAIM_DISPUTED = 2n;
+
+export interface ArbiterInit {
+  /** Contracts connected to the arbiter's wallet (the address the DAO made `ContentPolicy.arbiter`). */
+  contracts: RendermeshContracts;
+  provider: Provider;
+  chainId: number;
+  journal: ArbiterJournal;
+  metrics: ArbiterMetrics;
+  /** Runs the client's checks on the claimed segment (`SegmentVerifier` from @rendermesh/shared/verify). */
+  verifier: Verifier;
+  specs: SpecSource;
+  logger: Logger;
+  /** Stake to slash from a provider whose claim is refused (default: the policy's minimum provider stake). */
+  slashAmount?: bigint | undefined;
+  /** First block to scan when the journal has none (default 0). */
+  fromBlock?: number | undefined;
+  /** Called with each dispute decided (after its resolution landed, if any). */
+  onOutcome?: ((outcome: DisputeOutcome) => void) | undefined;
+}
+
+export interface DisputeOutcome {
+  jobId: string;
+  segment: number;
+  block: number;
+  verdict: Verdict;
+  reason: string;
+  tx?: string | undefined;
+}
+
+/**
+ * The DAO-appointed arbiter: for each `ClaimDisputed` it reads the claim's signed messages from the claim
+ * transaction, gets the job's spec (only if it hashes to the job's on-chain spec hash), runs the client's own
+ * verification on the segment fetched by CID, and resolves on chain: pay, or refuse and slash. Without a spec or
+ * without evidence it resolves nothing: the arbiter window lapses and anyone can finalise the claim in the
+ * provider's favour, so an honest disputed segment is always paid.
+ */
+export class Arbiter {
+  readonly #init: ArbiterInit;
+  #queue: Promise<void> = Promise.resolve();
+  #listening = false;
+
+  constructor(init: ArbiterInit) {
+    this.#init = init;
+  }
+
+  /** Handles every dispute from the journal's last block (or `fromBlock`) to `toBlock` (default: latest). */
+  async catchUp(toBlock?: number): Promise<DisputeOutcome[]> {
+    const { contracts, journal, metrics } = this.#init;
+    const head = toBlock ?? (await this.#init.provider.getBlockNumber());
+    const last = journal.lastBlock();
+    const from = last === undefined ? (this.#init.fromBlock ?? 0) : last + 1;
+    const out: DisputeOutcome[] = [];
+    if (from <= head) {
+      const logs = await contracts.escrow.queryFilter(contracts.escrow.filters.ClaimDisputed!(), from, head);
+      for (const log of logs) {
+        const { args } = log as unknown as { args: { jobId: string; segment: bigint } };
+        const outcome = await this.handle(String(args.jobId), Number(args.segment), log.blockNumber);
+        if (outcome) out.push(outcome);
+      }
+    }
+    // Verdicts whose transaction never went out (a crash between decide and send) are sent now, and disputes left
+    // for want of a spec or evidence are tried again (the coordinator may be back).
+    for (const row of journal.all()) {
+      if (row.tx === null && row.block < from && row.verdict !== null) {
+        const outcome = await this.handle(row.jobId, row.segment, row.block);
+        if (outcome) out.push(outcome);
+      }
+    }
+    journal.setLastBlock(head);
+    metrics.lastBlock.set(head);
+    return out;
+  }
+
+  /** Watches new disputes (after a catch-up): each new block is scanned in order, one at a time. */
+  watch(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    void this.#init.provider.on("block", (block: number) => {
+      this.#queue = this.#queue.then(() => this.catchUp(block).then(
+        () => undefined,
+        (err: unknown) => this.#init.logger.error({ err, block }, "dispute scan failed; it is retried on the next block"),
+      ));
+    });
+  }
+
+  /** Waits for the scans already queued by `watch` (for an orderly shutdown). */
+  async idle(): Promise<void> {
+    await this.#queue;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#listening) await this.#init.provider.off("block");
+    this.#listening = false;
+    await this.#queue;
+  }
+
+  /** Decides and resolves one dispute; idempotent (a resolved one is skipped). */
+  async handle(jobId: string, segment: number, block: number): Promise<DisputeOutcome | undefined> {
+    const { journal, metrics, logger } = this.#init;
+    const row = journal.seen(jobId, segment, block);
+    if (row.tx !== null) return undefined;
+    if (row.verdict === null) metrics.disputesSeen.inc();
+    const claim = await this.#init.contracts.escrow.getClaim(jobId, segment);
+    if (BigInt(claim.status) !== CLAIM_DISPUTED) {
+      // Resolved already (by a transaction of ours that landed before a crash), or finalised after the timeout.
+      journal.decide(jobId, segment, block, row.verdict ?? "leave", row.reason ?? "the claim is no longer disputed");
+      journal.resolved(jobId, segment, block, "none");
+      return undefined;
+    }
+    let verdict: Verdict;
+    let reason: string;
+    if (row.verdict === "pay" || row.verdict === "refuse") {
+      verdict = row.verdict;
+      reason = row.reason ?? "";
+    } else {
+      ({ verdict, reason } = await this.#decide(jobId, segment, block));
+      journal.decide(jobId, segment, block, verdict, reason);
+      metrics.verdicts.inc({ verdict });
+    }
+    logger.info({ jobId, segment, verdict, reason }, "dispute decided");
+    if (verdict === "leave") return this.#report({ jobId, segment, block, verdict, reason });
+    try {
+      const slash = verdict === "refuse" ? await this.#slashAmount() : 0n;
+      const tx = await this.#init.contracts.escrow.resolveDispute(jobId, segment, verdict === "pay", slash);
+      const receipt = await tx.wait();
+      journal.resolved(jobId, segment, block, receipt!.hash);
+      logger.info({ jobId, segment, verdict, tx: receipt!.hash }, "dispute resolved on chain");
+      return this.#report({ jobId, segment, block, verdict, reason, tx: receipt!.hash });
+    } catch (err) {
+      metrics.resolveFailures.inc();
+      throw err;
+    }
+  }
+
+  #report(outcome: DisputeOutcome): DisputeOutcome {
+    this.#init.onOutcome?.(outcome);
+    return outcome;
+  }
+
+  async #decide(jobId: string, segment: number, block: number): Promise<{ verdict: Verdict; reason: string }> {
+    const { contracts, specs, verifier, chainId } = this.#init;
+    const job = await contracts.escrow.getJob(jobId);
+    const spec = trustedSpec(await specs.spec(jobId).catch(() => undefined), String(job.specHash));
+    if (!spec) return { verdict: "leave", reason: "no spec that matches the job's on-chain spec hash could be had; the timeout pays the provider" };
+    const evidence = await readClaimEvidence(contracts.escrow, this.#init.provider, jobId, segment, block);
+    if (!evidence) return { verdict: "leave", reason: "the claim's signed messages are not in a direct claim call; the timeout pays the provider" };
+    if (evidence.delivery.delivery.cid === "") return { verdict: "refuse", reason: "the claim's receipt names bytes that are not a CID" };
+    const multiaddrs = (await specs.multiaddrs?.(evidence.provider).catch(() => [])) ?? [];
+    const result = await verifier.verify(
+      { jobId: jobId as `0x${string}`, spec, chainId, escrow: await contracts.escrow.getAddress(), coordinator: String(job.coordinator) },
+      { jobId: jobId as `0x${string}`, segment, peerId: "", multiaddrs, assignment: evidence.assignment, delivery: evidence.delivery },
+    );
+    if (result.ok) return { verdict: "pay", reason: "the segment passes the client's verification" };
+    return { verdict: "refuse", reason: `${result.failure.check}: ${result.failure.message}` };
+  }
+
+  async #slashAmount(): Promise<bigint> {
+    return this.#init.slashAmount ?? BigInt(await this.#init.contracts.policy.minProviderStake());
+  }
+}

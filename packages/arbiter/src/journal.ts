@@ -1,0 +1,77 @@
+import { openDatabase, type SqliteDatabase } from "@rendermesh/shared/db";
+
+/** What the arbiter decided about one disputed claim. */
+export type Verdict = "pay" | "refuse" | "leave";
+
+export interface DisputeRow {
+  jobId: string;
+  segment: number;
+  block: number;
+  verdict: Verdict | null;
+  reason: string | null;
+  tx: string | null;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE disputes (
+     job_id TEXT NOT NULL,
+     segment INTEGER NOT NULL,
+     block INTEGER NOT NULL,
+     verdict TEXT,
+     reason TEXT,
+     tx TEXT,
+     PRIMARY KEY (job_id, segment, block)
+   );
+   CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 0), block INTEGER NOT NULL);`,
+];
+
+/**
+ * The arbiter's journal: every dispute seen (keyed by job, segment and the block it was raised in, since a refused
+ * segment can be claimed and disputed again), its verdict, the resolving transaction, and the last block scanned.
+ * A dispute with a verdict but no tx is retried on restart; one with a tx is never resolved twice.
+ */
+export class ArbiterJournal {
+  readonly #db: SqliteDatabase;
+
+  constructor(path: string) {
+    this.#db = openDatabase(path, { migrations: MIGRATIONS });
+  }
+
+  lastBlock(): number | undefined {
+    const row = this.#db.prepare("SELECT block FROM cursor WHERE id = 0").get() as { block: number } | undefined;
+    return row?.block;
+  }
+
+  setLastBlock(block: number): void {
+    this.#db.prepare("INSERT INTO cursor (id, block) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET block = MAX(block, excluded.block)").run(block);
+  }
+
+  /** Records a dispute once; returns its row (the stored one if it was seen before). */
+  seen(jobId: string, segment: number, block: number): DisputeRow {
+    this.#db.prepare("INSERT OR IGNORE INTO disputes (job_id, segment, block) VALUES (?, ?, ?)").run(jobId.toLowerCase(), segment, block);
+    return this.get(jobId, segment, block)!;
+  }
+
+  get(jobId: string, segment: number, block: number): DisputeRow | undefined {
+    const row = this.#db
+      .prepare("SELECT job_id AS jobId, segment, block, verdict, reason, tx FROM disputes WHERE job_id = ? AND segment = ? AND block = ?")
+      .get(jobId.toLowerCase(), segment, block) as DisputeRow | undefined;
+    return row;
+  }
+
+  decide(jobId: string, segment: number, block: number, verdict: Verdict, reason: string): void {
+    this.#db.prepare("UPDATE disputes SET verdict = ?, reason = ? WHERE job_id = ? AND segment = ? AND block = ?").run(verdict, reason, jobId.toLowerCase(), segment, block);
+  }
+
+  resolved(jobId: string, segment: number, block: number, tx: string): void {
+    this.#db.prepare("UPDATE disputes SET tx = ? WHERE job_id = ? AND segment = ? AND block = ?").run(tx, jobId.toLowerCase(), segment, block);
+  }
+
+  all(): DisputeRow[] {
+    return this.#db.prepare("SELECT job_id AS jobId, segment, block, verdict, reason, tx FROM disputes ORDER BY block, job_id, segment").all() as DisputeRow[];
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

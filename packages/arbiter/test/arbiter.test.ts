@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { segmentFrames, createLogger, type JobSpec } from "@rendermesh/shared";
+import { assignmentStruct, connectContracts, deliveryStruct, signDelivery } from "@rendermesh/shared/chain";
+import { segmentCid } from "@rendermesh/shared/ipfs";
+import { encodeSegment } from "@rendermesh/shared/media";
+import { createSpotRenderer, defaultModel, type SpotRenderer } from "@rendermesh/shared/model";
+import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/shared/verify";
+import { closeRenderer, MESH, renderFrames, sha256Hex, startTestChain, tempDir, type TestChain } from "@rendermesh/testing";
+import { Arbiter, ArbiterJournal, ArbiterMetrics, type DisputeOutcome, type SpecSource } from "../src/index.js";
+
+// A real Hardhat chain with the real contracts, real segments (ONNX model, ffmpeg H.264) and the client's real
+// SegmentVerifier. Only the IPFS store is an in-memory map (bitswap is exercised by the client's job tests).
+
+const model = defaultModel();
+const spec: JobSpec = { v: 1, model: model.manifest.id as `0x${string}`, prompt: "a calm blue sea at night", seed: 7, seconds: 4, fps: 4, width: 32, height: 32 };
+const CLAIM_DISPUTED = 2n;
+const CLAIM_PAID = 3n;
+const CLAIM_REFUSED = 4n;
+
+const blocks = new Map<string, Uint8Array>();
+const memoryStore = {
+  async get(cid: { toString(): string }, options: { signal?: AbortSignal } = {}) {
+    const bytes = blocks.get(cid.toString());
+    if (bytes) return bytes;
+    // Like bitswap for a CID nobody has: nothing comes before the deadline.
+    await new Promise((_, reject) => options.signal?.addEventListener("abort", () => reject(new Error("block not found before the deadline")), { once: true }));
+    throw new Error("unreachable");
+  },
+};
+
+let chain: TestChain;
+let spot: SpotRenderer;
+const dir = tempDir("rm-arbiter-");
+const silent = createLogger({ name: "arbiter-test", level: "silent" });
+
+async function honestSegment(segment: number): Promise<Uint8Array> {
+  const { firstFrame, frameCount } = segmentFrames(spec, segment);
+  return encodeSegment(await renderFrames(spec, firstFrame, frameCount), spec);
+}
+
+/** Opens a job, closes it (so claims open at once) and returns its id. */
+async function closedJob(): Promise<`0x${string}`> {
+  const { jobId } = await chain.openJob({ spec });
+  await chain.closeJob(jobId);
+  return jobId;
+}
+
+/** The provider claims `segment` with a receipt over `cid` and `sha256`; the client disputes it. */
+async function claimAndDispute(jobId: `0x${string}`, segment: number, receipt: { cid: string; sha256: `0x${string}` }): Promise<void> {
+  const provider = chain.providers[0]!;
+  const { firstFrame, frameCount } = segmentFrames(spec, segment);
+  const assignment = { jobId, segment, firstFrame, frameCount, provider: provider.address, deadline: (await chain.chainTime()) + 3600 };
+  const coordinatorSig = await chain.signAssignment(assignment);
+  const delivery = { jobId, segment, cid: receipt.cid, sha256: receipt.sha256, frameCount };
+  const providerSig = await signDelivery(provider, chain.domain, delivery);
+  const asProvider = connectContracts(provider, chain.deployment);
+  await (await asProvider.escrow.claim(assignmentStruct(assignment), coordinatorSig, deliveryStruct(delivery), providerSig)).wait();
+  const asClient = connectContracts(chain.client, chain.deployment);
+  const bond = BigInt((await asClient.escrow.getJob(jobId)).disputeBond);
+  if (bond > 0n) await (await asClient.token.approve(chain.deployment.escrow, bond)).wait();
+  await (await asClient.escrow.dispute(jobId, segment)).wait();
+}
+
+function arbiter(specs: SpecSource, journal: ArbiterJournal, metrics = new ArbiterMetrics({ defaultMetrics: false }), onOutcome?: (o: DisputeOutcome) => void): Arbiter {
+  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot }), { fetchTimeoutMs: 300, fetchAttempts: 2, fetchBackoffMs: 10 });
+  // The test chain's deployer is the policy's arbiter.
+  return new Arbiter({ contracts: chain.contracts, provider: chain.provider, chainId: chain.chainId, journal, metrics, verifier, specs, logger: silent, onOutcome });
+}
+
+const stakeOf = async (address: string) => BigInt((await chain.contracts.registry.getProvider(address)).stake);
+const claimStatus = async (jobId: string, segment: number) => BigInt((await chain.contracts.escrow.getClaim(jobId, segment)).status);
+
+beforeAll(async () => {
+  chain = await startTestChain({ allowedModels: [model.manifest.id] });
+  spot = await createSpotRenderer({ models: [model] });
+  const provider = chain.providers[0]!;
+  const c = connectContracts(provider, chain.deployment);
+  await (await c.token.approve(chain.deployment.registry, 1000n * MESH)).wait();
+  await (await c.registry.register("0x0024080112201234", MESH / 10n, [model.manifest.id], 1000n * MESH)).wait();
+});
+
+afterAll(async () => {
+  await spot?.close();
+  await closeRenderer();
+  await chain?.stop();
+  dir.cleanup();
+});
+
+describe("Arbiter", () => {
+  test("default: an honest disputed segment is paid; a made-up CID and wrong content are refused and the provider slashed", async () => {
+    const jobId = await closedJob();
+    const honest = await honestSegment(0);
+    const honestCid = (await segmentCid(honest)).toString();
+    blocks.set(honestCid, honest);
+    await claimAndDispute(jobId, 0, { cid: honestCid, sha256: sha256Hex(honest) });
+    // A fabricated claim: a CID of bytes nobody has.
+    const madeUp = (await segmentCid(randomBytes(64))).toString();
+    await claimAndDispute(jobId, 1, { cid: madeUp, sha256: sha256Hex(randomBytes(32)) });
+    // Real bytes that hash as signed, but segment 0's content delivered as segment 2.
+    await claimAndDispute(jobId, 2, { cid: honestCid, sha256: sha256Hex(honest) });
+
+    const provider = chain.providers[0]!.address;
+    const stakeBefore = await stakeOf(provider);
+    const balanceBefore = BigInt(await chain.contracts.escrow.balanceOf(provider));
+    const journal = new ArbiterJournal(join(dir.dir, "a.db"));
+    const metrics = new ArbiterMetrics({ defaultMetrics: false });
+    const outcomes = await arbiter({ spec: async () => spec }, journal, metrics).catchUp();
+
+    expect(outcomes.map((o) => [o.segment, o.verdict])).toEqual([[0, "pay"], [1, "refuse"], [2, "refuse"]]);
+    expect(outcomes[1]!.reason).toMatch(/^fetch:/);
+    expect(outcomes[2]!.reason).toMatch(/^content:/);
+    expect(await claimStatus(jobId, 0)).toBe(CLAIM_PAID);
+    expect(await claimStatus(jobId, 1)).toBe(CLAIM_REFUSED);
+    expect(await claimStatus(jobId, 2)).toBe(CLAIM_REFUSED);
+    expect(BigInt(await chain.contracts.escrow.balanceOf(provider))).toBeGreaterThan(balanceBefore);
+    const minStake = BigInt(await chain.contracts.policy.minProviderStake());
+    expect(await stakeOf(provider)).toBe(stakeBefore - 2n * minStake);
+    expect(journal.all().every((r) => r.tx !== null && r.tx.startsWith("0x"))).toBe(true);
+    expect(await metrics.registry.getSingleMetricAsString("rendermesh_arbiter_verdicts_total")).toMatch(/verdict="refuse"} 2/);
+
+    // Idempotent: a restart on the same journal resolves nothing again.
+    expect(await arbiter({ spec: async () => spec }, journal).catchUp()).toEqual([]);
+    journal.close();
+  });
+
+  test("behavior: without a spec that matches the on-chain hash the arbiter leaves the dispute to the timeout, which pays the provider", async () => {
+    const jobId = await closedJob();
+    const honest = await honestSegment(3);
+    const cid = (await segmentCid(honest)).toString();
+    blocks.set(cid, honest);
+    await claimAndDispute(jobId, 3, { cid, sha256: sha256Hex(honest) });
+    const journal = new ArbiterJournal(join(dir.dir, "b.db"));
+    // A coordinator that serves another spec than the job's (a different seed) is not trusted.
+    const outcomes = await arbiter({ spec: async () => ({ ...spec, seed: 8 }) }, journal).catchUp();
+    expect(outcomes.filter((o) => o.jobId === jobId.toLowerCase() || o.jobId === jobId).map((o) => o.verdict)).toEqual(["leave"]);
+    expect(await claimStatus(jobId, 3)).toBe(CLAIM_DISPUTED);
+    const { deadlineAt } = await chain.contracts.escrow.getClaim(jobId, 3);
+    await chain.increaseTime(Number(deadlineAt) - (await chain.chainTime()) + 1);
+    await (await chain.contracts.escrow.finalizeClaim(jobId, 3)).wait();
+    expect(await claimStatus(jobId, 3)).toBe(CLAIM_PAID);
+    journal.close();
+  });
+
+  test("default: watching, a dispute raised after the catch-up is resolved as its block arrives", async () => {
+    const journal = new ArbiterJournal(join(dir.dir, "c.db"));
+    let resolved!: (o: DisputeOutcome) => void;
+    const outcome = new Promise<DisputeOutcome>((r) => (resolved = r));
+    const a = arbiter({ spec: async () => spec }, journal, undefined, (o) => resolved(o));
+    await a.catchUp();
+    a.watch();
+    try {
+      const jobId = await closedJob();
+      const honest = await honestSegment(1);
+      const cid = (await segmentCid(honest)).toString();
+      blocks.set(cid, honest);
+      await claimAndDispute(jobId, 1, { cid, sha256: sha256Hex(honest) });
+      const o = await outcome;
+      expect([o.jobId.toLowerCase(), o.segment, o.verdict]).toEqual([jobId.toLowerCase(), 1, "pay"]);
+      expect(await claimStatus(jobId, 1)).toBe(CLAIM_PAID);
+    } finally {
+      await a.stop();
+      journal.close();
+    }
+  });
+});
