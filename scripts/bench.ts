@@ -32,7 +32,8 @@ for (const file of files) {
   }
 }
 
-const fmt = (n: number) => (Math.abs(n) >= 1000 ? n.toLocaleString("en-US", { maximumFractionDigits: 0 }) : Number(n.toPrecision(4)).toString());
+const fmt = (n: number) =>
+  Math.abs(n) >= 1000 ? n.toLocaleString("en-US", { maximumFractionDigits: 0 }) : Number(n.toPrecision(4)).toString();
 console.log("\n=== results ===");
 console.table(
   all.map((r) => {
@@ -50,7 +51,16 @@ mkdirSync(join(root, "bench"), { recursive: true });
 const out = join(root, "bench", "results.json");
 writeFileSync(
   out,
-  JSON.stringify({ at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, results: all, failures }, null, 2) + "\n",
+  JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      results: all,
+      failures,
+    },
+    null,
+    2,
+  ) + "\n",
 );
 console.log(`\nwrote ${out}`);
 if (failures.length) {

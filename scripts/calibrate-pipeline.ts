@@ -26,7 +26,8 @@ registerHooks({
   },
 });
 
-const { loadPipeline, PipelineRunner, relL2, lumaPsnr, framesToRgb24, withPipelineId, Xoshiro128 } = await import("../packages/shared/src/model/index.ts");
+const { loadPipeline, PipelineRunner, relL2, lumaPsnr, framesToRgb24, withPipelineId, Xoshiro128 } =
+  await import("../packages/shared/src/model/index.ts");
 const { encodeSegment, decodeSegment } = await import("../packages/shared/src/media/index.ts");
 
 const { values } = parseArgs({
@@ -44,7 +45,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help || !values.pipeline) {
-  console.error("usage: node scripts/calibrate-pipeline.ts --pipeline PIPELINE.json [--device cuda|cpu|auto] [--reference cpu] [--segments N] [--margin X] [--psnr-margin DB] [--prompts 'a|b'] [--write] [--json]");
+  console.error(
+    "usage: node scripts/calibrate-pipeline.ts --pipeline PIPELINE.json [--device cuda|cpu|auto] [--reference cpu] [--segments N] [--margin X] [--psnr-margin DB] [--prompts 'a|b'] [--write] [--json]",
+  );
   process.exit(values.help ? 0 : 2);
 }
 const devices = ["cpu", "cuda", "auto"] as const;
@@ -71,20 +74,35 @@ for (let s = 0; s < n; s++) {
   const textDims = trace.text.dims;
   const cond = await reference.encodeText(job.prompt);
   maxText = Math.max(maxText, relL2(trace.text.cond, cond.data));
-  if (trace.text.uncond) maxText = Math.max(maxText, relL2(trace.text.uncond, (await reference.encodeText(m.sampling.guidance.negativePrompt)).data));
+  if (trace.text.uncond)
+    maxText = Math.max(maxText, relL2(trace.text.uncond, (await reference.encodeText(m.sampling.guidance.negativePrompt)).data));
   for (const step of trace.steps) {
-    const out = await reference.denoise({ data: step.latent, dims: trace.latentDims }, step.t, { data: trace.text.cond, dims: textDims }, trace.text.uncond ? { data: trace.text.uncond, dims: textDims } : undefined);
+    const out = await reference.denoise(
+      { data: step.latent, dims: trace.latentDims },
+      step.t,
+      { data: trace.text.cond, dims: textDims },
+      trace.text.uncond ? { data: trace.text.uncond, dims: textDims } : undefined,
+    );
     maxDen = Math.max(maxDen, relL2(step.cond, out.cond));
     if (step.uncond && out.uncond) maxDen = Math.max(maxDen, relL2(step.uncond, out.uncond));
   }
-  const delivered = await decodeSegment(await encodeSegment(gen.frames, { width: m.video.width, height: m.video.height, fps: m.video.fps }));
+  const delivered = await decodeSegment(
+    await encodeSegment(gen.frames, { width: m.video.width, height: m.video.height, fps: m.video.fps }),
+  );
   const per = m.decode.latentFramesPerTile;
   const latentFrames = trace.latentDims[2] as number;
   for (let from = 0, frame = 0; from < latentFrames; from += per) {
-    const tile = framesToRgb24(await reference.decodeTile({ data: trace.final, dims: trace.latentDims }, from, Math.min(per, latentFrames - from)), m.components.decoder.outputRange, m.video.width, m.video.height);
+    const tile = framesToRgb24(
+      await reference.decodeTile({ data: trace.final, dims: trace.latentDims }, from, Math.min(per, latentFrames - from)),
+      m.components.decoder.outputRange,
+      m.video.width,
+      m.video.height,
+    );
     for (const f of tile) minTile = Math.min(minTile, lumaPsnr(f, delivered[frame++] as Uint8Array));
   }
-  console.error(`segment ${s + 1}/${n}: max denoiser relL2 ${maxDen.toExponential(2)}, text ${maxText.toExponential(2)}, min tile ${minTile.toFixed(1)} dB`);
+  console.error(
+    `segment ${s + 1}/${n}: max denoiser relL2 ${maxDen.toExponential(2)}, text ${maxText.toExponential(2)}, min tile ${minTile.toFixed(1)} dB`,
+  );
 }
 await candidate.close();
 await reference.close();

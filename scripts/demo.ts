@@ -71,12 +71,19 @@ try {
     jobId: string;
     spec: { seconds: number };
     transactions: Array<{ kind: string; hash: string; gasUsed: string | null }>;
-    payments: { providers: Array<{ provider: string; seconds: number; amount: string }>; coordinatorFee: string; treasuryFee: string; refund: string; deposit: string };
+    payments: {
+      providers: Array<{ provider: string; seconds: number; amount: string }>;
+      coordinatorFee: string;
+      treasuryFee: string;
+      refund: string;
+      deposit: string;
+    };
   };
 
   const mesh = (x: string | bigint) => `${formatUnits(BigInt(x), 18)} MESH`;
   const p = manifest.payments;
-  const total = p.providers.reduce((a, x) => a + BigInt(x.amount), 0n) + BigInt(p.coordinatorFee) + BigInt(p.treasuryFee) + BigInt(p.refund);
+  const total =
+    p.providers.reduce((a, x) => a + BigInt(x.amount), 0n) + BigInt(p.coordinatorFee) + BigInt(p.treasuryFee) + BigInt(p.refund);
   console.log("\n== who was paid what ==");
   console.table([
     ...p.providers.map((x) => ({ to: `provider ${x.provider}`, seconds: x.seconds, amount: mesh(x.amount) })),

@@ -91,7 +91,9 @@ export function checkProductionRoles(r: RolesToCheck): string[] {
     );
   }
   if (r.tokenHolder.toLowerCase() === r.deployer.toLowerCase() && !r.allowDeployerSupply) {
-    problems.push(`the deployer ${r.deployer} would receive the whole MESH supply: pass --holder <address> (e.g. a vesting or treasury contract), or --allow-deployer-supply`);
+    problems.push(
+      `the deployer ${r.deployer} would receive the whole MESH supply: pass --holder <address> (e.g. a vesting or treasury contract), or --allow-deployer-supply`,
+    );
   }
   return problems;
 }
@@ -188,7 +190,10 @@ export async function deploy(options: DeployOptions = {}): Promise<DeploymentRec
  */
 async function hardhatNetwork(journalDir: string | undefined) {
   if (journalDir === undefined) return (await import("hardhat")).network;
-  const [{ createHardhatRuntimeEnvironment }, { default: config }] = await Promise.all([import("hardhat/hre"), import("../hardhat.config.ts")]);
+  const [{ createHardhatRuntimeEnvironment }, { default: config }] = await Promise.all([
+    import("hardhat/hre"),
+    import("../hardhat.config.ts"),
+  ]);
   const hre = await createHardhatRuntimeEnvironment({ ...config, paths: { ...config.paths, ignition: journalDir } }, {}, root);
   return hre.network;
 }

@@ -96,7 +96,9 @@ const supervise = (p: DevProcess) => {
     const now = Date.now();
     const recent = (restarts.get(p.name) ?? []).filter((t) => now - t < 60_000);
     if (recent.length >= 5) {
-      console.error(`${p.name} died 5 times within a minute; not restarting it. Run \`pnpm dev restart ${p.name}\` after fixing the cause.`);
+      console.error(
+        `${p.name} died 5 times within a minute; not restarting it. Run \`pnpm dev restart ${p.name}\` after fixing the cause.`,
+      );
       return;
     }
     restarts.set(p.name, [...recent, now]);
@@ -121,7 +123,14 @@ function restartCommand(name: string | undefined): number {
     return 1;
   }
   const m = /^provider-(\d+)$/.exec(name ?? "");
-  const pid = name === "coordinator" ? dev.coordinator.pid : name === "arbiter" ? dev.arbiter?.pid : m ? dev.providers[Number(m[1]) - 1]?.pid : undefined;
+  const pid =
+    name === "coordinator"
+      ? dev.coordinator.pid
+      : name === "arbiter"
+        ? dev.arbiter?.pid
+        : m
+          ? dev.providers[Number(m[1]) - 1]?.pid
+          : undefined;
   if (pid === undefined) {
     console.error(`usage: pnpm dev restart <coordinator|arbiter|provider-1..${dev.providers.length}>`);
     return 2;

@@ -68,7 +68,13 @@ const report = {
   clips,
   steps: values.steps ? Number(values.steps) : pipeline.manifest.sampling.steps.default,
   guidance: values.guidance ? Number(values.guidance) : pipeline.manifest.sampling.guidance.default,
-  accuracy: { colour: rate(hits.colour), shape: rate(hits.shape), direction: rate(hits.direction), background: rate(hits.background), all: rate(hits.all) },
+  accuracy: {
+    colour: rate(hits.colour),
+    shape: rate(hits.shape),
+    direction: rate(hits.direction),
+    background: rate(hits.background),
+    all: rate(hits.all),
+  },
   chance: { colour: 1 / 5, shape: 1 / 3, direction: 1 / 4, background: 1 / 6, all: 1 / 360 },
   secondsPerClip: Number((seconds / clips).toFixed(3)),
 };

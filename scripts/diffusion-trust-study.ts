@@ -29,7 +29,8 @@ console.table(
     "refused by": Object.entries(r.refusedBy)
       .map(([c, n]) => `${c} ${n}`)
       .join(", "),
-    "denoiser relL2 min..max": r.maxDenoiserRelL2 > 0 ? `${r.minDenoiserRelL2.toExponential(1)}..${r.maxDenoiserRelL2.toExponential(1)}` : "",
+    "denoiser relL2 min..max":
+      r.maxDenoiserRelL2 > 0 ? `${r.minDenoiserRelL2.toExponential(1)}..${r.maxDenoiserRelL2.toExponential(1)}` : "",
     "text relL2 max": r.maxTextRelL2 > 0 ? r.maxTextRelL2.toExponential(1) : "",
     "neighbour relL2 min": Number.isFinite(r.minNeighbourRelL2) ? r.minNeighbourRelL2.toExponential(1) : "",
     "tile dB min": Number.isFinite(r.minTilePsnrDb) ? r.minTilePsnrDb.toFixed(1) : "",
@@ -37,7 +38,17 @@ console.table(
 );
 console.log(
   JSON.stringify(
-    { pipeline: result.pipeline, k: result.k, steps: result.steps, segments: result.segments, falseAccept: result.falseAccept, falseReject: result.falseReject, costRatio: result.costRatio, renderCpuMs: result.renderCpuMs, verifyCpuMs: result.verifyCpuMs },
+    {
+      pipeline: result.pipeline,
+      k: result.k,
+      steps: result.steps,
+      segments: result.segments,
+      falseAccept: result.falseAccept,
+      falseReject: result.falseReject,
+      costRatio: result.costRatio,
+      renderCpuMs: result.renderCpuMs,
+      verifyCpuMs: result.verifyCpuMs,
+    },
     null,
     2,
   ),

@@ -72,7 +72,13 @@ export async function measureGas(): Promise<GasReport> {
     const escrowAddress = await escrow.getAddress();
     const chainId = (await ethers.provider.getNetwork()).chainId;
     const domain = { name: "Rendermesh", version: "1", chainId, verifyingContract: escrowAddress };
-    const VOUCHER = { Voucher: [{ name: "jobId", type: "bytes32" }, { name: "provider", type: "address" }, { name: "seconds", type: "uint32" }] };
+    const VOUCHER = {
+      Voucher: [
+        { name: "jobId", type: "bytes32" },
+        { name: "provider", type: "address" },
+        { name: "seconds", type: "uint32" },
+      ],
+    };
     const ASSIGNMENT = {
       Assignment: [
         { name: "jobId", type: "bytes32" },
@@ -93,7 +99,11 @@ export async function measureGas(): Promise<GasReport> {
         { name: "trace", type: "bytes" },
       ],
     };
-    const SECONDS_FIELDS = [{ name: "jobId", type: "bytes32" }, { name: "provider", type: "address" }, { name: "seconds", type: "uint32" }];
+    const SECONDS_FIELDS = [
+      { name: "jobId", type: "bytes32" },
+      { name: "provider", type: "address" },
+      { name: "seconds", type: "uint32" },
+    ];
     const ALLOCATION = { Allocation: SECONDS_FIELDS };
     const ACKNOWLEDGEMENT = { Acknowledgement: SECONDS_FIELDS };
 
@@ -139,7 +149,12 @@ export async function measureGas(): Promise<GasReport> {
     const allocationSig = (jobId: string, provider: string, seconds: number) =>
       coordinator.signTypedData(domain, ALLOCATION, { jobId, provider, seconds });
     const redeemArgs = async (jobId: string, provider: string, seconds: number) =>
-      [{ jobId, provider, totalSeconds: seconds }, await voucherSig(jobId, provider, seconds), seconds, await allocationSig(jobId, provider, seconds)] as const;
+      [
+        { jobId, provider, totalSeconds: seconds },
+        await voucherSig(jobId, provider, seconds),
+        seconds,
+        await allocationSig(jobId, provider, seconds),
+      ] as const;
     /** Each provider allocated and (when `ack`) acknowledging its seconds: a cooperative settle when they add up. */
     const entries = async (jobId: string, n: number, secondsEach: number, ack = true) =>
       Promise.all(
@@ -148,7 +163,9 @@ export async function measureGas(): Promise<GasReport> {
           totalSeconds: secondsEach,
           allocated: secondsEach,
           allocationSig: await allocationSig(jobId, p.address, secondsEach),
-          acknowledgementSig: ack ? await p.signTypedData(domain, ACKNOWLEDGEMENT, { jobId, provider: p.address, seconds: secondsEach }) : "0x",
+          acknowledgementSig: ack
+            ? await p.signTypedData(domain, ACKNOWLEDGEMENT, { jobId, provider: p.address, seconds: secondsEach })
+            : "0x",
         })),
       );
     const settle = async (jobId: string, n: number, secondsEach: number, ack = true) =>
@@ -168,12 +185,22 @@ export async function measureGas(): Promise<GasReport> {
       const sig = Signature.from(
         await permitClient.signTypedData(
           { name: "Rendermesh", version: "1", chainId, verifyingContract: await token.getAddress() },
-          { Permit: [{ name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" }, { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" }] },
+          {
+            Permit: [
+              { name: "owner", type: "address" },
+              { name: "spender", type: "address" },
+              { name: "value", type: "uint256" },
+              { name: "nonce", type: "uint256" },
+              { name: "deadline", type: "uint256" },
+            ],
+          },
           { owner: permitClient.address, spender: escrowAddress, value, nonce, deadline },
         ),
       );
       ops["openJobWithPermit (client's first job)"] = await gas(
-        escrow.connect(permitClient).openJobWithPermit(id("permit spec"), coordinator.address, 60, PRICE, deadline, version, deadline, sig.v, sig.r, sig.s),
+        escrow
+          .connect(permitClient)
+          .openJobWithPermit(id("permit spec"), coordinator.address, 60, PRICE, deadline, version, deadline, sig.v, sig.r, sig.s),
       );
     }
 
@@ -210,7 +237,14 @@ export async function measureGas(): Promise<GasReport> {
       const p = providers[1]!;
       const claimOne = async (segment: number) => {
         const assignment = { jobId, segment, firstFrame: segment * 12, frameCount: 12, provider: p.address, deadline: (await now()) - 1 }; // lapsed: the claim is open
-        const delivery = { jobId, segment, cid: `0x01551220${"ee".repeat(31)}${segment.toString(16).padStart(2, "0")}`, sha256: id(`seg ${segment}`), frameCount: 12, trace: "0x" };
+        const delivery = {
+          jobId,
+          segment,
+          cid: `0x01551220${"ee".repeat(31)}${segment.toString(16).padStart(2, "0")}`,
+          sha256: id(`seg ${segment}`),
+          frameCount: 12,
+          trace: "0x",
+        };
         const cSig = await coordinator.signTypedData(domain, ASSIGNMENT, assignment);
         const pSig = await p.signTypedData(domain, DELIVERY, delivery);
         return gas(escrow.connect(p).claim(assignment, cSig, delivery, pSig));
@@ -315,11 +349,16 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   console.log(render(report));
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (process.argv.includes("--check")) {
-    const problems = compareWithSnapshot(report, existsSync(SNAPSHOT_FILE) ? (JSON.parse(readFileSync(SNAPSHOT_FILE, "utf8")) as GasReport) : null);
+    const problems = compareWithSnapshot(
+      report,
+      existsSync(SNAPSHOT_FILE) ? (JSON.parse(readFileSync(SNAPSHOT_FILE, "utf8")) as GasReport) : null,
+    );
     for (const line of problems.notes) console.log(line);
     if (problems.failures.length > 0) {
       for (const line of problems.failures) console.error(line);
-      console.error(`\nGas check failed: fix the regression, or run \`pnpm gas\` and commit contracts/gas-snapshot.json if it is intended.`);
+      console.error(
+        `\nGas check failed: fix the regression, or run \`pnpm gas\` and commit contracts/gas-snapshot.json if it is intended.`,
+      );
       process.exit(1);
     }
     console.log(`\n${SNAPSHOT_FILE}: no operation costs more than ${REGRESSION_TOLERANCE * 100}% above its snapshot.`);

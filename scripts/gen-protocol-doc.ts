@@ -39,46 +39,76 @@ const PROTOCOL_DOCS: ProtocolDoc[] = [
   {
     name: "announce",
     direction: "provider → coordinator",
-    summary: "Request/response, repeated every heartbeat interval: the announcement is the provider's heartbeat. The coordinator admits the peer only if the EIP-191 signature over `announceMessage(peerId, address, timestamp)` recovers `address`, the timestamp is within a minute of its clock, `ProviderRegistry.providerOfPeer(peerIdBytes) == address` and `isActive(address)`. A provider silent for three heartbeat intervals is dropped and loses its segments in flight.",
-    sequence: ["provider → `ProviderAnnounce`", "coordinator → `AnnounceAck` or `ErrorMessage` (`NOT_REGISTERED`, `PEER_MISMATCH`, `BAD_SIGNATURE`)", "the stream closes"],
+    summary:
+      "Request/response, repeated every heartbeat interval: the announcement is the provider's heartbeat. The coordinator admits the peer only if the EIP-191 signature over `announceMessage(peerId, address, timestamp)` recovers `address`, the timestamp is within a minute of its clock, `ProviderRegistry.providerOfPeer(peerIdBytes) == address` and `isActive(address)`. A provider silent for three heartbeat intervals is dropped and loses its segments in flight.",
+    sequence: [
+      "provider → `ProviderAnnounce`",
+      "coordinator → `AnnounceAck` or `ErrorMessage` (`NOT_REGISTERED`, `PEER_MISMATCH`, `BAD_SIGNATURE`)",
+      "the stream closes",
+    ],
     messages: ["ProviderAnnounce", "AnnounceAck"],
   },
   {
     name: "quote",
     direction: "client → coordinator",
-    summary: "Request/response: price per second for the spec's size and fps (fees included, so providers net their ask), deposit, fee rates, policy version, the number of live providers within the price and an ETA from the throughput they have now.",
-    sequence: ["client → `QuoteRequest`", "coordinator → `Quote` or `ErrorMessage` (`NO_PROVIDERS`, `POLICY_MODEL_NOT_ALLOWED`, `POLICY_LIMIT`, `BUSY`)", "the stream closes"],
+    summary:
+      "Request/response: price per second for the spec's size and fps (fees included, so providers net their ask), deposit, fee rates, policy version, the number of live providers within the price and an ETA from the throughput they have now.",
+    sequence: [
+      "client → `QuoteRequest`",
+      "coordinator → `Quote` or `ErrorMessage` (`NO_PROVIDERS`, `POLICY_MODEL_NOT_ALLOWED`, `POLICY_LIMIT`, `BUSY`)",
+      "the stream closes",
+    ],
     messages: ["QuoteRequest", "Quote"],
   },
   {
     name: "job",
     direction: "client → coordinator",
-    summary: "Long-lived. The first message is `SubmitJob` (the coordinator checks chain and escrow, the client's `auth`, the on-chain job — open, names this coordinator, same spec hash and seconds, funded, deadline far enough — and the content policy as of the block the job was opened), `WatchJob` or `CancelJob`. Then the coordinator streams the job's events, each with a `seq` that increases by one per job and is stored, so `WatchJob{fromSeq}` replays every event after `fromSeq` and then follows live ones: this is how a client resumes after a crash or a coordinator restart. Submitting an already accepted job again (same spec, with `auth`) is the same as watching it from 0 and makes the sender the peer whose verdicts count. A `WatchJob` without `auth` gets one `JobSummary` and the stream ends. `CancelJob` is answered with the events from the cancel on (ending with `job-failed`, `CANCELLED`). The stream ends after `job-complete` or `job-failed`. A refusal is one `ErrorMessage`, then the stream ends.",
+    summary:
+      "Long-lived. The first message is `SubmitJob` (the coordinator checks chain and escrow, the client's `auth`, the on-chain job — open, names this coordinator, same spec hash and seconds, funded, deadline far enough — and the content policy as of the block the job was opened), `WatchJob` or `CancelJob`. Then the coordinator streams the job's events, each with a `seq` that increases by one per job and is stored, so `WatchJob{fromSeq}` replays every event after `fromSeq` and then follows live ones: this is how a client resumes after a crash or a coordinator restart. Submitting an already accepted job again (same spec, with `auth`) is the same as watching it from 0 and makes the sender the peer whose verdicts count. A `WatchJob` without `auth` gets one `JobSummary` and the stream ends. `CancelJob` is answered with the events from the cancel on (ending with `job-failed`, `CANCELLED`). The stream ends after `job-complete` or `job-failed`. A refusal is one `ErrorMessage`, then the stream ends.",
     sequence: [
       "client → `SubmitJob`, `WatchJob` or `CancelJob`",
       "coordinator → `ErrorMessage` and close, or: `job-accepted`, then per segment `segment-assigned` (one per attempt, `speculative: true` for a second copy of a straggler), `segment-progress`, `segment-delivered` (with the coordinator-signed assignment and the provider-signed delivery receipt) or `segment-failed` (`willRetry` says whether it goes elsewhere)",
       "… until `job-complete` (every segment has an ok verdict) or `job-failed` (a segment failed three tries, or the escrow deadline passed)",
     ],
-    messages: ["SubmitJob", "WatchJob", "CancelJob", "JobSummary", "JobAccepted", "SegmentAssigned", "SegmentProgress", "SegmentDelivered", "SegmentFailed", "JobComplete", "JobFailed"],
+    messages: [
+      "SubmitJob",
+      "WatchJob",
+      "CancelJob",
+      "JobSummary",
+      "JobAccepted",
+      "SegmentAssigned",
+      "SegmentProgress",
+      "SegmentDelivered",
+      "SegmentFailed",
+      "JobComplete",
+      "JobFailed",
+    ],
   },
   {
     name: "report",
     direction: "client → coordinator",
-    summary: "Request/response: the client's verdict on the delivered copy of a segment, from the peer that (re-)submitted the job with its `auth`, or carrying a valid `auth` itself (else `NOT_JOB_CLIENT`). Every delivered segment needs one: without it the segment is never counted. `ok: true` counts the segment, exactly once; the copy in the last `segment-delivered` event for that segment is the one to pay. At most one copy of a segment awaits a verdict at a time: a speculative copy that delivers while another is awaiting its verdict is held back and only shown (as a new `segment-delivered`) if that one is rejected. `ok: false` rejects the copy (it is never paid) and the segment moves on: to a held copy, or another provider (three tries in all). A verdict on a copy that is not the one awaiting a verdict is answered with `BAD_MESSAGE` and changes nothing. A client delivers each verdict at least once (it resends it after a reconnect until answered; a repeat counts once), and a copy awaiting its verdict too long is announced again as a new `segment-delivered` with the same content: the coordinator asking again.",
+    summary:
+      "Request/response: the client's verdict on the delivered copy of a segment, from the peer that (re-)submitted the job with its `auth`, or carrying a valid `auth` itself (else `NOT_JOB_CLIENT`). Every delivered segment needs one: without it the segment is never counted. `ok: true` counts the segment, exactly once; the copy in the last `segment-delivered` event for that segment is the one to pay. At most one copy of a segment awaits a verdict at a time: a speculative copy that delivers while another is awaiting its verdict is held back and only shown (as a new `segment-delivered`) if that one is rejected. `ok: false` rejects the copy (it is never paid) and the segment moves on: to a held copy, or another provider (three tries in all). A verdict on a copy that is not the one awaiting a verdict is answered with `BAD_MESSAGE` and changes nothing. A client delivers each verdict at least once (it resends it after a reconnect until answered; a repeat counts once), and a copy awaiting its verdict too long is announced again as a new `segment-delivered` with the same content: the coordinator asking again.",
     sequence: ["client → `SegmentVerdict`", "coordinator → `VerdictAck` or `ErrorMessage`", "the stream closes"],
     messages: ["SegmentVerdict", "VerdictAck"],
   },
   {
     name: "render",
     direction: "coordinator → provider",
-    summary: "One stream per assignment. The provider checks that the EIP-712 `Assignment` is signed by the job's coordinator and names it, that the spec passes the policy and that its ask fits; renders frames `[firstFrame, firstFrame + frameCount)`, encodes, adds the file to IPFS, and answers with its EIP-712 `Delivery` receipt. The coordinator counts the receipt only if it recovers to the assigned provider and matches the assignment (job, segment, frame count); otherwise, or if the stream resets, the provider disconnects, or the assignment's deadline passes, the segment goes to another provider. A coordinator that restarted sends the same signed assignment again; providers answer it idempotently, from their journal when it was already delivered — after checking the chain and escrow first (`WRONG_CHAIN` for another deployment).",
-    sequence: ["coordinator → `RenderRequest`", "provider → `RenderAccepted`, any number of `RenderProgress` (a speculative copy keeps sending them too), then `RenderDelivered` or `ErrorMessage`", "the stream closes"],
+    summary:
+      "One stream per assignment. The provider checks that the EIP-712 `Assignment` is signed by the job's coordinator and names it, that the spec passes the policy and that its ask fits; renders frames `[firstFrame, firstFrame + frameCount)`, encodes, adds the file to IPFS, and answers with its EIP-712 `Delivery` receipt. The coordinator counts the receipt only if it recovers to the assigned provider and matches the assignment (job, segment, frame count); otherwise, or if the stream resets, the provider disconnects, or the assignment's deadline passes, the segment goes to another provider. A coordinator that restarted sends the same signed assignment again; providers answer it idempotently, from their journal when it was already delivered — after checking the chain and escrow first (`WRONG_CHAIN` for another deployment).",
+    sequence: [
+      "coordinator → `RenderRequest`",
+      "provider → `RenderAccepted`, any number of `RenderProgress` (a speculative copy keeps sending them too), then `RenderDelivered` or `ErrorMessage`",
+      "the stream closes",
+    ],
     messages: ["RenderRequest", "RenderAccepted", "RenderProgress", "RenderDelivered"],
   },
   {
     name: "voucher",
     direction: "client → provider",
-    summary: "Request/response, at the provider's `multiaddrs` and `peerId` from the `segment-delivered` event: after each verified segment the client sends the provider its latest cumulative EIP-712 `Voucher` (seconds of that job owed to that provider in total; one segment is one second), which the provider may redeem on the escrow at any time. The provider checks the chain and escrow, that the job is open and that the signature recovers to the job's client.",
+    summary:
+      "Request/response, at the provider's `multiaddrs` and `peerId` from the `segment-delivered` event: after each verified segment the client sends the provider its latest cumulative EIP-712 `Voucher` (seconds of that job owed to that provider in total; one segment is one second), which the provider may redeem on the escrow at any time. The provider checks the chain and escrow, that the job is open and that the signature recovers to the job's client.",
     sequence: ["client → `VoucherMessage`", "provider → `VoucherAck` or `ErrorMessage`", "the stream closes"],
     messages: ["VoucherMessage", "VoucherAck"],
   },
@@ -86,9 +116,16 @@ const PROTOCOL_DOCS: ProtocolDoc[] = [
 
 function typeOf(s: Record<string, unknown>): string {
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
-  if (Array.isArray(s.enum)) return s.enum.length > 8 ? `one of ${s.enum.length} codes (see Reason codes)` : (s.enum as unknown[]).map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
+  if (Array.isArray(s.enum))
+    return s.enum.length > 8
+      ? `one of ${s.enum.length} codes (see Reason codes)`
+      : (s.enum as unknown[]).map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
   // A bigint branch has no JSON form: on the wire it is the decimal string.
-  if (Array.isArray(s.anyOf)) return (s.anyOf as Record<string, unknown>[]).filter((x) => Object.keys(x).length > 0).map(typeOf).join(" or ");
+  if (Array.isArray(s.anyOf))
+    return (s.anyOf as Record<string, unknown>[])
+      .filter((x) => Object.keys(x).length > 0)
+      .map(typeOf)
+      .join(" or ");
   if (s.type === "array") return `array of ${typeOf((s.items ?? {}) as Record<string, unknown>)}`;
   if (s.type === "object") return "object (below)";
   return String(s.type ?? "any");
@@ -132,7 +169,11 @@ export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSc
     "## Transport",
     "",
     "- libp2p over TCP, encrypted with Noise, multiplexed with Yamux; every node also runs identify (`/ipfs/id/1.0.0`) and ping (`/ipfs/ping/1.0.0`).",
-    `- Protocol ids are \`/rendermesh/<name>/<major.minor.patch>\`, each protocol with its own version: ${Object.entries(shared.PROTOCOL_VERSIONS).map(([n, v]) => `${n} \`${v}\``).join(", ")}. Ids are matched exactly (see *Versions and strictness*); receivers ignore message fields they do not know.`,
+    `- Protocol ids are \`/rendermesh/<name>/<major.minor.patch>\`, each protocol with its own version: ${Object.entries(
+      shared.PROTOCOL_VERSIONS,
+    )
+      .map(([n, v]) => `${n} \`${v}\``)
+      .join(", ")}. Ids are matched exactly (see *Versions and strictness*); receivers ignore message fields they do not know.`,
     "- A provider's libp2p peer id is bound on-chain to its Ethereum address (`ProviderRegistry.register(peerId, …)`, the peer id's multihash bytes); coordinators only talk to registered, staked providers.",
     "- Video bytes never travel on these protocols: segments move over IPFS (bitswap) by CIDv1.",
     "",
@@ -162,7 +203,7 @@ export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSc
     "",
     "## Signed payloads",
     "",
-    "EIP-712 typed data under the domain `{ name: \"Rendermesh\", version: \"1\", chainId, verifyingContract: <JobEscrow address> }`:",
+    'EIP-712 typed data under the domain `{ name: "Rendermesh", version: "1", chainId, verifyingContract: <JobEscrow address> }`:',
     "",
     "- `Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)` — signed by the job's coordinator.",
     "- `Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)` — signed by the provider; `cid` is signed as the binary CIDv1 (on the wire it is the base32 string); `trace` is the binary CIDv1 of the segment's render-trace root, empty bytes for models without one (the field model).",
@@ -191,18 +232,38 @@ export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSc
       if (!schema) throw new Error(`@rendermesh/shared does not export the schema ${name}`);
       const js = json(schema);
       const type = ((js.properties as Record<string, { const?: unknown }>).type?.const as string | undefined) ?? "?";
-      lines.push(`#### \`${name}\` (type \`${type}\`)`, "", "| field | type | required | constraints |", "| --- | --- | --- | --- |", ...fieldRows(js), "");
+      lines.push(
+        `#### \`${name}\` (type \`${type}\`)`,
+        "",
+        "| field | type | required | constraints |",
+        "| --- | --- | --- | --- |",
+        ...fieldRows(js),
+        "",
+      );
     }
   }
-  lines.push("## JobSpec", "", "The canonical job description; its `specHash` is keccak256 of the RFC 8785 (JCS) canonical JSON. Strict: unknown fields are rejected (`BAD_MESSAGE`); `prompt` must be well-formed Unicode.", "", "| field | type | required | constraints |", "| --- | --- | --- | --- |", ...fieldRows(json(shared.JobSpec as Schema)), "");
+  lines.push(
+    "## JobSpec",
+    "",
+    "The canonical job description; its `specHash` is keccak256 of the RFC 8785 (JCS) canonical JSON. Strict: unknown fields are rejected (`BAD_MESSAGE`); `prompt` must be well-formed Unicode.",
+    "",
+    "| field | type | required | constraints |",
+    "| --- | --- | --- | --- |",
+    ...fieldRows(json(shared.JobSpec as Schema)),
+    "",
+  );
   const template = readFileSync(PROTOCOL_TEMPLATE_PATH, "utf8");
-  const header = "<!-- Generated by scripts/gen-protocol-doc.ts from docs/protocol.template.md (hand-written) and the zod schemas in packages/shared/src/protocol. Edit the template, not this file: a test fails when this file differs. -->";
+  const header =
+    "<!-- Generated by scripts/gen-protocol-doc.ts from docs/protocol.template.md (hand-written) and the zod schemas in packages/shared/src/protocol. Edit the template, not this file: a test fails when this file differs. -->";
   for (const marker of ["<!-- generated:header -->", "<!-- generated:reference -->"]) {
     if (!template.includes(marker)) throw new Error(`docs/protocol.template.md lacks the marker ${marker}`);
   }
   // Replacer functions: the generated text holds `$` patterns that a replacement string would expand.
   const reference = `${lines.join("\n")}\n`;
-  return template.replace("<!-- generated:header -->", () => header).replace("<!-- generated:reference -->", () => reference).replace(/\n+$/, "\n");
+  return template
+    .replace("<!-- generated:header -->", () => header)
+    .replace("<!-- generated:reference -->", () => reference)
+    .replace(/\n+$/, "\n");
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

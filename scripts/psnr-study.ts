@@ -40,12 +40,30 @@ const SEGMENTS = Number(arg("--segments") ?? (process.argv.includes("--quick") ?
 const jsonOut = arg("--json");
 
 const PROMPTS = [
-  "a calm blue sea at night", "a fast red storm over the desert", "spinning purple galaxy", "a still white room",
-  "rapid neon city lights", "soft pastel pink clouds drifting", "green forest in the morning", "a cat sitting on a mat",
-  "golden sunset over rolling hills", "chaotic black and orange fire", "misty grey mountains", "a slow teal river flowing",
-  "explosive yellow fireworks", "an old library full of books", "turbulent cyan ocean waves", "a quiet brown field",
+  "a calm blue sea at night",
+  "a fast red storm over the desert",
+  "spinning purple galaxy",
+  "a still white room",
+  "rapid neon city lights",
+  "soft pastel pink clouds drifting",
+  "green forest in the morning",
+  "a cat sitting on a mat",
+  "golden sunset over rolling hills",
+  "chaotic black and orange fire",
+  "misty grey mountains",
+  "a slow teal river flowing",
+  "explosive yellow fireworks",
+  "an old library full of books",
+  "turbulent cyan ocean waves",
+  "a quiet brown field",
 ];
-const SIZES: Array<[number, number]> = [[32, 32], [64, 64], [128, 128], [192, 192], [96, 64]];
+const SIZES: Array<[number, number]> = [
+  [32, 32],
+  [64, 64],
+  [128, 128],
+  [192, 192],
+  [96, 64],
+];
 const FPS = [4, 12, 24];
 
 const silent = { info() {}, warn() {}, debug() {} };
@@ -72,8 +90,37 @@ async function lowQuality(frames: Uint8Array[], spec: Spec): Promise<Uint8Array[
   try {
     const out = join(dir, "low.mp4");
     await runFfmpeg(
-      ["-hide_banner", "-nostdin", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", `${spec.width}x${spec.height}`, "-framerate", String(spec.fps), "-i", "pipe:0", "-c:v", "libx264", "-crf", "40", "-pix_fmt", "yuv420p", "-y", out],
-      { what: "encode low quality", input: async (stdin) => { for (const f of frames) stdin.write(f); stdin.end(); } },
+      [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-video_size",
+        `${spec.width}x${spec.height}`,
+        "-framerate",
+        String(spec.fps),
+        "-i",
+        "pipe:0",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "40",
+        "-pix_fmt",
+        "yuv420p",
+        "-y",
+        out,
+      ],
+      {
+        what: "encode low quality",
+        input: async (stdin) => {
+          for (const f of frames) stdin.write(f);
+          stdin.end();
+        },
+      },
     );
     return decodeSegment(new Uint8Array(readFileSync(out)), spec);
   } finally {
@@ -112,7 +159,17 @@ function upscale2x(src: Uint8Array, w: number, h: number): Uint8Array {
   return out;
 }
 
-const classes = ["honest", "other prompt", "other seed", "other second", "neighbour frame", "half resolution, upscaled", "low quality (CRF 40)", "noise ±12", "red/blue swapped"] as const;
+const classes = [
+  "honest",
+  "other prompt",
+  "other seed",
+  "other second",
+  "neighbour frame",
+  "half resolution, upscaled",
+  "low quality (CRF 40)",
+  "noise ±12",
+  "red/blue swapped",
+] as const;
 type Cls = (typeof classes)[number];
 const frameValues: Record<Cls, number[]> = Object.fromEntries(classes.map((c) => [c, []])) as unknown as Record<Cls, number[]>;
 const segmentMins: Record<Cls, number[]> = Object.fromEntries(classes.map((c) => [c, []])) as unknown as Record<Cls, number[]>;
@@ -138,7 +195,16 @@ let spotMs = 0;
 for (let s = 0; s < SEGMENTS; s++) {
   const [width, height] = pick(SIZES);
   const fps = pick(FPS);
-  const spec: Spec = { v: 1, model: model.manifest.id as `0x${string}`, prompt: pick(PROMPTS), seed: random(1_000_000), seconds: 30, fps, width, height };
+  const spec: Spec = {
+    v: 1,
+    model: model.manifest.id as `0x${string}`,
+    prompt: pick(PROMPTS),
+    seed: random(1_000_000),
+    seconds: 30,
+    fps,
+    width,
+    height,
+  };
   const segment = random(30);
   const first = segment * fps;
   const encodeDecode = async (frames: Uint8Array[]) => decodeSegment(await encodeSegment(frames, spec), spec);
@@ -176,7 +242,8 @@ for (let s = 0; s < SEGMENTS; s++) {
     bySize[key] = Math.min(bySize[key] ?? Infinity, v);
     const yv = psnr(luma(honestFrames[i]!), luma(delivered.honest[i]!));
     bySizeY[key] = Math.min(bySizeY[key] ?? Infinity, yv);
-    if (v < worstHonest.psnr) Object.assign(worstHonest, { psnr: v, y: yv, spec: `${spec.prompt} seed ${spec.seed} ${width}x${height}@${fps} frame ${first + i}` });
+    if (v < worstHonest.psnr)
+      Object.assign(worstHonest, { psnr: v, y: yv, spec: `${spec.prompt} seed ${spec.seed} ${width}x${height}@${fps} frame ${first + i}` });
   }
   const pixelsPerFrame = width * height;
   const k = Math.min(pixelsPerFrame, Math.max(DEFAULT_MIN_PIXELS, Math.ceil(pixelsPerFrame * DEFAULT_PIXEL_FRACTION)));
@@ -210,17 +277,23 @@ const q = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Ma
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "inf").padStart(8);
 const table = (title: string, data: Record<string, number[]>) => {
   console.log(`\n${title}`);
-  console.log(`${"class".padEnd(24)}${"n".padStart(6)}${"min".padStart(8)}${"p0.1".padStart(8)}${"p1".padStart(8)}${"median".padStart(8)}${"p99".padStart(8)}${"max".padStart(8)}`);
+  console.log(
+    `${"class".padEnd(24)}${"n".padStart(6)}${"min".padStart(8)}${"p0.1".padStart(8)}${"p1".padStart(8)}${"median".padStart(8)}${"p99".padStart(8)}${"max".padStart(8)}`,
+  );
   const out: Record<string, Record<string, number>> = {};
   for (const [name, values] of Object.entries(data)) {
     const s = [...values].sort((a, b) => a - b);
     const row = { n: s.length, min: s[0]!, p0_1: q(s, 0.001), p1: q(s, 0.01), median: q(s, 0.5), p99: q(s, 0.99), max: s[s.length - 1]! };
     out[name] = row;
-    console.log(`${name.padEnd(24)}${String(row.n).padStart(6)}${f(row.min)}${f(row.p0_1)}${f(row.p1)}${f(row.median)}${f(row.p99)}${f(row.max)}`);
+    console.log(
+      `${name.padEnd(24)}${String(row.n).padStart(6)}${f(row.min)}${f(row.p0_1)}${f(row.p1)}${f(row.median)}${f(row.p99)}${f(row.max)}`,
+    );
   }
   return out;
 };
-console.log(`sizes ${SIZES.map(([w, h]) => `${w}x${h}`).join(", ")}; fps ${FPS.join("/")}; ${SEGMENTS} segments; ${DEFAULT_SAMPLED_FRAMES} frames x max(${DEFAULT_MIN_PIXELS}, 1/${1 / DEFAULT_PIXEL_FRACTION} of pixels) per segment`);
+console.log(
+  `sizes ${SIZES.map(([w, h]) => `${w}x${h}`).join(", ")}; fps ${FPS.join("/")}; ${SEGMENTS} segments; ${DEFAULT_SAMPLED_FRAMES} frames x max(${DEFAULT_MIN_PIXELS}, 1/${1 / DEFAULT_PIXEL_FRACTION} of pixels) per segment`,
+);
 const perFrame = table("PSNR (dB) of one sampled frame (pixel subset)", frameValues);
 const perSegment = table("Lowest PSNR (dB) over a segment's sampled frames (what the verifier compares)", segmentMins);
 const fullFrames = table("Full-frame PSNR (dB) of every honest frame", { honest: honestAllFrames });
@@ -239,7 +312,9 @@ for (const t of thresholds) {
     r[c] = (c === "honest" ? v.filter((x) => x < t).length : v.filter((x) => x >= t).length) / v.length;
   }
   rates[t] = r;
-  console.log(`${String(t).padStart(3)} dB: ${classes.map((c) => `${c === "honest" ? "honest rejected" : c} ${(r[c]! * 100).toFixed(1)}%`).join(", ")}`);
+  console.log(
+    `${String(t).padStart(3)} dB: ${classes.map((c) => `${c === "honest" ? "honest rejected" : c} ${(r[c]! * 100).toFixed(1)}%`).join(", ")}`,
+  );
 }
 console.log("\nper segment, luma: honest rejected / wrong accepted");
 const ratesY: Record<number, Record<string, number>> = {};
@@ -250,7 +325,9 @@ for (const t of thresholds) {
     r[c] = (c === "honest" ? v.filter((x) => x < t).length : v.filter((x) => x >= t).length) / v.length;
   }
   ratesY[t] = r;
-  console.log(`${String(t).padStart(3)} dB: ${classes.map((c) => `${c === "honest" ? "honest rejected" : c} ${(r[c]! * 100).toFixed(1)}%`).join(", ")}`);
+  console.log(
+    `${String(t).padStart(3)} dB: ${classes.map((c) => `${c === "honest" ? "honest rejected" : c} ${(r[c]! * 100).toFixed(1)}%`).join(", ")}`,
+  );
 }
 console.log("\nper segment, luma, wrong classes counting only materially different segments (raw luma PSNR < 30 dB in some frame)");
 const ratesMaterial: Record<number, Record<string, number | string>> = {};
@@ -262,7 +339,17 @@ for (const t of thresholds) {
     r[c] = v.length === 0 ? "n/a" : v.filter((x) => x >= t).length / v.length;
   }
   ratesMaterial[t] = r;
-  console.log(`${String(t).padStart(3)} dB: ${Object.entries(r).map(([c, x]) => `${c} ${typeof x === "number" ? (x * 100).toFixed(1) + "%" : x} of ${material[c]!.filter(Boolean).length}`).join(", ")}`);
+  console.log(
+    `${String(t).padStart(3)} dB: ${Object.entries(r)
+      .map(([c, x]) => `${c} ${typeof x === "number" ? (x * 100).toFixed(1) + "%" : x} of ${material[c]!.filter(Boolean).length}`)
+      .join(", ")}`,
+  );
 }
-console.log(`\nclient spot render: ${(spotMs).toFixed(0)} ms vs provider render of the honest segments ${(renderMs).toFixed(0)} ms (${((100 * spotMs) / renderMs).toFixed(2)}%)`);
-if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify({ segments: SEGMENTS, raw: { segmentMins, segmentMinsY, material, honestAllFrames }, perFrame, perSegment, perSegmentY, fullFrames, rates, ratesY, ratesMaterial, bySize, bySizeY, worstHonest }, null, 2)}\n`);
+console.log(
+  `\nclient spot render: ${spotMs.toFixed(0)} ms vs provider render of the honest segments ${renderMs.toFixed(0)} ms (${((100 * spotMs) / renderMs).toFixed(2)}%)`,
+);
+if (jsonOut)
+  writeFileSync(
+    jsonOut,
+    `${JSON.stringify({ segments: SEGMENTS, raw: { segmentMins, segmentMinsY, material, honestAllFrames }, perFrame, perSegment, perSegmentY, fullFrames, rates, ratesY, ratesMaterial, bySize, bySizeY, worstHonest }, null, 2)}\n`,
+  );

@@ -31,7 +31,10 @@ test("error: wrong frames from a provider are caught and unpaid, and the job sti
   const cheat = net.dev.providers[DISHONEST]!.address.toLowerCase();
   const out = tempDir("out");
 
-  const r = await runCli(["job", "submit", "--prompt", "slow golden waves", "--seconds", "6", "--fps", "4", "--size", "64x64", "--out", out], net.file);
+  const r = await runCli(
+    ["job", "submit", "--prompt", "slow golden waves", "--seconds", "6", "--fps", "4", "--size", "64x64", "--out", out],
+    net.file,
+  );
   expect(r.code, r.stderr).toBe(0);
 
   const { manifest } = readManifest(out);

@@ -34,7 +34,25 @@ test("error: a provider rendering with int8 weights is caught by committed steps
   const model = (await loadPipeline(defaultPipelinePath())).manifest.id;
   const out = tempDir("out");
 
-  const r = await runCli(["job", "submit", "--prompt", "a yellow square moving right on a black background", "--seconds", "4", "--fps", "8", "--size", "64x64", "--model", model, "--out", out], net.file);
+  const r = await runCli(
+    [
+      "job",
+      "submit",
+      "--prompt",
+      "a yellow square moving right on a black background",
+      "--seconds",
+      "4",
+      "--fps",
+      "8",
+      "--size",
+      "64x64",
+      "--model",
+      model,
+      "--out",
+      out,
+    ],
+    net.file,
+  );
   expect(r.code, r.stderr).toBe(0);
 
   const { manifest } = readManifest(out);

@@ -34,7 +34,8 @@ beforeAll(async () => {
     providerScript: () => join(repoRoot, "test", "fixtures", "gated-provider.ts"),
     providerEnv: () => ({ RENDERMESH_TEST_GATE: gate }),
   });
-  for (const p of net.processes) if (p.name.startsWith("provider-")) watchers.set(p.name, new OutputWatcher(p.child.stdout, p.child.stderr));
+  for (const p of net.processes)
+    if (p.name.startsWith("provider-")) watchers.set(p.name, new OutputWatcher(p.child.stdout, p.child.stderr));
 });
 
 afterAll(async () => {
@@ -92,7 +93,22 @@ function startCli(args: string[], onStdout?: (chunk: string) => void) {
   return { child, watcher: new OutputWatcher(out, err), done };
 }
 
-const submitArgs = (seed: number, out: string) => ["job", "submit", "--prompt", "a slow green tide", "--seconds", "2", "--fps", "4", "--size", "64x64", "--seed", String(seed), "--out", out];
+const submitArgs = (seed: number, out: string) => [
+  "job",
+  "submit",
+  "--prompt",
+  "a slow green tide",
+  "--seconds",
+  "2",
+  "--fps",
+  "4",
+  "--size",
+  "64x64",
+  "--seed",
+  String(seed),
+  "--out",
+  out,
+];
 
 /** Balances that a job moves: the client's tokens, and escrow balances of providers, coordinator and treasury. */
 async function balances() {
@@ -169,7 +185,9 @@ describe("fault trials", () => {
     openGate();
     // The renders finish, and are journalled, while no coordinator listens.
     const delivered = (segment: number) =>
-      Promise.any([...watchers.values()].map((w) => w.waitFor(new RegExp(`"job":"${jobId}","segment":${segment},.*"msg":"segment delivered"`, "i"))));
+      Promise.any(
+        [...watchers.values()].map((w) => w.waitFor(new RegExp(`"job":"${jobId}","segment":${segment},.*"msg":"segment delivered"`, "i"))),
+      );
     await Promise.all([delivered(0), delivered(1)]);
     await net.restart("coordinator");
     const r = await cli.done;
@@ -177,11 +195,26 @@ describe("fault trials", () => {
     await expectPaidExactly(out, before);
     // Resumed, not rendered again: every segment was rendered by one assignment only.
     for (const w of watchers.values()) {
-      const rendered = w.text.split("\n").filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l) && l.includes('"msg":"segment delivered"'));
+      const rendered = w.text
+        .split("\n")
+        .filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l) && l.includes('"msg":"segment delivered"'));
       expect(rendered.length).toBeLessThanOrEqual(2);
     }
-    const all = [...watchers.values()].flatMap((w) => w.text.split("\n")).filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l) && l.includes('"msg":"segment delivered"'));
-    expect(all.length, [...watchers.values()].map((w) => w.text.split("\n").filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l)).map((l) => l.slice(0, 400)).join("\n")).join("\n----\n")).toBe(2);
+    const all = [...watchers.values()]
+      .flatMap((w) => w.text.split("\n"))
+      .filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l) && l.includes('"msg":"segment delivered"'));
+    expect(
+      all.length,
+      [...watchers.values()]
+        .map((w) =>
+          w.text
+            .split("\n")
+            .filter((l) => new RegExp(`"job":"${jobId}"`, "i").test(l))
+            .map((l) => l.slice(0, 400))
+            .join("\n"),
+        )
+        .join("\n----\n"),
+    ).toBe(2);
   });
 
   test("behavior: the coordinator SIGKILLed with the client's verdicts pending hears them after its restart (resent from the client's journal) and the job completes", async () => {

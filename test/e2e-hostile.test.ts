@@ -92,11 +92,29 @@ describe("hostile peers (real chain, real libp2p, loopback)", { timeout: 600_000
     expect(await first(attacker, addr, submit)).toMatchObject({ type: "error", code: "BAD_MESSAGE" });
     expect(await first(attacker, addr, { ...submit, auth: strangerAuth })).toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
     expect(await first(attacker, addr, { ...submit, auth: stolenAuth })).toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
-    expect(await first(attacker, addr, { type: "cancel", jobId, auth: stolenAuth })).toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
-    expect(await first(attacker, addr, { type: "watch", jobId, auth: strangerAuth })).toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
-    const verdict = { type: "verdict", jobId, segment: 0, provider: `0x${"01".repeat(20)}`, cid: `b${"a".repeat(58)}`, ok: false, check: "content", message: "forged" };
+    expect(await first(attacker, addr, { type: "cancel", jobId, auth: stolenAuth })).toMatchObject({
+      type: "error",
+      code: "NOT_JOB_CLIENT",
+    });
+    expect(await first(attacker, addr, { type: "watch", jobId, auth: strangerAuth })).toMatchObject({
+      type: "error",
+      code: "NOT_JOB_CLIENT",
+    });
+    const verdict = {
+      type: "verdict",
+      jobId,
+      segment: 0,
+      provider: `0x${"01".repeat(20)}`,
+      cid: `b${"a".repeat(58)}`,
+      ok: false,
+      check: "content",
+      message: "forged",
+    };
     for (const v of [verdict, { ...verdict, auth: strangerAuth }, { ...verdict, auth: stolenAuth }]) {
-      await expect(request(attacker, addr, PROTOCOLS.report, v, ReportResponse)).resolves.toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
+      await expect(request(attacker, addr, PROTOCOLS.report, v, ReportResponse)).resolves.toMatchObject({
+        type: "error",
+        code: "NOT_JOB_CLIENT",
+      });
     }
     // Without auth anyone gets the public summary, and only that.
     const summary = await first(attacker, addr, { type: "watch", jobId });
@@ -167,7 +185,10 @@ describe("hostile peers (real chain, real libp2p, loopback)", { timeout: 600_000
     const jobId = `0x${"5e".repeat(32)}`;
     const bad = { ...spec(), prompt: "a red \ud800 sunrise" };
     expect(JobSpec.safeParse(bad).error?.issues[0]?.message).toMatch(/well-formed Unicode/);
-    expect(await first(tc.node, addr, { type: "submit", jobId, chainId, escrow, spec: bad, auth: await tc.auth(jobId) })).toMatchObject({ type: "error", code: "BAD_MESSAGE" });
+    expect(await first(tc.node, addr, { type: "submit", jobId, chainId, escrow, spec: bad, auth: await tc.auth(jobId) })).toMatchObject({
+      type: "error",
+      code: "BAD_MESSAGE",
+    });
     // A well-formed astral character (a surrogate pair) is fine.
     expect(JobSpec.safeParse({ ...spec(), prompt: "a red 🌅 sunrise" }).success).toBe(true);
   });
@@ -216,7 +237,11 @@ async function honestClient(addr: string): Promise<TestClient> {
 }
 
 /** Opens a job stream, sends `message` and returns the first message back (undefined if the stream ended). */
-async function first(node: MeshNode, addr: string, message: unknown): Promise<{ type: string; code?: string; [k: string]: unknown } | undefined> {
+async function first(
+  node: MeshNode,
+  addr: string,
+  message: unknown,
+): Promise<{ type: string; code?: string; [k: string]: unknown } | undefined> {
   const s = await openProtocolStream(node, addr, PROTOCOLS.job, { timeout: 30_000 });
   try {
     await s.write(message);
@@ -238,16 +263,18 @@ async function openFollower(tc: TestClient, addr: string, message: unknown) {
 /** `n` raw TCP sockets to 127.0.0.1:`port` from 127.0.0.2, each given `after` once connected (or closed by the server). */
 async function openSockets(n: number, port: number, after: (sock: Socket) => void): Promise<Socket[]> {
   return Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<Socket>((resolve) => {
-        const sock = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
-        sock.on("error", () => undefined);
-        sock.once("connect", () => {
-          after(sock);
-          resolve(sock);
-        });
-        sock.once("close", () => resolve(sock));
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Socket>((resolve) => {
+          const sock = connect({ host: "127.0.0.1", port, localAddress: "127.0.0.2" });
+          sock.on("error", () => undefined);
+          sock.once("connect", () => {
+            after(sock);
+            resolve(sock);
+          });
+          sock.once("close", () => resolve(sock));
+        }),
     ),
   );
 }

@@ -22,7 +22,12 @@ let dir: string;
 beforeAll(async () => {
   dir = tempDir("net");
   // Provider 1 (the victim of the kill test) can be held in flight on demand (see the fixture).
-  net = await startDevNetwork({ dir, providers: 3, log: () => {}, providerScript: (i) => (i === 0 ? join(repoRoot, "test", "fixtures", "held-provider.ts") : undefined) });
+  net = await startDevNetwork({
+    dir,
+    providers: 3,
+    log: () => {},
+    providerScript: (i) => (i === 0 ? join(repoRoot, "test", "fixtures", "held-provider.ts") : undefined),
+  });
 });
 
 afterAll(async () => {
@@ -39,7 +44,10 @@ describe("a paid job on the local network", () => {
     const before = (await token.getFunction("balanceOf")(client)) as bigint;
     const out = tempDir("out");
 
-    const r = await runCli(["job", "submit", "--prompt", "a calm blue sea at dawn", "--seconds", "4", "--fps", "4", "--size", "64x64", "--out", out], net.file);
+    const r = await runCli(
+      ["job", "submit", "--prompt", "a calm blue sea at dawn", "--seconds", "4", "--fps", "4", "--size", "64x64", "--out", out],
+      net.file,
+    );
     expect(r.code, r.stderr).toBe(0);
 
     const { dir: jobDir, manifest } = readManifest(out);
@@ -71,7 +79,11 @@ describe("a paid job on the local network", () => {
     // Its Content Credentials name the job, the model and the provider-node segments, and match the chain.
     const verified = await runCli(["verify", join(jobDir, "video.mp4"), "--json"], net.file);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    const v = JSON.parse(verified.stdout) as { ok: boolean; checks: Array<{ check: string; ok: boolean }>; claims: { jobId: string; model: string; providers: string[]; signer: string } };
+    const v = JSON.parse(verified.stdout) as {
+      ok: boolean;
+      checks: Array<{ check: string; ok: boolean }>;
+      claims: { jobId: string; model: string; providers: string[]; signer: string };
+    };
     expect(v.ok).toBe(true);
     expect(v.checks.every((c) => c.ok)).toBe(true);
     expect(v.claims).toMatchObject({ jobId: manifest.jobId, model: DEFAULT_MODEL_ID });
@@ -96,19 +108,19 @@ describe("a paid job on the local network", () => {
     const client = net.dev.accounts.client.address;
     const nonce = await provider.getTransactionCount(client);
     const out = tempDir("out");
-    const refused = await runCli(["job", "submit", "--prompt", "the Forbidden, city at night", "--seconds", "2", "--fps", "4", "--size", "64x64", "--out", out], net.file);
+    const refused = await runCli(
+      ["job", "submit", "--prompt", "the Forbidden, city at night", "--seconds", "2", "--fps", "4", "--size", "64x64", "--out", out],
+      net.file,
+    );
     expect(refused.code).toBe(3);
     expect(refused.stderr + refused.stdout).toContain("forbidden city");
     expect(await provider.getTransactionCount(client)).toBe(nonce); // nothing spent, not even gas
 
     // The coordinator follows the policy change too (it re-reads it every 15 s).
-    await eventually(
-      "the coordinator to see the blocked term",
-      async () => {
-        const body = JSON.stringify(await (await fetch(`${net.dev.coordinator.httpUrl}/api/policy`)).json());
-        return body.includes(termHash("forbidden city")) ? true : undefined;
-      },
-    );
+    await eventually("the coordinator to see the blocked term", async () => {
+      const body = JSON.stringify(await (await fetch(`${net.dev.coordinator.httpUrl}/api/policy`)).json());
+      return body.includes(termHash("forbidden city")) ? true : undefined;
+    });
 
     // Around the CLI: a job with the blocked prompt opened straight through the SDK…
     const rpc = new JsonRpcProvider(net.dev.rpcUrl, Network.from(net.dev.chainId), { staticNetwork: true, cacheTimeout: -1 });
@@ -120,9 +132,23 @@ describe("a paid job on the local network", () => {
       coordinator: net.dev.coordinator.multiaddrs,
     });
     try {
-      const spec = parseJobSpec({ v: 1, model: DEFAULT_MODEL_ID, prompt: "the forbidden city", seed: 1, seconds: 2, fps: 4, width: 64, height: 64 });
+      const spec = parseJobSpec({
+        v: 1,
+        model: DEFAULT_MODEL_ID,
+        prompt: "the forbidden city",
+        seed: 1,
+        seconds: 2,
+        fps: 4,
+        width: 64,
+        height: 64,
+      });
       const quote = await quoteJob(sdk, { spec });
-      const opened = await openJob(sdk, { spec, quote, policyVersion: quote.policyVersion, coordinatorPeer: net.dev.coordinator.multiaddrs });
+      const opened = await openJob(sdk, {
+        spec,
+        quote,
+        policyVersion: quote.policyVersion,
+        coordinatorPeer: net.dev.coordinator.multiaddrs,
+      });
       // …is refused by the coordinator at intake…
       const refusal = await (async () => {
         try {
@@ -142,7 +168,11 @@ describe("a paid job on the local network", () => {
         provider: net.dev.providers[1]!.address as `0x${string}`,
         deadline: Math.floor(Date.now() / 1000) + 600,
       };
-      const signature = await signAssignment(new Wallet(net.dev.accounts.coordinator.privateKey), eip712Domain(net.dev.chainId, deployment.escrow), assignment);
+      const signature = await signAssignment(
+        new Wallet(net.dev.accounts.coordinator.privateKey),
+        eip712Domain(net.dev.chainId, deployment.escrow),
+        assignment,
+      );
       const { node } = await sdk.net();
       const answer = await request(
         node,
@@ -159,7 +189,10 @@ describe("a paid job on the local network", () => {
     }
 
     // A job without the term still runs and settles under the new policy.
-    const ok = await runCli(["job", "submit", "--prompt", "a quiet city at night", "--seconds", "2", "--fps", "4", "--size", "64x64", "--out", out], net.file);
+    const ok = await runCli(
+      ["job", "submit", "--prompt", "a quiet city at night", "--seconds", "2", "--fps", "4", "--size", "64x64", "--out", out],
+      net.file,
+    );
     expect(ok.code, ok.stderr).toBe(0);
     expect(readManifest(out).manifest.status).toBe("settled");
     provider.destroy();
@@ -179,9 +212,13 @@ describe("a paid job on the local network", () => {
     await victimOut.waitFor(/^ARMED$/);
     const cliOut = new PassThrough();
     const cli = new OutputWatcher(cliOut);
-    const running = runCli(["job", "submit", "--prompt", "fast red storm clouds", "--seconds", "10", "--fps", "8", "--size", "96x96", "--out", out], net.file, {
-      onStdout: (chunk) => cliOut.write(chunk),
-    }).finally(() => cliOut.end());
+    const running = runCli(
+      ["job", "submit", "--prompt", "fast red storm clouds", "--seconds", "10", "--fps", "8", "--size", "96x96", "--out", out],
+      net.file,
+      {
+        onStdout: (chunk) => cliOut.write(chunk),
+      },
+    ).finally(() => cliOut.end());
     const [, jobId] = await cli.waitFor(/Job (0x[0-9a-f]{64}) opened/);
     const [, segment] = await victimOut.waitFor(/^DELIVERED (\d+)$/);
     await victimOut.waitFor(/^HELD /);

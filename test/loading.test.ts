@@ -24,13 +24,29 @@ const HEAVY = [
 
 let runs = 0;
 /** Runs `entry` with `argv` and resolves to the modules it loaded and its exit code. */
-function modulesLoadedBy(entry: string, argv: string[], env: Record<string, string> = {}): Promise<{ code: number | null; modules: string[]; stderr: string }> {
+function modulesLoadedBy(
+  entry: string,
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; modules: string[]; stderr: string }> {
   const log = join(dir, `modules-${runs++}.txt`);
-  const child = spawn(process.execPath, ["--conditions=@rendermesh/source", "--experimental-transform-types", "--no-warnings", "--import", "./test/fixtures/module-log.mjs", entry, ...argv], {
-    cwd: root,
-    env: { ...process.env, RENDERMESH_MODULE_LOG: log, RENDERMESH_DEV_FILE: join(dir, "no-dev.json"), ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "--conditions=@rendermesh/source",
+      "--experimental-transform-types",
+      "--no-warnings",
+      "--import",
+      "./test/fixtures/module-log.mjs",
+      entry,
+      ...argv,
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, RENDERMESH_MODULE_LOG: log, RENDERMESH_DEV_FILE: join(dir, "no-dev.json"), ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, modules: readFileSync(log, "utf8").split("\n"), stderr })));

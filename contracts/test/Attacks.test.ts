@@ -2,11 +2,22 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import type { Contract } from "ethers";
-import { CLAIM_WINDOW, DISPUTE_WINDOW, MESH, MIN_STAKE, PRICE, SPEC, VOUCHER_TYPES, escrowFixture, netPerSecond } from "./helpers/fixtures.js";
+import {
+  CLAIM_WINDOW,
+  DISPUTE_WINDOW,
+  MESH,
+  MIN_STAKE,
+  PRICE,
+  SPEC,
+  VOUCHER_TYPES,
+  escrowFixture,
+  netPerSecond,
+} from "./helpers/fixtures.js";
 
 const connection = await network.create();
 const { ethers } = connection;
-const { load, openJob, voucher, entries, allocation, acknowledgement, claimArgs, now, increaseTime, increaseTo } = escrowFixture(connection);
+const { load, openJob, voucher, entries, allocation, acknowledgement, claimArgs, now, increaseTime, increaseTo } =
+  escrowFixture(connection);
 const NET = netPerSecond();
 const Status = { Open: 1n, Settled: 2n, Refunded: 3n, Closing: 4n };
 const Claim = { Paid: 3n, Refused: 4n };
@@ -104,8 +115,9 @@ describe("attacks (issue 12): each fails", () => {
     const f = await load();
     const max = await f.policy.maxDeadlineDistance();
     const far = (await now()) + 365n * 86_400n;
-    await expect(f.escrow.connect(f.client).openJob(SPEC, f.coordinator.address, 10, PRICE, far, await f.policy.version()))
-      .to.be.revertedWithCustomError(f.escrow, "JobEscrowDeadlineTooFar");
+    await expect(
+      f.escrow.connect(f.client).openJob(SPEC, f.coordinator.address, 10, PRICE, far, await f.policy.version()),
+    ).to.be.revertedWithCustomError(f.escrow, "JobEscrowDeadlineTooFar");
     expect(max).to.equal(30n * 86_400n);
   });
 
@@ -233,7 +245,10 @@ describe("attacks (issue 12): each fails", () => {
     await execute(await f.token.getAddress(), f.token.interface.encodeFunctionData("approve", [escrowAddress, 10n * PRICE]));
     const deadline = (await now()) + 3600n;
     const open = f.escrow.interface.encodeFunctionData("openJob", [SPEC, f.coordinator.address, 4, PRICE, deadline, 1]);
-    const jobId = f.escrow.interface.decodeFunctionResult("openJob", (await execute.staticCall(escrowAddress, open)) as string)[0] as string;
+    const jobId = f.escrow.interface.decodeFunctionResult(
+      "openJob",
+      (await execute.staticCall(escrowAddress, open)) as string,
+    )[0] as string;
     await execute(escrowAddress, open);
     expect((await f.escrow.getJob(jobId)).client).to.equal(walletAddress);
     // The wallet's owner key signs the voucher; the escrow asks the wallet (ERC-1271).

@@ -44,7 +44,9 @@ describe("ContentPolicy", () => {
   });
 
   describe("setters", () => {
-    const cases: Array<[string, (p: ContentPolicy, a: string) => Promise<unknown>, string, unknown[], (p: ContentPolicy) => Promise<unknown>, unknown]> = [
+    const cases: Array<
+      [string, (p: ContentPolicy, a: string) => Promise<unknown>, string, unknown[], (p: ContentPolicy) => Promise<unknown>, unknown]
+    > = [
       ["blockTerms", (p) => p.blockTerms([TERM_B]), "TermsBlocked", [[TERM_B]], (p) => p.isBlockedTerm(TERM_B), true],
       ["unblockTerms", (p) => p.unblockTerms([TERM_A]), "TermsUnblocked", [[TERM_A]], (p) => p.blockedTermCount(), 0n],
       ["allowModel", (p) => p.allowModel(MODEL_B), "ModelAllowed", [MODEL_B], (p) => p.isModelAllowed(MODEL_B), true],
@@ -63,7 +65,9 @@ describe("ContentPolicy", () => {
         const a = f.stranger.address;
         const sub = (v: unknown) => (v === "$a" ? a : v);
         const tx = call(f.owned, a) as Promise<never>;
-        await expect(tx).to.emit(f.policy, event).withArgs(...args.map(sub));
+        await expect(tx)
+          .to.emit(f.policy, event)
+          .withArgs(...args.map(sub));
         await expect(tx).to.emit(f.policy, "PolicyVersionChanged").withArgs(2);
         expect(await f.policy.version()).to.equal(2n);
         expect(await read(f.policy)).to.deep.equal(sub(expected));
@@ -97,8 +101,12 @@ describe("ContentPolicy", () => {
     const { owned, policy } = await load();
     await expect(owned.blockTerms([])).to.be.revertedWithCustomError(policy, "ContentPolicyEmptyList");
     await expect(owned.unblockTerms([])).to.be.revertedWithCustomError(policy, "ContentPolicyEmptyList");
-    await expect(owned.blockTerms([TERM_B, TERM_A])).to.be.revertedWithCustomError(policy, "ContentPolicyTermAlreadyBlocked").withArgs(TERM_A);
-    await expect(owned.unblockTerms([TERM_B])).to.be.revertedWithCustomError(policy, "ContentPolicyTermNotBlocked").withArgs(TERM_B);
+    await expect(owned.blockTerms([TERM_B, TERM_A]))
+      .to.be.revertedWithCustomError(policy, "ContentPolicyTermAlreadyBlocked")
+      .withArgs(TERM_A);
+    await expect(owned.unblockTerms([TERM_B]))
+      .to.be.revertedWithCustomError(policy, "ContentPolicyTermNotBlocked")
+      .withArgs(TERM_B);
     await expect(owned.allowModel(MODEL)).to.be.revertedWithCustomError(policy, "ContentPolicyModelAlreadyAllowed").withArgs(MODEL);
     await expect(owned.disallowModel(MODEL_B)).to.be.revertedWithCustomError(policy, "ContentPolicyModelNotAllowed").withArgs(MODEL_B);
     expect(await policy.version()).to.equal(1n);
@@ -108,10 +116,9 @@ describe("ContentPolicy", () => {
     const [owner, arbiter] = await signers(ethers);
     const params = await policyParams(arbiter.address, arbiter.address);
     const factory = await ethers.getContractFactory("ContentPolicy");
-    await expect(ethers.deployContract("ContentPolicy", [owner.address, { ...params, treasury: ethers.ZeroAddress }])).to.be.revertedWithCustomError(
-      factory,
-      "ContentPolicyZeroAddress",
-    );
+    await expect(
+      ethers.deployContract("ContentPolicy", [owner.address, { ...params, treasury: ethers.ZeroAddress }]),
+    ).to.be.revertedWithCustomError(factory, "ContentPolicyZeroAddress");
     await expect(ethers.deployContract("ContentPolicy", [owner.address, { ...params, allowedModels: [MODEL, MODEL] }]))
       .to.be.revertedWithCustomError(factory, "ContentPolicyModelAlreadyAllowed")
       .withArgs(MODEL);

@@ -73,7 +73,9 @@ describe("JobEscrow", () => {
       const job = await f.escrow.getJob(jobId);
       expect([job.coordinatorFeeBps, job.treasuryFeeBps]).to.deep.equal([COORDINATOR_FEE_BPS, TREASURY_FEE_BPS]);
       const { voucher: v, signature, allocated, allocationSig } = await voucher(f, jobId, f.provider1.address, 1);
-      await expect(f.escrow.redeem(v, signature, allocated, allocationSig)).to.emit(f.escrow, "VoucherRedeemed").withArgs(jobId, f.provider1.address, 1, NET);
+      await expect(f.escrow.redeem(v, signature, allocated, allocationSig))
+        .to.emit(f.escrow, "VoucherRedeemed")
+        .withArgs(jobId, f.provider1.address, 1, NET);
     });
 
     it("refuses bad input, each with an error that names it", async () => {
@@ -210,7 +212,9 @@ describe("JobEscrow", () => {
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
         .withArgs(jobId, 5, 4);
       const tooLong = await voucher(f, jobId, f.provider2.address, 11);
-      await expect(f.escrow.redeem(tooLong.voucher, tooLong.signature, tooLong.allocated, tooLong.allocationSig)).to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded");
+      await expect(
+        f.escrow.redeem(tooLong.voucher, tooLong.signature, tooLong.allocated, tooLong.allocationSig),
+      ).to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded");
     });
 
     it("refuses a replayed or lower voucher", async () => {
@@ -236,10 +240,9 @@ describe("JobEscrow", () => {
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner")
         .withArgs(f.client.address);
       const forOther = await voucher(f, other, f.provider1.address, 4);
-      await expect(f.escrow.redeem({ ...forOther.voucher, jobId }, forOther.signature, forOther.allocated, forOther.allocationSig)).to.be.revertedWithCustomError(
-        f.escrow,
-        "JobEscrowInvalidSigner",
-      );
+      await expect(
+        f.escrow.redeem({ ...forOther.voucher, jobId }, forOther.signature, forOther.allocated, forOther.allocationSig),
+      ).to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner");
       const good = await voucher(f, jobId, f.provider1.address, 4);
       await expect(f.escrow.redeem(good.voucher, good.signature.slice(0, 130), good.allocated, good.allocationSig))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner")
@@ -250,10 +253,15 @@ describe("JobEscrow", () => {
       const f = await load();
       const unknown = ethers.id("no such job");
       const v = await voucher(f, unknown, f.provider1.address, 1);
-      await expect(f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig)).to.be.revertedWithCustomError(f.escrow, "JobEscrowUnknownJob").withArgs(unknown);
+      await expect(f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowUnknownJob")
+        .withArgs(unknown);
       const { jobId } = await openJob(f, 10);
       const zero = await voucher(f, jobId, ZERO, 1);
-      await expect(f.escrow.redeem(zero.voucher, zero.signature, zero.allocated, zero.allocationSig)).to.be.revertedWithCustomError(f.escrow, "JobEscrowZeroAddress");
+      await expect(f.escrow.redeem(zero.voucher, zero.signature, zero.allocated, zero.allocationSig)).to.be.revertedWithCustomError(
+        f.escrow,
+        "JobEscrowZeroAddress",
+      );
       await f.escrow.connect(f.client).settle(jobId, await entries(f, jobId, [f.provider2], [10]));
       const late = await voucher(f, jobId, f.provider1.address, 1);
       await expect(f.escrow.redeem(late.voucher, late.signature, late.allocated, late.allocationSig))
@@ -269,9 +277,15 @@ describe("JobEscrow", () => {
       const v = await voucher(f, jobId, f.provider1.address, 4);
       await f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig);
       const tx = f.escrow.connect(f.client).settle(jobId, await entries(f, jobId, [f.provider1, f.provider2], [6, 5]));
-      await expect(tx).to.emit(f.escrow, "VoucherRedeemed").withArgs(jobId, f.provider1.address, 6, 2n * NET);
-      await expect(tx).to.emit(f.escrow, "VoucherRedeemed").withArgs(jobId, f.provider2.address, 5, 5n * NET);
-      await expect(tx).to.emit(f.escrow, "JobSettled").withArgs(jobId, 11n * PRICE, 0);
+      await expect(tx)
+        .to.emit(f.escrow, "VoucherRedeemed")
+        .withArgs(jobId, f.provider1.address, 6, 2n * NET);
+      await expect(tx)
+        .to.emit(f.escrow, "VoucherRedeemed")
+        .withArgs(jobId, f.provider2.address, 5, 5n * NET);
+      await expect(tx)
+        .to.emit(f.escrow, "JobSettled")
+        .withArgs(jobId, 11n * PRICE, 0);
       expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(6n * NET);
       expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(5n * NET);
       expect(await f.escrow.balanceOf(f.coordinator.address)).to.equal(11n * COORDINATOR_FEE);
@@ -286,7 +300,9 @@ describe("JobEscrow", () => {
       const f = await load();
       const { jobId } = await openJob(f, 20);
       const tx = f.escrow.connect(f.client).settle(jobId, await entries(f, jobId, [f.provider1, f.provider2], [6, 5]));
-      await expect(tx).to.emit(f.escrow, "VoucherRedeemed").withArgs(jobId, f.provider2.address, 5, 5n * NET);
+      await expect(tx)
+        .to.emit(f.escrow, "VoucherRedeemed")
+        .withArgs(jobId, f.provider2.address, 5, 5n * NET);
       await expect(tx).to.emit(f.escrow, "JobClosing").withArgs(jobId, anyUint, 11);
       await expect(tx).to.not.emit(f.escrow, "JobSettled");
       const job = await f.escrow.getJob(jobId);
@@ -295,7 +311,9 @@ describe("JobEscrow", () => {
       await expect(f.escrow.refund(jobId)).to.be.revertedWithCustomError(f.escrow, "JobEscrowRefundTooEarly").withArgs(job.closesAt);
       await increaseTo(job.closesAt + 1n);
       const refund = f.escrow.refund(jobId);
-      await expect(refund).to.emit(f.escrow, "JobRefunded").withArgs(jobId, 9n * PRICE);
+      await expect(refund)
+        .to.emit(f.escrow, "JobRefunded")
+        .withArgs(jobId, 9n * PRICE);
       await expect(refund).to.changeTokenBalances(ethers, f.token, [f.client], [9n * PRICE]);
       expect(await f.escrow.balanceOf(f.coordinator.address)).to.equal(11n * COORDINATOR_FEE);
     });
@@ -307,7 +325,9 @@ describe("JobEscrow", () => {
       await f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig);
       const tx = f.escrow.connect(f.client).settle(jobId, await entries(f, jobId, [f.provider1], [3]));
       await expect(tx).to.not.emit(f.escrow, "VoucherRedeemed");
-      await expect(tx).to.emit(f.escrow, "JobSettled").withArgs(jobId, 5n * PRICE, 0);
+      await expect(tx)
+        .to.emit(f.escrow, "JobSettled")
+        .withArgs(jobId, 5n * PRICE, 0);
       expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(5n * NET);
     });
 
@@ -330,7 +350,10 @@ describe("JobEscrow", () => {
       await expect(client.settle(jobId, await entries(f, jobId, [f.provider1, f.provider1], [1, 2])))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowDuplicateProvider")
         .withArgs(f.provider1.address);
-      await expect(client.settle(jobId, await entries(f, jobId, [ZERO], [1]))).to.be.revertedWithCustomError(f.escrow, "JobEscrowZeroAddress");
+      await expect(client.settle(jobId, await entries(f, jobId, [ZERO], [1]))).to.be.revertedWithCustomError(
+        f.escrow,
+        "JobEscrowZeroAddress",
+      );
       await expect(client.settle(jobId, await entries(f, jobId, [f.provider1, f.provider2], [6, 5])))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
         .withArgs(jobId, 11, 10);
@@ -376,9 +399,7 @@ describe("JobEscrow", () => {
       expect([c.provider, c.deadlineAt, c.status]).to.deep.equal([f.provider1.address, until, Claim.Pending]);
       const claimed = await f.escrow.getJob(jobId);
       expect([claimed.reservedSeconds, claimed.pendingClaims]).to.deep.equal([1n, 1n]);
-      await expect(f.escrow.finalizeClaim(jobId, 2))
-        .to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimNotFinal")
-        .withArgs(until);
+      await expect(f.escrow.finalizeClaim(jobId, 2)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimNotFinal").withArgs(until);
       await increaseTo(until + 1n);
       await expect(f.escrow.connect(f.stranger).finalizeClaim(jobId, 2))
         .to.emit(f.escrow, "ClaimFinalized")
@@ -409,7 +430,10 @@ describe("JobEscrow", () => {
       expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(3n * NET);
       // A later voucher for 3 seconds owes nothing more.
       const three = await voucher(f, jobId, f.provider1.address, 3);
-      await expect(f.escrow.redeem(three.voucher, three.signature, three.allocated, three.allocationSig)).to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingOwed");
+      await expect(f.escrow.redeem(three.voucher, three.signature, three.allocated, three.allocationSig)).to.be.revertedWithCustomError(
+        f.escrow,
+        "JobEscrowNothingOwed",
+      );
     });
 
     it("lets the client dispute within the window; the arbiter pays", async () => {
@@ -422,7 +446,9 @@ describe("JobEscrow", () => {
       await expect(f.escrow.finalizeClaim(jobId, 1)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimNotFinal");
       const tx = f.escrow.connect(f.arbiter).resolveDispute(jobId, 1, true, 0);
       // The provider is paid its second and the client's bond.
-      await expect(tx).to.emit(f.escrow, "ClaimFinalized").withArgs(jobId, 1, f.provider2.address, NET + MESH);
+      await expect(tx)
+        .to.emit(f.escrow, "ClaimFinalized")
+        .withArgs(jobId, 1, f.provider2.address, NET + MESH);
       await expect(tx).to.emit(f.escrow, "DisputeResolved").withArgs(jobId, 1, true, 0, 0);
       expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(NET + MESH);
     });
@@ -432,8 +458,12 @@ describe("JobEscrow", () => {
       await f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider3)));
       await f.escrow.connect(f.client).dispute(jobId, 0);
       const tx = f.escrow.connect(f.arbiter).resolveDispute(jobId, 0, false, 25n * MESH);
-      await expect(tx).to.emit(f.escrow, "DisputeResolved").withArgs(jobId, 0, false, 25n * MESH, (25n * MESH) / 2n);
-      await expect(tx).to.emit(f.registry, "ProviderSlashed").withArgs(f.provider3.address, 25n * MESH, await f.escrow.getAddress());
+      await expect(tx)
+        .to.emit(f.escrow, "DisputeResolved")
+        .withArgs(jobId, 0, false, 25n * MESH, (25n * MESH) / 2n);
+      await expect(tx)
+        .to.emit(f.registry, "ProviderSlashed")
+        .withArgs(f.provider3.address, 25n * MESH, await f.escrow.getAddress());
       await expect(tx).to.changeTokenBalances(ethers, f.token, [f.registry, f.escrow], [-25n * MESH, 25n * MESH]);
       // The client gets its bond back and half the slash; the treasury the other half.
       expect(await f.escrow.balanceOf(f.client.address)).to.equal(MESH + (25n * MESH) / 2n);
@@ -515,7 +545,10 @@ describe("JobEscrow", () => {
       const { f, jobId } = await pastDeadline();
       const [a, cSig, d, pSig] = await claimArgs(f, jobId, 0, f.provider1);
       await expect(f.escrow.claim(a, cSig, { ...d, segment: 1 }, pSig)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimMismatch");
-      await expect(f.escrow.claim(a, cSig, { ...d, frameCount: 11 }, pSig)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimMismatch");
+      await expect(f.escrow.claim(a, cSig, { ...d, frameCount: 11 }, pSig)).to.be.revertedWithCustomError(
+        f.escrow,
+        "JobEscrowClaimMismatch",
+      );
       await expect(f.escrow.claim(a, cSig, { ...d, jobId: ethers.id("x") }, pSig)).to.be.revertedWithCustomError(
         f.escrow,
         "JobEscrowClaimMismatch",
@@ -527,7 +560,10 @@ describe("JobEscrow", () => {
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner")
         .withArgs(f.provider1.address);
       // The CID is covered by the provider's signature.
-      await expect(f.escrow.claim(a, cSig, { ...d, cid: "0x0155" }, pSig)).to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner");
+      await expect(f.escrow.claim(a, cSig, { ...d, cid: "0x0155" }, pSig)).to.be.revertedWithCustomError(
+        f.escrow,
+        "JobEscrowInvalidSigner",
+      );
       await expect(f.escrow.claim(...(await claimArgs(f, jobId, 0, f.stranger))))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowProviderNotActive")
         .withArgs(f.stranger.address);
@@ -690,7 +726,9 @@ describe("JobEscrow", () => {
         expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 0n, 2n]);
         await f.escrow.connect(f.client).dispute(jobId, 0);
         const tx = f.escrow.connect(f.arbiter).resolveDispute(jobId, 0, false, 25n * MESH);
-        await expect(tx).to.emit(f.escrow, "DisputeResolved").withArgs(jobId, 0, false, 25n * MESH, (25n * MESH) / 2n);
+        await expect(tx)
+          .to.emit(f.escrow, "DisputeResolved")
+          .withArgs(jobId, 0, false, 25n * MESH, (25n * MESH) / 2n);
         await expect(tx).to.changeTokenBalances(ethers, f.token, [f.registry, f.escrow], [-25n * MESH, 25n * MESH]);
         expect((await f.escrow.getClaim(jobId, 0)).status).to.equal(Claim.Refused);
         job = await f.escrow.getJob(jobId);
@@ -700,7 +738,9 @@ describe("JobEscrow", () => {
         await expect(f.escrow.finalizeClaim(jobId, 1)).to.emit(f.escrow, "ClaimFinalized").withArgs(jobId, 1, f.provider1.address, 0);
         expect(await f.escrow.paidSeconds(jobId, f.provider1.address)).to.equal(3n);
         expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(3n * NET);
-        await expect(f.escrow.refund(jobId)).to.emit(f.escrow, "JobRefunded").withArgs(jobId, 2n * PRICE);
+        await expect(f.escrow.refund(jobId))
+          .to.emit(f.escrow, "JobRefunded")
+          .withArgs(jobId, 2n * PRICE);
       });
 
       it("a refused claim frees the second its provider can no longer be paid, whichever claim reserved it", async () => {
@@ -751,7 +791,9 @@ describe("JobEscrow", () => {
       await increaseTo(deadline + CLAIM_WINDOW + 1n);
       // Anyone may trigger it; the money goes to the client.
       const tx = f.escrow.connect(f.stranger).refund(jobId);
-      await expect(tx).to.emit(f.escrow, "JobRefunded").withArgs(jobId, 7n * PRICE);
+      await expect(tx)
+        .to.emit(f.escrow, "JobRefunded")
+        .withArgs(jobId, 7n * PRICE);
       await expect(tx).to.changeTokenBalances(ethers, f.token, [f.client, f.stranger], [7n * PRICE, 0]);
       expect((await f.escrow.getJob(jobId)).status).to.equal(Status.Refunded);
       expect(await f.escrow.balanceOf(f.coordinator.address)).to.equal(3n * COORDINATOR_FEE);
@@ -772,7 +814,9 @@ describe("JobEscrow", () => {
       await increaseTo(deadline + CLAIM_WINDOW + 1n);
       await expect(f.escrow.refund(jobId)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimsPending").withArgs(jobId, 1);
       await f.escrow.connect(f.arbiter).resolveDispute(jobId, 0, true, 0);
-      await expect(f.escrow.refund(jobId)).to.emit(f.escrow, "JobRefunded").withArgs(jobId, 3n * PRICE);
+      await expect(f.escrow.refund(jobId))
+        .to.emit(f.escrow, "JobRefunded")
+        .withArgs(jobId, 3n * PRICE);
     });
   });
 
@@ -804,7 +848,9 @@ describe("JobEscrow", () => {
       await f.policy.connect(f.governance).setTreasury(f.stranger.address);
       expect(await f.escrow.balanceOf(f.treasury.address)).to.equal(0n);
       expect(await f.escrow.balanceOf(f.stranger.address)).to.equal(10n * TREASURY_FEE);
-      await expect(f.escrow.connect(f.stranger).withdraw()).to.emit(f.escrow, "Withdrawn").withArgs(f.stranger.address, 10n * TREASURY_FEE);
+      await expect(f.escrow.connect(f.stranger).withdraw())
+        .to.emit(f.escrow, "Withdrawn")
+        .withArgs(f.stranger.address, 10n * TREASURY_FEE);
     });
 
     it("refuses an empty balance and the zero address", async () => {

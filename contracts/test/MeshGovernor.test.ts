@@ -23,7 +23,8 @@ async function deploy() {
       },
     },
   });
-  const at = async <T>(name: string, c: { getAddress(): Promise<string> }) => (await ethers.getContractAt(name, await c.getAddress())) as unknown as T;
+  const at = async <T>(name: string, c: { getAddress(): Promise<string> }) =>
+    (await ethers.getContractAt(name, await c.getAddress())) as unknown as T;
   const token = await at<MeshToken>("MeshToken", deployed.token);
   const policy = await at<ContentPolicy>("ContentPolicy", deployed.policy);
   const governor = await at<MeshGovernor>("MeshGovernor", deployed.governor);
@@ -90,12 +91,18 @@ describe("MeshGovernor + MeshTimelock", () => {
     // The deployer gave up the timelock's admin role: it can neither schedule nor grant itself a role.
     const schedule = f.timelock
       .connect(f.deployer)
-      .schedule(await f.policy.getAddress(), 0, f.policy.interface.encodeFunctionData("setFees", [0, 0]), ethers.ZeroHash, ethers.ZeroHash, TIMELOCK_DELAY);
+      .schedule(
+        await f.policy.getAddress(),
+        0,
+        f.policy.interface.encodeFunctionData("setFees", [0, 0]),
+        ethers.ZeroHash,
+        ethers.ZeroHash,
+        TIMELOCK_DELAY,
+      );
     await expect(schedule).to.be.revertedWithCustomError(f.timelock, "AccessControlUnauthorizedAccount");
-    await expect(f.timelock.connect(f.deployer).grantRole(await f.timelock.PROPOSER_ROLE(), f.deployer.address)).to.be.revertedWithCustomError(
-      f.timelock,
-      "AccessControlUnauthorizedAccount",
-    );
+    await expect(
+      f.timelock.connect(f.deployer).grantRole(await f.timelock.PROPOSER_ROLE(), f.deployer.address),
+    ).to.be.revertedWithCustomError(f.timelock, "AccessControlUnauthorizedAccount");
     // The governor acts only through the timelock.
     await networkHelpers.impersonateAccount(await f.governor.getAddress());
     await networkHelpers.setBalance(await f.governor.getAddress(), 10n ** 18n);
@@ -125,7 +132,12 @@ describe("MeshGovernor + MeshTimelock", () => {
     const jobId = await f.escrow.connect(f.client).openJob.staticCall(SPEC, f.coordinator.address, 10, PRICE, deadline, 1);
     await f.escrow.connect(f.client).openJob(SPEC, f.coordinator.address, 10, PRICE, deadline, 1);
     // A cooperative settle: the coordinator allocated the provider the job's ten seconds and the provider acknowledges them.
-    const domain = { name: "Rendermesh", version: "1", chainId: (await ethers.provider.getNetwork()).chainId, verifyingContract: escrowAddress };
+    const domain = {
+      name: "Rendermesh",
+      version: "1",
+      chainId: (await ethers.provider.getNetwork()).chainId,
+      verifyingContract: escrowAddress,
+    };
     const message = { jobId, provider: f.provider.address, seconds: 10 };
     const fields = [
       { name: "jobId", type: "bytes32" },

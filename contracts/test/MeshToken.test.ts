@@ -41,7 +41,12 @@ describe("MeshToken", () => {
     const deadline = BigInt((await ethers.provider.getBlock("latest"))!.timestamp) + 60n;
     const sig = ethers.Signature.from(
       await owner!.signTypedData(
-        { name: "Rendermesh", version: "1", chainId: (await ethers.provider.getNetwork()).chainId, verifyingContract: await token.getAddress() },
+        {
+          name: "Rendermesh",
+          version: "1",
+          chainId: (await ethers.provider.getNetwork()).chainId,
+          verifyingContract: await token.getAddress(),
+        },
         {
           Permit: [
             { name: "owner", type: "address" },

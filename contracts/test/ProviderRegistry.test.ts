@@ -83,9 +83,10 @@ describe("ProviderRegistry", () => {
           { owner: f.bob.address, spender: await f.registry.getAddress(), value: MIN_STAKE, nonce: 0, deadline },
         ),
       );
-      await expect(
-        f.registry.connect(f.bob).registerWithPermit(PEER_B, ASK, [MODEL], MIN_STAKE, deadline, sig.v, sig.r, sig.s),
-      ).to.emit(f.registry, "ProviderRegistered");
+      await expect(f.registry.connect(f.bob).registerWithPermit(PEER_B, ASK, [MODEL], MIN_STAKE, deadline, sig.v, sig.r, sig.s)).to.emit(
+        f.registry,
+        "ProviderRegistered",
+      );
       expect(await f.registry.isActive(f.bob.address)).to.equal(true);
       // A permit that is not the caller's fails, and without an allowance so does the registration.
       await f.token.connect(f.stranger).approve(await f.registry.getAddress(), 0);
@@ -103,7 +104,10 @@ describe("ProviderRegistry", () => {
       await expect(r.connect(f.bob).register(PEER_A, ASK, [MODEL], MIN_STAKE))
         .to.be.revertedWithCustomError(r, "ProviderRegistryPeerIdTaken")
         .withArgs(PEER_A, f.alice.address);
-      await expect(r.connect(f.bob).register("0x", ASK, [MODEL], MIN_STAKE)).to.be.revertedWithCustomError(r, "ProviderRegistryInvalidPeerId");
+      await expect(r.connect(f.bob).register("0x", ASK, [MODEL], MIN_STAKE)).to.be.revertedWithCustomError(
+        r,
+        "ProviderRegistryInvalidPeerId",
+      );
       await expect(r.connect(f.bob).register(`0x${"11".repeat(513)}`, ASK, [MODEL], MIN_STAKE)).to.be.revertedWithCustomError(
         r,
         "ProviderRegistryInvalidPeerId",
@@ -175,7 +179,9 @@ describe("ProviderRegistry", () => {
       expect(await f.registry.isActive(f.alice.address)).to.equal(false);
       const p = await f.registry.getProvider(f.alice.address);
       expect([p.stake, p.unstakeAmount, p.unstakeAvailableAt]).to.deep.equal([MIN_STAKE - MESH, MESH, at]);
-      await expect(f.registry.connect(f.alice).withdrawStake()).to.be.revertedWithCustomError(f.registry, "ProviderRegistryUnstakeNotReady").withArgs(at);
+      await expect(f.registry.connect(f.alice).withdrawStake())
+        .to.be.revertedWithCustomError(f.registry, "ProviderRegistryUnstakeNotReady")
+        .withArgs(at);
       await networkHelpers.time.increaseTo(at);
       const w = f.registry.connect(f.alice).withdrawStake();
       await expect(w).to.emit(f.registry, "StakeWithdrawn").withArgs(f.alice.address, MESH);
@@ -290,7 +296,9 @@ describe("ProviderRegistry", () => {
       expect(dir.size).to.equal(2);
       for (const [address, entry] of dir) {
         const p = await f.registry.getProvider(address);
-        expect({ peerId: p.peerId, stake: p.stake, ask: p.askPerSecond, models: [...p.models], pending: p.unstakeAmount }).to.deep.equal(entry);
+        expect({ peerId: p.peerId, stake: p.stake, ask: p.askPerSecond, models: [...p.models], pending: p.unstakeAmount }).to.deep.equal(
+          entry,
+        );
       }
     });
   });

@@ -107,11 +107,17 @@ function lineOf(p: DevProcess, pattern: RegExp, what: string): Promise<RegExpExe
       }
     };
     p.child.stdout!.on("data", onData);
-    p.child.once("exit", (code) => reject(new Error(`${what}: the process exited with code ${code} before it printed ${pattern}; see ${p.logFile}`)));
+    p.child.once("exit", (code) =>
+      reject(new Error(`${what}: the process exited with code ${code} before it printed ${pattern}; see ${p.logFile}`)),
+    );
   });
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, opts: { timeoutMs: number; child?: ChildProcess; logFile?: string }): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  opts: { timeoutMs: number; child?: ChildProcess; logFile?: string },
+): Promise<T> {
   const until = Date.now() + opts.timeoutMs;
   let lastErr: unknown;
   while (Date.now() < until) {
@@ -126,7 +132,9 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, opts: 
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what}: not ready after ${opts.timeoutMs / 1000} s${opts.logFile ? `; see ${opts.logFile}` : ""}${lastErr ? ` (${String(lastErr)})` : ""}`);
+  throw new Error(
+    `${what}: not ready after ${opts.timeoutMs / 1000} s${opts.logFile ? `; see ${opts.logFile}` : ""}${lastErr ? ` (${String(lastErr)})` : ""}`,
+  );
 }
 
 function startProcess(name: string, args: string[], env: Record<string, string>, logDir: string): DevProcess {
@@ -179,12 +187,25 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
     // Hardhat's own CLI, not the scripts/hardhat.ts wrapper: the pid recorded (and signalled) is the node that serves.
     // Its stdout is a pipe, so it runs non-interactive; telemetry is off as in scripts/hardhat.ts.
     const hardhatBin = join(repoRoot, "node_modules", "hardhat", "dist", "src", "cli.js");
-    const hardhat = startProcess("hardhat-node", [hardhatBin, "node", "--hostname", "127.0.0.1", "--port", String(opts.rpcPort ?? 0)], { HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" }, logDir);
+    const hardhat = startProcess(
+      "hardhat-node",
+      [hardhatBin, "node", "--hostname", "127.0.0.1", "--port", String(opts.rpcPort ?? 0)],
+      { HARDHAT_DISABLE_TELEMETRY: "true", FORCE_COLOR: "0" },
+      logDir,
+    );
     processes.push(hardhat);
-    const [, rpcUrl] = (await lineOf(hardhat, /Started HTTP and WebSocket JSON-RPC server at (http:\/\/[0-9.]+:\d+)/, "Hardhat node")) as unknown as [string, string];
+    const [, rpcUrl] = (await lineOf(
+      hardhat,
+      /Started HTTP and WebSocket JSON-RPC server at (http:\/\/[0-9.]+:\d+)/,
+      "Hardhat node",
+    )) as unknown as [string, string];
     log(`Hardhat node on ${rpcUrl}`);
     // The banner is printed once the server listens: one request answers.
-    const res = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
+    const res = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    });
     const chainId = Number(((await res.json()) as { result: string }).result);
     const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, pollingInterval: 200, cacheTimeout: -1 });
 
@@ -267,7 +288,14 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       log(`starting provider ${i + 1} ${acct.address}`);
       const p = startProcess(
         `provider-${i + 1}`,
-        [opts.providerScript?.(i) ?? join(repoRoot, "packages", "provider-node", "bin", "rendermesh-provider.js"), "start", "--register", "--stake", "1000", "--yes"],
+        [
+          opts.providerScript?.(i) ?? join(repoRoot, "packages", "provider-node", "bin", "rendermesh-provider.js"),
+          "start",
+          "--register",
+          "--stake",
+          "1000",
+          "--yes",
+        ],
         {
           RENDERMESH_PRIVATE_KEY: acct.privateKey,
           RENDERMESH_PROVIDER_RPC_URL: rpcUrl,
@@ -304,7 +332,9 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       await waitFor(
         `provider ${i + 1} announced to the coordinator`,
         async () => {
-          const { providers: list } = (await httpJson(`${httpUrl}/api/providers`)) as { providers: Array<{ address: string; live: boolean }> };
+          const { providers: list } = (await httpJson(`${httpUrl}/api/providers`)) as {
+            providers: Array<{ address: string; live: boolean }>;
+          };
           return list.some((x) => x.address.toLowerCase() === addr && x.live) ? true : undefined;
         },
         { timeoutMs: 180_000, child: p.child, logFile: p.logFile },
@@ -335,13 +365,23 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
       logDir,
     );
     processes.push(arb);
-    const [, arbMetrics] = (await lineOf(arb, /^arbiter \S+ watching escrow \S+; metrics at (http:\/\/\S+)/, "arbiter")) as unknown as [string, string];
+    const [, arbMetrics] = (await lineOf(arb, /^arbiter \S+ watching escrow \S+; metrics at (http:\/\/\S+)/, "arbiter")) as unknown as [
+      string,
+      string,
+    ];
 
     const dev: DevNetwork = {
       rpcUrl,
       chainId,
       deploymentFile,
-      coordinator: { address: coordinator.address, peerId: coordPeerId, multiaddrs: [coordMultiaddr], httpUrl, pid: coord.child.pid, dataDir: coordDir },
+      coordinator: {
+        address: coordinator.address,
+        peerId: coordPeerId,
+        multiaddrs: [coordMultiaddr],
+        httpUrl,
+        pid: coord.child.pid,
+        dataDir: coordDir,
+      },
       providers: providerInfos,
       accounts: { deployer, client, coordinator, providers, dao, arbiter },
       arbiter: { address: arbiter.address, metricsUrl: arbMetrics, pid: arb.child.pid, dataDir: arbDir },
@@ -376,7 +416,11 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
         // A coordinator comes back where its peers know it: the same libp2p and HTTP ports it had.
         const env =
           name === "coordinator"
-            ? { ...old.env, RENDERMESH_COORDINATOR_LISTEN: `/ip4/127.0.0.1/tcp/${/\/tcp\/(\d+)/.exec(coordMultiaddr)![1]}`, RENDERMESH_COORDINATOR_HTTP_PORT: new URL(httpUrl).port }
+            ? {
+                ...old.env,
+                RENDERMESH_COORDINATOR_LISTEN: `/ip4/127.0.0.1/tcp/${/\/tcp\/(\d+)/.exec(coordMultiaddr)![1]}`,
+                RENDERMESH_COORDINATOR_HTTP_PORT: new URL(httpUrl).port,
+              }
             : old.env;
         const p = startProcess(old.name, old.args, env, logDir);
         processes[i] = p;

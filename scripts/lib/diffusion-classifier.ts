@@ -70,7 +70,10 @@ export function classifyClip(frames: readonly Uint8Array[], size: number): ClipL
     for (let y = 0; y < size; y++)
       for (let x = 0; x < size; x++) {
         const i = (y * size + x) * 3;
-        const d = ((f[i] as number) - (bg[0] as number)) ** 2 + ((f[i + 1] as number) - (bg[1] as number)) ** 2 + ((f[i + 2] as number) - (bg[2] as number)) ** 2;
+        const d =
+          ((f[i] as number) - (bg[0] as number)) ** 2 +
+          ((f[i + 1] as number) - (bg[1] as number)) ** 2 +
+          ((f[i + 2] as number) - (bg[2] as number)) ** 2;
         if (d < 90 * 90) continue;
         cx += x;
         cy += y;
@@ -98,8 +101,8 @@ export function classifyClip(frames: readonly Uint8Array[], size: number): ClipL
     const b = seen[seen.length - 1] as [number, number];
     const dx = b[0] - a[0];
     const dy = b[1] - a[1];
-    if (Math.max(Math.abs(dx), Math.abs(dy)) > 4) direction = Math.abs(dx) > Math.abs(dy) ? (dx < 0 ? "left" : "right") : dy < 0 ? "up" : "down";
+    if (Math.max(Math.abs(dx), Math.abs(dy)) > 4)
+      direction = Math.abs(dx) > Math.abs(dy) ? (dx < 0 ? "left" : "right") : dy < 0 ? "up" : "down";
   }
   return { colour, shape, direction, background };
 }
-

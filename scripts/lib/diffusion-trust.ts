@@ -26,7 +26,20 @@ registerHooks({
 const shared = await import("../../packages/shared/src/model/index.ts");
 const media = await import("../../packages/shared/src/media/index.ts");
 const { caption, COLOURS, DIRECTIONS, SHAPES } = await import("./diffusion-classifier.ts");
-const { loadPipeline, PipelineRunner, segmentNoise, createScheduler, guide, encodeTrace, publishTrace, MemoryTraceStore, verifyTrace, quantiseWeights, mapFloatInitializers, Xoshiro128 } = shared;
+const {
+  loadPipeline,
+  PipelineRunner,
+  segmentNoise,
+  createScheduler,
+  guide,
+  encodeTrace,
+  publishTrace,
+  MemoryTraceStore,
+  verifyTrace,
+  quantiseWeights,
+  mapFloatInitializers,
+  Xoshiro128,
+} = shared;
 type Pipeline = Awaited<ReturnType<typeof loadPipeline>>;
 type Runner = Awaited<ReturnType<typeof PipelineRunner.create>>;
 type Generation = Awaited<ReturnType<Runner["generate"]>>;
@@ -79,7 +92,11 @@ const cpuMs = () => {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** Generation with every other step's denoiser output reused from the step before (optionally disguised with noise). */
-async function generateSkipping(runner: Runner, opts: { prompt: string; seed: number; segment: number }, disguise: boolean): Promise<Generation> {
+async function generateSkipping(
+  runner: Runner,
+  opts: { prompt: string; seed: number; segment: number },
+  disguise: boolean,
+): Promise<Generation> {
   const m = runner.manifest;
   const steps = m.sampling.steps.default;
   const g = m.sampling.guidance.default;
@@ -88,21 +105,42 @@ async function generateSkipping(runner: Runner, opts: { prompt: string; seed: nu
   const s = createScheduler(m.scheduler);
   s.setTimesteps(steps);
   const dims = shared.latentShape(m, m.video.width, m.video.height, m.video.framesPerClip);
-  let sample = segmentNoise(opts.seed, opts.segment, dims.reduce((a, b) => a * b, 1));
+  let sample = segmentNoise(
+    opts.seed,
+    opts.segment,
+    dims.reduce((a, b) => a * b, 1),
+  );
   const rng = new Xoshiro128(opts.seed, 77);
   const trace: Generation["trace"]["steps"] = [];
   let last: { cond: Float32Array; uncond?: Float32Array } | undefined;
   for (const [i, t] of s.timesteps.entries()) {
     let out: { cond: Float32Array; uncond?: Float32Array };
     if (i % 2 === 1 && last) {
-      out = disguise ? { cond: last.cond.map((v) => v * (1 + 1e-6 * (rng.next() - 0.5))), uncond: (last.uncond as Float32Array).map((v) => v * (1 + 1e-6 * (rng.next() - 0.5))) } : last;
+      out = disguise
+        ? {
+            cond: last.cond.map((v) => v * (1 + 1e-6 * (rng.next() - 0.5))),
+            uncond: (last.uncond as Float32Array).map((v) => v * (1 + 1e-6 * (rng.next() - 0.5))),
+          }
+        : last;
     } else out = await runner.denoise({ data: sample, dims }, t, cond, uncond);
     last = out;
     trace.push({ t, latent: sample, cond: out.cond, uncond: out.uncond });
     sample = s.step(guide(out.cond, out.uncond as Float32Array, g), t, sample);
   }
   const frames = await runner.decodeFrames({ data: sample, dims }, m.video.width, m.video.height, m.video.framesPerClip);
-  return { frames, trace: { pipeline: m.id, seed: opts.seed, segment: opts.segment, guidance: g, latentDims: dims, text: { dims: cond.dims, cond: cond.data, uncond: uncond.data }, steps: trace, final: sample } };
+  return {
+    frames,
+    trace: {
+      pipeline: m.id,
+      seed: opts.seed,
+      segment: opts.segment,
+      guidance: g,
+      latentDims: dims,
+      text: { dims: cond.dims, cond: cond.data, uncond: uncond.data },
+      steps: trace,
+      final: sample,
+    },
+  };
 }
 
 async function h264(frames: Uint8Array[], w: number, h: number, fps: number, crf?: number): Promise<Uint8Array[]> {
@@ -111,7 +149,30 @@ async function h264(frames: Uint8Array[], w: number, h: number, fps: number, crf
   try {
     const out = join(dir, "low.mp4");
     await media.runFfmpeg(
-      ["-hide_banner", "-nostdin", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", `${w}x${h}`, "-framerate", String(fps), "-i", "pipe:0", "-c:v", "libx264", "-crf", String(crf), "-pix_fmt", "yuv420p", "-y", out],
+      [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-video_size",
+        `${w}x${h}`,
+        "-framerate",
+        String(fps),
+        "-i",
+        "pipe:0",
+        "-c:v",
+        "libx264",
+        "-crf",
+        String(crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-y",
+        out,
+      ],
       {
         what: "encode low quality",
         input: async (stdin: NodeJS.WritableStream) => {
@@ -126,7 +187,13 @@ async function h264(frames: Uint8Array[], w: number, h: number, fps: number, crf
   }
 }
 
-export async function runTrustStudy(options: { pipelinePath: string; perClass: number; k?: number; seed?: number; log?: (line: string) => void }): Promise<TrustStudyResult> {
+export async function runTrustStudy(options: {
+  pipelinePath: string;
+  perClass: number;
+  k?: number;
+  seed?: number;
+  log?: (line: string) => void;
+}): Promise<TrustStudyResult> {
   const log = options.log ?? (() => {});
   const base: Pipeline = await loadPipeline(options.pipelinePath);
   const m = base.manifest;
@@ -139,7 +206,8 @@ export async function runTrustStudy(options: { pipelinePath: string; perClass: n
       for (const x of v) max = Math.max(max, Math.abs(x));
       return v.map((x) => x + 0.1 * max * (rngW.next() * 2 - 1));
     });
-  const open = (p: Pipeline, threads: number, guidanceBatch: 1 | 2) => PipelineRunner.create({ pipeline: p, device: "cpu", threads, guidanceBatch, logger: silent });
+  const open = (p: Pipeline, threads: number, guidanceBatch: 1 | 2) =>
+    PipelineRunner.create({ pipeline: p, device: "cpu", threads, guidanceBatch, logger: silent });
   const verifier = await open(base, 1, 2);
   const honest = [await open(base, 1, 2), await open(base, 2, 1), await open(base, 2, 2)];
   const other = await open(variant({ textEncoder: perturb(base.files.textEncoder), denoiser: perturb(base.files.denoiser) }), 1, 2);
@@ -211,7 +279,16 @@ export async function runTrustStudy(options: { pipelinePath: string; perClass: n
         const v0 = cpuMs();
         const verdict = await verifyTrace({ runner: verifier, job, root, store, frames, k: options.k });
         if (cls === HONEST[0]) verifyCpu.push(cpuMs() - v0);
-        const r = (classes[cls] ??= { n: 0, accepted: 0, refusedBy: {}, maxDenoiserRelL2: 0, minDenoiserRelL2: Infinity, maxTextRelL2: 0, minTilePsnrDb: Infinity, minNeighbourRelL2: Infinity });
+        const r = (classes[cls] ??= {
+          n: 0,
+          accepted: 0,
+          refusedBy: {},
+          maxDenoiserRelL2: 0,
+          minDenoiserRelL2: Infinity,
+          maxTextRelL2: 0,
+          minTilePsnrDb: Infinity,
+          minNeighbourRelL2: Infinity,
+        });
         r.n++;
         if (verdict.ok) r.accepted++;
         else r.refusedBy[verdict.check as string] = (r.refusedBy[verdict.check as string] ?? 0) + 1;
@@ -230,7 +307,9 @@ export async function runTrustStudy(options: { pipelinePath: string; perClass: n
           if (verdict.ok) wrongAccepted++;
         }
       }
-      log(`round ${i + 1}/${options.perClass}: ${honestRefused}/${honestTotal} honest refused, ${wrongAccepted}/${wrongTotal} wrong accepted`);
+      log(
+        `round ${i + 1}/${options.perClass}: ${honestRefused}/${honestTotal} honest refused, ${wrongAccepted}/${wrongTotal} wrong accepted`,
+      );
     }
   } finally {
     await Promise.allSettled(runners.map((r) => r.close()));

@@ -94,7 +94,15 @@ export function runProviderCompliance(name: string, factory: RenderProviderFacto
     }, 60_000);
 
     const size = () => setup.size ?? { width: 64, height: 64, fps: 4 };
-    const makeSpec = (over: Partial<JobSpec> = {}): JobSpec => ({ v: 1, model: setup.model, prompt: "a lighthouse at dusk, slow waves", seed: 11, seconds: 2, ...size(), ...over });
+    const makeSpec = (over: Partial<JobSpec> = {}): JobSpec => ({
+      v: 1,
+      model: setup.model,
+      prompt: "a lighthouse at dusk, slow waves",
+      seed: 11,
+      seconds: 2,
+      ...size(),
+      ...over,
+    });
 
     async function assignmentFor(jobId: `0x${string}`, spec: JobSpec, segment: number, over: { deadline?: number; signer?: Signer } = {}) {
       const range = segmentFrames(spec, segment);
@@ -204,7 +212,10 @@ export function runProviderCompliance(name: string, factory: RenderProviderFacto
     test("error: a lapsed assignment is refused with ASSIGNMENT_EXPIRED", async () => {
       const spec = makeSpec({ seed: 18 });
       const { jobId } = await setup.chain.openJob({ spec });
-      expectRefusal(await send(request(spec, await assignmentFor(jobId, spec, 0, { deadline: Math.floor(Date.now() / 1000) - 5 }))), "ASSIGNMENT_EXPIRED");
+      expectRefusal(
+        await send(request(spec, await assignmentFor(jobId, spec, 0, { deadline: Math.floor(Date.now() / 1000) - 5 }))),
+        "ASSIGNMENT_EXPIRED",
+      );
     }, 60_000);
 
     test("error: an assignment on another chain is refused with WRONG_CHAIN", async () => {

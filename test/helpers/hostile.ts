@@ -18,7 +18,17 @@ const ASK = MESH / 1000n;
 export const PRICE = (2n * MESH) / 1000n;
 
 export function spec(over: Partial<JobSpec> = {}): JobSpec {
-  return { v: 1, model: MODEL as `0x${string}`, prompt: "a red sunrise over the sea", seed: 7, seconds: 4, fps: 4, width: 32, height: 32, ...over };
+  return {
+    v: 1,
+    model: MODEL as `0x${string}`,
+    prompt: "a red sunrise over the sea",
+    seed: 7,
+    seconds: 4,
+    fps: 4,
+    width: 32,
+    height: 32,
+    ...over,
+  };
 }
 
 const QUOTE = { type: "quote", spec: { model: MODEL, seconds: 1, fps: 4, width: 32, height: 32 } } as const;
@@ -39,9 +49,29 @@ export class Stack {
 
   async coordinator(over: Record<string, unknown> = {}, livenessMs?: number, log?: Logger): Promise<Coordinator> {
     const dir = tempDir("rm-hostile-");
-    const config = CoordinatorConfig.parse({ dataDir: dir.dir, httpPort: 0, heartbeatIntervalMs: 1000, referenceWidth: 32, referenceHeight: 32, referenceFps: 4, logLevel: "silent", segmentGraceSeconds: 3, ...over });
-    const chain = new EthersChain({ rpcUrl: this.chain.rpcUrl, deployment: this.chain.deployment, signer: new Wallet(account(1).privateKey), pollingIntervalMs: 200 });
-    const c = new Coordinator(config, { chain, supervisor: { tickMs: 100, graceMs: 3000, resumeGraceMs: 3000 }, ...(livenessMs ? { livenessMs } : {}), ...(log ? { log } : {}) });
+    const config = CoordinatorConfig.parse({
+      dataDir: dir.dir,
+      httpPort: 0,
+      heartbeatIntervalMs: 1000,
+      referenceWidth: 32,
+      referenceHeight: 32,
+      referenceFps: 4,
+      logLevel: "silent",
+      segmentGraceSeconds: 3,
+      ...over,
+    });
+    const chain = new EthersChain({
+      rpcUrl: this.chain.rpcUrl,
+      deployment: this.chain.deployment,
+      signer: new Wallet(account(1).privateKey),
+      pollingIntervalMs: 200,
+    });
+    const c = new Coordinator(config, {
+      chain,
+      supervisor: { tickMs: 100, graceMs: 3000, resumeGraceMs: 3000 },
+      ...(livenessMs ? { livenessMs } : {}),
+      ...(log ? { log } : {}),
+    });
     await c.start();
     this.push(() => dir.cleanup());
     this.push(() => c.stop());
@@ -50,7 +80,16 @@ export class Stack {
 
   async provider(coordinatorAddr: string, over: Partial<ConstructorParameters<typeof TestProvider>[0]> = {}): Promise<TestProvider> {
     const wallet = new Wallet(account(this.nextProvider++).privateKey);
-    const p = new TestProvider({ wallet, chainId: this.chain.deployment.chainId, escrow: this.chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub", msPerFrame: 20, ...over });
+    const p = new TestProvider({
+      wallet,
+      chainId: this.chain.deployment.chainId,
+      escrow: this.chain.deployment.escrow,
+      model: MODEL,
+      askPerSecond: ASK,
+      render: "stub",
+      msPerFrame: 20,
+      ...over,
+    });
     await p.start();
     this.push(() => p.stop());
     await registerProvider(this.chain, wallet, p.node.peerId, ASK);

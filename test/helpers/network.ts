@@ -25,7 +25,11 @@ export interface CliResult {
 }
 
 /** Runs `rendermesh …` as a user would, against the dev network in `devFile`. */
-export function runCli(args: string[], devFile: string, opts: { onStdout?: (chunk: string) => void; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  devFile: string,
+  opts: { onStdout?: (chunk: string) => void; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: repoRoot,
@@ -49,7 +53,13 @@ export interface ManifestLite {
   spec: { seconds: number; fps: number; width: number; height: number };
   segments: Array<{ segment: number; provider: string; cid: string }>;
   rejections: Array<{ segment: number; provider: string; check: string }>;
-  payments: { providers: Array<{ provider: string; seconds: number; amount: string }>; coordinatorFee: string; treasuryFee: string; refund: string; deposit: string };
+  payments: {
+    providers: Array<{ provider: string; seconds: number; amount: string }>;
+    coordinatorFee: string;
+    treasuryFee: string;
+    refund: string;
+    deposit: string;
+  };
   video: { file: string; frames: number } | null;
 }
 

@@ -114,8 +114,7 @@ export function escrowFixture(connection: NetworkConnection) {
   const { ethers, networkHelpers } = connection;
 
   async function deploy() {
-    const [deployer, governance, client, coordinator, provider1, provider2, provider3, arbiter, treasury, stranger] =
-      await signers(ethers);
+    const [deployer, governance, client, coordinator, provider1, provider2, provider3, arbiter, treasury, stranger] = await signers(ethers);
     const token = (await ethers.deployContract("MeshToken", [deployer.address, 1_000_000_000n * MESH])) as unknown as MeshToken;
     const policy = (await ethers.deployContract("ContentPolicy", [
       governance.address,

@@ -86,10 +86,12 @@ export class Arbiter {
     if (this.#listening) return;
     this.#listening = true;
     void this.#init.provider.on("block", (block: number) => {
-      this.#queue = this.#queue.then(() => this.catchUp(block).then(
-        () => undefined,
-        (err: unknown) => this.#init.logger.error({ err, block }, "dispute scan failed; it is retried on the next block"),
-      ));
+      this.#queue = this.#queue.then(() =>
+        this.catchUp(block).then(
+          () => undefined,
+          (err: unknown) => this.#init.logger.error({ err, block }, "dispute scan failed; it is retried on the next block"),
+        ),
+      );
     });
   }
 
@@ -151,9 +153,11 @@ export class Arbiter {
     const { contracts, specs, verifier, chainId } = this.#init;
     const job = await contracts.escrow.getJob(jobId);
     const spec = trustedSpec(await specs.spec(jobId).catch(() => undefined), String(job.specHash));
-    if (!spec) return { verdict: "leave", reason: "no spec that matches the job's on-chain spec hash could be had; the timeout pays the provider" };
+    if (!spec)
+      return { verdict: "leave", reason: "no spec that matches the job's on-chain spec hash could be had; the timeout pays the provider" };
     const evidence = await readClaimEvidence(contracts.escrow, this.#init.provider, jobId, segment, block);
-    if (!evidence) return { verdict: "leave", reason: "the claim's signed messages are not in a direct claim call; the timeout pays the provider" };
+    if (!evidence)
+      return { verdict: "leave", reason: "the claim's signed messages are not in a direct claim call; the timeout pays the provider" };
     if (evidence.delivery.delivery.cid === "") return { verdict: "refuse", reason: "the claim's receipt names bytes that are not a CID" };
     const multiaddrs = (await specs.multiaddrs?.(evidence.provider).catch(() => [])) ?? [];
     const result = await verifier.verify(

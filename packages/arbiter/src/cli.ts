@@ -42,7 +42,8 @@ const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(",").fi
 
 function intOption(value: string | undefined, name: string, min: number): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer of at least ${min}, not ${JSON.stringify(value)}.`);
+  if (!/^-?\d+$/.test(value) || Number(value) < min)
+    throw new UsageError(`--${name} must be an integer of at least ${min}, not ${JSON.stringify(value)}.`);
   return Number(value);
 }
 
@@ -69,11 +70,17 @@ function dataDirOf(o: CommonOptions): string {
 
 export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void): Command {
   const program = new Command("rendermesh-arbiter")
-    .description("Rendermesh arbiter: resolves disputed segment claims by running the client's verification, then pays or refuses and slashes on chain.")
+    .description(
+      "Rendermesh arbiter: resolves disputed segment claims by running the client's verification, then pays or refuses and slashes on chain.",
+    )
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()), outputError: () => undefined })
     .exitOverride();
 
-  common(program.command("run").description("Catch up on disputes since the journal's last block, then watch for new ones (--once: catch up and exit)"))
+  common(
+    program
+      .command("run")
+      .description("Catch up on disputes since the journal's last block, then watch for new ones (--once: catch up and exit)"),
+  )
     .option("--once", "resolve the disputes raised so far and exit")
     .option("--from-block <n>", "first block to scan on a fresh journal (default 0)")
     .option("--slash <amount>", "stake in base units to slash on a refused claim (default: the policy's minimum provider stake)")
@@ -86,13 +93,17 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
       const json = o.json === true;
       const fromBlock = intOption(o.fromBlock, "from-block", 0);
       const metricsPort = intOption(o.metricsPort, "metrics-port", -1) ?? 9466;
-      if (o.slash !== undefined && !/^\d+$/.test(o.slash)) throw new UsageError(`--slash must be an amount in base units, not ${JSON.stringify(o.slash)}.`);
+      if (o.slash !== undefined && !/^\d+$/.test(o.slash))
+        throw new UsageError(`--slash must be an amount in base units, not ${JSON.stringify(o.slash)}.`);
       const logger = createLogger({ name: "arbiter", level: json ? "warn" : "info", destination: process.stderr });
       let raw: unknown;
       try {
         raw = JSON.parse(readFileSync(o.deployment!, "utf8"));
       } catch (cause) {
-        throw new ConfigError(`Cannot read the deployment file ${o.deployment}.`, { cause, hint: "Pass --deployment deployments/<chainId>.json (written by `pnpm deploy` or `pnpm dev`)." });
+        throw new ConfigError(`Cannot read the deployment file ${o.deployment}.`, {
+          cause,
+          hint: "Pass --deployment deployments/<chainId>.json (written by `pnpm deploy` or `pnpm dev`).",
+        });
       }
       const deployment = parseDeployment(raw, o.deployment);
       const provider = new JsonRpcProvider(o.rpcUrl ?? "http://127.0.0.1:8545", undefined, { polling: true, pollingInterval: 1000 });
@@ -100,7 +111,10 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
       const contracts = connectContracts(new NonceManager(wallet), deployment);
       const arbiterAddress = String(await contracts.policy.arbiter());
       if (arbiterAddress.toLowerCase() !== wallet.address.toLowerCase()) {
-        logger.warn({ arbiter: arbiterAddress, wallet: wallet.address }, "this wallet is not the policy's arbiter: resolutions will revert until the DAO appoints it (set-arbiter)");
+        logger.warn(
+          { arbiter: arbiterAddress, wallet: wallet.address },
+          "this wallet is not the policy's arbiter: resolutions will revert until the DAO appoints it (set-arbiter)",
+        );
       }
       const dir = dataDirOf(o);
       const journal = new ArbiterJournal(join(dir, "arbiter.db"));
@@ -130,7 +144,9 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
         const outcomes = await arbiter.catchUp();
         if (o.once) {
           print(io, json, { ok: true, arbiter: wallet.address, outcomes }, () =>
-            outcomes.length === 0 ? ["no disputes to resolve"] : outcomes.map((x) => `${x.jobId} segment ${x.segment}: ${x.verdict} (${x.reason})${x.tx ? ` tx ${x.tx}` : ""}`),
+            outcomes.length === 0
+              ? ["no disputes to resolve"]
+              : outcomes.map((x) => `${x.jobId} segment ${x.segment}: ${x.verdict} (${x.reason})${x.tx ? ` tx ${x.tx}` : ""}`),
           );
           await stop();
           return;
@@ -162,7 +178,12 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
       try {
         const rows = journal.all();
         print(io, o.json === true, { ok: true, disputes: rows, lastBlock: journal.lastBlock() ?? null }, () =>
-          rows.length === 0 ? ["no disputes seen"] : rows.map((r) => `${r.jobId} segment ${r.segment} (block ${r.block}): ${r.verdict ?? "undecided"}${r.tx ? ` tx ${r.tx}` : ""}${r.reason ? ` — ${r.reason}` : ""}`),
+          rows.length === 0
+            ? ["no disputes seen"]
+            : rows.map(
+                (r) =>
+                  `${r.jobId} segment ${r.segment} (block ${r.block}): ${r.verdict ?? "undecided"}${r.tx ? ` tx ${r.tx}` : ""}${r.reason ? ` — ${r.reason}` : ""}`,
+              ),
         );
       } finally {
         journal.close();

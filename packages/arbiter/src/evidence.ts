@@ -18,7 +18,13 @@ const cidString = (hex: string): string => CID.decode(getBytes(hex)).toString();
  * undefined when the claim was not sent as a direct `claim` call (a contract wallet's batch, say): the arbiter
  * then has no evidence and leaves the dispute to the timeout, which pays the provider.
  */
-export async function readClaimEvidence(escrow: JobEscrowContract, provider: Provider, jobId: string, segment: number, block: number): Promise<ClaimEvidence | undefined> {
+export async function readClaimEvidence(
+  escrow: JobEscrowContract,
+  provider: Provider,
+  jobId: string,
+  segment: number,
+  block: number,
+): Promise<ClaimEvidence | undefined> {
   const logs = await escrow.queryFilter(escrow.filters.SegmentClaimed!(jobId, segment), 0, block);
   const log = logs.at(-1);
   if (!log) return undefined;
@@ -51,11 +57,25 @@ export async function readClaimEvidence(escrow: JobEscrowContract, provider: Pro
   return {
     provider: a.provider,
     assignment: {
-      assignment: { jobId: a.jobId, segment: Number(a.segment), firstFrame: Number(a.firstFrame), frameCount: Number(a.frameCount), provider: a.provider, deadline: Number(a.deadline) },
+      assignment: {
+        jobId: a.jobId,
+        segment: Number(a.segment),
+        firstFrame: Number(a.firstFrame),
+        frameCount: Number(a.frameCount),
+        provider: a.provider,
+        deadline: Number(a.deadline),
+      },
       signature: coordinatorSig,
     },
     delivery: {
-      delivery: { jobId: d.jobId, segment: Number(d.segment), cid, sha256: d.sha256, frameCount: Number(d.frameCount), ...(trace === undefined ? {} : { trace }) },
+      delivery: {
+        jobId: d.jobId,
+        segment: Number(d.segment),
+        cid,
+        sha256: d.sha256,
+        frameCount: Number(d.frameCount),
+        ...(trace === undefined ? {} : { trace }),
+      },
       signature: providerSig,
     },
   } as ClaimEvidence;

@@ -43,7 +43,9 @@ export class ArbiterJournal {
   }
 
   setLastBlock(block: number): void {
-    this.#db.prepare("INSERT INTO cursor (id, block) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET block = MAX(block, excluded.block)").run(block);
+    this.#db
+      .prepare("INSERT INTO cursor (id, block) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET block = MAX(block, excluded.block)")
+      .run(block);
   }
 
   /** Records a dispute once; returns its row (the stored one if it was seen before). */
@@ -60,15 +62,21 @@ export class ArbiterJournal {
   }
 
   decide(jobId: string, segment: number, block: number, verdict: Verdict, reason: string): void {
-    this.#db.prepare("UPDATE disputes SET verdict = ?, reason = ? WHERE job_id = ? AND segment = ? AND block = ?").run(verdict, reason, jobId.toLowerCase(), segment, block);
+    this.#db
+      .prepare("UPDATE disputes SET verdict = ?, reason = ? WHERE job_id = ? AND segment = ? AND block = ?")
+      .run(verdict, reason, jobId.toLowerCase(), segment, block);
   }
 
   resolved(jobId: string, segment: number, block: number, tx: string): void {
-    this.#db.prepare("UPDATE disputes SET tx = ? WHERE job_id = ? AND segment = ? AND block = ?").run(tx, jobId.toLowerCase(), segment, block);
+    this.#db
+      .prepare("UPDATE disputes SET tx = ? WHERE job_id = ? AND segment = ? AND block = ?")
+      .run(tx, jobId.toLowerCase(), segment, block);
   }
 
   all(): DisputeRow[] {
-    return this.#db.prepare("SELECT job_id AS jobId, segment, block, verdict, reason, tx FROM disputes ORDER BY block, job_id, segment").all() as DisputeRow[];
+    return this.#db
+      .prepare("SELECT job_id AS jobId, segment, block, verdict, reason, tx FROM disputes ORDER BY block, job_id, segment")
+      .all() as DisputeRow[];
   }
 
   close(): void {

@@ -5,10 +5,27 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 /** The arbiter's Prometheus metrics, on a registry of its own (two arbiters in one test process do not collide). */
 export class ArbiterMetrics {
   readonly registry = new Registry();
-  readonly disputesSeen = new Counter({ name: "rendermesh_arbiter_disputes_seen_total", help: "ClaimDisputed events seen", registers: [this.registry] });
-  readonly verdicts = new Counter({ name: "rendermesh_arbiter_verdicts_total", help: "Verdicts, by outcome (pay, refuse, leave)", labelNames: ["verdict"], registers: [this.registry] });
-  readonly resolveFailures = new Counter({ name: "rendermesh_arbiter_resolve_failures_total", help: "resolveDispute transactions that failed", registers: [this.registry] });
-  readonly lastBlock = new Gauge({ name: "rendermesh_arbiter_last_block", help: "Last block scanned for disputes", registers: [this.registry] });
+  readonly disputesSeen = new Counter({
+    name: "rendermesh_arbiter_disputes_seen_total",
+    help: "ClaimDisputed events seen",
+    registers: [this.registry],
+  });
+  readonly verdicts = new Counter({
+    name: "rendermesh_arbiter_verdicts_total",
+    help: "Verdicts, by outcome (pay, refuse, leave)",
+    labelNames: ["verdict"],
+    registers: [this.registry],
+  });
+  readonly resolveFailures = new Counter({
+    name: "rendermesh_arbiter_resolve_failures_total",
+    help: "resolveDispute transactions that failed",
+    registers: [this.registry],
+  });
+  readonly lastBlock = new Gauge({
+    name: "rendermesh_arbiter_last_block",
+    help: "Last block scanned for disputes",
+    registers: [this.registry],
+  });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "rendermesh_arbiter_" });

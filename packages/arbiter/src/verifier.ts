@@ -15,10 +15,17 @@ export interface DefaultVerifierInit {
  * node of the arbiter's own, the default model's spot renderer and the default diffusion pipeline's runner.
  */
 export async function createDefaultVerifier(init: DefaultVerifierInit): Promise<{ verifier: Verifier; close(): Promise<void> }> {
-  const node = await createMeshNode({ privateKey: await loadOrCreatePeerKey(init.dataDir), listen: init.listen ?? ["/ip4/127.0.0.1/tcp/0"], userAgent: "rendermesh-arbiter" });
+  const node = await createMeshNode({
+    privateKey: await loadOrCreatePeerKey(init.dataDir),
+    listen: init.listen ?? ["/ip4/127.0.0.1/tcp/0"],
+    userAgent: "rendermesh-arbiter",
+  });
   const closers: (() => unknown)[] = [() => node.stop()];
   const close = async () => {
-    for (const c of closers.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+    for (const c of closers.reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch(() => undefined);
   };
   try {
     const store = await createHeliaSegmentStore({ libp2p: node, dataDir: join(init.dataDir, "ipfs") });

@@ -14,7 +14,16 @@ import { Arbiter, ArbiterJournal, ArbiterMetrics, type DisputeOutcome, type Spec
 // SegmentVerifier. Only the IPFS store is an in-memory map (bitswap is exercised by the client's job tests).
 
 const model = defaultModel();
-const spec: JobSpec = { v: 1, model: model.manifest.id as `0x${string}`, prompt: "a calm blue sea at night", seed: 7, seconds: 4, fps: 4, width: 32, height: 32 };
+const spec: JobSpec = {
+  v: 1,
+  model: model.manifest.id as `0x${string}`,
+  prompt: "a calm blue sea at night",
+  seed: 7,
+  seconds: 4,
+  fps: 4,
+  width: 32,
+  height: 32,
+};
 const CLAIM_DISPUTED = 2n;
 const CLAIM_PAID = 3n;
 const CLAIM_REFUSED = 4n;
@@ -25,7 +34,9 @@ const memoryStore = {
     const bytes = blocks.get(cid.toString());
     if (bytes) return bytes;
     // Like bitswap for a CID nobody has: nothing comes before the deadline.
-    await new Promise((_, reject) => options.signal?.addEventListener("abort", () => reject(new Error("block not found before the deadline")), { once: true }));
+    await new Promise((_, reject) =>
+      options.signal?.addEventListener("abort", () => reject(new Error("block not found before the deadline")), { once: true }),
+    );
     throw new Error("unreachable");
   },
 };
@@ -63,10 +74,29 @@ async function claimAndDispute(jobId: `0x${string}`, segment: number, receipt: {
   await (await asClient.escrow.dispute(jobId, segment)).wait();
 }
 
-function arbiter(specs: SpecSource, journal: ArbiterJournal, metrics = new ArbiterMetrics({ defaultMetrics: false }), onOutcome?: (o: DisputeOutcome) => void): Arbiter {
-  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot }), { fetchTimeoutMs: 300, fetchAttempts: 2, fetchBackoffMs: 10 });
+function arbiter(
+  specs: SpecSource,
+  journal: ArbiterJournal,
+  metrics = new ArbiterMetrics({ defaultMetrics: false }),
+  onOutcome?: (o: DisputeOutcome) => void,
+): Arbiter {
+  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot }), {
+    fetchTimeoutMs: 300,
+    fetchAttempts: 2,
+    fetchBackoffMs: 10,
+  });
   // The test chain's deployer is the policy's arbiter.
-  return new Arbiter({ contracts: chain.contracts, provider: chain.provider, chainId: chain.chainId, journal, metrics, verifier, specs, logger: silent, onOutcome });
+  return new Arbiter({
+    contracts: chain.contracts,
+    provider: chain.provider,
+    chainId: chain.chainId,
+    journal,
+    metrics,
+    verifier,
+    specs,
+    logger: silent,
+    onOutcome,
+  });
 }
 
 const stakeOf = async (address: string) => BigInt((await chain.contracts.registry.getProvider(address)).stake);
@@ -108,7 +138,11 @@ describe("Arbiter", () => {
     const metrics = new ArbiterMetrics({ defaultMetrics: false });
     const outcomes = await arbiter({ spec: async () => spec }, journal, metrics).catchUp();
 
-    expect(outcomes.map((o) => [o.segment, o.verdict])).toEqual([[0, "pay"], [1, "refuse"], [2, "refuse"]]);
+    expect(outcomes.map((o) => [o.segment, o.verdict])).toEqual([
+      [0, "pay"],
+      [1, "refuse"],
+      [2, "refuse"],
+    ]);
     expect(outcomes[1]!.reason).toMatch(/^fetch:/);
     expect(outcomes[2]!.reason).toMatch(/^content:/);
     expect(await claimStatus(jobId, 0)).toBe(CLAIM_PAID);

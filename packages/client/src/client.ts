@@ -4,7 +4,15 @@ import { createLogger, type Logger } from "@rendermesh/shared";
 import { connectContracts, type Deployment, type RendermeshContracts } from "@rendermesh/shared/chain";
 import type { MeshNode } from "@rendermesh/shared/net";
 import type { SegmentStore } from "@rendermesh/shared/ipfs";
-import { createSpotRenderer, defaultModel, defaultPipelinePath, loadPipeline, PipelineRunner, type Model, type SpotRenderer } from "@rendermesh/shared/model";
+import {
+  createSpotRenderer,
+  defaultModel,
+  defaultPipelinePath,
+  loadPipeline,
+  PipelineRunner,
+  type Model,
+  type SpotRenderer,
+} from "@rendermesh/shared/model";
 import { Journal } from "./journal/journal.js";
 import { defaultVerifierComponents } from "./verify/components.js";
 import type { Verifier } from "./verify/types.js";
@@ -104,7 +112,10 @@ export async function createRendermeshClient(config: RendermeshClientConfig): Pr
     net() {
       net ??= (async () => {
         // libp2p and Helia load here, on the first command that talks to the network, not when the CLI starts.
-        const [{ createMeshNode, loadOrCreatePeerKey }, { createHeliaSegmentStore, createKuboSegmentStore }] = await Promise.all([import("@rendermesh/shared/net"), import("@rendermesh/shared/ipfs")]);
+        const [{ createMeshNode, loadOrCreatePeerKey }, { createHeliaSegmentStore, createKuboSegmentStore }] = await Promise.all([
+          import("@rendermesh/shared/net"),
+          import("@rendermesh/shared/ipfs"),
+        ]);
         const node = await createMeshNode({
           privateKey: await loadOrCreatePeerKey(config.dataDir),
           listen: config.listen ?? ["/ip4/127.0.0.1/tcp/0"],

@@ -27,7 +27,11 @@ export class PolicyRefusedError extends ClientError {
   override name = "PolicyRefusedError";
   readonly reason: ReasonCode;
   readonly term: string | undefined;
-  constructor(reason: ReasonCode, message: string, options: { term?: string | undefined; details?: string[]; policyVersion?: bigint } = {}) {
+  constructor(
+    reason: ReasonCode,
+    message: string,
+    options: { term?: string | undefined; details?: string[]; policyVersion?: bigint } = {},
+  ) {
     super("POLICY_REFUSED", message, {
       exitCode: EXIT.refused,
       hint: "Change the job; `rendermesh policy show` lists the policy in force.",
@@ -43,13 +47,21 @@ export class PeerRefusedError extends ClientError {
   override name = "PeerRefusedError";
   readonly reason: ReasonCode;
   readonly retryAfterMs: number | undefined;
-  constructor(reason: ReasonCode, detail: string | undefined, options: { peer?: string; retryAfterMs?: number | undefined; term?: string | undefined } = {}) {
+  constructor(
+    reason: ReasonCode,
+    detail: string | undefined,
+    options: { peer?: string; retryAfterMs?: number | undefined; term?: string | undefined } = {},
+  ) {
     const sentence = reasonSentence(reason, detail);
     const fixAt = sentence.indexOf(" Fix: ");
     super("PEER_REFUSED", fixAt >= 0 ? sentence.slice(0, fixAt) : sentence, {
       exitCode: EXIT.refused,
       hint: fixAt >= 0 ? sentence.slice(fixAt + 6) : undefined,
-      details: [...(options.peer ? [`peer: ${options.peer}`] : []), `reason: ${reason}`, ...(options.term ? [`term: ${options.term}`] : [])],
+      details: [
+        ...(options.peer ? [`peer: ${options.peer}`] : []),
+        `reason: ${reason}`,
+        ...(options.term ? [`term: ${options.term}`] : []),
+      ],
     });
     this.reason = reason;
     this.retryAfterMs = options.retryAfterMs;
@@ -109,10 +121,14 @@ export class ManifestInvalidError extends ClientError {
   override name = "ManifestInvalidError";
   readonly problems: readonly string[];
   constructor(problems: readonly string[], options: BaseErrorOptions = {}) {
-    super("MANIFEST_INVALID", `The manifest does not verify: ${problems[0] ?? "unknown problem"}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}.`, {
-      ...options,
-      details: problems.slice(1),
-    });
+    super(
+      "MANIFEST_INVALID",
+      `The manifest does not verify: ${problems[0] ?? "unknown problem"}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}.`,
+      {
+        ...options,
+        details: problems.slice(1),
+      },
+    );
     this.problems = problems;
   }
 }

@@ -45,9 +45,15 @@ export const Manifest = z.object({
   policyVersion: Amount,
   fees: z.object({ coordinatorBps: z.number().int(), treasuryBps: z.number().int() }),
   segments: z.array(ManifestSegment),
-  rejections: z.array(z.object({ segment: z.number().int(), provider: z.string(), cid: z.string(), check: z.string(), message: z.string(), at: z.string() })),
-  vouchers: z.array(z.object({ provider: z.string(), seconds: z.number().int(), signature: Hex, signedAt: z.string(), acknowledged: z.boolean() })),
-  transactions: z.array(z.object({ kind: z.string(), hash: Hex, blockNumber: z.number().int().nullable(), gasUsed: Amount.nullable(), status: z.string() })),
+  rejections: z.array(
+    z.object({ segment: z.number().int(), provider: z.string(), cid: z.string(), check: z.string(), message: z.string(), at: z.string() }),
+  ),
+  vouchers: z.array(
+    z.object({ provider: z.string(), seconds: z.number().int(), signature: Hex, signedAt: z.string(), acknowledged: z.boolean() }),
+  ),
+  transactions: z.array(
+    z.object({ kind: z.string(), hash: Hex, blockNumber: z.number().int().nullable(), gasUsed: Amount.nullable(), status: z.string() }),
+  ),
   payments: z.object({
     providers: z.array(z.object({ provider: z.string(), seconds: z.number().int(), amount: Amount })),
     coordinatorFee: Amount,

@@ -45,13 +45,20 @@ afterAll(async () => {
 }, 60_000);
 
 const settledLogs = async (jobId: string) =>
-  chain.provider.getLogs({ address: chain.deployment.escrow, topics: [chain.contracts.escrow.interface.getEvent("JobSettled")!.topicHash, jobId], fromBlock: 0 });
+  chain.provider.getLogs({
+    address: chain.deployment.escrow,
+    topics: [chain.contracts.escrow.interface.getEvent("JobSettled")!.topicHash, jobId],
+    fromBlock: 0,
+  });
 
 describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
   test("behavior: a CLI killed (SIGKILL) between open and settle resumes with `job resume` and settles once", async () => {
     // One segment renders; the other two are held in flight, so the job cannot settle before the kill.
     hold.hold({ passFirst: 1 });
-    const run = spawnCli(["job", "submit", "--prompt", "a slow teal river flowing", "--seconds", "3", "--fps", "4", "--size", "32x32"], { env, cwd: dir.dir });
+    const run = spawnCli(["job", "submit", "--prompt", "a slow teal river flowing", "--seconds", "3", "--fps", "4", "--size", "32x32"], {
+      env,
+      cwd: dir.dir,
+    });
     const [, jobId] = await run.waitFor(/Job (0x[0-9a-f]{64}) opened/);
     await run.waitFor(/segment \d+: verified/);
     run.child.kill("SIGKILL");
@@ -75,7 +82,12 @@ describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
     const nonce = await chain.provider.getTransactionCount(client.address);
     const again = await runCli(["job", "resume", jobId!, "--json"], env);
     expect(again.code).toBe(0);
-    const result = JSON.parse(again.stdout) as { ok: boolean; status: string; manifestPath: string; payments: { deposit: string; refund: string } };
+    const result = JSON.parse(again.stdout) as {
+      ok: boolean;
+      status: string;
+      manifestPath: string;
+      payments: { deposit: string; refund: string };
+    };
     expect(result).toMatchObject({ ok: true, status: "settled", payments: { refund: "0" } });
     expect(await chain.provider.getTransactionCount(client.address)).toBe(nonce);
     expect(await settledLogs(jobId!)).toHaveLength(1);
@@ -110,7 +122,10 @@ describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
   });
 
   test("error: a quote above --max-price is refused before gas (exit 3)", async () => {
-    const r = await runCli(["job", "submit", "--prompt", "sea", "--seconds", "2", "--size", "32x32", "--max-price", "0.000000000000000001"], env);
+    const r = await runCli(
+      ["job", "submit", "--prompt", "sea", "--seconds", "2", "--size", "32x32", "--max-price", "0.000000000000000001"],
+      env,
+    );
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^Error: The quoted price of .* per second is above your maximum of 0\.000000000000000001 MESH\.$/m);
   });
@@ -128,20 +143,45 @@ describe("rendermesh token faucet on chain 31337", { timeout: 120_000 }, () => {
     // so the dev network's Ignition journal is never touched).
     const local = await startNode({ chainId: 31337 });
     try {
-      const artifact = JSON.parse(readFileSync(join(root, "artifacts/contracts/src/MeshToken.sol/MeshToken.json"), "utf8")) as { abi: never; bytecode: string };
+      const artifact = JSON.parse(readFileSync(join(root, "artifacts/contracts/src/MeshToken.sol/MeshToken.json"), "utf8")) as {
+        abi: never;
+        bytecode: string;
+      };
       const deployer = new NonceManager(account(0).connect(local.provider));
-      const token = await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(account(0).address, parseUnits("1000000", 18));
+      const token = await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(
+        account(0).address,
+        parseUnits("1000000", 18),
+      );
       await token.waitForDeployment();
       const address = await token.getAddress();
       const { writeFileSync } = await import("node:fs");
       const deploymentFile = join(dir.dir, "31337.json");
-      writeFileSync(deploymentFile, JSON.stringify({ chainId: 31337, token: address, registry: address, escrow: address, policy: address, governor: address, timelock: address, startBlock: 0 }));
+      writeFileSync(
+        deploymentFile,
+        JSON.stringify({
+          chainId: 31337,
+          token: address,
+          registry: address,
+          escrow: address,
+          policy: address,
+          governor: address,
+          timelock: address,
+          startBlock: 0,
+        }),
+      );
       const fake = { rpcUrl: local.rpcUrl, chainId: local.chainId, deploymentFile };
       const devDir = tempDir("rm-faucet-");
-      const devEnv = { RENDERMESH_DEV_FILE: writeDevFile(fake, coordinator, account(17), devDir.dir), RENDERMESH_DATA_DIR: join(devDir.dir, "client") };
+      const devEnv = {
+        RENDERMESH_DEV_FILE: writeDevFile(fake, coordinator, account(17), devDir.dir),
+        RENDERMESH_DATA_DIR: join(devDir.dir, "client"),
+      };
       const r = await runCli(["token", "faucet", "--amount", "5", "--json"], devEnv);
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ to: account(17).address, amount: (5n * MESH).toString(), balance: (5n * MESH).toString() });
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        to: account(17).address,
+        amount: (5n * MESH).toString(),
+        balance: (5n * MESH).toString(),
+      });
       devDir.cleanup();
       expect(existsSync(deploymentFile)).toBe(true);
     } finally {

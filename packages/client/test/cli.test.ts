@@ -23,15 +23,39 @@ const bare = {
 };
 
 const USAGE: Array<[string, string[], RegExp]> = [
-  ["a non-numeric --seconds", ["job", "submit", "--prompt", "sea", "--seconds", "abc"], /^Error: --seconds must be a whole number, got "abc"\.$/m],
+  [
+    "a non-numeric --seconds",
+    ["job", "submit", "--prompt", "sea", "--seconds", "abc"],
+    /^Error: --seconds must be a whole number, got "abc"\.$/m,
+  ],
   ["a missing --seconds", ["job", "submit", "--prompt", "sea"], /^Error: --seconds is required\.$/m],
   ["a missing --prompt", ["job", "submit", "--seconds", "2"], /^Error: --prompt is required and must not be empty\.$/m],
-  ["an odd --size", ["job", "submit", "--prompt", "sea", "--seconds", "2", "--size", "33x32"], /^Error: --size must have even width and height/m],
+  [
+    "an odd --size",
+    ["job", "submit", "--prompt", "sea", "--seconds", "2", "--size", "33x32"],
+    /^Error: --size must have even width and height/m,
+  ],
   ["a malformed --size", ["job", "submit", "--prompt", "sea", "--seconds", "2", "--size", "big"], /^Error: --size must be WIDTHxHEIGHT/m],
-  ["a zero --fps", ["job", "submit", "--prompt", "sea", "--seconds", "2", "--fps", "0"], /^Error: --fps must be between 1 and 240, got 0\.$/m],
-  ["a bad --max-price", ["job", "submit", "--prompt", "sea", "--seconds", "2", "--max-price", "cheap"], /^Error: --max-price must be an amount of MESH/m],
-  ["a bad --model", ["job", "submit", "--prompt", "sea", "--seconds", "2", "--model", "default"], /^Error: --model must be 0x followed by 64 hex digits/m],
-  ["a bad --coordinator", ["job", "submit", "--prompt", "sea", "--seconds", "2", "--coordinator", "localhost:4001"], /^Error: --coordinator must be a multiaddr/m],
+  [
+    "a zero --fps",
+    ["job", "submit", "--prompt", "sea", "--seconds", "2", "--fps", "0"],
+    /^Error: --fps must be between 1 and 240, got 0\.$/m,
+  ],
+  [
+    "a bad --max-price",
+    ["job", "submit", "--prompt", "sea", "--seconds", "2", "--max-price", "cheap"],
+    /^Error: --max-price must be an amount of MESH/m,
+  ],
+  [
+    "a bad --model",
+    ["job", "submit", "--prompt", "sea", "--seconds", "2", "--model", "default"],
+    /^Error: --model must be 0x followed by 64 hex digits/m,
+  ],
+  [
+    "a bad --coordinator",
+    ["job", "submit", "--prompt", "sea", "--seconds", "2", "--coordinator", "localhost:4001"],
+    /^Error: --coordinator must be a multiaddr/m,
+  ],
   ["an unknown option", ["job", "submit", "--prompt", "sea", "--seconds", "2", "--colour", "red"], /^Error: Unknown option '--colour'\.$/m],
   ["an unknown command", ["jobs", "list"], /^Error: Unknown command 'jobs'\./m],
   ["a misspelt subcommand", ["job", "submitt"], /^Error: Unknown command 'submitt'\. Did you mean submit\?$/m],
@@ -58,7 +82,10 @@ describe("rendermesh CLI usage", () => {
   test("behavior: with --json a usage error is also one JSON object on stdout", async () => {
     const r = await runCli(["job", "submit", "--json", "--prompt", "sea", "--seconds", "x"], bare);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: "USAGE", exitCode: 2, message: '--seconds must be a whole number, got "x".' } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      error: { code: "USAGE", exitCode: 2, message: '--seconds must be a whole number, got "x".' },
+    });
   });
 
   test("behavior: with --json a bad flag prints exactly the error document every Rendermesh CLI prints", async () => {
@@ -66,14 +93,22 @@ describe("rendermesh CLI usage", () => {
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout)).toEqual({
       ok: false,
-      error: { code: "USAGE", message: "Unknown option '--colour'.", hint: "Run `rendermesh job submit --help` for the usage.", exitCode: 2 },
+      error: {
+        code: "USAGE",
+        message: "Unknown option '--colour'.",
+        hint: "Run `rendermesh job submit --help` for the usage.",
+        exitCode: 2,
+      },
     });
   });
 
   test("behavior: with --json a refusal by the rules exits 3 with the same document shape", async () => {
     const r = await runCli(["token", "faucet", "--json"], bare);
     expect(r.code).toBe(3);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: expect.any(String), message: expect.stringMatching(/^The faucet works only on the local dev network/), exitCode: 3 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      error: { code: expect.any(String), message: expect.stringMatching(/^The faucet works only on the local dev network/), exitCode: 3 },
+    });
   });
 
   test("default: --help and --version exit 0", async () => {
@@ -118,7 +153,12 @@ describe("rendermesh wallet", () => {
 
   test("default: import encrypts the key from RENDERMESH_PRIVATE_KEY", async () => {
     const w = Wallet.createRandom();
-    const env = { ...bare, RENDERMESH_DATA_DIR: join(dir.dir, "w2"), RENDERMESH_KEYSTORE_PASSWORD: "correct horse battery", RENDERMESH_PRIVATE_KEY: w.privateKey };
+    const env = {
+      ...bare,
+      RENDERMESH_DATA_DIR: join(dir.dir, "w2"),
+      RENDERMESH_KEYSTORE_PASSWORD: "correct horse battery",
+      RENDERMESH_PRIVATE_KEY: w.privateKey,
+    };
     const r = await runCli(["wallet", "import"], env);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`Imported wallet ${w.address}`));

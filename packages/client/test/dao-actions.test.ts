@@ -71,7 +71,11 @@ describe("encodePolicyAction", () => {
       [{ type: "disallow-model", model }, "disallowModel", [model.toLowerCase()]],
       [{ type: "set-limits", maxSeconds: 30, maxWidth: 256, maxHeight: 128, maxFps: 24 }, "setLimits", [30n, 256n, 128n, 24n]],
       [{ type: "set-fees", coordinatorFeeBps: 250, treasuryFeeBps: 50 }, "setFees", [250n, 50n]],
-      [{ type: "set-arbiter", arbiter: "0x70997970c51812dc3a010c7d01b50e0d17dc79c8" }, "setArbiter", ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]],
+      [
+        { type: "set-arbiter", arbiter: "0x70997970c51812dc3a010c7d01b50e0d17dc79c8" },
+        "setArbiter",
+        ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"],
+      ],
       [{ type: "set-dispute-window", seconds: 7200n }, "setDisputeWindow", [7200n]],
       [{ type: "set-claim-window", seconds: 600n }, "setClaimWindow", [600n]],
       [{ type: "set-min-stake", amount: 5n }, "setMinProviderStake", [5n]],
@@ -82,7 +86,8 @@ describe("encodePolicyAction", () => {
       expect(tx?.name).toBe(fn);
       expect([...tx!.args]).toEqual(args);
       // describeCall gives the same sentence for a proposal read back from the chain.
-      if (action.type !== "block-term" && action.type !== "unblock-term") expect(describeCall(POLICY, 0n, call.calldata, POLICY)).toBe(call.summary);
+      if (action.type !== "block-term" && action.type !== "unblock-term")
+        expect(describeCall(POLICY, 0n, call.calldata, POLICY)).toBe(call.summary);
     }
   });
 
@@ -105,7 +110,10 @@ describe("encodePolicyAction", () => {
       } catch (err) {
         caught = err;
       }
-      expect(caught, JSON.stringify(action, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).toBeInstanceOf(UsageError);
+      expect(
+        caught,
+        JSON.stringify(action, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)),
+      ).toBeInstanceOf(UsageError);
       expect((caught as Error).message).toMatch(message);
     }
   });
@@ -122,7 +130,12 @@ describe("hashProposal", () => {
   test("default: keccak256(abi.encode(targets, values, calldatas, keccak256(description)))", () => {
     const calls = { targets: [POLICY], values: [0n], calldatas: ["0x1234"], description: "Block fox" };
     const expected = BigInt(
-      keccak256(AbiCoder.defaultAbiCoder().encode(["address[]", "uint256[]", "bytes[]", "bytes32"], [calls.targets, calls.values, calls.calldatas, keccakUtf8("Block fox")])),
+      keccak256(
+        AbiCoder.defaultAbiCoder().encode(
+          ["address[]", "uint256[]", "bytes[]", "bytes32"],
+          [calls.targets, calls.values, calls.calldatas, keccakUtf8("Block fox")],
+        ),
+      ),
     );
     expect(hashProposal(calls)).toBe(expected);
     expect(hashProposal({ ...calls, description: "Block fox again" })).not.toBe(expected);
@@ -132,9 +145,28 @@ describe("hashProposal", () => {
 describe("proposal store", () => {
   const dir = mkdtempSync(join(tmpdir(), "rendermesh-dao-store-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const deployment = { chainId: 31337, token: POLICY, policy: POLICY, governor: "0x00000000000000000000000000000000000000Aa", timelock: POLICY };
-  const calls = { targets: [POLICY], values: [0n], calldatas: [encodePolicyAction({ type: "block-term", terms: ["fox"] }, POLICY).calldata], description: "Block fox" };
-  const record: ProposalRecord = { ...calls, proposalId: hashProposal(calls), proposer: POLICY, voteStart: 10n, voteEnd: 30n, blockNumber: 9, txHash: "0xabc" };
+  const deployment = {
+    chainId: 31337,
+    token: POLICY,
+    policy: POLICY,
+    governor: "0x00000000000000000000000000000000000000Aa",
+    timelock: POLICY,
+  };
+  const calls = {
+    targets: [POLICY],
+    values: [0n],
+    calldatas: [encodePolicyAction({ type: "block-term", terms: ["fox"] }, POLICY).calldata],
+    description: "Block fox",
+  };
+  const record: ProposalRecord = {
+    ...calls,
+    proposalId: hashProposal(calls),
+    proposer: POLICY,
+    voteStart: 10n,
+    voteEnd: 30n,
+    blockNumber: 9,
+    txHash: "0xabc",
+  };
 
   test("default: a stored proposal is read back", () => {
     storeProposal(dir, deployment, record);
@@ -180,7 +212,10 @@ describe("mapGovernanceError", () => {
   ]);
   // The shape ethers gives a failed estimateGas: a CALL_EXCEPTION carrying the revert data.
   const reverted = (name: string, args: unknown[]) =>
-    Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION", info: { error: { code: 3, data: errors.encodeErrorResult(name, args) } } });
+    Object.assign(new Error("execution reverted"), {
+      code: "CALL_EXCEPTION",
+      info: { error: { code: 3, data: errors.encodeErrorResult(name, args) } },
+    });
   const voter = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
   test("error: already voted", () => {
@@ -190,13 +225,18 @@ describe("mapGovernanceError", () => {
   });
 
   test("error: voting not started, from the proposal state", () => {
-    const e = mapGovernanceError(reverted("GovernorUnexpectedProposalState", [7n, 0, `0x${"0".repeat(62)}02`]), { doing: "vote on proposal 7", snapshot: 41n });
+    const e = mapGovernanceError(reverted("GovernorUnexpectedProposalState", [7n, 0, `0x${"0".repeat(62)}02`]), {
+      doing: "vote on proposal 7",
+      snapshot: 41n,
+    });
     expect(e.name).toBe("VotingNotStartedError");
     expect(e.shortMessage).toBe("Voting on proposal 7 has not started: it starts at block 42.");
   });
 
   test("error: execute before queue is 'not queued'", () => {
-    const e = mapGovernanceError(reverted("GovernorUnexpectedProposalState", [7n, 4, `0x${"0".repeat(62)}20`]), { doing: "execute proposal 7" });
+    const e = mapGovernanceError(reverted("GovernorUnexpectedProposalState", [7n, 4, `0x${"0".repeat(62)}20`]), {
+      doing: "execute proposal 7",
+    });
     expect(e.name).toBe("ProposalNotQueuedError");
     expect(e.hint).toContain("rendermesh dao queue 7");
   });
@@ -231,10 +271,14 @@ describe("mapGovernanceError", () => {
   });
 
   test("error: an unreachable node and an unknown revert", () => {
-    const down = mapGovernanceError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "UNKNOWN_ERROR" }), { doing: "vote" });
+    const down = mapGovernanceError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "UNKNOWN_ERROR" }), {
+      doing: "vote",
+    });
     expect(down.name).toBe("ChainError");
     expect(down.shortMessage).toBe("Cannot reach the chain to vote.");
-    const unknown = mapGovernanceError(Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION", data: "0x12345678" }), { doing: "vote" });
+    const unknown = mapGovernanceError(Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION", data: "0x12345678" }), {
+      doing: "vote",
+    });
     expect(unknown.name).toBe("GovernanceError");
   });
 });
@@ -261,9 +305,13 @@ describe("nextStep", () => {
   };
 
   test("default: one sentence per state with the block or time", () => {
-    expect(nextStep(base)).toBe("Voting is open until block 30 (10 blocks left) and it is passing; if it succeeds it can be queued from block 31.");
+    expect(nextStep(base)).toBe(
+      "Voting is open until block 30 (10 blocks left) and it is passing; if it succeeds it can be queued from block 31.",
+    );
     expect(nextStep({ ...base, state: "Pending", currentBlock: 8n })).toBe("Voting starts at block 11 (in 3 blocks) and ends at block 30.");
-    expect(nextStep({ ...base, state: "Queued", eta: 1060n })).toBe("It is queued in the timelock and can be executed at 1970-01-01T00:17:40.000Z (in 60 s).");
+    expect(nextStep({ ...base, state: "Queued", eta: 1060n })).toBe(
+      "It is queued in the timelock and can be executed at 1970-01-01T00:17:40.000Z (in 60 s).",
+    );
     expect(nextStep({ ...base, state: "Defeated", quorumReached: false, votes: { for: 1n, against: 0n, abstain: 1n } })).toBe(
       "It was defeated: quorum not reached (2 of 4 votes for or abstaining); it changes nothing.",
     );

@@ -10,7 +10,14 @@ import { Contract, NonceManager, Wallet } from "ethers";
  */
 
 /** Hardhat's well-known test keys (accounts #0–#5). */
-export const KEYS = [0, 1, 2, 3, 4, 5].map((i) => hardhatKey(i)) as [`0x${string}`, `0x${string}`, `0x${string}`, `0x${string}`, `0x${string}`, `0x${string}`];
+export const KEYS = [0, 1, 2, 3, 4, 5].map((i) => hardhatKey(i)) as [
+  `0x${string}`,
+  `0x${string}`,
+  `0x${string}`,
+  `0x${string}`,
+  `0x${string}`,
+  `0x${string}`,
+];
 
 export type LocalChain = Pick<HardhatNode, "rpcUrl" | "chainId" | "provider" | "stop">;
 
@@ -20,7 +27,16 @@ export async function startHardhatNode(chainId = 100_337): Promise<LocalChain> {
 }
 
 export interface TestDeployment {
-  deployment: { chainId: number; token: string; registry: string; escrow: string; policy: string; governor: string; timelock: string; startBlock: number };
+  deployment: {
+    chainId: number;
+    token: string;
+    registry: string;
+    escrow: string;
+    policy: string;
+    governor: string;
+    timelock: string;
+    startBlock: number;
+  };
   deploymentFile: string;
   /** Temp dir with the deployment file, a dev network file (`dev.json`) and room for client data dirs. */
   dir: string;
@@ -59,7 +75,12 @@ export async function deployDao(chain: LocalChain): Promise<TestDeployment> {
 async function deployInto(chain: LocalChain, dir: string, cleanup: () => void): Promise<TestDeployment> {
   const deployer = new Wallet(KEYS[0]!, chain.provider);
   mkdirSync(dir, { recursive: true });
-  const { deploymentFile } = await deployRendermesh({ rpcUrl: chain.rpcUrl, dir, privateKey: KEYS[0]!, parameters: { allowedModels: [MODEL_ID], proposalThreshold: PROPOSAL_THRESHOLD } });
+  const { deploymentFile } = await deployRendermesh({
+    rpcUrl: chain.rpcUrl,
+    dir,
+    privateKey: KEYS[0]!,
+    parameters: { allowedModels: [MODEL_ID], proposalThreshold: PROPOSAL_THRESHOLD },
+  });
   const deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as TestDeployment["deployment"];
 
   const members = [KEYS[1]!, KEYS[2]!, KEYS[3]!].map((k) => new Wallet(k, chain.provider));
@@ -77,7 +98,13 @@ async function deployInto(chain: LocalChain, dir: string, cleanup: () => void): 
       deploymentFile,
       coordinator: { address: deployer.address, peerId: "12D3KooWtest", multiaddrs: [], httpUrl: "http://127.0.0.1:1", dataDir: dir },
       providers: [],
-      accounts: { deployer: account(deployer), client: account(new Wallet(KEYS[5]!)), coordinator: account(deployer), providers: [], dao: members.map(account) },
+      accounts: {
+        deployer: account(deployer),
+        client: account(new Wallet(KEYS[5]!)),
+        coordinator: account(deployer),
+        providers: [],
+        dao: members.map(account),
+      },
       startedAt: new Date().toISOString(),
     }),
   );
@@ -101,7 +128,15 @@ export interface CliRun {
   json<T = Record<string, unknown>>(): T;
 }
 
-const CLI_ENV = ["RENDERMESH_DEV_FILE", "RENDERMESH_DATA_DIR", "RENDERMESH_PRIVATE_KEY", "RENDERMESH_RPC_URL", "RENDERMESH_DEPLOYMENT", "RENDERMESH_KEYSTORE", "RENDERMESH_CONFIG"];
+const CLI_ENV = [
+  "RENDERMESH_DEV_FILE",
+  "RENDERMESH_DATA_DIR",
+  "RENDERMESH_PRIVATE_KEY",
+  "RENDERMESH_RPC_URL",
+  "RENDERMESH_DEPLOYMENT",
+  "RENDERMESH_KEYSTORE",
+  "RENDERMESH_CONFIG",
+];
 
 /**
  * Runs `rendermesh …` in-process, as the CLI entry does, with the given
@@ -118,7 +153,10 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   let stdout = "";
   let stderr = "";
   const sink = (append: (s: string) => void) =>
-    ({ write: (chunk: string | Uint8Array) => (append(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString()), true), isTTY: false }) as unknown as NodeJS.WriteStream;
+    ({
+      write: (chunk: string | Uint8Array) => (append(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString()), true),
+      isTTY: false,
+    }) as unknown as NodeJS.WriteStream;
   const out = sink((s) => (stdout += s));
   const err = sink((s) => (stderr += s));
   const realWrite = process.stdout.write.bind(process.stdout);

@@ -13,7 +13,16 @@ import {
   type DaoClient,
   type GovernanceCycleStep,
 } from "../src/dao/index.js";
-import { deployDao, KEYS, type LocalChain, MEMBER_BALANCE, MODEL_ID, runCli, startHardhatNode, type TestDeployment } from "./dao-localchain.js";
+import {
+  deployDao,
+  KEYS,
+  type LocalChain,
+  MEMBER_BALANCE,
+  MODEL_ID,
+  runCli,
+  startHardhatNode,
+  type TestDeployment,
+} from "./dao-localchain.js";
 
 /**
  * The DAO side on a real Hardhat node, deployed by scripts/deploy.ts --dev:
@@ -48,7 +57,10 @@ describe("dao commands on a local chain", () => {
     // Before delegating, a member has tokens but no votes.
     const before = await cli(["dao", "status", "--member", "1", "--json"]);
     expect(before.code).toBe(0);
-    expect(before.json<{ governance: { account: { votes: string; balance: string } } }>().governance.account).toMatchObject({ votes: "0", balance: MEMBER_BALANCE.toString() });
+    expect(before.json<{ governance: { account: { votes: string; balance: string } } }>().governance.account).toMatchObject({
+      votes: "0",
+      balance: MEMBER_BALANCE.toString(),
+    });
 
     for (const member of ["1", "2", "3"]) {
       const r = await cli(["dao", "delegate", "--member", member, "--json"]);
@@ -61,7 +73,13 @@ describe("dao commands on a local chain", () => {
 
     const proposed = await cli(["dao", "propose", "block-term", "Red Fox!", "--description", "Block red fox", "--member", "1", "--json"]);
     expect(proposed.code, proposed.stderr).toBe(0);
-    const p = proposed.json<{ proposalId: string; voteStart: string; voteEnd: string; warnings: string[]; calls: Array<{ terms: Array<{ normalised: string; hash: string }> }> }>();
+    const p = proposed.json<{
+      proposalId: string;
+      voteStart: string;
+      voteEnd: string;
+      warnings: string[];
+      calls: Array<{ terms: Array<{ normalised: string; hash: string }> }>;
+    }>();
     const id = p.proposalId;
     expect(p.warnings).toEqual(['"Red Fox!" is normalised to "red fox"; that is what will match.']);
     expect(p.calls[0]!.terms[0]).toMatchObject({ normalised: "red fox", hash: termHash("red fox") });
@@ -86,7 +104,9 @@ describe("dao commands on a local chain", () => {
     // An account with MESH that never delegated has no votes at the snapshot.
     const outsider = await cli(["dao", "vote", id, "for"], { RENDERMESH_PRIVATE_KEY: d.outsider.privateKey });
     expect(outsider.code).toBe(3);
-    expect(outsider.stderr).toContain(`Error: You have no voting power at block ${p.voteStart}: delegate first with \`rendermesh dao delegate\`.`);
+    expect(outsider.stderr).toContain(
+      `Error: You have no voting power at block ${p.voteStart}: delegate first with \`rendermesh dao delegate\`.`,
+    );
     expect(outsider.stderr).toContain("are not delegated");
 
     const queueEarly = await cli(["dao", "queue", id]);
@@ -115,7 +135,9 @@ describe("dao commands on a local chain", () => {
 
     const notReady = await cli(["dao", "execute", id]);
     expect(notReady.code).toBe(3);
-    expect(notReady.stderr).toContain(`Error: The timelock is not ready: proposal ${id} can be executed at ${new Date(Number(eta) * 1000).toISOString()}`);
+    expect(notReady.stderr).toContain(
+      `Error: The timelock is not ready: proposal ${id} can be executed at ${new Date(Number(eta) * 1000).toISOString()}`,
+    );
 
     expect((await getPolicy(reader())).version).toBe(1n);
     const latest = await chain.provider.getBlock("latest");
@@ -131,7 +153,12 @@ describe("dao commands on a local chain", () => {
 
     // The policy now blocks the term, from the executing block on; the block before still has version 1.
     const shown = await cli(["policy", "show", "--json"]);
-    expect(shown.json()).toMatchObject({ version: "2", blockedTermCount: "1", blockedTerms: [termHash("red fox")], allowedModels: [MODEL_ID] });
+    expect(shown.json()).toMatchObject({
+      version: "2",
+      blockedTermCount: "1",
+      blockedTerms: [termHash("red fox")],
+      allowedModels: [MODEL_ID],
+    });
     const earlier = await cli(["policy", "show", "--block", String(ex.blockNumber - 1), "--json"]);
     expect(earlier.json()).toMatchObject({ version: "1", blockedTermCount: "0" });
     const refused = await cli(["policy", "check", "A RED fox, running"]);
@@ -142,7 +169,18 @@ describe("dao commands on a local chain", () => {
     // The job CLI refuses a prompt with the term before it spends any gas.
     const client = new Wallet(KEYS[5], chain.provider);
     const nonce = await chain.provider.getTransactionCount(client.address);
-    const job = await cli(["job", "submit", "--prompt", "A red-fox at dawn", "--seconds", "2", "--model", MODEL_ID, "--out", join(d.dir, "out")]);
+    const job = await cli([
+      "job",
+      "submit",
+      "--prompt",
+      "A red-fox at dawn",
+      "--seconds",
+      "2",
+      "--model",
+      MODEL_ID,
+      "--out",
+      join(d.dir, "out"),
+    ]);
     expect(job.code).toBe(3);
     expect(job.stderr).toContain('Error: The prompt contains "red fox", which the content policy blocks.');
     expect(await chain.provider.getTransactionCount(client.address)).toBe(nonce);
@@ -157,16 +195,27 @@ describe("dao commands on a local chain", () => {
   });
 
   test("behavior: a proposal made with another tool is rebuilt from its ProposalCreated log", async () => {
-    await runGovernanceCycle({ rpcUrl: chain.rpcUrl, deployment: d.deployment, members: d.members.map((m) => m.privateKey), actions: [{ type: "allow-model", model: `0x${"01".repeat(32)}` }] });
+    await runGovernanceCycle({
+      rpcUrl: chain.rpcUrl,
+      deployment: d.deployment,
+      members: d.members.map((m) => m.privateKey),
+      actions: [{ type: "allow-model", model: `0x${"01".repeat(32)}` }],
+    });
     const policy = new Contract(d.deployment.policy, contentPolicyAbi, chain.provider);
-    const governor = new Contract(d.deployment.governor, ["function propose(address[],uint256[],bytes[],string) returns (uint256)"], d.members[1]!.connect(chain.provider));
+    const governor = new Contract(
+      d.deployment.governor,
+      ["function propose(address[],uint256[],bytes[],string) returns (uint256)"],
+      d.members[1]!.connect(chain.provider),
+    );
     const calldata = policy.interface.encodeFunctionData("setLimits", [30, 320, 240, 24]);
     const description = "Smaller jobs\n\nMade with a plain ethers script.";
     await (await governor.getFunction("propose")([d.deployment.policy], [0n], [calldata], description)).wait();
     const fresh = { ...env, RENDERMESH_DATA_DIR: join(d.dir, "other-client") };
 
     const list = await cli(["dao", "list", "--json"], fresh);
-    const found = list.json<Array<{ proposalId: string; description: string; calls: Array<{ summary: string }> }>>().find((x) => x.description === description);
+    const found = list
+      .json<Array<{ proposalId: string; description: string; calls: Array<{ summary: string }> }>>()
+      .find((x) => x.description === description);
     expect(found?.calls.map((c) => c.summary)).toEqual(["set limits: at most 30 s, 320x240 pixels, 24 fps"]);
     const id = found!.proposalId;
 
@@ -219,7 +268,21 @@ describe("dao commands on a local chain", () => {
     });
     expect(r.state).toBe("Executed");
     expect(r.policyVersionAfter).toBe(r.policyVersionBefore + 1n);
-    expect(steps).toEqual(["delegated", "delegated", "delegated", "proposed", "mined", "voted", "voted", "voted", "mined", "decided", "queued", "time-advanced", "executed"]);
+    expect(steps).toEqual([
+      "delegated",
+      "delegated",
+      "delegated",
+      "proposed",
+      "mined",
+      "voted",
+      "voted",
+      "voted",
+      "mined",
+      "decided",
+      "queued",
+      "time-advanced",
+      "executed",
+    ]);
     const at = async (blockTag: number) => getPolicy(reader(), { blockTag });
     expect(feesBefore).not.toEqual({ coordinatorFeeBps: 300, treasuryFeeBps: 25 });
     expect((await at(r.executedInBlock! - 1)).fees).toEqual(feesBefore);
@@ -244,7 +307,11 @@ describe("dao commands on a local chain", () => {
       expect(mapped.shortMessage).toBe(`Only the DAO's timelock can change the content policy, and ${who.address} is not it.`);
     }
     // The deployer kept no timelock role: it cannot schedule a change either.
-    const timelock = new Contract(d.deployment.timelock, ["function schedule(address,uint256,bytes,bytes32,bytes32,uint256)"], d.deployer.connect(chain.provider));
+    const timelock = new Contract(
+      d.deployment.timelock,
+      ["function schedule(address,uint256,bytes,bytes32,bytes32,uint256)"],
+      d.deployer.connect(chain.provider),
+    );
     const data = new Contract(d.deployment.policy, contentPolicyAbi).interface.encodeFunctionData("blockTerms", [[hash]]);
     let scheduleError: unknown;
     try {
@@ -258,7 +325,9 @@ describe("dao commands on a local chain", () => {
 
   test("error: propose refuses before any gas", async () => {
     const nonceBefore = await chain.provider.getTransactionCount(d.outsider.address);
-    const poor = await cli(["dao", "propose", "block-term", "foo", "--description", "x"], { RENDERMESH_PRIVATE_KEY: d.outsider.privateKey });
+    const poor = await cli(["dao", "propose", "block-term", "foo", "--description", "x"], {
+      RENDERMESH_PRIVATE_KEY: d.outsider.privateKey,
+    });
     expect(poor.code).toBe(3);
     expect(poor.stderr).toContain("Error: You have 0 MESH of votes but making a proposal needs 1000 MESH.");
     expect(await chain.provider.getTransactionCount(d.outsider.address)).toBe(nonceBefore);
@@ -290,7 +359,9 @@ describe("dao commands on a local chain", () => {
     expect(noKey.stderr).toContain("No key configured");
     // With a key and explicit chain flags (no dev network), the same command works.
     const stranger = Wallet.createRandom();
-    const ok = await runCli(["dao", "delegate", "--rpc-url", chain.rpcUrl, "--deployment", d.deploymentFile, "--json"], { RENDERMESH_PRIVATE_KEY: stranger.privateKey });
+    const ok = await runCli(["dao", "delegate", "--rpc-url", chain.rpcUrl, "--deployment", d.deploymentFile, "--json"], {
+      RENDERMESH_PRIVATE_KEY: stranger.privateKey,
+    });
     expect(ok.code, ok.stderr).toBe(3); // no ETH for gas: refused with one sentence
     expect(ok.stderr).toContain("has too little ETH to pay the gas to delegate votes");
   });

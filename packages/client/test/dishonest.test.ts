@@ -93,7 +93,8 @@ describe("dishonest providers are caught and not paid", { timeout: 180_000 }, ()
       const coordinator = await startCoordinator(chain, local);
       // Three tries per segment, each on a different provider: three cheats exhaust them.
       const cheats = [];
-      for (let i = 0; i < 3; i++) cheats.push(await startProvider(chain, local, { mode: "wrong-frames", ask: ASK, coordinator, capacity: 1 }));
+      for (let i = 0; i < 3; i++)
+        cheats.push(await startProvider(chain, local, { mode: "wrong-frames", ask: ASK, coordinator, capacity: 1 }));
       const wallet = account(clientIndex++);
       const client = await startClient(chain, local, wallet, coordinator);
       const before = await chain.contracts.token.balanceOf(wallet.address);

@@ -99,7 +99,10 @@ describe("a job end to end", { timeout: 180_000 }, () => {
 
     // A tampered manifest does not verify: another payment split, a segment swapped for another.
     const { readFileSync, writeFileSync } = await import("node:fs");
-    const manifest = JSON.parse(readFileSync(result.manifestPath, "utf8")) as { payments: { refund: string }; segments: Array<{ delivery: unknown; assignment: unknown }> };
+    const manifest = JSON.parse(readFileSync(result.manifestPath, "utf8")) as {
+      payments: { refund: string };
+      segments: Array<{ delivery: unknown; assignment: unknown }>;
+    };
     manifest.payments.refund = "1";
     [manifest.segments[0]!.delivery, manifest.segments[1]!.delivery] = [manifest.segments[1]!.delivery, manifest.segments[0]!.delivery];
     const tampered = result.manifestPath.replace(/manifest\.json$/, "tampered.json");
@@ -110,7 +113,16 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     expect(bad.problems.some((p) => /^segment 0 fails the signature check/.test(p))).toBe(true);
 
     const types = events.map((e) => e.type);
-    for (const t of ["policy:checked", "quote:received", "job:opened", "segment:verified", "voucher:signed", "settle:confirmed", "manifest:written"]) expect(types).toContain(t);
+    for (const t of [
+      "policy:checked",
+      "quote:received",
+      "job:opened",
+      "segment:verified",
+      "voucher:signed",
+      "settle:confirmed",
+      "manifest:written",
+    ])
+      expect(types).toContain(t);
     expect(types.filter((t) => t === "segment:verified")).toHaveLength(3);
     // Every segment verified before its voucher.
     expect(types.indexOf("segment:verified")).toBeLessThan(types.indexOf("voucher:signed"));
@@ -146,7 +158,11 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     const result = await runJob(second, { jobId: jobId! });
     expect(result.status).toBe("settled");
     expect(result.verified).toBe(3);
-    const settles = await chain.provider.getLogs({ address: chain.deployment.escrow, topics: [chain.contracts.escrow.interface.getEvent("JobSettled")!.topicHash, jobId!], fromBlock: 0 });
+    const settles = await chain.provider.getLogs({
+      address: chain.deployment.escrow,
+      topics: [chain.contracts.escrow.interface.getEvent("JobSettled")!.topicHash, jobId!],
+      fromBlock: 0,
+    });
     expect(settles).toHaveLength(1);
     const nonce = await chain.provider.getTransactionCount(wallet.address);
 
@@ -179,7 +195,10 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     expect(client.journal.lastTx(job.ref, "settle")).toBeUndefined();
     // Sign and journal a settle exactly as settleJob does, but "crash" before broadcasting it.
     const iface = chain.contracts.escrow.interface;
-    const populated = await client.wallet.populateTransaction({ to: chain.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId, settleEntries(client, job.ref)]) });
+    const populated = await client.wallet.populateTransaction({
+      to: chain.deployment.escrow,
+      data: iface.encodeFunctionData("settle", [job.jobId, settleEntries(client, job.ref)]),
+    });
     const raw = await client.wallet.signTransaction(populated);
     const { Transaction } = await import("ethers");
     const hash = Transaction.from(raw).hash as `0x${string}`;
@@ -197,7 +216,11 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     const wallet = account(9);
     const client = await startClient(chain, stack, wallet, coordinator);
     const nonce = await chain.provider.getTransactionCount(wallet.address);
-    await expect(generateVideo(client, { ...SPEC, prompt: "a Forbidden garden" })).rejects.toMatchObject({ name: "PolicyRefusedError", term: "forbidden", exitCode: 3 });
+    await expect(generateVideo(client, { ...SPEC, prompt: "a Forbidden garden" })).rejects.toMatchObject({
+      name: "PolicyRefusedError",
+      term: "forbidden",
+      exitCode: 3,
+    });
     expect(await chain.provider.getTransactionCount(wallet.address)).toBe(nonce);
   });
 
@@ -212,7 +235,11 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     expect(before - (await tokenBalance(wallet.address))).toBe(opened.deposit);
     // Submit a spec other than the one whose hash the escrow holds.
     client.journal.updateJob(opened.ref, { spec: { ...spec, prompt: "something else" } });
-    await expect(runJob(client, { jobId: opened.jobId })).rejects.toMatchObject({ name: "PeerRefusedError", reason: "SPEC_HASH_MISMATCH", exitCode: 3 });
+    await expect(runJob(client, { jobId: opened.jobId })).rejects.toMatchObject({
+      name: "PeerRefusedError",
+      reason: "SPEC_HASH_MISMATCH",
+      exitCode: 3,
+    });
     expect(client.journal.getJob(opened.ref)).toMatchObject({ phase: "closed", failure: expect.stringMatching(/^SPEC_HASH_MISMATCH/) });
     // Settled with nobody listed: the job is closing, and the deposit comes back once its challenge window ends.
     const closing = await getJob(client, { jobId: opened.jobId });
@@ -230,7 +257,13 @@ describe("a job end to end", { timeout: 180_000 }, () => {
     const quote = await quoteJob(client, { spec });
     const block = await chain.provider.getBlock("latest");
     const now = Math.max(block!.timestamp, Math.floor(Date.now() / 1000));
-    const opened = await openJob(client, { spec, quote, policyVersion: policy.version, coordinatorPeer: coordinator.multiaddrs, deadline: now + 60 });
+    const opened = await openJob(client, {
+      spec,
+      quote,
+      policyVersion: policy.version,
+      coordinatorPeer: coordinator.multiaddrs,
+      deadline: now + 60,
+    });
     const before = await tokenBalance(wallet.address);
     await expect(refundJob(client, { jobId: opened.jobId })).rejects.toMatchObject({ name: "JobStateError", exitCode: 3 });
     await chain.increaseTime(60 + 121);

@@ -51,7 +51,10 @@ function seg(segment: number, provider: string, cid = `bafk${segment}`): Verifie
     multiaddrs: [],
     cid,
     sha256: `0x${"5a".repeat(32)}`,
-    assignment: { assignment: { jobId: JOB, segment, firstFrame: segment * 4, frameCount: 4, provider: provider as `0x${string}`, deadline: 1 }, signature: sig },
+    assignment: {
+      assignment: { jobId: JOB, segment, firstFrame: segment * 4, frameCount: 4, provider: provider as `0x${string}`, deadline: 1 },
+      signature: sig,
+    },
     delivery: { delivery: { jobId: JOB, segment, cid, sha256: `0x${"5a".repeat(32)}`, frameCount: 4 }, signature: sig },
     psnrDb: Infinity,
     sampledFrames: [segment * 4],
@@ -170,7 +173,9 @@ describe("journal migrations", () => {
     try {
       // What an older client left: the tables, user_version 0, a row.
       const old = new Database(join(dir, JOURNAL_FILE));
-      old.exec("CREATE TABLE jobs (ref TEXT PRIMARY KEY, job_id TEXT UNIQUE, data TEXT NOT NULL, phase TEXT NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL)");
+      old.exec(
+        "CREATE TABLE jobs (ref TEXT PRIMARY KEY, job_id TEXT UNIQUE, data TEXT NOT NULL, phase TEXT NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL)",
+      );
       old.prepare("INSERT INTO jobs (ref, data, phase, updated_at) VALUES ('r1', '{}', 'created', 1)").run();
       old.close();
       Journal.open(dir).close();

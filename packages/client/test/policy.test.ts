@@ -124,7 +124,16 @@ describe("policy check", () => {
   test("behavior: getPolicy feeds the shared evaluateSpec the CLI, coordinator and provider use", async () => {
     const client: DaoClient = { provider: chain.provider, deployment: d.deployment };
     const snapshot = toPolicySnapshot(await getPolicy(client));
-    const spec = { v: 1 as const, model: MODEL_ID as `0x${string}`, prompt: "a calm red fox", seed: 1, seconds: 4, fps: 12, width: 192, height: 192 };
+    const spec = {
+      v: 1 as const,
+      model: MODEL_ID as `0x${string}`,
+      prompt: "a calm red fox",
+      seed: 1,
+      seconds: 4,
+      fps: 12,
+      width: 192,
+      height: 192,
+    };
     expect(evaluateSpec(spec, snapshot).map((v) => [v.code, v.term])).toEqual([["POLICY_BLOCKED_TERM", "red fox"]]);
     expect(evaluateSpec({ ...spec, prompt: "a calm red cat" }, snapshot)).toEqual([]);
     // The job opened before the change keeps the old version, under which the prompt passes.

@@ -2,7 +2,18 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet } from "ethers";
 import { type JobSpec } from "@rendermesh/shared";
 import { encodeSegment } from "@rendermesh/shared/media";
-import { createSpotRenderer, defaultModel, defaultPipelinePath, encodeTrace, loadPipeline, PipelineRunner, publishTrace, quantiseWeights, type Pipeline, type SpotRenderer } from "@rendermesh/shared/model";
+import {
+  createSpotRenderer,
+  defaultModel,
+  defaultPipelinePath,
+  encodeTrace,
+  loadPipeline,
+  PipelineRunner,
+  publishTrace,
+  quantiseWeights,
+  type Pipeline,
+  type SpotRenderer,
+} from "@rendermesh/shared/model";
 
 import { defaultVerifierComponents } from "../src/verify/components.js";
 import { SegmentVerifier } from "../src/verify/verifier.js";
@@ -43,13 +54,34 @@ let job: VerifyJob;
 beforeAll(async () => {
   pipeline = await loadPipeline(defaultPipelinePath());
   provider = await PipelineRunner.create({ pipeline, device: "cpu", threads: 2, logger: silent });
-  cheat = await PipelineRunner.create({ pipeline: { ...pipeline, files: { ...pipeline.files, denoiser: quantiseWeights(pipeline.files.denoiser, 255) } }, device: "cpu", threads: 1, logger: silent });
+  cheat = await PipelineRunner.create({
+    pipeline: { ...pipeline, files: { ...pipeline.files, denoiser: quantiseWeights(pipeline.files.denoiser, 255) } },
+    device: "cpu",
+    threads: 1,
+    logger: silent,
+  });
   client = await PipelineRunner.create({ pipeline, device: "cpu", threads: 1, guidanceBatch: 1, logger: silent });
   spot = await createSpotRenderer({ models: [defaultModel()] });
   const v = pipeline.manifest.video;
-  spec = { v: 1, model: pipeline.manifest.id, prompt: "a green triangle moving down on a white background", seed: 99, seconds: 3, fps: v.fps, width: v.width, height: v.height };
+  spec = {
+    v: 1,
+    model: pipeline.manifest.id,
+    prompt: "a green triangle moving down on a white background",
+    seed: 99,
+    seconds: 3,
+    fps: v.fps,
+    width: v.width,
+    height: v.height,
+  };
   const coordinator = Wallet.createRandom();
-  ctx = { chainId: 31337, escrow: `0x${"ee".repeat(20)}`, jobId: `0x${"12".repeat(32)}`, spec, coordinator, provider: Wallet.createRandom() };
+  ctx = {
+    chainId: 31337,
+    escrow: `0x${"ee".repeat(20)}`,
+    jobId: `0x${"12".repeat(32)}`,
+    spec,
+    coordinator,
+    provider: Wallet.createRandom(),
+  };
   job = { jobId: ctx.jobId, spec, chainId: ctx.chainId, escrow: ctx.escrow, coordinator: coordinator.address };
 });
 
@@ -58,9 +90,16 @@ afterAll(async () => {
 });
 
 const verifier = () =>
-  new SegmentVerifier(defaultVerifierComponents({ store: store as never, spot, pipelines: new Map([[pipeline.manifest.id.toLowerCase(), client]]) }), { fetchAttempts: 1, fetchTimeoutMs: 1000 });
+  new SegmentVerifier(
+    defaultVerifierComponents({ store: store as never, spot, pipelines: new Map([[pipeline.manifest.id.toLowerCase(), client]]) }),
+    { fetchAttempts: 1, fetchTimeoutMs: 1000 },
+  );
 
-async function deliver(runner: PipelineRunner, segment: number, opts: { withTrace?: boolean; publish?: boolean } = {}): Promise<VerifyResult> {
+async function deliver(
+  runner: PipelineRunner,
+  segment: number,
+  opts: { withTrace?: boolean; publish?: boolean } = {},
+): Promise<VerifyResult> {
   const gen = await runner.generate({ prompt: spec.prompt, seed: spec.seed, segment });
   const mp4 = await encodeSegment(gen.frames, { width: spec.width, height: spec.height, fps: spec.fps });
   const encoded = await encodeTrace(gen.trace);

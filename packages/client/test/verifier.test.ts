@@ -15,7 +15,16 @@ import { closeRenderer, deliveredSegment, honestSegment, renderFrames, type Rece
 // here (the job tests fetch over real Helia/bitswap).
 
 const model = defaultModel();
-const spec: JobSpec = { v: 1, model: model.manifest.id as `0x${string}`, prompt: "a calm blue sea at night", seed: 7, seconds: 3, fps: 4, width: 32, height: 32 };
+const spec: JobSpec = {
+  v: 1,
+  model: model.manifest.id as `0x${string}`,
+  prompt: "a calm blue sea at night",
+  seed: 7,
+  seconds: 3,
+  fps: 4,
+  width: 32,
+  height: 32,
+};
 const coordinator = Wallet.createRandom();
 const provider = Wallet.createRandom();
 const ctx = { chainId: 31337, escrow: `0x${"ee".repeat(20)}`, jobId: `0x${"11".repeat(32)}` as `0x${string}`, spec, coordinator, provider };
@@ -27,7 +36,9 @@ const memoryStore = {
     const bytes = store.get(cid.toString());
     if (bytes) return bytes;
     // Like bitswap for a CID nobody has: wait until the deadline.
-    await new Promise((_, reject) => options.signal?.addEventListener("abort", () => reject(new Error("block not found before the deadline")), { once: true }));
+    await new Promise((_, reject) =>
+      options.signal?.addEventListener("abort", () => reject(new Error("block not found before the deadline")), { once: true }),
+    );
     throw new Error("unreachable");
   },
 };
@@ -36,7 +47,12 @@ let spot: SpotRenderer;
 let honest: Uint8Array[];
 
 function verifier(init: ConstructorParameters<typeof SegmentVerifier>[1] = {}): SegmentVerifier {
-  return new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot }), { fetchTimeoutMs: 300, fetchAttempts: 2, fetchBackoffMs: 10, ...init });
+  return new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot }), {
+    fetchTimeoutMs: 300,
+    fetchAttempts: 2,
+    fetchBackoffMs: 10,
+    ...init,
+  });
 }
 
 async function check(segment: number, bytes: Uint8Array, opts: ReceiptOptions = {}, v = verifier()): Promise<VerifyResult> {

@@ -34,7 +34,10 @@ program
   .option("--announce <multiaddrs>", "comma-separated multiaddrs to announce instead of the listen ones")
   .option("--rpc-url <url>", "chain JSON-RPC endpoint (default http://127.0.0.1:8545)")
   .option("--deployment <file>", "deployment file (default deployments/<chainId>.json)")
-  .option("--keystore <file>", "encrypted keystore with the coordinator key (password in RENDERMESH_KEYSTORE_PASSWORD); else RENDERMESH_PRIVATE_KEY")
+  .option(
+    "--keystore <file>",
+    "encrypted keystore with the coordinator key (password in RENDERMESH_KEYSTORE_PASSWORD); else RENDERMESH_PRIVATE_KEY",
+  )
   .option("--data-dir <dir>", "peer key and database directory (default .rendermesh/coordinator)")
   .option("--db <file>", "SQLite database (default <data-dir>/coordinator.db)")
   .option("--http-port <port>", "read-only HTTP API and /metrics port (default 8750; 0 = any free port)")
@@ -47,9 +50,19 @@ program
     const { config } = loadCoordinatorConfig({
       file: opts.config,
       flags: {
-        listen: opts.listen, announce: opts.announce, rpcUrl: opts.rpcUrl, deployment: opts.deployment, keystore: opts.keystore,
-        dataDir: opts.dataDir, db: opts.db, httpPort: opts.httpPort, httpHost: opts.httpHost, feeBps: opts.feeBps,
-        heartbeatIntervalMs: opts.heartbeatIntervalMs, maxPendingJobsPerClient: opts.maxPendingJobsPerClient, logLevel: opts.logLevel,
+        listen: opts.listen,
+        announce: opts.announce,
+        rpcUrl: opts.rpcUrl,
+        deployment: opts.deployment,
+        keystore: opts.keystore,
+        dataDir: opts.dataDir,
+        db: opts.db,
+        httpPort: opts.httpPort,
+        httpHost: opts.httpHost,
+        feeBps: opts.feeBps,
+        heartbeatIntervalMs: opts.heartbeatIntervalMs,
+        maxPendingJobsPerClient: opts.maxPendingJobsPerClient,
+        logLevel: opts.logLevel,
       },
     });
     const signer = await loadWallet({ privateKey: config.privateKey, keystore: config.keystore });
@@ -62,7 +75,10 @@ program
       try {
         chainId = Number((await probe.getNetwork()).chainId);
       } catch (cause) {
-        throw new BaseError("CHAIN", `Cannot reach the chain at ${config.rpcUrl}.`, { cause, hint: "Start the node (pnpm dev) or pass --rpc-url." });
+        throw new BaseError("CHAIN", `Cannot reach the chain at ${config.rpcUrl}.`, {
+          cause,
+          hint: "Start the node (pnpm dev) or pass --rpc-url.",
+        });
       } finally {
         probe.destroy();
       }
@@ -73,14 +89,27 @@ program
     const log = createLogger({ name: "coordinator", level: config.logLevel, destination: process.stderr });
     const coordinator = new Coordinator(config, { chain, log });
     await coordinator.start();
-    const info = { ok: true, peerId: coordinator.peerId, multiaddrs: coordinator.multiaddrs, address: coordinator.address, http: coordinator.httpUrl, chainId: chain.chainId };
+    const info = {
+      ok: true,
+      peerId: coordinator.peerId,
+      multiaddrs: coordinator.multiaddrs,
+      address: coordinator.address,
+      http: coordinator.httpUrl,
+      chainId: chain.chainId,
+    };
     if (json) process.stdout.write(`${JSON.stringify(info)}\n`);
-    else process.stdout.write(`coordinator ${info.address} running\n  peer ${info.peerId}\n  listen ${info.multiaddrs.join(" ")}\n  http ${info.http}\n`);
+    else
+      process.stdout.write(
+        `coordinator ${info.address} running\n  peer ${info.peerId}\n  listen ${info.multiaddrs.join(" ")}\n  http ${info.http}\n`,
+      );
     let stopping = false;
     const stop = () => {
       if (stopping) return;
       stopping = true;
-      coordinator.stop().then(() => process.exit(0), () => process.exit(1));
+      coordinator.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
@@ -96,7 +125,10 @@ program
       const res = await fetch(new URL("/api/status", opts.url), { signal: AbortSignal.timeout(5000) });
       body = await res.json();
     } catch (cause) {
-      throw new BaseError("UNREACHABLE", `No coordinator answers at ${opts.url}.`, { cause, hint: "Start it with `rendermesh-coordinator start` or pass --url." });
+      throw new BaseError("UNREACHABLE", `No coordinator answers at ${opts.url}.`, {
+        cause,
+        hint: "Start it with `rendermesh-coordinator start` or pass --url.",
+      });
     }
     process.stdout.write(json ? `${JSON.stringify(body)}\n` : `${JSON.stringify(body, null, 2)}\n`);
   });

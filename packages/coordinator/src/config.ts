@@ -4,7 +4,16 @@ import { loadConfig, type LoadedConfig } from "@rendermesh/shared";
 /** Env vars `RENDERMESH_COORDINATOR_<FIELD>` (e.g. `..._HTTP_PORT`) set any field. */
 export const ENV_PREFIX = "RENDERMESH_COORDINATOR_";
 
-const list = z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(z.string().min(1)));
+const list = z.preprocess(
+  (v) =>
+    typeof v === "string"
+      ? v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v,
+  z.array(z.string().min(1)),
+);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** Every setting of the coordinator, with its default. */
@@ -49,6 +58,8 @@ export type CoordinatorConfig = z.output<typeof CoordinatorConfig>;
 export type CoordinatorConfigInput = z.input<typeof CoordinatorConfig>;
 
 /** Loads the config: defaults < `--config` file < RENDERMESH_COORDINATOR_* env < flags. */
-export function loadCoordinatorConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: Record<string, unknown> } = {}): LoadedConfig<CoordinatorConfig> {
+export function loadCoordinatorConfig(
+  opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: Record<string, unknown> } = {},
+): LoadedConfig<CoordinatorConfig> {
   return loadConfig({ schema: CoordinatorConfig, file: opts.file, env: opts.env, envPrefix: ENV_PREFIX, flags: opts.flags });
 }

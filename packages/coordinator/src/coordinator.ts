@@ -1,6 +1,13 @@
 import { join } from "node:path";
 import type { PrivateKey } from "@libp2p/interface";
-import { createLogger, type Logger, type PolicySnapshot, type QuoteRequest, type ReferenceWork, type SegmentVerdict } from "@rendermesh/shared";
+import {
+  createLogger,
+  type Logger,
+  type PolicySnapshot,
+  type QuoteRequest,
+  type ReferenceWork,
+  type SegmentVerdict,
+} from "@rendermesh/shared";
 import { createMeshNode, loadOrCreatePeerKey, type MeshNode } from "@rendermesh/shared/net";
 import type { ChainView } from "./chain/types.js";
 import type { CoordinatorConfig } from "./config.js";
@@ -89,22 +96,45 @@ export class Coordinator {
       log.warn({ err: (err as Error).message }, "cannot read the content policy yet; will retry");
     }
     const refreshPolicy = setInterval(() => {
-      chain.readPolicy().then((p) => (this.policy = p)).catch((err: unknown) => log.warn({ err: (err as Error).message }, "policy refresh failed"));
+      chain
+        .readPolicy()
+        .then((p) => (this.policy = p))
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, "policy refresh failed"));
     }, 15_000);
     refreshPolicy.unref();
     this.timers.push(() => clearInterval(refreshPolicy));
 
     const privateKey = this.components.privateKey ?? (await loadOrCreatePeerKey(config.dataDir));
-    const node = (this.node = await createMeshNode({ privateKey, listen: config.listen, ...(config.announce ? { announce: config.announce } : {}), userAgent: "rendermesh-coordinator" }));
+    const node = (this.node = await createMeshNode({
+      privateKey,
+      listen: config.listen,
+      ...(config.announce ? { announce: config.announce } : {}),
+      userAgent: "rendermesh-coordinator",
+    }));
 
-    const directory = (this.directory = new ProviderDirectory({ store, chain, log: log.child({ component: "directory" }) }, { livenessMs: this.components.livenessMs ?? config.heartbeatIntervalMs * 3 }));
+    const directory = (this.directory = new ProviderDirectory(
+      { store, chain, log: log.child({ component: "directory" }) },
+      { livenessMs: this.components.livenessMs ?? config.heartbeatIntervalMs * 3 },
+    ));
     const supervisor = (this.supervisor = new Supervisor(
       { store, directory, chain, dispatcher: new RenderClient({ node, log }), log: log.child({ component: "supervisor" }) },
-      { reference, minShare: config.minShare, pipelineDepth: config.pipelineDepth, graceMs: config.segmentGraceSeconds * 1000, resumeGraceMs: config.heartbeatIntervalMs * 4, ...this.components.supervisor },
+      {
+        reference,
+        minShare: config.minShare,
+        pipelineDepth: config.pipelineDepth,
+        graceMs: config.segmentGraceSeconds * 1000,
+        resumeGraceMs: config.heartbeatIntervalMs * 4,
+        ...this.components.supervisor,
+      },
     ));
     const intake = new JobIntake(
       { store, chain, directory, log: log.child({ component: "intake" }) },
-      { reference, maxPendingJobsPerClient: config.maxPendingJobsPerClient, maxRunningJobs: config.maxRunningJobs, minFeeBps: config.feeBps },
+      {
+        reference,
+        maxPendingJobsPerClient: config.maxPendingJobsPerClient,
+        maxRunningJobs: config.maxRunningJobs,
+        minFeeBps: config.feeBps,
+      },
     );
     this.timers.push(chain.watchRegistry((address) => directory.invalidate(address), Math.max(1000, config.heartbeatIntervalMs)));
 
@@ -117,7 +147,14 @@ export class Coordinator {
     this.timers.push(() => node.removeEventListener("peer:disconnect", onDisconnect));
 
     const announce = new AnnounceService(
-      { node, directory, chain, policyVersion: () => this.policy?.version ?? 0n, onAdmitted: (a) => supervisor.providerSeen(a), log: log.child({ component: "announce" }) },
+      {
+        node,
+        directory,
+        chain,
+        policyVersion: () => this.policy?.version ?? 0n,
+        onAdmitted: (a) => supervisor.providerSeen(a),
+        log: log.child({ component: "announce" }),
+      },
       { heartbeatIntervalMs: config.heartbeatIntervalMs },
     );
     const quote = new QuoteService({ node, quote: (spec, o) => this.quote(spec, reference, o), log: log.child({ component: "quote" }) });
@@ -161,7 +198,16 @@ export class Coordinator {
       log,
     });
     this.httpUrl = await this.http.listen(config.httpPort, config.httpHost);
-    log.info({ peerId: this.peerId, multiaddrs: this.multiaddrs, http: this.httpUrl, address: chain.coordinator, resumed: store.countJobs().running }, "coordinator started");
+    log.info(
+      {
+        peerId: this.peerId,
+        multiaddrs: this.multiaddrs,
+        http: this.httpUrl,
+        address: chain.coordinator,
+        resumed: store.countJobs().running,
+      },
+      "coordinator started",
+    );
   }
 
   async stop(): Promise<void> {
@@ -183,7 +229,14 @@ export class Coordinator {
   private async quote(spec: QuoteRequest["spec"], reference: ReferenceWork, options: { signal: AbortSignal }) {
     const policy = this.policy ?? (this.policy = await this.components.chain.readPolicy(undefined, options));
     const { chain } = this.components;
-    return computeQuote(spec, { coordinator: chain.coordinator, chainId: chain.chainId, escrow: chain.escrow, policy, reference, providers: this.directory!.liveProviders() });
+    return computeQuote(spec, {
+      coordinator: chain.coordinator,
+      chainId: chain.chainId,
+      escrow: chain.escrow,
+      policy,
+      reference,
+      providers: this.directory!.liveProviders(),
+    });
   }
 
   /**
@@ -196,13 +249,24 @@ export class Coordinator {
     const job = store.getJob(v.jobId);
     if (!job) throw new RefusalError("UNKNOWN_JOB", `This coordinator has no job ${v.jobId}.`);
     if (job.clientPeer !== peer && !(await isJobClientAuth(this.components.chain, job, peer, v.auth, options))) {
-      throw new RefusalError("NOT_JOB_CLIENT", `Only job ${job.jobId}'s client ${job.client} may report on its segments, and this verdict carries no valid auth for peer ${peer}.`, {
-        hint: "Send the verdict with auth, or re-submit the job from this peer first.",
-      });
+      throw new RefusalError(
+        "NOT_JOB_CLIENT",
+        `Only job ${job.jobId}'s client ${job.client} may report on its segments, and this verdict carries no valid auth for peer ${peer}.`,
+        {
+          hint: "Send the verdict with auth, or re-submit the job from this peer first.",
+        },
+      );
     }
     const seg = store.segment(job.jobId, v.segment);
     if (!seg) throw new RefusalError("BAD_MESSAGE", `Job ${job.jobId} has no segment ${v.segment}.`);
-    const r = store.verdict({ jobId: job.jobId, segment: v.segment, provider: v.provider, cid: v.cid, ok: v.ok, ...(v.message ? { message: v.message } : {}) });
+    const r = store.verdict({
+      jobId: job.jobId,
+      segment: v.segment,
+      provider: v.provider,
+      cid: v.cid,
+      ok: v.ok,
+      ...(v.message ? { message: v.message } : {}),
+    });
     this.supervisor!.applyEffects(r);
     if (r.outcome === "not-current") {
       const counted = seg.verifiedAttempt === null ? undefined : store.attempt(seg.verifiedAttempt);

@@ -10,11 +10,11 @@ import { describe, expect, test } from "vitest";
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 
 function coordinatorCli(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [...tsNodeArgs(), "packages/coordinator/src/cli.ts", ...argv],
-    { cwd: root, env: { ...process.env, RENDERMESH_PRIVATE_KEY: "" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, [...tsNodeArgs(), "packages/coordinator/src/cli.ts", ...argv], {
+    cwd: root,
+    env: { ...process.env, RENDERMESH_PRIVATE_KEY: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -35,7 +35,12 @@ describe("rendermesh-coordinator CLI errors", () => {
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout)).toEqual({
       ok: false,
-      error: { code: "USAGE", message: "Unknown option '--gpu'.", hint: "Run `rendermesh-coordinator status --help` for the usage.", exitCode: 2 },
+      error: {
+        code: "USAGE",
+        message: "Unknown option '--gpu'.",
+        hint: "Run `rendermesh-coordinator status --help` for the usage.",
+        exitCode: 2,
+      },
     });
   }, 60_000);
 

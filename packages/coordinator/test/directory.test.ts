@@ -21,7 +21,19 @@ async function strangerAnnounce(i: number) {
   const w = Wallet.createRandom();
   const peer = `12D3KooWStranger${String(i).padStart(30, "0")}`;
   const timestamp = Date.now();
-  const msg = { type: "announce" as const, address: w.address as `0x${string}`, models: [MODEL], askPerSecond: 1n, capacity: 1, benchmarkFps: 1, device: "cpu" as const, active: 0, agent: "x", timestamp, signature: (await w.signMessage(announceMessage(peer, w.address, timestamp))) as `0x${string}` };
+  const msg = {
+    type: "announce" as const,
+    address: w.address as `0x${string}`,
+    models: [MODEL],
+    askPerSecond: 1n,
+    capacity: 1,
+    benchmarkFps: 1,
+    device: "cpu" as const,
+    active: 0,
+    agent: "x",
+    timestamp,
+    signature: (await w.signMessage(announceMessage(peer, w.address, timestamp))) as `0x${string}`,
+  };
   return { msg, peer };
 }
 
@@ -29,7 +41,10 @@ describe("ProviderDirectory", () => {
   it("behavior: on-chain lookups of strangers' peer ids are cached in a bounded LRU", async () => {
     const { store, cleanup } = openStore();
     cleanups.push(cleanup);
-    const directory = new ProviderDirectory({ store, chain: unboundChain, log: createLogger({ name: "test", level: "silent" }) }, { maxBindings: 8 });
+    const directory = new ProviderDirectory(
+      { store, chain: unboundChain, log: createLogger({ name: "test", level: "silent" }) },
+      { maxBindings: 8 },
+    );
     for (let i = 0; i < 40; i++) {
       const { msg, peer } = await strangerAnnounce(i);
       await expect(directory.admit(msg, peer, new TextEncoder().encode(peer), [])).rejects.toMatchObject({ reason: "NOT_REGISTERED" });

@@ -33,13 +33,37 @@ afterEach(async () => {
 });
 
 function spec(over: Partial<JobSpec> = {}): JobSpec {
-  return { v: 1, model: MODEL as `0x${string}`, prompt: "a red sunrise over the sea", seed: 7, seconds: 6, fps: 4, width: 32, height: 32, ...over };
+  return {
+    v: 1,
+    model: MODEL as `0x${string}`,
+    prompt: "a red sunrise over the sea",
+    seed: 7,
+    seconds: 6,
+    fps: 4,
+    width: 32,
+    height: 32,
+    ...over,
+  };
 }
 
 async function startCoordinator(): Promise<Coordinator> {
   const dir = tempDir();
-  const config = CoordinatorConfig.parse({ dataDir: dir.dir, httpPort: 0, heartbeatIntervalMs: 1000, referenceWidth: 32, referenceHeight: 32, referenceFps: 4, logLevel: "silent", segmentGraceSeconds: 3 });
-  const ethersChain = new EthersChain({ rpcUrl: chain.rpcUrl, deployment: chain.deployment, signer: new Wallet(account(1).privateKey), pollingIntervalMs: 200 });
+  const config = CoordinatorConfig.parse({
+    dataDir: dir.dir,
+    httpPort: 0,
+    heartbeatIntervalMs: 1000,
+    referenceWidth: 32,
+    referenceHeight: 32,
+    referenceFps: 4,
+    logLevel: "silent",
+    segmentGraceSeconds: 3,
+  });
+  const ethersChain = new EthersChain({
+    rpcUrl: chain.rpcUrl,
+    deployment: chain.deployment,
+    signer: new Wallet(account(1).privateKey),
+    pollingIntervalMs: 200,
+  });
   const c = new Coordinator(config, { chain: ethersChain, supervisor: { tickMs: 100, graceMs: 3000, resumeGraceMs: 3000 } });
   await c.start();
   stops.push(() => dir.cleanup());
@@ -47,9 +71,22 @@ async function startCoordinator(): Promise<Coordinator> {
   return c;
 }
 
-async function startProvider(coordinatorAddr: string, over: Partial<ConstructorParameters<typeof TestProvider>[0]> = {}, register = true): Promise<TestProvider> {
+async function startProvider(
+  coordinatorAddr: string,
+  over: Partial<ConstructorParameters<typeof TestProvider>[0]> = {},
+  register = true,
+): Promise<TestProvider> {
   const wallet = new Wallet(account(nextProvider++).privateKey);
-  const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub", msPerFrame: 40, ...over });
+  const p = new TestProvider({
+    wallet,
+    chainId: chain.deployment.chainId,
+    escrow: chain.deployment.escrow,
+    model: MODEL,
+    askPerSecond: ASK,
+    render: "stub",
+    msPerFrame: 40,
+    ...over,
+  });
   await p.start();
   stops.push(() => p.stop());
   if (register) await registerProvider(chain, wallet, p.node.peerId, ASK);
@@ -82,7 +119,13 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     const providers = [await startProvider(addr), await startProvider(addr), await startProvider(addr, { msPerFrame: 150 })];
     const tc = await startClient(c);
 
-    const quote = await request(tc.node, addr, PROTOCOLS.quote, { type: "quote", spec: { model: MODEL, seconds: 12, fps: 4, width: 32, height: 32 } }, QuoteResponse);
+    const quote = await request(
+      tc.node,
+      addr,
+      PROTOCOLS.quote,
+      { type: "quote", spec: { model: MODEL, seconds: 12, fps: 4, width: 32, height: 32 } },
+      QuoteResponse,
+    );
     expect(quote.type).toBe("quote-result");
     if (quote.type !== "quote-result") return;
     expect(quote.providers).toBeGreaterThanOrEqual(1);
@@ -105,9 +148,13 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     expect(error).toBeUndefined();
     expect(events[0]?.type).toBe("job-accepted");
     expectEachSegmentOnce(events, 12);
-    const assignedTo = new Set(events.filter((e) => e.type === "segment-assigned").map((e) => (e.assignment as { provider: string }).provider.toLowerCase()));
+    const assignedTo = new Set(
+      events.filter((e) => e.type === "segment-assigned").map((e) => (e.assignment as { provider: string }).provider.toLowerCase()),
+    );
     expect(assignedTo.size).toBe(3);
-    const deliveredBy = new Set(delivered(events).map((e) => (e.assignment as { assignment: { provider: string } }).assignment.provider.toLowerCase()));
+    const deliveredBy = new Set(
+      delivered(events).map((e) => (e.assignment as { assignment: { provider: string } }).assignment.provider.toLowerCase()),
+    );
     expect(deliveredBy.size).toBeGreaterThanOrEqual(2);
 
     // Exactly one verified copy per segment in the database.
@@ -151,10 +198,15 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     expect((await tc.submit(jobId, chainId + 1, escrow, s)).error?.code).toBe("WRONG_CHAIN");
 
     const cheap = spec({ seed: 9 });
-    expect((await tc.submit(await openJob(chain, client, cheap, c.address, ASK - 1n), chainId, escrow, cheap)).error?.code).toBe("PRICE_TOO_LOW");
+    expect((await tc.submit(await openJob(chain, client, cheap, c.address, ASK - 1n), chainId, escrow, cheap)).error?.code).toBe(
+      "PRICE_TOO_LOW",
+    );
 
     const rushed = spec({ seed: 10, seconds: 30 });
-    expect((await tc.submit(await openJob(chain, client, rushed, c.address, PRICE, { deadlineSeconds: 5 }), chainId, escrow, rushed)).error?.code).toBe("DEADLINE_TOO_SOON");
+    expect(
+      (await tc.submit(await openJob(chain, client, rushed, c.address, PRICE, { deadlineSeconds: 5 }), chainId, escrow, rushed)).error
+        ?.code,
+    ).toBe("DEADLINE_TOO_SOON");
 
     const elsewhere = spec({ seed: 11 });
     const other = await openJob(chain, client, elsewhere, account(8).address, PRICE);
@@ -179,7 +231,11 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     const failed = events.filter((e) => e.type === "segment-failed");
     expect(failed.length).toBeGreaterThan(0);
     expect(failed.every((e) => e.code === "BAD_SIGNATURE" && e.provider === liar.address)).toBe(true);
-    expect(delivered(events).every((e) => (e.assignment as { assignment: { provider: string } }).assignment.provider.toLowerCase() !== liar.address)).toBe(true);
+    expect(
+      delivered(events).every(
+        (e) => (e.assignment as { assignment: { provider: string } }).assignment.provider.toLowerCase() !== liar.address,
+      ),
+    ).toBe(true);
   });
 
   it("error: a malformed or oversized message gets a typed error and the node stays up", async () => {
@@ -188,20 +244,38 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     const addr = c.multiaddrs[0]!;
     for (const [payload, code] of [
       [{ type: "submit", jobId: "nope" }, "BAD_MESSAGE"],
-      [{ type: "quote", spec: { model: MODEL, seconds: 1, fps: 4, width: 32, height: 32 }, pad: "x".repeat(MAX_MESSAGE_BYTES + 10) }, "MESSAGE_TOO_LARGE"],
+      [
+        { type: "quote", spec: { model: MODEL, seconds: 1, fps: 4, width: 32, height: 32 }, pad: "x".repeat(MAX_MESSAGE_BYTES + 10) },
+        "MESSAGE_TOO_LARGE",
+      ],
     ] as const) {
-      const stream = await openProtocolStream(tc.node, addr, code === "BAD_MESSAGE" ? PROTOCOLS.job : PROTOCOLS.quote, { maxMessageBytes: 1024 * 1024 });
+      const stream = await openProtocolStream(tc.node, addr, code === "BAD_MESSAGE" ? PROTOCOLS.job : PROTOCOLS.quote, {
+        maxMessageBytes: 1024 * 1024,
+      });
       await stream.write(payload);
       await expect(stream.read(QuoteResponse)).resolves.toMatchObject({ type: "error", code });
       stream.abort(new Error("done"));
     }
     // Unregistered provider: NOT_REGISTERED.
-    const stranger = new TestProvider({ wallet: new Wallet(Wallet.createRandom().privateKey), chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub" });
+    const stranger = new TestProvider({
+      wallet: new Wallet(Wallet.createRandom().privateKey),
+      chainId: chain.deployment.chainId,
+      escrow: chain.deployment.escrow,
+      model: MODEL,
+      askPerSecond: ASK,
+      render: "stub",
+    });
     await stranger.start();
     stops.push(() => stranger.stop());
     await expect(stranger.announceTo(addr)).resolves.toMatchObject({ type: "error", code: "NOT_REGISTERED" });
     // Still serving.
-    const q = await request(tc.node, addr, PROTOCOLS.quote, { type: "quote", spec: { model: MODEL, seconds: 1, fps: 4, width: 32, height: 32 } }, QuoteResponse);
+    const q = await request(
+      tc.node,
+      addr,
+      PROTOCOLS.quote,
+      { type: "quote", spec: { model: MODEL, seconds: 1, fps: 4, width: 32, height: 32 } },
+      QuoteResponse,
+    );
     expect(q).toMatchObject({ type: "error", code: "NO_PROVIDERS" });
   });
 });

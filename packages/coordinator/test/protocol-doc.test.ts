@@ -10,7 +10,9 @@ interface Generator {
   PROTOCOL_DOC_PATH: string;
   renderProtocolDoc(shared: unknown, toJSONSchema: typeof z.toJSONSchema): string;
 }
-const { PROTOCOL_DOC_PATH, renderProtocolDoc } = (await import(pathToFileURL(join(import.meta.dirname, "../../../scripts/gen-protocol-doc.ts")).href)) as Generator;
+const { PROTOCOL_DOC_PATH, renderProtocolDoc } = (await import(
+  pathToFileURL(join(import.meta.dirname, "../../../scripts/gen-protocol-doc.ts")).href
+)) as Generator;
 
 describe("docs/protocol.md", () => {
   it("default: matches what the zod schemas generate (run `node scripts/gen-protocol-doc.ts` after changing them)", () => {

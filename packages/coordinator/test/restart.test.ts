@@ -27,13 +27,22 @@ async function spawnCoordinator(dataDir: string): Promise<{ child: ChildProcess;
     rpcUrl: chain.rpcUrl,
     deployment: chain.deployment,
     privateKey: account(1).privateKey,
-    config: { dataDir, listen: ["/ip4/127.0.0.1/tcp/0"], httpPort: 0, heartbeatIntervalMs: 1000, referenceWidth: 32, referenceHeight: 32, referenceFps: 4, logLevel: "warn", segmentGraceSeconds: 4 },
+    config: {
+      dataDir,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      httpPort: 0,
+      heartbeatIntervalMs: 1000,
+      referenceWidth: 32,
+      referenceHeight: 32,
+      referenceFps: 4,
+      logLevel: "warn",
+      segmentGraceSeconds: 4,
+    },
   };
-  const child = spawn(
-    process.execPath,
-    [...tsNodeArgs(), "packages/coordinator/test/helpers/run-coordinator.ts", JSON.stringify(args)],
-    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, [...tsNodeArgs(), "packages/coordinator/test/helpers/run-coordinator.ts", JSON.stringify(args)], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   // Started is an event: its JSON line, or the output ending because it exited.
@@ -65,14 +74,32 @@ describe("restart", () => {
       addr = address(started.info);
       for (const i of [2, 3]) {
         const wallet = new Wallet(account(i).privateKey);
-        const p = new TestProvider({ wallet, chainId: chain.deployment.chainId, escrow: chain.deployment.escrow, model: MODEL, askPerSecond: ASK, render: "stub", msPerFrame: 100, capacity: 1 });
+        const p = new TestProvider({
+          wallet,
+          chainId: chain.deployment.chainId,
+          escrow: chain.deployment.escrow,
+          model: MODEL,
+          askPerSecond: ASK,
+          render: "stub",
+          msPerFrame: 100,
+          capacity: 1,
+        });
         await p.start();
         providers.push(p);
         await registerProvider(chain, wallet, p.node.peerId, ASK);
         await p.announceTo(() => addr, 500);
       }
       await tc.start();
-      const spec: JobSpec = { v: 1, model: MODEL as `0x${string}`, prompt: "a slow green tide", seed: 1, seconds: 10, fps: 4, width: 32, height: 32 };
+      const spec: JobSpec = {
+        v: 1,
+        model: MODEL as `0x${string}`,
+        prompt: "a slow green tide",
+        seed: 1,
+        seconds: 10,
+        fps: 4,
+        width: 32,
+        height: 32,
+      };
       const jobId = await openJob(chain, client, spec, account(1).address, 2n * ASK);
 
       // Follow until 3 segments are verified, then SIGKILL the coordinator.
@@ -115,7 +142,16 @@ describe("restart", () => {
         await reportPending();
         const fromSeq = all.at(-1)?.seq ?? 0;
         const r = await tc
-          .follow({ type: "watch", jobId, fromSeq }, { verdict, until: (e) => { void reportPending(); return e.type === "job-complete"; } })
+          .follow(
+            { type: "watch", jobId, fromSeq },
+            {
+              verdict,
+              until: (e) => {
+                void reportPending();
+                return e.type === "job-complete";
+              },
+            },
+          )
           .catch(() => ({ events: [] as Event[] }));
         all.push(...r.events);
       }
@@ -133,7 +169,12 @@ describe("restart", () => {
         expect(segs.map((s) => s.status)).toEqual(Array(10).fill("verified"));
         // Exactly one counted attempt per segment, and it is a verified one.
         const attempts = store.attempts(jobId);
-        expect(attempts.filter((a) => a.status === "verified").map((a) => a.segment).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        expect(
+          attempts
+            .filter((a) => a.status === "verified")
+            .map((a) => a.segment)
+            .sort((a, b) => a - b),
+        ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         expect(store.getJob(jobId)?.status).toBe("complete");
         const events = store.events(jobId);
         expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));

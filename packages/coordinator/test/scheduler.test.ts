@@ -11,7 +11,15 @@ function provider(key: string, over: Partial<SchedulerProvider> = {}): Scheduler
 
 function job(pending: number, over: Partial<SchedulerJob> = {}): SchedulerJob {
   const spec = { width: 32, height: 32, fps: 4 };
-  return { jobId: "j1", model: MODEL, pricePerSecond: 100n, spec, segmentWork: segmentWork(spec, reference), pending: Array.from({ length: pending }, (_, i) => i), ...over };
+  return {
+    jobId: "j1",
+    model: MODEL,
+    pricePerSecond: 100n,
+    spec,
+    segmentWork: segmentWork(spec, reference),
+    pending: Array.from({ length: pending }, (_, i) => i),
+    ...over,
+  };
 }
 
 const countBy = (decisions: { provider: string }[]) => {
@@ -49,8 +57,12 @@ describe("scheduler", () => {
     expect(Object.keys(countBy(schedule([job(10)], providers, options)))).toEqual(["cheap"]);
     // A job at twice the reference pixels costs twice the ask.
     const big = { width: 64, height: 32, fps: 4 };
-    expect(schedule([job(1, { spec: big, segmentWork: segmentWork(big, reference), pricePerSecond: 199n })], [provider("p")], options)).toEqual([]);
-    expect(schedule([job(1, { spec: big, segmentWork: segmentWork(big, reference), pricePerSecond: 200n })], [provider("p")], options)).toHaveLength(1);
+    expect(
+      schedule([job(1, { spec: big, segmentWork: segmentWork(big, reference), pricePerSecond: 199n })], [provider("p")], options),
+    ).toEqual([]);
+    expect(
+      schedule([job(1, { spec: big, segmentWork: segmentWork(big, reference), pricePerSecond: 200n })], [provider("p")], options),
+    ).toHaveLength(1);
   });
 
   it("behavior: respects each provider's window and in-flight count, across jobs", () => {

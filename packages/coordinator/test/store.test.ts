@@ -17,7 +17,16 @@ function setup(maxTries = 3) {
 }
 
 const start = (store: CoordinatorStore, segment: number, provider: string, speculative = false) =>
-  store.assign({ jobId: JOB_ID, segment, provider, peerId: `peer-${provider.slice(2, 6)}`, speculative, assignment: assignment(JOB_ID, segment, provider), deadlineMs: Date.now() + 60_000, expectedMs: 1000 });
+  store.assign({
+    jobId: JOB_ID,
+    segment,
+    provider,
+    peerId: `peer-${provider.slice(2, 6)}`,
+    speculative,
+    assignment: assignment(JOB_ID, segment, provider),
+    deadlineMs: Date.now() + 60_000,
+    expectedMs: 1000,
+  });
 
 describe("store", () => {
   it("default: opens in WAL mode and records a job with pending segments and a job-accepted event", () => {
@@ -98,7 +107,9 @@ describe("store", () => {
     expect(store.attempt(b.id)?.status).toBe("superseded");
     expect(store.events(JOB_ID).filter((e) => e.type === "segment-delivered")).toHaveLength(1);
     // An ok verdict on the copy that was never the counted one changes nothing.
-    expect(store.verdict({ jobId: JOB_ID, segment: 0, provider: P2, cid: delivery(JOB_ID, 0, "b").delivery.cid, ok: true }).outcome).toBe("not-current");
+    expect(store.verdict({ jobId: JOB_ID, segment: 0, provider: P2, cid: delivery(JOB_ID, 0, "b").delivery.cid, ok: true }).outcome).toBe(
+      "not-current",
+    );
     expect(store.segment(JOB_ID, 0)?.verifiedAttempt).toBe(a.id);
   });
 
@@ -109,7 +120,10 @@ describe("store", () => {
     const b = start(store, 0, P2, true);
     store.deliver(a.id, delivery(JOB_ID, 0, "a"), []);
     store.deliver(b.id, delivery(JOB_ID, 0, "b"), []);
-    expect(store.verdict({ jobId: JOB_ID, segment: 0, provider: P1, cid: delivery(JOB_ID, 0, "a").delivery.cid, ok: false, message: "psnr" }).outcome).toBe("rejected");
+    expect(
+      store.verdict({ jobId: JOB_ID, segment: 0, provider: P1, cid: delivery(JOB_ID, 0, "a").delivery.cid, ok: false, message: "psnr" })
+        .outcome,
+    ).toBe("rejected");
     expect(store.attempt(b.id)?.status).toBe("shown");
     const types = store.events(JOB_ID).map((e) => e.type);
     expect(types.slice(-2)).toEqual(["segment-failed", "segment-delivered"]);
@@ -119,7 +133,10 @@ describe("store", () => {
   it("behavior: a failed attempt sends the segment back to pending until the tries run out, then the job fails", () => {
     const { store } = setup(3);
     store.insertJob(newJob({ spec: spec({ seconds: 2 }) }));
-    for (const [n, p] of [[1, P1], [2, P2]] as const) {
+    for (const [n, p] of [
+      [1, P1],
+      [2, P2],
+    ] as const) {
       const a = start(store, 0, p);
       const r = store.failAttempt(a.id, "TIMEOUT", "no answer");
       expect(r.failed).toBe(true);

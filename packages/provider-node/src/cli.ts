@@ -30,7 +30,13 @@ interface Io {
   pipeline?: StartProviderOptions["pipeline"];
 }
 
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(",").map((s) => s.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[] | undefined) => [
+  ...(previous ?? []),
+  ...value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 function commonOptions(cmd: Command): Command {
   return cmd
@@ -60,7 +66,11 @@ function loadFor(opts: Record<string, unknown>, io: Io): ProviderConfig {
 
 function cliLogger(config: Pick<ProviderConfig, "logLevel">, json: boolean): Logger {
   // Logs go to stderr so stdout carries only the command's output.
-  return createLogger({ name: "provider", level: json && config.logLevel === "info" ? "warn" : config.logLevel, destination: process.stderr });
+  return createLogger({
+    name: "provider",
+    level: json && config.logLevel === "info" ? "warn" : config.logLevel,
+    destination: process.stderr,
+  });
 }
 
 function print(io: Io, json: boolean, value: unknown, human: () => string[]): void {
@@ -70,7 +80,9 @@ function print(io: Io, json: boolean, value: unknown, human: () => string[]): vo
 
 async function confirmOnTty(io: Io): Promise<boolean> {
   if (!io.stdinIsTTY) {
-    throw new AbortedError("Registration spends tokens and stdin is not a terminal to confirm it; nothing was spent.", { hint: "Re-run with --yes." });
+    throw new AbortedError("Registration spends tokens and stdin is not a terminal to confirm it; nothing was spent.", {
+      hint: "Re-run with --yes.",
+    });
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -99,7 +111,9 @@ function describeStartEvent(e: StartEvent): string[] {
     case "models":
       return e.models.map((m) => `model ${m.name} ${m.id} on ${m.device}: ${m.benchmarkFps.toFixed(2)} frames/s at its reference size`);
     case "recovered":
-      return e.released || e.delivered ? [`journal: ${e.delivered} delivered segment(s) kept, ${e.released} interrupted segment(s) given back`] : [];
+      return e.released || e.delivered
+        ? [`journal: ${e.delivered} delivered segment(s) kept, ${e.released} interrupted segment(s) given back`]
+        : [];
     case "listening":
       return [`peer id ${e.peerId}`, ...e.multiaddrs.map((a) => `listening on ${a}`)];
     case "metrics":
@@ -120,9 +134,18 @@ export function buildCli(io: Io): Command {
       .command("start")
       .description("check standing on-chain (register with --register --stake N), load models, benchmark, serve coordinators until stopped")
       .option("--coordinator <multiaddr>", "coordinator multiaddr with /p2p/<id> (repeat or comma-separate)", collect)
-      .option("--ask-per-second <amount>", "ask per generated second at the model's reference size: MESH (0.01) or base units (10000000000000000wei)")
+      .option(
+        "--ask-per-second <amount>",
+        "ask per generated second at the model's reference size: MESH (0.01) or base units (10000000000000000wei)",
+      )
       .option("--model <path>", "`default` or an ONNX file with <file>.manifest.json (repeat)", collect)
-      .addOption(new Option("--device <device>", "where to render: cuda fails loudly if CUDA does not load; auto falls back to cpu").choices(["cuda", "cpu", "auto"]))
+      .addOption(
+        new Option("--device <device>", "where to render: cuda fails loudly if CUDA does not load; auto falls back to cpu").choices([
+          "cuda",
+          "cpu",
+          "auto",
+        ]),
+      )
       .option("--ipfs <mode>", "`embedded` (Helia on this node's libp2p) or a Kubo RPC URL, e.g. http://127.0.0.1:5001")
       .option("--listen <multiaddr>", "libp2p listen address (repeat; default /ip4/0.0.0.0/tcp/7402)", collect)
       .option("--announce <multiaddr>", "address to advertise instead of the listen addresses (repeat)", collect)
@@ -154,101 +177,128 @@ export function buildCli(io: Io): Command {
         } else if (!json) for (const line of describeStartEvent(e)) io.out(line);
       },
     });
-    print(io, json, { started: true, address: provider.address, peerId: provider.peerId, multiaddrs: provider.multiaddrs(), metricsUrl: provider.metricsUrl, models: provider.models.map((m) => ({ id: m.id, benchmarkFps: m.benchmarkFps, device: m.renderer.device })) }, () => [
-      `serving ${provider.models.length} model(s) to ${config.coordinators.length} coordinator(s); Ctrl-C stops`,
-    ]);
+    print(
+      io,
+      json,
+      {
+        started: true,
+        address: provider.address,
+        peerId: provider.peerId,
+        multiaddrs: provider.multiaddrs(),
+        metricsUrl: provider.metricsUrl,
+        models: provider.models.map((m) => ({ id: m.id, benchmarkFps: m.benchmarkFps, device: m.renderer.device })),
+      },
+      () => [`serving ${provider.models.length} model(s) to ${config.coordinators.length} coordinator(s); Ctrl-C stops`],
+    );
     const signal = await io.waitForSignal();
     io.err(`${signal}: stopping (work in progress is given back)`);
     await provider.stop();
   });
 
-  commonOptions(program.command("status").description("show registration, stake, earnings, pending vouchers and claims")).action(async (opts: Record<string, unknown>) => {
-    const config = loadFor(opts, io);
-    const json = Boolean(opts.json);
-    const { wallet, chain, rpc } = await connectChain(config, { env: io.env });
-    try {
-      const address = wallet.address;
-      const paths = dataPaths(config.dataDir);
-      const peerKnown = existsSync(paths.peerKey);
-      const peerId = peerKnown ? peerIdBytes(peerIdFromPrivateKey(await loadOrCreatePeerKey(config.dataDir))) : new Uint8Array();
-      const [standing, balance, wallBalance] = await Promise.all([
-        readStanding(chain, address, peerId, { ask: config.askPerSecond, models: [] }),
-        chain.escrowBalance(address),
-        chain.tokenBalance(address),
-      ]);
-      let journal: ReturnType<Journal["summary"]> | undefined;
-      let vouchers: Array<{ jobId: string; seconds: number; redeemedSeconds: number }> = [];
-      let claims: Array<{ jobId: string; segment: number; payState: string | null; disputableUntil: number | null }> = [];
-      if (existsSync(paths.journal)) {
-        const j = Journal.open(paths.journal);
-        try {
-          journal = j.summary();
-          vouchers = j.listVouchers().filter((v) => v.seconds > v.redeemedSeconds).map((v) => ({ jobId: v.jobId, seconds: v.seconds, redeemedSeconds: v.redeemedSeconds }));
-          claims = j
-            .listAssignments({ state: "delivered" })
-            .filter((a) => a.payState === "unpaid" || a.payState === "claimed" || a.payState === "disputed")
-            .map((a) => ({ jobId: a.jobId, segment: a.segment, payState: a.payState, disputableUntil: a.disputableUntil }));
-        } finally {
-          j.close();
+  commonOptions(program.command("status").description("show registration, stake, earnings, pending vouchers and claims")).action(
+    async (opts: Record<string, unknown>) => {
+      const config = loadFor(opts, io);
+      const json = Boolean(opts.json);
+      const { wallet, chain, rpc } = await connectChain(config, { env: io.env });
+      try {
+        const address = wallet.address;
+        const paths = dataPaths(config.dataDir);
+        const peerKnown = existsSync(paths.peerKey);
+        const peerId = peerKnown ? peerIdBytes(peerIdFromPrivateKey(await loadOrCreatePeerKey(config.dataDir))) : new Uint8Array();
+        const [standing, balance, wallBalance] = await Promise.all([
+          readStanding(chain, address, peerId, { ask: config.askPerSecond, models: [] }),
+          chain.escrowBalance(address),
+          chain.tokenBalance(address),
+        ]);
+        let journal: ReturnType<Journal["summary"]> | undefined;
+        let vouchers: Array<{ jobId: string; seconds: number; redeemedSeconds: number }> = [];
+        let claims: Array<{ jobId: string; segment: number; payState: string | null; disputableUntil: number | null }> = [];
+        if (existsSync(paths.journal)) {
+          const j = Journal.open(paths.journal);
+          try {
+            journal = j.summary();
+            vouchers = j
+              .listVouchers()
+              .filter((v) => v.seconds > v.redeemedSeconds)
+              .map((v) => ({ jobId: v.jobId, seconds: v.seconds, redeemedSeconds: v.redeemedSeconds }));
+            claims = j
+              .listAssignments({ state: "delivered" })
+              .filter((a) => a.payState === "unpaid" || a.payState === "claimed" || a.payState === "disputed")
+              .map((a) => ({ jobId: a.jobId, segment: a.segment, payState: a.payState, disputableUntil: a.disputableUntil }));
+          } finally {
+            j.close();
+          }
         }
+        const value = {
+          address,
+          chainId: chain.chainId,
+          registered: standing.registered,
+          stake: standing.stake,
+          minStake: standing.minStake,
+          peerIdBound: peerKnown ? standing.peerIdBound : undefined,
+          unstake: standing.unstakeAmount > 0n ? { amount: standing.unstakeAmount, availableAt: standing.unstakeAvailableAt } : undefined,
+          escrowBalance: balance,
+          walletBalance: wallBalance,
+          earned: journal?.earned ?? 0n,
+          withdrawn: journal?.withdrawn ?? 0n,
+          pendingVoucherSeconds: journal?.pendingVoucherSeconds ?? 0,
+          pendingVouchers: vouchers,
+          claims,
+          segments: journal ? { ...journal.assignments, payments: journal.payments } : undefined,
+          problems: standing.problems,
+        };
+        print(io, json, value, () => [
+          `provider ${address} on chain ${chain.chainId}`,
+          `registered: ${standing.registered ? "yes" : "no"}; stake ${formatMesh(standing.stake)} (minimum ${formatMesh(standing.minStake)})${peerKnown ? `; peer id bound: ${standing.peerIdBound ? "yes" : "no"}` : ""}`,
+          ...(value.unstake
+            ? [
+                `unstake requested: ${formatMesh(value.unstake.amount)}, available ${new Date(value.unstake.availableAt * 1000).toISOString()}`,
+              ]
+            : []),
+          `earned: ${formatMesh(value.earned)}; in escrow, ready to withdraw: ${formatMesh(balance)}; wallet: ${formatMesh(wallBalance)}`,
+          `pending vouchers: ${value.pendingVoucherSeconds} second(s) over ${vouchers.length} job(s)`,
+          `claims: ${claims.filter((c) => c.payState === "claimed").length} pending, ${claims.filter((c) => c.payState === "disputed").length} disputed; ${claims.filter((c) => c.payState === "unpaid").length} delivered segment(s) not yet paid`,
+          ...(journal
+            ? [
+                `segments: ${journal.assignments.delivered} delivered, ${journal.assignments.accepted} in progress, ${journal.assignments.released} given back`,
+              ]
+            : ["no journal yet in this data dir"]),
+          ...standing.problems.map((p) => `missing: ${p.message} Fix: ${p.fix}`),
+        ]);
+      } finally {
+        rpc.destroy();
       }
-      const value = {
-        address,
-        chainId: chain.chainId,
-        registered: standing.registered,
-        stake: standing.stake,
-        minStake: standing.minStake,
-        peerIdBound: peerKnown ? standing.peerIdBound : undefined,
-        unstake: standing.unstakeAmount > 0n ? { amount: standing.unstakeAmount, availableAt: standing.unstakeAvailableAt } : undefined,
-        escrowBalance: balance,
-        walletBalance: wallBalance,
-        earned: journal?.earned ?? 0n,
-        withdrawn: journal?.withdrawn ?? 0n,
-        pendingVoucherSeconds: journal?.pendingVoucherSeconds ?? 0,
-        pendingVouchers: vouchers,
-        claims,
-        segments: journal ? { ...journal.assignments, payments: journal.payments } : undefined,
-        problems: standing.problems,
-      };
-      print(io, json, value, () => [
-        `provider ${address} on chain ${chain.chainId}`,
-        `registered: ${standing.registered ? "yes" : "no"}; stake ${formatMesh(standing.stake)} (minimum ${formatMesh(standing.minStake)})${peerKnown ? `; peer id bound: ${standing.peerIdBound ? "yes" : "no"}` : ""}`,
-        ...(value.unstake ? [`unstake requested: ${formatMesh(value.unstake.amount)}, available ${new Date(value.unstake.availableAt * 1000).toISOString()}`] : []),
-        `earned: ${formatMesh(value.earned)}; in escrow, ready to withdraw: ${formatMesh(balance)}; wallet: ${formatMesh(wallBalance)}`,
-        `pending vouchers: ${value.pendingVoucherSeconds} second(s) over ${vouchers.length} job(s)`,
-        `claims: ${claims.filter((c) => c.payState === "claimed").length} pending, ${claims.filter((c) => c.payState === "disputed").length} disputed; ${claims.filter((c) => c.payState === "unpaid").length} delivered segment(s) not yet paid`,
-        ...(journal ? [`segments: ${journal.assignments.delivered} delivered, ${journal.assignments.accepted} in progress, ${journal.assignments.released} given back`] : ["no journal yet in this data dir"]),
-        ...standing.problems.map((p) => `missing: ${p.message} Fix: ${p.fix}`),
-      ]);
-    } finally {
-      rpc.destroy();
-    }
-  });
+    },
+  );
 
-  commonOptions(program.command("withdraw").description("send your earnings held by the escrow to your wallet")).action(async (opts: Record<string, unknown>) => {
-    const config = loadFor(opts, io);
-    const { wallet, chain, rpc } = await connectChain(config, { env: io.env });
-    try {
-      const balance = await chain.escrowBalance(wallet.address);
-      if (balance === 0n) {
-        print(io, Boolean(opts.json), { withdrawn: 0n, tx: null }, () => ["nothing to withdraw: the escrow holds no balance for this provider"]);
-        return;
-      }
-      const tx = await chain.withdraw();
-      const paths = dataPaths(config.dataDir);
-      if (existsSync(paths.journal)) {
-        const j = Journal.open(paths.journal);
-        try {
-          j.recordPayment({ kind: "withdraw", amount: tx.amount, tx: tx.hash });
-        } finally {
-          j.close();
+  commonOptions(program.command("withdraw").description("send your earnings held by the escrow to your wallet")).action(
+    async (opts: Record<string, unknown>) => {
+      const config = loadFor(opts, io);
+      const { wallet, chain, rpc } = await connectChain(config, { env: io.env });
+      try {
+        const balance = await chain.escrowBalance(wallet.address);
+        if (balance === 0n) {
+          print(io, Boolean(opts.json), { withdrawn: 0n, tx: null }, () => [
+            "nothing to withdraw: the escrow holds no balance for this provider",
+          ]);
+          return;
         }
+        const tx = await chain.withdraw();
+        const paths = dataPaths(config.dataDir);
+        if (existsSync(paths.journal)) {
+          const j = Journal.open(paths.journal);
+          try {
+            j.recordPayment({ kind: "withdraw", amount: tx.amount, tx: tx.hash });
+          } finally {
+            j.close();
+          }
+        }
+        print(io, Boolean(opts.json), { withdrawn: tx.amount, tx: tx.hash }, () => [`withdrew ${formatMesh(tx.amount)} (tx ${tx.hash})`]);
+      } finally {
+        rpc.destroy();
       }
-      print(io, Boolean(opts.json), { withdrawn: tx.amount, tx: tx.hash }, () => [`withdrew ${formatMesh(tx.amount)} (tx ${tx.hash})`]);
-    } finally {
-      rpc.destroy();
-    }
-  });
+    },
+  );
 
   commonOptions(
     program
@@ -307,7 +357,9 @@ export function buildCli(io: Io): Command {
     });
     try {
       const rows = models.map((m) => ({ id: m.id, name: m.name, device: m.renderer.device, fps: m.benchmarkFps, reference: m.reference }));
-      print(io, json, { models: rows }, () => rows.map((r) => `${r.name} ${r.id} on ${r.device}: ${r.fps.toFixed(2)} frames/s at ${r.reference.width}x${r.reference.height}`));
+      print(io, json, { models: rows }, () =>
+        rows.map((r) => `${r.name} ${r.id} on ${r.device}: ${r.fps.toFixed(2)} frames/s at ${r.reference.width}x${r.reference.height}`),
+      );
     } finally {
       await Promise.allSettled(models.map((m) => m.renderer.close()));
     }
@@ -346,4 +398,3 @@ export async function runCli(argv: string[], partial: Partial<Io> = {}): Promise
     return reportError(err, { json, commandPath: path, stdout: lines(io.out), stderr: lines(io.err) });
   }
 }
-

@@ -22,14 +22,17 @@ export function parseTokenAmount(text: string): bigint {
 
 const TokenAmount = z.union([
   z.bigint().nonnegative(),
-  z.number().nonnegative().transform((n, ctx) => {
-    try {
-      return parseTokenAmount(String(n));
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: (err as Error).message });
-      return z.NEVER;
-    }
-  }),
+  z
+    .number()
+    .nonnegative()
+    .transform((n, ctx) => {
+      try {
+        return parseTokenAmount(String(n));
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   z.string().transform((s, ctx) => {
     try {
       return parseTokenAmount(s);
@@ -42,7 +45,13 @@ const TokenAmount = z.union([
 
 /** A list from a file (JSON array) or from env/flags (comma-separated). */
 const List = z.preprocess(
-  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  (v) =>
+    typeof v === "string"
+      ? v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v,
   z.array(z.string().min(1)),
 );
 

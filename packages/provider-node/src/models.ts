@@ -58,7 +58,12 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
   try {
     for (const source of options.sources) {
       if (source === "diffusion-default" || source.endsWith(".json")) {
-        const servedPipeline = await loadServedPipeline(source === "diffusion-default" ? defaultPipelinePath() : source, source, options, rejected);
+        const servedPipeline = await loadServedPipeline(
+          source === "diffusion-default" ? defaultPipelinePath() : source,
+          source,
+          options,
+          rejected,
+        );
         if (servedPipeline && !served.some((m) => m.id === servedPipeline.id)) served.push(servedPipeline);
         else if (servedPipeline) await servedPipeline.renderer.close();
         continue;
@@ -67,7 +72,10 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
       try {
         model = source === "default" ? defaultModel() : await loadModel(source);
       } catch (cause) {
-        throw new ModelRejectedError(`Cannot load model ${source}.`, { cause, hint: "Check the path; a model needs <file>.manifest.json beside it." });
+        throw new ModelRejectedError(`Cannot load model ${source}.`, {
+          cause,
+          hint: "Check the path; a model needs <file>.manifest.json beside it.",
+        });
       }
       const id = model.manifest.id.toLowerCase();
       if (!options.allowed.has(id)) {
@@ -78,7 +86,12 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
       if (served.some((m) => m.id === id)) continue;
       let renderer: Renderer;
       try {
-        renderer = await createRenderer({ model, device: options.device, logger: options.logger, batchSize: options.batchFrames || undefined });
+        renderer = await createRenderer({
+          model,
+          device: options.device,
+          logger: options.logger,
+          batchSize: options.batchFrames || undefined,
+        });
       } catch (cause) {
         if ((cause as { name?: string }).name === "CudaUnavailableError") {
           throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", {
@@ -88,12 +101,16 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
         }
         throw cause;
       }
-      if (options.device === "auto" && renderer.device === "cpu") options.logger.warn({ model: id }, "--device auto: CUDA did not load, rendering on the CPU");
+      if (options.device === "auto" && renderer.device === "cpu")
+        options.logger.warn({ model: id }, "--device auto: CUDA did not load, rendering on the CPU");
       let fps = options.benchmarkFps;
       if (fps === undefined) {
         const result = await benchmarkRenderer(renderer, renderer.manifest, { frames: options.benchmarkFrames ?? 8 });
         fps = result.fps;
-        options.logger.info({ model: id, fps: Number(fps.toFixed(2)), size: `${result.width}x${result.height}`, device: result.device }, "self-benchmark");
+        options.logger.info(
+          { model: id, fps: Number(fps.toFixed(2)), size: `${result.width}x${result.height}`, device: result.device },
+          "self-benchmark",
+        );
       }
       served.push({ id, name: model.manifest.name, source, renderer, benchmarkFps: fps, reference: { ...model.manifest.reference } });
     }
@@ -112,7 +129,12 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
 }
 
 /** Loads a diffusion pipeline, checks its id against the policy, opens its runner and times one segment. */
-async function loadServedPipeline(path: string, source: string, options: LoadModelsOptions, rejected: string[]): Promise<ServedModel | undefined> {
+async function loadServedPipeline(
+  path: string,
+  source: string,
+  options: LoadModelsOptions,
+  rejected: string[],
+): Promise<ServedModel | undefined> {
   let runner: PipelineRunner;
   try {
     const pipeline = await loadPipeline(path);
@@ -125,7 +147,9 @@ async function loadServedPipeline(path: string, source: string, options: LoadMod
     runner = await PipelineRunner.create({ pipeline, device: options.device, logger: options.logger });
   } catch (cause) {
     if ((cause as { name?: string }).name === "CudaUnavailableError") {
-      throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", { cause });
+      throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", {
+        cause,
+      });
     }
     throw new ModelRejectedError(`Cannot load pipeline ${source}.`, { cause, hint: "Give a pipeline.json with its ONNX files beside it." });
   }
@@ -134,9 +158,16 @@ async function loadServedPipeline(path: string, source: string, options: LoadMod
   let fps = options.benchmarkFps;
   if (fps === undefined) {
     const started = performance.now();
-    await renderer.renderSegment({ spec: { prompt: "benchmark", seed: 1, fps: video.fps, width: video.width, height: video.height }, firstFrame: 0, frameCount: video.framesPerClip });
+    await renderer.renderSegment({
+      spec: { prompt: "benchmark", seed: 1, fps: video.fps, width: video.width, height: video.height },
+      firstFrame: 0,
+      frameCount: video.framesPerClip,
+    });
     fps = video.framesPerClip / ((performance.now() - started) / 1000);
-    options.logger.info({ model: id, fps: Number(fps.toFixed(2)), size: `${video.width}x${video.height}`, device: renderer.device }, "self-benchmark");
+    options.logger.info(
+      { model: id, fps: Number(fps.toFixed(2)), size: `${video.width}x${video.height}`, device: renderer.device },
+      "self-benchmark",
+    );
   }
   // Asks are per second at the network's reference size (the coordinator prices every job against it), so a
   // pipeline's native size is scaled like any other spec; the benchmark is converted to that reference too.

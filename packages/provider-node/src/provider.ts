@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import { AnnounceResponse, createLogger, loadWallet, PROTOCOLS, type AnnounceAck, type Logger } from "@rendermesh/shared";
 import { loadDeployment, parseDeployment, type Deployment } from "@rendermesh/shared/chain";
-import { createMeshNode, loadOrCreatePeerKey, peerIdBytes, request, type MeshNode, type ProtocolRegistration } from "@rendermesh/shared/net";
+import {
+  createMeshNode,
+  loadOrCreatePeerKey,
+  peerIdBytes,
+  request,
+  type MeshNode,
+  type ProtocolRegistration,
+} from "@rendermesh/shared/net";
 import { createHeliaSegmentStore, createKuboSegmentStore, type SegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment, resolveFfmpeg } from "@rendermesh/shared/media";
 import { JsonRpcProvider, type Wallet } from "ethers";
@@ -73,7 +80,10 @@ export interface Provider {
 }
 
 /** Opens the wallet, RPC and deployment named by a config (shared by `start`, `status`, `withdraw`, `unstake`). */
-export async function connectChain(config: ProviderConfig, options: { privateKey?: string | undefined; env?: NodeJS.ProcessEnv } = {}): Promise<{ wallet: Wallet; chain: EthersChain; rpc: JsonRpcProvider }> {
+export async function connectChain(
+  config: ProviderConfig,
+  options: { privateKey?: string | undefined; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ wallet: Wallet; chain: EthersChain; rpc: JsonRpcProvider }> {
   const rpc = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250, cacheTimeout: -1 });
   try {
     const wallet = await loadWallet({ privateKey: options.privateKey, keystore: config.keystore, provider: rpc, env: options.env });
@@ -81,11 +91,18 @@ export async function connectChain(config: ProviderConfig, options: { privateKey
     try {
       chainId = Number((await rpc.getNetwork()).chainId);
     } catch (cause) {
-      throw new StandingError(`Cannot reach the chain at ${config.rpcUrl}.`, { cause, hint: "Check --rpc-url and that the node is running." });
+      throw new StandingError(`Cannot reach the chain at ${config.rpcUrl}.`, {
+        cause,
+        hint: "Check --rpc-url and that the node is running.",
+      });
     }
-    const deployment = config.deployment ? parseDeployment(JSON.parse(readFileSync(config.deployment, "utf8")), config.deployment) : loadDeployment(chainId);
+    const deployment = config.deployment
+      ? parseDeployment(JSON.parse(readFileSync(config.deployment, "utf8")), config.deployment)
+      : loadDeployment(chainId);
     if (deployment.chainId !== chainId) {
-      throw new StandingError(`The deployment file is for chain ${deployment.chainId}, but ${config.rpcUrl} is chain ${chainId}.`, { hint: "Point --rpc-url and --deployment at the same network." });
+      throw new StandingError(`The deployment file is for chain ${deployment.chainId}, but ${config.rpcUrl} is chain ${chainId}.`, {
+        hint: "Point --rpc-url and --deployment at the same network.",
+      });
     }
     return { wallet, chain: new EthersChain({ deployment, signer: wallet, provider: rpc }), rpc };
   } catch (err) {
@@ -95,9 +112,27 @@ export async function connectChain(config: ProviderConfig, options: { privateKey
 }
 
 /** Reads this provider's on-chain standing. */
-export async function readStanding(chain: EthersChain, address: string, peerId: Uint8Array, want: { ask: bigint; models: string[]; stake?: bigint | undefined }): Promise<Standing> {
-  const [entry, policy, peerOwner] = await Promise.all([chain.getProvider(address), chain.readPolicy(), chain.contracts.registry.providerOfPeer(peerId)]);
-  return assessStanding({ address, peerId, entry, minStake: policy.minProviderStake, peerOwner, ask: want.ask, models: want.models, offeredStake: want.stake });
+export async function readStanding(
+  chain: EthersChain,
+  address: string,
+  peerId: Uint8Array,
+  want: { ask: bigint; models: string[]; stake?: bigint | undefined },
+): Promise<Standing> {
+  const [entry, policy, peerOwner] = await Promise.all([
+    chain.getProvider(address),
+    chain.readPolicy(),
+    chain.contracts.registry.providerOfPeer(peerId),
+  ]);
+  return assessStanding({
+    address,
+    peerId,
+    entry,
+    minStake: policy.minProviderStake,
+    peerOwner,
+    ask: want.ask,
+    models: want.models,
+    offeredStake: want.stake,
+  });
 }
 
 /**
@@ -160,22 +195,34 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
       await Promise.allSettled(models.map((m) => m.renderer.close()));
     });
     for (const m of models) metrics.benchmarkFps.set({ model: m.id }, m.benchmarkFps);
-    emit({ type: "models", models: models.map((m) => ({ id: m.id, name: m.name, benchmarkFps: m.benchmarkFps, device: m.renderer.device })) });
+    emit({
+      type: "models",
+      models: models.map((m) => ({ id: m.id, name: m.name, benchmarkFps: m.benchmarkFps, device: m.renderer.device })),
+    });
     const modelIds = models.map((m) => m.id);
 
     let standing = await readStanding(chain, address, peerIdRaw, { ask: config.askPerSecond, models: modelIds, stake: config.stake });
     emit({ type: "standing", standing });
     if (config.register && (standing.problems.length > 0 || standing.notes.length > 0 || (config.stake ?? 0n) > 0n)) {
-      const plan = planRegistration(standing, { ask: config.askPerSecond, models: modelIds, stake: config.stake, walletBalance: await chain.tokenBalance(address) });
+      const plan = planRegistration(standing, {
+        ask: config.askPerSecond,
+        models: modelIds,
+        stake: config.stake,
+        walletBalance: await chain.tokenBalance(address),
+      });
       if (plan.blocked) throw new StandingError(plan.blocked);
       if (plan.steps.length > 0) {
         const lines = [...plan.lines, `tokens to stake: ${formatMesh(plan.spend)} (plus gas)`];
         emit({ type: "registration-plan", lines, spend: plan.spend });
         const ok = config.yes || (options.confirm ? await options.confirm(lines) : false);
-        if (!ok) throw new AbortedError("Registration was not confirmed; nothing was spent.", { hint: "Re-run with --yes to confirm without a prompt." });
+        if (!ok)
+          throw new AbortedError("Registration was not confirmed; nothing was spent.", {
+            hint: "Re-run with --yes to confirm without a prompt.",
+          });
         const txs: string[] = [];
         for (const step of plan.steps) {
-          if (step.kind === "register") txs.push(...(await chain.register(peerIdRaw, step.ask, step.models, step.stake)).map((t) => t.hash));
+          if (step.kind === "register")
+            txs.push(...(await chain.register(peerIdRaw, step.ask, step.models, step.stake)).map((t) => t.hash));
           else if (step.kind === "addStake") txs.push(...(await chain.addStake(step.amount)).map((t) => t.hash));
           else if (step.kind === "setPeerId") txs.push((await chain.setPeerId(peerIdRaw)).hash);
           else txs.push((await chain.updateListing(step.ask, step.models)).hash);
@@ -196,12 +243,15 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     // Crash recovery: work cut off mid-segment is given back; receipts stay for payment.
     const released = journal.releaseInterrupted("restart");
     const deliveredCount = journal.summary().assignments.delivered;
-    if (released.length > 0) logger.warn({ segments: released.map((r) => `${r.jobId}/${r.segment}`) }, "gave back segments interrupted by the last shutdown");
+    if (released.length > 0)
+      logger.warn({ segments: released.map((r) => `${r.jobId}/${r.segment}`) }, "gave back segments interrupted by the last shutdown");
     emit({ type: "recovered", released: released.length, delivered: deliveredCount });
 
     await node.start();
     const store: SegmentStore =
-      config.ipfs === "embedded" ? await createHeliaSegmentStore({ libp2p: node, dataDir: config.dataDir }) : createKuboSegmentStore({ url: config.ipfs });
+      config.ipfs === "embedded"
+        ? await createHeliaSegmentStore({ libp2p: node, dataDir: config.dataDir })
+        : createKuboSegmentStore({ url: config.ipfs });
     closers.push(() => store.stop());
     const peerId = node.peerId.toString();
     const multiaddrs = () => node.getMultiaddrs().map((a) => a.toString());
@@ -223,9 +273,20 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
               identity,
               modelName: m.name,
               ffmpeg,
-              segment: { chainId: chain.chainId, escrow: chain.escrowAddress, jobId: work.jobId, segment: work.segment, firstFrame: work.firstFrame, frameCount: work.frameCount, model: m.id as `0x${string}` },
+              segment: {
+                chainId: chain.chainId,
+                escrow: chain.escrowAddress,
+                jobId: work.jobId,
+                segment: work.segment,
+                firstFrame: work.firstFrame,
+                frameCount: work.frameCount,
+                model: m.id as `0x${string}`,
+              },
             }),
-          traces: store.putBlock && store.getBlock ? { put: (cid, bytes, o) => store.putBlock!(cid, bytes, o), get: (cid, o) => store.getBlock!(cid, o) } : undefined,
+          traces:
+            store.putBlock && store.getBlock
+              ? { put: (cid, bytes, o) => store.putBlock!(cid, bytes, o), get: (cid, o) => store.getBlock!(cid, o) }
+              : undefined,
         };
         return [m.id, options.pipeline ? options.pipeline(m.id, components) : components];
       }),
@@ -280,7 +341,14 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     closers.push(async () => {
       await Promise.allSettled(registrations.map((r) => r.unhandle()));
     });
-    registrations.push(await serveRender({ node, service: render, coordinatorOf: (p) => links.coordinatorOf(p), logger: logger.child({ component: "render" }) }));
+    registrations.push(
+      await serveRender({
+        node,
+        service: render,
+        coordinatorOf: (p) => links.coordinatorOf(p),
+        logger: logger.child({ component: "render" }),
+      }),
+    );
 
     const payments = new PaymentLoop(
       { address, chain, escrow: chain, journal, metrics, logger: logger.child({ component: "payments" }) },
@@ -291,7 +359,15 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
         autoWithdrawAbove: config.autoWithdrawAbove,
       },
     );
-    const vouchers = new VoucherService({ address, chain, signatures: chain, journal, metrics, acknowledger: chain, logger: logger.child({ component: "voucher" }) });
+    const vouchers = new VoucherService({
+      address,
+      chain,
+      signatures: chain,
+      journal,
+      metrics,
+      acknowledger: chain,
+      logger: logger.child({ component: "voucher" }),
+    });
     registrations.push(await serveVouchers({ node, service: vouchers, logger: logger.child({ component: "voucher" }) }));
 
     links.start();
@@ -305,7 +381,10 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
       closers.push(() => metricsServer!.close());
       emit({ type: "metrics", url: metricsServer.url });
     }
-    logger.info({ address, peerId, multiaddrs: multiaddrs(), models: modelIds, coordinators: config.coordinators.length }, "provider started");
+    logger.info(
+      { address, peerId, multiaddrs: multiaddrs(), models: modelIds, coordinators: config.coordinators.length },
+      "provider started",
+    );
 
     let stopping: Promise<void> | undefined;
     return {

@@ -61,7 +61,9 @@ function job(over: Partial<EscrowJob> = {}): EscrowJob {
   };
 }
 
-function chain(over: { job?: EscrowJob; openedBlock?: number | undefined; policies?: Map<number, PolicySnapshot> } = {}): AcceptanceComponents["chain"] {
+function chain(
+  over: { job?: EscrowJob; openedBlock?: number | undefined; policies?: Map<number, PolicySnapshot> } = {},
+): AcceptanceComponents["chain"] {
   return {
     chainId,
     escrowAddress: escrow,
@@ -71,7 +73,18 @@ function chain(over: { job?: EscrowJob; openedBlock?: number | undefined; polici
   } satisfies Pick<ChainReader, "chainId" | "escrowAddress" | "getJob" | "jobOpenedBlock" | "readPolicy">;
 }
 
-async function request(over: { spec?: JobSpec; segment?: number; firstFrame?: number; frameCount?: number; deadline?: number; signer?: Signer; provider?: string; chainId?: number } = {}): Promise<RenderRequest> {
+async function request(
+  over: {
+    spec?: JobSpec;
+    segment?: number;
+    firstFrame?: number;
+    frameCount?: number;
+    deadline?: number;
+    signer?: Signer;
+    provider?: string;
+    chainId?: number;
+  } = {},
+): Promise<RenderRequest> {
   const segment = over.segment ?? 1;
   const assignment = {
     jobId,
@@ -82,7 +95,14 @@ async function request(over: { spec?: JobSpec; segment?: number; firstFrame?: nu
     deadline: over.deadline ?? now + 600,
   };
   const signature = await signAssignment(over.signer ?? coordinator, domain, assignment);
-  return { type: "render", chainId: over.chainId ?? chainId, escrow: escrow as `0x${string}`, spec: over.spec ?? spec, assignment, signature };
+  return {
+    type: "render",
+    chainId: over.chainId ?? chainId,
+    escrow: escrow as `0x${string}`,
+    spec: over.spec ?? spec,
+    assignment,
+    signature,
+  };
 }
 
 function components(over: Partial<AcceptanceComponents> = {}): AcceptanceComponents {
@@ -110,7 +130,9 @@ describe("checkAssignment", () => {
   });
 
   test("error: an assignment for another provider is refused", async () => {
-    await expect(checkAssignment(await request({ provider: Wallet.createRandom().address }), components())).rejects.toEqual(refusal("BAD_MESSAGE"));
+    await expect(checkAssignment(await request({ provider: Wallet.createRandom().address }), components())).rejects.toEqual(
+      refusal("BAD_MESSAGE"),
+    );
   });
 
   test("error: a lapsed assignment is ASSIGNMENT_EXPIRED", async () => {
@@ -118,11 +140,15 @@ describe("checkAssignment", () => {
   });
 
   test("error: a model this node does not serve is MODEL_NOT_SERVED", async () => {
-    await expect(checkAssignment(await request(), components({ models: new Set([`0x${"88".repeat(32)}`]) }))).rejects.toEqual(refusal("MODEL_NOT_SERVED"));
+    await expect(checkAssignment(await request(), components({ models: new Set([`0x${"88".repeat(32)}`]) }))).rejects.toEqual(
+      refusal("MODEL_NOT_SERVED"),
+    );
   });
 
   test("error: a job the escrow does not know is UNKNOWN_JOB", async () => {
-    await expect(checkAssignment(await request(), components({ chain: chain({ job: job({ status: 0 }) }) }))).rejects.toEqual(refusal("UNKNOWN_JOB"));
+    await expect(checkAssignment(await request(), components({ chain: chain({ job: job({ status: 0 }) }) }))).rejects.toEqual(
+      refusal("UNKNOWN_JOB"),
+    );
   });
 
   test("error: a signature by someone else is BAD_SIGNATURE", async () => {
@@ -137,25 +163,40 @@ describe("checkAssignment", () => {
 
   test("error: a known coordinator signing a job it does not own is WRONG_COORDINATOR", async () => {
     const req = await request({ signer: otherCoordinator });
-    await expect(checkAssignment(req, components({ senderCoordinator: otherCoordinator.address }))).rejects.toEqual(refusal("WRONG_COORDINATOR"));
+    await expect(checkAssignment(req, components({ senderCoordinator: otherCoordinator.address }))).rejects.toEqual(
+      refusal("WRONG_COORDINATOR"),
+    );
   });
 
   test("error: a settled or refunded job is JOB_NOT_OPEN", async () => {
-    await expect(checkAssignment(await request(), components({ chain: chain({ job: job({ status: 2 }) }) }))).rejects.toEqual(refusal("JOB_NOT_OPEN"));
-    await expect(checkAssignment(await request(), components({ chain: chain({ job: job({ status: 3 }) }) }))).rejects.toEqual(refusal("JOB_NOT_OPEN"));
+    await expect(checkAssignment(await request(), components({ chain: chain({ job: job({ status: 2 }) }) }))).rejects.toEqual(
+      refusal("JOB_NOT_OPEN"),
+    );
+    await expect(checkAssignment(await request(), components({ chain: chain({ job: job({ status: 3 }) }) }))).rejects.toEqual(
+      refusal("JOB_NOT_OPEN"),
+    );
   });
 
   test("error: a spec other than the one opened is SPEC_HASH_MISMATCH", async () => {
-    await expect(checkAssignment(await request({ spec: { ...spec, seed: 4 } }), components())).rejects.toEqual(refusal("SPEC_HASH_MISMATCH"));
+    await expect(checkAssignment(await request({ spec: { ...spec, seed: 4 } }), components())).rejects.toEqual(
+      refusal("SPEC_HASH_MISMATCH"),
+    );
   });
 
   test("error: a price below the ask scaled to the spec is PRICE_TOO_LOW", async () => {
     // Ask 1 MESH/s at 64x64@4; the spec is the reference size, so it needs 1 MESH/s; the job pays 0.5.
     const pricing = { askPerSecond: 10n ** 18n, reference: () => ({ width: 64, height: 64, fps: 4 }) };
-    await expect(checkAssignment(await request(), components({ pricing, chain: chain({ job: job({ pricePerSecond: 5n * 10n ** 17n }) }) }))).rejects.toEqual(refusal("PRICE_TOO_LOW"));
+    await expect(
+      checkAssignment(await request(), components({ pricing, chain: chain({ job: job({ pricePerSecond: 5n * 10n ** 17n }) }) })),
+    ).rejects.toEqual(refusal("PRICE_TOO_LOW"));
     // A quarter of the pixels needs a quarter of the ask.
     const small = { ...spec, width: 32, height: 32 };
-    await expect(checkAssignment(await request({ spec: small }), components({ pricing, chain: chain({ job: job({ pricePerSecond: 25n * 10n ** 16n, specHash: specHash(small) }) }) }))).resolves.toBeDefined();
+    await expect(
+      checkAssignment(
+        await request({ spec: small }),
+        components({ pricing, chain: chain({ job: job({ pricePerSecond: 25n * 10n ** 16n, specHash: specHash(small) }) }) }),
+      ),
+    ).resolves.toBeDefined();
   });
 
   test("error: a segment outside the job or a wrong frame range is refused", async () => {
@@ -166,19 +207,25 @@ describe("checkAssignment", () => {
 
   test("error: a prompt with a blocked term is POLICY_BLOCKED_TERM, naming the term", async () => {
     const blocked = policy({ blockedTerms: new Set([termHash("forest").toLowerCase()]) });
-    const err = await checkAssignment(await request(), components({ chain: chain({ policies: new Map([[10, blocked]]) }) })).catch((e: unknown) => e);
+    const err = await checkAssignment(await request(), components({ chain: chain({ policies: new Map([[10, blocked]]) }) })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toEqual(refusal("POLICY_BLOCKED_TERM"));
     expect((err as { term?: string }).term).toBe("forest");
   });
 
   test("error: a model the policy does not allow is POLICY_MODEL_NOT_ALLOWED", async () => {
     const p = policy({ allowedModels: new Set() });
-    await expect(checkAssignment(await request(), components({ chain: chain({ policies: new Map([[10, p]]) }) }))).rejects.toEqual(refusal("POLICY_MODEL_NOT_ALLOWED"));
+    await expect(checkAssignment(await request(), components({ chain: chain({ policies: new Map([[10, p]]) }) }))).rejects.toEqual(
+      refusal("POLICY_MODEL_NOT_ALLOWED"),
+    );
   });
 
   test("error: a job over the policy's limits is POLICY_LIMIT", async () => {
     const p = policy({ maxWidth: 32 });
-    await expect(checkAssignment(await request(), components({ chain: chain({ policies: new Map([[10, p]]) }) }))).rejects.toEqual(refusal("POLICY_LIMIT"));
+    await expect(checkAssignment(await request(), components({ chain: chain({ policies: new Map([[10, p]]) }) }))).rejects.toEqual(
+      refusal("POLICY_LIMIT"),
+    );
   });
 
   test("behavior: the policy is read at the block the job was opened in", async () => {
@@ -193,6 +240,8 @@ describe("checkAssignment", () => {
   });
 
   test("error: a job without a JobOpened event is UNKNOWN_JOB", async () => {
-    await expect(checkAssignment(await request(), components({ chain: chain({ openedBlock: undefined }) }))).rejects.toEqual(refusal("UNKNOWN_JOB"));
+    await expect(checkAssignment(await request(), components({ chain: chain({ openedBlock: undefined }) }))).rejects.toEqual(
+      refusal("UNKNOWN_JOB"),
+    );
   });
 });

@@ -39,7 +39,22 @@ describe("rendermesh-provider CLI: usage", () => {
       expect(r.out).toContain("--json");
     }
     const start = await cli(["start", "--help"]);
-    for (const flag of ["--rpc-url", "--keystore", "--coordinator", "--ask-per-second", "--model", "--device", "--ipfs", "--data-dir", "--listen", "--concurrency", "--metrics-port", "--register", "--stake", "--yes"]) {
+    for (const flag of [
+      "--rpc-url",
+      "--keystore",
+      "--coordinator",
+      "--ask-per-second",
+      "--model",
+      "--device",
+      "--ipfs",
+      "--data-dir",
+      "--listen",
+      "--concurrency",
+      "--metrics-port",
+      "--register",
+      "--stake",
+      "--yes",
+    ]) {
       expect(start.out).toContain(flag);
     }
   });
@@ -56,7 +71,12 @@ describe("rendermesh-provider CLI: usage", () => {
     expect(r.code).toBe(2);
     expect(JSON.parse(r.out)).toEqual({
       ok: false,
-      error: { code: "USAGE", message: "Unknown option '--gpu'.", hint: "Run `rendermesh-provider status --help` for the usage.", exitCode: 2 },
+      error: {
+        code: "USAGE",
+        message: "Unknown option '--gpu'.",
+        hint: "Run `rendermesh-provider status --help` for the usage.",
+        exitCode: 2,
+      },
     });
   });
 
@@ -169,7 +189,9 @@ describe("rendermesh-provider CLI: start", () => {
   test("default: --register --stake N --yes registers, serves and stops cleanly", async () => {
     const d = tempDir();
     dirs.push(d);
-    const r = await cli(args(d.dir, "--register", "--stake", "150", "--yes", "--ask-per-second", "0.002", "--json"), { RENDERMESH_PRIVATE_KEY: chain.providers[0]!.privateKey });
+    const r = await cli(args(d.dir, "--register", "--stake", "150", "--yes", "--ask-per-second", "0.002", "--json"), {
+      RENDERMESH_PRIVATE_KEY: chain.providers[0]!.privateKey,
+    });
     expect(r.err).not.toMatch(/error:/);
     expect(r.code).toBe(0);
     // What it spends is printed before it is spent, --yes or not.
@@ -178,7 +200,11 @@ describe("rendermesh-provider CLI: start", () => {
     expect(started).toMatchObject({ started: true, address: chain.providers[0]!.address });
     expect(started.models[0]!.benchmarkFps).toBe(40);
     const entry = await chain.contracts.registry.getProvider(chain.providers[0]!.address);
-    expect({ registered: entry.registered, stake: entry.stake, askPerSecond: entry.askPerSecond }).toEqual({ registered: true, stake: 150n * 10n ** 18n, askPerSecond: 2n * 10n ** 15n });
+    expect({ registered: entry.registered, stake: entry.stake, askPerSecond: entry.askPerSecond }).toEqual({
+      registered: true,
+      stake: 150n * 10n ** 18n,
+      askPerSecond: 2n * 10n ** 15n,
+    });
 
     // Started again, it is in good standing and registers nothing more.
     const again = await cli(args(d.dir), { RENDERMESH_PRIVATE_KEY: chain.providers[0]!.privateKey });

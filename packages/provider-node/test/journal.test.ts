@@ -6,10 +6,25 @@ import { Journal } from "../src/journal/index.js";
 
 const jobId = `0x${"ab".repeat(32)}` as const;
 const provider = `0x${"11".repeat(20)}` as const;
-const spec = { v: 1 as const, model: `0x${"cd".repeat(32)}` as `0x${string}`, prompt: "a red sky", seed: 1, seconds: 3, fps: 4, width: 64, height: 64 };
+const spec = {
+  v: 1 as const,
+  model: `0x${"cd".repeat(32)}` as `0x${string}`,
+  prompt: "a red sky",
+  seed: 1,
+  seconds: 3,
+  fps: 4,
+  width: 64,
+  height: 64,
+};
 const assignment = (segment: number) => ({ jobId, segment, firstFrame: segment * 4, frameCount: 4, provider, deadline: 2_000_000_000 });
 const sig = `0x${"00".repeat(65)}` as const;
-const delivery = (segment: number) => ({ jobId, segment, cid: "bafkreiexampleexampleexampleexample", sha256: `0x${"ef".repeat(32)}` as `0x${string}`, frameCount: 4 });
+const delivery = (segment: number) => ({
+  jobId,
+  segment,
+  cid: "bafkreiexampleexampleexampleexample",
+  sha256: `0x${"ef".repeat(32)}` as `0x${string}`,
+  frameCount: 4,
+});
 
 describe("journal", () => {
   let dir: string;
@@ -21,7 +36,18 @@ describe("journal", () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const seed = (j: Journal) =>
-    j.upsertJob({ jobId, chainId: 31337, escrow: provider, client: provider, coordinator: provider, deadline: 2_000_000_000, seconds: 3, pricePerSecond: 10n ** 18n, openedBlock: 5, spec });
+    j.upsertJob({
+      jobId,
+      chainId: 31337,
+      escrow: provider,
+      client: provider,
+      coordinator: provider,
+      deadline: 2_000_000_000,
+      seconds: 3,
+      pricePerSecond: 10n ** 18n,
+      openedBlock: 5,
+      spec,
+    });
 
   test("default: an assignment goes accepted → delivered and survives reopening", () => {
     const j = Journal.open(path);
@@ -101,7 +127,9 @@ describe("journal", () => {
   test("error: recording a delivery for a segment not in progress throws", () => {
     const j = Journal.open(path);
     seed(j);
-    expect(() => j.recordDelivered(jobId, 0, { delivery: delivery(0), providerSig: sig, bytes: 1 })).toThrow(expect.objectContaining({ name: "JournalError" }));
+    expect(() => j.recordDelivered(jobId, 0, { delivery: delivery(0), providerSig: sig, bytes: 1 })).toThrow(
+      expect.objectContaining({ name: "JournalError" }),
+    );
     j.close();
   });
 });

@@ -27,7 +27,13 @@ describe("served models", () => {
     const path = join(dir.dir, "field.onnx");
     await saveModel(defaultModel(), path);
     const { logger } = capture();
-    const served = await loadServedModels({ sources: ["default", path], device: "cpu", allowed: new Set([id]), benchmarkFrames: 1, logger });
+    const served = await loadServedModels({
+      sources: ["default", path],
+      device: "cpu",
+      allowed: new Set([id]),
+      benchmarkFrames: 1,
+      logger,
+    });
     try {
       // The same bytes are one model: served once.
       expect(served.map((m) => m.id)).toEqual([id]);
@@ -51,7 +57,9 @@ describe("served models", () => {
 
   test("error: --device cuda that cannot load CUDA fails loudly", async () => {
     const { logger } = capture();
-    await expect(loadServedModels({ sources: ["default"], device: "cuda", allowed: new Set([id]), benchmarkFps: 10, logger })).rejects.toMatchObject({
+    await expect(
+      loadServedModels({ sources: ["default"], device: "cuda", allowed: new Set([id]), benchmarkFps: 10, logger }),
+    ).rejects.toMatchObject({
       name: "DeviceUnavailableError",
       hint: expect.stringContaining("ONNXRUNTIME_NODE_INSTALL=cuda12"),
     });
@@ -59,13 +67,17 @@ describe("served models", () => {
 
   test("error: a model whose hash the policy does not allow is not served", async () => {
     const { lines, logger } = capture();
-    await expect(loadServedModels({ sources: ["default"], device: "cpu", allowed: new Set(), benchmarkFps: 10, logger })).rejects.toMatchObject({ name: "ModelRejectedError" });
+    await expect(
+      loadServedModels({ sources: ["default"], device: "cpu", allowed: new Set(), benchmarkFps: 10, logger }),
+    ).rejects.toMatchObject({ name: "ModelRejectedError" });
     expect(lines.some((l) => /not on the policy's allowed list/.test(l.msg))).toBe(true);
   });
 
   test("error: a model file without its manifest is refused with the path", async () => {
     const { logger } = capture();
-    await expect(loadServedModels({ sources: [join(dir.dir, "missing.onnx")], device: "cpu", allowed: new Set([id]), benchmarkFps: 10, logger })).rejects.toMatchObject({
+    await expect(
+      loadServedModels({ sources: [join(dir.dir, "missing.onnx")], device: "cpu", allowed: new Set([id]), benchmarkFps: 10, logger }),
+    ).rejects.toMatchObject({
       name: "ModelRejectedError",
       shortMessage: expect.stringContaining("missing.onnx"),
     });

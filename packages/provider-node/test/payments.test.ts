@@ -26,7 +26,10 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const data = tempDir();
     cleanups.push(data.cleanup);
     dataDir = data.dir;
-    provider = await startTestProvider(chain, chain.providers[2]!, dataDir, { redeemBeforeDeadlineSeconds: 600, redeemAfterQuietSeconds: 86_400 });
+    provider = await startTestProvider(chain, chain.providers[2]!, dataDir, {
+      redeemBeforeDeadlineSeconds: 600,
+      redeemAfterQuietSeconds: 86_400,
+    });
     target = `${provider.multiaddrs()[0]!}/p2p/${provider.peerId}`.replace(/\/p2p\/[^/]+\/p2p\//, "/p2p/");
     // The tests run each payment pass themselves (tick), so none runs on the schedule meanwhile.
     await provider.payments.stop();
@@ -39,7 +42,16 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     for (const c of cleanups) c();
   }, 60_000);
 
-  const spec = (seed: number): JobSpec => ({ v: 1, model: MODEL_ID, prompt: "rain on a tin roof", seed, seconds: 2, fps: 4, width: 64, height: 64 });
+  const spec = (seed: number): JobSpec => ({
+    v: 1,
+    model: MODEL_ID,
+    prompt: "rain on a tin roof",
+    seed,
+    seconds: 2,
+    fps: 4,
+    width: 64,
+    height: 64,
+  });
 
   async function renderAll(jobId: `0x${string}`, s: JobSpec) {
     for (let segment = 0; segment < s.seconds; segment++) {
@@ -64,7 +76,13 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const { jobId } = await chain.openJob({ spec: s, deadlineIn: 1_800 });
     await renderAll(jobId, s);
     const v = { jobId, provider: provider.address, seconds: 2 };
-    const ack = await coordinator.sendVoucher(target, { type: "voucher", chainId: chain.chainId, escrow: chain.deployment.escrow, voucher: v, signature: await chain.signVoucher(v) });
+    const ack = await coordinator.sendVoucher(target, {
+      type: "voucher",
+      chainId: chain.chainId,
+      escrow: chain.deployment.escrow,
+      voucher: v,
+      signature: await chain.signVoucher(v),
+    });
     expect(ack).toMatchObject({ type: "voucher-ack", seconds: 2 });
 
     const early = await provider.payments.tick();
@@ -106,9 +124,22 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const { connectContracts } = await import("@rendermesh/shared/chain");
     // The provider acknowledges its two seconds with the voucher; the client's settle is cooperative and closes the job.
     const v = { jobId, provider: provider.address as `0x${string}`, seconds: 2 };
-    const ack = await coordinator.sendVoucher(target, { type: "voucher", chainId: chain.chainId, escrow: chain.deployment.escrow, voucher: v, signature: await chain.signVoucher(v) });
-    if (ack.type !== "voucher-ack" || !ack.acknowledgement || !ack.allocation) throw new Error(`no acknowledgement: ${JSON.stringify(ack)}`);
-    const entry = { provider: provider.address, totalSeconds: 2, allocated: ack.allocation.seconds, allocationSig: ack.allocation.signature, acknowledgementSig: ack.acknowledgement };
+    const ack = await coordinator.sendVoucher(target, {
+      type: "voucher",
+      chainId: chain.chainId,
+      escrow: chain.deployment.escrow,
+      voucher: v,
+      signature: await chain.signVoucher(v),
+    });
+    if (ack.type !== "voucher-ack" || !ack.acknowledgement || !ack.allocation)
+      throw new Error(`no acknowledgement: ${JSON.stringify(ack)}`);
+    const entry = {
+      provider: provider.address,
+      totalSeconds: 2,
+      allocated: ack.allocation.seconds,
+      allocationSig: ack.allocation.signature,
+      acknowledgementSig: ack.acknowledgement,
+    };
     await (await connectContracts(chain.client, chain.deployment).escrow.settle(jobId, [entry])).wait();
     const tick = await provider.payments.tick();
     expect(tick.settled).toEqual([expect.objectContaining({ jobId, seconds: 2, amount: 2n * NET })]);
@@ -121,10 +152,23 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const { jobId } = await chain.openJob({ spec: s, deadlineIn: 7_200 });
     await renderAll(jobId, s);
     const v = { jobId, provider: provider.address, seconds: 2 };
-    await coordinator.sendVoucher(target, { type: "voucher", chainId: chain.chainId, escrow: chain.deployment.escrow, voucher: v, signature: await chain.signVoucher(v) });
+    await coordinator.sendVoucher(target, {
+      type: "voucher",
+      chainId: chain.chainId,
+      escrow: chain.deployment.escrow,
+      voucher: v,
+      signature: await chain.signVoucher(v),
+    });
     // The same loop, seen from an hour later by the wall clock: the client has said nothing since.
     const later = new PaymentLoop(
-      { address: provider.address, chain: provider.chain, escrow: provider.chain, journal: provider.journal, logger: testLogger(), now: () => Date.now() + 3_600_000 },
+      {
+        address: provider.address,
+        chain: provider.chain,
+        escrow: provider.chain,
+        journal: provider.journal,
+        logger: testLogger(),
+        now: () => Date.now() + 3_600_000,
+      },
       { redeemAfterQuietSeconds: 900, redeemBeforeDeadlineSeconds: 60 },
     );
     expect((await provider.payments.tick()).redeemed.filter((r) => r.jobId === jobId)).toEqual([]);
@@ -136,7 +180,13 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     const r = await cli("status", "--json");
     expect(r.code).toBe(0);
     const status = JSON.parse(r.out) as Record<string, unknown>;
-    expect(status).toMatchObject({ address: provider.address, registered: true, stake: (100n * MESH).toString(), peerIdBound: true, pendingVoucherSeconds: 0 });
+    expect(status).toMatchObject({
+      address: provider.address,
+      registered: true,
+      stake: (100n * MESH).toString(),
+      peerIdBound: true,
+      pendingVoucherSeconds: 0,
+    });
     expect(BigInt(status.earned as string)).toBe(8n * NET);
     expect(BigInt(status.escrowBalance as string)).toBe(8n * NET);
   }, 60_000);

@@ -35,7 +35,16 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
     const pipeline = await loadPipeline(defaultPipelinePath());
     source = new PipelineFrameSource(await PipelineRunner.create({ pipeline, device: "cpu", threads: 1 }));
     const v = pipeline.manifest.video;
-    spec = { v: 1, model: pipeline.manifest.id, prompt: "a red circle moving left on a blue background", seed: 11, seconds: 2, fps: v.fps, width: v.width, height: v.height };
+    spec = {
+      v: 1,
+      model: pipeline.manifest.id,
+      prompt: "a red circle moving left on a blue background",
+      seed: 11,
+      seconds: 2,
+      fps: v.fps,
+      width: v.width,
+      height: v.height,
+    };
     components = {
       renderer: source,
       encode: (frames, o) => encodeSegment(frames, o),
@@ -56,7 +65,9 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
 
   test("signs the trace root; a client fetches only sampled blocks over bitswap and the segment verifies", async () => {
     const events: string[] = [];
-    const out = await produceSegment({ jobId, segment: 1, spec, firstFrame: spec.fps, frameCount: spec.fps }, components, { onProgress: (e) => events.push(e.type) });
+    const out = await produceSegment({ jobId, segment: 1, spec, firstFrame: spec.fps, frameCount: spec.fps }, components, {
+      onProgress: (e) => events.push(e.type),
+    });
     expect(events).toContain("trace:done");
     expect(out.delivery.trace).toMatch(/^baguqe/); // dag-json CIDv1
     expect(verifyDelivery(domain, out.delivery, out.signature, wallet.address)).toBe(wallet.address);

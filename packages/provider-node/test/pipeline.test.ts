@@ -41,7 +41,16 @@ describe("render pipeline (ONNX Runtime → ffmpeg → sha256 → Helia → EIP-
     store = await createHeliaSegmentStore({ libp2p: node, dataDir: dir });
     const model = defaultModel();
     renderer = await createRenderer({ model, device: "cpu" });
-    spec = { v: 1, model: model.manifest.id as `0x${string}`, prompt: "a slow blue spiral", seed: 7, seconds: 2, fps: 4, width: 64, height: 64 };
+    spec = {
+      v: 1,
+      model: model.manifest.id as `0x${string}`,
+      prompt: "a slow blue spiral",
+      seed: 7,
+      seconds: 2,
+      fps: 4,
+      width: 64,
+      height: 64,
+    };
     components = {
       renderer,
       encode: (frames, o) => encodeSegment(frames, o),
@@ -59,7 +68,9 @@ describe("render pipeline (ONNX Runtime → ffmpeg → sha256 → Helia → EIP-
 
   test("default: one segment is rendered, encoded, hashed, pinned and signed", async () => {
     const events: SegmentProgressEvent[] = [];
-    const out = await produceSegment({ jobId, segment: 1, spec, firstFrame: 4, frameCount: 4 }, components, { onProgress: (e) => events.push(e) });
+    const out = await produceSegment({ jobId, segment: 1, spec, firstFrame: 4, frameCount: 4 }, components, {
+      onProgress: (e) => events.push(e),
+    });
 
     // The receipt names what was stored, and the provider's key signed it.
     const cid = CID.parse(out.delivery.cid);
@@ -85,16 +96,41 @@ describe("render pipeline (ONNX Runtime → ffmpeg → sha256 → Helia → EIP-
     const credentialed: PipelineComponents = {
       ...components,
       credential: (mp4, work) =>
-        credentialSegment({ mp4, identity, segment: { chainId: 31337, escrow, jobId: work.jobId, segment: work.segment, firstFrame: work.firstFrame, frameCount: work.frameCount, model: work.spec.model } }),
+        credentialSegment({
+          mp4,
+          identity,
+          segment: {
+            chainId: 31337,
+            escrow,
+            jobId: work.jobId,
+            segment: work.segment,
+            firstFrame: work.firstFrame,
+            frameCount: work.frameCount,
+            model: work.spec.model,
+          },
+        }),
     };
     const events: SegmentProgressEvent[] = [];
-    const out = await produceSegment({ jobId, segment: 1, spec, firstFrame: 4, frameCount: 4 }, credentialed, { onProgress: (e) => events.push(e) });
+    const out = await produceSegment({ jobId, segment: 1, spec, firstFrame: 4, frameCount: 4 }, credentialed, {
+      onProgress: (e) => events.push(e),
+    });
     const bytes = await store.get(CID.parse(out.delivery.cid));
     expect(out.delivery.sha256).toBe(`0x${createHash("sha256").update(bytes).digest("hex")}`);
     expect(events.slice(4).map((e) => e.type)).toEqual(["encode:done", "credential:done", "hash:done", "store:done", "sign:done"]);
     const creds = await readCredentials(bytes);
     expect(creds.failures).toEqual([]);
-    expect(assertionData(creds.active, SEGMENT_ASSERTION)).toEqual({ version: 1, chainId: 31337, escrow, jobId, segment: 1, firstFrame: 4, frameCount: 4, model: spec.model, provider: wallet.address, packets: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    expect(assertionData(creds.active, SEGMENT_ASSERTION)).toEqual({
+      version: 1,
+      chainId: 31337,
+      escrow,
+      jobId,
+      segment: 1,
+      firstFrame: 4,
+      frameCount: 4,
+      model: spec.model,
+      provider: wallet.address,
+      packets: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+    });
     expect(checkBinding(assertionData(creds.active, SIGNER_ASSERTION), creds.active.signerSpki)).toEqual({ ok: true });
     // Still a plain H.264 MP4 of the frames asked for.
     expect(await probeSegment(bytes)).toMatchObject({ frames: 4, width: 64, height: 64, codec: "h264" });
@@ -116,7 +152,9 @@ describe("render pipeline (ONNX Runtime → ffmpeg → sha256 → Helia → EIP-
         },
       },
     };
-    await expect(produceSegment({ jobId, segment: 0, spec, firstFrame: 0, frameCount: 4 }, short)).rejects.toMatchObject({ name: "SegmentPipelineError" });
+    await expect(produceSegment({ jobId, segment: 0, spec, firstFrame: 0, frameCount: 4 }, short)).rejects.toMatchObject({
+      name: "SegmentPipelineError",
+    });
   });
 
   test("error: an aborted segment stops before it is stored", async () => {
@@ -124,7 +162,9 @@ describe("render pipeline (ONNX Runtime → ffmpeg → sha256 → Helia → EIP-
     controller.abort(new Error("coordinator gone"));
     let stored = false;
     const c: PipelineComponents = { ...components, store: { put: async () => ((stored = true), "bafy") } };
-    await expect(produceSegment({ jobId, segment: 0, spec, firstFrame: 0, frameCount: 4 }, c, { signal: controller.signal })).rejects.toBeDefined();
+    await expect(
+      produceSegment({ jobId, segment: 0, spec, firstFrame: 0, frameCount: 4 }, c, { signal: controller.signal }),
+    ).rejects.toBeDefined();
     expect(stored).toBe(false);
   });
 });

@@ -27,7 +27,13 @@ describe("provider node", () => {
     coordinator = await new FakeCoordinator(chain, { dataDir: coordDir.dir, heartbeatIntervalMs: 60_000 }).start();
     const data = tempDir();
     dirs.push(data);
-    provider = await startTestProvider(chain, chain.providers[1]!, data.dir, { coordinators: [coordinator.multiaddr], concurrency: 1 }, hold);
+    provider = await startTestProvider(
+      chain,
+      chain.providers[1]!,
+      data.dir,
+      { coordinators: [coordinator.multiaddr], concurrency: 1 },
+      hold,
+    );
     target = `${provider.multiaddrs()[0]!}`;
     if (!target.includes("/p2p/")) target = `${target}/p2p/${provider.peerId}`;
   }, 240_000);
@@ -43,9 +49,23 @@ describe("provider node", () => {
   }, 60_000);
 
   const segmentEvent = (type: "segment:accepted" | "segment:delivered" | "segment:released", jobId: string, segment: number) =>
-    nextEvent<SegmentEventDetail>(provider.render.events, type, (d) => d.jobId.toLowerCase() === jobId.toLowerCase() && d.segment === segment);
+    nextEvent<SegmentEventDetail>(
+      provider.render.events,
+      type,
+      (d) => d.jobId.toLowerCase() === jobId.toLowerCase() && d.segment === segment,
+    );
 
-  const spec = (over: Partial<JobSpec> = {}): JobSpec => ({ v: 1, model: MODEL_ID, prompt: "amber dunes under a violet sky", seed: 5, seconds: 3, fps: 4, width: 64, height: 64, ...over });
+  const spec = (over: Partial<JobSpec> = {}): JobSpec => ({
+    v: 1,
+    model: MODEL_ID,
+    prompt: "amber dunes under a violet sky",
+    seed: 5,
+    seconds: 3,
+    fps: 4,
+    width: 64,
+    height: 64,
+    ...over,
+  });
 
   test("default: registers on first start and binds its peer id on-chain", async () => {
     const entry = await chain.contracts.registry.getProvider(provider.address);
@@ -59,7 +79,16 @@ describe("provider node", () => {
   test("default: announces its capabilities with a signature binding peer id and address", async () => {
     await coordinator.waitForAnnouncements(1);
     const a = coordinator.announcements[0]!;
-    expect(a).toMatchObject({ type: "announce", address: provider.address, models: [MODEL_ID], askPerSecond: 10n ** 15n, capacity: 1, benchmarkFps: 50, device: "cpu", active: 0 });
+    expect(a).toMatchObject({
+      type: "announce",
+      address: provider.address,
+      models: [MODEL_ID],
+      askPerSecond: 10n ** 15n,
+      capacity: 1,
+      benchmarkFps: 50,
+      device: "cpu",
+      active: 0,
+    });
     expect(verifyMessage(announceMessage(provider.peerId, a.address, a.timestamp), a.signature)).toBe(provider.address);
     await provider.links.waitForAnnouncements(1);
     expect(provider.links.coordinatorOf(coordinator.node.peerId.toString())).toBe(chain.coordinator.address);
@@ -75,7 +104,11 @@ describe("provider node", () => {
     expect(row).toMatchObject({ state: "delivered", payState: "unpaid", framesDone: 4 });
     expect(row.delivery).toEqual((last as Extract<Reply, { type: "delivered" }>).delivery);
     expect(row.reportedAt).not.toBeNull();
-    expect(provider.journal.getJob(jobId)).toMatchObject({ status: "open", seconds: 3, coordinator: chain.coordinator.address.toLowerCase() });
+    expect(provider.journal.getJob(jobId)).toMatchObject({
+      status: "open",
+      seconds: 3,
+      coordinator: chain.coordinator.address.toLowerCase(),
+    });
   });
 
   test("error: a delivered assignment replayed for another chain or escrow is refused WRONG_CHAIN, not answered from the journal", async () => {
@@ -83,7 +116,10 @@ describe("provider node", () => {
     const { jobId } = await chain.openJob({ spec: s });
     const request = await coordinator.signedRequest(jobId, s, 0, provider.address);
     expect((await coordinator.render(target, request)).at(-1)?.type).toBe("delivered");
-    for (const replay of [{ ...request, chainId: 1 }, { ...request, escrow: `0x${"ee".repeat(20)}` }]) {
+    for (const replay of [
+      { ...request, chainId: 1 },
+      { ...request, escrow: `0x${"ee".repeat(20)}` },
+    ]) {
       const replies = await coordinator.render(target, replay);
       expect(replies).toHaveLength(1);
       expect(replies[0]).toMatchObject({ type: "error", code: "WRONG_CHAIN" });
@@ -177,7 +213,13 @@ describe("provider node", () => {
     const s = spec({ seed: 9 });
     const { jobId } = await chain.openJob({ spec: s });
     const v = { jobId, provider: provider.address, seconds: 1 };
-    const reply = await coordinator.sendVoucher(target, { type: "voucher", chainId: chain.chainId, escrow: chain.deployment.escrow, voucher: v, signature: await chain.signVoucher(v, Wallet.createRandom()) });
+    const reply = await coordinator.sendVoucher(target, {
+      type: "voucher",
+      chainId: chain.chainId,
+      escrow: chain.deployment.escrow,
+      voucher: v,
+      signature: await chain.signVoucher(v, Wallet.createRandom()),
+    });
     expect(reply).toMatchObject({ type: "error", code: "BAD_SIGNATURE" });
     expect(provider.journal.getVoucher(jobId)).toBeUndefined();
   });
@@ -186,7 +228,13 @@ describe("provider node", () => {
     const s = spec({ seed: 10 });
     const { jobId } = await chain.openJob({ spec: s });
     const v = { jobId, provider: Wallet.createRandom().address, seconds: 1 };
-    const base = { type: "voucher", chainId: chain.chainId, escrow: chain.deployment.escrow, voucher: v, signature: await chain.signVoucher(v) };
+    const base = {
+      type: "voucher",
+      chainId: chain.chainId,
+      escrow: chain.deployment.escrow,
+      voucher: v,
+      signature: await chain.signVoucher(v),
+    };
     expect(await coordinator.sendVoucher(target, base)).toMatchObject({ type: "error", code: "BAD_MESSAGE" });
     expect(await coordinator.sendVoucher(target, { ...base, chainId: 1 })).toMatchObject({ type: "error", code: "WRONG_CHAIN" });
   });

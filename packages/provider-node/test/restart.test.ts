@@ -40,7 +40,14 @@ async function startChild(chain: TestChain, dataDir: string, key: string, opts: 
     (cause: unknown) => Promise.reject(new Error(`child provider did not start:\n${err.slice(-3000)}`, { cause })),
   );
   const addr = ready.multiaddrs[0]!;
-  return { process: child, peerId: ready.peerId, address: ready.address, target: addr.includes("/p2p/") ? addr : `${addr}/p2p/${ready.peerId}`, exited, output };
+  return {
+    process: child,
+    peerId: ready.peerId,
+    address: ready.address,
+    target: addr.includes("/p2p/") ? addr : `${addr}/p2p/${ready.peerId}`,
+    exited,
+    output,
+  };
 }
 
 describe("crash and restart", () => {
@@ -70,7 +77,16 @@ describe("crash and restart", () => {
     const key = chain.providers[3]!.privateKey;
     child = await startChild(chain, data.dir, key, { hold: true });
     const first = child;
-    const spec: JobSpec = { v: 1, model: MODEL_ID, prompt: "embers drifting over a dark lake", seed: 31, seconds: 2, fps: 8, width: 128, height: 128 };
+    const spec: JobSpec = {
+      v: 1,
+      model: MODEL_ID,
+      prompt: "embers drifting over a dark lake",
+      seed: 31,
+      seconds: 2,
+      fps: 8,
+      width: 128,
+      height: 128,
+    };
     const { jobId } = await chain.openJob({ spec });
     const request = await coordinator.signedRequest(jobId, spec, 1, first.address);
 

@@ -114,15 +114,13 @@ export function loadConfig<S extends z.ZodObject>(options: LoadConfigOptions<S>)
     const top = String(issue.path[0] ?? "");
     const value = top ? merged[top] : undefined;
     const from = sources[top] ?? "default";
-    throw new ConfigError(
-      `Invalid config field "${field}" = ${JSON.stringify(value)} (from ${from}): ${describeAllowed(issue)}.`,
-      {
-        hint: from === "env" && options.envPrefix
+    throw new ConfigError(`Invalid config field "${field}" = ${JSON.stringify(value)} (from ${from}): ${describeAllowed(issue)}.`, {
+      hint:
+        from === "env" && options.envPrefix
           ? `Fix or unset ${options.envPrefix}${top.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}.`
           : `Fix the ${from === "flag" ? "flag" : from === "file" ? "config file" : "value"} for "${field}".`,
-        details: result.error.issues.slice(1).map((i) => `also: ${i.path.join(".")}: ${i.message}`),
-      },
-    );
+      details: result.error.issues.slice(1).map((i) => `also: ${i.path.join(".")}: ${i.message}`),
+    });
   }
   return { config: result.data, sources };
 }

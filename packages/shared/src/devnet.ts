@@ -40,7 +40,9 @@ export const DevNetwork = z.object({
     arbiter: Account.optional(),
   }),
   /** The arbiter daemon (`rendermesh-arbiter`) whose account the dev deploy made `ContentPolicy.arbiter`. */
-  arbiter: z.object({ address: z.string(), metricsUrl: z.string().optional(), pid: z.number().int().optional(), dataDir: z.string() }).optional(),
+  arbiter: z
+    .object({ address: z.string(), metricsUrl: z.string().optional(), pid: z.number().int().optional(), dataDir: z.string() })
+    .optional(),
   hardhatPid: z.number().int().optional(),
   /** The web app `pnpm dev` serves (packages/web). */
   web: z.object({ url: z.string() }).optional(),

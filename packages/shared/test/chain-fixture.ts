@@ -29,7 +29,6 @@ export interface ChainFixture {
   close(): Promise<void>;
 }
 
-
 export async function createChainFixture(): Promise<ChainFixture> {
   // Hardhat reads its config from the working directory.
   process.chdir(repoRoot);

@@ -2,7 +2,32 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Wallet, TypedDataEncoder, getAddress, hexlify, randomBytes } from "ethers";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { ASSIGNMENT_TYPE, ASSIGNMENT_TYPES, DELIVERY_TYPE, DELIVERY_TYPES, InvalidSignatureError, JobStatus, VOUCHER_TYPE, VOUCHER_TYPES, assignmentStruct, cidBytes, deliveryStruct, eip712Domain, hashVoucher, signAllocation, signAssignment, signDelivery, signVoucher, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Assignment, type Delivery, type Voucher } from "../src/chain/index.js";
+import {
+  ASSIGNMENT_TYPE,
+  ASSIGNMENT_TYPES,
+  DELIVERY_TYPE,
+  DELIVERY_TYPES,
+  InvalidSignatureError,
+  JobStatus,
+  VOUCHER_TYPE,
+  VOUCHER_TYPES,
+  assignmentStruct,
+  cidBytes,
+  deliveryStruct,
+  eip712Domain,
+  hashVoucher,
+  signAllocation,
+  signAssignment,
+  signDelivery,
+  signVoucher,
+  verifyAssignment,
+  verifyDelivery,
+  verifyVoucher,
+  voucherStruct,
+  type Assignment,
+  type Delivery,
+  type Voucher,
+} from "../src/chain/index.js";
 import { MESH, createChainFixture, revertName, type ChainFixture } from "./chain-fixture.js";
 
 let chain: ChainFixture;
@@ -23,7 +48,14 @@ async function openJob(seconds = 6, deadlineIn = 3600): Promise<string> {
   await (await token.approve(chain.deployment.escrow, BigInt(seconds) * PRICE)).wait();
   const now = (await provider.getBlock("latest"))!.timestamp;
   const version = await contracts.policy.version();
-  const jobId = await escrow.openJob.staticCall(`0x${"11".repeat(32)}`, chain.coordinator.address, seconds, PRICE, now + deadlineIn, version);
+  const jobId = await escrow.openJob.staticCall(
+    `0x${"11".repeat(32)}`,
+    chain.coordinator.address,
+    seconds,
+    PRICE,
+    now + deadlineIn,
+    version,
+  );
   await (await escrow.openJob(`0x${"11".repeat(32)}`, chain.coordinator.address, seconds, PRICE, now + deadlineIn, version)).wait();
   return jobId;
 }
@@ -41,7 +73,12 @@ describe("EIP-712 types", () => {
 
   test("default: the domain is the escrow's, with a checksummed address", () => {
     const domain = eip712Domain(31337, "0x5fbdb2315678afecb367f032d93f642f64180aa3");
-    expect(domain).toEqual({ name: "Rendermesh", version: "1", chainId: 31337n, verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3" });
+    expect(domain).toEqual({
+      name: "Rendermesh",
+      version: "1",
+      chainId: 31337n,
+      verifyingContract: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    });
   });
 
   test("behavior: the domain matches the escrow's own eip712Domain()", async () => {
@@ -104,9 +141,9 @@ describe("Voucher", () => {
     const voucher: Voucher = { jobId, provider: chain.provider1.address, seconds: 2 };
     const forged = await signVoucher(chain.provider1, domain, voucher);
     expect(() => verifyVoucher(domain, voucher, forged, chain.client.address)).toThrow(InvalidSignatureError);
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), forged, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
-      "JobEscrowInvalidSigner",
-    );
+    expect(
+      await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), forged, ...(await allocationFor(jobId, 6))), chain.contracts),
+    ).toBe("JobEscrowInvalidSigner");
   });
 
   test("error: a voucher for another chain, escrow or job is refused", async () => {
@@ -115,11 +152,17 @@ describe("Voucher", () => {
     const voucher: Voucher = { jobId, provider: chain.provider1.address, seconds: 2 };
     const wrongChain = await signVoucher(chain.client, eip712Domain(chain.chainId + 1n, chain.deployment.escrow), voucher);
     const wrongEscrow = await signVoucher(chain.client, eip712Domain(chain.chainId, chain.deployment.token), voucher);
-    const forOtherJob = await signVoucher(chain.client, eip712Domain(chain.chainId, chain.deployment.escrow), { ...voucher, jobId: otherJob });
+    const forOtherJob = await signVoucher(chain.client, eip712Domain(chain.chainId, chain.deployment.escrow), {
+      ...voucher,
+      jobId: otherJob,
+    });
     for (const signature of [wrongChain, wrongEscrow, forOtherJob]) {
-      expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), signature, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
-        "JobEscrowInvalidSigner",
-      );
+      expect(
+        await revertName(
+          chain.contracts.escrow.redeem(voucherStruct(voucher), signature, ...(await allocationFor(jobId, 6))),
+          chain.contracts,
+        ),
+      ).toBe("JobEscrowInvalidSigner");
     }
   });
 
@@ -131,12 +174,18 @@ describe("Voucher", () => {
     const tampered = { ...voucher, seconds: 6 };
     expect(verifyVoucher(domain, tampered, signature)).not.toBe(chain.client.address);
     expect(() => verifyVoucher(domain, voucher, "0x1234")).toThrow(InvalidSignatureError);
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(tampered), signature, ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
-      "JobEscrowInvalidSigner",
-    );
-    expect(await revertName(chain.contracts.escrow.redeem(voucherStruct(voucher), "0x1234", ...(await allocationFor(jobId, 6))), chain.contracts)).toBe(
-      "JobEscrowInvalidSigner",
-    );
+    expect(
+      await revertName(
+        chain.contracts.escrow.redeem(voucherStruct(tampered), signature, ...(await allocationFor(jobId, 6))),
+        chain.contracts,
+      ),
+    ).toBe("JobEscrowInvalidSigner");
+    expect(
+      await revertName(
+        chain.contracts.escrow.redeem(voucherStruct(voucher), "0x1234", ...(await allocationFor(jobId, 6))),
+        chain.contracts,
+      ),
+    ).toBe("JobEscrowInvalidSigner");
   });
 
   test("behavior: hashVoucher is the digest the signature recovers from", async () => {
@@ -193,7 +242,14 @@ describe("Assignment and Delivery", () => {
 
   test("error: verify* names the mismatch when the expected signer differs", async () => {
     const domain = eip712Domain(chain.chainId, chain.deployment.escrow);
-    const assignment: Assignment = { jobId: hexlify(randomBytes(32)), segment: 0, firstFrame: 0, frameCount: 12, provider: chain.provider1.address, deadline: 1n };
+    const assignment: Assignment = {
+      jobId: hexlify(randomBytes(32)),
+      segment: 0,
+      firstFrame: 0,
+      frameCount: 12,
+      provider: chain.provider1.address,
+      deadline: 1n,
+    };
     const signature = await signAssignment(chain.provider1, domain, assignment);
     expect(() => verifyAssignment(domain, assignment, signature, chain.coordinator.address)).toThrow(
       `signed by ${chain.provider1.address}, not by ${chain.coordinator.address}`,

@@ -4,7 +4,12 @@ import { commandPathOf, errorDocument, exitCodeOf, reportError } from "../src/cl
 
 const sink = () => {
   let text = "";
-  return { write: (s: string) => void (text += s), get text() { return text; } };
+  return {
+    write: (s: string) => void (text += s),
+    get text() {
+      return text;
+    },
+  };
 };
 
 describe("the CLI error reporter", () => {
@@ -20,16 +25,30 @@ describe("the CLI error reporter", () => {
   test("default: one human line and its fix on stderr; with --json exactly one document on stdout", () => {
     const out = sink();
     const err = sink();
-    const code = reportError(new RefusalError("POLICY_BLOCKED_TERM", "The prompt is blocked.", { hint: "Change the prompt." }), { commandPath: "x", json: true, stdout: out, stderr: err });
+    const code = reportError(new RefusalError("POLICY_BLOCKED_TERM", "The prompt is blocked.", { hint: "Change the prompt." }), {
+      commandPath: "x",
+      json: true,
+      stdout: out,
+      stderr: err,
+    });
     expect(code).toBe(3);
     expect(err.text).toBe("Error: The prompt is blocked.\nFix: Change the prompt.\n");
-    expect(JSON.parse(out.text)).toEqual({ ok: false, error: { code: "POLICY_BLOCKED_TERM", message: "The prompt is blocked.", hint: "Change the prompt.", exitCode: 3 } });
+    expect(JSON.parse(out.text)).toEqual({
+      ok: false,
+      error: { code: "POLICY_BLOCKED_TERM", message: "The prompt is blocked.", hint: "Change the prompt.", exitCode: 3 },
+    });
   });
 
   test("behavior: a commander error names the command to ask --help of", () => {
     const program = { name: () => "tool", aliases: () => [], commands: [{ name: () => "start", aliases: () => [], commands: [] }] };
     expect(commandPathOf(program, ["start", "--gpu", "9"])).toBe("tool start");
-    const doc = errorDocument(Object.assign(new Error("error: unknown option '--gpu'"), { code: "commander.unknownOption", exitCode: 1 }), "tool start");
-    expect(doc).toEqual({ ok: false, error: { code: "USAGE", message: "Unknown option '--gpu'.", hint: "Run `tool start --help` for the usage.", exitCode: 2 } });
+    const doc = errorDocument(
+      Object.assign(new Error("error: unknown option '--gpu'"), { code: "commander.unknownOption", exitCode: 1 }),
+      "tool start",
+    );
+    expect(doc).toEqual({
+      ok: false,
+      error: { code: "USAGE", message: "Unknown option '--gpu'.", hint: "Run `tool start --help` for the usage.", exitCode: 2 },
+    });
   });
 });

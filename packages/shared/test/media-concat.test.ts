@@ -14,7 +14,9 @@ let rendered: Uint8Array[];
 
 /** Packet hashes of a file's video stream (ffmpeg's framemd5 with -c copy: the coded bytes, not decoded ones). */
 async function packetHashes(path: string): Promise<string[]> {
-  const { stdout } = await runFfmpeg(["-hide_banner", "-nostdin", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "pipe:1"], { what: "hash packets" });
+  const { stdout } = await runFfmpeg(["-hide_banner", "-nostdin", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "pipe:1"], {
+    what: "hash packets",
+  });
   return stdout
     .toString()
     .split("\n")
@@ -67,13 +69,17 @@ describe("concatSegments", () => {
     expect(joined.filter((_, i) => !keyframes.has(i))).toEqual(parts.filter((_, i) => !keyframes.has(i)));
     const decodedJoined = await decodeSegment(out);
     const decodedParts = (await Promise.all(segments.map((s) => decodeSegment(s)))).flat();
-    expect(decodedJoined.map((f, i) => Buffer.from(f).equals(Buffer.from(decodedParts[i] as Uint8Array)))).toEqual(Array(3 * spec.fps).fill(true));
+    expect(decodedJoined.map((f, i) => Buffer.from(f).equals(Buffer.from(decodedParts[i] as Uint8Array)))).toEqual(
+      Array(3 * spec.fps).fill(true),
+    );
   });
 
   test("error: no segments, or a missing one, is refused and leaves no output", async () => {
     await expect(concatSegments([], join(dir, "empty.mp4"))).rejects.toMatchObject({ name: "MediaArgumentError" });
     const out = join(dir, "broken.mp4");
-    await expect(concatSegments([segments[0] as Uint8Array, join(dir, "missing.mp4")], out)).rejects.toMatchObject({ name: "MediaDecodeError" });
+    await expect(concatSegments([segments[0] as Uint8Array, join(dir, "missing.mp4")], out)).rejects.toMatchObject({
+      name: "MediaDecodeError",
+    });
     await expect(access(out)).rejects.toThrow();
   });
 

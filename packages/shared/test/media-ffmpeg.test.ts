@@ -45,7 +45,9 @@ describe("resolveFfmpeg", () => {
 
 describe("runFfmpeg", () => {
   test("error: a failing command is an FfmpegError with the exit code and stderr", async () => {
-    const err = await runFfmpeg(["-hide_banner", "-i", join(dir, "missing.mp4"), "-f", "null", "-"], { what: "read a missing file" }).catch((e: unknown) => e);
+    const err = await runFfmpeg(["-hide_banner", "-i", join(dir, "missing.mp4"), "-f", "null", "-"], { what: "read a missing file" }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FfmpegError);
     expect((err as FfmpegError).exitCode).not.toBe(0);
     expect((err as FfmpegError).stderr).toContain("No such file");

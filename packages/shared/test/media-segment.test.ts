@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { MediaArgumentError, decodeSegment, decodeSegmentFrames, encodeSegment, h264Level, probeSegment, runFfmpeg, withSegmentFile, type EncodeProgressEvent } from "../src/media/index.js";
+import {
+  MediaArgumentError,
+  decodeSegment,
+  decodeSegmentFrames,
+  encodeSegment,
+  h264Level,
+  probeSegment,
+  runFfmpeg,
+  withSegmentFile,
+  type EncodeProgressEvent,
+} from "../src/media/index.js";
 import { createRenderer, defaultModel, psnr, type Renderer } from "../src/model/index.js";
 import { renderAll, silentLogger, smallSpec } from "./model-fixtures.js";
 
@@ -20,7 +30,16 @@ describe("encodeSegment", () => {
   test("default: encodes an H.264 MP4 that probes to the right frame count, size, fps and duration", async () => {
     expect(Buffer.from(mp4.subarray(4, 8)).toString("latin1")).toBe("ftyp");
     const info = await probeSegment(mp4);
-    expect(info).toMatchObject({ frames: 12, width: 64, height: 64, fps: 12, durationSeconds: 1, codec: "h264", pixelFormat: "yuv420p", profile: "High" });
+    expect(info).toMatchObject({
+      frames: 12,
+      width: 64,
+      height: 64,
+      fps: 12,
+      durationSeconds: 1,
+      codec: "h264",
+      pixelFormat: "yuv420p",
+      profile: "High",
+    });
   });
 
   test("behavior: the same frames encode to the same bytes", async () => {
@@ -30,16 +49,36 @@ describe("encodeSegment", () => {
 
   test("behavior: frames stream in from the renderer and report progress", async () => {
     const events: EncodeProgressEvent[] = [];
-    const streamed = await encodeSegment(renderer.renderFrames({ spec, firstFrame: 12, frameCount: 12 }), { ...spec, onProgress: (e) => events.push(e) });
+    const streamed = await encodeSegment(renderer.renderFrames({ spec, firstFrame: 12, frameCount: 12 }), {
+      ...spec,
+      onProgress: (e) => events.push(e),
+    });
     expect(Buffer.from(streamed).equals(Buffer.from(mp4))).toBe(true);
     expect(events.map((e) => e.done)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   });
 
   test("behavior: the first frame is the only keyframe", async () => {
     const keyframes = await withSegmentFile(mp4, async (path) => {
-      const { stdout } = await runFfmpeg(["-hide_banner", "-nostdin", "-skip_frame", "nokey", "-i", path, "-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], {
-        what: "decode keyframes",
-      });
+      const { stdout } = await runFfmpeg(
+        [
+          "-hide_banner",
+          "-nostdin",
+          "-skip_frame",
+          "nokey",
+          "-i",
+          path,
+          "-vsync",
+          "passthrough",
+          "-f",
+          "rawvideo",
+          "-pix_fmt",
+          "rgb24",
+          "pipe:1",
+        ],
+        {
+          what: "decode keyframes",
+        },
+      );
       return stdout.length / (64 * 64 * 3);
     });
     expect(keyframes).toBe(1);

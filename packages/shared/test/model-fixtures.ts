@@ -3,7 +3,10 @@ import type { Renderer, RenderSpec } from "../src/model/index.js";
 /** A logger that records calls instead of printing them. */
 export function recordingLogger() {
   const calls: { level: string; args: unknown[] }[] = [];
-  const at = (level: string) => (...args: unknown[]) => void calls.push({ level, args });
+  const at =
+    (level: string) =>
+    (...args: unknown[]) =>
+      void calls.push({ level, args });
   return { calls, info: at("info"), warn: at("warn"), debug: at("debug") };
 }
 

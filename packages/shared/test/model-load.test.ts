@@ -2,7 +2,15 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { ModelIntegrityError, ModelLoadError, createRenderer, defaultModel, loadModel, manifestPath, saveModel } from "../src/model/index.js";
+import {
+  ModelIntegrityError,
+  ModelLoadError,
+  createRenderer,
+  defaultModel,
+  loadModel,
+  manifestPath,
+  saveModel,
+} from "../src/model/index.js";
 import { renderAll, silentLogger, smallSpec } from "./model-fixtures.js";
 
 let dir: string;
@@ -33,7 +41,7 @@ describe("loadModel", () => {
     const path = join(dir, "field.onnx");
     await saveModel(defaultModel(), path);
     const bytes = await readFile(path);
-    bytes.writeUInt8((bytes.readUInt8(bytes.length - 1) ^ 1), bytes.length - 1);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     await writeFile(path, bytes);
     const err = await loadModel(path).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelIntegrityError);

@@ -122,7 +122,9 @@ describe("createRenderer", () => {
 
   test("error: a size beyond the model's limits is refused", async () => {
     const { manifest } = defaultModel();
-    await expect(renderAll(renderer, smallSpec({ width: manifest.limits.maxWidth + 2 }), 0, 1)).rejects.toMatchObject({ name: "RenderRequestError" });
+    await expect(renderAll(renderer, smallSpec({ width: manifest.limits.maxWidth + 2 }), 0, 1)).rejects.toMatchObject({
+      name: "RenderRequestError",
+    });
     await expect(renderAll(renderer, smallSpec({ fps: manifest.limits.maxFps + 1 }), 0, 1)).rejects.toBeInstanceOf(RenderRequestError);
     await expect(renderAll(renderer, smallSpec(), -1, 1)).rejects.toBeInstanceOf(RenderRequestError);
   });

@@ -99,8 +99,8 @@ describe("createHeliaSegmentStore", () => {
   test("behavior: a pinned segment survives a Helia restart on the same data dir", async () => {
     const node = await createMeshNode();
     cleanups.push(async () => {
-    await node.stop();
-  });
+      await node.stop();
+    });
     const dataDir = join(dir, "provider");
     const bytes = new Uint8Array(randomBytes(3 * MiB + 17));
 

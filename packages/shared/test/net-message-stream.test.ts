@@ -53,7 +53,11 @@ describe("MessageStream framing", () => {
     const reader = new MessageStream(remote);
     await writer.write({ type: "msg", n: "not a number" });
     await writer.write({ type: "msg", n: 2 });
-    await expect(reader.read(Msg)).rejects.toMatchObject({ name: "InvalidMessageError", code: "BAD_MESSAGE", issues: [expect.stringMatching(/^n: /)] });
+    await expect(reader.read(Msg)).rejects.toMatchObject({
+      name: "InvalidMessageError",
+      code: "BAD_MESSAGE",
+      issues: [expect.stringMatching(/^n: /)],
+    });
     expect(await reader.read(Msg)).toEqual({ type: "msg", n: 2 });
   });
 
@@ -74,7 +78,11 @@ describe("MessageStream framing", () => {
   test("error: endless varint continuation bytes are MessageTooLargeError, not an endless read", async () => {
     const reader = new MessageStream(remote, { maxMessageBytes: 1024 });
     local.send(new Uint8Array(64).fill(0x80));
-    await expect(reader.read(Msg, { timeout: 2_000 })).rejects.toMatchObject({ name: "MessageTooLargeError", size: undefined, limit: 1024 });
+    await expect(reader.read(Msg, { timeout: 2_000 })).rejects.toMatchObject({
+      name: "MessageTooLargeError",
+      size: undefined,
+      limit: 1024,
+    });
   });
 
   test("error: a declared length over the cap is refused before the body arrives", async () => {

@@ -2,7 +2,17 @@ import { lpStream } from "@libp2p/utils";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { createLogger } from "../src/logger.js";
-import { createMeshNode, handleProtocol, MessageStream, openProtocolStream, ProtocolError, request, type HandleProtocolOptions, type MeshNode, type ProtocolHandler } from "../src/net/index.js";
+import {
+  createMeshNode,
+  handleProtocol,
+  MessageStream,
+  openProtocolStream,
+  ProtocolError,
+  request,
+  type HandleProtocolOptions,
+  type MeshNode,
+  type ProtocolHandler,
+} from "../src/net/index.js";
 
 const ECHO = "/rendermesh-test/echo/1.0.0";
 const logger = createLogger({ name: "test", level: "silent" });
@@ -224,9 +234,14 @@ describe("timeouts", () => {
   });
 
   test("error: a client request times out with TimeoutError", async () => {
-    await handleProtocol(server, ECHO, async (_stream, { signal }) => {
-      await new Promise((resolve) => signal.addEventListener("abort", resolve));
-    }, { logger, timeout: 0 });
+    await handleProtocol(
+      server,
+      ECHO,
+      async (_stream, { signal }) => {
+        await new Promise((resolve) => signal.addEventListener("abort", resolve));
+      },
+      { logger, timeout: 0 },
+    );
     const err = await request(client, addr(), ECHO, { type: "ping" }, Pong, { timeout: 300 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: "TimeoutError", code: "TIMEOUT" });
   });
@@ -252,9 +267,14 @@ describe("timeouts", () => {
   });
 
   test("behavior: a caller's abort signal gives AbortError", async () => {
-    await handleProtocol(server, ECHO, async (_s, { signal }) => {
-      await new Promise((resolve) => signal.addEventListener("abort", resolve));
-    }, { logger, timeout: 0 });
+    await handleProtocol(
+      server,
+      ECHO,
+      async (_s, { signal }) => {
+        await new Promise((resolve) => signal.addEventListener("abort", resolve));
+      },
+      { logger, timeout: 0 },
+    );
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("user pressed ctrl-c")), 100);
     const err = await request(client, addr(), ECHO, { type: "ping" }, Pong, { signal: controller.signal }).catch((e: unknown) => e);
@@ -276,11 +296,13 @@ describe("limits and dialling", () => {
       },
       { logger, maxStreamsPerPeer: 2 },
     );
-    const held = await Promise.all([0, 1].map(async () => {
-      const s = await openProtocolStream(client, addr(), ECHO);
-      await s.write({ type: "ping", n: 0, amount: 0 });
-      return s;
-    }));
+    const held = await Promise.all(
+      [0, 1].map(async () => {
+        const s = await openProtocolStream(client, addr(), ECHO);
+        await s.write({ type: "ping", n: 0, amount: 0 });
+        return s;
+      }),
+    );
     await expect.poll(() => reg.activeFor(client.peerId)).toBe(2);
     const err = await request(client, addr(), ECHO, { type: "ping", n: 0, amount: 0 }, Pong).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: "RemoteError", code: "BUSY", retryAfterMs: 1_000 });
@@ -292,10 +314,15 @@ describe("limits and dialling", () => {
   });
 
   test("behavior: unhandle aborts running handlers, which answer BUSY", async () => {
-    const reg = await handleProtocol(server, ECHO, async (stream, { signal }) => {
-      await stream.read(Ping);
-      await new Promise((resolve) => signal.addEventListener("abort", resolve));
-    }, { logger, timeout: 0 });
+    const reg = await handleProtocol(
+      server,
+      ECHO,
+      async (stream, { signal }) => {
+        await stream.read(Ping);
+        await new Promise((resolve) => signal.addEventListener("abort", resolve));
+      },
+      { logger, timeout: 0 },
+    );
     const stream = await openProtocolStream(client, addr(), ECHO);
     await stream.write({ type: "ping", n: 0, amount: 0 });
     await expect.poll(() => reg.active).toBe(1);
@@ -325,10 +352,15 @@ describe("limits and dialling", () => {
   });
 
   test("behavior: MessageStream wraps a raw libp2p stream", async () => {
-    await handleProtocol(server, ECHO, async (stream) => {
-      expect(stream).toBeInstanceOf(MessageStream);
-      await echo(stream, undefined as never);
-    }, { logger });
+    await handleProtocol(
+      server,
+      ECHO,
+      async (stream) => {
+        expect(stream).toBeInstanceOf(MessageStream);
+        await echo(stream, undefined as never);
+      },
+      { logger },
+    );
     const raw = await client.dialProtocol(addr(), ECHO);
     const stream = new MessageStream(raw);
     await stream.write({ type: "ping", n: 41, amount: 0 });

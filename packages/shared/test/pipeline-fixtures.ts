@@ -68,7 +68,11 @@ function denoiser(s: Shape): Uint8Array {
   const bias = b.op("Reshape", [proj, b.int64("shape", [-1, s.channels, 1, 1, 1])]);
   const t = s.intTimestep ? b.op("Cast", [timestep], { to: 1 }) : timestep;
   const tt = b.op("Reshape", [b.op("Mul", [t, b.float("tscale", [1], [0.001])]), b.int64("tshape", [-1, 1, 1, 1, 1])]);
-  const conv = b.op("Conv", [latent, b.float("w", [s.channels, s.channels, 1, 3, 3], weights(s.seed + 2, s.channels * s.channels * 9, 0.3))], { pads: [0, 1, 1, 0, 1, 1] });
+  const conv = b.op(
+    "Conv",
+    [latent, b.float("w", [s.channels, s.channels, 1, 3, 3], weights(s.seed + 2, s.channels * s.channels * 9, 0.3))],
+    { pads: [0, 1, 1, 0, 1, 1] },
+  );
   const out = b.op("Tanh", [b.op("Add", [b.op("Add", [conv, bias]), tt])]);
   b.identity(out, s.names.velocity);
   b.output(s.names.velocity, ["B", s.channels, "F", "h", "w"]);
@@ -112,7 +116,11 @@ function manifestFor(s: Shape, files: Pipeline["files"]): PipelineManifestInput 
       denoiser: {
         file: "denoiser.onnx",
         sha256: sha256Hex(files.denoiser),
-        inputs: [t(s.names.latent, "float32", ["B", s.channels, "F", "h", "w"]), t(s.names.timestep, s.intTimestep ? "int64" : "float32", ["B"]), t(s.names.text, "float32", s.sequence ? ["B", s.maxLength, s.textDim] : ["B", s.textDim])],
+        inputs: [
+          t(s.names.latent, "float32", ["B", s.channels, "F", "h", "w"]),
+          t(s.names.timestep, s.intTimestep ? "int64" : "float32", ["B"]),
+          t(s.names.text, "float32", s.sequence ? ["B", s.maxLength, s.textDim] : ["B", s.textDim]),
+        ],
         outputs: [t(s.names.velocity, "float32", ["B", s.channels, "F", "h", "w"])],
         bind: { latent: s.names.latent, timestep: s.names.timestep, text: s.names.text, output: s.names.velocity },
       },
@@ -127,9 +135,19 @@ function manifestFor(s: Shape, files: Pipeline["files"]): PipelineManifestInput 
     },
     latent: { channels: s.channels, layout: "BCFHW", spatialCompression: s.spatial, temporalCompression: s.temporal },
     video: { width: s.size, height: s.size, fps: 8, framesPerClip: s.frames, frameRule: s.frameRule },
-    scheduler: { type: "flow-match-euler", numTrainTimesteps: 1000, shift: s.cfg ? 1 : 3, predictionType: "flow", solverOrder: 1, stochastic: false },
+    scheduler: {
+      type: "flow-match-euler",
+      numTrainTimesteps: 1000,
+      shift: s.cfg ? 1 : 3,
+      predictionType: "flow",
+      solverOrder: 1,
+      stochastic: false,
+    },
     noise: { generator: "xoshiro128ss-irwin-hall-12", derivation: "job-seed-segment/1" },
-    sampling: { steps: { default: 6, min: 2, max: 20 }, guidance: { classifierFree: s.cfg, default: s.cfg ? 2.5 : 1, min: 0, max: 10, negativePrompt: "" } },
+    sampling: {
+      steps: { default: 6, min: 2, max: 20 },
+      guidance: { classifierFree: s.cfg, default: s.cfg ? 2.5 : 1, min: 0, max: 10, negativePrompt: "" },
+    },
     decode: { latentFramesPerTile: s.temporal > 1 ? lf : 1 },
     precision: "float32",
     verification: {
@@ -146,16 +164,54 @@ export function build(s: Shape): Pipeline {
 }
 
 export const ALPHA: Shape = {
-  name: "alpha", channels: 4, spatial: 8, temporal: 1, frameRule: { multiple: 1, offset: 0 }, frames: 8, size: 32, textDim: 16, maxLength: 12,
-  sequence: false, intTimestep: false, cfg: true, range: "0,1",
-  names: { tokens: "tokens", text: "text_embeds", latent: "latent", timestep: "timestep", velocity: "velocity", decLatent: "latent", frames: "frames" },
+  name: "alpha",
+  channels: 4,
+  spatial: 8,
+  temporal: 1,
+  frameRule: { multiple: 1, offset: 0 },
+  frames: 8,
+  size: 32,
+  textDim: 16,
+  maxLength: 12,
+  sequence: false,
+  intTimestep: false,
+  cfg: true,
+  range: "0,1",
+  names: {
+    tokens: "tokens",
+    text: "text_embeds",
+    latent: "latent",
+    timestep: "timestep",
+    velocity: "velocity",
+    decLatent: "latent",
+    frames: "frames",
+  },
   seed: 11,
 };
 
 const BETA: Shape = {
-  name: "beta", channels: 2, spatial: 4, temporal: 4, frameRule: { multiple: 4, offset: 1 }, frames: 9, size: 16, textDim: 8, maxLength: 6,
-  sequence: true, intTimestep: true, cfg: false, range: "-1,1",
-  names: { tokens: "input_ids", text: "encoder_hidden_states", latent: "hidden_states", timestep: "t", velocity: "noise_pred", decLatent: "z", frames: "sample" },
+  name: "beta",
+  channels: 2,
+  spatial: 4,
+  temporal: 4,
+  frameRule: { multiple: 4, offset: 1 },
+  frames: 9,
+  size: 16,
+  textDim: 8,
+  maxLength: 6,
+  sequence: true,
+  intTimestep: true,
+  cfg: false,
+  range: "-1,1",
+  names: {
+    tokens: "input_ids",
+    text: "encoder_hidden_states",
+    latent: "hidden_states",
+    timestep: "t",
+    velocity: "noise_pred",
+    decLatent: "z",
+    frames: "sample",
+  },
   seed: 23,
 };
 

@@ -51,7 +51,14 @@ describe("segment noise", () => {
 
 describe("flow-match Euler scheduler", () => {
   it("runs from sigma 1 to 0 with the shift, and steps x + (σ' − σ)·v", () => {
-    const s = new FlowMatchEulerScheduler({ type: "flow-match-euler", numTrainTimesteps: 1000, shift: 3, predictionType: "flow", solverOrder: 1, stochastic: false });
+    const s = new FlowMatchEulerScheduler({
+      type: "flow-match-euler",
+      numTrainTimesteps: 1000,
+      shift: 3,
+      predictionType: "flow",
+      solverOrder: 1,
+      stochastic: false,
+    });
     s.setTimesteps(4);
     expect(s.sigmas[0]).toBe(1);
     expect(s.sigmas.at(-1)).toBe(0);
@@ -68,7 +75,10 @@ describe("flow-match Euler scheduler", () => {
 });
 
 describe("pipeline runner", () => {
-  for (const [label, make] of [["alpha (pooled text, CFG, 8x, [0,1])", alphaPipeline], ["beta (text sequence, 4n+1 frames, 4x, int timestep, [-1,1])", betaPipeline]] as const) {
+  for (const [label, make] of [
+    ["alpha (pooled text, CFG, 8x, [0,1])", alphaPipeline],
+    ["beta (text sequence, 4n+1 frames, 4x, int timestep, [-1,1])", betaPipeline],
+  ] as const) {
     it(`runs ${label} from its manifest alone`, async () => {
       const pipeline = make();
       const m = pipeline.manifest;
@@ -128,9 +138,18 @@ describe("pipeline runner", () => {
     const alpha = alphaPipeline();
     const beta = betaPipeline();
     const mixed = assemblePipeline(
-      { ...alpha.manifest, id: undefined, components: { ...alpha.manifest.components, denoiser: { ...alpha.manifest.components.denoiser, sha256: beta.manifest.components.denoiser.sha256 } } },
+      {
+        ...alpha.manifest,
+        id: undefined,
+        components: {
+          ...alpha.manifest.components,
+          denoiser: { ...alpha.manifest.components.denoiser, sha256: beta.manifest.components.denoiser.sha256 },
+        },
+      },
       { ...alpha.files, denoiser: beta.files.denoiser },
     );
-    await expect(PipelineRunner.create({ pipeline: mixed, device: "cpu", threads: 1, logger: silent })).rejects.toMatchObject({ code: "MODEL_CONTRACT" });
+    await expect(PipelineRunner.create({ pipeline: mixed, device: "cpu", threads: 1, logger: silent })).rejects.toMatchObject({
+      code: "MODEL_CONTRACT",
+    });
   });
 });

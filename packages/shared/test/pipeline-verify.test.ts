@@ -17,7 +17,13 @@ async function publish(gen: Generation) {
 describe("verification by committed steps", () => {
   it("accepts an honest segment, fetching only the root and the sampled steps' blocks", async () => {
     const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
-    const verifierRunner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 2, guidanceBatch: 1, logger: silent });
+    const verifierRunner = await PipelineRunner.create({
+      pipeline: alphaPipeline(),
+      device: "cpu",
+      threads: 2,
+      guidanceBatch: 1,
+      logger: silent,
+    });
     try {
       const gen = await runner.generate({ ...job, steps: 20 });
       const { store, root, encoded } = await publish(gen);

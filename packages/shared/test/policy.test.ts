@@ -55,8 +55,17 @@ describe("evaluateSpec", () => {
   });
 
   test("error: each limit yields its own reason code", () => {
-    const v = evaluateSpec({ ...spec, prompt: "a Banned sea", model: ("0x" + "22".repeat(32)) as `0x${string}`, seconds: 61, width: 1024, fps: 60 }, policy);
-    expect(v.map((x) => x.code)).toEqual(["POLICY_BLOCKED_TERM", "POLICY_MODEL_NOT_ALLOWED", "POLICY_LIMIT", "POLICY_LIMIT", "POLICY_LIMIT"]);
+    const v = evaluateSpec(
+      { ...spec, prompt: "a Banned sea", model: ("0x" + "22".repeat(32)) as `0x${string}`, seconds: 61, width: 1024, fps: 60 },
+      policy,
+    );
+    expect(v.map((x) => x.code)).toEqual([
+      "POLICY_BLOCKED_TERM",
+      "POLICY_MODEL_NOT_ALLOWED",
+      "POLICY_LIMIT",
+      "POLICY_LIMIT",
+      "POLICY_LIMIT",
+    ]);
     expect(v[0]!.term).toBe("banned");
     expect(v[0]!.message).toContain('"banned"');
   });

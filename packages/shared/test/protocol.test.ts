@@ -24,7 +24,14 @@ describe("protocol", () => {
   });
 
   test("error: a render request with a malformed assignment is rejected", () => {
-    const r = RenderRequest.safeParse({ type: "render", chainId: 1, escrow: "0x" + "00".repeat(20), spec: {}, assignment: {}, signature: "0x" });
+    const r = RenderRequest.safeParse({
+      type: "render",
+      chainId: 1,
+      escrow: "0x" + "00".repeat(20),
+      spec: {},
+      assignment: {},
+      signature: "0x",
+    });
     expect(r.success).toBe(false);
   });
 

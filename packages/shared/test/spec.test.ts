@@ -20,13 +20,30 @@ describe("job spec", () => {
   });
 
   test("behavior: key order and hex case do not change the hash", () => {
-    const reordered = { height: 192, width: 192, fps: 12, seconds: 6, seed: 7, prompt: "a red fox running", model: "0x" + "AB".repeat(32), v: 1 as const };
+    const reordered = {
+      height: 192,
+      width: 192,
+      fps: 12,
+      seconds: 6,
+      seed: 7,
+      prompt: "a red fox running",
+      model: "0x" + "AB".repeat(32),
+      v: 1 as const,
+    };
     expect(specHash(reordered)).toBe(specHash(spec));
   });
 
   test("behavior: every field changes the hash", () => {
     const base = specHash(spec);
-    for (const change of [{ prompt: "a blue fox" }, { seed: 8 }, { seconds: 5 }, { fps: 24 }, { width: 194 }, { height: 190 }, { model: "0x" + "cd".repeat(32) }]) {
+    for (const change of [
+      { prompt: "a blue fox" },
+      { seed: 8 },
+      { seconds: 5 },
+      { fps: 24 },
+      { width: 194 },
+      { height: 190 },
+      { model: "0x" + "cd".repeat(32) },
+    ]) {
       expect(specHash({ ...spec, ...change })).not.toBe(base);
     }
   });

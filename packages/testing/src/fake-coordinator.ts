@@ -121,8 +121,19 @@ export class FakeCoordinator {
     };
     const signature = await this.chain.signAssignment(assignment, over.signer);
     // Allocated every segment up to this one (the fake coordinator assigns a provider a job's segments in order).
-    const allocation = { seconds: segment + 1, signature: await this.chain.signAllocation({ jobId, provider, seconds: segment + 1 }, over.signer) };
-    return { type: "render" as const, chainId: this.chain.chainId, escrow: this.chain.deployment.escrow, spec, assignment, signature, allocation };
+    const allocation = {
+      seconds: segment + 1,
+      signature: await this.chain.signAllocation({ jobId, provider, seconds: segment + 1 }, over.signer),
+    };
+    return {
+      type: "render" as const,
+      chainId: this.chain.chainId,
+      escrow: this.chain.deployment.escrow,
+      spec,
+      assignment,
+      signature,
+      allocation,
+    };
   }
 
   /**

@@ -217,7 +217,11 @@ export class TestProvider {
         const signer = verifyVoucher(domain, m.voucher, m.signature);
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
         // As a real provider does: acknowledge the voucher's seconds (what a cooperative settle needs).
-        const acknowledgement = await signAcknowledgement(this.init.wallet, domain, { jobId: m.voucher.jobId, provider: this.address, seconds: m.voucher.seconds });
+        const acknowledgement = await signAcknowledgement(this.init.wallet, domain, {
+          jobId: m.voucher.jobId,
+          provider: this.address,
+          seconds: m.voucher.seconds,
+        });
         await stream.write({ type: "voucher-ack", jobId: m.voucher.jobId, seconds: m.voucher.seconds, acknowledgement });
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },

@@ -40,7 +40,8 @@ export async function segmentFile(client: RendermeshClient, seg: VerifiedSegment
   if (existsSync(seg.file) && sha256(await readFile(seg.file)) === seg.sha256) return seg.file;
   const { store } = await client.net();
   const bytes = await store.get(CID.parse(seg.cid), { signal });
-  if (sha256(bytes) !== seg.sha256) throw new ClientError("SEGMENT_CHANGED", `Segment ${seg.segment} fetched again from IPFS does not match its receipt.`);
+  if (sha256(bytes) !== seg.sha256)
+    throw new ClientError("SEGMENT_CHANGED", `Segment ${seg.segment} fetched again from IPFS does not match its receipt.`);
   await writeFileAtomic(seg.file, bytes);
   return seg.file;
 }
@@ -58,7 +59,8 @@ export async function assembleVideo(client: RendermeshClient, params: AssembleVi
   const job = client.journal.getJob(params.jobId);
   const segments = client.journal.verifiedSegments(job.ref);
   const missing = Array.from({ length: job.spec.seconds }, (_, i) => i).filter((i) => !segments.some((s) => s.segment === i));
-  if (missing.length > 0) throw new JobStateError(`Job ${job.jobId} has no verified segment ${missing.join(", ")}, so the video cannot be assembled.`);
+  if (missing.length > 0)
+    throw new JobStateError(`Job ${job.jobId} has no verified segment ${missing.join(", ")}, so the video cannot be assembled.`);
   const files: string[] = [];
   for (const seg of segments) files.push(await segmentFile(client, seg, params.signal));
   const path = join(job.outDir, "video.mp4");
@@ -66,7 +68,10 @@ export async function assembleVideo(client: RendermeshClient, params: AssembleVi
   try {
     info = await concatSegments(files, path, { signal: params.signal, ffmpeg: client.ffmpeg });
   } catch (cause) {
-    throw new ClientError("ASSEMBLY_FAILED", `Joining the segments of job ${job.jobId} failed.`, { cause, hint: "Check that ffmpeg works (set RENDERMESH_FFMPEG) and the disk has room, then `rendermesh job resume`." });
+    throw new ClientError("ASSEMBLY_FAILED", `Joining the segments of job ${job.jobId} failed.`, {
+      cause,
+      hint: "Check that ffmpeg works (set RENDERMESH_FFMPEG) and the disk has room, then `rendermesh job resume`.",
+    });
   }
   const expected = job.spec.seconds * job.spec.fps;
   if (info.frames !== expected) throw new ClientError("ASSEMBLY_FAILED", `The joined video has ${info.frames} frames, not ${expected}.`);

@@ -27,10 +27,14 @@ export type CancelJobErrorType = PeerRefusedError | NetworkError;
  */
 export async function cancelJob(client: RendermeshClient, params: CancelJobParameters): Promise<CancelJobReturnType> {
   const auth = await jobAuth(client, params.jobId);
-  const stream = await openJobStream(client, { type: "cancel", jobId: params.jobId, auth }, {
-    target: toMultiaddrs(params.coordinator ?? client.coordinator ?? [], "coordinator"),
-    signal: params.signal,
-  });
+  const stream = await openJobStream(
+    client,
+    { type: "cancel", jobId: params.jobId, auth },
+    {
+      target: toMultiaddrs(params.coordinator ?? client.coordinator ?? [], "coordinator"),
+      signal: params.signal,
+    },
+  );
   let last: JobEvent | undefined;
   for await (const event of stream) last = event;
   return last;

@@ -34,7 +34,9 @@ export type GenerateVideoReturnType = RunJobReturnType & { spec: JobSpec };
 export { SPEC_DEFAULTS };
 
 /** A validated spec from the user's parameters and the defaults. */
-export function buildSpec(params: Pick<GenerateVideoParameters, "prompt" | "seconds" | "fps" | "width" | "height" | "seed" | "model">): JobSpec {
+export function buildSpec(
+  params: Pick<GenerateVideoParameters, "prompt" | "seconds" | "fps" | "width" | "height" | "seed" | "model">,
+): JobSpec {
   return parseJobSpec({
     v: 1,
     model: params.model ?? defaultModel().manifest.id,
@@ -55,7 +57,10 @@ export function assertQuoteAcceptable(quote: Pick<Quote, "pricePerSecond" | "pro
   if (maxPricePerSecond !== undefined && quote.pricePerSecond > maxPricePerSecond) {
     throw new PriceTooHighError(quote.pricePerSecond, maxPricePerSecond, (a) => `${formatUnits(a, 18)} MESH`);
   }
-  if (quote.providers === 0) throw new PeerRefusedError("NO_PROVIDERS", "The coordinator has no live provider for this model within the price.", { peer: "coordinator" });
+  if (quote.providers === 0)
+    throw new PeerRefusedError("NO_PROVIDERS", "The coordinator has no live provider for this model within the price.", {
+      peer: "coordinator",
+    });
 }
 
 /**
@@ -75,9 +80,23 @@ export async function generateVideo(client: RendermeshClient, params: GenerateVi
   emit?.(progress("policy:checked", { policyVersion: policy.version }));
   const coordinator = params.coordinator ?? client.coordinator ?? [];
   const quote = await quoteJob(client, { spec, coordinator, signal: params.signal });
-  emit?.(progress("quote:received", { pricePerSecond: quote.pricePerSecond, deposit: quote.deposit, providers: quote.providers, etaSeconds: quote.etaSeconds }));
+  emit?.(
+    progress("quote:received", {
+      pricePerSecond: quote.pricePerSecond,
+      deposit: quote.deposit,
+      providers: quote.providers,
+      etaSeconds: quote.etaSeconds,
+    }),
+  );
   assertQuoteAcceptable(quote, params.maxPricePerSecond);
-  const opened = await openJob(client, { spec, quote, policyVersion: policy.version, coordinatorPeer: coordinator, outDir: params.outDir, onProgress: emit });
+  const opened = await openJob(client, {
+    spec,
+    quote,
+    policyVersion: policy.version,
+    coordinatorPeer: coordinator,
+    outDir: params.outDir,
+    onProgress: emit,
+  });
   const result = await runJob(client, { jobId: opened.ref, onProgress: emit, signal: params.signal });
   return { ...result, spec };
 }

@@ -30,7 +30,10 @@ const ESCROW = ["function balanceOf(address) view returns (uint256)"];
  * const b = await getBalances({ provider, deployment }, { address: wallet.address });
  * console.log(formatUnits(b.mesh, 18));
  */
-export async function getBalances(client: { provider: Provider; deployment: Deployment }, params: GetBalancesParameters): Promise<GetBalancesReturnType> {
+export async function getBalances(
+  client: { provider: Provider; deployment: Deployment },
+  params: GetBalancesParameters,
+): Promise<GetBalancesReturnType> {
   const blockTag = params.blockTag ?? "latest";
   try {
     const token = new Contract(client.deployment.token, ERC20, client.provider);

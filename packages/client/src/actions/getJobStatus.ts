@@ -47,10 +47,14 @@ export async function getJobStatus(client: RendermeshClient, params: GetJobStatu
           phase: local.phase,
           lastSeq: local.lastSeq,
           seconds: local.spec.seconds,
-          verified: client.journal.verifiedSegments(local.ref).map(({ segment, provider, cid, psnrDb }) => ({ segment, provider, cid, psnrDb })),
+          verified: client.journal
+            .verifiedSegments(local.ref)
+            .map(({ segment, provider, cid, psnrDb }) => ({ segment, provider, cid, psnrDb })),
           rejected: client.journal.rejections(local.ref),
           vouchers: client.journal.vouchers(local.ref),
-          transactions: client.journal.txs(local.ref).map(({ kind, hash, state, blockNumber, gasUsed }) => ({ kind, hash, state, blockNumber, gasUsed })),
+          transactions: client.journal
+            .txs(local.ref)
+            .map(({ kind, hash, state, blockNumber, gasUsed }) => ({ kind, hash, state, blockNumber, gasUsed })),
           outDir: local.outDir,
           videoPath: local.videoPath,
           manifestPath: local.manifestPath,

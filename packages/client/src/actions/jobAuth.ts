@@ -21,7 +21,9 @@ export async function jobAuth(client: RendermeshClient, jobId: string): Promise<
   const key = `${jobId.toLowerCase()}:${peerId}`;
   const known = byJob.get(key);
   if (known) return known;
-  const auth = (await client.wallet.signMessage(jobAccessMessage(client.chainId, client.deployment.escrow, jobId, peerId))) as `0x${string}`;
+  const auth = (await client.wallet.signMessage(
+    jobAccessMessage(client.chainId, client.deployment.escrow, jobId, peerId),
+  )) as `0x${string}`;
   byJob.set(key, auth);
   return auth;
 }

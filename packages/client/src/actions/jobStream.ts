@@ -1,5 +1,13 @@
 import type { Multiaddr } from "@multiformats/multiaddr";
-import { JobStreamMessage, MAX_MESSAGE_BYTES, PROTOCOLS, type CancelJob, type JobEvent, type SubmitJob, type WatchJob } from "@rendermesh/shared";
+import {
+  JobStreamMessage,
+  MAX_MESSAGE_BYTES,
+  PROTOCOLS,
+  type CancelJob,
+  type JobEvent,
+  type SubmitJob,
+  type WatchJob,
+} from "@rendermesh/shared";
 import { openProtocolStream, type MessageStream } from "@rendermesh/shared/net";
 import type { RendermeshClient } from "../client.js";
 import { networkError, refusal } from "../net/peers.js";
@@ -23,7 +31,11 @@ export interface OpenJobStreamOptions {
 }
 
 /** Opens `/rendermesh/job`, sends `request` and returns the event stream. */
-export async function openJobStream(client: RendermeshClient, request: SubmitJob | WatchJob | CancelJob, options: OpenJobStreamOptions): Promise<JobEventStream> {
+export async function openJobStream(
+  client: RendermeshClient,
+  request: SubmitJob | WatchJob | CancelJob,
+  options: OpenJobStreamOptions,
+): Promise<JobEventStream> {
   const { node } = await client.net();
   let stream: MessageStream;
   try {
@@ -32,7 +44,11 @@ export async function openJobStream(client: RendermeshClient, request: SubmitJob
     // Our side has said all it will; the coordinator keeps writing events.
     await stream.close({ signal: options.signal });
   } catch (err) {
-    throw networkError(err, "coordinator", request.type === "submit" ? "submit the job" : request.type === "cancel" ? "cancel the job" : "follow the job");
+    throw networkError(
+      err,
+      "coordinator",
+      request.type === "submit" ? "submit the job" : request.type === "cancel" ? "cancel the job" : "follow the job",
+    );
   }
   const idle = options.idleTimeoutMs ?? DEFAULT_JOB_STREAM_IDLE_MS;
   return {

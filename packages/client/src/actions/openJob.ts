@@ -35,7 +35,9 @@ export type OpenJobErrorType = InsufficientFundsError | ChainError;
 
 /** `jobId = keccak256(abi.encode(chainId, escrow, client, nonce))`, as JobEscrow assigns it. */
 export function predictJobId(chainId: number, escrow: string, clientAddress: string, nonce: bigint): `0x${string}` {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["uint256", "address", "address", "uint256"], [chainId, escrow, clientAddress, nonce])) as `0x${string}`;
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(["uint256", "address", "address", "uint256"], [chainId, escrow, clientAddress, nonce]),
+  ) as `0x${string}`;
 }
 
 /**
@@ -66,9 +68,12 @@ export async function openJob(client: RendermeshClient, params: OpenJobParameter
     throw new ChainErr("Cannot read the token and escrow state to open the job.", { cause, hint: "Check --rpc-url and --deployment." });
   });
   if (balance < deposit) {
-    throw new InsufficientFundsError(`The job needs a deposit of ${fmt(deposit)} MESH but the wallet ${owner} holds ${fmt(balance)} MESH.`, {
-      hint: "Get MESH (on the dev network: `rendermesh token faucet`), or ask for fewer seconds or a lower price.",
-    });
+    throw new InsufficientFundsError(
+      `The job needs a deposit of ${fmt(deposit)} MESH but the wallet ${owner} holds ${fmt(balance)} MESH.`,
+      {
+        hint: "Get MESH (on the dev network: `rendermesh token faucet`), or ask for fewer seconds or a lower price.",
+      },
+    );
   }
   const now = Math.max(Number(block?.timestamp ?? 0), Math.floor(Date.now() / 1000));
   const deadline = params.deadline ?? now + quote.deadlineSeconds;

@@ -39,7 +39,12 @@ interface JobTerms {
  * closing `JobSettled`/`JobRefunded`. Fees are the escrow's per-second rule
  * applied to the paid seconds; `providers + fees + refund = deposit`.
  */
-export async function readPayments(client: Pick<RendermeshClient, "provider" | "contracts" | "deployment">, job: JobTerms, close: TransactionReceipt, fromBlock?: number): Promise<Payments> {
+export async function readPayments(
+  client: Pick<RendermeshClient, "provider" | "contracts" | "deployment">,
+  job: JobTerms,
+  close: TransactionReceipt,
+  fromBlock?: number,
+): Promise<Payments> {
   const iface = client.contracts.escrow.interface;
   const escrow = client.deployment.escrow.toLowerCase();
   const redeemed = iface.getEvent("VoucherRedeemed")!.topicHash;
@@ -69,7 +74,9 @@ export async function readPayments(client: Pick<RendermeshClient, "provider" | "
     if (parsed.name === "JobRefunded") refund = parsed.args[1] as bigint;
     if (parsed.name === "JobClosing") closing = true;
   }
-  const providers = [...amounts.keys()].sort().map((provider) => ({ provider, seconds: seconds.get(provider) ?? 0, amount: amounts.get(provider) ?? 0n }));
+  const providers = [...amounts.keys()]
+    .sort()
+    .map((provider) => ({ provider, seconds: seconds.get(provider) ?? 0, amount: amounts.get(provider) ?? 0n }));
   const paidSeconds = providers.reduce((n, p) => n + p.seconds, 0);
   const coordinatorFee = BigInt(paidSeconds) * feePerSecond(job.pricePerSecond, job.coordinatorFeeBps);
   const treasuryFee = BigInt(paidSeconds) * feePerSecond(job.pricePerSecond, job.treasuryFeeBps);

@@ -29,15 +29,20 @@ export async function quoteJob(client: RendermeshClient, params: QuoteJobParamet
   let answer;
   try {
     const { model, seconds, fps, width, height } = params.spec;
-    answer = await request(node, target, PROTOCOLS.quote, { type: "quote", spec: { model, seconds, fps, width, height } }, QuoteResponse, { signal: params.signal });
+    answer = await request(node, target, PROTOCOLS.quote, { type: "quote", spec: { model, seconds, fps, width, height } }, QuoteResponse, {
+      signal: params.signal,
+    });
   } catch (err) {
     throw networkError(err, "coordinator", "get a quote");
   }
   if (answer.type === "error") throw refusal(answer, "coordinator");
   if (answer.chainId !== client.chainId || answer.escrow.toLowerCase() !== client.deployment.escrow.toLowerCase()) {
-    throw new ChainError(`The coordinator quotes for chain ${answer.chainId} and escrow ${answer.escrow}, not for this client's chain ${client.chainId} and escrow ${client.deployment.escrow}.`, {
-      hint: "Use a coordinator of the same network (check --coordinator and --rpc-url).",
-    });
+    throw new ChainError(
+      `The coordinator quotes for chain ${answer.chainId} and escrow ${answer.escrow}, not for this client's chain ${client.chainId} and escrow ${client.deployment.escrow}.`,
+      {
+        hint: "Use a coordinator of the same network (check --coordinator and --rpc-url).",
+      },
+    );
   }
   return answer;
 }

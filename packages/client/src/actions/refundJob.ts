@@ -1,7 +1,7 @@
 import type { RendermeshClient } from "../client.js";
 import type { Interface } from "ethers";
 import { chainError, findRevertData, resumeJournalled, sendJournalled } from "../chain/tx.js";
-import type { ChainError} from "../errors.js";
+import type { ChainError } from "../errors.js";
 import { JobStateError } from "../errors.js";
 import { getJob } from "./getJob.js";
 import { readPayments, type Payments } from "./payments.js";
@@ -50,8 +50,12 @@ export async function refundJob(client: RendermeshClient, params: RefundJobParam
     return { txHash: receipt.hash as `0x${string}`, refund: payments.refund, payments, alreadyRefunded: already };
   };
 
-  if (onChain.status === "none") throw new JobStateError(`There is no job ${jobId} on this escrow.`, { hint: "Check the job id and --rpc-url." });
-  if (onChain.status === "settled") throw new JobStateError(`Job ${jobId} was settled; there is nothing left to refund.`, { hint: `\`rendermesh job status ${jobId}\` shows who was paid.` });
+  if (onChain.status === "none")
+    throw new JobStateError(`There is no job ${jobId} on this escrow.`, { hint: "Check the job id and --rpc-url." });
+  if (onChain.status === "settled")
+    throw new JobStateError(`Job ${jobId} was settled; there is nothing left to refund.`, {
+      hint: `\`rendermesh job status ${jobId}\` shows who was paid.`,
+    });
   if (onChain.status === "refunded") {
     const receipt = await findClosingReceipt(client, jobId, "JobRefunded");
     if (receipt) return done(receipt.hash, true);
@@ -75,12 +79,17 @@ export async function refundJob(client: RendermeshClient, params: RefundJobParam
         onChain.status === "closing"
           ? "the end of the challenge window its settle started, in which providers may still redeem and claim"
           : `its deadline plus its ${onChain.claimWindow} s claim window`;
-      throw new JobStateError(`Job ${jobId} cannot be refunded yet: the refund opens at ${new Date(opensAt * 1000).toISOString()} (${why}).`, {
-        hint: "Wait until then, or let the job finish with `rendermesh job resume`.",
-      });
+      throw new JobStateError(
+        `Job ${jobId} cannot be refunded yet: the refund opens at ${new Date(opensAt * 1000).toISOString()} (${why}).`,
+        {
+          hint: "Wait until then, or let the job finish with `rendermesh job resume`.",
+        },
+      );
     }
     if (parsed?.name === "JobEscrowClaimsPending") {
-      throw new JobStateError(`Job ${jobId} cannot be refunded while providers' claims on it are pending.`, { hint: "Wait for the claims' dispute window to pass, then try again." });
+      throw new JobStateError(`Job ${jobId} cannot be refunded while providers' claims on it are pending.`, {
+        hint: "Wait for the claims' dispute window to pass, then try again.",
+      });
     }
     throw chainError("The refund", err, iface);
   }
@@ -100,4 +109,3 @@ function revertOf(err: unknown, iface: Interface): ReturnType<Interface["parseEr
     return undefined;
   }
 }
-

@@ -31,7 +31,10 @@ export async function reportVerdict(client: RendermeshClient, params: ReportVerd
   const message: SegmentVerdict = { type: "verdict", ...params.verdict, message: params.verdict.message?.slice(0, 2000), auth };
   let answer;
   try {
-    answer = await request(node, target, PROTOCOLS.report, message, ReportResponse, { signal: params.signal, maxMessageBytes: MAX_MESSAGE_BYTES });
+    answer = await request(node, target, PROTOCOLS.report, message, ReportResponse, {
+      signal: params.signal,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    });
   } catch (err) {
     throw networkError(err, "coordinator", "report a verdict");
   }

@@ -3,7 +3,7 @@ import { getAddress } from "ethers";
 import { isRetryable, type JobEvent } from "@rendermesh/shared";
 import type { RendermeshClient } from "../client.js";
 import { resumeJournalled, sendJournalled } from "../chain/tx.js";
-import type { JobFailedError} from "../errors.js";
+import type { JobFailedError } from "../errors.js";
 import { ChainError, JobStateError, NetworkError, PeerRefusedError } from "../errors.js";
 import { progress, type JobProgressEvent, type ProgressOptions } from "../events.js";
 import type { JournalJob, VerdictRecord } from "../journal/journal.js";
@@ -90,7 +90,8 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
     job = client.journal.setPhase(job.ref, "complete");
   }
 
-  if (job.phase === "closed") throw new JobStateError(`Job ${jobId} was refused by the coordinator and closed${job.failure ? `: ${job.failure}` : ""}.`);
+  if (job.phase === "closed")
+    throw new JobStateError(`Job ${jobId} was refused by the coordinator and closed${job.failure ? `: ${job.failure}` : ""}.`);
   if (job.phase === "open" || job.phase === "submitted") {
     job = await follow(client, job, onChain.coordinator, params, emit);
   }
@@ -127,7 +128,12 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
       credentialError = err;
     }
   }
-  const { path } = await writeManifest(client, { jobId: job.ref, payments: settled.payments, video, status: failed ? "failed" : "settled" });
+  const { path } = await writeManifest(client, {
+    jobId: job.ref,
+    payments: settled.payments,
+    video,
+    status: failed ? "failed" : "settled",
+  });
   emit(progress("manifest:written", { path }));
   if (credentialError) throw credentialError;
   job = client.journal.getJob(job.ref);
@@ -154,9 +160,12 @@ async function finishOpening(client: RendermeshClient, job: JournalJob): Promise
   if (!receipt) {
     // The predicted job id was never taken: free it for the next open.
     client.journal.setPhase(job.ref, "failed", { failure: "the open transaction was replaced and never mined", jobId: undefined });
-    throw new JobStateError(`The open transaction ${tx.hash} of this job was never mined (its nonce was used by another transaction); no deposit was taken.`, {
-      hint: "Submit the job again with `rendermesh job submit`.",
-    });
+    throw new JobStateError(
+      `The open transaction ${tx.hash} of this job was never mined (its nonce was used by another transaction); no deposit was taken.`,
+      {
+        hint: "Submit the job again with `rendermesh job submit`.",
+      },
+    );
   }
   if (receipt.status !== 1) {
     client.journal.setPhase(job.ref, "failed", { failure: "the open transaction reverted", jobId: undefined });
@@ -188,7 +197,13 @@ async function follow(
     try {
       const stream = submitting
         ? await submitJob(client, { jobId, spec: job.spec, coordinator: addrs, signal: params.signal, idleTimeoutMs: params.idleTimeoutMs })
-        : await watchJob(client, { jobId, fromSeq: cursor.committed, coordinator: addrs, signal: params.signal, idleTimeoutMs: params.idleTimeoutMs });
+        : await watchJob(client, {
+            jobId,
+            fromSeq: cursor.committed,
+            coordinator: addrs,
+            signal: params.signal,
+            idleTimeoutMs: params.idleTimeoutMs,
+          });
       if (!submitting) emit(progress("job:submitted", { jobId, segments: job.spec.seconds, resumed: true }));
       // The coordinator answers again: whatever it has not acknowledged yet goes first (at least once).
       if (!submitting) pool.background(() => flushVerdicts(client, job, params));
@@ -204,7 +219,11 @@ async function follow(
         if (event.type === "segment-delivered") {
           const k = `${event.segment}/${event.delivery.delivery.cid}`;
           cursor.begin(event.seq);
-          await pool.run(k, () => onDelivered(client, job, coordinator, event, params, emit), () => cursor.end(event.seq));
+          await pool.run(
+            k,
+            () => onDelivered(client, job, coordinator, event, params, emit),
+            () => cursor.end(event.seq),
+          );
           continue;
         }
         cursor.begin(event.seq);
@@ -299,7 +318,11 @@ class EventCursor {
   highest: number;
   committed: number;
   private readonly open = new Set<number>();
-  constructor(private readonly client: RendermeshClient, private readonly ref: string, start: number) {
+  constructor(
+    private readonly client: RendermeshClient,
+    private readonly ref: string,
+    start: number,
+  ) {
     this.highest = start;
     this.committed = start;
   }
@@ -379,13 +402,25 @@ async function flushVerdicts(client: RendermeshClient, job: JournalJob, params: 
  * A refused job: settle it with nobody listed, then report the refusal. Nothing proves on-chain that nobody
  * rendered, so the deposit returns with `refundJob` once the challenge window this starts has passed.
  */
-async function closeRefused(client: RendermeshClient, job: JournalJob, err: PeerRefusedError, emit: (e: JobProgressEvent) => void): Promise<void> {
+async function closeRefused(
+  client: RendermeshClient,
+  job: JournalJob,
+  err: PeerRefusedError,
+  emit: (e: JobProgressEvent) => void,
+): Promise<void> {
   const onChain = await getJob(client, { jobId: job.jobId! });
   if (onChain.status === "open") {
     const iface = client.contracts.escrow.interface;
     await sendJournalled(
       { to: client.deployment.escrow, data: iface.encodeFunctionData("settle", [job.jobId!, []]) },
-      { journal: client.journal, ref: job.ref, kind: "settle", wallet: client.wallet, iface, onSigned: (hash) => emit(progress("settle:sent", { txHash: hash })) },
+      {
+        journal: client.journal,
+        ref: job.ref,
+        kind: "settle",
+        wallet: client.wallet,
+        iface,
+        onSigned: (hash) => emit(progress("settle:sent", { txHash: hash })),
+      },
     );
   }
   client.journal.setPhase(job.ref, "closed", { failure: `${err.reason}: ${err.shortMessage}`, settledAt: Date.now() });
@@ -398,13 +433,35 @@ async function apply(client: RendermeshClient, job: JournalJob, event: JobEvent,
       emit(progress("job:accepted", { jobId: job.jobId!, segments: event.segments }));
       return;
     case "segment-assigned":
-      emit(progress("segment:assigned", { segment: event.segment, provider: getAddress(event.assignment.provider), attempt: event.attempt, speculative: event.speculative }));
+      emit(
+        progress("segment:assigned", {
+          segment: event.segment,
+          provider: getAddress(event.assignment.provider),
+          attempt: event.attempt,
+          speculative: event.speculative,
+        }),
+      );
       return;
     case "segment-progress":
-      emit(progress("segment:progress", { segment: event.segment, provider: getAddress(event.provider), framesDone: event.framesDone, frameCount: event.frameCount }));
+      emit(
+        progress("segment:progress", {
+          segment: event.segment,
+          provider: getAddress(event.provider),
+          framesDone: event.framesDone,
+          frameCount: event.frameCount,
+        }),
+      );
       return;
     case "segment-failed":
-      emit(progress("segment:failed", { segment: event.segment, provider: getAddress(event.provider), code: event.code, message: event.message, willRetry: event.willRetry }));
+      emit(
+        progress("segment:failed", {
+          segment: event.segment,
+          provider: getAddress(event.provider),
+          code: event.code,
+          message: event.message,
+          willRetry: event.willRetry,
+        }),
+      );
       return;
     default:
       return;
@@ -454,12 +511,29 @@ async function onDelivered(
   const deliveredAt = Date.now();
   const result = await verifySegment(client, { jobId, spec: job.spec, coordinator, segment: delivered, signal: params.signal });
   if (!result.ok) {
-    const verdict = { segment: event.segment, provider, cid, ok: false, check: result.failure.check, message: result.failure.message, at: Date.now() };
+    const verdict = {
+      segment: event.segment,
+      provider,
+      cid,
+      ok: false,
+      check: result.failure.check,
+      message: result.failure.message,
+      at: Date.now(),
+    };
     client.journal.transaction(() => {
-      client.journal.addRejection(job.ref, { segment: event.segment, provider, cid, check: result.failure.check, message: result.failure.message, at: verdict.at });
+      client.journal.addRejection(job.ref, {
+        segment: event.segment,
+        provider,
+        cid,
+        check: result.failure.check,
+        message: result.failure.message,
+        at: verdict.at,
+      });
       client.journal.putVerdict(job.ref, verdict);
     });
-    emit(progress("segment:rejected", { segment: event.segment, provider, cid, check: result.failure.check, message: result.failure.message }));
+    emit(
+      progress("segment:rejected", { segment: event.segment, provider, cid, check: result.failure.check, message: result.failure.message }),
+    );
     await report(client, job, verdict, params);
     return;
   }
@@ -512,7 +586,15 @@ async function report(client: RendermeshClient, job: JournalJob, v: VerdictRecor
   const addrs = job.coordinatorPeer.multiaddrs.length > 0 ? job.coordinatorPeer.multiaddrs : client.coordinator;
   try {
     await reportVerdict(client, {
-      verdict: { jobId: job.jobId!, segment: v.segment, provider: v.provider as `0x${string}`, cid: v.cid, ok: v.ok, ...(v.check ? { check: v.check } : {}), ...(v.message ? { message: v.message } : {}) },
+      verdict: {
+        jobId: job.jobId!,
+        segment: v.segment,
+        provider: v.provider as `0x${string}`,
+        cid: v.cid,
+        ok: v.ok,
+        ...(v.check ? { check: v.check } : {}),
+        ...(v.message ? { message: v.message } : {}),
+      },
       coordinator: addrs,
       signal: params.signal,
     });
@@ -520,7 +602,10 @@ async function report(client: RendermeshClient, job: JournalJob, v: VerdictRecor
     params.signal?.throwIfAborted();
     // A coordinator that does not know the job (yet) has not heard the verdict either.
     if (!(err instanceof PeerRefusedError) || isRetryable(err.reason) || err.reason === "UNKNOWN_JOB") {
-      client.logger.warn({ err: (err as Error).message, segment: v.segment }, "could not report a verdict; it is resent when the coordinator answers again");
+      client.logger.warn(
+        { err: (err as Error).message, segment: v.segment },
+        "could not report a verdict; it is resent when the coordinator answers again",
+      );
       return false;
     }
     client.logger.debug({ err: err.shortMessage, segment: v.segment }, "verdict refused");
@@ -530,11 +615,26 @@ async function report(client: RendermeshClient, job: JournalJob, v: VerdictRecor
 }
 
 /** Sends the provider its latest voucher (best effort: settle pays it anyway). */
-async function deliverVoucher(client: RendermeshClient, job: JournalJob, provider: string, event: DeliveredEvent, params: RunJobParameters, emit: (e: JobProgressEvent) => void): Promise<void> {
+async function deliverVoucher(
+  client: RendermeshClient,
+  job: JournalJob,
+  provider: string,
+  event: DeliveredEvent,
+  params: RunJobParameters,
+  emit: (e: JobProgressEvent) => void,
+): Promise<void> {
   const v = client.journal.voucher(job.ref, provider);
   if (!v || v.ackedAt !== undefined) return;
   try {
-    const answer = await sendVoucher(client, { jobId: job.jobId!, provider, seconds: v.seconds, signature: v.signature, multiaddrs: event.multiaddrs, peerId: event.peerId, signal: params.signal });
+    const answer = await sendVoucher(client, {
+      jobId: job.jobId!,
+      provider,
+      seconds: v.seconds,
+      signature: v.signature,
+      multiaddrs: event.multiaddrs,
+      peerId: event.peerId,
+      signal: params.signal,
+    });
     client.journal.markVoucherAcked(job.ref, provider, v.seconds, Date.now(), answer.acknowledgement);
     emit(progress("voucher:sent", { provider, seconds: v.seconds, acknowledged: true }));
   } catch (err) {

@@ -72,10 +72,18 @@ export async function sendVoucher(client: RendermeshClient, params: SendVoucherP
     try {
       // Kept only if it is the provider's own signature of these seconds: a settle with a bad one would revert.
       const domain = eip712Domain(client.chainId, client.deployment.escrow);
-      verifyAcknowledgement(domain, { jobId: params.jobId, provider: params.provider, seconds: params.seconds }, answer.acknowledgement, params.provider);
+      verifyAcknowledgement(
+        domain,
+        { jobId: params.jobId, provider: params.provider, seconds: params.seconds },
+        answer.acknowledgement,
+        params.provider,
+      );
       acknowledgement = answer.acknowledgement;
     } catch (err) {
-      client.logger.warn({ provider: params.provider, err: (err as Error).message }, "the provider's acknowledgement does not verify; ignored");
+      client.logger.warn(
+        { provider: params.provider, err: (err as Error).message },
+        "the provider's acknowledgement does not verify; ignored",
+      );
     }
   }
   return { seconds: answer.seconds, acknowledgement };

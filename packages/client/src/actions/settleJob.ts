@@ -1,7 +1,7 @@
 import { getAddress, type TransactionReceipt } from "ethers";
 import type { RendermeshClient } from "../client.js";
 import { resumeJournalled, sendJournalled } from "../chain/tx.js";
-import type { ChainError} from "../errors.js";
+import type { ChainError } from "../errors.js";
 import { JobStateError } from "../errors.js";
 import { progress, type ProgressOptions } from "../events.js";
 import { getJob } from "./getJob.js";
@@ -49,7 +49,8 @@ export type SettleJobErrorType = ChainError | JobStateError;
 export async function settleJob(client: RendermeshClient, params: SettleJobParameters): Promise<SettleJobReturnType> {
   let job = client.journal.getJob(params.jobId);
   const jobId = job.jobId;
-  if (!jobId || job.phase === "opening") throw new JobStateError(`Job ${params.jobId} is not open on-chain yet.`, { hint: "Run `rendermesh job resume` first." });
+  if (!jobId || job.phase === "opening")
+    throw new JobStateError(`Job ${params.jobId} is not open on-chain yet.`, { hint: "Run `rendermesh job resume` first." });
   const iface = client.contracts.escrow.interface;
   const openBlock = client.journal.lastTx(job.ref, "open")?.blockNumber;
 
@@ -127,7 +128,10 @@ export function settleEntries(client: Pick<RendermeshClient, "journal" | "logger
   for (const [provider, seconds] of byProvider) {
     const allocation = allocations.get(provider);
     if (!allocation || allocation.seconds < seconds) {
-      client.logger.warn({ provider, seconds, allocated: allocation?.seconds }, "no coordinator allocation covers this provider's seconds; left to its own redeem");
+      client.logger.warn(
+        { provider, seconds, allocated: allocation?.seconds },
+        "no coordinator allocation covers this provider's seconds; left to its own redeem",
+      );
       continue;
     }
     const voucher = client.journal.voucher(ref, provider);
@@ -151,8 +155,12 @@ export async function findClosingReceipt(
   fromBlock?: number,
 ): Promise<TransactionReceipt | undefined> {
   const topic = client.contracts.escrow.interface.getEvent(event)!.topicHash;
-  const logs = await client.provider.getLogs({ address: client.deployment.escrow, topics: [topic, jobId], fromBlock: fromBlock ?? client.deployment.startBlock, toBlock: "latest" });
+  const logs = await client.provider.getLogs({
+    address: client.deployment.escrow,
+    topics: [topic, jobId],
+    fromBlock: fromBlock ?? client.deployment.startBlock,
+    toBlock: "latest",
+  });
   const log = logs.at(-1);
   return log ? ((await client.provider.getTransactionReceipt(log.transactionHash)) ?? undefined) : undefined;
 }
-

@@ -35,9 +35,13 @@ export type SubmitJobErrorType = PeerRefusedError | NetworkError;
 export async function submitJob(client: RendermeshClient, params: SubmitJobParameters): Promise<SubmitJobReturnType> {
   const chain = ChainRef.parse({ chainId: client.chainId, escrow: client.deployment.escrow });
   const auth = await jobAuth(client, params.jobId);
-  return openJobStream(client, { type: "submit", jobId: params.jobId, ...chain, spec: params.spec, auth }, {
-    target: toMultiaddrs(params.coordinator ?? client.coordinator ?? [], "coordinator"),
-    signal: params.signal,
-    idleTimeoutMs: params.idleTimeoutMs,
-  });
+  return openJobStream(
+    client,
+    { type: "submit", jobId: params.jobId, ...chain, spec: params.spec, auth },
+    {
+      target: toMultiaddrs(params.coordinator ?? client.coordinator ?? [], "coordinator"),
+      signal: params.signal,
+      idleTimeoutMs: params.idleTimeoutMs,
+    },
+  );
 }

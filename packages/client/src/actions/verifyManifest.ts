@@ -49,7 +49,10 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
   try {
     raw = JSON.parse(readFileSync(params.path, "utf8"));
   } catch (cause) {
-    throw new ClientError("MANIFEST_UNREADABLE", `Cannot read ${params.path} as JSON.`, { cause, hint: "Give the path of a manifest.json written by `rendermesh job submit`." });
+    throw new ClientError("MANIFEST_UNREADABLE", `Cannot read ${params.path} as JSON.`, {
+      cause,
+      hint: "Give the path of a manifest.json written by `rendermesh job submit`.",
+    });
   }
   const parsed = Manifest.safeParse(raw);
   if (!parsed.success) {
@@ -61,9 +64,14 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
   const checked: VerifyManifestReturnType["checked"] = { segments: 0, vouchers: 0, transactions: 0, payments: false, video: "none" };
 
   if (m.chainId !== client.chainId || !eq(m.escrow, client.deployment.escrow)) {
-    throw new ManifestInvalidError([`the manifest is for chain ${m.chainId} escrow ${m.escrow}, but this client uses chain ${client.chainId} escrow ${client.deployment.escrow}`], {
-      hint: "Use --rpc-url and --deployment of the job's network.",
-    });
+    throw new ManifestInvalidError(
+      [
+        `the manifest is for chain ${m.chainId} escrow ${m.escrow}, but this client uses chain ${client.chainId} escrow ${client.deployment.escrow}`,
+      ],
+      {
+        hint: "Use --rpc-url and --deployment of the job's network.",
+      },
+    );
   }
   if (specHash(m.spec) !== m.specHash) problems.push("the spec does not hash to the manifest's specHash");
   const onChain = await getJob(client, { jobId: m.jobId });
@@ -72,10 +80,12 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
   if (!eq(onChain.client, m.client)) problems.push(`the escrow's client is ${onChain.client}, not ${m.client}`);
   if (!eq(onChain.coordinator, m.coordinator)) problems.push(`the escrow's coordinator is ${onChain.coordinator}, not ${m.coordinator}`);
   if (onChain.pricePerSecond.toString() !== m.pricePerSecond) problems.push("the escrow's price per second differs from the manifest's");
-  if (m.status !== "failed" && onChain.status !== "settled" && m.status === "settled") problems.push(`the job is ${onChain.status} on-chain, not settled`);
+  if (m.status !== "failed" && onChain.status !== "settled" && m.status === "settled")
+    problems.push(`the job is ${onChain.status} on-chain, not settled`);
 
   // Segments: the same checks as at delivery, from IPFS.
-  if (m.status === "settled" && m.segments.length !== m.spec.seconds) problems.push(`the manifest lists ${m.segments.length} segments for a ${m.spec.seconds}-second job`);
+  if (m.status === "settled" && m.segments.length !== m.spec.seconds)
+    problems.push(`the manifest lists ${m.segments.length} segments for a ${m.spec.seconds}-second job`);
   if (params.segments ?? true) {
     const verifier = await client.verifier();
     for (const s of m.segments) {
@@ -86,7 +96,8 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
         { signal: params.signal },
       );
       if (!r.ok) problems.push(`segment ${s.segment} fails the ${r.failure.check} check: ${r.failure.message}`);
-      else if (r.bytes && createHash("sha256").update(r.bytes).digest("hex") !== s.sha256.slice(2).toLowerCase()) problems.push(`segment ${s.segment} does not match its recorded sha256`);
+      else if (r.bytes && createHash("sha256").update(r.bytes).digest("hex") !== s.sha256.slice(2).toLowerCase())
+        problems.push(`segment ${s.segment} does not match its recorded sha256`);
       params.onSegment?.(s.segment, r.ok, r.ok ? `luma PSNR ${r.psnrDb.toFixed(1)} dB` : r.failure.message);
       checked.segments++;
     }
@@ -102,7 +113,10 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
     } catch (err) {
       problems.push(`the voucher for ${v.provider} does not verify: ${(err as Error).message.split("\n")[0]}`);
     }
-    if ((perProvider.get(v.provider.toLowerCase()) ?? 0) !== v.seconds) problems.push(`the voucher for ${v.provider} is for ${v.seconds} s but it delivered ${perProvider.get(v.provider.toLowerCase()) ?? 0} verified segments`);
+    if ((perProvider.get(v.provider.toLowerCase()) ?? 0) !== v.seconds)
+      problems.push(
+        `the voucher for ${v.provider} is for ${v.seconds} s but it delivered ${perProvider.get(v.provider.toLowerCase()) ?? 0} verified segments`,
+      );
     checked.vouchers++;
   }
 
@@ -119,7 +133,14 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
     const deposit = BigInt(m.deposit);
     const payments = await readPayments(
       client,
-      { jobId: m.jobId, deposit, pricePerSecond: BigInt(m.pricePerSecond), coordinator: m.coordinator, coordinatorFeeBps: m.fees.coordinatorBps, treasuryFeeBps: m.fees.treasuryBps },
+      {
+        jobId: m.jobId,
+        deposit,
+        pricePerSecond: BigInt(m.pricePerSecond),
+        coordinator: m.coordinator,
+        coordinatorFeeBps: m.fees.coordinatorBps,
+        treasuryFeeBps: m.fees.treasuryBps,
+      },
       closing,
     );
     const same =
@@ -127,9 +148,14 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
       payments.coordinator.amount.toString() === m.payments.coordinatorFee &&
       payments.treasury.amount.toString() === m.payments.treasuryFee &&
       payments.providers.length === m.payments.providers.length &&
-      payments.providers.every((p) => m.payments.providers.some((q) => eq(q.provider, getAddress(p.provider)) && q.seconds === p.seconds && q.amount === p.amount.toString()));
+      payments.providers.every((p) =>
+        m.payments.providers.some(
+          (q) => eq(q.provider, getAddress(p.provider)) && q.seconds === p.seconds && q.amount === p.amount.toString(),
+        ),
+      );
     if (!same) problems.push("the payments differ from the chain's events");
-    const total = payments.providers.reduce((a, p) => a + p.amount, 0n) + payments.coordinator.amount + payments.treasury.amount + payments.refund;
+    const total =
+      payments.providers.reduce((a, p) => a + p.amount, 0n) + payments.coordinator.amount + payments.treasury.amount + payments.refund;
     if (total !== deposit) problems.push(`the payments add up to ${total}, not the deposit ${deposit}`);
     checked.payments = same && total === deposit;
   } else if (m.status !== "failed") {

@@ -28,9 +28,13 @@ export type WatchJobErrorType = PeerRefusedError | NetworkError;
  */
 export async function watchJob(client: RendermeshClient, params: WatchJobParameters): Promise<WatchJobReturnType> {
   const auth = await jobAuth(client, params.jobId);
-  return openJobStream(client, { type: "watch", jobId: params.jobId, fromSeq: params.fromSeq ?? 0, auth }, {
-    target: toMultiaddrs(params.coordinator ?? client.coordinator ?? [], "coordinator"),
-    signal: params.signal,
-    idleTimeoutMs: params.idleTimeoutMs,
-  });
+  return openJobStream(
+    client,
+    { type: "watch", jobId: params.jobId, fromSeq: params.fromSeq ?? 0, auth },
+    {
+      target: toMultiaddrs(params.coordinator ?? client.coordinator ?? [], "coordinator"),
+      signal: params.signal,
+      idleTimeoutMs: params.idleTimeoutMs,
+    },
+  );
 }

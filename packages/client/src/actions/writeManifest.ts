@@ -60,12 +60,35 @@ export async function writeManifest(client: RendermeshClient, params: WriteManif
       bytes: s.bytes,
       assignment: s.assignment,
       delivery: s.delivery,
-      verification: { lumaPsnrDb: Number.isFinite(s.psnrDb) ? s.psnrDb : "Infinity", sampledFrames: s.sampledFrames, thresholdDb: threshold },
-      timings: { deliveredAt: iso(s.deliveredAt)!, verifiedAt: iso(s.verifiedAt)!, fetchMs: Math.round(s.fetchMs), verifyMs: Math.round(s.verifyMs) },
+      verification: {
+        lumaPsnrDb: Number.isFinite(s.psnrDb) ? s.psnrDb : "Infinity",
+        sampledFrames: s.sampledFrames,
+        thresholdDb: threshold,
+      },
+      timings: {
+        deliveredAt: iso(s.deliveredAt)!,
+        verifiedAt: iso(s.verifiedAt)!,
+        fetchMs: Math.round(s.fetchMs),
+        verifyMs: Math.round(s.verifyMs),
+      },
     })),
     rejections: client.journal.rejections(job.ref).map((r) => ({ ...r, at: iso(r.at)! })),
-    vouchers: [...acked.values()].map((v) => ({ provider: v.provider, seconds: v.seconds, signature: v.signature, signedAt: iso(v.signedAt)!, acknowledged: v.ackedAt !== undefined })),
-    transactions: client.journal.txs(job.ref).map((t) => ({ kind: t.kind, hash: t.hash, blockNumber: t.blockNumber ?? null, gasUsed: t.gasUsed?.toString() ?? null, status: t.state })),
+    vouchers: [...acked.values()].map((v) => ({
+      provider: v.provider,
+      seconds: v.seconds,
+      signature: v.signature,
+      signedAt: iso(v.signedAt)!,
+      acknowledged: v.ackedAt !== undefined,
+    })),
+    transactions: client.journal
+      .txs(job.ref)
+      .map((t) => ({
+        kind: t.kind,
+        hash: t.hash,
+        blockNumber: t.blockNumber ?? null,
+        gasUsed: t.gasUsed?.toString() ?? null,
+        status: t.state,
+      })),
     payments: {
       providers: p.providers.map((x) => ({ provider: x.provider, seconds: x.seconds, amount: x.amount.toString() })),
       coordinatorFee: p.coordinator.amount.toString(),
@@ -75,7 +98,13 @@ export async function writeManifest(client: RendermeshClient, params: WriteManif
       deposit: p.deposit.toString(),
     },
     video: params.video
-      ? { file: relative(job.outDir, params.video.path), cid: params.video.cid, sha256: params.video.sha256, bytes: params.video.bytes, frames: params.video.frames }
+      ? {
+          file: relative(job.outDir, params.video.path),
+          cid: params.video.cid,
+          sha256: params.video.sha256,
+          bytes: params.video.bytes,
+          frames: params.video.frames,
+        }
       : null,
     timings: {
       createdAt: iso(job.createdAt)!,

@@ -12,7 +12,9 @@ export type { Deployment };
 export function readDeployment(chainId: number, file?: string): Deployment {
   if (!file) return loadDeployment(chainId);
   if (!existsSync(file)) {
-    throw new ConfigError(`The deployment file ${file} does not exist.`, { hint: "Check --deployment (or RENDERMESH_DEPLOYMENT), or restart `pnpm dev`." });
+    throw new ConfigError(`The deployment file ${file} does not exist.`, {
+      hint: "Check --deployment (or RENDERMESH_DEPLOYMENT), or restart `pnpm dev`.",
+    });
   }
   let json: unknown;
   try {

@@ -61,14 +61,20 @@ export function chainError(what: string, err: unknown, iface?: Interface, hint?:
   const reason = decodeRevert(err, iface);
   const code = (err as { code?: string }).code;
   if (code === "INSUFFICIENT_FUNDS") {
-    return new InsufficientFundsError(`${what} failed: the wallet has too little ETH to pay for gas.`, { cause: err, hint: "Fund the wallet with ETH for gas." });
+    return new InsufficientFundsError(`${what} failed: the wallet has too little ETH to pay for gas.`, {
+      cause: err,
+      hint: "Fund the wallet with ETH for gas.",
+    });
   }
   const short = (err as { shortMessage?: string }).shortMessage ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
   return new ChainError(`${what} failed: ${reason ?? short}.`, { cause: err, hint, details: reason ? [`revert: ${reason}`] : [] });
 }
 
 /** Signs, journals, broadcasts and waits for one transaction. */
-export async function sendJournalled(request: TransactionRequest, options: SendJournalledOptions): Promise<{ tx: JournalTx; receipt: TransactionReceipt }> {
+export async function sendJournalled(
+  request: TransactionRequest,
+  options: SendJournalledOptions,
+): Promise<{ tx: JournalTx; receipt: TransactionReceipt }> {
   const { journal, kind, wallet } = options;
   const provider = wallet.provider;
   if (!provider) throw new ChainError("The wallet is not connected to a chain.");
@@ -84,11 +90,19 @@ export async function sendJournalled(request: TransactionRequest, options: SendJ
   const hash = Transaction.from(raw).hash as `0x${string}`;
   const tx = journal.transaction(() => {
     options.record?.(hash);
-    return journal.addTx(typeof options.ref === "function" ? options.ref(hash) : options.ref, { kind, hash, raw: raw as `0x${string}`, nonce });
+    return journal.addTx(typeof options.ref === "function" ? options.ref(hash) : options.ref, {
+      kind,
+      hash,
+      raw: raw as `0x${string}`,
+      nonce,
+    });
   });
   options.onSigned?.(hash);
   const receipt = await broadcastAndWait(tx, wallet, journal, options);
-  return { tx: { ...tx, state: receipt.status === 1 ? "mined" : "reverted", blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed }, receipt };
+  return {
+    tx: { ...tx, state: receipt.status === 1 ? "mined" : "reverted", blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed },
+    receipt,
+  };
 }
 
 /**
@@ -97,7 +111,12 @@ export async function sendJournalled(request: TransactionRequest, options: SendJ
  * Returns undefined when its nonce was consumed by another transaction (it
  * can never be mined): the caller decides from chain state what to do.
  */
-export async function resumeJournalled(tx: JournalTx, wallet: Wallet, journal: Journal, options: Pick<SendJournalledOptions, "iface" | "timeoutMs"> = {}): Promise<TransactionReceipt | undefined> {
+export async function resumeJournalled(
+  tx: JournalTx,
+  wallet: Wallet,
+  journal: Journal,
+  options: Pick<SendJournalledOptions, "iface" | "timeoutMs"> = {},
+): Promise<TransactionReceipt | undefined> {
   const provider = wallet.provider!;
   const existing = await provider.getTransactionReceipt(tx.hash);
   if (existing) {
@@ -117,7 +136,12 @@ export async function resumeJournalled(tx: JournalTx, wallet: Wallet, journal: J
   return broadcastAndWait(tx, wallet, journal, options);
 }
 
-async function broadcastAndWait(tx: JournalTx, wallet: Wallet, journal: Journal, options: Pick<SendJournalledOptions, "iface" | "timeoutMs">): Promise<TransactionReceipt> {
+async function broadcastAndWait(
+  tx: JournalTx,
+  wallet: Wallet,
+  journal: Journal,
+  options: Pick<SendJournalledOptions, "iface" | "timeoutMs">,
+): Promise<TransactionReceipt> {
   const provider = wallet.provider!;
   try {
     await provider.broadcastTransaction(tx.raw);
@@ -125,7 +149,10 @@ async function broadcastAndWait(tx: JournalTx, wallet: Wallet, journal: Journal,
     const code = (err as { code?: string }).code;
     const text = String((err as { message?: string }).message ?? "");
     // Known already (a re-broadcast) is fine; anything else is a failure to report.
-    if (!(code === "NONCE_EXPIRED" || /already known|known transaction|nonce too low/i.test(text)) || !(await provider.getTransaction(tx.hash).catch(() => null) ?? (await provider.getTransactionReceipt(tx.hash)))) {
+    if (
+      !(code === "NONCE_EXPIRED" || /already known|known transaction|nonce too low/i.test(text)) ||
+      !((await provider.getTransaction(tx.hash).catch(() => null)) ?? (await provider.getTransactionReceipt(tx.hash)))
+    ) {
       throw chainError(`Broadcasting the ${tx.kind} transaction`, err, options.iface);
     }
   }
@@ -134,9 +161,17 @@ async function broadcastAndWait(tx: JournalTx, wallet: Wallet, journal: Journal,
   try {
     receipt = await waitForReceipt(provider, tx.hash, options.timeoutMs ?? 120_000);
   } catch (err) {
-    throw chainError(`Waiting for the ${tx.kind} transaction ${tx.hash}`, err, options.iface, "Run the command again to resume; the journal keeps the transaction.");
+    throw chainError(
+      `Waiting for the ${tx.kind} transaction ${tx.hash}`,
+      err,
+      options.iface,
+      "Run the command again to resume; the journal keeps the transaction.",
+    );
   }
-  if (!receipt) throw new ChainError(`The ${tx.kind} transaction ${tx.hash} was not mined in time.`, { hint: "Run the command again to resume; the journal keeps the transaction." });
+  if (!receipt)
+    throw new ChainError(`The ${tx.kind} transaction ${tx.hash} was not mined in time.`, {
+      hint: "Run the command again to resume; the journal keeps the transaction.",
+    });
   record(journal, tx, receipt);
   if (receipt.status !== 1) {
     // Replay the call at that block to learn the revert reason.
@@ -153,7 +188,12 @@ async function broadcastAndWait(tx: JournalTx, wallet: Wallet, journal: Journal,
 }
 
 function record(journal: Journal, tx: JournalTx, receipt: TransactionReceipt): void {
-  journal.updateTx(tx.hash, { state: receipt.status === 1 ? "mined" : "reverted", blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed, minedAt: Date.now() });
+  journal.updateTx(tx.hash, {
+    state: receipt.status === 1 ? "mined" : "reverted",
+    blockNumber: receipt.blockNumber,
+    gasUsed: receipt.gasUsed,
+    minedAt: Date.now(),
+  });
 }
 
 /**
@@ -161,7 +201,12 @@ function record(journal: Journal, tx: JournalTx, receipt: TransactionReceipt): v
  * and on an automining dev chain the block with the transaction can be mined
  * before the listener starts, after which no block may ever come.)
  */
-export async function waitForReceipt(provider: Pick<Provider, "getTransactionReceipt">, hash: string, timeoutMs: number, intervalMs = 200): Promise<TransactionReceipt | null> {
+export async function waitForReceipt(
+  provider: Pick<Provider, "getTransactionReceipt">,
+  hash: string,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<TransactionReceipt | null> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const receipt = await provider.getTransactionReceipt(hash);

@@ -47,7 +47,10 @@ export interface GlobalFlags {
 export function addGlobalOptions(program: Command): Command {
   return program
     .option("--rpc-url <url>", `JSON-RPC endpoint of the chain (env ${ENV.rpcUrl}; default: the dev network's)`)
-    .option("--deployment <file>", `deployment JSON with the contract addresses (env ${ENV.deployment}; default: deployments/<chainId>.json)`)
+    .option(
+      "--deployment <file>",
+      `deployment JSON with the contract addresses (env ${ENV.deployment}; default: deployments/<chainId>.json)`,
+    )
     .option("--keystore <file>", `encrypted keystore of the wallet (env ${ENV.keystore}; password in RENDERMESH_KEYSTORE_PASSWORD)`)
     .option("--data-dir <dir>", `client data dir: journal, keystore, IPFS blocks (env ${ENV.dataDir}; default ~/.rendermesh/client)`)
     .option("--coordinator <multiaddr>", `coordinator to use, /ip4/…/tcp/…/p2p/… (env ${ENV.coordinator}; default: the dev network's)`)
@@ -152,7 +155,13 @@ export const keystorePath = (dataDir: string) => join(dataDir, "keystore.json");
  * exists), else the dev network's funded client account.
  */
 export async function resolveWallet(
-  ctx: { settings: Settings; dev: DevNetwork | undefined; dataDir: string; provider?: JsonRpcProvider | undefined; chainId?: number | undefined },
+  ctx: {
+    settings: Settings;
+    dev: DevNetwork | undefined;
+    dataDir: string;
+    provider?: JsonRpcProvider | undefined;
+    chainId?: number | undefined;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Wallet> {
   if (env.RENDERMESH_PRIVATE_KEY) return loadWallet({ provider: ctx.provider, env });
@@ -165,7 +174,10 @@ export async function resolveWallet(
 }
 
 /** Settings, dev network and data dir without touching the chain (for wallet commands). */
-export function resolveLocal(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env): { settings: Settings; dev: DevNetwork | undefined; dataDir: string } {
+export function resolveLocal(
+  flags: GlobalFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): { settings: Settings; dev: DevNetwork | undefined; dataDir: string } {
   const settings = resolveSettings(flags, env);
   const dev = devNetwork(env);
   return { settings, dev, dataDir: resolveDataDir(settings, dev) };
@@ -185,14 +197,16 @@ export function parseSize(flag: string, value: string): { width: number; height:
   if (!m) throw new UsageError(`${flag} must be WIDTHxHEIGHT, e.g. 192x192, got "${value}".`);
   const width = Number(m[1]);
   const height = Number(m[2]);
-  if (width < 16 || height < 16 || width > 8192 || height > 8192) throw new UsageError(`${flag} must be between 16x16 and 8192x8192, got ${value}.`);
+  if (width < 16 || height < 16 || width > 8192 || height > 8192)
+    throw new UsageError(`${flag} must be between 16x16 and 8192x8192, got ${value}.`);
   if (width % 2 || height % 2) throw new UsageError(`${flag} must have even width and height (H.264 needs them), got ${value}.`);
   return { width, height };
 }
 
 /** A MESH amount in whole tokens with up to 18 decimals ("1.5") → base units. */
 export function parseTokenAmount(flag: string, value: string): bigint {
-  if (!/^[0-9]+(\.[0-9]{1,18})?$/.test(value.trim())) throw new UsageError(`${flag} must be an amount of MESH such as 2 or 0.25, got "${value}".`);
+  if (!/^[0-9]+(\.[0-9]{1,18})?$/.test(value.trim()))
+    throw new UsageError(`${flag} must be an amount of MESH such as 2 or 0.25, got "${value}".`);
   return parseUnits(value.trim(), 18);
 }
 
@@ -230,7 +244,6 @@ export function formatToken(amount: bigint, symbol = "MESH"): string {
   return `${formatAmount(amount)} ${symbol}`;
 }
 
-
 export interface Output {
   readonly json: boolean;
   readonly isTTY: boolean;
@@ -261,7 +274,10 @@ export function createOutput(flags: Pick<GlobalFlags, "json">, stdout: NodeJS.Wr
       if (json) return;
       const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
       const fmt = (cells: string[]) =>
-        cells.map((c, i) => (align[i] === "right" ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd();
+        cells
+          .map((c, i) => (align[i] === "right" ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+          .join("  ")
+          .trimEnd();
       write(fmt(headers));
       write(widths.map((w) => "-".repeat(w)).join("  "));
       for (const r of rows) write(fmt(r));
@@ -284,7 +300,12 @@ export interface ErrorReporter {
 
 /** Prints an error the way every command (of all three CLIs) does and returns its exit code. */
 export function reportError(err: unknown, opts: ErrorReporter = {}): number {
-  return reportCliError(err, { commandPath: opts.commandPath ?? "rendermesh", json: opts.json, stdout: opts.stdout ?? cliIo.stdout, stderr: opts.stderr ?? cliIo.stderr });
+  return reportCliError(err, {
+    commandPath: opts.commandPath ?? "rendermesh",
+    json: opts.json,
+    stdout: opts.stdout ?? cliIo.stdout,
+    stderr: opts.stderr ?? cliIo.stderr,
+  });
 }
 
 /** The space-separated path of a command, e.g. "rendermesh job submit". */

@@ -50,7 +50,9 @@ const MEMBER_HELP = "sign as DAO member n (1, 2, 3…) of the local dev network 
 export function parseProposalId(value: string): bigint {
   const v = value.trim();
   if (!/^(0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$/.test(v)) {
-    throw new UsageError(`"${value}" is not a proposal id.`, { hint: "Give the id `rendermesh dao propose` or `rendermesh dao list` printed (decimal, or 0x hex)." });
+    throw new UsageError(`"${value}" is not a proposal id.`, {
+      hint: "Give the id `rendermesh dao propose` or `rendermesh dao list` printed (decimal, or 0x hex).",
+    });
   }
   const id = BigInt(v);
   if (id === 0n || id >= 2n ** 256n) throw new UsageError(`"${value}" is not a proposal id (it must be from 1 to 2^256 - 1).`);
@@ -59,7 +61,8 @@ export function parseProposalId(value: string): bigint {
 
 export function parseSupport(value: string): VoteSupport {
   const v = value.trim().toLowerCase();
-  if (!(v in VOTE_SUPPORT)) throw new UsageError(`A vote is for, against or abstain, not "${value}".`, { hint: "e.g. `rendermesh dao vote <id> for`." });
+  if (!(v in VOTE_SUPPORT))
+    throw new UsageError(`A vote is for, against or abstain, not "${value}".`, { hint: "e.g. `rendermesh dao vote <id> for`." });
   return v as VoteSupport;
 }
 
@@ -70,7 +73,8 @@ export function parseDuration(what: string, value: string): bigint {
   const m = /^([0-9]{1,20})([smhd]?)$/.exec(value.trim());
   if (!m) throw new UsageError(`${what} must be a number of seconds, or a number with s, m, h or d (e.g. 3600 or 1h), got "${value}".`);
   const seconds = BigInt(m[1]!) * UNITS[m[2] || "s"]!;
-  if (seconds <= 0n || seconds >= 2n ** 64n) throw new UsageError(`${what} must be at least 1 second and below 2^64 seconds, got "${value}".`);
+  if (seconds <= 0n || seconds >= 2n ** 64n)
+    throw new UsageError(`${what} must be at least 1 second and below 2^64 seconds, got "${value}".`);
   return seconds;
 }
 
@@ -119,7 +123,10 @@ function printStatus(out: Output, s: ProposalStatus): void {
   for (const [i, c] of (s.calls ?? []).entries()) rows.push([i === 0 ? "calls" : "", `${i + 1}. ${c.summary}`]);
   rows.push(
     ["votes", `for ${formatToken(s.votes.for)} · against ${formatToken(s.votes.against)} · abstain ${formatToken(s.votes.abstain)}`],
-    ["quorum", `${formatToken(s.quorum)} for or abstaining${s.quorumIsEstimate ? " (estimate until voting starts)" : ""} — ${s.quorumReached ? "reached" : "not reached"}`],
+    [
+      "quorum",
+      `${formatToken(s.quorum)} for or abstaining${s.quorumIsEstimate ? " (estimate until voting starts)" : ""} — ${s.quorumReached ? "reached" : "not reached"}`,
+    ],
     ["voting", `blocks ${s.votingStartsAtBlock} to ${s.deadline} (chain at block ${s.currentBlock})`],
   );
   if (s.eta !== null) rows.push(["executable", `${iso(s.eta)}${s.eta > s.now ? ` (in ${s.eta - s.now} s)` : " (now)"}`]);
@@ -151,7 +158,17 @@ function addProposeAction(
       const action = await build(args, opts, ctx);
       const r = await propose(client, { actions: [action], description: opts.description! });
       out.result(
-        { proposalId: r.proposalId, proposer: r.proposer, description: r.description, calls: r.calls, voteStart: r.voteStart, voteEnd: r.voteEnd, txHash: r.txHash, blockNumber: r.blockNumber, warnings: r.warnings },
+        {
+          proposalId: r.proposalId,
+          proposer: r.proposer,
+          description: r.description,
+          calls: r.calls,
+          voteStart: r.voteStart,
+          voteEnd: r.voteEnd,
+          txHash: r.txHash,
+          blockNumber: r.blockNumber,
+          warnings: r.warnings,
+        },
         () => {
           for (const w of r.warnings) out.line(`Note: ${w}`);
           for (const c of r.calls) {
@@ -187,7 +204,10 @@ export function registerDaoCommands(program: Command): void {
         out.result({ ...r, alreadyDelegated: r.tx === undefined }, () => {
           const who = r.delegatee === r.delegator ? `${r.delegatee} (yourself)` : r.delegatee;
           if (!r.tx) out.line(`The votes of ${r.delegator} are already delegated to ${who}; nothing to do.`);
-          else out.line(`Delegated the votes of ${r.delegator} (${formatToken(r.balance)}) to ${who} (tx ${r.tx.txHash}, block ${r.tx.blockNumber}).`);
+          else
+            out.line(
+              `Delegated the votes of ${r.delegator} (${formatToken(r.balance)}) to ${who} (tx ${r.tx.txHash}, block ${r.tx.blockNumber}).`,
+            );
           out.line(`${r.delegatee} now has ${formatToken(r.votes)} of votes; they count for proposals made after this block.`);
           if (r.balance === 0n) out.line(`Note: ${r.delegator} holds no MESH, so this delegation carries no votes.`);
         });
@@ -197,7 +217,10 @@ export function registerDaoCommands(program: Command): void {
   const proposeCmd = dao
     .command("propose")
     .description("propose a content-policy change; prints the proposal id")
-    .addHelpText("after", "\nEach action builds the call the timelock makes to ContentPolicy. Example:\n  rendermesh dao propose block-term \"red fox\" --description \"Block red fox\"");
+    .addHelpText(
+      "after",
+      '\nEach action builds the call the timelock makes to ContentPolicy. Example:\n  rendermesh dao propose block-term "red fox" --description "Block red fox"',
+    );
 
   addProposeAction(
     proposeCmd,
@@ -245,7 +268,8 @@ export function registerDaoCommands(program: Command): void {
         .option("--max-fps <n>", "frames per second"),
     async (_args, opts, ctx) => {
       const current = (await getPolicy({ provider: ctx.provider, deployment: ctx.deployment })).limits;
-      const pick = (k: (typeof LIMIT_FLAGS)[number], flag: string) => (opts[k] === undefined ? current[k] : parseIntFlag(flag, opts[k], 1, U32));
+      const pick = (k: (typeof LIMIT_FLAGS)[number], flag: string) =>
+        opts[k] === undefined ? current[k] : parseIntFlag(flag, opts[k], 1, U32);
       return {
         type: "set-limits",
         maxSeconds: pick("maxSeconds", "--max-seconds"),
@@ -273,12 +297,15 @@ export function registerDaoCommands(program: Command): void {
       const current = (await getPolicy({ provider: ctx.provider, deployment: ctx.deployment })).fees;
       return {
         type: "set-fees",
-        coordinatorFeeBps: opts.coordinatorBps === undefined ? current.coordinatorFeeBps : parseIntFlag("--coordinator-bps", opts.coordinatorBps, 0, 10_000),
-        treasuryFeeBps: opts.treasuryBps === undefined ? current.treasuryFeeBps : parseIntFlag("--treasury-bps", opts.treasuryBps, 0, 10_000),
+        coordinatorFeeBps:
+          opts.coordinatorBps === undefined ? current.coordinatorFeeBps : parseIntFlag("--coordinator-bps", opts.coordinatorBps, 0, 10_000),
+        treasuryFeeBps:
+          opts.treasuryBps === undefined ? current.treasuryFeeBps : parseIntFlag("--treasury-bps", opts.treasuryBps, 0, 10_000),
       };
     },
     (_args, opts) => {
-      if (opts.coordinatorBps === undefined && opts.treasuryBps === undefined) throw new UsageError("Give --coordinator-bps, --treasury-bps or both.");
+      if (opts.coordinatorBps === undefined && opts.treasuryBps === undefined)
+        throw new UsageError("Give --coordinator-bps, --treasury-bps or both.");
       const c = opts.coordinatorBps === undefined ? 0 : parseIntFlag("--coordinator-bps", opts.coordinatorBps, 0, 10_000);
       const t = opts.treasuryBps === undefined ? 0 : parseIntFlag("--treasury-bps", opts.treasuryBps, 0, 10_000);
       if (c + t > 10_000) throw new UsageError(`Fees of ${c} + ${t} basis points add up to more than 100 % (10000).`);
@@ -317,8 +344,12 @@ export function registerDaoCommands(program: Command): void {
         const r = await castVote(client, { proposalId, support, reason: opts.reason });
         const s = await getProposal(client, { proposalId, withCalls: false });
         out.result({ ...r, reason: opts.reason ?? "", status: s }, () => {
-          out.line(`${r.voter} voted ${support} on proposal ${proposalId} with ${formatToken(r.weight)} of votes (tx ${r.txHash}, block ${r.blockNumber}).`);
-          out.line(`Tally: for ${formatToken(s.votes.for)} · against ${formatToken(s.votes.against)} · abstain ${formatToken(s.votes.abstain)}; quorum ${formatToken(s.quorum)} ${s.quorumReached ? "reached" : "not reached"}.`);
+          out.line(
+            `${r.voter} voted ${support} on proposal ${proposalId} with ${formatToken(r.weight)} of votes (tx ${r.txHash}, block ${r.blockNumber}).`,
+          );
+          out.line(
+            `Tally: for ${formatToken(s.votes.for)} · against ${formatToken(s.votes.against)} · abstain ${formatToken(s.votes.abstain)}; quorum ${formatToken(s.quorum)} ${s.quorumReached ? "reached" : "not reached"}.`,
+          );
           out.line(s.next);
         });
       });
@@ -360,7 +391,9 @@ export function registerDaoCommands(program: Command): void {
 
   dao
     .command("status")
-    .description("a proposal's state, votes, quorum and when it can be queued or executed; without an id, the DAO's settings, your votes and the latest proposal")
+    .description(
+      "a proposal's state, votes, quorum and when it can be queued or executed; without an id, the DAO's settings, your votes and the latest proposal",
+    )
     .argument("[proposalId]", "the proposal")
     .option(MEMBER_FLAG, MEMBER_HELP)
     .action(async (idArg: string | undefined, opts: MemberOption, cmd: Command) => {
@@ -385,13 +418,17 @@ export function registerDaoCommands(program: Command): void {
           out.line(`DAO ${g.name}: governor ${g.governor}, timelock ${g.timelock}, token ${g.tokenSymbol} ${g.token}`);
           out.line(`  voting delay     ${blocks(g.votingDelay)}`);
           out.line(`  voting period    ${blocks(g.votingPeriod)}`);
-          out.line(`  quorum           ${g.quorumNumerator * 100n / g.quorumDenominator}% of supply = ${formatToken(g.quorum)} for or abstaining`);
+          out.line(
+            `  quorum           ${(g.quorumNumerator * 100n) / g.quorumDenominator}% of supply = ${formatToken(g.quorum)} for or abstaining`,
+          );
           out.line(`  proposal needs   ${formatToken(g.proposalThreshold)} of votes`);
           out.line(`  timelock delay   ${g.timelockDelay} s`);
           out.line(`  chain at block   ${g.currentBlock}`);
           if (g.account) {
             const a = g.account;
-            out.line(`You (${a.address}): ${formatToken(a.balance)}, ${formatToken(a.votes)} of votes, delegated to ${a.delegatee ?? "nobody (run `rendermesh dao delegate`)"}`);
+            out.line(
+              `You (${a.address}): ${formatToken(a.balance)}, ${formatToken(a.votes)} of votes, delegated to ${a.delegatee ?? "nobody (run `rendermesh dao delegate`)"}`,
+            );
           }
           if (latest) {
             out.line("Latest proposal:");
@@ -420,7 +457,14 @@ export function registerDaoCommands(program: Command): void {
               ["ID", "STATE", "FOR", "AGAINST", "ABSTAIN", "DESCRIPTION"],
               all.map((p) => {
                 const d = (p.description ?? "").split("\n")[0]!;
-                return [p.proposalId.toString(), p.state, formatToken(p.votes.for), formatToken(p.votes.against), formatToken(p.votes.abstain), d.length > 60 ? `${d.slice(0, 59)}…` : d];
+                return [
+                  p.proposalId.toString(),
+                  p.state,
+                  formatToken(p.votes.for),
+                  formatToken(p.votes.against),
+                  formatToken(p.votes.abstain),
+                  d.length > 60 ? `${d.slice(0, 59)}…` : d,
+                ];
               }),
               ["left", "left", "right", "right", "right", "left"],
             );

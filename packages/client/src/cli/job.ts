@@ -40,8 +40,12 @@ interface SpecFlags {
 
 /** The job spec from flags; every bad value is one UsageError naming its flag. */
 async function specFromFlags(opts: SpecFlags, requirePrompt: boolean) {
-  if (requirePrompt && (opts.prompt === undefined || opts.prompt.trim() === "")) throw new UsageError("--prompt is required and must not be empty.", { hint: 'Describe the video, e.g. --prompt "a calm blue sea at night".' });
-  if (opts.seconds === undefined) throw new UsageError("--seconds is required.", { hint: "Give the video's length in whole seconds, e.g. --seconds 6." });
+  if (requirePrompt && (opts.prompt === undefined || opts.prompt.trim() === ""))
+    throw new UsageError("--prompt is required and must not be empty.", {
+      hint: 'Describe the video, e.g. --prompt "a calm blue sea at night".',
+    });
+  if (opts.seconds === undefined)
+    throw new UsageError("--seconds is required.", { hint: "Give the video's length in whole seconds, e.g. --seconds 6." });
   const seconds = parseIntFlag("--seconds", opts.seconds, 1, 86_400);
   const fps = opts.fps === undefined ? SPEC_DEFAULTS.fps : parseIntFlag("--fps", opts.fps, 1, 240);
   const size = opts.size === undefined ? { width: SPEC_DEFAULTS.width, height: SPEC_DEFAULTS.height } : parseSize("--size", opts.size);
@@ -51,16 +55,24 @@ async function specFromFlags(opts: SpecFlags, requirePrompt: boolean) {
 }
 
 /** The SDK client for a job command, from flags, env, config and dev.json. */
-async function openClient(cmd: Command, outDir?: string, opts: { readOnly?: boolean } = {}): Promise<{ client: RendermeshClient; out: Output }> {
+async function openClient(
+  cmd: Command,
+  outDir?: string,
+  opts: { readOnly?: boolean } = {},
+): Promise<{ client: RendermeshClient; out: Output }> {
   const flags = globalFlags(cmd);
   if (flags.coordinator !== undefined) parseMultiaddrFlag("--coordinator", flags.coordinator);
   const out = createOutput(flags);
   const ctx = await resolveChain(flags);
   try {
     // Reading and verifying need no key: anyone can check a job. A throwaway key stands in when none is configured.
-    const wallet = opts.readOnly ? await resolveWallet(ctx).catch(() => Wallet.createRandom().connect(ctx.provider) as unknown as Wallet) : await resolveWallet(ctx);
+    const wallet = opts.readOnly
+      ? await resolveWallet(ctx).catch(() => Wallet.createRandom().connect(ctx.provider) as unknown as Wallet)
+      : await resolveWallet(ctx);
     const coordinator = ctx.settings.coordinator ? [ctx.settings.coordinator] : ctx.dev?.coordinator.multiaddrs;
-    const client = await (await load()).createRendermeshClient({
+    const client = await (
+      await load()
+    ).createRendermeshClient({
       wallet,
       deployment: ctx.deployment,
       dataDir: ctx.dataDir,
@@ -95,7 +107,11 @@ function paymentRows(p: Payments): string[][] {
   const rows = p.providers.map((x) => [`provider ${getAddress(x.provider)}`, String(x.seconds), formatAmount(x.amount)]);
   rows.push([`coordinator fee (${getAddress(p.coordinator.address)})`, "", formatAmount(p.coordinator.amount)]);
   rows.push(["treasury fee", "", formatAmount(p.treasury.amount)]);
-  rows.push([p.closing ? "refund to you (after the challenge window: `job refund`)" : "refund to you", "", formatAmount(p.closing ? p.deposit - p.paid : p.refund)]);
+  rows.push([
+    p.closing ? "refund to you (after the challenge window: `job refund`)" : "refund to you",
+    "",
+    formatAmount(p.closing ? p.deposit - p.paid : p.refund),
+  ]);
   rows.push(["total = deposit", String(p.paidSeconds), formatAmount(p.deposit)]);
   return rows;
 }
@@ -165,16 +181,22 @@ export function registerJobCommands(program: Command): void {
       const spec = await specFromFlags(opts, false);
       const { client, out } = await openClient(cmd, undefined, { readOnly: true });
       try {
-        const policy = opts.prompt !== undefined ? await (await load()).checkPolicy(client, { spec: { ...spec, prompt: opts.prompt } }) : undefined;
+        const policy =
+          opts.prompt !== undefined ? await (await load()).checkPolicy(client, { spec: { ...spec, prompt: opts.prompt } }) : undefined;
         const quote = await (await load()).quoteJob(client, { spec });
-        out.result({ ok: true, spec: { ...spec, prompt: opts.prompt }, quote, policyVersion: policy?.version ?? quote.policyVersion }, () => {
-          out.line(`Price:      ${formatToken(quote.pricePerSecond)} per second`);
-          out.line(`Deposit:    ${formatToken(quote.deposit)} for ${spec.seconds} s at ${spec.width}x${spec.height}, ${spec.fps} fps`);
-          out.line(`Fees:       coordinator ${quote.coordinatorFeeBps / 100}%, treasury ${quote.treasuryFeeBps / 100}% (taken from the paid seconds)`);
-          out.line(`Providers:  ${quote.providers} live; ETA ${Math.round(quote.etaSeconds)} s`);
-          out.line(`Policy:     version ${quote.policyVersion}${policy ? " (the prompt passes)" : ""}`);
-          out.line(`Coordinator ${quote.coordinator}`);
-        });
+        out.result(
+          { ok: true, spec: { ...spec, prompt: opts.prompt }, quote, policyVersion: policy?.version ?? quote.policyVersion },
+          () => {
+            out.line(`Price:      ${formatToken(quote.pricePerSecond)} per second`);
+            out.line(`Deposit:    ${formatToken(quote.deposit)} for ${spec.seconds} s at ${spec.width}x${spec.height}, ${spec.fps} fps`);
+            out.line(
+              `Fees:       coordinator ${quote.coordinatorFeeBps / 100}%, treasury ${quote.treasuryFeeBps / 100}% (taken from the paid seconds)`,
+            );
+            out.line(`Providers:  ${quote.providers} live; ETA ${Math.round(quote.etaSeconds)} s`);
+            out.line(`Policy:     version ${quote.policyVersion}${policy ? " (the prompt passes)" : ""}`);
+            out.line(`Coordinator ${quote.coordinator}`);
+          },
+        );
       } finally {
         await client.close();
       }
@@ -201,9 +223,24 @@ export function registerJobCommands(program: Command): void {
         const policy = await (await load()).checkPolicy(client, { spec });
         view.onProgress(progress("policy:checked", { policyVersion: policy.version }));
         const quote = await (await load()).quoteJob(client, { spec });
-        view.onProgress(progress("quote:received", { pricePerSecond: quote.pricePerSecond, deposit: quote.deposit, providers: quote.providers, etaSeconds: quote.etaSeconds }));
+        view.onProgress(
+          progress("quote:received", {
+            pricePerSecond: quote.pricePerSecond,
+            deposit: quote.deposit,
+            providers: quote.providers,
+            etaSeconds: quote.etaSeconds,
+          }),
+        );
         (await load()).assertQuoteAcceptable(quote, maxPrice);
-        const opened = await (await load()).openJob(client, { spec, quote, policyVersion: policy.version, coordinatorPeer: client.coordinator ?? [], onProgress: (e) => view.onProgress(e) });
+        const opened = await (
+          await load()
+        ).openJob(client, {
+          spec,
+          quote,
+          policyVersion: policy.version,
+          coordinatorPeer: client.coordinator ?? [],
+          onProgress: (e) => view.onProgress(e),
+        });
         view.stop();
         await follow(client, out, opened.ref, false);
       } finally {
@@ -238,19 +275,34 @@ export function registerJobCommands(program: Command): void {
         const s = await (await load()).getJobStatus(client, { jobId: id });
         out.result({ ok: true, ...s }, () => {
           out.line(`Job ${s.jobId}`);
-          out.line(`On-chain:  ${s.chain.status}; ${s.chain.totalSeconds} s at ${formatToken(s.chain.pricePerSecond)}/s; deadline ${new Date(s.chain.deadline * 1000).toISOString()}`);
+          out.line(
+            `On-chain:  ${s.chain.status}; ${s.chain.totalSeconds} s at ${formatToken(s.chain.pricePerSecond)}/s; deadline ${new Date(s.chain.deadline * 1000).toISOString()}`,
+          );
           if (s.chain.status === "closing") {
-            out.line(`Pending:   settled without every provider's acknowledgement: providers may redeem and claim until ${new Date(s.chain.closesAt * 1000).toISOString()}`);
+            out.line(
+              `Pending:   settled without every provider's acknowledgement: providers may redeem and claim until ${new Date(s.chain.closesAt * 1000).toISOString()}`,
+            );
           }
-          if (s.chain.pendingClaims > 0) out.line(`Pending:   ${s.chain.pendingClaims} claim(s) on this job; dispute within ${s.chain.disputeWindow} s of each (bond ${formatToken(s.chain.disputeBond)})`);
+          if (s.chain.pendingClaims > 0)
+            out.line(
+              `Pending:   ${s.chain.pendingClaims} claim(s) on this job; dispute within ${s.chain.disputeWindow} s of each (bond ${formatToken(s.chain.disputeBond)})`,
+            );
           if (s.chain.status === "open" || s.chain.status === "closing") {
-            out.line(`Unlocks:   the unspent deposit returns after ${new Date(s.refundableAt * 1000).toISOString()} (\`rendermesh job refund\`), once no claim is pending`);
+            out.line(
+              `Unlocks:   the unspent deposit returns after ${new Date(s.refundableAt * 1000).toISOString()} (\`rendermesh job refund\`), once no claim is pending`,
+            );
           }
           if (!s.journal) return out.line("Journal:   this client did not open the job.");
           const j = s.journal;
-          out.line(`Journal:   ${j.phase}; ${j.verified.length}/${j.seconds} segments verified, ${j.rejected.length} deliveries rejected, last event ${j.lastSeq}`);
-          for (const v of j.vouchers) out.line(`Voucher:   ${getAddress(v.provider)} ${v.seconds} s${v.acknowledgement ? " (acknowledged: settles cooperatively)" : v.ackedAt ? " (received)" : ""}`);
-          for (const t of j.transactions) out.line(`Tx:        ${t.kind} ${t.hash} ${t.state}${t.gasUsed !== undefined ? ` gas ${t.gasUsed}` : ""}`);
+          out.line(
+            `Journal:   ${j.phase}; ${j.verified.length}/${j.seconds} segments verified, ${j.rejected.length} deliveries rejected, last event ${j.lastSeq}`,
+          );
+          for (const v of j.vouchers)
+            out.line(
+              `Voucher:   ${getAddress(v.provider)} ${v.seconds} s${v.acknowledgement ? " (acknowledged: settles cooperatively)" : v.ackedAt ? " (received)" : ""}`,
+            );
+          for (const t of j.transactions)
+            out.line(`Tx:        ${t.kind} ${t.hash} ${t.state}${t.gasUsed !== undefined ? ` gas ${t.gasUsed}` : ""}`);
           for (const r of j.rejected) out.line(`Rejected:  segment ${r.segment} from ${getAddress(r.provider)} (${r.check}): ${r.message}`);
           if (j.failure) out.line(`Failure:   ${j.failure}`);
           if (j.videoPath) out.line(`Video:     ${j.videoPath}`);
@@ -271,7 +323,11 @@ export function registerJobCommands(program: Command): void {
       try {
         const r = await (await load()).refundJob(client, { jobId: id });
         out.result({ ok: true, ...r }, () => {
-          out.line(r.alreadyRefunded ? `Job ${id} was refunded already (tx ${r.txHash}).` : `Refunded ${formatToken(r.refund)} to the client (tx ${r.txHash}).`);
+          out.line(
+            r.alreadyRefunded
+              ? `Job ${id} was refunded already (tx ${r.txHash}).`
+              : `Refunded ${formatToken(r.refund)} to the client (tx ${r.txHash}).`,
+          );
           out.table(["payee", "seconds", "MESH"], paymentRows(r.payments), ["left", "right", "right"]);
         });
       } finally {
@@ -300,7 +356,13 @@ export function registerJobCommands(program: Command): void {
           if (jobs.length === 0) return out.line(`No jobs in ${journal.path}.`);
           out.table(
             ["job", "phase", "verified", "created", "prompt"],
-            jobs.map((j) => [j.jobId, j.phase, `${j.verified}/${j.seconds}`, j.createdAt, j.prompt.length > 40 ? `${j.prompt.slice(0, 39)}…` : j.prompt]),
+            jobs.map((j) => [
+              j.jobId,
+              j.phase,
+              `${j.verified}/${j.seconds}`,
+              j.createdAt,
+              j.prompt.length > 40 ? `${j.prompt.slice(0, 39)}…` : j.prompt,
+            ]),
           );
         });
       } finally {
@@ -316,13 +378,17 @@ export function registerJobCommands(program: Command): void {
     .action(async (path: string, opts: { segments: boolean }, cmd: Command) => {
       const { client, out } = await openClient(cmd, undefined, { readOnly: true });
       try {
-        const r = await (await load()).verifyManifest(client, {
+        const r = await (
+          await load()
+        ).verifyManifest(client, {
           path,
           segments: opts.segments,
           onSegment: (segment, ok, detail) => out.line(`segment ${segment}: ${ok ? "ok" : "FAILED"} (${detail})`),
         });
         out.result(r, () => {
-          out.line(`Checked ${r.checked.segments} segments, ${r.checked.vouchers} vouchers, ${r.checked.transactions} transactions; payments ${r.checked.payments ? "match the chain" : "do not match"}; video ${r.checked.video}.`);
+          out.line(
+            `Checked ${r.checked.segments} segments, ${r.checked.vouchers} vouchers, ${r.checked.transactions} transactions; payments ${r.checked.payments ? "match the chain" : "do not match"}; video ${r.checked.video}.`,
+          );
           out.line(r.ok ? `Job ${r.jobId} verifies.` : "");
         });
         if (!r.ok) throw new ManifestInvalidError(r.problems);
@@ -330,5 +396,4 @@ export function registerJobCommands(program: Command): void {
         await client.close();
       }
     });
-
 }

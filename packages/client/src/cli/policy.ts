@@ -26,7 +26,10 @@ function printPolicy(out: ReturnType<typeof createOutput>, p: PolicyView, timelo
   out.line(`Content policy ${p.address}: version ${p.version} (read at block ${p.blockNumber})`);
   const ownedByTimelock = p.owner.toLowerCase() === timelock.toLowerCase();
   const rows: Array<[string, string]> = [
-    ["owner", `${p.owner}${ownedByTimelock ? " (the DAO timelock: only an executed proposal changes the policy)" : " (WARNING: not the DAO timelock of this deployment)"}`],
+    [
+      "owner",
+      `${p.owner}${ownedByTimelock ? " (the DAO timelock: only an executed proposal changes the policy)" : " (WARNING: not the DAO timelock of this deployment)"}`,
+    ],
     ["blocked terms", `${p.blockedTermCount} (stored as hashes of normalised terms; check a text with \`rendermesh policy check\`)`],
     ["allowed models", p.allowedModels.length === 0 ? "none" : `${p.allowedModels.length}`],
     ...p.allowedModels.map((m): [string, string] => ["", m]),
@@ -76,13 +79,17 @@ export function registerPolicyCommands(program: Command): void {
       const flags = globalFlags(cmd);
       const out = createOutput(flags);
       const text = words.join(" ");
-      if (normaliseText(text) === "") throw new UsageError("The text is empty once normalised.", { hint: "Give a prompt with letters or digits." });
+      if (normaliseText(text) === "")
+        throw new UsageError("The text is empty once normalised.", { hint: "Give a prompt with letters or digits." });
       const ctx = await resolveChain(flags);
       try {
         const p = await getPolicy({ provider: ctx.provider, deployment: ctx.deployment });
         const match = findBlockedTerm(text, new Set(p.blockedTerms));
         if (match !== null) {
-          throw new PolicyRefusedError("POLICY_BLOCKED_TERM", `The text contains "${match}", which the content policy blocks.`, { term: match, policyVersion: p.version });
+          throw new PolicyRefusedError("POLICY_BLOCKED_TERM", `The text contains "${match}", which the content policy blocks.`, {
+            term: match,
+            policyVersion: p.version,
+          });
         }
         out.result({ allowed: true, normalised: normaliseText(text), policyVersion: p.version }, (r) =>
           out.line(`Allowed: "${r.normalised}" contains no blocked term (policy version ${r.policyVersion}).`),
@@ -105,10 +112,12 @@ export function registerPolicyCommands(program: Command): void {
     });
 
   // Shown by `rendermesh policy check --help`: what the check compares.
-  policy.commands.find((c) => c.name() === "check")?.addHelpText(
-    "after",
-    `\nThe text is normalised (NFKC, lower case, punctuation stripped; docs/policy.md) and every word and adjacent pair of words is hashed, e.g. ${JSON.stringify(
-      candidateTerms("A red fox").map((c) => c.text),
-    )}.`,
-  );
+  policy.commands
+    .find((c) => c.name() === "check")
+    ?.addHelpText(
+      "after",
+      `\nThe text is normalised (NFKC, lower case, punctuation stripped; docs/policy.md) and every word and adjacent pair of words is hashed, e.g. ${JSON.stringify(
+        candidateTerms("A red fox").map((c) => c.text),
+      )}.`,
+    );
 }

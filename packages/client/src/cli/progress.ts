@@ -34,25 +34,37 @@ export function createProgressView(out: Output, stream: NodeJS.WriteStream = cli
           case "policy:checked":
             return line(`Policy: the spec passes content policy version ${e.detail.policyVersion}.`);
           case "quote:received":
-            return line(`Quote: ${formatToken(e.detail.pricePerSecond)} per second, deposit ${formatToken(e.detail.deposit)}, ${e.detail.providers} providers, ETA ${Math.round(e.detail.etaSeconds)} s.`);
+            return line(
+              `Quote: ${formatToken(e.detail.pricePerSecond)} per second, deposit ${formatToken(e.detail.deposit)}, ${e.detail.providers} providers, ETA ${Math.round(e.detail.etaSeconds)} s.`,
+            );
           case "job:opening":
             return line(`Opening the escrow (tx ${e.detail.txHash})…`);
           case "job:opened":
             return line(`Job ${e.detail.jobId} opened: deposit ${formatToken(e.detail.deposit)}, gas ${e.detail.gasUsed}.`);
           case "job:submitted":
-            return line(e.detail.resumed ? `Following job ${e.detail.jobId} again.` : `Submitted job ${e.detail.jobId} (${e.detail.segments} segments).`);
+            return line(
+              e.detail.resumed
+                ? `Following job ${e.detail.jobId} again.`
+                : `Submitted job ${e.detail.jobId} (${e.detail.segments} segments).`,
+            );
           case "segment:delivered":
             return line(`segment ${e.detail.segment}: delivered by ${short(e.detail.provider)} (${e.detail.cid})`);
           case "segment:verified":
-            return line(`segment ${e.detail.segment}: verified (luma PSNR ${Number.isFinite(e.detail.psnrDb) ? e.detail.psnrDb.toFixed(1) : "∞"} dB, ${Math.round(e.detail.verifyMs)} ms)`);
+            return line(
+              `segment ${e.detail.segment}: verified (luma PSNR ${Number.isFinite(e.detail.psnrDb) ? e.detail.psnrDb.toFixed(1) : "∞"} dB, ${Math.round(e.detail.verifyMs)} ms)`,
+            );
           case "segment:rejected":
             return line(`segment ${e.detail.segment}: REJECTED (${e.detail.check}) from ${short(e.detail.provider)}: ${e.detail.message}`);
           case "segment:failed":
-            return line(`segment ${e.detail.segment}: failed at ${short(e.detail.provider)} (${e.detail.code})${e.detail.willRetry ? ", retrying" : ""}`);
+            return line(
+              `segment ${e.detail.segment}: failed at ${short(e.detail.provider)} (${e.detail.code})${e.detail.willRetry ? ", retrying" : ""}`,
+            );
           case "voucher:signed":
             return line(`voucher: ${short(e.detail.provider)} is owed ${e.detail.seconds} s`);
           case "voucher:sent":
-            return e.detail.acknowledged ? undefined : line(`voucher: ${short(e.detail.provider)} did not take its voucher (settle pays it anyway)`);
+            return e.detail.acknowledged
+              ? undefined
+              : line(`voucher: ${short(e.detail.provider)} did not take its voucher (settle pays it anyway)`);
           case "job:complete":
             return line("All segments verified.");
           case "video:assembled":
@@ -113,7 +125,9 @@ export function createProgressView(out: Output, stream: NodeJS.WriteStream = cli
     onProgress(e) {
       switch (e.type) {
         case "quote:received":
-          return log(`Quote: ${formatToken(e.detail.pricePerSecond)}/s, deposit ${formatToken(e.detail.deposit)}, ${e.detail.providers} providers`);
+          return log(
+            `Quote: ${formatToken(e.detail.pricePerSecond)}/s, deposit ${formatToken(e.detail.deposit)}, ${e.detail.providers} providers`,
+          );
         case "job:opened":
           return log(`Job ${e.detail.jobId} opened (deposit ${formatToken(e.detail.deposit)})`);
         case "job:submitted":
@@ -136,7 +150,9 @@ export function createProgressView(out: Output, stream: NodeJS.WriteStream = cli
           bars?.rendered.update(rendered.size);
           return log(`segment ${e.detail.segment} rejected (${e.detail.check}) from ${short(e.detail.provider)}: ${e.detail.message}`);
         case "segment:failed":
-          return log(`segment ${e.detail.segment} failed at ${short(e.detail.provider)} (${e.detail.code})${e.detail.willRetry ? ", retrying" : ""}`);
+          return log(
+            `segment ${e.detail.segment} failed at ${short(e.detail.provider)} (${e.detail.code})${e.detail.willRetry ? ", retrying" : ""}`,
+          );
         case "settle:sent":
           return log(`Settling (tx ${e.detail.txHash})`);
         default:

@@ -2,7 +2,16 @@ import type { Command } from "commander";
 import { Contract, Wallet } from "ethers";
 import { waitForReceipt } from "../chain/tx.js";
 import { ChainError, DevOnlyError } from "../errors.js";
-import { createOutput, devNetwork, formatToken, globalFlags, parseAddress, parseTokenAmount, resolveChain, resolveWallet } from "./common.js";
+import {
+  createOutput,
+  devNetwork,
+  formatToken,
+  globalFlags,
+  parseAddress,
+  parseTokenAmount,
+  resolveChain,
+  resolveWallet,
+} from "./common.js";
 
 /** Hardhat's chain id: the faucet refuses to run anywhere else. */
 const DEV_CHAIN_ID = 31337;
@@ -22,7 +31,9 @@ export function registerTokenCommands(program: Command): void {
       const amount = parseTokenAmount("--amount", opts.amount);
       const to = opts.to ? parseAddress("--to", opts.to) : undefined;
       if (!devNetwork()) {
-        throw new DevOnlyError("The faucet works only on the local dev network, and no .rendermesh/dev.json was found.", { hint: "Start it with `pnpm dev`." });
+        throw new DevOnlyError("The faucet works only on the local dev network, and no .rendermesh/dev.json was found.", {
+          hint: "Start it with `pnpm dev`.",
+        });
       }
       const ctx = await resolveChain(flags);
       try {
@@ -34,13 +45,20 @@ export function registerTokenCommands(program: Command): void {
         }
         const recipient = to ?? (await resolveWallet(ctx)).address;
         const funder = new Wallet(ctx.dev.accounts.deployer.privateKey, ctx.provider);
-        const mesh = new Contract(ctx.deployment.token, ["function transfer(address,uint256) returns (bool)", "function balanceOf(address) view returns (uint256)"], funder);
+        const mesh = new Contract(
+          ctx.deployment.token,
+          ["function transfer(address,uint256) returns (bool)", "function balanceOf(address) view returns (uint256)"],
+          funder,
+        );
         let receipt;
         try {
           const tx = (await mesh.getFunction("transfer")(recipient, amount)) as { hash: string };
           receipt = await waitForReceipt(ctx.provider, tx.hash, 60_000);
         } catch (cause) {
-          throw new ChainError(`The faucet transfer of ${formatToken(amount)} failed.`, { cause, hint: "Restart `pnpm dev` if the dev network was reset." });
+          throw new ChainError(`The faucet transfer of ${formatToken(amount)} failed.`, {
+            cause,
+            hint: "Restart `pnpm dev` if the dev network was reset.",
+          });
         }
         const balance = (await mesh.getFunction("balanceOf")(recipient)) as bigint;
         out.result({ to: recipient, amount, txHash: receipt?.hash, balance }, (r) => {

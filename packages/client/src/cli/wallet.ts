@@ -4,16 +4,7 @@ import type { Command } from "commander";
 import { Wallet } from "ethers";
 import { KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, UsageError, writeKeystore } from "@rendermesh/shared";
 import { getBalances } from "../actions/getBalances.js";
-import {
-  createOutput,
-  formatToken,
-  globalFlags,
-  keystorePath,
-  parseAddress,
-  resolveChain,
-  resolveLocal,
-  resolveWallet,
-} from "./common.js";
+import { createOutput, formatToken, globalFlags, keystorePath, parseAddress, resolveChain, resolveLocal, resolveWallet } from "./common.js";
 
 /**
  * `rendermesh wallet create|import|address|balance`. Keys live in an
@@ -52,9 +43,13 @@ export function registerWalletCommands(program: Command): void {
       const path = resolve(opts.out ?? local.settings.keystore ?? keystorePath(local.dataDir));
       const password = requirePassword();
       const key = process.env[PRIVATE_KEY_ENV] ?? (process.stdin.isTTY ? undefined : (await readStdin()).trim());
-      if (!key) throw new UsageError(`No key to import.`, { hint: `Set ${PRIVATE_KEY_ENV}, or pipe the key on stdin: \`cat key.txt | rendermesh wallet import\`.` });
+      if (!key)
+        throw new UsageError(`No key to import.`, {
+          hint: `Set ${PRIVATE_KEY_ENV}, or pipe the key on stdin: \`cat key.txt | rendermesh wallet import\`.`,
+        });
       const hex = key.startsWith("0x") ? key : `0x${key}`;
-      if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError("The key to import is not 32 bytes of hex.", { hint: "Give 0x followed by 64 hex digits." });
+      if (!/^0x[0-9a-fA-F]{64}$/.test(hex))
+        throw new UsageError("The key to import is not 32 bytes of hex.", { hint: "Give 0x followed by 64 hex digits." });
       const w = new Wallet(hex);
       await writeKeystore(w, path, password);
       out.result({ address: w.address, keystore: path }, (r) => {
@@ -106,8 +101,10 @@ function walletSource(local: ReturnType<typeof resolveLocal>): string {
 
 function requirePassword(): string {
   const password = process.env[KEYSTORE_PASSWORD_ENV];
-  if (!password) throw new UsageError(`The keystore password is not set.`, { hint: `Set ${KEYSTORE_PASSWORD_ENV} (at least 8 characters).` });
-  if (password.length < 8) throw new UsageError(`The keystore password must be at least 8 characters.`, { hint: `Set a longer ${KEYSTORE_PASSWORD_ENV}.` });
+  if (!password)
+    throw new UsageError(`The keystore password is not set.`, { hint: `Set ${KEYSTORE_PASSWORD_ENV} (at least 8 characters).` });
+  if (password.length < 8)
+    throw new UsageError(`The keystore password must be at least 8 characters.`, { hint: `Set a longer ${KEYSTORE_PASSWORD_ENV}.` });
   return password;
 }
 

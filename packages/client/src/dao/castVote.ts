@@ -1,13 +1,7 @@
 import { UsageError } from "@rendermesh/shared";
 import { getAddress, ZeroAddress } from "ethers";
 import type { ChainError } from "../errors.js";
-import {
-  AlreadyVotedError,
-  NoVotingPowerError,
-  type ProposalNotFoundError,
-  VotingClosedError,
-  VotingNotStartedError,
-} from "./errors.js";
+import { AlreadyVotedError, NoVotingPowerError, type ProposalNotFoundError, VotingClosedError, VotingNotStartedError } from "./errors.js";
 import { formatMesh } from "./format.js";
 import { getProposal } from "./getProposal.js";
 import { governorContract, read, send, signerAddress, tokenContract } from "./internal.js";
@@ -30,13 +24,7 @@ export interface CastVoteReturnType extends SentTransaction {
 }
 
 export type CastVoteErrorType =
-  | UsageError
-  | ProposalNotFoundError
-  | VotingNotStartedError
-  | VotingClosedError
-  | AlreadyVotedError
-  | NoVotingPowerError
-  | ChainError;
+  UsageError | ProposalNotFoundError | VotingNotStartedError | VotingClosedError | AlreadyVotedError | NoVotingPowerError | ChainError;
 
 /**
  * Votes for, against or abstain on an active proposal with the signer's
@@ -89,7 +77,10 @@ export async function castVote(client: DaoClient, params: CastVoteParameters): P
 async function noPowerHint(client: DaoClient, voter: string, snapshot: bigint): Promise<string> {
   const token = tokenContract(client);
   const ctx = { doing: "read your votes" };
-  const [delegatee, balance] = await Promise.all([read<string>(token, "delegates", [voter], ctx), read<bigint>(token, "balanceOf", [voter], ctx)]);
+  const [delegatee, balance] = await Promise.all([
+    read<string>(token, "delegates", [voter], ctx),
+    read<bigint>(token, "balanceOf", [voter], ctx),
+  ]);
   if (delegatee === ZeroAddress) {
     return balance > 0n
       ? `Your ${formatMesh(balance)} are not delegated; delegate now and they count for proposals made from the next block on (this one's snapshot, block ${snapshot}, is fixed).`
@@ -97,4 +88,3 @@ async function noPowerHint(client: DaoClient, voter: string, snapshot: bigint): 
   }
   return `Your votes were delegated to ${getAddress(delegatee)}, or delegated after block ${snapshot}; they count for proposals made after you delegate.`;
 }
-

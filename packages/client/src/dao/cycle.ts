@@ -125,7 +125,11 @@ export async function runGovernanceCycle(params: GovernanceCycleParameters): Pro
   }
 }
 
-async function cycle(provider: JsonRpcProvider, deployment: DaoDeployment, params: GovernanceCycleParameters): Promise<GovernanceCycleReturnType> {
+async function cycle(
+  provider: JsonRpcProvider,
+  deployment: DaoDeployment,
+  params: GovernanceCycleParameters,
+): Promise<GovernanceCycleReturnType> {
   if (params.members.length === 0) throw new GovernanceError("A governance cycle needs at least one DAO member.");
   const onStep = params.onStep ?? (() => {});
   const transactions: GovernanceCycleReturnType["transactions"] = [];
@@ -149,10 +153,17 @@ async function cycle(provider: JsonRpcProvider, deployment: DaoDeployment, param
   const proposer = clients[params.proposer ?? 0];
   if (!proposer) throw new GovernanceError(`There is no member ${params.proposer} to propose.`);
   const description =
-    params.description ?? `Rendermesh governance cycle: ${params.actions.map((a) => a.type).join(", ")} (${Date.now()}-${randomBytes(4).toString("hex")})`;
+    params.description ??
+    `Rendermesh governance cycle: ${params.actions.map((a) => a.type).join(", ")} (${Date.now()}-${randomBytes(4).toString("hex")})`;
   const proposed = await propose(proposer, { actions: params.actions, description });
   transactions.push({ step: "propose", txHash: proposed.txHash });
-  onStep({ step: "proposed", proposalId: proposed.proposalId, txHash: proposed.txHash, voteStart: proposed.voteStart, voteEnd: proposed.voteEnd });
+  onStep({
+    step: "proposed",
+    proposalId: proposed.proposalId,
+    txHash: proposed.txHash,
+    voteStart: proposed.voteStart,
+    voteEnd: proposed.voteEnd,
+  });
   const proposalId = proposed.proposalId;
 
   // Voting opens in the block after the snapshot; mine so that the latest block is past it.
@@ -171,7 +182,14 @@ async function cycle(provider: JsonRpcProvider, deployment: DaoDeployment, param
   const decided = await getProposal(reader, { proposalId, withCalls: false });
   onStep({ step: "decided", state: decided.state });
   if (decided.state !== "Succeeded") {
-    return { proposalId, state: decided.state, policyVersionBefore, policyVersionAfter: (await getPolicy(reader)).version, executedInBlock: null, transactions };
+    return {
+      proposalId,
+      state: decided.state,
+      policyVersionBefore,
+      policyVersionAfter: (await getPolicy(reader)).version,
+      executedInBlock: null,
+      transactions,
+    };
   }
 
   const queued = await queueProposal(clients[0]!, { proposalId });

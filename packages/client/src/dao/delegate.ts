@@ -35,7 +35,9 @@ export type DelegateErrorType = UsageError | ChainError;
 export async function delegate(client: DaoClient, params: DelegateParameters = {}): Promise<DelegateReturnType> {
   const delegator = getAddress(await signerAddress(client, "delegate votes"));
   if (params.to !== undefined && !isAddress(params.to)) {
-    throw new UsageError(`${JSON.stringify(params.to)} is not an address.`, { hint: "Give 0x followed by 40 hex digits, or nothing to delegate to yourself." });
+    throw new UsageError(`${JSON.stringify(params.to)} is not an address.`, {
+      hint: "Give 0x followed by 40 hex digits, or nothing to delegate to yourself.",
+    });
   }
   const delegatee = params.to === undefined ? delegator : getAddress(params.to);
   const token = tokenContract(client);

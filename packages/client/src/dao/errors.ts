@@ -100,7 +100,10 @@ export class TimelockNotReadyError extends DaoError {
   constructor(proposalId: bigint, readyAt: bigint, now: bigint | undefined, options: BaseErrorOptions = {}) {
     const when = new Date(Number(readyAt) * 1000).toISOString();
     super("DAO_TIMELOCK_NOT_READY", `The timelock is not ready: proposal ${proposalId} can be executed at ${when} (unix ${readyAt}).`, {
-      hint: now === undefined || readyAt <= now ? "Execute it again after that time (the next block's timestamp must reach it)." : `Execute it again in ${readyAt - now} s.`,
+      hint:
+        now === undefined || readyAt <= now
+          ? "Execute it again after that time (the next block's timestamp must reach it)."
+          : `Execute it again in ${readyAt - now} s.`,
       ...options,
     });
     this.readyAt = readyAt;
@@ -239,7 +242,10 @@ export function mapGovernanceError(err: unknown, ctx: GovernanceErrorContext): B
       }
       case "GovernorProposalQueueingNotRequired":
       case "GovernorAlreadyQueuedProposal":
-        return new ProposalStateError("Queued", `Proposal ${id} is already queued.`, { hint: `Execute it with \`rendermesh dao execute ${id}\`.`, ...opts });
+        return new ProposalStateError("Queued", `Proposal ${id} is already queued.`, {
+          hint: `Execute it with \`rendermesh dao execute ${id}\`.`,
+          ...opts,
+        });
       case "TimelockUnexpectedOperationState":
         if (ctx.eta !== undefined && ctx.eta > 0n) return new TimelockNotReadyError(id, ctx.eta, ctx.now, opts);
         return new ProposalStateError("Queued", `The timelock refused to ${ctx.doing}: the operation is not in the expected state.`, {
@@ -249,21 +255,39 @@ export function mapGovernanceError(err: unknown, ctx: GovernanceErrorContext): B
       case "OwnableUnauthorizedAccount":
         return new NotTimelockError(String(a[0]), opts);
       case "ContentPolicyTermAlreadyBlocked":
-        return new PolicyChangeRejectedError(`Term hash ${String(a[0])} is blocked already.`, { hint: "Leave it out of the proposal.", ...opts });
+        return new PolicyChangeRejectedError(`Term hash ${String(a[0])} is blocked already.`, {
+          hint: "Leave it out of the proposal.",
+          ...opts,
+        });
       case "ContentPolicyTermNotBlocked":
-        return new PolicyChangeRejectedError(`Term hash ${String(a[0])} is not blocked.`, { hint: "Only blocked terms can be unblocked; check the spelling.", ...opts });
+        return new PolicyChangeRejectedError(`Term hash ${String(a[0])} is not blocked.`, {
+          hint: "Only blocked terms can be unblocked; check the spelling.",
+          ...opts,
+        });
       case "ContentPolicyModelAlreadyAllowed":
-        return new PolicyChangeRejectedError(`Model ${String(a[0])} is allowed already.`, { hint: "`rendermesh policy show` lists the allowed models.", ...opts });
+        return new PolicyChangeRejectedError(`Model ${String(a[0])} is allowed already.`, {
+          hint: "`rendermesh policy show` lists the allowed models.",
+          ...opts,
+        });
       case "ContentPolicyModelNotAllowed":
-        return new PolicyChangeRejectedError(`Model ${String(a[0])} is not allowed, so it cannot be disallowed.`, { hint: "`rendermesh policy show` lists the allowed models.", ...opts });
+        return new PolicyChangeRejectedError(`Model ${String(a[0])} is not allowed, so it cannot be disallowed.`, {
+          hint: "`rendermesh policy show` lists the allowed models.",
+          ...opts,
+        });
       case "ContentPolicyInvalidFees":
-        return new PolicyChangeRejectedError(`Fees of ${a[0]} + ${a[1]} basis points add up to more than 100 %.`, { hint: "Keep coordinator + treasury ≤ 10000 bps.", ...opts });
+        return new PolicyChangeRejectedError(`Fees of ${a[0]} + ${a[1]} basis points add up to more than 100 %.`, {
+          hint: "Keep coordinator + treasury ≤ 10000 bps.",
+          ...opts,
+        });
       case "ContentPolicyZeroLimit":
         return new PolicyChangeRejectedError("A policy limit cannot be zero.", { hint: "Give every limit a positive value.", ...opts });
       case "ContentPolicyZeroValue":
         return new PolicyChangeRejectedError("That policy value cannot be zero.", { hint: "Give a positive value.", ...opts });
       case "ContentPolicyZeroAddress":
-        return new PolicyChangeRejectedError("The arbiter or treasury cannot be the zero address.", { hint: "Give a real address.", ...opts });
+        return new PolicyChangeRejectedError("The arbiter or treasury cannot be the zero address.", {
+          hint: "Give a real address.",
+          ...opts,
+        });
       case "ContentPolicyEmptyList":
         return new PolicyChangeRejectedError("The list of terms is empty.", { hint: "Name at least one term.", ...opts });
       default:
@@ -281,10 +305,18 @@ export function mapGovernanceError(err: unknown, ctx: GovernanceErrorContext): B
     const reason = (err as { reason?: string | null }).reason;
     return new GovernanceError(`Cannot ${ctx.doing}: the transaction reverted${reason ? ` (${reason})` : ""}.`, opts);
   }
-  if (isError(err, "NETWORK_ERROR") || isError(err, "TIMEOUT") || /ECONNREFUSED|fetch failed|socket hang up/i.test(String((err as Error)?.message ?? err))) {
-    return new ChainError(`Cannot reach the chain to ${ctx.doing}.`, { hint: "Check --rpc-url (or start the local network with `pnpm dev`).", ...opts });
+  if (
+    isError(err, "NETWORK_ERROR") ||
+    isError(err, "TIMEOUT") ||
+    /ECONNREFUSED|fetch failed|socket hang up/i.test(String((err as Error)?.message ?? err))
+  ) {
+    return new ChainError(`Cannot reach the chain to ${ctx.doing}.`, {
+      hint: "Check --rpc-url (or start the local network with `pnpm dev`).",
+      ...opts,
+    });
   }
-  const message = nodeMessage ?? (err as { shortMessage?: string }).shortMessage ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
+  const message =
+    nodeMessage ?? (err as { shortMessage?: string }).shortMessage ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
   return new ChainError(`Cannot ${ctx.doing}: ${String(message).replace(/\.$/, "")}.`, opts);
 }
 

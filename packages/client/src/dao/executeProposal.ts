@@ -16,7 +16,8 @@ export interface ExecuteProposalReturnType extends SentTransaction {
   policyVersion: bigint;
 }
 
-export type ExecuteProposalErrorType = ProposalNotFoundError | ProposalNotQueuedError | TimelockNotReadyError | ProposalStateError | ChainError;
+export type ExecuteProposalErrorType =
+  ProposalNotFoundError | ProposalNotQueuedError | TimelockNotReadyError | ProposalStateError | ChainError;
 
 /** Why a proposal cannot be executed now, or undefined when only the timelock's clock can still say no. */
 export function executeRefusal(status: ProposalStatus): ProposalStateError | ProposalNotQueuedError | undefined {
@@ -28,17 +29,29 @@ export function executeRefusal(status: ProposalStatus): ProposalStateError | Pro
       return new ProposalNotQueuedError(id, "Succeeded");
     case "Pending":
     case "Active":
-      return new ProposalStateError(status.stateForNextBlock, `Proposal ${id} cannot be executed yet: voting is open until block ${status.deadline}, then it must be queued.`, {
+      return new ProposalStateError(
+        status.stateForNextBlock,
+        `Proposal ${id} cannot be executed yet: voting is open until block ${status.deadline}, then it must be queued.`,
+        {
+          hint: status.next,
+        },
+      );
+    case "Defeated":
+      return new ProposalStateError(
+        "Defeated",
+        `Proposal ${id} was defeated (${status.quorumReached ? "more votes against than for" : "quorum not reached"}), so it cannot be executed.`,
+        {
+          hint: "Nothing changes; make a new proposal to try again.",
+        },
+      );
+    case "Executed":
+      return new ProposalStateError("Executed", `Proposal ${id} was executed already.`, {
+        hint: "`rendermesh policy show` shows the policy in force.",
+      });
+    default:
+      return new ProposalStateError(status.stateForNextBlock, `Proposal ${id} is ${status.stateForNextBlock}, so it cannot be executed.`, {
         hint: status.next,
       });
-    case "Defeated":
-      return new ProposalStateError("Defeated", `Proposal ${id} was defeated (${status.quorumReached ? "more votes against than for" : "quorum not reached"}), so it cannot be executed.`, {
-        hint: "Nothing changes; make a new proposal to try again.",
-      });
-    case "Executed":
-      return new ProposalStateError("Executed", `Proposal ${id} was executed already.`, { hint: "`rendermesh policy show` shows the policy in force." });
-    default:
-      return new ProposalStateError(status.stateForNextBlock, `Proposal ${id} is ${status.stateForNextBlock}, so it cannot be executed.`, { hint: status.next });
   }
 }
 
@@ -60,7 +73,13 @@ export async function executeProposal(client: DaoClient, params: ExecuteProposal
   const ctx = { doing: `execute proposal ${proposalId}`, proposalId, eta: status.eta ?? undefined, now: status.now };
   // The timelock's own check decides readiness (the next block's timestamp is what counts): a revert with
   // TimelockUnexpectedOperationState becomes TimelockNotReadyError naming the ETA.
-  const sent = await send(client, governorContract(client), "execute", [record.targets, record.values, record.calldatas, keccakUtf8(record.description)], ctx);
+  const sent = await send(
+    client,
+    governorContract(client),
+    "execute",
+    [record.targets, record.values, record.calldatas, keccakUtf8(record.description)],
+    ctx,
+  );
   const policyVersion = await read<bigint>(policyContract(client), "version", [], { doing: "read the policy version" });
   return { txHash: sent.txHash, blockNumber: sent.blockNumber, gasUsed: sent.gasUsed, proposalId, policyVersion };
 }

@@ -48,19 +48,29 @@ export async function getGovernance(client: DaoClient, params: GetGovernancePara
   const timelock = timelockContract(client);
   const ctx = { doing: "read the DAO settings" };
   const current = await clock(client);
-  const [name, votingDelay, votingPeriod, proposalThreshold, quorumNumerator, quorumDenominator, quorum, timelockDelay, tokenSymbol, totalSupply] =
-    await Promise.all([
-      read<string>(governor, "name", [], ctx),
-      read<bigint>(governor, "votingDelay", [], ctx),
-      read<bigint>(governor, "votingPeriod", [], ctx),
-      read<bigint>(governor, "proposalThreshold", [], ctx),
-      read<bigint>(governor, "quorumNumerator", [], ctx),
-      read<bigint>(governor, "quorumDenominator", [], ctx),
-      read<bigint>(governor, "quorum", [current - 1n], ctx),
-      read<bigint>(timelock, "getMinDelay", [], ctx),
-      read<string>(token, "symbol", [], ctx),
-      read<bigint>(token, "totalSupply", [], ctx),
-    ]);
+  const [
+    name,
+    votingDelay,
+    votingPeriod,
+    proposalThreshold,
+    quorumNumerator,
+    quorumDenominator,
+    quorum,
+    timelockDelay,
+    tokenSymbol,
+    totalSupply,
+  ] = await Promise.all([
+    read<string>(governor, "name", [], ctx),
+    read<bigint>(governor, "votingDelay", [], ctx),
+    read<bigint>(governor, "votingPeriod", [], ctx),
+    read<bigint>(governor, "proposalThreshold", [], ctx),
+    read<bigint>(governor, "quorumNumerator", [], ctx),
+    read<bigint>(governor, "quorumDenominator", [], ctx),
+    read<bigint>(governor, "quorum", [current - 1n], ctx),
+    read<bigint>(timelock, "getMinDelay", [], ctx),
+    read<string>(token, "symbol", [], ctx),
+    read<bigint>(token, "totalSupply", [], ctx),
+  ]);
   let account: GovernanceSettings["account"];
   if (params.account) {
     const address = getAddress(params.account);

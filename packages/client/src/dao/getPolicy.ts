@@ -51,27 +51,41 @@ export async function getPolicy(client: DaoClient, params: GetPolicyParameters =
   }
   if (!block) {
     const latest = await client.provider.getBlockNumber();
-    throw new UsageError(`Block ${String(params.blockTag)} does not exist yet (the chain is at block ${latest}).`, { hint: "Give a block number up to the latest." });
+    throw new UsageError(`Block ${String(params.blockTag)} does not exist yet (the chain is at block ${latest}).`, {
+      hint: "Give a block number up to the latest.",
+    });
   }
   const blockNumber = block.number;
   const policy = policyContract(client);
   const ctx = { doing: "read the content policy" };
   const at = { blockTag: blockNumber };
-  const [owner, version, blockedTermCount, blockedTerms, allowedModels, limits, minProviderStake, fees, disputeWindow, claimWindow, arbiter, treasury] =
-    await Promise.all([
-      read<string>(policy, "owner", [at], ctx),
-      read<bigint>(policy, "version", [at], ctx),
-      read<bigint>(policy, "blockedTermCount", [at], ctx),
-      read<string[]>(policy, "blockedTerms", [at], ctx),
-      read<string[]>(policy, "allowedModels", [at], ctx),
-      read<[bigint, bigint, bigint, bigint]>(policy, "limits", [at], ctx),
-      read<bigint>(policy, "minProviderStake", [at], ctx),
-      read<[bigint, bigint]>(policy, "fees", [at], ctx),
-      read<bigint>(policy, "disputeWindow", [at], ctx),
-      read<bigint>(policy, "claimWindow", [at], ctx),
-      read<string>(policy, "arbiter", [at], ctx),
-      read<string>(policy, "treasury", [at], ctx),
-    ]);
+  const [
+    owner,
+    version,
+    blockedTermCount,
+    blockedTerms,
+    allowedModels,
+    limits,
+    minProviderStake,
+    fees,
+    disputeWindow,
+    claimWindow,
+    arbiter,
+    treasury,
+  ] = await Promise.all([
+    read<string>(policy, "owner", [at], ctx),
+    read<bigint>(policy, "version", [at], ctx),
+    read<bigint>(policy, "blockedTermCount", [at], ctx),
+    read<string[]>(policy, "blockedTerms", [at], ctx),
+    read<string[]>(policy, "allowedModels", [at], ctx),
+    read<[bigint, bigint, bigint, bigint]>(policy, "limits", [at], ctx),
+    read<bigint>(policy, "minProviderStake", [at], ctx),
+    read<[bigint, bigint]>(policy, "fees", [at], ctx),
+    read<bigint>(policy, "disputeWindow", [at], ctx),
+    read<bigint>(policy, "claimWindow", [at], ctx),
+    read<string>(policy, "arbiter", [at], ctx),
+    read<string>(policy, "treasury", [at], ctx),
+  ]);
   return {
     address: getAddress(client.deployment.policy),
     owner: getAddress(owner),

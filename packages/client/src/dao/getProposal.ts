@@ -156,13 +156,19 @@ export function nextStep(s: ProposalStatus): string {
     }
     case "Active": {
       const left = s.deadline - s.currentBlock;
-      const outlook = s.quorumReached && s.majorityFor ? "it is passing" : !s.quorumReached ? "quorum is not reached yet" : "it is failing (for ≤ against)";
+      const outlook =
+        s.quorumReached && s.majorityFor
+          ? "it is passing"
+          : !s.quorumReached
+            ? "quorum is not reached yet"
+            : "it is failing (for ≤ against)";
       return `Voting is open until block ${s.deadline} (${left} block${left === 1n ? "" : "s"} left) and ${outlook}; if it succeeds it can be queued from block ${s.queueableFromBlock}.`;
     }
     case "Succeeded":
       return `It passed and can be queued now: \`rendermesh dao queue ${id}\`.`;
     case "Queued":
-      if (s.eta !== null && s.eta > s.now) return `It is queued in the timelock and can be executed at ${iso(s.eta)} (in ${s.eta - s.now} s).`;
+      if (s.eta !== null && s.eta > s.now)
+        return `It is queued in the timelock and can be executed at ${iso(s.eta)} (in ${s.eta - s.now} s).`;
       return `It is queued and can be executed now: \`rendermesh dao execute ${id}\`.`;
     case "Defeated":
       return !s.quorumReached

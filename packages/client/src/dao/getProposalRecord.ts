@@ -40,6 +40,9 @@ export async function getProposalRecord(client: DaoClient, params: GetProposalRe
   const latest = await client.provider.getBlockNumber();
   const to = Math.min(latest, Number(snapshot));
   const hit = (await scanProposals(client, client.deployment.startBlock ?? 0, to)).find((r) => r.proposalId === proposalId);
-  if (!hit) throw new ProposalNotFoundError(proposalId, client.deployment.governor, { details: ["The governor knows the id but its ProposalCreated log was not found."] });
+  if (!hit)
+    throw new ProposalNotFoundError(proposalId, client.deployment.governor, {
+      details: ["The governor knows the id but its ProposalCreated log was not found."],
+    });
   return hit;
 }

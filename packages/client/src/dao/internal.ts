@@ -100,7 +100,12 @@ export async function scanProposals(client: DaoClient, from: number, to: number,
     const end = Math.min(to, start + chunk - 1);
     let logs: Log[];
     try {
-      logs = await client.provider.getLogs({ address: client.deployment.governor, topics: [PROPOSAL_CREATED], fromBlock: start, toBlock: end });
+      logs = await client.provider.getLogs({
+        address: client.deployment.governor,
+        topics: [PROPOSAL_CREATED],
+        fromBlock: start,
+        toBlock: end,
+      });
     } catch (err) {
       throw mapGovernanceError(err, { doing: "read the governor's proposal logs" });
     }

@@ -27,7 +27,8 @@ export async function listProposals(client: DaoClient, params: ListProposalsPara
   const latest = await client.provider.getBlockNumber();
   const found = await scanProposals(client, params.fromBlock ?? client.deployment.startBlock ?? 0, latest);
   const byId = new Map<bigint, ProposalRecord>(found.map((r) => [r.proposalId, r]));
-  if (client.dataDir) for (const r of readStoredProposals(client.dataDir, client.deployment)) if (!byId.has(r.proposalId)) byId.set(r.proposalId, r);
+  if (client.dataDir)
+    for (const r of readStoredProposals(client.dataDir, client.deployment)) if (!byId.has(r.proposalId)) byId.set(r.proposalId, r);
   const records = [...byId.values()].sort((a, b) => (b.voteStart > a.voteStart ? 1 : b.voteStart < a.voteStart ? -1 : 0));
   const out: ListedProposal[] = [];
   for (const record of records) {

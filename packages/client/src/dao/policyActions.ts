@@ -70,9 +70,12 @@ export function normaliseTerm(input: string): NormalisedTerm {
   }
   const count = normalised.split(" ").length;
   if (count > 2) {
-    throw new UsageError(`The term ${JSON.stringify(input)} normalises to ${count} words ("${normalised}"), which could never match a prompt.`, {
-      hint: "A blocked term is one word or two adjacent words; block its words or pairs instead.",
-    });
+    throw new UsageError(
+      `The term ${JSON.stringify(input)} normalises to ${count} words ("${normalised}"), which could never match a prompt.`,
+      {
+        hint: "A blocked term is one word or two adjacent words; block its words or pairs instead.",
+      },
+    );
   }
   return { input, normalised, hash: termHash(input), changed: normalised !== input.trim() };
 }
@@ -160,7 +163,8 @@ export function encodePolicyAction(action: PolicyAction, policy: string): Policy
       return call("setFees", [c, t], `set fees: coordinator ${c} bps, treasury ${t} bps`);
     }
     case "set-arbiter": {
-      if (!isAddress(action.arbiter)) throw new UsageError(`${JSON.stringify(action.arbiter)} is not an address.`, { hint: "Give 0x followed by 40 hex digits." });
+      if (!isAddress(action.arbiter))
+        throw new UsageError(`${JSON.stringify(action.arbiter)} is not an address.`, { hint: "Give 0x followed by 40 hex digits." });
       const a = getAddress(action.arbiter);
       if (a === ZeroAddress) throw new UsageError("The arbiter cannot be the zero address.");
       return call("setArbiter", [a], `set arbiter to ${a}`);

@@ -1,12 +1,7 @@
 import { UsageError } from "@rendermesh/shared";
 import { getAddress } from "ethers";
 import type { ChainError } from "../errors.js";
-import {
-  InsufficientProposerVotesError,
-  mapGovernanceError,
-  PolicyChangeRejectedError,
-  ProposalExistsError,
-} from "./errors.js";
+import { InsufficientProposerVotesError, mapGovernanceError, PolicyChangeRejectedError, ProposalExistsError } from "./errors.js";
 import { governorContract, parseProposalCreated, policyContract, read, send, signerAddress, tokenContract } from "./internal.js";
 import { encodePolicyAction, type PolicyAction, type PolicyCall } from "./policyActions.js";
 import { hashProposal, storeProposal } from "./store.js";
@@ -88,7 +83,9 @@ export async function propose(client: DaoClient, params: ProposeParameters): Pro
   if (params.simulate ?? true) await simulateAsTimelock(client, calls);
 
   const sent = await send(client, governor, "propose", [targets, values, calldatas, description], ctx);
-  const created = parseProposalCreated(sent.receipt.logs.filter((l) => l.address.toLowerCase() === client.deployment.governor.toLowerCase()));
+  const created = parseProposalCreated(
+    sent.receipt.logs.filter((l) => l.address.toLowerCase() === client.deployment.governor.toLowerCase()),
+  );
   const event = created.find((r) => r.proposalId === proposalId);
   const record: ProposalRecord = event ?? {
     proposalId,
@@ -129,7 +126,9 @@ async function simulateAsTimelock(client: DaoClient, calls: PolicyCall[]): Promi
       const blocked = await read<boolean>(policy, "isBlockedTerm", [t.hash], { doing: "read the policy" });
       const blocking = c.summary.startsWith("block");
       if (blocking && blocked) {
-        throw new PolicyChangeRejectedError(`The term ${JSON.stringify(t.normalised)} is blocked already.`, { hint: "Leave it out of the proposal." });
+        throw new PolicyChangeRejectedError(`The term ${JSON.stringify(t.normalised)} is blocked already.`, {
+          hint: "Leave it out of the proposal.",
+        });
       }
       if (!blocking && !blocked) {
         throw new PolicyChangeRejectedError(`The term ${JSON.stringify(t.normalised)} is not blocked, so it cannot be unblocked.`, {

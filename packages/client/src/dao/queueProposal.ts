@@ -28,7 +28,11 @@ export function queueRefusal(status: ProposalStatus): ProposalStateError | undef
       return undefined;
     case "Pending":
     case "Active":
-      return new ProposalStateError(status.stateForNextBlock, `Proposal ${id} cannot be queued yet: voting is open until block ${status.deadline}.`, { hint });
+      return new ProposalStateError(
+        status.stateForNextBlock,
+        `Proposal ${id} cannot be queued yet: voting is open until block ${status.deadline}.`,
+        { hint },
+      );
     case "Defeated":
       return new ProposalStateError(
         "Defeated",
@@ -38,7 +42,9 @@ export function queueRefusal(status: ProposalStatus): ProposalStateError | undef
     case "Queued":
       return new ProposalStateError("Queued", `Proposal ${id} is queued already.`, { hint });
     default:
-      return new ProposalStateError(status.stateForNextBlock, `Proposal ${id} is ${status.stateForNextBlock}, so it cannot be queued.`, { hint });
+      return new ProposalStateError(status.stateForNextBlock, `Proposal ${id} is ${status.stateForNextBlock}, so it cannot be queued.`, {
+        hint,
+      });
   }
 }
 
@@ -58,7 +64,13 @@ export async function queueProposal(client: DaoClient, params: QueueProposalPara
   const record = await getProposalRecord(client, { proposalId });
   const governor = governorContract(client);
   const ctx = { doing: `queue proposal ${proposalId}`, proposalId };
-  const sent = await send(client, governor, "queue", [record.targets, record.values, record.calldatas, keccakUtf8(record.description)], ctx);
+  const sent = await send(
+    client,
+    governor,
+    "queue",
+    [record.targets, record.values, record.calldatas, keccakUtf8(record.description)],
+    ctx,
+  );
   let eta: bigint | undefined;
   for (const log of sent.receipt.logs) {
     try {

@@ -21,7 +21,18 @@ import type { CheckName } from "../verify/types.js";
  */
 
 /** Where a job is in its life, in order. */
-export const JOB_PHASES = ["opening", "open", "submitted", "complete", "assembled", "settling", "settled", "refunded", "closed", "failed"] as const;
+export const JOB_PHASES = [
+  "opening",
+  "open",
+  "submitted",
+  "complete",
+  "assembled",
+  "settling",
+  "settled",
+  "refunded",
+  "closed",
+  "failed",
+] as const;
 export type JobPhase = (typeof JOB_PHASES)[number];
 
 export type TxKind = "open" | "settle" | "refund";
@@ -128,7 +139,20 @@ export interface VoucherRecord {
   acknowledgement?: `0x${string}` | undefined;
 }
 
-export type NewJob = Omit<JournalJob, "jobId" | "phase" | "lastSeq" | "videoPath" | "videoCid" | "manifestPath" | "failure" | "openedAt" | "submittedAt" | "completedAt" | "settledAt"> & {
+export type NewJob = Omit<
+  JournalJob,
+  | "jobId"
+  | "phase"
+  | "lastSeq"
+  | "videoPath"
+  | "videoCid"
+  | "manifestPath"
+  | "failure"
+  | "openedAt"
+  | "submittedAt"
+  | "completedAt"
+  | "settledAt"
+> & {
   jobId?: `0x${string}` | undefined;
   phase?: JobPhase;
 };
@@ -274,13 +298,17 @@ export class Journal {
 
   /** The stored proposals (as JSON text) for one chain and governor. */
   daoProposals(chainId: number, governor: string): string[] {
-    const rows = this.#db.prepare("SELECT data FROM dao_proposals WHERE chain_id = ? AND governor = ? ORDER BY rowid").all(chainId, governor.toLowerCase()) as Array<{ data: string }>;
+    const rows = this.#db
+      .prepare("SELECT data FROM dao_proposals WHERE chain_id = ? AND governor = ? ORDER BY rowid")
+      .all(chainId, governor.toLowerCase()) as Array<{ data: string }>;
     return rows.map((r) => r.data);
   }
 
   /** Adds or replaces a proposal. */
   putDaoProposal(chainId: number, governor: string, proposalId: string, data: string): void {
-    this.#db.prepare("INSERT OR REPLACE INTO dao_proposals (chain_id, governor, proposal_id, data) VALUES (?, ?, ?, ?)").run(chainId, governor.toLowerCase(), proposalId, data);
+    this.#db
+      .prepare("INSERT OR REPLACE INTO dao_proposals (chain_id, governor, proposal_id, data) VALUES (?, ?, ?, ?)")
+      .run(chainId, governor.toLowerCase(), proposalId, data);
   }
 
   /** Runs `fn` in one SQLite transaction: all of its writes land, or none. */
@@ -314,9 +342,9 @@ export class Journal {
   /** A job by its escrow id or its local ref (the open transaction hash); case-insensitive. */
   findJob(idOrRef: string): JournalJob | undefined {
     const key = idOrRef.toLowerCase();
-    const row = this.#db.prepare("SELECT data, phase, last_seq, job_id FROM jobs WHERE lower(job_id) = ? OR lower(ref) = ?").get(key, key) as
-      | { data: string; phase: JobPhase; last_seq: number; job_id: string | null }
-      | undefined;
+    const row = this.#db
+      .prepare("SELECT data, phase, last_seq, job_id FROM jobs WHERE lower(job_id) = ? OR lower(ref) = ?")
+      .get(key, key) as { data: string; phase: JobPhase; last_seq: number; job_id: string | null } | undefined;
     if (!row) return undefined;
     return { ...decode<JournalJob>(row.data), phase: row.phase, lastSeq: row.last_seq };
   }
@@ -333,7 +361,11 @@ export class Journal {
   }
 
   listJobs(): JournalJob[] {
-    const rows = this.#db.prepare("SELECT data, phase, last_seq FROM jobs ORDER BY rowid").all() as Array<{ data: string; phase: JobPhase; last_seq: number }>;
+    const rows = this.#db.prepare("SELECT data, phase, last_seq FROM jobs ORDER BY rowid").all() as Array<{
+      data: string;
+      phase: JobPhase;
+      last_seq: number;
+    }>;
     return rows.map((r) => ({ ...decode<JournalJob>(r.data), phase: r.phase, lastSeq: r.last_seq }));
   }
 
@@ -364,12 +396,15 @@ export class Journal {
    * verified, by this or another provider.
    */
   addVerified(ref: string, seg: VerifiedSegment): boolean {
-    const result = this.#db.prepare("INSERT OR IGNORE INTO segments (ref, segment, provider, data) VALUES (?, ?, ?, ?)").run(ref, seg.segment, seg.provider.toLowerCase(), encode(seg));
+    const result = this.#db
+      .prepare("INSERT OR IGNORE INTO segments (ref, segment, provider, data) VALUES (?, ?, ?, ?)")
+      .run(ref, seg.segment, seg.provider.toLowerCase(), encode(seg));
     return result.changes === 1;
   }
 
   verifiedSegment(ref: string, segment: number): VerifiedSegment | undefined {
-    const row = this.#db.prepare("SELECT data FROM segments WHERE ref = ? AND segment = ?").get(ref, segment) as { data: string } | undefined;
+    const row = this.#db.prepare("SELECT data FROM segments WHERE ref = ? AND segment = ?").get(ref, segment) as
+      { data: string } | undefined;
     return row ? decode<VerifiedSegment>(row.data) : undefined;
   }
 
@@ -380,7 +415,9 @@ export class Journal {
 
   /** Seconds verified per provider (lower-case address → count). */
   verifiedSecondsByProvider(ref: string): Map<string, number> {
-    const rows = this.#db.prepare("SELECT provider, count(*) AS n FROM segments WHERE ref = ? GROUP BY provider ORDER BY provider").all(ref) as Array<{ provider: string; n: number }>;
+    const rows = this.#db
+      .prepare("SELECT provider, count(*) AS n FROM segments WHERE ref = ? GROUP BY provider ORDER BY provider")
+      .all(ref) as Array<{ provider: string; n: number }>;
     return new Map(rows.map((r) => [r.provider, r.n]));
   }
 
@@ -403,25 +440,35 @@ export class Journal {
   putVerdict(ref: string, verdict: VerdictRecord): void {
     this.#db
       .prepare("INSERT OR IGNORE INTO verdicts (ref, segment, provider, cid, data) VALUES (?, ?, ?, ?, ?)")
-      .run(ref, verdict.segment, verdict.provider.toLowerCase(), verdict.cid, encode({ ...verdict, provider: verdict.provider.toLowerCase() }));
+      .run(
+        ref,
+        verdict.segment,
+        verdict.provider.toLowerCase(),
+        verdict.cid,
+        encode({ ...verdict, provider: verdict.provider.toLowerCase() }),
+      );
   }
 
   /** The coordinator answered this verdict (accepted, or refused as already settled): stop resending it. */
   ackVerdict(ref: string, v: { segment: number; provider: string; cid: string }, at = Date.now()): void {
-    this.#db.prepare("UPDATE verdicts SET acked_at = ? WHERE ref = ? AND segment = ? AND provider = ? AND cid = ? AND acked_at IS NULL").run(at, ref, v.segment, v.provider.toLowerCase(), v.cid);
+    this.#db
+      .prepare("UPDATE verdicts SET acked_at = ? WHERE ref = ? AND segment = ? AND provider = ? AND cid = ? AND acked_at IS NULL")
+      .run(at, ref, v.segment, v.provider.toLowerCase(), v.cid);
   }
 
   /** Verdicts the coordinator has not answered yet, oldest segment first. */
   unackedVerdicts(ref: string): VerdictRecord[] {
-    const rows = this.#db.prepare("SELECT data FROM verdicts WHERE ref = ? AND acked_at IS NULL ORDER BY segment, rowid").all(ref) as Array<{ data: string }>;
+    const rows = this.#db
+      .prepare("SELECT data FROM verdicts WHERE ref = ? AND acked_at IS NULL ORDER BY segment, rowid")
+      .all(ref) as Array<{ data: string }>;
     return rows.map((r) => decode<VerdictRecord>(r.data));
   }
 
   /** The verdict recorded for one delivery, if any. */
   verdict(ref: string, v: { segment: number; provider: string; cid: string }): (VerdictRecord & { acked: boolean }) | undefined {
-    const row = this.#db.prepare("SELECT data, acked_at FROM verdicts WHERE ref = ? AND segment = ? AND provider = ? AND cid = ?").get(ref, v.segment, v.provider.toLowerCase(), v.cid) as
-      | { data: string; acked_at: number | null }
-      | undefined;
+    const row = this.#db
+      .prepare("SELECT data, acked_at FROM verdicts WHERE ref = ? AND segment = ? AND provider = ? AND cid = ?")
+      .get(ref, v.segment, v.provider.toLowerCase(), v.cid) as { data: string; acked_at: number | null } | undefined;
     return row ? { ...decode<VerdictRecord>(row.data), acked: row.acked_at !== null } : undefined;
   }
 
@@ -447,7 +494,8 @@ export class Journal {
   }
 
   voucher(ref: string, provider: string): VoucherRecord | undefined {
-    const row = this.#db.prepare("SELECT data FROM vouchers WHERE ref = ? AND provider = ?").get(ref, provider.toLowerCase()) as { data: string } | undefined;
+    const row = this.#db.prepare("SELECT data FROM vouchers WHERE ref = ? AND provider = ?").get(ref, provider.toLowerCase()) as
+      { data: string } | undefined;
     return row ? decode<VoucherRecord>(row.data) : undefined;
   }
 

@@ -33,9 +33,15 @@ export function networkError(err: unknown, who: string, what: string): BaseError
     const code = isReason(err.code) ? err.code : "INTERNAL";
     return new PeerRefusedError(code, err.shortMessage, { peer: who, retryAfterMs: err.retryAfterMs });
   }
-  if (err instanceof DialError) return new NetworkError(`Cannot reach the ${who} to ${what}.`, { cause: err, hint: "Check that it is running and that its multiaddr is right." });
-  if (err instanceof ProtocolNotSupportedError) return new NetworkError(`The ${who} does not speak the protocol needed to ${what}.`, { cause: err, hint: "Upgrade the older side." });
-  if (err instanceof TimeoutError) return new NetworkError(`The ${who} did not answer in time to ${what}.`, { cause: err, hint: "Check that it is running, then retry." });
+  if (err instanceof DialError)
+    return new NetworkError(`Cannot reach the ${who} to ${what}.`, {
+      cause: err,
+      hint: "Check that it is running and that its multiaddr is right.",
+    });
+  if (err instanceof ProtocolNotSupportedError)
+    return new NetworkError(`The ${who} does not speak the protocol needed to ${what}.`, { cause: err, hint: "Upgrade the older side." });
+  if (err instanceof TimeoutError)
+    return new NetworkError(`The ${who} did not answer in time to ${what}.`, { cause: err, hint: "Check that it is running, then retry." });
   if (err instanceof BaseError) return new NetworkError(`Talking to the ${who} to ${what} failed: ${err.shortMessage}`, { cause: err });
   return new NetworkError(`Talking to the ${who} to ${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

@@ -53,7 +53,13 @@ export async function startChain(): Promise<TestChain> {
     const { deploymentFile, deployment: record } = await deployRendermesh({
       rpcUrl,
       dir: out.dir,
-      parameters: { allowedModels: [model], blockedTerms: [termHash(BLOCKED_TERM)], minProviderStake: 100n * MESH, coordinatorFeeBps: COORDINATOR_FEE_BPS, treasuryFeeBps: TREASURY_FEE_BPS },
+      parameters: {
+        allowedModels: [model],
+        blockedTerms: [termHash(BLOCKED_TERM)],
+        minProviderStake: 100n * MESH,
+        coordinatorFeeBps: COORDINATOR_FEE_BPS,
+        treasuryFeeBps: TREASURY_FEE_BPS,
+      },
     });
     const deployment = record;
     const deployer = new NonceManager(account(0).connect(provider));
@@ -96,7 +102,12 @@ async function mined(chain: TestChain, sent: Promise<{ hash: string }>): Promise
 }
 
 /** Registers and stakes a provider for `peerId`, asking `askPerSecond`. */
-export async function registerProvider(chain: TestChain, wallet: Wallet, peerId: Parameters<typeof peerIdBytes>[0], askPerSecond: bigint): Promise<void> {
+export async function registerProvider(
+  chain: TestChain,
+  wallet: Wallet,
+  peerId: Parameters<typeof peerIdBytes>[0],
+  askPerSecond: bigint,
+): Promise<void> {
   await fund(chain, wallet.address, 1000n * MESH);
   await mined(chain, chain.deployer.sendTransaction({ to: wallet.address, value: 10n ** 18n }));
   const signer = new NonceManager(wallet.connect(chain.provider));

@@ -44,11 +44,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** The CLI in a child process, from source (so it can be killed like a real one). */
 export function spawnCli(argv: string[], opts: { env: Record<string, string>; cwd: string }) {
-  const child = spawn(
-    process.execPath,
-    [...tsNodeArgs(), join(here, "cli-entry.ts"), ...argv],
-    { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, [...tsNodeArgs(), join(here, "cli-entry.ts"), ...argv], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   const lineWaiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
@@ -63,7 +63,9 @@ export function spawnCli(argv: string[], opts: { env: Record<string, string>; cw
     }
   });
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout, stderr })));
+  const exited = new Promise<CliResult>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 + 9 : 1), stdout, stderr })),
+  );
   return {
     child,
     exited,

@@ -38,7 +38,12 @@ export async function startCoordinator(chain: TestChain, stack: Stack): Promise<
     logLevel: "silent",
     segmentGraceSeconds: 10,
   });
-  const ethersChain = new EthersChain({ rpcUrl: chain.rpcUrl, deployment: chain.deployment, signer: new Wallet(account(1).privateKey), pollingIntervalMs: 200 });
+  const ethersChain = new EthersChain({
+    rpcUrl: chain.rpcUrl,
+    deployment: chain.deployment,
+    signer: new Wallet(account(1).privateKey),
+    pollingIntervalMs: 200,
+  });
   const c = new Coordinator(config, { chain: ethersChain, supervisor: { tickMs: 100, graceMs: 10_000, resumeGraceMs: 5_000 } });
   await c.start();
   stack.push(() => dir.cleanup());
@@ -56,7 +61,16 @@ export async function startProvider(
   opts: { mode?: ProviderMode; ask: bigint; coordinator?: Coordinator; capacity?: number; hold?: PipelineHold },
 ): Promise<TestProvider> {
   const wallet = account(nextAccount++);
-  const p = new TestProvider({ wallet, chainId: chain.chainId, escrow: chain.deployment.escrow, model: chain.model, askPerSecond: opts.ask, mode: opts.mode, capacity: opts.capacity, hold: opts.hold });
+  const p = new TestProvider({
+    wallet,
+    chainId: chain.chainId,
+    escrow: chain.deployment.escrow,
+    model: chain.model,
+    askPerSecond: opts.ask,
+    mode: opts.mode,
+    capacity: opts.capacity,
+    hold: opts.hold,
+  });
   await p.start();
   stack.push(() => p.stop());
   await registerProvider(chain, wallet, p.node.peerId, opts.ask);
@@ -93,13 +107,24 @@ export async function startClient(
 }
 
 /** A `.rendermesh/dev.json` for the test network, so the CLI needs no flags. */
-export function writeDevFile(chain: Pick<TestChain, "rpcUrl" | "chainId" | "deploymentFile">, coordinator: Coordinator, client: Wallet, dir: string): string {
+export function writeDevFile(
+  chain: Pick<TestChain, "rpcUrl" | "chainId" | "deploymentFile">,
+  coordinator: Coordinator,
+  client: Wallet,
+  dir: string,
+): string {
   const key = (w: Wallet) => ({ address: w.address, privateKey: w.privateKey });
   const dev: DevNetwork = {
     rpcUrl: chain.rpcUrl,
     chainId: chain.chainId,
     deploymentFile: chain.deploymentFile,
-    coordinator: { address: coordinator.address, peerId: coordinator.peerId, multiaddrs: coordinator.multiaddrs, httpUrl: coordinator.httpUrl ?? "", dataDir: dir },
+    coordinator: {
+      address: coordinator.address,
+      peerId: coordinator.peerId,
+      multiaddrs: coordinator.multiaddrs,
+      httpUrl: coordinator.httpUrl ?? "",
+      dataDir: dir,
+    },
     providers: [],
     accounts: { deployer: key(account(0)), client: key(client), coordinator: key(account(1)), providers: [], dao: [] },
     startedAt: new Date().toISOString(),

@@ -42,7 +42,14 @@ export async function deliveredSegment(
 ): Promise<DeliveredSegment & { bytes: Uint8Array; cid: string }> {
   const domain = eip712Domain(ctx.chainId, ctx.escrow);
   const { firstFrame, frameCount } = segmentFrames(ctx.spec, segment);
-  const assignment = { jobId: ctx.jobId, segment, firstFrame, frameCount, provider: ctx.provider.address as `0x${string}`, deadline: 2_000_000_000 };
+  const assignment = {
+    jobId: ctx.jobId,
+    segment,
+    firstFrame,
+    frameCount,
+    provider: ctx.provider.address as `0x${string}`,
+    deadline: 2_000_000_000,
+  };
   const realCid = (await segmentCid(bytes)).toString();
   const delivery = {
     jobId: ctx.jobId,

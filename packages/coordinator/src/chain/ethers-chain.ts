@@ -1,6 +1,19 @@
 import { Contract, JsonRpcProvider, getAddress, hexlify, type Signer } from "ethers";
 import type { AssignmentFields, PolicySnapshot, SignedDelivery } from "@rendermesh/shared";
-import { connectContracts, eip712Domain, readPolicy, signAllocation, signAssignment, toEscrowJob, toRegistryEntry, verifyDelivery, type Deployment, type EscrowJob, type RegistryEntry, type RendermeshContracts } from "@rendermesh/shared/chain";
+import {
+  connectContracts,
+  eip712Domain,
+  readPolicy,
+  signAllocation,
+  signAssignment,
+  toEscrowJob,
+  toRegistryEntry,
+  verifyDelivery,
+  type Deployment,
+  type EscrowJob,
+  type RegistryEntry,
+  type RendermeshContracts,
+} from "@rendermesh/shared/chain";
 import { ChainError } from "../errors.js";
 import type { ChainCallOptions, ChainView } from "./types.js";
 
@@ -16,7 +29,15 @@ export interface ConnectChainInit {
 const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
 const ERC1271_MAGIC = "0x1626ba7e";
 
-const REGISTRY_EVENTS = ["ProviderRegistered", "ProviderUpdated", "PeerIdChanged", "StakeAdded", "UnstakeRequested", "StakeWithdrawn", "ProviderSlashed"] as const;
+const REGISTRY_EVENTS = [
+  "ProviderRegistered",
+  "ProviderUpdated",
+  "PeerIdChanged",
+  "StakeAdded",
+  "UnstakeRequested",
+  "StakeWithdrawn",
+  "ProviderSlashed",
+] as const;
 
 async function wrap<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
   signal?.throwIfAborted();
@@ -42,7 +63,11 @@ export class EthersChain implements ChainView {
   private readonly hasCode = new Map<string, boolean>();
 
   constructor(init: ConnectChainInit) {
-    this.provider = new JsonRpcProvider(init.rpcUrl, init.deployment.chainId, { staticNetwork: true, polling: true, pollingInterval: init.pollingIntervalMs ?? 1000 });
+    this.provider = new JsonRpcProvider(init.rpcUrl, init.deployment.chainId, {
+      staticNetwork: true,
+      polling: true,
+      pollingInterval: init.pollingIntervalMs ?? 1000,
+    });
     this.signer = init.signer.connect(this.provider);
     this.chainId = init.deployment.chainId;
     this.escrow = getAddress(init.deployment.escrow);
@@ -92,7 +117,10 @@ export class EthersChain implements ChainView {
     const cached = this.openedBlocks.get(id);
     if (cached !== undefined) return cached;
     return wrap(`the JobOpened event of ${jobId}`, options.signal, async () => {
-      const escrow = this.contracts.escrow as unknown as { filters: Record<string, (...a: unknown[]) => unknown>; queryFilter: (f: unknown, from: number) => Promise<Array<{ blockNumber: number }>> };
+      const escrow = this.contracts.escrow as unknown as {
+        filters: Record<string, (...a: unknown[]) => unknown>;
+        queryFilter: (f: unknown, from: number) => Promise<Array<{ blockNumber: number }>>;
+      };
       const logs = await escrow.queryFilter(escrow.filters.JobOpened!(id), this.startBlock);
       const block = logs[0]?.blockNumber;
       if (block !== undefined) this.openedBlocks.set(id, block);
@@ -105,7 +133,9 @@ export class EthersChain implements ChainView {
   }
 
   providerOfPeer(peerIdBytes: Uint8Array, options: ChainCallOptions = {}): Promise<string> {
-    return wrap("a peer's provider", options.signal, async () => String(await this.contracts.registry.providerOfPeer(hexlify(peerIdBytes))).toLowerCase());
+    return wrap("a peer's provider", options.signal, async () =>
+      String(await this.contracts.registry.providerOfPeer(hexlify(peerIdBytes))).toLowerCase(),
+    );
   }
 
   isActive(address: string, options: ChainCallOptions = {}): Promise<boolean> {
@@ -120,7 +150,10 @@ export class EthersChain implements ChainView {
 
   registeredProviders(options: ChainCallOptions = {}): Promise<string[]> {
     return wrap("the registered providers", options.signal, async () => {
-      const registry = this.contracts.registry as unknown as { filters: Record<string, () => unknown>; queryFilter: (f: unknown, from: number) => Promise<Array<{ args: unknown[] }>> };
+      const registry = this.contracts.registry as unknown as {
+        filters: Record<string, () => unknown>;
+        queryFilter: (f: unknown, from: number) => Promise<Array<{ args: unknown[] }>>;
+      };
       const logs = await registry.queryFilter(registry.filters.ProviderRegistered!(), this.startBlock);
       return [...new Set(logs.map((l) => String(l.args[0]).toLowerCase()))];
     });
@@ -130,7 +163,10 @@ export class EthersChain implements ChainView {
     let from: number | undefined;
     let stopped = false;
     let busy = false;
-    const registry = this.contracts.registry as unknown as { filters: Record<string, () => unknown>; queryFilter: (f: unknown, from: number, to: number) => Promise<Array<{ args: unknown[] }>> };
+    const registry = this.contracts.registry as unknown as {
+      filters: Record<string, () => unknown>;
+      queryFilter: (f: unknown, from: number, to: number) => Promise<Array<{ args: unknown[] }>>;
+    };
     const poll = async () => {
       if (busy || stopped) return;
       busy = true;

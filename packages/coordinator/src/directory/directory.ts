@@ -64,7 +64,10 @@ export class ProviderDirectory {
   private readonly bindingTtlMs: number;
   private readonly maxBindings: number;
 
-  constructor(private readonly components: DirectoryComponents, init: DirectoryInit = {}) {
+  constructor(
+    private readonly components: DirectoryComponents,
+    init: DirectoryInit = {},
+  ) {
     this.now = init.now ?? Date.now;
     this.livenessMs = init.livenessMs ?? 15_000;
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000;
@@ -81,12 +84,22 @@ export class ProviderDirectory {
    * Checks an announcement from `peerId` and records the provider as live.
    * Throws RefusalError BAD_SIGNATURE, NOT_REGISTERED or PEER_MISMATCH.
    */
-  async admit(msg: ProviderAnnounce, peerId: string, peerIdBytes: Uint8Array, multiaddrs: string[], options: { signal?: AbortSignal } = {}): Promise<LiveProvider> {
+  async admit(
+    msg: ProviderAnnounce,
+    peerId: string,
+    peerIdBytes: Uint8Array,
+    multiaddrs: string[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<LiveProvider> {
     const now = this.now();
     if (Math.abs(now - msg.timestamp) > this.maxClockSkewMs) {
-      throw new RefusalError("BAD_SIGNATURE", `The announcement's timestamp is ${Math.round((now - msg.timestamp) / 1000)} s off this node's clock.`, {
-        hint: "Sync the provider's clock (NTP).",
-      });
+      throw new RefusalError(
+        "BAD_SIGNATURE",
+        `The announcement's timestamp is ${Math.round((now - msg.timestamp) / 1000)} s off this node's clock.`,
+        {
+          hint: "Sync the provider's clock (NTP).",
+        },
+      );
     }
     let signer: string;
     try {
@@ -109,7 +122,10 @@ export class ProviderDirectory {
       throw new RefusalError("PEER_MISMATCH", `Peer ${peerId} is registered to ${binding.address}, not to ${address}.`);
     }
     if (!binding.active) {
-      throw new RefusalError("NOT_REGISTERED", `Provider ${address} is not active (not registered, or its stake is below the policy minimum).`);
+      throw new RefusalError(
+        "NOT_REGISTERED",
+        `Provider ${address} is not active (not registered, or its stake is below the policy minimum).`,
+      );
     }
 
     const previousPeer = this.live.get(address)?.peerId;

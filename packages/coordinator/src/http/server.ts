@@ -28,14 +28,25 @@ export interface HttpApiComponents {
 const JOB_ID = /^0x[0-9a-fA-F]{64}$/;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Set ? [...(v as Set<unknown>)] : v), 2);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "access-control-allow-origin": "*" });
+  const text = JSON.stringify(
+    body,
+    (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Set ? [...(v as Set<unknown>)] : v),
+    2,
+  );
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "access-control-allow-origin": "*",
+  });
   res.end(text);
 }
 
 /** A request the API refuses: answered with `status` and the message, never logged as an error. */
 class HttpRefusal extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -45,7 +56,8 @@ function intParam(u: URL, name: string, def: number, max: number): number {
   const raw = u.searchParams.get(name);
   if (raw === null) return def;
   const v = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(v) || v > max) throw new HttpRefusal(400, `${name} must be a whole number from 0 to ${max}, got "${raw.slice(0, 40)}".`);
+  if (!Number.isSafeInteger(v) || v > max)
+    throw new HttpRefusal(400, `${name} must be a whole number from 0 to ${max}, got "${raw.slice(0, 40)}".`);
   return v;
 }
 
@@ -53,7 +65,12 @@ function intParam(u: URL, name: string, def: number, max: number): number {
 function onlyParams(u: URL, allowed: readonly string[]): void {
   for (const key of u.searchParams.keys()) {
     if (!allowed.includes(key)) {
-      throw new HttpRefusal(400, allowed.length ? `Unknown parameter "${key.slice(0, 40)}"; this route takes ${allowed.join(", ")}.` : `Unknown parameter "${key.slice(0, 40)}"; this route takes none.`);
+      throw new HttpRefusal(
+        400,
+        allowed.length
+          ? `Unknown parameter "${key.slice(0, 40)}"; this route takes ${allowed.join(", ")}.`
+          : `Unknown parameter "${key.slice(0, 40)}"; this route takes none.`,
+      );
     }
   }
 }
@@ -70,7 +87,10 @@ function exactly(parts: string[], n: number): void {
  * /api/jobs/:id/segments · /api/jobs/:id/events?from= · /api/providers ·
  * /api/policy · /metrics
  */
-export function createHttpApi(c: HttpApiComponents, init: HttpApiInit = {}): { server: Server; listen: (port: number, host: string) => Promise<string>; close: () => Promise<void> } {
+export function createHttpApi(
+  c: HttpApiComponents,
+  init: HttpApiInit = {},
+): { server: Server; listen: (port: number, host: string) => Promise<string>; close: () => Promise<void> } {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");
@@ -103,15 +123,22 @@ export function createHttpApi(c: HttpApiComponents, init: HttpApiInit = {}): { s
         onlyParams(url, []);
         const live = new Map(c.directory.liveProviders().map((p) => [p.address, p]));
         return json(res, 200, {
-          providers: c.store.providers().map((p) => ({ ...p, live: live.has(p.address), speedFps: live.get(p.address)?.speedFps ?? p.speedFps })),
+          providers: c.store
+            .providers()
+            .map((p) => ({ ...p, live: live.has(p.address), speedFps: live.get(p.address)?.speedFps ?? p.speedFps })),
         });
       }
       case "jobs": {
         if (id === undefined) {
           onlyParams(url, ["status", "limit", "offset"]);
           const status = url.searchParams.get("status") as JobStatus | null;
-          if (status && !["running", "complete", "failed"].includes(status)) return json(res, 400, { error: "status must be running, complete or failed." });
-          const jobs = c.store.listJobs({ ...(status ? { status } : {}), limit: intParam(url, "limit", 100, 1000), offset: intParam(url, "offset", 0, 1e9) });
+          if (status && !["running", "complete", "failed"].includes(status))
+            return json(res, 400, { error: "status must be running, complete or failed." });
+          const jobs = c.store.listJobs({
+            ...(status ? { status } : {}),
+            limit: intParam(url, "limit", 100, 1000),
+            offset: intParam(url, "offset", 0, 1e9),
+          });
           return json(res, 200, { jobs: jobs.map((j) => ({ ...j, segmentCounts: c.store.segmentCounts(j.jobId) })) });
         }
         if (!JOB_ID.test(id)) return json(res, 400, { error: "A job id is 0x followed by 64 hex digits." });
@@ -126,7 +153,10 @@ export function createHttpApi(c: HttpApiComponents, init: HttpApiInit = {}): { s
             segments: c.store.segments(id).map((s) => ({ ...s, attempts: attempts.filter((a) => a.segment === s.index) })),
           });
         }
-        if (sub === "events") return json(res, 200, { events: c.store.events(id, intParam(url, "from", 0, Number.MAX_SAFE_INTEGER), intParam(url, "limit", 1000, 10_000)) });
+        if (sub === "events")
+          return json(res, 200, {
+            events: c.store.events(id, intParam(url, "from", 0, Number.MAX_SAFE_INTEGER), intParam(url, "limit", 1000, 10_000)),
+          });
         return json(res, 404, { error: "Not found." });
       }
       default:

@@ -1,4 +1,13 @@
-import { askFits, evaluateSpec, scalePrice, specHash, type Logger, type PolicySnapshot, type ReferenceWork, type SubmitJob } from "@rendermesh/shared";
+import {
+  askFits,
+  evaluateSpec,
+  scalePrice,
+  specHash,
+  type Logger,
+  type PolicySnapshot,
+  type ReferenceWork,
+  type SubmitJob,
+} from "@rendermesh/shared";
 import { JobStatus } from "@rendermesh/shared/chain";
 import type { ChainView } from "../chain/types.js";
 import type { ProviderDirectory } from "../directory/index.js";
@@ -43,7 +52,10 @@ export class JobIntake {
   private readonly now: () => number;
   private readonly policyAt = new Map<number, PolicySnapshot>();
 
-  constructor(private readonly components: IntakeComponents, init: IntakeInit = {}) {
+  constructor(
+    private readonly components: IntakeComponents,
+    init: IntakeInit = {},
+  ) {
     this.reference = init.reference ?? { width: 256, height: 256, fps: 24 };
     this.now = init.now ?? Date.now;
     this.init = {
@@ -66,7 +78,10 @@ export class JobIntake {
     const { store, chain, directory, log } = this.components;
     const jobId = msg.jobId.toLowerCase();
     if (msg.chainId !== chain.chainId || msg.escrow.toLowerCase() !== chain.escrow.toLowerCase()) {
-      throw new RefusalError("WRONG_CHAIN", `This coordinator serves chain ${chain.chainId}, escrow ${chain.escrow}; the job names chain ${msg.chainId}, escrow ${msg.escrow}.`);
+      throw new RefusalError(
+        "WRONG_CHAIN",
+        `This coordinator serves chain ${chain.chainId}, escrow ${chain.escrow}; the job names chain ${msg.chainId}, escrow ${msg.escrow}.`,
+      );
     }
     const hash = specHash(msg.spec).toLowerCase();
     const known = store.getJob(jobId);
@@ -82,24 +97,35 @@ export class JobIntake {
     }
     const counts = store.countJobs();
     if (counts.running >= this.init.maxRunningJobs) {
-      throw new RefusalError("BUSY", `This coordinator is running ${counts.running} jobs, its maximum.`, { retryAfterMs: this.init.busyRetryMs });
+      throw new RefusalError("BUSY", `This coordinator is running ${counts.running} jobs, its maximum.`, {
+        retryAfterMs: this.init.busyRetryMs,
+      });
     }
 
     const onChain = await chain.getJob(jobId, options);
     if (onChain.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${jobId} does not exist on escrow ${chain.escrow}.`);
-    if (onChain.status !== JobStatus.Open) throw new RefusalError("JOB_NOT_OPEN", `Job ${jobId} is ${onChain.status === JobStatus.Settled ? "settled" : "refunded"}.`);
+    if (onChain.status !== JobStatus.Open)
+      throw new RefusalError("JOB_NOT_OPEN", `Job ${jobId} is ${onChain.status === JobStatus.Settled ? "settled" : "refunded"}.`);
     if (onChain.coordinator.toLowerCase() !== chain.coordinator.toLowerCase()) {
-      throw new RefusalError("WRONG_COORDINATOR", `Job ${jobId} names coordinator ${onChain.coordinator}; this one is ${chain.coordinator}.`);
+      throw new RefusalError(
+        "WRONG_COORDINATOR",
+        `Job ${jobId} names coordinator ${onChain.coordinator}; this one is ${chain.coordinator}.`,
+      );
     }
     if (onChain.specHash.toLowerCase() !== hash) {
       throw new RefusalError("SPEC_HASH_MISMATCH", `The spec hashes to ${hash}; the escrow holds ${onChain.specHash}.`);
     }
     if (onChain.seconds !== msg.spec.seconds) {
-      throw new RefusalError("SPEC_HASH_MISMATCH", `The escrow's job is ${onChain.seconds} seconds long; the spec says ${msg.spec.seconds}.`);
+      throw new RefusalError(
+        "SPEC_HASH_MISMATCH",
+        `The escrow's job is ${onChain.seconds} seconds long; the spec says ${msg.spec.seconds}.`,
+      );
     }
     await requireJobClient(chain, { jobId, client: onChain.client }, clientPeer, msg.auth, "submission", options);
     if (store.runningJobsOfClient(onChain.client) >= this.init.maxPendingJobsPerClient) {
-      throw new RefusalError("BUSY", `Client ${onChain.client} already has ${this.init.maxPendingJobsPerClient} jobs running here.`, { retryAfterMs: this.init.busyRetryMs });
+      throw new RefusalError("BUSY", `Client ${onChain.client} already has ${this.init.maxPendingJobsPerClient} jobs running here.`, {
+        retryAfterMs: this.init.busyRetryMs,
+      });
     }
     const deposit = onChain.pricePerSecond * BigInt(onChain.seconds);
     if (onChain.pricePerSecond === 0n || onChain.paidSeconds > 0 || onChain.reservedSeconds > 0) {
@@ -108,14 +134,20 @@ export class JobIntake {
     const held = await chain.escrowBalance(options);
     if (held < deposit) throw new RefusalError("NOT_FUNDED", `The escrow holds ${held} tokens, less than the job's deposit of ${deposit}.`);
     if (onChain.coordinatorFeeBps < this.init.minFeeBps) {
-      throw new RefusalError("PRICE_TOO_LOW", `The job pays this coordinator ${onChain.coordinatorFeeBps} bps; it works for at least ${this.init.minFeeBps} bps.`);
+      throw new RefusalError(
+        "PRICE_TOO_LOW",
+        `The job pays this coordinator ${onChain.coordinatorFeeBps} bps; it works for at least ${this.init.minFeeBps} bps.`,
+      );
     }
 
     // The policy as of the block the job was opened in.
     const block = await chain.jobOpenedBlock(jobId, options);
     const policy = await this.policy(block, options);
     if (policy.version !== onChain.policyVersion) {
-      throw new RefusalError("POLICY_VERSION_MISMATCH", `The job was opened under policy version ${onChain.policyVersion}, but version ${policy.version} was in force at its block.`);
+      throw new RefusalError(
+        "POLICY_VERSION_MISMATCH",
+        `The job was opened under policy version ${onChain.policyVersion}, but version ${policy.version} was in force at its block.`,
+      );
     }
     const violations = evaluateSpec(msg.spec, policy);
     if (violations.length > 0) {
@@ -126,11 +158,15 @@ export class JobIntake {
     // Someone must be able to render it, at this price, in time.
     const model = msg.spec.model.toLowerCase();
     const serving = directory.liveProviders().filter((p) => p.models.has(model));
-    if (serving.length === 0) throw new RefusalError("NO_PROVIDERS", `No live provider serves model ${model} right now.`, { retryAfterMs: 10_000 });
+    if (serving.length === 0)
+      throw new RefusalError("NO_PROVIDERS", `No live provider serves model ${model} right now.`, { retryAfterMs: 10_000 });
     const fitting = serving.filter((p) => askFits(p.ask, onChain.pricePerSecond, msg.spec, this.reference));
     if (fitting.length === 0) {
       const cheapest = serving.map((p) => scalePrice(p.ask, msg.spec, this.reference)).reduce((a, b) => (a < b ? a : b));
-      throw new RefusalError("PRICE_TOO_LOW", `The job pays ${onChain.pricePerSecond} per second; the cheapest live provider asks ${cheapest} for this size and fps.`);
+      throw new RefusalError(
+        "PRICE_TOO_LOW",
+        `The job pays ${onChain.pricePerSecond} per second; the cheapest live provider asks ${cheapest} for this size and fps.`,
+      );
     }
     const eta = estimateSeconds(msg.spec.seconds, segmentWork(msg.spec, this.reference), fitting);
     // The deadline is in chain time; on a busy dev chain that runs ahead of the wall clock.
@@ -138,7 +174,10 @@ export class JobIntake {
     const nowS = Math.max(wallS, (await this.components.chain.chainTime?.().catch(() => wallS)) ?? wallS);
     const needed = Math.ceil(eta * this.init.deadlineFactor + this.init.deadlineMarginSeconds);
     if (onChain.deadline - nowS < needed) {
-      throw new RefusalError("DEADLINE_TOO_SOON", `The job's deadline is ${onChain.deadline - nowS} s away; rendering it needs about ${needed} s.`);
+      throw new RefusalError(
+        "DEADLINE_TOO_SOON",
+        `The job's deadline is ${onChain.deadline - nowS} s away; rendering it needs about ${needed} s.`,
+      );
     }
 
     const job = store.insertJob({

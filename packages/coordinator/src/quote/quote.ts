@@ -25,11 +25,16 @@ export function checkQuotePolicy(spec: QuoteRequest["spec"], policy: PolicySnaps
   if (!policy.allowedModels.has(spec.model.toLowerCase())) {
     throw new RefusalError("POLICY_MODEL_NOT_ALLOWED", `Model ${spec.model} is not on the policy's allowed list.`);
   }
-  if (spec.seconds > policy.maxSeconds) throw new RefusalError("POLICY_LIMIT", `${spec.seconds} seconds is more than the policy's maximum of ${policy.maxSeconds}.`);
+  if (spec.seconds > policy.maxSeconds)
+    throw new RefusalError("POLICY_LIMIT", `${spec.seconds} seconds is more than the policy's maximum of ${policy.maxSeconds}.`);
   if (spec.width > policy.maxWidth || spec.height > policy.maxHeight) {
-    throw new RefusalError("POLICY_LIMIT", `Frame size ${spec.width}x${spec.height} is larger than the policy's maximum of ${policy.maxWidth}x${policy.maxHeight}.`);
+    throw new RefusalError(
+      "POLICY_LIMIT",
+      `Frame size ${spec.width}x${spec.height} is larger than the policy's maximum of ${policy.maxWidth}x${policy.maxHeight}.`,
+    );
   }
-  if (spec.fps > policy.maxFps) throw new RefusalError("POLICY_LIMIT", `${spec.fps} fps is more than the policy's maximum of ${policy.maxFps}.`);
+  if (spec.fps > policy.maxFps)
+    throw new RefusalError("POLICY_LIMIT", `${spec.fps} fps is more than the policy's maximum of ${policy.maxFps}.`);
 }
 
 /** A price grossed up so that, after the coordinator and treasury fees, a provider still earns `price`. */
@@ -46,7 +51,8 @@ export function grossUp(price: bigint, feeBps: number): bigint {
 export function computeQuote(spec: QuoteRequest["spec"], ctx: QuoteContext): Quote {
   checkQuotePolicy(spec, ctx.policy);
   const serving = ctx.providers.filter((p) => p.models.has(spec.model.toLowerCase()));
-  if (serving.length === 0) throw new RefusalError("NO_PROVIDERS", `No live provider serves model ${spec.model} right now.`, { retryAfterMs: 10_000 });
+  if (serving.length === 0)
+    throw new RefusalError("NO_PROVIDERS", `No live provider serves model ${spec.model} right now.`, { retryAfterMs: 10_000 });
   const work = segmentWork(spec, ctx.reference);
   const priced = serving
     .map((p) => ({ p, price: scalePrice(p.ask, spec, ctx.reference), throughput: p.capacity * p.speedFps * Math.max(0.05, p.reliability) }))

@@ -6,7 +6,10 @@
 export class IndexHeap {
   private readonly ids: Int32Array;
   private size = 0;
-  constructor(capacity: number, private readonly keys: Float64Array) {
+  constructor(
+    capacity: number,
+    private readonly keys: Float64Array,
+  ) {
     this.ids = new Int32Array(Math.max(1, capacity));
   }
 

@@ -166,7 +166,12 @@ export function schedule(jobs: readonly SchedulerJob[], providers: readonly Sche
  * with a free slot, not among `exclude`, and the one that would finish it
  * first; undefined when none fits.
  */
-export function pickProvider(job: SchedulerJob, providers: readonly SchedulerProvider[], options: SchedulerOptions, exclude: ReadonlySet<string>): SchedulerProvider | undefined {
+export function pickProvider(
+  job: SchedulerJob,
+  providers: readonly SchedulerProvider[],
+  options: SchedulerOptions,
+  exclude: ReadonlySet<string>,
+): SchedulerProvider | undefined {
   let best: SchedulerProvider | undefined;
   let bestKey = Infinity;
   for (const p of providers) {
@@ -185,7 +190,11 @@ export function pickProvider(job: SchedulerJob, providers: readonly SchedulerPro
  * frames on the given providers at full use: total work over total
  * throughput, but never less than one segment on the fastest provider.
  */
-export function estimateSeconds(segments: number, segmentWorkFrames: number, providers: readonly Pick<SchedulerProvider, "capacity" | "speedFps" | "reliability">[]): number {
+export function estimateSeconds(
+  segments: number,
+  segmentWorkFrames: number,
+  providers: readonly Pick<SchedulerProvider, "capacity" | "speedFps" | "reliability">[],
+): number {
   if (providers.length === 0 || segments === 0) return providers.length === 0 ? Infinity : 0;
   let throughput = 0;
   let fastest = 0;

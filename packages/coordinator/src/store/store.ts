@@ -227,7 +227,9 @@ export class CoordinatorStore {
   listJobs(opts: { status?: JobStatus; limit?: number; offset?: number } = {}): JobRow[] {
     const limit = Math.min(opts.limit ?? 100, 1000);
     const rows = opts.status
-      ? this.db.prepare("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?").all(opts.status, limit, opts.offset ?? 0)
+      ? this.db
+          .prepare("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?")
+          .all(opts.status, limit, opts.offset ?? 0)
       : this.db.prepare("SELECT * FROM jobs ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?").all(limit, opts.offset ?? 0);
     return (rows as Row[]).map(toJob);
   }
@@ -261,20 +263,27 @@ export class CoordinatorStore {
 
   segmentCounts(jobId: string): Record<SegmentStatus, number> {
     const out: Record<SegmentStatus, number> = { pending: 0, active: 0, delivered: 0, verified: 0, failed: 0 };
-    for (const r of this.db.prepare("SELECT status, COUNT(*) AS n FROM segments WHERE job_id = ? GROUP BY status").all(jobId.toLowerCase()) as Row[]) {
+    for (const r of this.db
+      .prepare("SELECT status, COUNT(*) AS n FROM segments WHERE job_id = ? GROUP BY status")
+      .all(jobId.toLowerCase()) as Row[]) {
       out[str(r.status) as SegmentStatus] = num(r.n);
     }
     return out;
   }
 
   pendingSegments(jobId: string, limit = 1_000_000): number[] {
-    return (this.db.prepare("SELECT idx FROM segments WHERE job_id = ? AND status = 'pending' ORDER BY idx LIMIT ?").all(jobId.toLowerCase(), limit) as Row[]).map((r) => num(r.idx));
+    return (
+      this.db
+        .prepare("SELECT idx FROM segments WHERE job_id = ? AND status = 'pending' ORDER BY idx LIMIT ?")
+        .all(jobId.toLowerCase(), limit) as Row[]
+    ).map((r) => num(r.idx));
   }
 
   attempts(jobId: string, segment?: number): AttemptRow[] {
-    const rows = segment === undefined
-      ? this.db.prepare("SELECT * FROM attempts WHERE job_id = ? ORDER BY id").all(jobId.toLowerCase())
-      : this.stmts.attemptsOfSegment.all(jobId.toLowerCase(), segment);
+    const rows =
+      segment === undefined
+        ? this.db.prepare("SELECT * FROM attempts WHERE job_id = ? ORDER BY id").all(jobId.toLowerCase())
+        : this.stmts.attemptsOfSegment.all(jobId.toLowerCase(), segment);
     return (rows as Row[]).map(toAttempt);
   }
 
@@ -291,7 +300,11 @@ export class CoordinatorStore {
   /** Deliveries in front of a client, waiting for its verdict, across running jobs. */
   shownAttempts(): AttemptRow[] {
     return (
-      this.db.prepare("SELECT a.* FROM attempts a JOIN jobs j ON j.job_id = a.job_id WHERE a.status = 'shown' AND j.status = 'running' ORDER BY a.id").all() as Row[]
+      this.db
+        .prepare(
+          "SELECT a.* FROM attempts a JOIN jobs j ON j.job_id = a.job_id WHERE a.status = 'shown' AND j.status = 'running' ORDER BY a.id",
+        )
+        .all() as Row[]
     ).map(toAttempt);
   }
 
@@ -329,9 +342,24 @@ export class CoordinatorStore {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
         )
         .run(
-          jobId, job.chainId, job.escrow.toLowerCase(), job.client.toLowerCase(), job.clientPeer, canonicalSpec(job.spec), job.specHash.toLowerCase(),
-          job.spec.model.toLowerCase(), job.spec.seconds, job.spec.fps, job.spec.width, job.spec.height,
-          job.pricePerSecond.toString(), job.deadline, job.policyVersion.toString(), job.openedBlock, now, now,
+          jobId,
+          job.chainId,
+          job.escrow.toLowerCase(),
+          job.client.toLowerCase(),
+          job.clientPeer,
+          canonicalSpec(job.spec),
+          job.specHash.toLowerCase(),
+          job.spec.model.toLowerCase(),
+          job.spec.seconds,
+          job.spec.fps,
+          job.spec.width,
+          job.spec.height,
+          job.pricePerSecond.toString(),
+          job.deadline,
+          job.policyVersion.toString(),
+          job.openedBlock,
+          now,
+          now,
         );
       const ins = this.db.prepare("INSERT INTO segments (job_id, idx, status) VALUES (?, ?, 'pending')");
       for (let i = 0; i < job.spec.seconds; i++) ins.run(jobId, i);
@@ -352,11 +380,17 @@ export class CoordinatorStore {
       const job = this.requireRunning(jobId);
       const seg = this.segment(jobId, a.segment);
       if (!seg) throw new InvalidTransitionError(`Job ${jobId} has no segment ${a.segment}.`);
-      if (seg.tries >= this.maxTries) throw new InvalidTransitionError(`Segment ${a.segment} of ${jobId} has used all ${this.maxTries} tries.`);
+      if (seg.tries >= this.maxTries)
+        throw new InvalidTransitionError(`Segment ${a.segment} of ${jobId} has used all ${this.maxTries} tries.`);
       if (a.speculative ? seg.status !== "active" : seg.status !== "pending") {
-        throw new InvalidTransitionError(`Segment ${a.segment} of ${jobId} is ${seg.status}; cannot start a${a.speculative ? " speculative" : "n"} attempt.`);
+        throw new InvalidTransitionError(
+          `Segment ${a.segment} of ${jobId} is ${seg.status}; cannot start a${a.speculative ? " speculative" : "n"} attempt.`,
+        );
       }
-      const busy = this.stmts.attemptsOfSegment.all(jobId, a.segment).map((r) => toAttempt(r as Row)).some((x) => x.status === "active" && x.provider === a.provider.toLowerCase());
+      const busy = this.stmts.attemptsOfSegment
+        .all(jobId, a.segment)
+        .map((r) => toAttempt(r as Row))
+        .some((x) => x.status === "active" && x.provider === a.provider.toLowerCase());
       if (busy) throw new InvalidTransitionError(`Provider ${a.provider} is already rendering segment ${a.segment} of ${jobId}.`);
       const attemptNo = seg.tries + 1;
       const now = this.now();
@@ -365,7 +399,18 @@ export class CoordinatorStore {
           `INSERT INTO attempts (job_id, idx, try, provider, peer_id, speculative, status, assignment, deadline_ms, expected_ms, started_at)
            VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id`,
         )
-        .get(jobId, a.segment, attemptNo, a.provider.toLowerCase(), a.peerId, a.speculative ? 1 : 0, JSON.stringify(a.assignment), a.deadlineMs, a.expectedMs, now) as Row;
+        .get(
+          jobId,
+          a.segment,
+          attemptNo,
+          a.provider.toLowerCase(),
+          a.peerId,
+          a.speculative ? 1 : 0,
+          JSON.stringify(a.assignment),
+          a.deadlineMs,
+          a.expectedMs,
+          now,
+        ) as Row;
       this.db.prepare("UPDATE segments SET tries = tries + 1, status = 'active' WHERE job_id = ? AND idx = ?").run(jobId, a.segment);
       this.appendEvent(job.jobId, {
         type: "segment-assigned",
@@ -402,7 +447,9 @@ export class CoordinatorStore {
       if (!a || a.status !== "active") return "ignored";
       const job = this.getJob(a.jobId)!;
       const seg = this.segment(a.jobId, a.segment)!;
-      this.db.prepare("UPDATE attempts SET delivery = ?, multiaddrs = ?, frames_done = ? WHERE id = ?").run(JSON.stringify(delivery), JSON.stringify(multiaddrs), delivery.delivery.frameCount, attemptId);
+      this.db
+        .prepare("UPDATE attempts SET delivery = ?, multiaddrs = ?, frames_done = ? WHERE id = ?")
+        .run(JSON.stringify(delivery), JSON.stringify(multiaddrs), delivery.delivery.frameCount, attemptId);
       if (job.status !== "running" || seg.status === "verified" || seg.status === "failed") {
         this.setAttemptStatus(attemptId, "superseded");
         return "superseded";
@@ -440,7 +487,9 @@ export class CoordinatorStore {
       const now = this.now();
       if (v.ok) {
         this.setAttemptStatus(shown.id, "verified");
-        this.db.prepare("UPDATE segments SET status = 'verified', verified_attempt = ? WHERE job_id = ? AND idx = ?").run(shown.id, jobId, v.segment);
+        this.db
+          .prepare("UPDATE segments SET status = 'verified', verified_attempt = ? WHERE job_id = ? AND idx = ?")
+          .run(shown.id, jobId, v.segment);
         const cancelled: number[] = [];
         for (const other of attempts) {
           if (other.id !== shown.id && (other.status === "active" || other.status === "held")) {
@@ -459,10 +508,18 @@ export class CoordinatorStore {
         }
         return { outcome: "verified", cancelled, jobEnded };
       }
-      this.db.prepare("UPDATE attempts SET fail_code = 'SEGMENT_FAILED', fail_message = ? WHERE id = ?").run(v.message ?? "rejected by the client", shown.id);
+      this.db
+        .prepare("UPDATE attempts SET fail_code = 'SEGMENT_FAILED', fail_message = ? WHERE id = ?")
+        .run(v.message ?? "rejected by the client", shown.id);
       this.setAttemptStatus(shown.id, "rejected");
       this.bumpProvider(shown.provider, false, now);
-      const effects = this.afterAttemptEnded(jobId, v.segment, shown, "SEGMENT_FAILED", `The client rejected the delivery${v.message ? `: ${v.message}` : "."}`);
+      const effects = this.afterAttemptEnded(
+        jobId,
+        v.segment,
+        shown,
+        "SEGMENT_FAILED",
+        `The client rejected the delivery${v.message ? `: ${v.message}` : "."}`,
+      );
       return { outcome: "rejected", ...effects };
     });
   }
@@ -494,7 +551,9 @@ export class CoordinatorStore {
       const id = jobId.toLowerCase();
       const job = this.getJob(id);
       if (!job || job.status !== "running") return { cancelled: [], jobEnded: false };
-      this.db.prepare("UPDATE jobs SET status = 'failed', fail_code = ?, fail_message = ?, updated_at = ? WHERE job_id = ?").run(code, message.slice(0, 2000), this.now(), id);
+      this.db
+        .prepare("UPDATE jobs SET status = 'failed', fail_code = ?, fail_message = ?, updated_at = ? WHERE job_id = ?")
+        .run(code, message.slice(0, 2000), this.now(), id);
       this.db.prepare("UPDATE segments SET status = 'failed' WHERE job_id = ? AND status IN ('pending','active','delivered')").run(id);
       const cancelled = this.cancelJobAttempts(id);
       this.appendEvent(id, { type: "job-failed", code, message: message.slice(0, 2000) });
@@ -513,7 +572,18 @@ export class CoordinatorStore {
            capacity = excluded.capacity, benchmark_fps = excluded.benchmark_fps, device = excluded.device,
            agent = excluded.agent, multiaddrs = excluded.multiaddrs, last_seen = excluded.last_seen`,
       )
-      .run(p.address.toLowerCase(), p.peerId, p.ask.toString(), JSON.stringify(p.models), p.capacity, p.benchmarkFps, p.device, p.agent, JSON.stringify(p.multiaddrs), p.lastSeen);
+      .run(
+        p.address.toLowerCase(),
+        p.peerId,
+        p.ask.toString(),
+        JSON.stringify(p.models),
+        p.capacity,
+        p.benchmarkFps,
+        p.device,
+        p.agent,
+        JSON.stringify(p.multiaddrs),
+        p.lastSeen,
+      );
     return this.provider(p.address)!;
   }
 
@@ -529,7 +599,9 @@ export class CoordinatorStore {
   /** Folds one measured render speed (reference frames/s per slot) into the provider's EWMA. */
   recordSpeed(address: string, fps: number, alpha = 0.3): void {
     if (!(fps > 0) || !Number.isFinite(fps)) return;
-    this.db.prepare("UPDATE providers SET speed_fps = CASE WHEN speed_fps IS NULL THEN ? ELSE speed_fps * (1 - ?) + ? * ? END WHERE address = ?").run(fps, alpha, alpha, fps, address.toLowerCase());
+    this.db
+      .prepare("UPDATE providers SET speed_fps = CASE WHEN speed_fps IS NULL THEN ? ELSE speed_fps * (1 - ?) + ? * ? END WHERE address = ?")
+      .run(fps, alpha, alpha, fps, address.toLowerCase());
   }
 
   // ---- internals --------------------------------------------------------------
@@ -548,7 +620,9 @@ export class CoordinatorStore {
   private bumpProvider(address: string, ok: boolean, _now: number): void {
     const alpha = 0.2;
     this.db
-      .prepare(`UPDATE providers SET reliability = reliability * (1 - ?) + ? * ?, ${ok ? "completed = completed + 1" : "failed = failed + 1"} WHERE address = ?`)
+      .prepare(
+        `UPDATE providers SET reliability = reliability * (1 - ?) + ? * ?, ${ok ? "completed = completed + 1" : "failed = failed + 1"} WHERE address = ?`,
+      )
       .run(alpha, alpha, ok ? 1 : 0, address.toLowerCase());
   }
 
@@ -581,7 +655,14 @@ export class CoordinatorStore {
     const held = attempts.find((a) => a.status === "held");
     const active = attempts.some((a) => a.status === "active");
     const willRetry = Boolean(shown || held || active || seg.tries < this.maxTries);
-    this.appendEvent(jobId, { type: "segment-failed", segment, provider: ended.provider, code, message: message.slice(0, 2000), willRetry });
+    this.appendEvent(jobId, {
+      type: "segment-failed",
+      segment,
+      provider: ended.provider,
+      code,
+      message: message.slice(0, 2000),
+      willRetry,
+    });
     if (shown) return { cancelled: [], jobEnded: false };
     if (held) {
       this.show(held.id);
@@ -616,4 +697,3 @@ export class CoordinatorStore {
     return event;
   }
 }
-

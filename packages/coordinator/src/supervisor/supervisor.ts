@@ -1,4 +1,14 @@
-import { REASON_CODES, segmentFrames, type AssignmentFields, type Logger, type ReasonCode, type ReferenceWork, type RenderDelivered, type RenderRequest, type SignedAssignment } from "@rendermesh/shared";
+import {
+  REASON_CODES,
+  segmentFrames,
+  type AssignmentFields,
+  type Logger,
+  type ReasonCode,
+  type ReferenceWork,
+  type RenderDelivered,
+  type RenderRequest,
+  type SignedAssignment,
+} from "@rendermesh/shared";
 import type { ChainView } from "../chain/types.js";
 import type { LiveProvider, ProviderDirectory } from "../directory/index.js";
 import { InvalidTransitionError, RefusalError, RenderError } from "../errors.js";
@@ -100,7 +110,10 @@ export class Supervisor {
   private startedAt = 0;
   private stopped = true;
 
-  constructor(private readonly components: SupervisorComponents, init: SupervisorInit = {}) {
+  constructor(
+    private readonly components: SupervisorComponents,
+    init: SupervisorInit = {},
+  ) {
     this.reference = init.reference ?? { width: 256, height: 256, fps: 24 };
     this.now = init.now ?? Date.now;
     this.opts = {
@@ -202,7 +215,17 @@ export class Supervisor {
     for (const job of store.runningJobs()) {
       if (job.deadline * 1000 > now) continue;
       const counts = store.segmentCounts(job.jobId);
-      log.error({ jobId: job.jobId, verified: counts.verified, segments: job.segments, waiting: counts.delivered, active: counts.active, pending: counts.pending }, "job failed: its escrow deadline passed before every segment was verified");
+      log.error(
+        {
+          jobId: job.jobId,
+          verified: counts.verified,
+          segments: job.segments,
+          waiting: counts.delivered,
+          active: counts.active,
+          pending: counts.pending,
+        },
+        "job failed: its escrow deadline passed before every segment was verified",
+      );
       this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."));
     }
     this.askAgain(now);
@@ -244,7 +267,10 @@ export class Supervisor {
       }
       if (now - since < this.opts.verdictWaitMs) continue;
       this.askedAt.set(a.id, now);
-      log.warn({ jobId: a.jobId, segment: a.segment, provider: a.provider, waitedMs: now - since }, "segment waits for the client's verdict past its bound; announcing it again");
+      log.warn(
+        { jobId: a.jobId, segment: a.segment, provider: a.provider, waitedMs: now - since },
+        "segment waits for the client's verdict past its bound; announcing it again",
+      );
       store.reannounce(a.id);
     }
   }
@@ -252,16 +278,19 @@ export class Supervisor {
   private schedulerProviders(): SchedulerProvider[] {
     const active = this.activeCount();
     const now = this.now();
-    return this.components.directory.liveProviders().filter((p) => (this.busyUntil.get(p.address) ?? 0) <= now).map((p) => ({
-      key: p.address,
-      models: p.models,
-      ask: p.ask,
-      capacity: p.capacity,
-      window: p.capacity + this.opts.pipelineDepth,
-      inFlight: (active.get(p.address) ?? 0) + (this.inFlight.get(p.address) ?? 0),
-      speedFps: p.speedFps,
-      reliability: p.reliability,
-    }));
+    return this.components.directory
+      .liveProviders()
+      .filter((p) => (this.busyUntil.get(p.address) ?? 0) <= now)
+      .map((p) => ({
+        key: p.address,
+        models: p.models,
+        ask: p.ask,
+        capacity: p.capacity,
+        window: p.capacity + this.opts.pipelineDepth,
+        inFlight: (active.get(p.address) ?? 0) + (this.inFlight.get(p.address) ?? 0),
+        speedFps: p.speedFps,
+        reliability: p.reliability,
+      }));
   }
 
   private schedulerJob(job: JobRow, pending: number[]): SchedulerJob {
@@ -358,7 +387,12 @@ export class Supervisor {
     let mine = this.allocated.get(key);
     if (!mine) {
       const { store } = this.components;
-      mine = new Set(store.attempts(jobId).filter((a) => a.provider.toLowerCase() === provider.toLowerCase()).map((a) => a.segment));
+      mine = new Set(
+        store
+          .attempts(jobId)
+          .filter((a) => a.provider.toLowerCase() === provider.toLowerCase())
+          .map((a) => a.segment),
+      );
       this.allocated.set(key, mine);
     }
     mine.add(segment);
@@ -366,7 +400,14 @@ export class Supervisor {
   }
 
   /** Signs, records and launches one attempt. */
-  private async start1(job: JobRow, segment: number, address: string, expectedMs: number, speculative: boolean, queued: number): Promise<boolean> {
+  private async start1(
+    job: JobRow,
+    segment: number,
+    address: string,
+    expectedMs: number,
+    speculative: boolean,
+    queued: number,
+  ): Promise<boolean> {
     const { store, chain, log, directory } = this.components;
     const provider = directory.get(address);
     if (!provider) return false;
@@ -402,7 +443,16 @@ export class Supervisor {
     if (this.stopped) return false;
     let attempt: AttemptRow;
     try {
-      attempt = store.assign({ jobId: job.jobId, segment, provider: provider.address, peerId: provider.peerId, speculative, assignment: signed, deadlineMs, expectedMs });
+      attempt = store.assign({
+        jobId: job.jobId,
+        segment,
+        provider: provider.address,
+        peerId: provider.peerId,
+        speculative,
+        assignment: signed,
+        deadlineMs,
+        expectedMs,
+      });
     } catch (err) {
       if (err instanceof InvalidTransitionError) return false; // the job or segment moved on meanwhile
       throw err;
@@ -479,7 +529,10 @@ export class Supervisor {
     const a = attempt.assignment.assignment;
     const d = delivered.delivery;
     if (d.jobId.toLowerCase() !== a.jobId.toLowerCase() || d.segment !== a.segment || d.frameCount !== a.frameCount) {
-      throw new RenderError("BAD_SIGNATURE", `The receipt is for job ${d.jobId} segment ${d.segment} (${d.frameCount} frames), not the assignment's.`);
+      throw new RenderError(
+        "BAD_SIGNATURE",
+        `The receipt is for job ${d.jobId} segment ${d.segment} (${d.frameCount} frames), not the assignment's.`,
+      );
     }
     let signer: string;
     try {
@@ -488,7 +541,10 @@ export class Supervisor {
       throw new RenderError("BAD_SIGNATURE", "The delivery receipt's signature cannot be recovered.", { cause });
     }
     if (signer !== attempt.provider.toLowerCase()) {
-      throw new RenderError("BAD_SIGNATURE", `The delivery receipt is signed by ${signer}, not by the assigned provider ${attempt.provider}.`);
+      throw new RenderError(
+        "BAD_SIGNATURE",
+        `The delivery receipt is signed by ${signer}, not by the assigned provider ${attempt.provider}.`,
+      );
     }
   }
 
@@ -528,6 +584,7 @@ function failureCode(err: unknown, signal: AbortSignal): ReasonCode {
   const name = (err as { name?: unknown } | null)?.name;
   if (name === "TimeoutError") return "TIMEOUT";
   if (name === "InvalidMessageError" || name === "MessageTooLargeError") return "BAD_MESSAGE";
-  if (name === "RemoteError" && typeof code === "string") return (REASON_CODES as readonly string[]).includes(code) ? (code as ReasonCode) : "INTERNAL";
+  if (name === "RemoteError" && typeof code === "string")
+    return (REASON_CODES as readonly string[]).includes(code) ? (code as ReasonCode) : "INTERNAL";
   return "TIMEOUT";
 }

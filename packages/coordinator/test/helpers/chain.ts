@@ -76,7 +76,14 @@ export async function registerProvider(chain: TestChain, wallet: Wallet, peerId:
 }
 
 /** Opens a job on the escrow as `client`; returns its id. */
-export async function openJob(chain: TestChain, client: Wallet, spec: JobSpec, coordinator: string, pricePerSecond: bigint, opts: { deadlineSeconds?: number; specHashOverride?: string } = {}): Promise<string> {
+export async function openJob(
+  chain: TestChain,
+  client: Wallet,
+  spec: JobSpec,
+  coordinator: string,
+  pricePerSecond: bigint,
+  opts: { deadlineSeconds?: number; specHashOverride?: string } = {},
+): Promise<string> {
   const signer = new NonceManager(client.connect(chain.provider));
   const c = connectContracts(signer, chain.deployment);
   const deposit = pricePerSecond * BigInt(spec.seconds);

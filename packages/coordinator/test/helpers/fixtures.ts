@@ -33,12 +33,28 @@ export function newJob(over: Partial<NewJob> = {}): NewJob {
 }
 
 export function assignment(jobId: string, segment: number, provider: string): SignedAssignment {
-  return { assignment: { jobId: jobId as `0x${string}`, segment, firstFrame: segment * 4, frameCount: 4, provider: provider as `0x${string}`, deadline: 2_000_000_000 }, signature: SIG };
+  return {
+    assignment: {
+      jobId: jobId as `0x${string}`,
+      segment,
+      firstFrame: segment * 4,
+      frameCount: 4,
+      provider: provider as `0x${string}`,
+      deadline: 2_000_000_000,
+    },
+    signature: SIG,
+  };
 }
 
 export function delivery(jobId: string, segment: number, cidSuffix = "a"): SignedDelivery {
   return {
-    delivery: { jobId: jobId as `0x${string}`, segment, cid: `bafkreigh2akiscaildc${cidSuffix.repeat(20)}`, sha256: `0x${"5a".repeat(32)}` as `0x${string}`, frameCount: 4 },
+    delivery: {
+      jobId: jobId as `0x${string}`,
+      segment,
+      cid: `bafkreigh2akiscaildc${cidSuffix.repeat(20)}`,
+      sha256: `0x${"5a".repeat(32)}` as `0x${string}`,
+      frameCount: 4,
+    },
     signature: SIG,
   };
 }
@@ -51,9 +67,27 @@ export function openStore(init: StoreInit = {}): { store: CoordinatorStore; path
   const t = tempDir();
   const path = join(t.dir, "coordinator.db");
   const store = CoordinatorStore.open(path, init);
-  return { store, path, cleanup: () => { store.close(); t.cleanup(); } };
+  return {
+    store,
+    path,
+    cleanup: () => {
+      store.close();
+      t.cleanup();
+    },
+  };
 }
 
 export function addProvider(store: CoordinatorStore, address: string, peerId = `peer-${address.slice(2, 6)}`): void {
-  store.upsertProvider({ address, peerId, ask: 100n, models: [MODEL], capacity: 2, benchmarkFps: 100, device: "cpu", agent: "test", multiaddrs: [], lastSeen: Date.now() });
+  store.upsertProvider({
+    address,
+    peerId,
+    ask: 100n,
+    models: [MODEL],
+    capacity: 2,
+    benchmarkFps: 100,
+    device: "cpu",
+    agent: "test",
+    multiaddrs: [],
+    lastSeen: Date.now(),
+  });
 }

@@ -14,7 +14,10 @@ export interface TestClientIdentity {
 /** A client that speaks the job and report protocols; verifies every delivery "ok" unless told otherwise. */
 export class TestClient {
   node!: MeshNode;
-  constructor(private readonly coordinator: () => string, private readonly identity?: TestClientIdentity) {}
+  constructor(
+    private readonly coordinator: () => string,
+    private readonly identity?: TestClientIdentity,
+  ) {}
 
   /** The wallet's auth for `jobId` from this node (undefined without an identity). */
   async auth(jobId: string): Promise<string | undefined> {
@@ -25,7 +28,13 @@ export class TestClient {
 
   private async withAuth(msg: unknown): Promise<unknown> {
     const m = msg as { type?: string; jobId?: unknown; auth?: unknown };
-    if (!this.identity || m.auth !== undefined || typeof m.jobId !== "string" || !["submit", "watch", "cancel", "verdict"].includes(m.type ?? "")) return msg;
+    if (
+      !this.identity ||
+      m.auth !== undefined ||
+      typeof m.jobId !== "string" ||
+      !["submit", "watch", "cancel", "verdict"].includes(m.type ?? "")
+    )
+      return msg;
     return { ...m, auth: await this.auth(m.jobId) };
   }
 
@@ -38,7 +47,10 @@ export class TestClient {
   }
 
   /** Sends `first` on the job protocol and collects messages until the stream ends or `until` says stop. */
-  async follow(first: unknown, opts: { verdict?: (e: Event) => boolean | undefined; until?: (e: Event) => boolean; timeoutMs?: number } = {}): Promise<{ events: Event[]; error?: { code: string; message: string } }> {
+  async follow(
+    first: unknown,
+    opts: { verdict?: (e: Event) => boolean | undefined; until?: (e: Event) => boolean; timeoutMs?: number } = {},
+  ): Promise<{ events: Event[]; error?: { code: string; message: string } }> {
     const stream = await openProtocolStream(this.node, this.coordinator(), PROTOCOLS.job, { timeout: 10_000, messageTimeout: 0 });
     const events: Event[] = [];
     const signal = AbortSignal.timeout(opts.timeoutMs ?? 90_000);
@@ -71,8 +83,21 @@ export class TestClient {
   async report(e: Event, ok: boolean): Promise<unknown> {
     const d = e.delivery as { delivery: { jobId: string; segment: number; cid: string } };
     const a = e.assignment as { assignment: { provider: string } };
-    return request(this.node, this.coordinator(), PROTOCOLS.report, await this.withAuth({
-      type: "verdict", jobId: d.delivery.jobId, segment: d.delivery.segment, provider: a.assignment.provider, cid: d.delivery.cid, ok, ...(ok ? {} : { check: "content", message: "psnr too low" }),
-    }), ReportResponse, { timeout: 10_000 });
+    return request(
+      this.node,
+      this.coordinator(),
+      PROTOCOLS.report,
+      await this.withAuth({
+        type: "verdict",
+        jobId: d.delivery.jobId,
+        segment: d.delivery.segment,
+        provider: a.assignment.provider,
+        cid: d.delivery.cid,
+        ok,
+        ...(ok ? {} : { check: "content", message: "psnr too low" }),
+      }),
+      ReportResponse,
+      { timeout: 10_000 },
+    );
   }
 }

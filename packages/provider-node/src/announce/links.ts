@@ -1,10 +1,21 @@
 import { deadline } from "@rendermesh/shared/net";
-import { announceMessage, reasonSentence, REASON_CODES, type AnnounceAck, type Logger, type ProviderAnnounce, type ReasonCode } from "@rendermesh/shared";
+import {
+  announceMessage,
+  reasonSentence,
+  REASON_CODES,
+  type AnnounceAck,
+  type Logger,
+  type ProviderAnnounce,
+  type ReasonCode,
+} from "@rendermesh/shared";
 import type { ProviderMetrics } from "../metrics.js";
 import { ANNOUNCE_RETRY_MAX_MS, ANNOUNCE_RETRY_MIN_MS, ANNOUNCE_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS } from "./constants.js";
 
 /** What a provider advertises, besides the signed envelope. */
-export type Capabilities = Pick<ProviderAnnounce, "address" | "models" | "askPerSecond" | "capacity" | "benchmarkFps" | "device" | "active" | "agent">;
+export type Capabilities = Pick<
+  ProviderAnnounce,
+  "address" | "models" | "askPerSecond" | "capacity" | "benchmarkFps" | "device" | "active" | "agent"
+>;
 
 /** The wire message before zod (bigints are sent as decimal strings by the codec). */
 export type AnnounceWire = Omit<ProviderAnnounce, "askPerSecond"> & { askPerSecond: bigint | string };
@@ -177,7 +188,11 @@ export class CoordinatorLinks {
         link.announcements++;
         link.failures = 0;
         link.lastError = undefined;
-        if (!wasLive) log.info({ address: ack.coordinator, heartbeatMs: ack.heartbeatIntervalMs, policyVersion: String(ack.policyVersion) }, "announced to coordinator");
+        if (!wasLive)
+          log.info(
+            { address: ack.coordinator, heartbeatMs: ack.heartbeatIntervalMs, policyVersion: String(ack.policyVersion) },
+            "announced to coordinator",
+          );
         delay = ack.heartbeatIntervalMs;
       } catch (err) {
         if (this.#stopping.signal.aborted) break;
@@ -185,10 +200,15 @@ export class CoordinatorLinks {
         link.failures++;
         const code = (err as { code?: string }).code;
         const known = code !== undefined && (REASON_CODES as readonly string[]).includes(code);
-        link.lastError = known ? reasonSentence(code as ReasonCode, (err as Error & { shortMessage?: string }).shortMessage) : (err as Error).message;
+        link.lastError = known
+          ? reasonSentence(code as ReasonCode, (err as Error & { shortMessage?: string }).shortMessage)
+          : (err as Error).message;
         delay = Math.min(this.#retryMax, this.#retryMin * 2 ** Math.min(link.failures - 1, 16));
         delay = Math.round(delay * (0.75 + Math.random() * 0.5));
-        (link.failures === 1 || link.failures % 10 === 0 ? log.warn.bind(log) : log.debug.bind(log))({ failures: link.failures, retryInMs: delay, reason: link.lastError }, "announce failed");
+        (link.failures === 1 || link.failures % 10 === 0 ? log.warn.bind(log) : log.debug.bind(log))(
+          { failures: link.failures, retryInMs: delay, reason: link.lastError },
+          "announce failed",
+        );
       }
       this.#updateGauge();
       for (const w of this.#waiters) w();

@@ -1,8 +1,36 @@
 import type { AssignmentFields, DeliveryFields, PolicySnapshot, VoucherFields } from "@rendermesh/shared";
-import { assignmentStruct, connectContracts, toEscrowJob, toRegistryEntry, deliveryStruct, eip712Domain, readPolicy, signAcknowledgement, signDelivery, verifyAssignment, verifyDelivery, verifyVoucher, voucherStruct, type Deployment, type RendermeshContracts, type RendermeshDomain, type EscrowJob, type RegistryEntry } from "@rendermesh/shared/chain";
+import {
+  assignmentStruct,
+  connectContracts,
+  toEscrowJob,
+  toRegistryEntry,
+  deliveryStruct,
+  eip712Domain,
+  readPolicy,
+  signAcknowledgement,
+  signDelivery,
+  verifyAssignment,
+  verifyDelivery,
+  verifyVoucher,
+  voucherStruct,
+  type Deployment,
+  type RendermeshContracts,
+  type RendermeshDomain,
+  type EscrowJob,
+  type RegistryEntry,
+} from "@rendermesh/shared/chain";
 import type { ContractTransactionResponse, Provider, Signer, TransactionReceipt } from "ethers";
 import { TransactionError } from "../errors.js";
-import type { AllocationProof, ChainReader, DeliverySigner, EscrowClaim, EscrowWriter, PaymentEvent, SignatureChecker, TxResult } from "./types.js";
+import type {
+  AllocationProof,
+  ChainReader,
+  DeliverySigner,
+  EscrowClaim,
+  EscrowWriter,
+  PaymentEvent,
+  SignatureChecker,
+  TxResult,
+} from "./types.js";
 
 /** The revert data an ethers error carries, wherever the node put it. */
 function revertData(err: unknown): string | undefined {
@@ -18,9 +46,15 @@ function revertData(err: unknown): string | undefined {
  * error and its arguments when any of `interfaces` knows it (ethers does not
  * decode custom errors of a failed `sendTransaction` by itself).
  */
-export function describeChainError(err: unknown, interfaces: ReadonlyArray<{ parseError(data: string): { name: string; args: ArrayLike<unknown> } | null }> = []): string {
+export function describeChainError(
+  err: unknown,
+  interfaces: ReadonlyArray<{ parseError(data: string): { name: string; args: ArrayLike<unknown> } | null }> = [],
+): string {
   const e = err as { revert?: { name?: string; args?: unknown[] }; shortMessage?: string; reason?: string; message?: string };
-  const fmt = (name: string, args: ArrayLike<unknown>) => `${name}(${Array.from(args).map((a) => (typeof a === "bigint" ? a.toString() : String(a))).join(", ")})`;
+  const fmt = (name: string, args: ArrayLike<unknown>) =>
+    `${name}(${Array.from(args)
+      .map((a) => (typeof a === "bigint" ? a.toString() : String(a)))
+      .join(", ")})`;
   if (e?.revert?.name) return fmt(e.revert.name, e.revert.args ?? []);
   const data = revertData(err);
   if (data) {
@@ -112,7 +146,12 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
         seconds: Number(args(l).totalSeconds),
         amount: args(l).amount!,
       })),
-      ...finalized.map((l) => ({ tx: l.transactionHash, kind: "claim" as const, segment: Number(args(l).segment), amount: args(l).amount! })),
+      ...finalized.map((l) => ({
+        tx: l.transactionHash,
+        kind: "claim" as const,
+        segment: Number(args(l).segment),
+        amount: args(l).amount!,
+      })),
     ];
   }
 
@@ -161,7 +200,12 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
     return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "VoucherRedeemed", "amount") };
   }
 
-  async claim(assignment: AssignmentFields, coordinatorSig: string, delivery: DeliveryFields, providerSig: string): Promise<TxResult & { disputableUntil: number }> {
+  async claim(
+    assignment: AssignmentFields,
+    coordinatorSig: string,
+    delivery: DeliveryFields,
+    providerSig: string,
+  ): Promise<TxResult & { disputableUntil: number }> {
     const receipt = await this.#send(`claim segment ${assignment.segment}`, () =>
       this.contracts.escrow.claim(assignmentStruct(assignment), coordinatorSig, deliveryStruct(delivery), providerSig),
     );
@@ -238,7 +282,10 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
     try {
       receipt = await response.wait();
     } catch (cause) {
-      throw new TransactionError(`The transaction to ${what} failed: ${describeChainError(cause, this.#interfaces())}.`, { cause, details: [`tx: ${response.hash}`] });
+      throw new TransactionError(`The transaction to ${what} failed: ${describeChainError(cause, this.#interfaces())}.`, {
+        cause,
+        details: [`tx: ${response.hash}`],
+      });
     }
     if (!receipt) throw new TransactionError(`The transaction to ${what} was dropped.`, { details: [`tx: ${response.hash}`] });
     return receipt;

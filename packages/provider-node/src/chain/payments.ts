@@ -183,7 +183,9 @@ export class PaymentLoop {
 
     if (status !== "open") {
       // Settled or refunded: nothing more can be paid, and no claim can be pending (the escrow refuses both then).
-      for (const a of delivered) if (a.payState === "unpaid" || a.payState === "claimed") journal.setPayState(jobId, a.segment, paid >= delivered.length ? "covered" : "rejected");
+      for (const a of delivered)
+        if (a.payState === "unpaid" || a.payState === "claimed")
+          journal.setPayState(jobId, a.segment, paid >= delivered.length ? "covered" : "rejected");
       // The voucher can no longer be used: stop counting it as pending.
       if (voucher && voucher.redeemedSeconds < voucher.seconds) journal.markRedeemed(jobId, voucher.seconds, null);
       if (row) journal.markJobDone(jobId);
@@ -205,11 +207,23 @@ export class PaymentLoop {
         try {
           const allocation = journal.getAllocation(jobId);
           if (!allocation) throw new Error(`no coordinator allocation is held for job ${jobId}; a redeem needs one`);
-          const tx = await escrow.redeem({ jobId: voucher.jobId, provider: this.#c.address as `0x${string}`, seconds: voucher.seconds }, voucher.signature, allocation);
+          const tx = await escrow.redeem(
+            { jobId: voucher.jobId, provider: this.#c.address as `0x${string}`, seconds: voucher.seconds },
+            voucher.signature,
+            allocation,
+          );
           own.add(tx.hash);
           journal.markRedeemed(jobId, voucher.seconds, tx.hash);
           out.redeemed.push({ jobId, seconds: voucher.seconds, amount: tx.amount, tx: tx.hash });
-          log.info({ seconds: voucher.seconds, amount: tx.amount.toString(), tx: tx.hash, reason: nearDeadline ? "deadline near" : "client quiet" }, "voucher redeemed");
+          log.info(
+            {
+              seconds: voucher.seconds,
+              amount: tx.amount.toString(),
+              tx: tx.hash,
+              reason: nearDeadline ? "deadline near" : "client quiet",
+            },
+            "voucher redeemed",
+          );
           paid = await this.#sync(jobId, row, status, fromBlock, own, out);
           this.#markCovered(delivered, paid);
         } catch (err) {
@@ -229,7 +243,11 @@ export class PaymentLoop {
           if (a.payState !== "unpaid" && a.payState !== "covered") continue;
           const claim = await escrow.getClaim(jobId, a.segment);
           if (claim.status !== ClaimStatus.None) {
-            this.#syncClaim(a, claim.provider.toLowerCase() === this.#c.address.toLowerCase() ? claim.status : ClaimStatus.Refused, claim.disputableUntil);
+            this.#syncClaim(
+              a,
+              claim.provider.toLowerCase() === this.#c.address.toLowerCase() ? claim.status : ClaimStatus.Refused,
+              claim.disputableUntil,
+            );
             continue;
           }
           try {
@@ -247,7 +265,9 @@ export class PaymentLoop {
     }
 
     // 3. Finalise claims whose dispute window has passed; follow disputes.
-    const claimed = journal.listAssignments({ jobId, state: "delivered" }).filter((a) => a.payState === "claimed" || a.payState === "disputed");
+    const claimed = journal
+      .listAssignments({ jobId, state: "delivered" })
+      .filter((a) => a.payState === "claimed" || a.payState === "disputed");
     let finalizedAny = false;
     for (const a of claimed) {
       const claim = await escrow.getClaim(jobId, a.segment);
@@ -273,7 +293,8 @@ export class PaymentLoop {
     const open = journal.listAssignments({ jobId, state: "delivered" }).some((a) => a.payState === "claimed" || a.payState === "disputed");
     if (windowClosed && !open) {
       if (voucher && voucher.seconds > paid) return; // the voucher can still be redeemed until the job closes
-      for (const a of journal.listAssignments({ jobId, state: "delivered" })) if (a.payState === "unpaid") journal.setPayState(jobId, a.segment, "rejected");
+      for (const a of journal.listAssignments({ jobId, state: "delivered" }))
+        if (a.payState === "unpaid") journal.setPayState(jobId, a.segment, "rejected");
       if (row) journal.markJobDone(jobId);
     }
   }
@@ -284,13 +305,30 @@ export class PaymentLoop {
    * paid: the most of the escrow's `paidSeconds` view and the cumulative
    * seconds of its VoucherRedeemed events (a settle does not update the view).
    */
-  async #sync(jobId: string, row: JobRow | undefined, status: JobRow["status"], fromBlock: number, own: ReadonlySet<string>, out: PaymentTick): Promise<number> {
+  async #sync(
+    jobId: string,
+    row: JobRow | undefined,
+    status: JobRow["status"],
+    fromBlock: number,
+    own: ReadonlySet<string>,
+    out: PaymentTick,
+  ): Promise<number> {
     const { journal } = this.#c;
-    const [view, events] = await Promise.all([this.#c.chain.paidSeconds(jobId, this.#c.address), this.#c.chain.paymentEvents(jobId, this.#c.address, fromBlock)]);
+    const [view, events] = await Promise.all([
+      this.#c.chain.paidSeconds(jobId, this.#c.address),
+      this.#c.chain.paymentEvents(jobId, this.#c.address, fromBlock),
+    ]);
     let paid = view;
     for (const e of events) {
       if (e.seconds !== undefined) paid = Math.max(paid, e.seconds);
-      const isNew = journal.recordPayment({ kind: e.kind, jobId, segment: e.segment, seconds: e.kind === "claim" ? 1 : e.seconds, amount: e.amount, tx: e.tx });
+      const isNew = journal.recordPayment({
+        kind: e.kind,
+        jobId,
+        segment: e.segment,
+        seconds: e.kind === "claim" ? 1 : e.seconds,
+        amount: e.amount,
+        tx: e.tx,
+      });
       if (!isNew) continue;
       this.#c.metrics?.addEarned(e.amount);
       if (!own.has(e.tx) && e.kind !== "claim") {
@@ -311,7 +349,15 @@ export class PaymentLoop {
 
   #syncClaim(a: AssignmentRow, status: number, disputableUntil: number): void {
     const next =
-      status === ClaimStatus.Pending ? "claimed" : status === ClaimStatus.Disputed ? "disputed" : status === ClaimStatus.Paid ? "finalized" : status === ClaimStatus.Refused ? "rejected" : undefined;
+      status === ClaimStatus.Pending
+        ? "claimed"
+        : status === ClaimStatus.Disputed
+          ? "disputed"
+          : status === ClaimStatus.Paid
+            ? "finalized"
+            : status === ClaimStatus.Refused
+              ? "rejected"
+              : undefined;
     if (next && next !== a.payState) this.#c.journal.setPayState(a.jobId, a.segment, next, { disputableUntil });
   }
 }

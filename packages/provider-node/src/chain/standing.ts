@@ -69,7 +69,10 @@ export function assessStanding(input: StandingInput): Standing {
     if (bound !== ours) {
       problems.push({
         code: "PEER_ID_NOT_BOUND",
-        message: bound === "0x" ? "No libp2p peer id is bound to this address on-chain." : "Another libp2p peer id is bound to this address on-chain.",
+        message:
+          bound === "0x"
+            ? "No libp2p peer id is bound to this address on-chain."
+            : "Another libp2p peer id is bound to this address on-chain.",
         fix: "Run `rendermesh-provider start --register` to bind this node's peer id, or start with the data dir that holds the registered peer key.",
       });
     }
@@ -83,10 +86,12 @@ export function assessStanding(input: StandingInput): Standing {
   }
   const notes: string[] = [];
   if (entry.registered) {
-    if (entry.askPerSecond !== input.ask) notes.push(`The on-chain ask is ${formatMesh(entry.askPerSecond)}/s; the config asks ${formatMesh(input.ask)}/s.`);
+    if (entry.askPerSecond !== input.ask)
+      notes.push(`The on-chain ask is ${formatMesh(entry.askPerSecond)}/s; the config asks ${formatMesh(input.ask)}/s.`);
     const onChain = new Set(entry.models.map((m) => m.toLowerCase()));
     const mine = new Set(input.models.map((m) => m.toLowerCase()));
-    if (onChain.size !== mine.size || [...mine].some((m) => !onChain.has(m))) notes.push("The models listed on-chain differ from the models this node serves.");
+    if (onChain.size !== mine.size || [...mine].some((m) => !onChain.has(m)))
+      notes.push("The models listed on-chain differ from the models this node serves.");
   }
   return {
     address: input.address,
@@ -123,7 +128,10 @@ export interface RegistrationPlan {
 }
 
 /** What `--register [--stake N]` will do from the current standing. */
-export function planRegistration(standing: Standing, want: { ask: bigint; models: string[]; stake: bigint | undefined; walletBalance: bigint }): RegistrationPlan {
+export function planRegistration(
+  standing: Standing,
+  want: { ask: bigint; models: string[]; stake: bigint | undefined; walletBalance: bigint },
+): RegistrationPlan {
   const steps: RegistrationStep[] = [];
   const lines: string[] = [];
   let spend = 0n;
@@ -131,11 +139,15 @@ export function planRegistration(standing: Standing, want: { ask: bigint; models
   if (standing.peerIdOwner !== undefined) blocked = `This node's peer id is registered to ${standing.peerIdOwner}; use a fresh --data-dir.`;
   if (!standing.registered) {
     const stake = want.stake ?? 0n;
-    if (want.stake === undefined) blocked ??= `Registering needs a stake: add --stake N (the policy's minimum is ${formatMesh(standing.minStake)}).`;
-    else if (stake < standing.minStake) blocked ??= `A stake of ${formatMesh(stake)} is below the policy's minimum of ${formatMesh(standing.minStake)}.`;
+    if (want.stake === undefined)
+      blocked ??= `Registering needs a stake: add --stake N (the policy's minimum is ${formatMesh(standing.minStake)}).`;
+    else if (stake < standing.minStake)
+      blocked ??= `A stake of ${formatMesh(stake)} is below the policy's minimum of ${formatMesh(standing.minStake)}.`;
     steps.push({ kind: "register", stake, ask: want.ask, models: want.models });
     spend += stake;
-    lines.push(`register ${standing.address} with ask ${formatMesh(want.ask)}/s, ${want.models.length} model(s), and stake ${formatMesh(stake)}`);
+    lines.push(
+      `register ${standing.address} with ask ${formatMesh(want.ask)}/s, ${want.models.length} model(s), and stake ${formatMesh(stake)}`,
+    );
   } else {
     const top = want.stake ?? (standing.stake < standing.minStake ? standing.minStake - standing.stake : 0n);
     if (top > 0n) {
@@ -152,6 +164,7 @@ export function planRegistration(standing: Standing, want: { ask: bigint; models
       lines.push(`update the on-chain ask to ${formatMesh(want.ask)}/s and the model list`);
     }
   }
-  if (spend > want.walletBalance) blocked ??= `The wallet holds ${formatMesh(want.walletBalance)}, less than the ${formatMesh(spend)} to stake.`;
+  if (spend > want.walletBalance)
+    blocked ??= `The wallet holds ${formatMesh(want.walletBalance)}, less than the ${formatMesh(spend)} to stake.`;
   return { steps, spend, lines, blocked };
 }

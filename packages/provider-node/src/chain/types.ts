@@ -75,7 +75,12 @@ export interface TxResult {
 /** The escrow calls of the payment loop. Each waits for the transaction to be mined. */
 export interface EscrowWriter {
   redeem(voucher: VoucherFields, signature: string, allocation: AllocationProof): Promise<TxResult>;
-  claim(assignment: AssignmentFields, coordinatorSig: string, delivery: DeliveryFields, providerSig: string): Promise<TxResult & { disputableUntil: number }>;
+  claim(
+    assignment: AssignmentFields,
+    coordinatorSig: string,
+    delivery: DeliveryFields,
+    providerSig: string,
+  ): Promise<TxResult & { disputableUntil: number }>;
   finalizeClaim(jobId: string, segment: number): Promise<TxResult>;
   withdraw(): Promise<TxResult>;
   getClaim(jobId: string, segment: number): Promise<EscrowClaim>;

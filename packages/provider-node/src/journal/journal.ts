@@ -334,7 +334,8 @@ export class Journal {
   // ---- assignments -----------------------------------------------------------
 
   getAssignment(jobId: string, segment: number): AssignmentRow | undefined {
-    const r = this.db.prepare("SELECT * FROM assignments WHERE job_id = ? AND segment = ?").get(jobId.toLowerCase(), segment) as RawAssignment | undefined;
+    const r = this.db.prepare("SELECT * FROM assignments WHERE job_id = ? AND segment = ?").get(jobId.toLowerCase(), segment) as
+      RawAssignment | undefined;
     return r && toAssignment(r);
   }
 
@@ -411,7 +412,9 @@ export class Journal {
   /** Gives a segment back (failure, restart, expiry). Only rows still in progress are released. */
   release(jobId: string, segment: number, reason: string): boolean {
     const info = this.db
-      .prepare("UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE job_id = ? AND segment = ? AND state = 'accepted'")
+      .prepare(
+        "UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE job_id = ? AND segment = ? AND state = 'accepted'",
+      )
       .run(reason, this.now(), jobId.toLowerCase(), segment);
     return info.changes === 1;
   }
@@ -424,7 +427,9 @@ export class Journal {
   releaseInterrupted(reason = "restart"): AssignmentRow[] {
     const run = this.db.transaction(() => {
       const rows = (this.db.prepare("SELECT * FROM assignments WHERE state = 'accepted'").all() as RawAssignment[]).map(toAssignment);
-      this.db.prepare("UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE state = 'accepted'").run(reason, this.now());
+      this.db
+        .prepare("UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE state = 'accepted'")
+        .run(reason, this.now());
       return rows;
     });
     return run.immediate();
@@ -468,7 +473,10 @@ export class Journal {
    * Keeps the highest voucher per job (vouchers are cumulative, so a lower one
    * adds nothing). Returns the seconds now held, which the ack reports.
    */
-  recordVoucher(v: { jobId: string; chainId: number; escrow: string; seconds: number; signature: string }): { stored: boolean; seconds: number } {
+  recordVoucher(v: { jobId: string; chainId: number; escrow: string; seconds: number; signature: string }): {
+    stored: boolean;
+    seconds: number;
+  } {
     const run = this.db.transaction(() => {
       const existing = this.getVoucher(v.jobId);
       if (existing && existing.seconds >= v.seconds) return { stored: false, seconds: existing.seconds };
@@ -478,7 +486,14 @@ export class Journal {
            VALUES (@job_id, @chain_id, @escrow, @seconds, @signature, @now, 0)
            ON CONFLICT(job_id) DO UPDATE SET seconds = excluded.seconds, signature = excluded.signature, received_at = excluded.received_at`,
         )
-        .run({ job_id: v.jobId.toLowerCase(), chain_id: v.chainId, escrow: v.escrow.toLowerCase(), seconds: v.seconds, signature: v.signature, now: this.now() });
+        .run({
+          job_id: v.jobId.toLowerCase(),
+          chain_id: v.chainId,
+          escrow: v.escrow.toLowerCase(),
+          seconds: v.seconds,
+          signature: v.signature,
+          now: this.now(),
+        });
       return { stored: true, seconds: v.seconds };
     });
     return run.immediate();
@@ -513,15 +528,21 @@ export class Journal {
 
   getAllocation(jobId: string): { seconds: number; signature: `0x${string}` } | undefined {
     const r = this.db.prepare("SELECT seconds, signature FROM allocations WHERE job_id = ?").get(jobId.toLowerCase()) as
-      | { seconds: number; signature: `0x${string}` }
-      | undefined;
+      { seconds: number; signature: `0x${string}` } | undefined;
     return r && { seconds: r.seconds, signature: r.signature };
   }
 
   // ---- payments ledger ---------------------------------------------------------
 
   /** Records a payment; the same (tx, kind, segment) is recorded once. Returns whether it was new. */
-  recordPayment(p: { kind: PaymentKind; jobId?: string; segment?: number | undefined; seconds?: number | undefined; amount: bigint; tx?: string | null }): boolean {
+  recordPayment(p: {
+    kind: PaymentKind;
+    jobId?: string;
+    segment?: number | undefined;
+    seconds?: number | undefined;
+    amount: bigint;
+    tx?: string | null;
+  }): boolean {
     const info = this.db
       .prepare("INSERT OR IGNORE INTO payments (kind, job_id, segment, seconds, amount, tx, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .run(p.kind, p.jobId?.toLowerCase() ?? null, p.segment ?? null, p.seconds ?? null, p.amount.toString(), p.tx ?? null, this.now());
@@ -539,12 +560,24 @@ export class Journal {
       tx: string | null;
       at: number;
     }>;
-    return rows.map((r) => ({ id: r.id, kind: r.kind, jobId: r.job_id, segment: r.segment, seconds: r.seconds, amount: BigInt(r.amount), tx: r.tx, at: r.at }));
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      jobId: r.job_id,
+      segment: r.segment,
+      seconds: r.seconds,
+      amount: BigInt(r.amount),
+      tx: r.tx,
+      at: r.at,
+    }));
   }
 
   summary(): JournalSummary {
     const assignments: Record<AssignmentState, number> = { accepted: 0, delivered: 0, released: 0 };
-    for (const r of this.db.prepare("SELECT state, COUNT(*) AS n FROM assignments GROUP BY state").all() as Array<{ state: AssignmentState; n: number }>) {
+    for (const r of this.db.prepare("SELECT state, COUNT(*) AS n FROM assignments GROUP BY state").all() as Array<{
+      state: AssignmentState;
+      n: number;
+    }>) {
       assignments[r.state] = r.n;
     }
     const payments: Record<PayState, number> = { unpaid: 0, covered: 0, claimed: 0, finalized: 0, disputed: 0, rejected: 0 };
@@ -553,7 +586,11 @@ export class Journal {
       .all() as Array<{ pay_state: PayState; n: number }>) {
       payments[r.pay_state] = r.n;
     }
-    const pending = this.db.prepare("SELECT COALESCE(SUM(v.seconds - v.redeemed_seconds), 0) AS n FROM vouchers v LEFT JOIN jobs j USING (job_id) WHERE j.status IS NULL OR j.status = 'open'").get() as { n: number };
+    const pending = this.db
+      .prepare(
+        "SELECT COALESCE(SUM(v.seconds - v.redeemed_seconds), 0) AS n FROM vouchers v LEFT JOIN jobs j USING (job_id) WHERE j.status IS NULL OR j.status = 'open'",
+      )
+      .get() as { n: number };
     let earned = 0n;
     let withdrawn = 0n;
     for (const p of this.listPayments()) {

@@ -1,4 +1,3 @@
-
 /**
  * Amounts are decimal strings (they exceed 2^53); hashes and addresses are
  * lower-case 0x hex; times are unix milliseconds unless named otherwise.

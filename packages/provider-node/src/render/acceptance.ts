@@ -1,4 +1,12 @@
-import { evaluateSpec, scalePrice, segmentFrames, specHash, type PolicySnapshot, type ReferenceWork, type RenderRequest } from "@rendermesh/shared";
+import {
+  evaluateSpec,
+  scalePrice,
+  segmentFrames,
+  specHash,
+  type PolicySnapshot,
+  type ReferenceWork,
+  type RenderRequest,
+} from "@rendermesh/shared";
 import { JobStatus, type EscrowJob } from "@rendermesh/shared/chain";
 import type { ChainReader, SignatureChecker } from "../chain/types.js";
 import { RefusalError } from "../errors.js";
@@ -79,13 +87,19 @@ export async function checkAssignment(request: RenderRequest, c: AcceptanceCompo
   const { assignment, spec } = request;
 
   if (request.chainId !== c.chain.chainId || lower(request.escrow) !== lower(c.chain.escrowAddress)) {
-    throw new RefusalError("WRONG_CHAIN", `This provider serves escrow ${c.chain.escrowAddress} on chain ${c.chain.chainId}, not ${request.escrow} on chain ${request.chainId}.`);
+    throw new RefusalError(
+      "WRONG_CHAIN",
+      `This provider serves escrow ${c.chain.escrowAddress} on chain ${c.chain.chainId}, not ${request.escrow} on chain ${request.chainId}.`,
+    );
   }
   if (lower(assignment.provider) !== lower(c.address)) {
     throw new RefusalError("BAD_MESSAGE", `The assignment is for provider ${assignment.provider}, not ${c.address}.`);
   }
   if (assignment.deadline <= c.now()) {
-    throw new RefusalError("ASSIGNMENT_EXPIRED", `The assignment's deadline ${new Date(assignment.deadline * 1000).toISOString()} has passed.`);
+    throw new RefusalError(
+      "ASSIGNMENT_EXPIRED",
+      `The assignment's deadline ${new Date(assignment.deadline * 1000).toISOString()} has passed.`,
+    );
   }
   if (!c.models.has(lower(spec.model))) {
     throw new RefusalError("MODEL_NOT_SERVED", `This provider does not serve model ${spec.model}.`);
@@ -104,7 +118,10 @@ export async function checkAssignment(request: RenderRequest, c: AcceptanceCompo
   }
   if (signer !== lower(job.coordinator)) {
     if (signer !== undefined && c.senderCoordinator !== undefined && signer === lower(c.senderCoordinator)) {
-      throw new RefusalError("WRONG_COORDINATOR", `Job ${assignment.jobId} names coordinator ${job.coordinator} on-chain, not ${c.senderCoordinator}.`);
+      throw new RefusalError(
+        "WRONG_COORDINATOR",
+        `Job ${assignment.jobId} names coordinator ${job.coordinator} on-chain, not ${c.senderCoordinator}.`,
+      );
     }
     throw new RefusalError("BAD_SIGNATURE", `The assignment is not signed by the job's coordinator ${job.coordinator}.`);
   }
@@ -122,7 +139,10 @@ export async function checkAssignment(request: RenderRequest, c: AcceptanceCompo
   if (c.pricing && reference) {
     const wanted = scalePrice(c.pricing.askPerSecond, spec, reference);
     if (wanted > job.pricePerSecond) {
-      throw new RefusalError("PRICE_TOO_LOW", `The job pays ${job.pricePerSecond} per second; this provider asks ${wanted} for ${spec.width}x${spec.height} at ${spec.fps} fps.`);
+      throw new RefusalError(
+        "PRICE_TOO_LOW",
+        `The job pays ${job.pricePerSecond} per second; this provider asks ${wanted} for ${spec.width}x${spec.height} at ${spec.fps} fps.`,
+      );
     }
   }
 

@@ -95,7 +95,9 @@ async function* counted(frames: AsyncIterable<Uint8Array>, work: SegmentWork, on
   let done = 0;
   for await (const frame of frames) {
     if (frame.byteLength !== expected) {
-      throw new SegmentPipelineError(`The renderer produced a ${frame.byteLength}-byte frame; ${work.spec.width}x${work.spec.height} RGB24 is ${expected} bytes.`);
+      throw new SegmentPipelineError(
+        `The renderer produced a ${frame.byteLength}-byte frame; ${work.spec.width}x${work.spec.height} RGB24 is ${expected} bytes.`,
+      );
     }
     done++;
     yield frame;
@@ -107,7 +109,11 @@ async function* counted(frames: AsyncIterable<Uint8Array>, work: SegmentWork, on
 }
 
 /** Renders, encodes, hashes, stores and signs one segment. */
-export async function produceSegment(work: SegmentWork, c: PipelineComponents, options: ProduceSegmentOptions = {}): Promise<ProducedSegment> {
+export async function produceSegment(
+  work: SegmentWork,
+  c: PipelineComponents,
+  options: ProduceSegmentOptions = {},
+): Promise<ProducedSegment> {
   const { signal, onProgress } = options;
   const t0 = performance.now();
   let generation: Generation | undefined;
@@ -148,7 +154,14 @@ export async function produceSegment(work: SegmentWork, c: PipelineComponents, o
     trace = (await publishTrace(committed, c.traces as TraceBlockStore, { signal })).toString();
     onProgress?.({ type: "trace:done", root: trace, blocks: committed.blocks.size });
   }
-  const delivery: DeliveryFields = { jobId: work.jobId, segment: work.segment, cid, sha256, frameCount: work.frameCount, ...(trace ? { trace } : {}) };
+  const delivery: DeliveryFields = {
+    jobId: work.jobId,
+    segment: work.segment,
+    cid,
+    sha256,
+    frameCount: work.frameCount,
+    ...(trace ? { trace } : {}),
+  };
   const signature = await c.signDelivery(delivery);
   onProgress?.({ type: "sign:done" });
   const t4 = performance.now();

@@ -190,9 +190,13 @@ export class RenderService {
         return;
       }
       if (this.#inFlight.size >= this.#concurrency + this.#queueDepth) {
-        throw new RefusalError("BUSY", `This provider holds ${this.#inFlight.size} segments (${this.#concurrency} rendering, ${this.#queueDepth} queued), its limit.`, {
-          retryAfterMs: Math.max(250, Math.round(this.#avgSegmentMs ?? 1_000)),
-        });
+        throw new RefusalError(
+          "BUSY",
+          `This provider holds ${this.#inFlight.size} segments (${this.#concurrency} rendering, ${this.#queueDepth} queued), its limit.`,
+          {
+            retryAfterMs: Math.max(250, Math.round(this.#avgSegmentMs ?? 1_000)),
+          },
+        );
       }
       const checked = await this.#check(request, context);
       // Checks are async: another request may have taken the slot or the segment meanwhile.
@@ -203,9 +207,13 @@ export class RenderService {
         return;
       }
       if (this.#inFlight.size >= this.#concurrency + this.#queueDepth) {
-        throw new RefusalError("BUSY", `This provider holds ${this.#inFlight.size} segments (${this.#concurrency} rendering, ${this.#queueDepth} queued), its limit.`, {
-          retryAfterMs: Math.max(250, Math.round(this.#avgSegmentMs ?? 1_000)),
-        });
+        throw new RefusalError(
+          "BUSY",
+          `This provider holds ${this.#inFlight.size} segments (${this.#concurrency} rendering, ${this.#queueDepth} queued), its limit.`,
+          {
+            retryAfterMs: Math.max(250, Math.round(this.#avgSegmentMs ?? 1_000)),
+          },
+        );
       }
       this.#c.journal.upsertJob({
         jobId: assignment.jobId,
@@ -230,7 +238,9 @@ export class RenderService {
           this.#c.journal.markReported(assignment.jobId, assignment.segment);
           return;
         }
-        throw new RefusalError("BUSY", `Segment ${assignment.segment} of job ${assignment.jobId} is already being rendered here.`, { retryAfterMs: 1_000 });
+        throw new RefusalError("BUSY", `Segment ${assignment.segment} of job ${assignment.jobId} is already being rendered here.`, {
+          retryAfterMs: 1_000,
+        });
       }
       const flight = this.#start(request, log);
       this.#c.metrics.queueDepth.set(this.#inFlight.size);
@@ -259,8 +269,14 @@ export class RenderService {
       return await Promise.race([this.#checkOnChain(request, context), stalled]);
     } catch (err) {
       if (err instanceof RefusalError) throw err;
-      this.#c.logger.warn({ err: (err as Error).message, job: request.assignment.jobId, segment: request.assignment.segment }, "cannot read the job on-chain; answering BUSY");
-      throw new RefusalError("BUSY", `The chain did not answer the assignment's checks (${(err as Error).message}); try again shortly.`, { retryAfterMs: 2_000, cause: err });
+      this.#c.logger.warn(
+        { err: (err as Error).message, job: request.assignment.jobId, segment: request.assignment.segment },
+        "cannot read the job on-chain; answering BUSY",
+      );
+      throw new RefusalError("BUSY", `The chain did not answer the assignment's checks (${(err as Error).message}); try again shortly.`, {
+        retryAfterMs: 2_000,
+        cause: err,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -324,22 +340,32 @@ export class RenderService {
         let produced: ProducedSegment;
         try {
           produced = await produceSegment(
-          { jobId: assignment.jobId, segment: assignment.segment, spec, firstFrame: assignment.firstFrame, frameCount: assignment.frameCount },
-          pipeline,
-          {
-            signal,
-            onProgress: (event) => {
-              if (event.type !== "render:frame") return;
-              this.#c.metrics.framesRendered.inc({ model: spec.model }, event.framesDone - lastFrames);
-              lastFrames = event.framesDone;
-              for (const l of listeners) l(event.framesDone);
+            {
+              jobId: assignment.jobId,
+              segment: assignment.segment,
+              spec,
+              firstFrame: assignment.firstFrame,
+              frameCount: assignment.frameCount,
             },
-          },
-        );
+            pipeline,
+            {
+              signal,
+              onProgress: (event) => {
+                if (event.type !== "render:frame") return;
+                this.#c.metrics.framesRendered.inc({ model: spec.model }, event.framesDone - lastFrames);
+                lastFrames = event.framesDone;
+                for (const l of listeners) l(event.framesDone);
+              },
+            },
+          );
         } finally {
           this.#releaseSlot();
         }
-        this.#c.journal.recordDelivered(assignment.jobId, assignment.segment, { delivery: produced.delivery, providerSig: produced.signature, bytes: produced.bytes });
+        this.#c.journal.recordDelivered(assignment.jobId, assignment.segment, {
+          delivery: produced.delivery,
+          providerSig: produced.signature,
+          bytes: produced.bytes,
+        });
         const ms = performance.now() - started;
         this.#avgSegmentMs = this.#avgSegmentMs === undefined ? ms : 0.8 * this.#avgSegmentMs + 0.2 * ms;
         this.#c.metrics.renderSeconds.observe(ms / 1000);
@@ -348,7 +374,13 @@ export class RenderService {
         outcome = { type: "segment:delivered", detail: { jobId: assignment.jobId, segment: assignment.segment } };
         return produced;
       } catch (err) {
-        const reason = this.#stopping.signal.aborted ? "stopping" : controller.signal.aborted ? "coordinator-gone" : signal.aborted ? "timeout" : "failed";
+        const reason = this.#stopping.signal.aborted
+          ? "stopping"
+          : controller.signal.aborted
+            ? "coordinator-gone"
+            : signal.aborted
+              ? "timeout"
+              : "failed";
         this.#c.journal.release(assignment.jobId, assignment.segment, reason);
         this.#c.metrics.segmentsFailed.inc({ reason });
         if (reason === "failed" || reason === "timeout") log.warn({ err, reason }, "segment given back");
@@ -411,7 +443,9 @@ export class RenderService {
       if (framesDone % step !== 0 && framesDone !== assignment.frameCount) return;
       // Progress is best effort and ordered; a slow peer never stalls the render.
       sending = sending.then(() =>
-        reply.send({ type: "progress", jobId: assignment.jobId, segment: assignment.segment, framesDone, frameCount: assignment.frameCount }).catch(() => undefined),
+        reply
+          .send({ type: "progress", jobId: assignment.jobId, segment: assignment.segment, framesDone, frameCount: assignment.frameCount })
+          .catch(() => undefined),
       );
     };
     listeners.add(onFrames);
@@ -470,7 +504,10 @@ export class RenderService {
       message = {
         type: "error",
         code: timedOut ? "TIMEOUT" : "INTERNAL",
-        message: (timedOut ? "Rendering the segment took longer than allowed." : `Rendering the segment failed: ${(err as Error)?.message ?? String(err)}`).slice(0, 2000),
+        message: (timedOut
+          ? "Rendering the segment took longer than allowed."
+          : `Rendering the segment failed: ${(err as Error)?.message ?? String(err)}`
+        ).slice(0, 2000),
       };
       log.warn({ err }, "render failed");
     }

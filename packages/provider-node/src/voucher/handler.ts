@@ -5,7 +5,11 @@ import type { VoucherService } from "./service.js";
 export const VOUCHER_PROTOCOL = PROTOCOLS.voucher;
 
 /** Serves `/rendermesh/voucher`: one VoucherMessage in, one `voucher-ack` or `error` out. */
-export async function serveVouchers(c: { node: Pick<MeshNode, "handle" | "unhandle">; service: VoucherService; logger: Logger }): Promise<ProtocolRegistration> {
+export async function serveVouchers(c: {
+  node: Pick<MeshNode, "handle" | "unhandle">;
+  service: VoucherService;
+  logger: Logger;
+}): Promise<ProtocolRegistration> {
   return handleProtocol(
     c.node,
     VOUCHER_PROTOCOL,

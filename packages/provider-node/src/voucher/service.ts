@@ -45,7 +45,10 @@ export class VoucherService {
     const { voucher } = message;
     const log = this.#c.logger.child({ job: voucher.jobId, peer: context.peer });
     if (message.chainId !== this.#c.chain.chainId || message.escrow.toLowerCase() !== this.#c.chain.escrowAddress.toLowerCase()) {
-      throw new RefusalError("WRONG_CHAIN", `This provider serves escrow ${this.#c.chain.escrowAddress} on chain ${this.#c.chain.chainId}.`);
+      throw new RefusalError(
+        "WRONG_CHAIN",
+        `This provider serves escrow ${this.#c.chain.escrowAddress} on chain ${this.#c.chain.chainId}.`,
+      );
     }
     if (voucher.provider.toLowerCase() !== this.#c.address.toLowerCase()) {
       throw new RefusalError("BAD_MESSAGE", `The voucher is for provider ${voucher.provider}, not ${this.#c.address}.`);

@@ -43,6 +43,17 @@ export function testConfig(chain: TestChain, dataDir: string, over: ProviderConf
 }
 
 /** The real provider; with `hold`, its renders can be held in flight by the test. */
-export async function startTestProvider(chain: TestChain, wallet: Wallet, dataDir: string, over: ProviderConfigInput = {}, hold?: PipelineHold): Promise<Provider> {
-  return startProvider({ config: testConfig(chain, dataDir, over), privateKey: wallet.privateKey, logger: testLogger(), ...(hold ? { pipeline: hold.wrap } : {}) });
+export async function startTestProvider(
+  chain: TestChain,
+  wallet: Wallet,
+  dataDir: string,
+  over: ProviderConfigInput = {},
+  hold?: PipelineHold,
+): Promise<Provider> {
+  return startProvider({
+    config: testConfig(chain, dataDir, over),
+    privateKey: wallet.privateKey,
+    logger: testLogger(),
+    ...(hold ? { pipeline: hold.wrap } : {}),
+  });
 }

@@ -1,12 +1,5 @@
 import { Contract, type ContractRunner } from "ethers";
-import {
-  contentPolicyAbi,
-  jobEscrowAbi,
-  meshGovernorAbi,
-  meshTokenAbi,
-  providerRegistryAbi,
-  timelockAbi,
-} from "./abis.js";
+import { contentPolicyAbi, jobEscrowAbi, meshGovernorAbi, meshTokenAbi, providerRegistryAbi, timelockAbi } from "./abis.js";
 import type { Deployment } from "./deployment.js";
 import type { TypedContract } from "./typed.js";
 
@@ -26,7 +19,6 @@ export interface RendermeshContracts {
   governor: MeshGovernorContract;
   timelock: TimelockContract;
 }
-
 
 /**
  * Typed ethers contracts for a deployment, bound to `runner` (a signer to

@@ -14,8 +14,7 @@ export const EIP712_VERSION = "1";
 export const VOUCHER_TYPE = "Voucher(bytes32 jobId,address provider,uint32 seconds)";
 export const ASSIGNMENT_TYPE =
   "Assignment(bytes32 jobId,uint32 segment,uint32 firstFrame,uint32 frameCount,address provider,uint64 deadline)";
-export const DELIVERY_TYPE =
-  "Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)";
+export const DELIVERY_TYPE = "Delivery(bytes32 jobId,uint32 segment,bytes cid,bytes32 sha256,uint32 frameCount,bytes trace)";
 /** Signed by a provider: it is owed `seconds` seconds of the job in total and no more (for a cooperative settle). */
 export const ACKNOWLEDGEMENT_TYPE = "Acknowledgement(bytes32 jobId,address provider,uint32 seconds)";
 /** Signed by a job's coordinator: it assigned `provider` `seconds` seconds of the job in total (vouchers' cap). */

@@ -74,12 +74,7 @@ export function signAssignment(signer: TypedDataSigner, domain: TypedDataDomain,
 }
 
 /** As {@link verifyVoucher}, for an assignment (signed by the job's coordinator). */
-export function verifyAssignment(
-  domain: TypedDataDomain,
-  assignment: Assignment,
-  signature: string,
-  expectedSigner?: string,
-): string {
+export function verifyAssignment(domain: TypedDataDomain, assignment: Assignment, signature: string, expectedSigner?: string): string {
   return verify("assignment", domain, ASSIGNMENT_TYPES, assignmentValue(assignment), signature, expectedSigner);
 }
 
@@ -109,6 +104,11 @@ export function signAllocation(signer: TypedDataSigner, domain: TypedDataDomain,
 }
 
 /** As {@link verifyVoucher}, for an allocation (signed by the job's coordinator). */
-export function verifyAllocation(domain: TypedDataDomain, allocation: SecondsStatement, signature: string, expectedSigner?: string): string {
+export function verifyAllocation(
+  domain: TypedDataDomain,
+  allocation: SecondsStatement,
+  signature: string,
+  expectedSigner?: string,
+): string {
   return verify("allocation", domain, ALLOCATION_TYPES, secondsValue(allocation), signature, expectedSigner);
 }

@@ -75,9 +75,7 @@ export type AbiOutputType<P extends readonly AbiParameter[]> = P extends readonl
 
 /** An ethers contract method with typed arguments and result. */
 export interface TypedContractMethod<Args extends unknown[], Out, Mutability extends string> {
-  (
-    ...args: [...Args, overrides?: Overrides]
-  ): Promise<Mutability extends "view" | "pure" ? Out : ContractTransactionResponse>;
+  (...args: [...Args, overrides?: Overrides]): Promise<Mutability extends "view" | "pure" ? Out : ContractTransactionResponse>;
   staticCall(...args: [...Args, overrides?: Overrides]): Promise<Out>;
   estimateGas(...args: [...Args, overrides?: Overrides]): Promise<bigint>;
   populateTransaction(...args: [...Args, overrides?: Overrides]): Promise<ContractTransaction>;

@@ -87,7 +87,10 @@ export function describeError(err: unknown, commandPath: string): { code: string
 /** The `--json` error document for an error. */
 export function errorDocument(err: unknown, commandPath: string): CliErrorDocument {
   const d = describeError(err, commandPath);
-  return { ok: false, error: { code: d.code, message: d.message, ...(d.hint === undefined ? {} : { hint: d.hint }), exitCode: exitCodeOf(err) } };
+  return {
+    ok: false,
+    error: { code: d.code, message: d.message, ...(d.hint === undefined ? {} : { hint: d.hint }), exitCode: exitCodeOf(err) },
+  };
 }
 
 export interface ReportErrorOptions {

@@ -188,7 +188,11 @@ class HeliaStore implements HeliaSegmentStore {
       if (providers.length > 0 && !(await this.helia.blockstore.has(cid, { signal }))) await this.#connect(providers, signal);
       // Helia checks a block fetched from a peer against its CID before returning it.
       const chunks: Uint8Array[] = [];
-      for await (const chunk of this.helia.blockstore.get(cid, { signal, providers: providers.map((p) => (isPeerId(p) ? p.toCID() : p)) } as never)) chunks.push(chunk);
+      for await (const chunk of this.helia.blockstore.get(cid, {
+        signal,
+        providers: providers.map((p) => (isPeerId(p) ? p.toCID() : p)),
+      } as never))
+        chunks.push(chunk);
       return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
     } catch (cause) {
       if (cause instanceof DialError) throw cause;
@@ -216,7 +220,9 @@ class HeliaStore implements HeliaSegmentStore {
     const results = await Promise.allSettled(providers.map((p) => this.#libp2p.dial(p, { signal })));
     if (results.some((r) => r.status === "fulfilled")) return;
     if (signal.aborted) throw abortError(signal, "Connecting to the segment's providers");
-    const reasons = results.map((r, i) => `${providers[i]!.toString()}: ${r.status === "rejected" ? String((r.reason as Error)?.message ?? r.reason) : "ok"}`);
+    const reasons = results.map(
+      (r, i) => `${providers[i]!.toString()}: ${r.status === "rejected" ? String((r.reason as Error)?.message ?? r.reason) : "ok"}`,
+    );
     throw new DialError("Cannot reach any provider of the segment.", {
       details: reasons,
       cause: results[0]?.status === "rejected" ? results[0].reason : undefined,

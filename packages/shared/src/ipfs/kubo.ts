@@ -128,8 +128,11 @@ class KuboStore implements SegmentStore {
   async #putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions, signal: AbortSignal): Promise<void> {
     // Kubo names codecs as multicodec strings: raw tensors and dag-json roots are all a trace has.
     const format = cid.code === 0x55 ? "raw" : cid.code === 0x0129 ? "dag-json" : undefined;
-    if (format === undefined) throw new SegmentStoreError(`Block ${cid.toString()} has a codec this store does not put (0x${cid.code.toString(16)}).`);
-    const put = await this.#call(`put block ${cid.toString()}`, signal, () => this.#client.block.put(bytes, { format, mhtype: "sha2-256", version: 1, pin: true, signal }));
+    if (format === undefined)
+      throw new SegmentStoreError(`Block ${cid.toString()} has a codec this store does not put (0x${cid.code.toString(16)}).`);
+    const put = await this.#call(`put block ${cid.toString()}`, signal, () =>
+      this.#client.block.put(bytes, { format, mhtype: "sha2-256", version: 1, pin: true, signal }),
+    );
     if (put.toString() !== cid.toString()) throw new CidMismatchError(`Kubo stored block ${cid.toString()} as ${put.toString()}.`);
   }
 
@@ -148,7 +151,8 @@ class KuboStore implements SegmentStore {
     const bytes = await this.#call(`fetch block ${cid.toString()}`, signal, () => this.#client.block.get(toKubo(cid), { signal }));
     // The RPC API does not prove the bytes: hash them.
     const digest = await sha256.digest(bytes);
-    if (!equalBytes(digest.bytes, cid.multihash.bytes)) throw new CidMismatchError(`The bytes Kubo returned for block ${cid.toString()} do not hash to it.`);
+    if (!equalBytes(digest.bytes, cid.multihash.bytes))
+      throw new CidMismatchError(`The bytes Kubo returned for block ${cid.toString()} do not hash to it.`);
     return bytes;
   }
 
@@ -188,7 +192,9 @@ class KuboStore implements SegmentStore {
   #failure(what: string, signal: AbortSignal, cause: unknown): Error {
     if (signal.aborted) {
       const err = abortError(signal, `Kubo: ${what}`);
-      return err instanceof TimeoutError ? new TimeoutError(err.shortMessage, { cause, hint: `Check the Kubo node at ${this.#url}.` }) : err;
+      return err instanceof TimeoutError
+        ? new TimeoutError(err.shortMessage, { cause, hint: `Check the Kubo node at ${this.#url}.` })
+        : err;
     }
     const http = (cause as { name?: unknown } | null)?.name === "HTTPError";
     return new SegmentStoreError(`Kubo could not ${what}.`, {

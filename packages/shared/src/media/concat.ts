@@ -24,7 +24,11 @@ function concatQuote(path: string): string {
  * @example
  * const info = await concatSegments(["seg-0.mp4", "seg-1.mp4"], "out/video.mp4");
  */
-export async function concatSegments(segments: readonly SegmentInput[], outPath: string, options: ConcatSegmentsOptions = {}): Promise<SegmentInfo> {
+export async function concatSegments(
+  segments: readonly SegmentInput[],
+  outPath: string,
+  options: ConcatSegmentsOptions = {},
+): Promise<SegmentInfo> {
   if (segments.length === 0) throw new MediaArgumentError("Cannot concatenate zero segments.");
   return withTempDir(async (dir) => {
     const files = await Promise.all(
@@ -41,9 +45,12 @@ export async function concatSegments(segments: readonly SegmentInput[], outPath:
     const first = infos[0] as SegmentInfo;
     infos.forEach((info, i) => {
       if (info.width !== first.width || info.height !== first.height || info.fps !== first.fps || info.codec !== first.codec) {
-        throw new MediaArgumentError(`Segment ${i} is ${info.width}x${info.height}@${info.fps} ${info.codec}, segment 0 is ${first.width}x${first.height}@${first.fps} ${first.codec}.`, {
-          hint: "Segments of one video must be encoded with the same size and fps (encodeSegment).",
-        });
+        throw new MediaArgumentError(
+          `Segment ${i} is ${info.width}x${info.height}@${info.fps} ${info.codec}, segment 0 is ${first.width}x${first.height}@${first.fps} ${first.codec}.`,
+          {
+            hint: "Segments of one video must be encoded with the same size and fps (encodeSegment).",
+          },
+        );
       }
     });
     const expectedFrames = infos.reduce((sum, info) => sum + info.frames, 0);
@@ -68,7 +75,9 @@ export async function concatSegments(segments: readonly SegmentInput[], outPath:
     }
     const info = await probeSegment(target, options);
     if (info.frames !== expectedFrames) {
-      throw new MediaDecodeError(`The joined video has ${info.frames} frames, the segments have ${expectedFrames}.`, { details: [`output: ${target}`] });
+      throw new MediaDecodeError(`The joined video has ${info.frames} frames, the segments have ${expectedFrames}.`, {
+        details: [`output: ${target}`],
+      });
     }
     return info;
   });

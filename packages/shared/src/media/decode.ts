@@ -73,7 +73,8 @@ export async function decodeSegmentFrames(
       // ffmpeg's failures mean a bad segment; an abort or the consumer's own error passes through.
       throw cause instanceof FfmpegError ? new MediaDecodeError("The segment cannot be decoded.", { cause }) : cause;
     });
-    if (pending.length !== 0) throw new MediaDecodeError(`The decoded stream ends with a partial frame (${pending.length} of ${frameBytes} bytes).`);
+    if (pending.length !== 0)
+      throw new MediaDecodeError(`The decoded stream ends with a partial frame (${pending.length} of ${frameBytes} bytes).`);
     return { ...info, decodedFrames: index };
   });
 }
@@ -95,7 +96,11 @@ export interface DecodeSampledOptions {
  * About half the CPU of probing and decoding every frame to RGB in two
  * processes: verification has to stay a few percent of rendering.
  */
-export async function decodeSampled(input: SegmentInput, keep: ReadonlySet<number>, options: DecodeSampledOptions = {}): Promise<{ info: SegmentInfo; frames: Map<number, Uint8Array> }> {
+export async function decodeSampled(
+  input: SegmentInput,
+  keep: ReadonlySet<number>,
+  options: DecodeSampledOptions = {},
+): Promise<{ info: SegmentInfo; frames: Map<number, Uint8Array> }> {
   return withSegmentFile(input, (path) =>
     withTempDir(async (dir) => {
       const list = join(dir, "frames.md5");

@@ -30,7 +30,18 @@ export function encodeArgs(options: { width: number; height: number; fps: number
     ...["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", `${width}x${height}`, "-framerate", String(fps), "-i", "pipe:0"],
     ...["-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"],
     ...["-vf", `scale=out_color_matrix=${H264.colour}:out_range=tv:flags=${H264.swsFlags},format=${H264.pixelFormat}`],
-    ...["-c:v", H264.encoder, "-preset", H264.preset, "-crf", String(H264.crf), "-profile:v", H264.profile, "-level:v", h264Level(width, height, fps)],
+    ...[
+      "-c:v",
+      H264.encoder,
+      "-preset",
+      H264.preset,
+      "-crf",
+      String(H264.crf),
+      "-profile:v",
+      H264.profile,
+      "-level:v",
+      h264Level(width, height, fps),
+    ],
     ...["-pix_fmt", H264.pixelFormat, "-threads", String(H264.threads), "-x264-params", H264.x264Params],
     ...["-colorspace", H264.colour, "-color_primaries", H264.colour, "-color_trc", H264.colour, "-color_range", "tv"],
     ...["-fflags", "+bitexact", "-flags:v", "+bitexact", "-video_track_timescale", String(fps * H264.ticksPerFrame)],
@@ -57,7 +68,10 @@ function checkVideoShape(width: number, height: number, fps: number): void {
  * @example
  * const mp4 = await encodeSegment(renderer.renderFrames({ spec, firstFrame: 0, frameCount: 24 }), { width: 256, height: 256, fps: 24 });
  */
-export async function encodeSegment(frames: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: EncodeSegmentOptions): Promise<Uint8Array> {
+export async function encodeSegment(
+  frames: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: EncodeSegmentOptions,
+): Promise<Uint8Array> {
   const { width, height, fps, signal, onProgress } = options;
   checkVideoShape(width, height, fps);
   signal?.throwIfAborted();

@@ -21,8 +21,16 @@ export class FfmpegError extends BaseError {
     const tail = stderr.trim().split("\n").slice(-8);
     super("FFMPEG_FAILED", shortMessage, {
       ...options,
-      details: [...(options.details ?? []), ...(options.exitCode === undefined ? [] : [`exit code: ${options.exitCode}`]), ...tail.map((l) => `ffmpeg: ${l}`)],
-      hint: options.hint ?? (/Unknown encoder 'libx264'/.test(stderr) ? "This ffmpeg lacks libx264; set RENDERMESH_FFMPEG to one that has it (the bundled @ffmpeg-installer binary does)." : undefined),
+      details: [
+        ...(options.details ?? []),
+        ...(options.exitCode === undefined ? [] : [`exit code: ${options.exitCode}`]),
+        ...tail.map((l) => `ffmpeg: ${l}`),
+      ],
+      hint:
+        options.hint ??
+        (/Unknown encoder 'libx264'/.test(stderr)
+          ? "This ffmpeg lacks libx264; set RENDERMESH_FFMPEG to one that has it (the bundled @ffmpeg-installer binary does)."
+          : undefined),
     });
     this.exitCode = options.exitCode ?? null;
     this.stderr = stderr;

@@ -56,10 +56,13 @@ export function resolveFfmpeg(options: ResolveFfmpegOptions = {}): string {
     if (isExecutable(installer.path)) return installer.path;
     throw new Error(`${installer.path} is not executable`);
   } catch (cause) {
-    throw new FfmpegNotFoundError("No ffmpeg found: RENDERMESH_FFMPEG is unset, none is on PATH, and @ffmpeg-installer/ffmpeg has no binary for this platform.", {
-      cause,
-      details: [`platform: ${process.platform}-${process.arch}`, `installer: ${cause instanceof Error ? cause.message : String(cause)}`],
-    });
+    throw new FfmpegNotFoundError(
+      "No ffmpeg found: RENDERMESH_FFMPEG is unset, none is on PATH, and @ffmpeg-installer/ffmpeg has no binary for this platform.",
+      {
+        cause,
+        details: [`platform: ${process.platform}-${process.arch}`, `installer: ${cause instanceof Error ? cause.message : String(cause)}`],
+      },
+    );
   }
 }
 

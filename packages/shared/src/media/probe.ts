@@ -86,7 +86,9 @@ export function parseFramemd5(text: string, stderr = ""): SegmentInfo {
     durations.add(duration);
   }
   if (frames === 0 || tbDen === 0 || width === 0 || height === 0) {
-    throw new MediaDecodeError("The segment has no video frames ffmpeg can read.", { details: [`frames: ${frames}`, `size: ${width}x${height}`] });
+    throw new MediaDecodeError("The segment has no video frames ffmpeg can read.", {
+      details: [`frames: ${frames}`, `size: ${width}x${height}`],
+    });
   }
   const durationSeconds = (ticks * tbNum) / tbDen;
   const [only] = durations;

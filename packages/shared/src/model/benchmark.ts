@@ -25,7 +25,11 @@ export interface BenchmarkResult {
  * @example
  * const { fps } = await benchmarkRenderer(renderer, renderer.manifest);
  */
-export async function benchmarkRenderer(renderer: Renderer, manifest: ModelManifest = renderer.manifest, options: BenchmarkOptions = {}): Promise<BenchmarkResult> {
+export async function benchmarkRenderer(
+  renderer: Renderer,
+  manifest: ModelManifest = renderer.manifest,
+  options: BenchmarkOptions = {},
+): Promise<BenchmarkResult> {
   const frames = options.frames ?? 8;
   if (!Number.isInteger(frames) || frames < 1) throw new RangeError(`frames must be a positive integer, got ${frames}`);
   const { width, height, fps } = manifest.reference;

@@ -87,7 +87,11 @@ export function buildDefaultModel(arch: FieldArchitecture = DEFAULT_ARCHITECTURE
   const moved = g.op("Add", [g.op("MatMul", [coords, rot]), shift]); // [B,N,2]
 
   // Time features: sin/cos of tau at K fixed frequencies with fixed phases.
-  const freqs = g.float("time_freq", [1, K], Array.from({ length: K }, (_, k) => 0.6 + (1.8 * (k + rng.next())) / K));
+  const freqs = g.float(
+    "time_freq",
+    [1, K],
+    Array.from({ length: K }, (_, k) => 0.6 + (1.8 * (k + rng.next())) / K),
+  );
   const phases = g.float("time_phase", [1, K], uniform(K, 3.14159265));
   const tArg = g.op("Add", [g.op("MatMul", [tau, freqs]), phases]); // [B,K]
   const tFeat = g.op("Concat", [g.op("Sin", [tArg]), g.op("Cos", [tArg])], { axis: 1 }); // [B,2K]
@@ -107,7 +111,8 @@ export function buildDefaultModel(arch: FieldArchitecture = DEFAULT_ARCHITECTURE
     const gammaBias = () => 1;
     const betaBound = l === 0 ? 1.0 : Math.sqrt(6 / D);
     for (let j = 0; j < D; j++) columnScales.push({ time: 0.12, style: 0.1, bias: gammaBias });
-    for (let j = 0; j < D; j++) columnScales.push({ time: l === 0 ? 0.9 : 0.5, style: l === 0 ? 1.2 : 0.6, bias: () => rng.uniform(-betaBound, betaBound) });
+    for (let j = 0; j < D; j++)
+      columnScales.push({ time: l === 0 ? 0.9 : 0.5, style: l === 0 ? 1.2 : 0.6, bias: () => rng.uniform(-betaBound, betaBound) });
   }
   for (let i = 0; i < 2 * K; i++) for (const c of columnScales) wt.push(rng.uniform(-timeBound(c.time), timeBound(c.time)));
   for (let i = 0; i < S; i++) for (const c of columnScales) ws.push(rng.uniform(-styleBound(c.style), styleBound(c.style)));
@@ -116,16 +121,22 @@ export function buildDefaultModel(arch: FieldArchitecture = DEFAULT_ARCHITECTURE
     g.op("Add", [g.op("MatMul", [tFeat, g.float("film_wt", [2 * K, F], wt)]), g.op("MatMul", [style, g.float("film_ws", [S, F], ws)])]),
     g.float("film_bias", [F], bias),
   ]); // [B,F]
-  const filmParts = g.node("Split", [g.op("Reshape", [film, g.int64("film_shape", [-1, 2 * filmLayers, D])]), g.int64("split", Array(2 * filmLayers).fill(1))], {
-    outputs: 2 * filmLayers,
-    attributes: { axis: 1 },
-    prefix: "film",
-  }); // each [B,1,D]
+  const filmParts = g.node(
+    "Split",
+    [g.op("Reshape", [film, g.int64("film_shape", [-1, 2 * filmLayers, D])]), g.int64("split", Array(2 * filmLayers).fill(1))],
+    {
+      outputs: 2 * filmLayers,
+      attributes: { axis: 1 },
+      prefix: "film",
+    },
+  ); // each [B,1,D]
   const gamma = (l: number) => filmParts[2 * l] as string;
   const beta = (l: number) => filmParts[2 * l + 1] as string;
 
   // SIREN layers: h = sin((h·W)·gamma + beta). The first layer carries omega0.
-  let h = g.op("Sin", [g.op("Add", [g.op("Mul", [g.op("MatMul", [moved, g.float("w0", [2, D], uniform(2 * D, omega0))]), gamma(0)]), beta(0)])]);
+  let h = g.op("Sin", [
+    g.op("Add", [g.op("Mul", [g.op("MatMul", [moved, g.float("w0", [2, D], uniform(2 * D, omega0))]), gamma(0)]), beta(0)]),
+  ]);
   const hiddenBound = Math.sqrt(6 / D);
   for (let l = 1; l <= hiddenLayers; l++) {
     const w = g.float(`w${l}`, [D, D], uniform(D * D, hiddenBound));
@@ -144,7 +155,10 @@ export function buildDefaultModel(arch: FieldArchitecture = DEFAULT_ARCHITECTURE
   const wOut = g.float("w_out", [D, 3], wOutValues);
   const bOut = g.float("b_out", [3], uniform(3, 0.2));
   const contrast = g.op("Exp", [g.op("Mul", [slice(LATENT_LAYOUT.logContrast, LATENT_LAYOUT.logContrast + 1), ln2])]); // [1,1]
-  const logits = g.op("Mul", [g.op("Add", [g.op("MatMul", [h, wOut]), bOut]), g.op("Mul", [contrast, g.float("contrast_gain", [1], [1.4])])]);
+  const logits = g.op("Mul", [
+    g.op("Add", [g.op("MatMul", [h, wOut]), bOut]),
+    g.op("Mul", [contrast, g.float("contrast_gain", [1], [1.4])]),
+  ]);
   const palette = slice(LATENT_LAYOUT.palette, LATENT_LAYOUT.palette + 3); // [1,3]
   const rgb = g.op("Sigmoid", [g.op("Add", [logits, palette])]);
   g.identity(rgb, "rgb");

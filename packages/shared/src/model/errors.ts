@@ -42,7 +42,10 @@ export class ModelIntegrityError extends BaseError {
 export class ModelContractError extends BaseError {
   override name = "ModelContractError";
   constructor(shortMessage: string, options: BaseErrorOptions = {}) {
-    super("MODEL_CONTRACT", shortMessage, { hint: "A Rendermesh model takes coords [N,2], t [B], latent [1,L] and returns rgb [B,N,3].", ...options });
+    super("MODEL_CONTRACT", shortMessage, {
+      hint: "A Rendermesh model takes coords [N,2], t [B], latent [1,L] and returns rgb [B,N,3].",
+      ...options,
+    });
   }
 }
 

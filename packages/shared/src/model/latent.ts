@@ -145,7 +145,8 @@ export function promptWords(prompt: string): string[] {
  * const latent = promptLatent("a calm blue sea at night", 42); // Float32Array(32)
  */
 export function promptLatent(prompt: string, seed: number, dim: number = DEFAULT_LATENT_DIM): Float32Array {
-  if (!Number.isInteger(dim) || dim <= LATENT_LAYOUT.style) throw new RangeError(`latent dim must be an integer above ${LATENT_LAYOUT.style}, got ${dim}`);
+  if (!Number.isInteger(dim) || dim <= LATENT_LAYOUT.style)
+    throw new RangeError(`latent dim must be an integer above ${LATENT_LAYOUT.style}, got ${dim}`);
   const styleDim = dim - LATENT_LAYOUT.style;
   const latent = new Float32Array(dim);
   const words = promptWords(prompt);

@@ -27,7 +27,10 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     } catch (cause) {
       throw new ModelLoadError(`Cannot read the ${what} ${file}.`, {
         cause,
-        hint: what === "model manifest" ? "Put the manifest beside the model as <file>.manifest.json (saveModel writes both)." : "Check the model path.",
+        hint:
+          what === "model manifest"
+            ? "Put the manifest beside the model as <file>.manifest.json (saveModel writes both)."
+            : "Check the model path.",
       });
     }
   };

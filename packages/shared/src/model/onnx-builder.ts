@@ -53,7 +53,11 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds a node; returns its output names (one per `outputs` count). */
-  node(opType: string, inputs: readonly string[], options: { outputs?: number; attributes?: Record<string, number | readonly number[]>; prefix?: string } = {}): string[] {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    options: { outputs?: number; attributes?: Record<string, number | readonly number[]>; prefix?: string } = {},
+  ): string[] {
     const outputs = Array.from({ length: options.outputs ?? 1 }, () => this.name(options.prefix ?? opType.toLowerCase()));
     const attribute = Object.entries(options.attributes ?? {}).map(([name, value]) =>
       typeof value === "number"
@@ -79,7 +83,14 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  encode(meta: { graphName: string; opset: number; producerName: string; producerVersion: string; docString: string; metadata: Record<string, string> }): Uint8Array {
+  encode(meta: {
+    graphName: string;
+    opset: number;
+    producerName: string;
+    producerVersion: string;
+    docString: string;
+    metadata: Record<string, string>;
+  }): Uint8Array {
     const graph = onnx.GraphProto.create({
       name: meta.graphName,
       node: this.#nodes,
@@ -124,7 +135,9 @@ function valueInfo(name: string, shape: readonly Dim[], docString: string, elemT
         elemType: elemType === "int64" ? onnx.TensorProto.DataType.INT64 : onnx.TensorProto.DataType.FLOAT,
         shape: onnx.TensorShapeProto.create({
           dim: shape.map((d) =>
-            typeof d === "number" ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
+            typeof d === "number"
+              ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })
+              : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
           ),
         }),
       }),

@@ -9,7 +9,10 @@ const { onnx } = onnxProto;
  * committed one (int8-rounded weights, a perturbed "other" model, a cheaper
  * decoder) without any Python.
  */
-export function mapFloatInitializers(bytes: Uint8Array, map: (name: string, values: Float32Array, dims: readonly number[]) => Float32Array): Uint8Array {
+export function mapFloatInitializers(
+  bytes: Uint8Array,
+  map: (name: string, values: Float32Array, dims: readonly number[]) => Float32Array,
+): Uint8Array {
   const model = onnx.ModelProto.decode(bytes);
   for (const init of model.graph?.initializer ?? []) {
     if (init.dataType !== onnx.TensorProto.DataType.FLOAT) continue;

@@ -90,13 +90,21 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
   const logger = options.logger ?? createLogger({ name: "model:renderer" });
   const requested = options.device ?? "auto";
   const threads = options.threads ?? availableParallelism();
-  for (const [key, value] of Object.entries({ batchSize: options.batchSize, maxPixelsPerRun: options.maxPixelsPerRun, threads: options.threads })) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new RangeError(`${key} must be a positive integer, got ${value}`);
+  for (const [key, value] of Object.entries({
+    batchSize: options.batchSize,
+    maxPixelsPerRun: options.maxPixelsPerRun,
+    threads: options.threads,
+  })) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw new RangeError(`${key} must be a positive integer, got ${value}`);
   }
   if (model.manifest.latent.encoding !== PROMPT_ENCODING) {
-    throw new ModelContractError(`Model ${model.manifest.name} expects prompt encoding "${model.manifest.latent.encoding}", which this node does not implement.`, {
-      details: [`supported: ${PROMPT_ENCODING}`],
-    });
+    throw new ModelContractError(
+      `Model ${model.manifest.name} expects prompt encoding "${model.manifest.latent.encoding}", which this node does not implement.`,
+      {
+        details: [`supported: ${PROMPT_ENCODING}`],
+      },
+    );
   }
 
   const runtime = await loadOnnxRuntime();
@@ -124,7 +132,10 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
       device = "cuda";
     } catch (cause) {
       if (requested === "cuda") throw new CudaUnavailableError({ cause, details: [`onnxruntime: ${firstLine(cause)}`] });
-      logger.warn({ reason: firstLine(cause) }, "CUDA execution provider unavailable; rendering on CPU (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 to use a GPU)");
+      logger.warn(
+        { reason: firstLine(cause) },
+        "CUDA execution provider unavailable; rendering on CPU (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 to use a GPU)",
+      );
       session = await loadOn(() => create(["cpu"]), model);
       device = "cpu";
     }
@@ -137,14 +148,24 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
     throw err;
   }
   logger.info({ model: model.manifest.id, name: model.manifest.name, device, threads }, "renderer ready");
-  return new OnnxRenderer(runtime, session, model.manifest, device, options.batchSize, options.maxPixelsPerRun ?? DEFAULT_MAX_PIXELS_PER_RUN);
+  return new OnnxRenderer(
+    runtime,
+    session,
+    model.manifest,
+    device,
+    options.batchSize,
+    options.maxPixelsPerRun ?? DEFAULT_MAX_PIXELS_PER_RUN,
+  );
 }
 
 async function loadOn(create: () => Promise<ort.InferenceSession>, model: Model): Promise<ort.InferenceSession> {
   try {
     return await create();
   } catch (cause) {
-    throw new ModelLoadError(`ONNX Runtime cannot load model ${model.manifest.name} (${model.manifest.id}).`, { cause, details: [firstLine(cause)] });
+    throw new ModelLoadError(`ONNX Runtime cannot load model ${model.manifest.name} (${model.manifest.id}).`, {
+      cause,
+      details: [firstLine(cause)],
+    });
   }
 }
 
@@ -198,7 +219,14 @@ class OnnxRenderer implements Renderer {
   #coords: { width: number; height: number; data: Float32Array } | undefined;
   #closed = false;
 
-  constructor(runtime: OnnxRuntime, session: ort.InferenceSession, manifest: ModelManifest, device: "cpu" | "cuda", batchSize: number | undefined, maxPixelsPerRun: number) {
+  constructor(
+    runtime: OnnxRuntime,
+    session: ort.InferenceSession,
+    manifest: ModelManifest,
+    device: "cpu" | "cuda",
+    batchSize: number | undefined,
+    maxPixelsPerRun: number,
+  ) {
     this.#ort = runtime;
     this.#session = session;
     this.manifest = manifest;
@@ -213,7 +241,10 @@ class OnnxRenderer implements Renderer {
     signal?.throwIfAborted();
     const pixels = spec.width * spec.height;
     const coords = this.#coordsFor(spec.width, spec.height);
-    const latent = new this.#ort.Tensor("float32", promptLatent(spec.prompt, spec.seed, this.manifest.latent.dim), [1, this.manifest.latent.dim]);
+    const latent = new this.#ort.Tensor("float32", promptLatent(spec.prompt, spec.seed, this.manifest.latent.dim), [
+      1,
+      this.manifest.latent.dim,
+    ]);
     const runs = planRuns(firstFrame, frameCount, pixels, this.#batchSize, this.#maxPixelsPerRun);
 
     const execute = async (run: Run): Promise<Float32Array> => {
@@ -228,10 +259,15 @@ class OnnxRenderer implements Renderer {
       try {
         output = (await this.#session.run(feeds, ["rgb"])).rgb;
       } catch (cause) {
-        throw new RenderError(`Rendering frames ${run.frame}..${run.frame + run.frames - 1} failed.`, { cause, details: [firstLine(cause)] });
+        throw new RenderError(`Rendering frames ${run.frame}..${run.frame + run.frames - 1} failed.`, {
+          cause,
+          details: [firstLine(cause)],
+        });
       }
       if (output === undefined || output.type !== "float32" || output.data.length !== run.frames * n * 3) {
-        throw new ModelContractError(`Model ${this.manifest.name} returned rgb of shape [${output?.dims.join(", ") ?? ""}], expected [${run.frames}, ${n}, 3].`);
+        throw new ModelContractError(
+          `Model ${this.manifest.name} returned rgb of shape [${output?.dims.join(", ") ?? ""}], expected [${run.frames}, ${n}, 3].`,
+        );
       }
       return output.data as Float32Array;
     };
@@ -280,9 +316,12 @@ class OnnxRenderer implements Renderer {
     if (this.#closed) throw new RenderError("The renderer is closed.");
     const { limits, name } = this.manifest;
     const problems: string[] = [];
-    if (!Number.isInteger(spec.width) || spec.width < limits.minWidth || spec.width > limits.maxWidth) problems.push(`width ${spec.width} is outside ${limits.minWidth}..${limits.maxWidth}`);
-    if (!Number.isInteger(spec.height) || spec.height < limits.minHeight || spec.height > limits.maxHeight) problems.push(`height ${spec.height} is outside ${limits.minHeight}..${limits.maxHeight}`);
-    if (!Number.isInteger(spec.fps) || spec.fps < 1 || spec.fps > limits.maxFps) problems.push(`fps ${spec.fps} is outside 1..${limits.maxFps}`);
+    if (!Number.isInteger(spec.width) || spec.width < limits.minWidth || spec.width > limits.maxWidth)
+      problems.push(`width ${spec.width} is outside ${limits.minWidth}..${limits.maxWidth}`);
+    if (!Number.isInteger(spec.height) || spec.height < limits.minHeight || spec.height > limits.maxHeight)
+      problems.push(`height ${spec.height} is outside ${limits.minHeight}..${limits.maxHeight}`);
+    if (!Number.isInteger(spec.fps) || spec.fps < 1 || spec.fps > limits.maxFps)
+      problems.push(`fps ${spec.fps} is outside 1..${limits.maxFps}`);
     if (!Number.isSafeInteger(spec.seed) || spec.seed < 0) problems.push(`seed ${spec.seed} is not a non-negative integer`);
     if (!Number.isSafeInteger(firstFrame) || firstFrame < 0) problems.push(`firstFrame ${firstFrame} is not a non-negative integer`);
     if (!Number.isSafeInteger(frameCount) || frameCount < 0) problems.push(`frameCount ${frameCount} is not a non-negative integer`);
@@ -302,12 +341,12 @@ function planRuns(firstFrame: number, frameCount: number, pixels: number, batchS
     const tiles = Math.ceil(pixels / maxPixelsPerRun);
     const tile = Math.ceil(pixels / tiles);
     for (let f = 0; f < frameCount; f++)
-      for (let p = 0; p < pixels; p += tile) runs.push({ frame: firstFrame + f, frames: 1, pixelStart: p, pixelEnd: Math.min(pixels, p + tile) });
+      for (let p = 0; p < pixels; p += tile)
+        runs.push({ frame: firstFrame + f, frames: 1, pixelStart: p, pixelEnd: Math.min(pixels, p + tile) });
     return runs;
   }
   const batch = batchSize ?? Math.max(1, Math.min(MAX_DEFAULT_BATCH, Math.floor(maxPixelsPerRun / pixels)));
-  for (let f = 0; f < frameCount; f += batch) runs.push({ frame: firstFrame + f, frames: Math.min(batch, frameCount - f), pixelStart: 0, pixelEnd: pixels });
+  for (let f = 0; f < frameCount; f += batch)
+    runs.push({ frame: firstFrame + f, frames: Math.min(batch, frameCount - f), pixelStart: 0, pixelEnd: pixels });
   return runs;
 }
-
-

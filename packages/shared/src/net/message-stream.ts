@@ -4,14 +4,7 @@ import { decode as decodeVarint, encode as encodeVarint, encodingLength } from "
 import { Uint8ArrayList } from "uint8arraylist";
 import { z } from "zod";
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_TIMEOUT } from "./constants.js";
-import {
-  AbortError,
-  InvalidMessageError,
-  MessageTooLargeError,
-  RemoteError,
-  StreamClosedError,
-  TimeoutError,
-} from "./errors.js";
+import { AbortError, InvalidMessageError, MessageTooLargeError, RemoteError, StreamClosedError, TimeoutError } from "./errors.js";
 import { decodeMessage, encodeMessage } from "./json.js";
 import { abortError, deadline, withDeadline, type TimeoutOptions } from "./signals.js";
 
@@ -125,10 +118,7 @@ export class MessageStream {
    * `schema`. `options.timeout` bounds the wait for each message (an idle
    * timeout), not the whole iteration.
    */
-  async *messages<S extends z.ZodType>(
-    schema: S,
-    options: MessageOptions = {},
-  ): AsyncGenerator<z.output<S>, void, undefined> {
+  async *messages<S extends z.ZodType>(schema: S, options: MessageOptions = {}): AsyncGenerator<z.output<S>, void, undefined> {
     while (true) {
       const frame = await this.#readFrame(options);
       if (frame === END) return;
@@ -156,12 +146,7 @@ export class MessageStream {
    * bounded by the init signal, so a handler can still answer after its
    * deadline.
    */
-  async writeError(
-    code: string,
-    message: string,
-    fields: Record<string, unknown> = {},
-    options: MessageOptions = {},
-  ): Promise<void> {
+  async writeError(code: string, message: string, fields: Record<string, unknown> = {}, options: MessageOptions = {}): Promise<void> {
     const text = message.length > MAX_WIRE_ERROR_TEXT ? `${message.slice(0, MAX_WIRE_ERROR_TEXT - 1)}…` : message;
     const frame: ErrorFrame = { ...fields, type: "error", code, message: text };
     const bytes = encodeMessage(frame);

@@ -155,7 +155,10 @@ export async function handleProtocol(
     setMaxListeners(Infinity, controller.signal);
     if (stopReason) controller.abort(stopReason);
     running.add(controller);
-    const timer = handlerTimeout > 0 && Number.isFinite(handlerTimeout) ? setTimeout(() => controller.abort(timeoutReason(handlerTimeout)), handlerTimeout) : undefined;
+    const timer =
+      handlerTimeout > 0 && Number.isFinite(handlerTimeout)
+        ? setTimeout(() => controller.abort(timeoutReason(handlerTimeout)), handlerTimeout)
+        : undefined;
     const signal = controller.signal;
     const stream = new MessageStream(raw, { ...messageInit, signal });
     const context: ProtocolHandlerContext = { protocol: protocolId, remotePeer, connection, signal, log };
@@ -172,7 +175,10 @@ export async function handleProtocol(
       // An error frame where a request belongs is the peer's mistake, not ours.
       const reply =
         err instanceof RemoteError && stream.receivedError === err
-          ? { code: WireErrorCode.BAD_MESSAGE, message: `Expected a request on ${protocolId}, but got an error frame (${err.code}); error frames are only answers.` }
+          ? {
+              code: WireErrorCode.BAD_MESSAGE,
+              message: `Expected a request on ${protocolId}, but got an error frame (${err.code}); error frames are only answers.`,
+            }
           : errorReply(err, handlerTimeout);
       if (reply.code === WireErrorCode.INTERNAL) log.error({ err, peer: key }, "handler failed");
       else log.debug({ err, peer: key, code: reply.code }, "answering with an error");

@@ -31,11 +31,7 @@ export function timeoutReason(ms: number): DOMException {
  * dependent bookkeeping quadratic and froze the event loop for seconds.
  * Always `clear()` in a `finally`.
  */
-export function deadline(
-  options: TimeoutOptions,
-  defaultTimeout: number,
-  ...extra: Array<AbortSignal | undefined>
-): Deadline {
+export function deadline(options: TimeoutOptions, defaultTimeout: number, ...extra: Array<AbortSignal | undefined>): Deadline {
   const ms = options.timeout ?? defaultTimeout;
   const sources = [options.signal, ...extra].filter((s): s is AbortSignal => s !== undefined);
   const controller = new AbortController();

@@ -21,7 +21,11 @@ export function normaliseText(text: string): string {
 }
 
 function fold(text: string): string {
-  return text.normalize("NFKC").toLowerCase().normalize("NFKC").replace(/\p{Cf}+/gu, "");
+  return text
+    .normalize("NFKC")
+    .toLowerCase()
+    .normalize("NFKC")
+    .replace(/\p{Cf}+/gu, "");
 }
 
 /**

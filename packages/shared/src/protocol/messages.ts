@@ -11,7 +11,10 @@ import { REASON_CODES } from "./reasons.js";
 /** A non-negative integer that may exceed 2^53: decimal string on the wire, bigint in code. */
 export const BigUint = z.union([
   z.bigint().nonnegative(),
-  z.string().regex(/^[0-9]{1,78}$/, "must be a decimal integer string").transform((s) => BigInt(s)),
+  z
+    .string()
+    .regex(/^[0-9]{1,78}$/, "must be a decimal integer string")
+    .transform((s) => BigInt(s)),
 ]);
 export const Hex = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, "must be 0x-prefixed hex bytes") as z.ZodType<`0x${string}`, string>;
 /** A 65-byte ECDSA signature (EIP-712 or EIP-191), 0x hex. */
@@ -20,7 +23,13 @@ export const Signature = z.string().regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-
 export const CidString = z.string().regex(/^b[a-z2-7]{20,}$/, "must be a CIDv1 in base32");
 export const Multiaddrs = z.array(z.string().startsWith("/").max(512)).max(16);
 const U32 = z.number().int().min(0).max(0xffff_ffff);
-const U64 = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[0-9]{1,20}$/).transform(Number)]);
+const U64 = z.union([
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  z
+    .string()
+    .regex(/^[0-9]{1,20}$/)
+    .transform(Number),
+]);
 
 export const ErrorMessage = z.object({
   type: z.literal("error"),
@@ -89,7 +98,11 @@ export const ProviderAnnounce = z.object({
   benchmarkFps: z.number().positive().max(1e6),
   device: z.enum(["cpu", "cuda"]),
   /** Segments in progress now. */
-  active: z.number().int().min(0).max(1 << 16),
+  active: z
+    .number()
+    .int()
+    .min(0)
+    .max(1 << 16),
   agent: z.string().max(100),
   /** Unix milliseconds; the coordinator refuses stale announcements. */
   timestamp: z.number().int().positive(),
@@ -180,7 +193,12 @@ export type SubmitJob = z.output<typeof SubmitJob>;
  * Follow a job: with `auth`, events with `seq > fromSeq` are replayed, then
  * live ones follow. Without it, anyone gets one `JobSummary` and the stream ends.
  */
-export const WatchJob = z.object({ type: z.literal("watch"), jobId: Bytes32, fromSeq: z.number().int().min(0).default(0), auth: JobAuth.optional() });
+export const WatchJob = z.object({
+  type: z.literal("watch"),
+  jobId: Bytes32,
+  fromSeq: z.number().int().min(0).default(0),
+  auth: JobAuth.optional(),
+});
 export type WatchJob = z.output<typeof WatchJob>;
 /** The job's client gives up: the coordinator stops scheduling it and answers with the final `job-failed` (`CANCELLED`). */
 export const CancelJob = z.object({ type: z.literal("cancel"), jobId: Bytes32, auth: JobAuth });
@@ -205,7 +223,14 @@ export const SegmentAssigned = z.object({
   speculative: z.boolean(),
   ...SignedAssignment.shape,
 });
-export const SegmentProgress = z.object({ type: z.literal("segment-progress"), ...EventBase, segment: U32, provider: Address, framesDone: U32, frameCount: U32 });
+export const SegmentProgress = z.object({
+  type: z.literal("segment-progress"),
+  ...EventBase,
+  segment: U32,
+  provider: Address,
+  framesDone: U32,
+  frameCount: U32,
+});
 export const SegmentDelivered = z.object({
   type: z.literal("segment-delivered"),
   ...EventBase,
@@ -225,7 +250,12 @@ export const SegmentFailed = z.object({
   willRetry: z.boolean(),
 });
 export const JobComplete = z.object({ type: z.literal("job-complete"), ...EventBase });
-export const JobFailed = z.object({ type: z.literal("job-failed"), ...EventBase, code: z.enum(REASON_CODES), message: z.string().max(2000) });
+export const JobFailed = z.object({
+  type: z.literal("job-failed"),
+  ...EventBase,
+  code: z.enum(REASON_CODES),
+  message: z.string().max(2000),
+});
 
 export const JobEvent = z.discriminatedUnion("type", [
   JobAccepted,

@@ -7,14 +7,13 @@ export const Bytes32 = z
   .transform((s) => s.toLowerCase() as `0x${string}`);
 
 /** A 20-byte address; checksum is not enforced on the wire, compare lower-cased. */
-export const Address = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, "must be 0x followed by 40 hex digits") as z.ZodType<`0x${string}`, string>;
+export const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be 0x followed by 40 hex digits") as z.ZodType<`0x${string}`, string>;
 
 /** A UTF-16 surrogate not paired with its other half (a pair reads as one astral code point under `u`). */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-const evenSize = (what: string) => [(n: number) => n % 2 === 0, { message: `${what} must be even (H.264 yuv420p needs even sizes)` }] as const;
+const evenSize = (what: string) =>
+  [(n: number) => n % 2 === 0, { message: `${what} must be even (H.264 yuv420p needs even sizes)` }] as const;
 
 /**
  * The canonical description of a generation job. Its hash is stored in the
@@ -39,8 +38,18 @@ export const JobSpec = z.strictObject({
   seed: z.number().int().min(0).max(0xffff_ffff),
   seconds: z.number().int().min(1, "seconds must be at least 1").max(86_400),
   fps: z.number().int().min(1).max(240),
-  width: z.number().int().min(16).max(8192).refine(...evenSize("width")),
-  height: z.number().int().min(16).max(8192).refine(...evenSize("height")),
+  width: z
+    .number()
+    .int()
+    .min(16)
+    .max(8192)
+    .refine(...evenSize("width")),
+  height: z
+    .number()
+    .int()
+    .min(16)
+    .max(8192)
+    .refine(...evenSize("height")),
 });
 export type JobSpec = z.output<typeof JobSpec>;
 export type JobSpecInput = z.input<typeof JobSpec>;

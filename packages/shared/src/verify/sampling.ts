@@ -24,7 +24,8 @@ export function sampleDistinct(n: number, k: number, random: RandomInt = cryptoR
  * peak 255). Infinity when they are equal.
  */
 export function psnr8(expected: Uint8Array, actual: Uint8Array): number {
-  if (expected.length !== actual.length || expected.length === 0) throw new RangeError(`psnr8: lengths differ or are zero (${expected.length} vs ${actual.length})`);
+  if (expected.length !== actual.length || expected.length === 0)
+    throw new RangeError(`psnr8: lengths differ or are zero (${expected.length} vs ${actual.length})`);
   let sum = 0;
   for (let i = 0; i < expected.length; i++) {
     const d = (expected[i] as number) - (actual[i] as number);

@@ -108,7 +108,11 @@ export interface VerifierComponents {
    * fps and decoded frame count, and the RGB24 of the frames `keep` selects
    * (indices relative to the segment).
    */
-  decode(bytes: Uint8Array, keep: ReadonlySet<number>, options: { signal?: AbortSignal | undefined }): Promise<{ probe: SegmentProbe; frames: Map<number, Uint8Array> }>;
+  decode(
+    bytes: Uint8Array,
+    keep: ReadonlySet<number>,
+    options: { signal?: AbortSignal | undefined },
+  ): Promise<{ probe: SegmentProbe; frames: Map<number, Uint8Array> }>;
   /**
    * RGB24 of the model's output at the given pixels (row-major indices) of
    * absolute frame `frame` of the job: 3 bytes per pixel, in `pixels` order.

@@ -11,7 +11,18 @@ import {
   DEFAULT_SAMPLED_FRAMES,
 } from "./constants.js";
 import { cryptoRandomInt, gatherPixels, luma709, psnr8, sampleDistinct, type RandomInt } from "./sampling.js";
-import type { CheckFailure, CheckName, DeliveredSegment, SegmentProbe, Verifier, VerifierComponents, VerifyJob, VerifyOptions, VerifyResult, VerifyTimings } from "./types.js";
+import type {
+  CheckFailure,
+  CheckName,
+  DeliveredSegment,
+  SegmentProbe,
+  Verifier,
+  VerifierComponents,
+  VerifyJob,
+  VerifyOptions,
+  VerifyResult,
+  VerifyTimings,
+} from "./types.js";
 
 export interface SegmentVerifierInit {
   /** A sampled frame passes at or above this luma PSNR (dB). */
@@ -126,7 +137,8 @@ export class SegmentVerifier implements Verifier {
       }
       timings.decodeMs = performance.now() - t;
       const problems: string[] = [];
-      if (probe.width !== spec.width || probe.height !== spec.height) problems.push(`size ${probe.width}x${probe.height}, expected ${spec.width}x${spec.height}`);
+      if (probe.width !== spec.width || probe.height !== spec.height)
+        problems.push(`size ${probe.width}x${probe.height}, expected ${spec.width}x${spec.height}`);
       if (Math.abs(probe.fps - spec.fps) > 1e-3) problems.push(`${Number(probe.fps.toFixed(3))} fps, expected ${spec.fps}`);
       if (probe.frameCount !== spec.fps) problems.push(`${probe.frameCount} frames, expected ${spec.fps}`);
       if (problems.length > 0) throw new CheckFailed("frames", `The segment has ${problems.join(", ")}.`);
@@ -189,22 +201,40 @@ export class SegmentVerifier implements Verifier {
    * any of them is compared), then re-execute sampled steps of the committed
    * trace (shared/model/pipeline/verify.ts).
    */
-  async #verifyByTrace(job: VerifyJob, seg: DeliveredSegment, bytes: Uint8Array, timings: VerifyTimings, started: number, options: VerifyOptions): Promise<VerifyResult> {
+  async #verifyByTrace(
+    job: VerifyJob,
+    seg: DeliveredSegment,
+    bytes: Uint8Array,
+    timings: VerifyTimings,
+    started: number,
+    options: VerifyOptions,
+  ): Promise<VerifyResult> {
     const { spec } = job;
     const trace = seg.delivery.delivery.trace;
-    if (trace === undefined || this.#components.verifyTrace === undefined) throw new CheckFailed("content", "The receipt signs no render trace, which this model's verification needs.");
+    if (trace === undefined || this.#components.verifyTrace === undefined)
+      throw new CheckFailed("content", "The receipt signs no render trace, which this model's verification needs.");
     let t = performance.now();
     let probe: SegmentProbe;
     let kept: Map<number, Uint8Array>;
     try {
-      ({ probe, frames: kept } = await this.#components.decode(bytes, new Set(Array.from({ length: spec.fps }, (_, i) => i)), { signal: options.signal }));
+      ({ probe, frames: kept } = await this.#components.decode(bytes, new Set(Array.from({ length: spec.fps }, (_, i) => i)), {
+        signal: options.signal,
+      }));
     } catch (cause) {
       options.signal?.throwIfAborted();
       throw new CheckFailed("decode", `The segment does not decode as video: ${firstLine(cause)}`);
     }
     timings.decodeMs = performance.now() - t;
-    if (probe.width !== spec.width || probe.height !== spec.height || probe.frameCount !== spec.fps || Math.abs(probe.fps - spec.fps) > 1e-3) {
-      throw new CheckFailed("frames", `The segment has ${probe.width}x${probe.height}, ${probe.frameCount} frames at ${Number(probe.fps.toFixed(3))} fps; expected ${spec.width}x${spec.height}, ${spec.fps} at ${spec.fps}.`);
+    if (
+      probe.width !== spec.width ||
+      probe.height !== spec.height ||
+      probe.frameCount !== spec.fps ||
+      Math.abs(probe.fps - spec.fps) > 1e-3
+    ) {
+      throw new CheckFailed(
+        "frames",
+        `The segment has ${probe.width}x${probe.height}, ${probe.frameCount} frames at ${Number(probe.fps.toFixed(3))} fps; expected ${spec.width}x${spec.height}, ${spec.fps} at ${spec.fps}.`,
+      );
     }
     const frames = Array.from({ length: spec.fps }, (_, i) => kept.get(i) as Uint8Array);
     t = performance.now();
@@ -220,7 +250,15 @@ export class SegmentVerifier implements Verifier {
     if (!verdict.ok) throw new CheckFailed("content", `Committed-step check "${verdict.check}" failed: ${verdict.reason}`);
     timings.totalMs = performance.now() - started;
     const { firstFrame } = segmentFrames(spec, seg.segment);
-    return { ok: true, bytes, psnrDb: Infinity, framePsnrDb: [], sampledFrames: verdict.steps.map(() => firstFrame), sampledPixels: 0, timings };
+    return {
+      ok: true,
+      bytes,
+      psnrDb: Infinity,
+      framePsnrDb: [],
+      sampledFrames: verdict.steps.map(() => firstFrame),
+      sampledPixels: 0,
+      timings,
+    };
   }
 
   /** The receipt's fields and both signatures: the assignment by the job's coordinator, the delivery by the assigned provider. */
@@ -228,9 +266,12 @@ export class SegmentVerifier implements Verifier {
     const { assignment: a } = seg.assignment;
     const { delivery: d } = seg.delivery;
     const jobId = lower(job.jobId);
-    if (seg.segment < 0 || seg.segment >= job.spec.seconds) throw new CheckFailed("signature", `Segment ${seg.segment} is outside the job.`);
-    if (lower(a.jobId) !== jobId || lower(d.jobId) !== jobId) throw new CheckFailed("signature", "The assignment or receipt names another job.");
-    if (a.segment !== seg.segment || d.segment !== seg.segment) throw new CheckFailed("signature", `The assignment or receipt is for another segment than ${seg.segment}.`);
+    if (seg.segment < 0 || seg.segment >= job.spec.seconds)
+      throw new CheckFailed("signature", `Segment ${seg.segment} is outside the job.`);
+    if (lower(a.jobId) !== jobId || lower(d.jobId) !== jobId)
+      throw new CheckFailed("signature", "The assignment or receipt names another job.");
+    if (a.segment !== seg.segment || d.segment !== seg.segment)
+      throw new CheckFailed("signature", `The assignment or receipt is for another segment than ${seg.segment}.`);
     const { firstFrame, frameCount } = segmentFrames(job.spec, seg.segment);
     if (a.firstFrame !== firstFrame || a.frameCount !== frameCount) {
       throw new CheckFailed("signature", `The assignment covers frames ${a.firstFrame}+${a.frameCount}, not ${firstFrame}+${frameCount}.`);
@@ -261,7 +302,9 @@ export class SegmentVerifier implements Verifier {
     let last: unknown;
     for (let attempt = 1; attempt <= this.#fetchAttempts; attempt++) {
       signal?.throwIfAborted();
-      const attemptSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(this.#fetchTimeoutMs)]) : AbortSignal.timeout(this.#fetchTimeoutMs);
+      const attemptSignal = signal
+        ? AbortSignal.any([signal, AbortSignal.timeout(this.#fetchTimeoutMs)])
+        : AbortSignal.timeout(this.#fetchTimeoutMs);
       try {
         return await this.#components.fetch(seg.delivery.delivery.cid, { providers: seg.multiaddrs, signal: attemptSignal });
       } catch (err) {
@@ -270,7 +313,11 @@ export class SegmentVerifier implements Verifier {
         if (attempt < this.#fetchAttempts) await sleep(this.#fetchBackoffMs * 2 ** (attempt - 1), signal);
       }
     }
-    throw new CheckFailed("fetch", `Segment ${seg.delivery.delivery.cid} could not be fetched from the provider after ${this.#fetchAttempts} attempts: ${firstLine(last)}`, true);
+    throw new CheckFailed(
+      "fetch",
+      `Segment ${seg.delivery.delivery.cid} could not be fetched from the provider after ${this.#fetchAttempts} attempts: ${firstLine(last)}`,
+      true,
+    );
   }
 }
 

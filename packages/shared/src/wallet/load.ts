@@ -43,7 +43,9 @@ export async function loadWallet(opts: LoadWalletOptions = {}): Promise<Wallet> 
   if (opts.privateKey) return fromPrivateKey(opts.privateKey, opts.provider);
   if (opts.keystore) {
     if (!existsSync(opts.keystore)) {
-      throw new WalletError(`Keystore file ${opts.keystore} does not exist.`, { hint: "Create one with `rendermesh wallet create` or check the path." });
+      throw new WalletError(`Keystore file ${opts.keystore} does not exist.`, {
+        hint: "Create one with `rendermesh wallet create` or check the path.",
+      });
     }
     const password = opts.password ?? env[KEYSTORE_PASSWORD_ENV];
     if (password === undefined) {

@@ -27,7 +27,10 @@ export interface AnnounceComponents {
  */
 export class AnnounceService {
   private registration: ProtocolRegistration | undefined;
-  constructor(private readonly components: AnnounceComponents, private readonly init: AnnounceInit = {}) {}
+  constructor(
+    private readonly components: AnnounceComponents,
+    private readonly init: AnnounceInit = {},
+  ) {}
 
   async start(): Promise<void> {
     const { directory, chain, log } = this.components;
@@ -39,7 +42,9 @@ export class AnnounceService {
         const msg = await stream.read(ProviderAnnounce);
         const peer = ctx.remotePeer.toString();
         try {
-          const live = await directory.admit(msg, peer, peerIdBytes(ctx.remotePeer), [ctx.connection.remoteAddr.toString()], { signal: ctx.signal });
+          const live = await directory.admit(msg, peer, peerIdBytes(ctx.remotePeer), [ctx.connection.remoteAddr.toString()], {
+            signal: ctx.signal,
+          });
           const ack: AnnounceAck = {
             type: "announce-ack",
             coordinator: chain.coordinator as `0x${string}`,
@@ -55,7 +60,12 @@ export class AnnounceService {
           await answerRefusal(stream, err);
         }
       },
-      { timeout: this.init.timeout ?? TIMEOUT, maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER, maxMessageBytes: MAX_MESSAGE_BYTES, logger: log },
+      {
+        timeout: this.init.timeout ?? TIMEOUT,
+        maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER,
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+        logger: log,
+      },
     );
   }
 

@@ -1,8 +1,24 @@
-import { answerRefusal, JobRequest, MAX_MESSAGE_BYTES, type JobRequest as JobRequestMessage, type JobSummary, type Logger, type SubmitJob } from "@rendermesh/shared";
+import {
+  answerRefusal,
+  JobRequest,
+  MAX_MESSAGE_BYTES,
+  type JobRequest as JobRequestMessage,
+  type JobSummary,
+  type Logger,
+  type SubmitJob,
+} from "@rendermesh/shared";
 import { handleProtocol, type MessageStream, type ProtocolHost, type ProtocolRegistration } from "@rendermesh/shared/net";
 import { RefusalError } from "../../errors.js";
 import type { CoordinatorStore, JobRow, StoredEvent } from "../../store/index.js";
-import { FIRST_MESSAGE_TIMEOUT, MAX_FOLLOWERS, MAX_FOLLOWERS_PER_JOB, MAX_QUEUED_EVENTS, MAX_STREAMS_PER_PEER, PROTOCOL, REPLAY_BATCH } from "./constants.js";
+import {
+  FIRST_MESSAGE_TIMEOUT,
+  MAX_FOLLOWERS,
+  MAX_FOLLOWERS_PER_JOB,
+  MAX_QUEUED_EVENTS,
+  MAX_STREAMS_PER_PEER,
+  PROTOCOL,
+  REPLAY_BATCH,
+} from "./constants.js";
 
 export interface JobProtocolInit {
   maxStreamsPerPeer?: number;
@@ -46,7 +62,10 @@ export class JobService {
   private followers = 0;
   private readonly followersOfJob = new Map<string, number>();
 
-  constructor(private readonly components: JobProtocolComponents, private readonly init: JobProtocolInit = {}) {}
+  constructor(
+    private readonly components: JobProtocolComponents,
+    private readonly init: JobProtocolInit = {},
+  ) {}
 
   get activeFollowers(): number {
     return this.followers;
@@ -70,7 +89,12 @@ export class JobService {
         }
       },
       // Long-lived: a job stream lasts as long as the job.
-      { timeout: 0, maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER, maxMessageBytes: MAX_MESSAGE_BYTES, logger: log },
+      {
+        timeout: 0,
+        maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER,
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+        logger: log,
+      },
     );
   }
 
@@ -123,7 +147,11 @@ export class JobService {
     const perJob = this.followersOfJob.get(id) ?? 0;
     const retryAfterMs = this.init.busyRetryMs ?? 5_000;
     if (perJob >= (this.init.maxFollowersPerJob ?? MAX_FOLLOWERS_PER_JOB)) {
-      throw new RefusalError("BUSY", `Job ${id} already has ${perJob} streams following it; close one (a crashed client's old stream is dropped when its connection closes).`, { retryAfterMs });
+      throw new RefusalError(
+        "BUSY",
+        `Job ${id} already has ${perJob} streams following it; close one (a crashed client's old stream is dropped when its connection closes).`,
+        { retryAfterMs },
+      );
     }
     if (this.followers >= (this.init.maxFollowers ?? MAX_FOLLOWERS)) {
       throw new RefusalError("BUSY", "This coordinator is serving as many job streams as it can.", { retryAfterMs });
@@ -142,7 +170,14 @@ export class JobService {
 
   private summary(job: JobRow): JobSummary {
     const counts = this.components.store.segmentCounts(job.jobId);
-    return { type: "job-summary", jobId: job.jobId as `0x${string}`, status: job.status, segments: job.segments, verified: counts.verified ?? 0, lastSeq: Math.max(0, job.nextSeq - 1) };
+    return {
+      type: "job-summary",
+      jobId: job.jobId as `0x${string}`,
+      status: job.status,
+      segments: job.segments,
+      verified: counts.verified ?? 0,
+      lastSeq: Math.max(0, job.nextSeq - 1),
+    };
   }
 
   async stop(): Promise<void> {

@@ -17,7 +17,10 @@ export interface QuoteComponents {
 /** `/rendermesh/quote`: request/response, one QuoteRequest → Quote or an error. */
 export class QuoteService {
   private registration: ProtocolRegistration | undefined;
-  constructor(private readonly components: QuoteComponents, private readonly init: QuoteInit = {}) {}
+  constructor(
+    private readonly components: QuoteComponents,
+    private readonly init: QuoteInit = {},
+  ) {}
 
   async start(): Promise<void> {
     this.registration = await handleProtocol(
@@ -31,7 +34,12 @@ export class QuoteService {
           await answerRefusal(stream, err);
         }
       },
-      { timeout: this.init.timeout ?? TIMEOUT, maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER, maxMessageBytes: MAX_MESSAGE_BYTES, logger: this.components.log },
+      {
+        timeout: this.init.timeout ?? TIMEOUT,
+        maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER,
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+        logger: this.components.log,
+      },
     );
   }
 

@@ -17,7 +17,10 @@ export interface ReportComponents {
 /** `/rendermesh/report`: the client's verdict on one delivered segment → VerdictAck or an error. */
 export class ReportService {
   private registration: ProtocolRegistration | undefined;
-  constructor(private readonly components: ReportComponents, private readonly init: ReportInit = {}) {}
+  constructor(
+    private readonly components: ReportComponents,
+    private readonly init: ReportInit = {},
+  ) {}
 
   async start(): Promise<void> {
     this.registration = await handleProtocol(
@@ -32,7 +35,12 @@ export class ReportService {
           await answerRefusal(stream, err);
         }
       },
-      { timeout: this.init.timeout ?? TIMEOUT, maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER, maxMessageBytes: MAX_MESSAGE_BYTES, logger: this.components.log },
+      {
+        timeout: this.init.timeout ?? TIMEOUT,
+        maxStreamsPerPeer: this.init.maxStreamsPerPeer ?? MAX_STREAMS_PER_PEER,
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+        logger: this.components.log,
+      },
     );
   }
 

@@ -41,21 +41,37 @@ export class PipelineFrameSource {
     const v = this.runner.manifest.video;
     const problems: string[] = [];
     if (spec.fps !== v.fps) problems.push(`fps ${spec.fps} is not the pipeline's ${v.fps}`);
-    if (spec.width !== v.width || spec.height !== v.height) problems.push(`${spec.width}x${spec.height} is not the pipeline's ${v.width}x${v.height}`);
-    if (frameCount !== v.framesPerClip || firstFrame % frameCount !== 0) problems.push(`frames ${firstFrame}+${frameCount} are not one clip of ${v.framesPerClip}`);
-    if (problems.length > 0) throw new RenderRequestError(`The request does not fit pipeline ${this.runner.manifest.name}.`, { details: problems, hint: `Ask for ${v.width}x${v.height} at ${v.fps} fps.` });
+    if (spec.width !== v.width || spec.height !== v.height)
+      problems.push(`${spec.width}x${spec.height} is not the pipeline's ${v.width}x${v.height}`);
+    if (frameCount !== v.framesPerClip || firstFrame % frameCount !== 0)
+      problems.push(`frames ${firstFrame}+${frameCount} are not one clip of ${v.framesPerClip}`);
+    if (problems.length > 0)
+      throw new RenderRequestError(`The request does not fit pipeline ${this.runner.manifest.name}.`, {
+        details: problems,
+        hint: `Ask for ${v.width}x${v.height} at ${v.fps} fps.`,
+      });
     return firstFrame / frameCount;
   }
 
   /** Renders one segment with its trace. */
-  async renderSegment(options: { spec: PipelineSegmentSpec; firstFrame: number; frameCount: number; signal?: AbortSignal | undefined }): Promise<Generation & { segment: number }> {
+  async renderSegment(options: {
+    spec: PipelineSegmentSpec;
+    firstFrame: number;
+    frameCount: number;
+    signal?: AbortSignal | undefined;
+  }): Promise<Generation & { segment: number }> {
     const segment = this.segmentOf(options.spec, options.firstFrame, options.frameCount);
     const gen = await this.runner.generate({ prompt: options.spec.prompt, seed: options.spec.seed, segment, signal: options.signal });
     return { ...gen, segment };
   }
 
   /** The frames alone (benchmarks, callers that keep no trace). */
-  async *renderFrames(options: { spec: PipelineSegmentSpec; firstFrame: number; frameCount: number; signal?: AbortSignal | undefined }): AsyncGenerator<Uint8Array, void, undefined> {
+  async *renderFrames(options: {
+    spec: PipelineSegmentSpec;
+    firstFrame: number;
+    frameCount: number;
+    signal?: AbortSignal | undefined;
+  }): AsyncGenerator<Uint8Array, void, undefined> {
     yield* (await this.renderSegment(options)).frames;
   }
 

@@ -28,13 +28,15 @@ export function assemblePipeline(manifestJson: unknown, files: Pipeline["files"]
   }
   const manifest = parsed.data;
   const id = pipelineId(manifest);
-  if (manifest.id !== undefined && manifest.id !== id) throw new ModelIntegrityError(manifest.id, id, { details: ["the manifest's id is not the sha256 of its canonical JSON"] });
+  if (manifest.id !== undefined && manifest.id !== id)
+    throw new ModelIntegrityError(manifest.id, id, { details: ["the manifest's id is not the sha256 of its canonical JSON"] });
   for (const [role, component] of Object.entries(manifest.components)) {
     if (component === undefined || !("sha256" in component)) continue;
     const bytes = files[role as PipelineRole];
     if (bytes === undefined) throw new ModelLoadError(`The pipeline ${manifest.name} has no bytes for its ${role}.`);
     const actual = sha256Hex(bytes);
-    if (actual !== component.sha256) throw new ModelIntegrityError(component.sha256, actual, { details: [`component: ${role} (${component.file})`] });
+    if (actual !== component.sha256)
+      throw new ModelIntegrityError(component.sha256, actual, { details: [`component: ${role} (${component.file})`] });
   }
   return { manifest: { ...manifest, id }, files };
 }

@@ -24,7 +24,10 @@ export type PipelineTensor = z.output<typeof PipelineTensor>;
 
 const OnnxFile = {
   /** File name relative to the manifest's directory. */
-  file: z.string().min(1).regex(/^[^/\\]+$/, "must be a file name beside the manifest"),
+  file: z
+    .string()
+    .min(1)
+    .regex(/^[^/\\]+$/, "must be a file name beside the manifest"),
   sha256: Sha256,
   inputs: z.array(PipelineTensor).min(1),
   outputs: z.array(PipelineTensor).min(1),
@@ -114,7 +117,10 @@ export const PipelineVerification = z.strictObject({
 export const PipelineManifest = z.strictObject({
   family: z.literal("diffusion-pipeline"),
   /** 0x + sha256 of the canonical manifest without this field; filled by `withPipelineId`. */
-  id: z.string().regex(/^0x[0-9a-f]{64}$/).optional(),
+  id: z
+    .string()
+    .regex(/^0x[0-9a-f]{64}$/)
+    .optional(),
   name: z.string().min(1),
   version: z.string().min(1),
   description: z.string().optional(),
@@ -207,13 +213,19 @@ export function withPipelineId(manifest: PipelineManifestInput): PipelineManifes
 /** Latent frames of a clip of `frames` frames: (frames − offset)/tc + offset for a k·n+1 rule, frames/tc otherwise. */
 export function latentFrames(manifest: PipelineManifest, frames: number): number {
   const { multiple, offset } = manifest.video.frameRule;
-  if (frames < offset || (frames - offset) % multiple !== 0) throw new RangeError(`${frames} frames do not fit the rule ${multiple}n+${offset}`);
+  if (frames < offset || (frames - offset) % multiple !== 0)
+    throw new RangeError(`${frames} frames do not fit the rule ${multiple}n+${offset}`);
   const tc = manifest.latent.temporalCompression;
   return offset > 0 ? (frames - offset) / tc + offset : frames / tc;
 }
 
 /** The latent shape [1, C, F', H/s, W/s] of one clip. */
-export function latentShape(manifest: PipelineManifest, width: number, height: number, frames: number): [number, number, number, number, number] {
+export function latentShape(
+  manifest: PipelineManifest,
+  width: number,
+  height: number,
+  frames: number,
+): [number, number, number, number, number] {
   const s = manifest.latent.spatialCompression;
   if (width % s !== 0 || height % s !== 0) throw new RangeError(`${width}x${height} is not a multiple of the spatial compression ${s}`);
   return [1, manifest.latent.channels, latentFrames(manifest, frames), height / s, width / s];

@@ -10,7 +10,8 @@ const NOISE_SALT = 0x6e6f6973;
  * and exact sums of multiples of 2^-24, so every machine draws the same bits.
  */
 export function segmentNoise(jobSeed: number, segment: number, count: number): Float32Array {
-  if (!Number.isSafeInteger(segment) || segment < 0 || segment > 0xffffffff) throw new RangeError(`segment must be a 32-bit non-negative integer, got ${segment}`);
+  if (!Number.isSafeInteger(segment) || segment < 0 || segment > 0xffffffff)
+    throw new RangeError(`segment must be a 32-bit non-negative integer, got ${segment}`);
   const [lo, hi] = seedWords(jobSeed);
   const rng = new Xoshiro128(lo, hi, segment, NOISE_SALT);
   const out = new Float32Array(count);

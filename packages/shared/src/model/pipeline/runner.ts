@@ -101,9 +101,12 @@ export class PipelineRunner {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
     if (pipeline.manifest.components.tokenizer.kind !== "word-vocab") {
-      throw new ModelContractError(`Pipeline ${pipeline.manifest.name} uses an ONNX tokenizer, which this runner does not run yet.`, { hint: "Describe the tokenizer as a word-vocab, or tokenize outside and extend the runner." });
+      throw new ModelContractError(`Pipeline ${pipeline.manifest.name} uses an ONNX tokenizer, which this runner does not run yet.`, {
+        hint: "Describe the tokenizer as a word-vocab, or tokenize outside and extend the runner.",
+      });
     }
-    const open = (bytes: Uint8Array, what: string) => openSession(bytes, { device: options.device ?? "auto", deviceId: options.deviceId, threads, logger, what });
+    const open = (bytes: Uint8Array, what: string) =>
+      openSession(bytes, { device: options.device ?? "auto", deviceId: options.deviceId, threads, logger, what });
     const text = await open(pipeline.files.textEncoder, "text encoder");
     const denoiser = await open(pipeline.files.denoiser, "denoiser");
     const decoder = await open(pipeline.files.decoder, "decoder");
@@ -114,7 +117,10 @@ export class PipelineRunner {
       await Promise.all(Object.values(sessions).map((s) => s.release()));
       throw err;
     }
-    logger.info({ pipeline: pipeline.manifest.id, name: pipeline.manifest.name, device: denoiser.device, threads }, "pipeline runner ready");
+    logger.info(
+      { pipeline: pipeline.manifest.id, name: pipeline.manifest.name, device: denoiser.device, threads },
+      "pipeline runner ready",
+    );
     return new PipelineRunner(pipeline.manifest, sessions, denoiser.device, options.guidanceBatch ?? 2);
   }
 
@@ -123,10 +129,15 @@ export class PipelineRunner {
     const { tokenizer, textEncoder } = this.manifest.components;
     if (tokenizer.kind !== "word-vocab") throw new ModelContractError("unsupported tokenizer");
     const ids = tokenizeWords(tokenizer, prompt);
-    const feeds: Record<string, ort.Tensor> = { [textEncoder.bind.tokens]: intTensor(contractOf(textEncoder.inputs, textEncoder.bind.tokens), ids, [1, ids.length]) };
+    const feeds: Record<string, ort.Tensor> = {
+      [textEncoder.bind.tokens]: intTensor(contractOf(textEncoder.inputs, textEncoder.bind.tokens), ids, [1, ids.length]),
+    };
     if (textEncoder.bind.attentionMask) {
       const mask = ids.map((id) => (id === BigInt(tokenizer.padId) ? 0n : 1n));
-      feeds[textEncoder.bind.attentionMask] = intTensor(contractOf(textEncoder.inputs, textEncoder.bind.attentionMask), mask, [1, ids.length]);
+      feeds[textEncoder.bind.attentionMask] = intTensor(contractOf(textEncoder.inputs, textEncoder.bind.attentionMask), mask, [
+        1,
+        ids.length,
+      ]);
     }
     return this.#run(this.#sessions.text, feeds, textEncoder.bind.output, "text encoder");
   }
@@ -135,7 +146,13 @@ export class PipelineRunner {
    * The denoiser's output at one step for each guidance branch. `uncond`
    * undefined runs the conditional branch only.
    */
-  async denoise(latent: HostTensor, t: number, cond: HostTensor, uncond?: HostTensor, batch: 1 | 2 = this.#guidanceBatch): Promise<{ cond: Float32Array; uncond?: Float32Array }> {
+  async denoise(
+    latent: HostTensor,
+    t: number,
+    cond: HostTensor,
+    uncond?: HostTensor,
+    batch: 1 | 2 = this.#guidanceBatch,
+  ): Promise<{ cond: Float32Array; uncond?: Float32Array }> {
     const { bind, inputs } = this.manifest.components.denoiser;
     const run = async (n: number, lat: Float32Array, text: Float32Array, textDims: readonly number[]) => {
       const feeds = {
@@ -146,7 +163,8 @@ export class PipelineRunner {
       return (await this.#run(this.#sessions.denoiser, feeds, bind.output, "denoiser")).data;
     };
     if (uncond === undefined) return { cond: await run(1, latent.data, cond.data, cond.dims) };
-    if (batch === 1) return { cond: await run(1, latent.data, cond.data, cond.dims), uncond: await run(1, latent.data, uncond.data, uncond.dims) };
+    if (batch === 1)
+      return { cond: await run(1, latent.data, cond.data, cond.dims), uncond: await run(1, latent.data, uncond.data, uncond.dims) };
     const both = await run(2, concat(latent.data, latent.data), concat(cond.data, uncond.data), cond.dims);
     const half = latent.data.length;
     return { cond: both.slice(0, half), uncond: both.slice(half) };
@@ -155,12 +173,19 @@ export class PipelineRunner {
   /** Decodes latent frames [from, from + count) of a [1, C, F, h, w] latent; returns [1, 3, F', H, W] in the decoder's range. */
   async decodeTile(latent: HostTensor, from: number, count: number): Promise<HostTensor> {
     const [, c, f, h, w] = latent.dims as [number, number, number, number, number];
-    if (from < 0 || count < 1 || from + count > f) throw new RangeError(`latent frames ${from}..${from + count - 1} are outside 0..${f - 1}`);
+    if (from < 0 || count < 1 || from + count > f)
+      throw new RangeError(`latent frames ${from}..${from + count - 1} are outside 0..${f - 1}`);
     const plane = h * w;
     const tile = new Float32Array(c * count * plane);
-    for (let ch = 0; ch < c; ch++) tile.set(latent.data.subarray((ch * f + from) * plane, (ch * f + from + count) * plane), ch * count * plane);
+    for (let ch = 0; ch < c; ch++)
+      tile.set(latent.data.subarray((ch * f + from) * plane, (ch * f + from + count) * plane), ch * count * plane);
     const { bind } = this.manifest.components.decoder;
-    return this.#run(this.#sessions.decoder, { [bind.latent]: new ort.Tensor("float32", tile, [1, c, count, h, w]) }, bind.output, "decoder");
+    return this.#run(
+      this.#sessions.decoder,
+      { [bind.latent]: new ort.Tensor("float32", tile, [1, c, count, h, w]) },
+      bind.output,
+      "decoder",
+    );
   }
 
   /** Generates one segment's clip and its trace. */
@@ -173,9 +198,12 @@ export class PipelineRunner {
     const height = options.height ?? m.video.height;
     const frames = options.frames ?? m.video.framesPerClip;
     const problems: string[] = [];
-    if (!Number.isInteger(steps) || steps < m.sampling.steps.min || steps > m.sampling.steps.max) problems.push(`steps ${steps} is outside ${m.sampling.steps.min}..${m.sampling.steps.max}`);
-    if (!(guidance >= m.sampling.guidance.min && guidance <= m.sampling.guidance.max)) problems.push(`guidance ${guidance} is outside ${m.sampling.guidance.min}..${m.sampling.guidance.max}`);
-    if (width !== m.video.width || height !== m.video.height) problems.push(`${width}x${height} is not the pipeline's native ${m.video.width}x${m.video.height}`);
+    if (!Number.isInteger(steps) || steps < m.sampling.steps.min || steps > m.sampling.steps.max)
+      problems.push(`steps ${steps} is outside ${m.sampling.steps.min}..${m.sampling.steps.max}`);
+    if (!(guidance >= m.sampling.guidance.min && guidance <= m.sampling.guidance.max))
+      problems.push(`guidance ${guidance} is outside ${m.sampling.guidance.min}..${m.sampling.guidance.max}`);
+    if (width !== m.video.width || height !== m.video.height)
+      problems.push(`${width}x${height} is not the pipeline's native ${m.video.width}x${m.video.height}`);
     let dims: number[] = [];
     try {
       dims = latentShape(m, width, height, frames);
@@ -205,7 +233,16 @@ export class PipelineRunner {
     const rgb = await this.decodeFrames({ data: sample, dims }, width, height, frames, options.signal);
     return {
       frames: rgb,
-      trace: { pipeline: m.id, seed: options.seed, segment: options.segment, guidance, latentDims: dims, text: { dims: cond.dims, cond: cond.data, uncond: uncond?.data }, steps: trace, final: sample },
+      trace: {
+        pipeline: m.id,
+        seed: options.seed,
+        segment: options.segment,
+        guidance,
+        latentDims: dims,
+        text: { dims: cond.dims, cond: cond.data, uncond: uncond?.data },
+        steps: trace,
+        final: sample,
+      },
     };
   }
 
@@ -244,7 +281,8 @@ export class PipelineRunner {
 /** Decoder output [1, 3, F, H, W] → RGB24 frames, rounding to nearest and clamping. */
 export function framesToRgb24(decoded: HostTensor, range: "0,1" | "-1,1", width: number, height: number): Uint8Array[] {
   const [, c, f, h, w] = decoded.dims as [number, number, number, number, number];
-  if (c !== 3 || h !== height || w !== width) throw new ModelContractError(`The decoder returned [${decoded.dims.join(", ")}], expected [1, 3, F, ${height}, ${width}].`);
+  if (c !== 3 || h !== height || w !== width)
+    throw new ModelContractError(`The decoder returned [${decoded.dims.join(", ")}], expected [1, 3, F, ${height}, ${width}].`);
   const plane = h * w;
   const out: Uint8Array[] = [];
   for (let k = 0; k < f; k++) {
@@ -262,17 +300,26 @@ export function framesToRgb24(decoded: HostTensor, range: "0,1" | "-1,1", width:
   return out;
 }
 
-function checkBindings(m: PipelineManifest, s: { text: ort.InferenceSession; denoiser: ort.InferenceSession; decoder: ort.InferenceSession }): void {
+function checkBindings(
+  m: PipelineManifest,
+  s: { text: ort.InferenceSession; denoiser: ort.InferenceSession; decoder: ort.InferenceSession },
+): void {
   const problems: string[] = [];
   const check = (what: string, session: ort.InferenceSession, inputs: (string | undefined)[], output: string) => {
-    for (const name of inputs) if (name !== undefined && !session.inputNames.includes(name)) problems.push(`${what} has no input ${name} (has ${session.inputNames.join(", ")})`);
+    for (const name of inputs)
+      if (name !== undefined && !session.inputNames.includes(name))
+        problems.push(`${what} has no input ${name} (has ${session.inputNames.join(", ")})`);
     if (!session.outputNames.includes(output)) problems.push(`${what} has no output ${output} (has ${session.outputNames.join(", ")})`);
   };
   const { textEncoder, denoiser, decoder } = m.components;
   check("text encoder", s.text, [textEncoder.bind.tokens, textEncoder.bind.attentionMask], textEncoder.bind.output);
   check("denoiser", s.denoiser, [denoiser.bind.latent, denoiser.bind.timestep, denoiser.bind.text], denoiser.bind.output);
   check("decoder", s.decoder, [decoder.bind.latent], decoder.bind.output);
-  if (problems.length > 0) throw new ModelContractError(`Pipeline ${m.name}'s ONNX files do not match its manifest.`, { details: problems, hint: "Fix the tensor names under components.*.bind." });
+  if (problems.length > 0)
+    throw new ModelContractError(`Pipeline ${m.name}'s ONNX files do not match its manifest.`, {
+      details: problems,
+      hint: "Fix the tensor names under components.*.bind.",
+    });
 }
 
 function contractOf(tensors: readonly PipelineTensor[], name: string): PipelineTensor | undefined {
@@ -280,7 +327,12 @@ function contractOf(tensors: readonly PipelineTensor[], name: string): PipelineT
 }
 
 function intTensor(contract: PipelineTensor | undefined, ids: BigInt64Array, dims: number[]): ort.Tensor {
-  if (contract?.dtype === "int32") return new ort.Tensor("int32", Int32Array.from(ids, (v) => Number(v)), dims);
+  if (contract?.dtype === "int32")
+    return new ort.Tensor(
+      "int32",
+      Int32Array.from(ids, (v) => Number(v)),
+      dims,
+    );
   return new ort.Tensor("int64", ids, dims);
 }
 

@@ -59,7 +59,8 @@ export class FlowMatchEulerScheduler implements Scheduler {
   step(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
     const index = this.#timesteps.indexOf(t);
     if (index < 0) throw new RangeError(`timestep ${t} is not in the schedule; call setTimesteps first`);
-    if (modelOutput.length !== sample.length) throw new RangeError(`model output has ${modelOutput.length} values, the sample ${sample.length}`);
+    if (modelOutput.length !== sample.length)
+      throw new RangeError(`model output has ${modelOutput.length} values, the sample ${sample.length}`);
     const f = Math.fround;
     const dt = f((this.#sigmas[index + 1] as number) - (this.#sigmas[index] as number));
     const out = new Float32Array(sample.length);

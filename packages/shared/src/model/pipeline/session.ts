@@ -21,7 +21,10 @@ export interface SessionOptions {
  * with the same fallback rule as the field renderer: `auto` falls back
  * with a warning, `cuda` refuses.
  */
-export async function openSession(bytes: Uint8Array, options: SessionOptions): Promise<{ session: ort.InferenceSession; device: "cpu" | "cuda" }> {
+export async function openSession(
+  bytes: Uint8Array,
+  options: SessionOptions,
+): Promise<{ session: ort.InferenceSession; device: "cpu" | "cuda" }> {
   const base: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: options.threads,
     interOpNumThreads: 1,
@@ -40,7 +43,10 @@ export async function openSession(bytes: Uint8Array, options: SessionOptions): P
   try {
     const library = cudaProviderLibrary();
     if (library && !existsSync(library)) throw new Error(`${library} is not installed`);
-    const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: [{ name: "cuda", deviceId: options.deviceId ?? 0 }] });
+    const session = await ort.InferenceSession.create(bytes, {
+      ...base,
+      executionProviders: [{ name: "cuda", deviceId: options.deviceId ?? 0 }],
+    });
     return { session, device: "cuda" };
   } catch (cause) {
     if (options.device === "cuda") throw new CudaUnavailableError({ cause, details: [`onnxruntime: ${firstLine(cause)}`] });

@@ -107,7 +107,11 @@ export async function encodeTrace(trace: PipelineTrace): Promise<EncodedTrace> {
 }
 
 /** Puts every block of an encoded trace into a store; returns the root CID. */
-export async function publishTrace(encoded: EncodedTrace, store: TraceBlockStore, options: { signal?: AbortSignal | undefined } = {}): Promise<CID> {
+export async function publishTrace(
+  encoded: EncodedTrace,
+  store: TraceBlockStore,
+  options: { signal?: AbortSignal | undefined } = {},
+): Promise<CID> {
   for (const { cid, bytes } of encoded.blocks.values()) await store.put(cid, bytes, options);
   return encoded.root;
 }

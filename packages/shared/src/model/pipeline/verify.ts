@@ -159,12 +159,15 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
   const cfg = m.sampling.guidance.classifierFree;
   const problems: string[] = [];
   if (root.pipeline !== m.id) problems.push(`pipeline ${root.pipeline} is not ${m.id}`);
-  if (root.seed !== job.seed || root.segment !== job.segment) problems.push(`seed/segment ${root.seed}/${root.segment} are not ${job.seed}/${job.segment}`);
+  if (root.seed !== job.seed || root.segment !== job.segment)
+    problems.push(`seed/segment ${root.seed}/${root.segment} are not ${job.seed}/${job.segment}`);
   if (Math.fround(root.guidance) !== Math.fround(guidance)) problems.push(`guidance ${root.guidance} is not ${guidance}`);
   if (root.latentDims.join() !== dims.join()) problems.push(`latent [${root.latentDims.join(",")}] is not [${dims.join(",")}]`);
-  if (root.timesteps.length !== nSteps || root.latents.length !== nSteps || root.cond.length !== nSteps) problems.push(`${root.timesteps.length} steps committed, the job asks for ${nSteps}`);
+  if (root.timesteps.length !== nSteps || root.latents.length !== nSteps || root.cond.length !== nSteps)
+    problems.push(`${root.timesteps.length} steps committed, the job asks for ${nSteps}`);
   else if (root.timesteps.some((t, i) => t !== scheduler.timesteps[i])) problems.push("the timesteps are not the scheduler's");
-  if (cfg !== (root.uncond !== undefined && root.text.uncond !== undefined) || (cfg && root.uncond?.length !== nSteps)) problems.push("the guidance branches do not match the manifest");
+  if (cfg !== (root.uncond !== undefined && root.text.uncond !== undefined) || (cfg && root.uncond?.length !== nSteps))
+    problems.push("the guidance branches do not match the manifest");
   if (problems.length > 0) return fail("trace-root", problems.join("; "));
 
   // 2. The initial noise, by CID.
@@ -184,13 +187,18 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       const next = await fetchTensor(i + 1 < nSteps ? (root.latents[i + 1] as CID) : root.final, count);
       const v = uncond === undefined ? cond : guide(cond, uncond, guidance);
       const expected = scheduler.step(v, scheduler.timesteps[i] as number, latent);
-      if (!sameBits(expected, next)) return fail("scheduler", `step ${i}: the next latent is not the scheduler's step from the committed outputs`);
+      if (!sameBits(expected, next))
+        return fail("scheduler", `step ${i}: the next latent is not the scheduler's step from the committed outputs`);
       // Work skipped by reusing a neighbouring step's output shows as (nearly) equal outputs: caught with a block fetch, no model run.
       for (const j of [i - 1, i + 1]) {
         if (j < 0 || j >= nSteps) continue;
         const d = relL2(await fetchTensor(root.cond[j] as CID, count), cond);
         measured.neighbourRelL2.push(d);
-        if (d < NEIGHBOUR_MIN_REL_L2) return fail("denoiser", `steps ${Math.min(i, j)} and ${Math.max(i, j)} commit the same denoiser output (relative difference ${d.toExponential(1)}: a step was skipped)`);
+        if (d < NEIGHBOUR_MIN_REL_L2)
+          return fail(
+            "denoiser",
+            `steps ${Math.min(i, j)} and ${Math.max(i, j)} commit the same denoiser output (relative difference ${d.toExponential(1)}: a step was skipped)`,
+          );
       }
       fetched.push({ i, latent, cond, uncond });
     }
@@ -210,18 +218,25 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
     measured.textRelL2.push(relL2(textCond, await encode(job.prompt)));
     if (cfg) measured.textRelL2.push(relL2(textUncond as Float32Array, await encode(m.sampling.guidance.negativePrompt)));
     const worstText = Math.max(...measured.textRelL2);
-    if (!(worstText <= tol.textRelL2)) return fail("text", `text embedding off by ${worstText.toExponential(2)} (tolerance ${tol.textRelL2})`);
+    if (!(worstText <= tol.textRelL2))
+      return fail("text", `text embedding off by ${worstText.toExponential(2)} (tolerance ${tol.textRelL2})`);
 
     // 5. The denoiser at the sampled steps, on the committed inputs.
     const textDims = root.textDims;
     for (const s of fetched) {
       signal?.throwIfAborted();
-      const out = await runner.denoise({ data: s.latent, dims }, scheduler.timesteps[s.i] as number, { data: textCond, dims: textDims }, textUncond ? { data: textUncond, dims: textDims } : undefined);
+      const out = await runner.denoise(
+        { data: s.latent, dims },
+        scheduler.timesteps[s.i] as number,
+        { data: textCond, dims: textDims },
+        textUncond ? { data: textUncond, dims: textDims } : undefined,
+      );
       cost.denoiserEvals += cfg ? 2 : 1;
       const errs = [relL2(s.cond, out.cond), ...(s.uncond && out.uncond ? [relL2(s.uncond, out.uncond)] : [])];
       measured.denoiserRelL2.push(...errs);
       const worst = Math.max(...errs);
-      if (!(worst <= tol.denoiserRelL2)) return fail("denoiser", `step ${s.i}: denoiser output off by ${worst.toExponential(2)} (tolerance ${tol.denoiserRelL2})`);
+      if (!(worst <= tol.denoiserRelL2))
+        return fail("denoiser", `step ${s.i}: denoiser output off by ${worst.toExponential(2)} (tolerance ${tol.denoiserRelL2})`);
     }
 
     // 6. One decoded tile of the final latent against the delivered frames.
@@ -243,7 +258,8 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       worst = Math.min(worst, delivered === undefined ? 0 : lumaPsnr(rgb[f] as Uint8Array, delivered));
     }
     measured.tilePsnrDb = worst;
-    if (!(worst >= tol.tilePsnrDb)) return fail("tile", `decoded tile ${tile} is ${worst.toFixed(1)} dB from the delivered frames (floor ${tol.tilePsnrDb} dB)`);
+    if (!(worst >= tol.tilePsnrDb))
+      return fail("tile", `decoded tile ${tile} is ${worst.toFixed(1)} dB from the delivered frames (floor ${tol.tilePsnrDb} dB)`);
   } catch (err) {
     if (err instanceof TraceBlockError) return fail("trace-root", err.message);
     throw err;
