@@ -80,15 +80,13 @@ export async function writeManifest(client: RendermeshClient, params: WriteManif
       signedAt: iso(v.signedAt)!,
       acknowledged: v.ackedAt !== undefined,
     })),
-    transactions: client.journal
-      .txs(job.ref)
-      .map((t) => ({
-        kind: t.kind,
-        hash: t.hash,
-        blockNumber: t.blockNumber ?? null,
-        gasUsed: t.gasUsed?.toString() ?? null,
-        status: t.state,
-      })),
+    transactions: client.journal.txs(job.ref).map((t) => ({
+      kind: t.kind,
+      hash: t.hash,
+      blockNumber: t.blockNumber ?? null,
+      gasUsed: t.gasUsed?.toString() ?? null,
+      status: t.state,
+    })),
     payments: {
       providers: p.providers.map((x) => ({ provider: x.provider, seconds: x.seconds, amount: x.amount.toString() })),
       coordinatorFee: p.coordinator.amount.toString(),

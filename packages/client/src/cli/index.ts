@@ -42,13 +42,11 @@ export function buildProgram(io: CliIo = {}): Command {
   registerPolicyCommands(program);
   // Help goes through writeOut; keep writeErr silent for every subcommand too.
   const silence = (cmd: Command) => {
-    cmd
-      .exitOverride()
-      .configureOutput({
-        writeOut: (s) => void stdout.write(s),
-        writeErr: (s) => void cliIo.stderr.write(s),
-        outputError: () => undefined,
-      });
+    cmd.exitOverride().configureOutput({
+      writeOut: (s) => void stdout.write(s),
+      writeErr: (s) => void cliIo.stderr.write(s),
+      outputError: () => undefined,
+    });
     cmd.commands.forEach(silence);
   };
   silence(program);
