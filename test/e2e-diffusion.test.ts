@@ -55,7 +55,7 @@ test("error: a provider rendering with int8 weights is caught by committed steps
   );
   expect(r.code, r.stderr).toBe(0);
 
-  const { manifest } = readManifest(out);
+  const { dir: jobDir, manifest } = readManifest(out);
   expect(manifest.status).toBe("settled");
   expect(manifest.segments).toHaveLength(4);
   const caught = manifest.rejections.filter((x) => x.provider.toLowerCase() === cheat);
@@ -64,5 +64,12 @@ test("error: a provider rendering with int8 weights is caught by committed steps
   expect(manifest.segments.some((s) => s.provider.toLowerCase() === cheat)).toBe(false);
   expect(manifest.payments.providers.find((x) => x.provider.toLowerCase() === cheat)?.seconds ?? 0).toBe(0);
   expect((await escrow.getFunction("balanceOf")(cheat)) as bigint).toBe(0n);
+
+  // The video's Content Credentials carry each receipt with its trace root, so they verify against the chain.
+  const verified = await runCli(["verify", join(jobDir, "video.mp4"), "--json"], net.file);
+  expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  const v = JSON.parse(verified.stdout) as { ok: boolean; checks: Array<{ check: string; ok: boolean }> };
+  expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+  expect(v.ok).toBe(true);
   provider.destroy();
 });

@@ -64,6 +64,7 @@ export async function credentialVideo(client: RendermeshClient, params: Credenti
       cid: s.cid,
       sha256: s.sha256,
       frameCount: s.delivery.delivery.frameCount,
+      ...(s.delivery.delivery.trace ? { trace: s.delivery.delivery.trace } : {}),
       receipt: s.delivery.signature,
     })),
     settleTx: params.settleTx,

@@ -229,7 +229,7 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
     try {
       verifyDelivery(
         domain,
-        { jobId: a.jobId, segment: s.segment, cid: s.cid, sha256: s.sha256, frameCount: s.frameCount },
+        { jobId: a.jobId, segment: s.segment, cid: s.cid, sha256: s.sha256, frameCount: s.frameCount, trace: s.trace },
         s.receipt,
         s.provider,
       );

@@ -34,7 +34,9 @@ export const JobAssertionSegment = z.object({
   cid: z.string(),
   sha256: Bytes32,
   frameCount: z.number().int().positive(),
-  /** The provider's EIP-712 Delivery receipt signature over (jobId, segment, cid, sha256, frameCount). */
+  /** CIDv1 of the segment's render-trace root (diffusion pipelines); absent for a model family without one. */
+  trace: z.string().optional(),
+  /** The provider's EIP-712 Delivery receipt signature over (jobId, segment, cid, sha256, frameCount, trace). */
   receipt: Hex,
 });
 export type JobAssertionSegment = z.output<typeof JobAssertionSegment>;
