@@ -26,6 +26,28 @@ export interface ArbiterInit {
   fromBlock?: number | undefined;
   /** Called with each dispute decided (after its resolution landed, if any). */
   onOutcome?: ((outcome: DisputeOutcome) => void) | undefined;
+  /**
+   * Whether this arbiter's own network works now (the CLI: the coordinator's HTTP API answers). Asked only before
+   * refusing a segment that could not be fetched through the whole arbiter window; without it, or when it says no,
+   * such a dispute is left to the timeout, which pays the provider.
+   */
+  online?: (() => Promise<boolean>) | undefined;
+  /** Backoff between tries of a dispute that could not be decided yet, and when its last try is due. */
+  retry?: RetryPolicy | undefined;
+  /** Wall clock, unix ms (tests). */
+  now?: (() => number) | undefined;
+}
+
+export interface RetryPolicy {
+  /** Wait after the first failed try (default 5 s); doubled after each one. */
+  firstDelayMs?: number | undefined;
+  /** Longest wait between tries (default 5 min). */
+  maxDelayMs?: number | undefined;
+  /**
+   * The last try is made once the arbiter window has at most this long left (chain time, default 10 min: time to land
+   * the resolution). Only then may a segment that could still not be fetched be refused.
+   */
+  finalMarginSeconds?: number | undefined;
 }
 
 export interface DisputeOutcome {
@@ -43,6 +65,11 @@ export interface DisputeOutcome {
  * verification on the segment fetched by CID, and resolves on chain: pay, or refuse and slash. Without a spec or
  * without evidence it resolves nothing: the arbiter window lapses and anyone can finalise the claim in the
  * provider's favour, so an honest disputed segment is always paid.
+ *
+ * A segment that cannot be fetched is never refused for that while the arbiter window lasts: the dispute waits and
+ * is tried again with exponential backoff (the provider, or the arbiter's own network, may be back). At the last try
+ * (the window nearly over) it is refused only if this arbiter's own network works (`online`): the provider then
+ * failed to serve what it claimed for the whole window. Otherwise it is left, and the timeout pays the provider.
  */
 export class Arbiter {
   readonly #init: ArbiterInit;
@@ -125,12 +152,20 @@ export class Arbiter {
       verdict = row.verdict;
       reason = row.reason ?? "";
     } else {
-      ({ verdict, reason } = await this.#decide(jobId, segment, block));
-      journal.decide(jobId, segment, block, verdict, reason);
+      const final = await this.#finalTry(Number(claim.deadlineAt));
+      // Tried before and not due again yet: wait for the backoff, unless this is the last try the window allows.
+      if (row.nextAt !== null && this.#now() < row.nextAt && !final) return undefined;
+      ({ verdict, reason } = await this.#decide(jobId, segment, block, final));
       metrics.verdicts.inc({ verdict });
+      if (verdict === "wait" || verdict === "leave") {
+        const nextAt = this.#now() + this.#delay(row.attempts);
+        journal.postpone(jobId, segment, block, verdict, reason, nextAt);
+        logger.info({ jobId, segment, verdict, reason, retryAt: new Date(nextAt).toISOString() }, "dispute not resolved yet");
+        return this.#report({ jobId, segment, block, verdict, reason });
+      }
+      journal.decide(jobId, segment, block, verdict, reason);
     }
     logger.info({ jobId, segment, verdict, reason }, "dispute decided");
-    if (verdict === "leave") return this.#report({ jobId, segment, block, verdict, reason });
     try {
       const slash = verdict === "refuse" ? await this.#slashAmount() : 0n;
       const tx = await this.#init.contracts.escrow.resolveDispute(jobId, segment, verdict === "pay", slash);
@@ -149,7 +184,25 @@ export class Arbiter {
     return outcome;
   }
 
-  async #decide(jobId: string, segment: number, block: number): Promise<{ verdict: Verdict; reason: string }> {
+  #now(): number {
+    return this.#init.now?.() ?? Date.now();
+  }
+
+  /** The wait after `attempts` tries that decided nothing: first, doubling, capped. */
+  #delay(attempts: number): number {
+    const first = this.#init.retry?.firstDelayMs ?? 5_000;
+    const max = this.#init.retry?.maxDelayMs ?? 300_000;
+    return Math.min(max, first * 2 ** Math.min(attempts, 30));
+  }
+
+  /** Whether the arbiter window (ending at `deadlineAt`, chain time) leaves time for one more try only. */
+  async #finalTry(deadlineAt: number): Promise<boolean> {
+    const margin = this.#init.retry?.finalMarginSeconds ?? 600;
+    const head = await this.#init.provider.getBlock("latest");
+    return (head?.timestamp ?? Math.floor(this.#now() / 1000)) >= deadlineAt - margin;
+  }
+
+  async #decide(jobId: string, segment: number, block: number, final: boolean): Promise<{ verdict: Verdict; reason: string }> {
     const { contracts, specs, verifier, chainId } = this.#init;
     const job = await contracts.escrow.getJob(jobId);
     const spec = trustedSpec(await specs.spec(jobId).catch(() => undefined), String(job.specHash));
@@ -159,13 +212,21 @@ export class Arbiter {
     if (!evidence)
       return { verdict: "leave", reason: "the claim's signed messages are not in a direct claim call; the timeout pays the provider" };
     if (evidence.delivery.delivery.cid === "") return { verdict: "refuse", reason: "the claim's receipt names bytes that are not a CID" };
-    const multiaddrs = (await specs.multiaddrs?.(evidence.provider).catch(() => [])) ?? [];
+    const claimed = { jobId, segment, cid: evidence.delivery.delivery.cid };
+    const multiaddrs = (await specs.multiaddrs?.(evidence.provider, claimed).catch(() => [])) ?? [];
     const result = await verifier.verify(
       { jobId: jobId as `0x${string}`, spec, chainId, escrow: await contracts.escrow.getAddress(), coordinator: String(job.coordinator) },
       { jobId: jobId as `0x${string}`, segment, peerId: "", multiaddrs, assignment: evidence.assignment, delivery: evidence.delivery },
     );
     if (result.ok) return { verdict: "pay", reason: "the segment passes the client's verification" };
-    return { verdict: "refuse", reason: `${result.failure.check}: ${result.failure.message}` };
+    const why = `${result.failure.check}: ${result.failure.message}`;
+    if (!result.failure.retryable) return { verdict: "refuse", reason: why };
+    // Not fetched (or not yet checkable): the provider must not pay for a network failure, maybe the arbiter's own.
+    if (!final) return { verdict: "wait", reason: `${why} (tried again later)` };
+    const online = (await this.#init.online?.().catch(() => false)) ?? false;
+    if (online)
+      return { verdict: "refuse", reason: `${why} (not served for the whole arbiter window, while this arbiter's network worked)` };
+    return { verdict: "leave", reason: `${why} (and this arbiter's own network check failed: the timeout pays the provider)` };
   }
 
   async #slashAmount(): Promise<bigint> {

@@ -120,6 +120,7 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
       const journal = new ArbiterJournal(join(dir, "arbiter.db"));
       const metrics = new ArbiterMetrics();
       const verifier = await createDefaultVerifier({ dataDir: dir, listen: o.listen, ffmpeg: o.ffmpeg });
+      const coordinatorUrl = o.coordinatorUrl ?? "http://127.0.0.1:7400";
       const server = metricsPort >= 0 ? await serveMetrics(metrics, o.metricsHost ?? "127.0.0.1", metricsPort) : undefined;
       const arbiter = new Arbiter({
         contracts,
@@ -128,7 +129,13 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
         journal,
         metrics,
         verifier: verifier.verifier,
-        specs: coordinatorSpecSource(o.coordinatorUrl ?? "http://127.0.0.1:7400"),
+        specs: coordinatorSpecSource(coordinatorUrl),
+        // Its own network works when the coordinator answers: only then may a segment unfetched all window be refused.
+        online: () =>
+          fetch(`${coordinatorUrl.replace(/\/+$/, "")}/api/status`, { signal: AbortSignal.timeout(15_000) }).then(
+            (r) => r.ok,
+            () => false,
+          ),
         logger,
         slashAmount: o.slash === undefined ? undefined : BigInt(o.slash),
         fromBlock,

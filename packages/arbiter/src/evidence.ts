@@ -84,26 +84,58 @@ export async function readClaimEvidence(
 /** Where the arbiter learns a job's spec: the job's coordinator (its HTTP API serves `/api/jobs/<id>`). */
 export interface SpecSource {
   spec(jobId: string): Promise<unknown>;
-  /** Multiaddrs the provider announced, if the source knows them. */
-  multiaddrs?(provider: string): Promise<string[]>;
+  /**
+   * Where the provider serves the claimed segment, if the source knows: the addresses the provider gave with its
+   * delivery of `segment` (`cid`), else the ones it is known by.
+   */
+  multiaddrs?(provider: string, claimed?: { jobId: string; segment: number; cid: string }): Promise<string[]>;
 }
 
-/** The coordinator HTTP API as a spec source. */
+interface AttemptLite {
+  provider?: string;
+  peerId?: string;
+  multiaddrs?: unknown;
+  delivery?: { delivery?: { cid?: string } } | null;
+}
+
+/** `addr` ending in `/p2p/<peerId>` (a dial needs it to know whom it reaches). */
+function withPeer(addr: string, peerId: string | undefined): string {
+  return !peerId || addr.includes("/p2p/") ? addr : `${addr}/p2p/${peerId}`;
+}
+
+/**
+ * The coordinator HTTP API as a spec source. A provider's addresses come from its delivery of the claimed segment
+ * (`/api/jobs/<id>/segments`: the listen addresses the provider named when it delivered). The provider directory
+ * (`/api/providers`) is the fallback only: it records the address a provider dialled the coordinator from, which is
+ * an outbound port nobody can dial back, so only its peer id is of use there.
+ */
 export function coordinatorSpecSource(baseUrl: string): SpecSource {
   const base = baseUrl.replace(/\/+$/, "");
+  const getJson = async (path: string): Promise<unknown> => {
+    const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15_000) });
+    return res.ok ? res.json() : undefined;
+  };
   return {
     async spec(jobId) {
-      const res = await fetch(`${base}/api/jobs/${jobId}`, { signal: AbortSignal.timeout(15_000) });
-      if (!res.ok) return undefined;
-      const body = (await res.json()) as { spec?: unknown };
-      return body.spec;
+      const body = (await getJson(`/api/jobs/${jobId}`)) as { spec?: unknown } | undefined;
+      return body?.spec;
     },
-    async multiaddrs(provider) {
-      const res = await fetch(`${base}/api/providers`, { signal: AbortSignal.timeout(15_000) });
-      if (!res.ok) return [];
-      const body = (await res.json()) as { providers?: { address?: string; multiaddrs?: unknown }[] };
-      const p = body.providers?.find((x) => x.address?.toLowerCase() === provider.toLowerCase());
-      return Array.isArray(p?.multiaddrs) ? p.multiaddrs.filter((m): m is string => typeof m === "string") : [];
+    async multiaddrs(provider, claimed) {
+      const who = provider.toLowerCase();
+      const strings = (v: unknown) => (Array.isArray(v) ? v.filter((m): m is string => typeof m === "string") : []);
+      if (claimed) {
+        const body = (await getJson(`/api/jobs/${claimed.jobId}/segments`).catch(() => undefined)) as
+          { segments?: Array<{ index?: number; attempts?: AttemptLite[] }> } | undefined;
+        const attempts = body?.segments?.find((s) => s.index === claimed.segment)?.attempts ?? [];
+        const mine = attempts.filter((a) => a.provider?.toLowerCase() === who && strings(a.multiaddrs).length > 0);
+        // The attempt that delivered the claimed file first; any other of this provider's deliveries after it.
+        mine.sort((a, b) => Number(b.delivery?.delivery?.cid === claimed.cid) - Number(a.delivery?.delivery?.cid === claimed.cid));
+        const addrs = [...new Set(mine.flatMap((a) => strings(a.multiaddrs).map((m) => withPeer(m, a.peerId))))];
+        if (addrs.length > 0) return addrs;
+      }
+      const body = (await getJson("/api/providers")) as { providers?: Array<{ address?: string; peerId?: string; multiaddrs?: unknown }> };
+      const p = body?.providers?.find((x) => x.address?.toLowerCase() === who);
+      return strings(p?.multiaddrs).map((m) => withPeer(m, p?.peerId));
     },
   };
 }

@@ -1,7 +1,11 @@
 import { openDatabase, type SqliteDatabase } from "@rendermesh/shared/db";
 
-/** What the arbiter decided about one disputed claim. */
-export type Verdict = "pay" | "refuse" | "leave";
+/**
+ * What the arbiter decided about one disputed claim: pay, refuse (and slash), leave it to the timeout (which pays the
+ * provider), or wait: the segment could not be fetched yet, so it is tried again later (never refused for that alone
+ * while the arbiter window lasts).
+ */
+export type Verdict = "pay" | "refuse" | "leave" | "wait";
 
 export interface DisputeRow {
   jobId: string;
@@ -10,7 +14,13 @@ export interface DisputeRow {
   verdict: Verdict | null;
   reason: string | null;
   tx: string | null;
+  /** Decisions taken so far without a resolution (waits and leaves): the backoff grows with them. */
+  attempts: number;
+  /** Not to be tried again before this (unix ms), unless its window is ending; null: at once. */
+  nextAt: number | null;
 }
+
+const COLUMNS = "job_id AS jobId, segment, block, verdict, reason, tx, attempts, next_at AS nextAt";
 
 const MIGRATIONS = [
   `CREATE TABLE disputes (
@@ -23,6 +33,8 @@ const MIGRATIONS = [
      PRIMARY KEY (job_id, segment, block)
    );
    CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 0), block INTEGER NOT NULL);`,
+  `ALTER TABLE disputes ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE disputes ADD COLUMN next_at INTEGER;`,
 ];
 
 /**
@@ -56,7 +68,7 @@ export class ArbiterJournal {
 
   get(jobId: string, segment: number, block: number): DisputeRow | undefined {
     const row = this.#db
-      .prepare("SELECT job_id AS jobId, segment, block, verdict, reason, tx FROM disputes WHERE job_id = ? AND segment = ? AND block = ?")
+      .prepare(`SELECT ${COLUMNS} FROM disputes WHERE job_id = ? AND segment = ? AND block = ?`)
       .get(jobId.toLowerCase(), segment, block) as DisputeRow | undefined;
     return row;
   }
@@ -67,6 +79,15 @@ export class ArbiterJournal {
       .run(verdict, reason, jobId.toLowerCase(), segment, block);
   }
 
+  /** A decision that resolves nothing yet (wait, leave): tried again from `nextAt` (unix ms). */
+  postpone(jobId: string, segment: number, block: number, verdict: "wait" | "leave", reason: string, nextAt: number): void {
+    this.#db
+      .prepare(
+        "UPDATE disputes SET verdict = ?, reason = ?, attempts = attempts + 1, next_at = ? WHERE job_id = ? AND segment = ? AND block = ?",
+      )
+      .run(verdict, reason, nextAt, jobId.toLowerCase(), segment, block);
+  }
+
   resolved(jobId: string, segment: number, block: number, tx: string): void {
     this.#db
       .prepare("UPDATE disputes SET tx = ? WHERE job_id = ? AND segment = ? AND block = ?")
@@ -74,9 +95,7 @@ export class ArbiterJournal {
   }
 
   all(): DisputeRow[] {
-    return this.#db
-      .prepare("SELECT job_id AS jobId, segment, block, verdict, reason, tx FROM disputes ORDER BY block, job_id, segment")
-      .all() as DisputeRow[];
+    return this.#db.prepare(`SELECT ${COLUMNS} FROM disputes ORDER BY block, job_id, segment`).all() as DisputeRow[];
   }
 
   close(): void {

@@ -96,6 +96,8 @@ function arbiter(
     specs,
     logger: silent,
     onOutcome,
+    // This arbiter's network works (the in-memory store is all the network there is).
+    online: async () => true,
   });
 }
 
@@ -138,13 +140,21 @@ describe("Arbiter", () => {
     const metrics = new ArbiterMetrics({ defaultMetrics: false });
     const outcomes = await arbiter({ spec: async () => spec }, journal, metrics).catchUp();
 
+    // The made-up CID cannot be fetched: not refused while the arbiter window lasts, only tried again later.
     expect(outcomes.map((o) => [o.segment, o.verdict])).toEqual([
       [0, "pay"],
-      [1, "refuse"],
+      [1, "wait"],
       [2, "refuse"],
     ]);
     expect(outcomes[1]!.reason).toMatch(/^fetch:/);
     expect(outcomes[2]!.reason).toMatch(/^content:/);
+    expect(await claimStatus(jobId, 1)).toBe(CLAIM_DISPUTED);
+    // At the window's last try it is still not served, and this arbiter's network works: refused.
+    const { deadlineAt } = await chain.contracts.escrow.getClaim(jobId, 1);
+    await chain.increaseTime(Number(deadlineAt) - (await chain.chainTime()) - 300);
+    const last = await arbiter({ spec: async () => spec }, journal, metrics).catchUp();
+    expect(last.map((o) => [o.segment, o.verdict])).toEqual([[1, "refuse"]]);
+    expect(last[0]!.reason).toMatch(/^fetch:.*whole arbiter window/);
     expect(await claimStatus(jobId, 0)).toBe(CLAIM_PAID);
     expect(await claimStatus(jobId, 1)).toBe(CLAIM_REFUSED);
     expect(await claimStatus(jobId, 2)).toBe(CLAIM_REFUSED);

@@ -46,7 +46,18 @@ describe("rendermesh-arbiter CLI", () => {
       expect(JSON.parse(c.out.join(""))).toEqual({
         ok: true,
         lastBlock: 41,
-        disputes: [{ jobId: `0x${"11".repeat(32)}`, segment: 2, block: 40, verdict: "refuse", reason: "sha256: mismatch", tx: null }],
+        disputes: [
+          {
+            jobId: `0x${"11".repeat(32)}`,
+            segment: 2,
+            block: 40,
+            verdict: "refuse",
+            reason: "sha256: mismatch",
+            tx: null,
+            attempts: 0,
+            nextAt: null,
+          },
+        ],
       });
     } finally {
       dir.cleanup();
