@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { getAddress } from "ethers";
 import { specHash } from "@rendermesh/shared";
-import { eip712Domain, verifyVoucher } from "@rendermesh/shared/chain";
+import { eip712Domain, isVoucherSignedBy } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
 import { ClientError, ManifestInvalidError } from "../errors.js";
 import { Manifest } from "../manifest.js";
@@ -108,10 +108,13 @@ export async function verifyManifest(client: RendermeshClient, params: VerifyMan
   const perProvider = new Map<string, number>();
   for (const s of m.segments) perProvider.set(s.provider.toLowerCase(), (perProvider.get(s.provider.toLowerCase()) ?? 0) + 1);
   for (const v of m.vouchers) {
+    // As the escrow checks it: by ECDSA, or by ERC-1271 when the client is a contract wallet (a Safe, an ERC-4337 account).
     try {
-      verifyVoucher(domain, { jobId: m.jobId, provider: v.provider, seconds: v.seconds }, v.signature, m.client);
+      const voucher = { jobId: m.jobId, provider: v.provider, seconds: v.seconds };
+      if (!(await isVoucherSignedBy(client.provider, domain, voucher, v.signature, m.client)))
+        problems.push(`the voucher for ${v.provider} does not verify: it is not signed by the job's client ${m.client}`);
     } catch (err) {
-      problems.push(`the voucher for ${v.provider} does not verify: ${(err as Error).message.split("\n")[0]}`);
+      problems.push(`the voucher for ${v.provider} could not be checked on the chain: ${(err as Error).message.split("\n")[0]}`);
     }
     if ((perProvider.get(v.provider.toLowerCase()) ?? 0) !== v.seconds)
       problems.push(

@@ -6,6 +6,7 @@ import {
   toRegistryEntry,
   deliveryStruct,
   eip712Domain,
+  isVoucherSignedBy,
   readPolicy,
   signAcknowledgement,
   signDelivery,
@@ -176,6 +177,10 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
 
   recoverVoucherSigner(voucher: VoucherFields, signature: string): string {
     return verifyVoucher(this.domain, voucher, signature);
+  }
+
+  isVoucherSignedBy(voucher: VoucherFields, signature: string, signer: string): Promise<boolean> {
+    return isVoucherSignedBy(this.provider, this.domain, voucher, signature, signer);
   }
 
   recoverDeliverySigner(delivery: DeliveryFields, signature: string): string {

@@ -40,6 +40,12 @@ export interface PaymentEvent {
 export interface SignatureChecker {
   recoverAssignmentSigner(assignment: AssignmentFields, signature: string): string;
   recoverVoucherSigner(voucher: VoucherFields, signature: string): string;
+  /**
+   * Whether `signature` is `signer`'s voucher as the escrow will judge it: ECDSA for an account without code, the
+   * account's ERC-1271 `isValidSignature` for a contract wallet (a Safe, an ERC-4337 account). Throws only when the
+   * chain cannot be asked.
+   */
+  isVoucherSignedBy(voucher: VoucherFields, signature: string, signer: string): Promise<boolean>;
   recoverDeliverySigner(delivery: DeliveryFields, signature: string): string;
 }
 

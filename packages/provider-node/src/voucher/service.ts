@@ -8,7 +8,7 @@ import type { ProviderMetrics } from "../metrics.js";
 export interface VoucherServiceComponents {
   address: string;
   chain: Pick<ChainReader, "chainId" | "escrowAddress" | "getJob">;
-  signatures: Pick<SignatureChecker, "recoverVoucherSigner">;
+  signatures: Pick<SignatureChecker, "isVoucherSignedBy">;
   journal: Journal;
   metrics: ProviderMetrics;
   logger: Logger;
@@ -32,7 +32,8 @@ export interface VoucherAckMessage {
 /**
  * The voucher protocol's logic: a client's cumulative EIP-712 voucher is
  * kept if it is for this provider, on this escrow, signed by the job's
- * client on-chain and higher than the one held. The journal write is
+ * client on-chain (by ECDSA, or by ERC-1271 when the client is a contract
+ * wallet, as the escrow checks) and higher than the one held. The journal write is
  * durable before the ack, so an acknowledged voucher survives a crash.
  */
 export class VoucherService {
@@ -55,14 +56,19 @@ export class VoucherService {
     }
     const job = await this.#c.chain.getJob(voucher.jobId);
     if (job.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${voucher.jobId} does not exist on the escrow.`);
-    let signer: string | undefined;
+    // As the escrow's SignatureChecker: a client with code (a Safe, an ERC-4337 account) signs through ERC-1271.
+    let signed: boolean;
     try {
-      signer = this.#c.signatures.recoverVoucherSigner(voucher, message.signature).toLowerCase();
-    } catch {
-      signer = undefined;
+      signed = await this.#c.signatures.isVoucherSignedBy(voucher, message.signature, job.client);
+    } catch (err) {
+      log.warn({ err }, "could not check the voucher's signature on the chain");
+      throw new RefusalError("BUSY", "The chain cannot be asked about the voucher's signature now; send it again later.");
     }
-    if (signer !== job.client.toLowerCase()) {
-      throw new RefusalError("BAD_SIGNATURE", `The voucher is not signed by the job's client ${job.client}.`);
+    if (!signed) {
+      throw new RefusalError(
+        "BAD_SIGNATURE",
+        `The voucher is not signed by the job's client ${job.client} (by its key, or by its ERC-1271 wallet contract).`,
+      );
     }
     if (voucher.seconds > job.seconds) {
       throw new RefusalError("BAD_MESSAGE", `The voucher is for ${voucher.seconds} seconds; the job has ${job.seconds}.`);

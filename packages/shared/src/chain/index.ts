@@ -13,3 +13,4 @@ export * from "./policy.js";
 export * from "./signatures.js";
 export * from "./types.js";
 export type * from "./typed.js";
+export * from "./signature-checker.js";
