@@ -43,6 +43,16 @@ function revertData(err: unknown): string | undefined {
 }
 
 /**
+ * A gas limit for an escrow payment with room to spare. The estimate is made against the chain as it is before the
+ * transaction lands; a client's settle ordered first in the same block (a front-run) moves the job to its challenge
+ * window, where the same redeem or claim costs more, and a limit cut to the estimate would then run out of gas: the
+ * front-run would work after all. Unused gas is not paid for.
+ */
+export function withHeadroom(estimate: bigint): bigint {
+  return (estimate * 3n) / 2n + 50_000n;
+}
+
+/**
  * Decodes an ethers failure into one sentence naming the contract's custom
  * error and its arguments when any of `interfaces` knows it (ethers does not
  * decode custom errors of a failed `sendTransaction` by itself).
@@ -199,8 +209,9 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
   // ---- escrow transactions ----------------------------------------------------------
 
   async redeem(voucher: VoucherFields, signature: string, allocation: AllocationProof): Promise<TxResult> {
-    const receipt = await this.#send("redeem the voucher", () =>
-      this.contracts.escrow.redeem(voucherStruct(voucher), signature, allocation.seconds, allocation.signature),
+    const args = [voucherStruct(voucher), signature, allocation.seconds, allocation.signature] as const;
+    const receipt = await this.#send("redeem the voucher", async () =>
+      this.contracts.escrow.redeem(...args, { gasLimit: withHeadroom(await this.contracts.escrow.redeem.estimateGas(...args)) }),
     );
     return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "VoucherRedeemed", "amount") };
   }
@@ -211,15 +222,20 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
     delivery: DeliveryFields,
     providerSig: string,
   ): Promise<TxResult & { disputableUntil: number }> {
-    const receipt = await this.#send(`claim segment ${assignment.segment}`, () =>
-      this.contracts.escrow.claim(assignmentStruct(assignment), coordinatorSig, deliveryStruct(delivery), providerSig),
+    const args = [assignmentStruct(assignment), coordinatorSig, deliveryStruct(delivery), providerSig] as const;
+    const receipt = await this.#send(`claim segment ${assignment.segment}`, async () =>
+      this.contracts.escrow.claim(...args, { gasLimit: withHeadroom(await this.contracts.escrow.claim.estimateGas(...args)) }),
     );
     const event = this.#events(receipt, "SegmentClaimed")[0];
     return { ...this.#result(receipt), amount: 0n, disputableUntil: Number(event?.args.disputableUntil ?? 0n) };
   }
 
   async finalizeClaim(jobId: string, segment: number): Promise<TxResult> {
-    const receipt = await this.#send(`finalise the claim of segment ${segment}`, () => this.contracts.escrow.finalizeClaim(jobId, segment));
+    const receipt = await this.#send(`finalise the claim of segment ${segment}`, async () =>
+      this.contracts.escrow.finalizeClaim(jobId, segment, {
+        gasLimit: withHeadroom(await this.contracts.escrow.finalizeClaim.estimateGas(jobId, segment)),
+      }),
+    );
     return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "ClaimFinalized", "amount") };
   }
 
