@@ -25,7 +25,7 @@ export type { GetBalancesErrorType, GetBalancesParameters, GetBalancesReturnType
 export { getJob, JOB_STATUS } from "./actions/getJob.js";
 export type { GetJobErrorType, GetJobParameters, GetJobReturnType, OnChainJobStatus } from "./actions/getJob.js";
 export { getJobStatus } from "./actions/getJobStatus.js";
-export type { GetJobStatusParameters, GetJobStatusReturnType } from "./actions/getJobStatus.js";
+export type { GetJobStatusParameters, GetJobStatusReturnType, JobClaim } from "./actions/getJobStatus.js";
 export { openJob, predictJobId } from "./actions/openJob.js";
 export type { OpenJobErrorType, OpenJobParameters, OpenJobReturnType } from "./actions/openJob.js";
 export { feePerSecond, readPayments } from "./actions/payments.js";

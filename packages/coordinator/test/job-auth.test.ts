@@ -38,7 +38,7 @@ afterAll(async () => {
   await chain?.stop();
 });
 
-const authBy = (signer: Wallet, jobId: string, peer = PEER) =>
+const authBy = (signer: Pick<Wallet, "signMessage">, jobId: string, peer = PEER) =>
   signer.signMessage(jobAccessMessage(chain.chainId, chain.deployment.escrow, jobId, peer));
 
 describe("job auth: ERC-1271 clients", () => {

@@ -258,6 +258,14 @@ export function buildCli(io: Io): Command {
           `earned: ${formatMesh(value.earned)}; in escrow, ready to withdraw: ${formatMesh(balance)}; wallet: ${formatMesh(wallBalance)}`,
           `pending vouchers: ${value.pendingVoucherSeconds} second(s) over ${vouchers.length} job(s)`,
           `claims: ${claims.filter((c) => c.payState === "claimed").length} pending, ${claims.filter((c) => c.payState === "disputed").length} disputed; ${claims.filter((c) => c.payState === "unpaid").length} delivered segment(s) not yet paid`,
+          // When each open claim pays: after its dispute window (pending), or at the latest when the arbiter's window ends (disputed).
+          ...claims
+            .filter((c) => (c.payState === "claimed" || c.payState === "disputed") && c.disputableUntil !== null)
+            .map((c) =>
+              c.payState === "claimed"
+                ? `  claim ${c.jobId} segment ${c.segment}: pending; finalised and paid after ${new Date(c.disputableUntil! * 1000).toISOString()}`
+                : `  claim ${c.jobId} segment ${c.segment}: disputed; the arbiter decides until ${new Date(c.disputableUntil! * 1000).toISOString()}, after that it is paid`,
+            ),
           ...(journal
             ? [
                 `segments: ${journal.assignments.delivered} delivered, ${journal.assignments.accepted} in progress, ${journal.assignments.released} given back`,

@@ -3,7 +3,8 @@
 // owner's key made. Tests use it to be a client that signs without a key of its own.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Contract, ContractFactory, type Signer } from "ethers";
+import type { Contract } from "ethers";
+import { ContractFactory, type Signer } from "ethers";
 import { connectContracts, type Deployment } from "@rendermesh/shared/chain";
 import { specHash, type JobSpec } from "@rendermesh/shared";
 import { repoRoot } from "./hardhat-node.js";

@@ -27,6 +27,46 @@ export interface GetJobStatusReturnType {
   chain: GetJobReturnType;
   /** Unix seconds after which `refund` is allowed: deadline + the job's claim window, or the end of its challenge window. */
   refundableAt: number;
+  /**
+   * Every segment providers have claimed on this job (from the escrow's `SegmentClaimed` events), with its state now.
+   * `until`: while `pending`, the end of the dispute window (the client may dispute until then; after it anyone may
+   * finalise and the provider is paid); while `disputed`, the end of the arbiter's window (after it the claim is
+   * finalised in the provider's favour).
+   */
+  claims: JobClaim[];
+  /**
+   * When the unspent deposit can come back at the earliest (unix s): `refundableAt`, or later while claims are open
+   * (a refund waits for every claim to be finalised or resolved). Undefined once the job is settled or refunded.
+   */
+  depositUnlocksAt: number | undefined;
+}
+
+export interface JobClaim {
+  segment: number;
+  provider: string;
+  status: "pending" | "disputed" | "paid" | "refused";
+  /** See {@link GetJobStatusReturnType.claims}; 0 once paid or refused. */
+  until: number;
+}
+
+const CLAIM_STATUS = ["none", "pending", "disputed", "paid", "refused"] as const;
+
+/** The job's claims from its `SegmentClaimed` logs, each with the escrow's current record of it. */
+async function jobClaims(client: RendermeshClient, jobId: string, fromBlock: number): Promise<JobClaim[]> {
+  const escrow = client.contracts.escrow;
+  const logs = await escrow.queryFilter(escrow.filters.SegmentClaimed!(jobId), fromBlock);
+  const segments = [...new Set(logs.map((l) => Number((l as unknown as { args: { segment: bigint } }).args.segment)))].sort(
+    (a, b) => a - b,
+  );
+  const out: JobClaim[] = [];
+  for (const segment of segments) {
+    const c = await escrow.getClaim(jobId, segment);
+    const status = CLAIM_STATUS[Number(c.status)] ?? "none";
+    if (status === "none") continue;
+    const open = status === "pending" || status === "disputed";
+    out.push({ segment, provider: c.provider, status, until: open ? Number(c.deadlineAt) : 0 });
+  }
+  return out;
 }
 
 /**
@@ -40,6 +80,10 @@ export async function getJobStatus(client: RendermeshClient, params: GetJobStatu
   const local = client.journal.findJob(params.jobId);
   const jobId = (local?.jobId ?? params.jobId).toLowerCase() as `0x${string}`;
   const chain = await getJob(client, { jobId });
+  const openBlock = local ? client.journal.lastTx(local.ref, "open")?.blockNumber : undefined;
+  const claims = chain.status === "none" ? [] : await jobClaims(client, jobId, openBlock ?? client.deployment.startBlock);
+  const refundableAt = chain.status === "closing" ? chain.closesAt : chain.deadline + chain.claimWindow;
+  const live = chain.status === "open" || chain.status === "closing";
   return {
     jobId,
     journal: local
@@ -62,6 +106,8 @@ export async function getJobStatus(client: RendermeshClient, params: GetJobStatu
         }
       : undefined,
     chain,
-    refundableAt: chain.status === "closing" ? chain.closesAt : chain.deadline + chain.claimWindow,
+    refundableAt,
+    claims,
+    depositUnlocksAt: live ? Math.max(refundableAt, ...claims.filter((c) => c.until > 0).map((c) => c.until)) : undefined,
   };
 }

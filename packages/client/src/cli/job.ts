@@ -283,13 +283,21 @@ export function registerJobCommands(program: Command): void {
               `Pending:   settled without every provider's acknowledgement: providers may redeem and claim until ${new Date(s.chain.closesAt * 1000).toISOString()}`,
             );
           }
-          if (s.chain.pendingClaims > 0)
+          const iso = (t: number) => new Date(t * 1000).toISOString();
+          for (const c of s.claims) {
+            const who = `segment ${c.segment} claimed by ${getAddress(c.provider)}`;
+            if (c.status === "pending")
+              out.line(
+                `Claim:     ${who}: dispute it until ${iso(c.until)} (bond ${formatToken(s.chain.disputeBond)}); after that it is paid`,
+              );
+            else if (c.status === "disputed")
+              out.line(`Claim:     ${who}: disputed; the arbiter decides until ${iso(c.until)}, after that it is paid to the provider`);
+            else out.line(`Claim:     ${who}: ${c.status}`);
+          }
+          if (s.depositUnlocksAt !== undefined) {
+            const waiting = s.depositUnlocksAt > s.refundableAt ? ` (the open claims finish then)` : "";
             out.line(
-              `Pending:   ${s.chain.pendingClaims} claim(s) on this job; dispute within ${s.chain.disputeWindow} s of each (bond ${formatToken(s.chain.disputeBond)})`,
-            );
-          if (s.chain.status === "open" || s.chain.status === "closing") {
-            out.line(
-              `Unlocks:   the unspent deposit returns after ${new Date(s.refundableAt * 1000).toISOString()} (\`rendermesh job refund\`), once no claim is pending`,
+              `Unlocks:   the unspent deposit returns after ${iso(s.depositUnlocksAt)}${waiting} (\`rendermesh job refund\`), once no claim is pending`,
             );
           }
           if (!s.journal) return out.line("Journal:   this client did not open the job.");
