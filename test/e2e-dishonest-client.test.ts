@@ -200,6 +200,10 @@ describe("a dishonest client", () => {
         if (Number(((await escrow.getFunction("getClaim")(r.jobId, s)) as { status: bigint }).status) !== CLAIM_PAID) return undefined;
       return true;
     });
+    // …it judged every one by the client's checks and refused none (its own metrics).
+    const metrics = await (await fetch(net.dev.arbiter!.metricsUrl!)).text();
+    expect(Number(/rendermesh_arbiter_verdicts_total\{verdict="pay"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(segments.length);
+    expect(metrics).not.toMatch(/rendermesh_arbiter_verdicts_total\{verdict="refuse"\} [1-9]/);
     await refundAfterWindow(r.jobId);
     // A dispute the arbiter pays gives the client's bond to the provider.
     const bond = BigInt(r.bonds ?? "0") / BigInt(segments.length);
