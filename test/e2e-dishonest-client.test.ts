@@ -280,6 +280,12 @@ describe("a dishonest client", () => {
       expect(c.payState).toBe("claimed");
       expect(c.disputableUntil).toBe(shown.claims.find((x) => x.segment === c.segment)!.until);
     }
+    // …and the job's challenge window: until when it may still redeem and claim.
+    const jobs = (JSON.parse(mine.stdout) as { jobs: Array<{ jobId: string; status: string; windowEndsAt: number }> }).jobs;
+    expect(jobs.find((j) => j.jobId.toLowerCase() === r.jobId.toLowerCase())).toMatchObject({
+      status: "closing",
+      windowEndsAt: Number((await getJob(r.jobId)).closesAt),
+    });
     expect((await providerCli(index, ["status"])).stdout).toMatch(
       /claim 0x[0-9a-f]{64} segment \d+: pending; finalised and paid after \d{4}-/,
     );

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { createLogger, UsageError, type Logger } from "@rendermesh/shared";
 import { commandPathOf, reportError } from "@rendermesh/shared/cli";
+import { JobStatus } from "@rendermesh/shared/chain";
 import { peerIdBytes, loadOrCreatePeerKey } from "@rendermesh/shared/net";
 import { existsSync } from "node:fs";
 import { formatMesh } from "./chain/standing.js";
@@ -213,10 +214,12 @@ export function buildCli(io: Io): Command {
         let journal: ReturnType<Journal["summary"]> | undefined;
         let vouchers: Array<{ jobId: string; seconds: number; redeemedSeconds: number }> = [];
         let claims: Array<{ jobId: string; segment: number; payState: string | null; disputableUntil: number | null }> = [];
+        let liveJobs: string[] = [];
         if (existsSync(paths.journal)) {
           const j = Journal.open(paths.journal);
           try {
             journal = j.summary();
+            liveJobs = j.listLiveJobs().map((x) => x.jobId);
             vouchers = j
               .listVouchers()
               .filter((v) => v.seconds > v.redeemedSeconds)
@@ -228,6 +231,20 @@ export function buildCli(io: Io): Command {
           } finally {
             j.close();
           }
+        }
+        // Each job still earning: until when this provider may redeem and claim (the challenge window of a job the
+        // client settled without it, or the deadline plus the claim window), read from the escrow.
+        const windows: Array<{ jobId: string; status: "open" | "closing"; claimsOpenAt: number; windowEndsAt: number }> = [];
+        for (const jobId of liveJobs) {
+          const job = await chain.getJob(jobId).catch(() => undefined);
+          if (!job || (job.status !== JobStatus.Open && job.status !== JobStatus.Closing)) continue;
+          const closing = job.status === JobStatus.Closing;
+          windows.push({
+            jobId,
+            status: closing ? "closing" : "open",
+            claimsOpenAt: closing ? 0 : job.deadline,
+            windowEndsAt: closing ? job.closesAt : job.deadline + job.claimWindow,
+          });
         }
         const value = {
           address,
@@ -244,6 +261,7 @@ export function buildCli(io: Io): Command {
           pendingVoucherSeconds: journal?.pendingVoucherSeconds ?? 0,
           pendingVouchers: vouchers,
           claims,
+          jobs: windows,
           segments: journal ? { ...journal.assignments, payments: journal.payments } : undefined,
           problems: standing.problems,
         };
@@ -258,6 +276,11 @@ export function buildCli(io: Io): Command {
           `earned: ${formatMesh(value.earned)}; in escrow, ready to withdraw: ${formatMesh(balance)}; wallet: ${formatMesh(wallBalance)}`,
           `pending vouchers: ${value.pendingVoucherSeconds} second(s) over ${vouchers.length} job(s)`,
           `claims: ${claims.filter((c) => c.payState === "claimed").length} pending, ${claims.filter((c) => c.payState === "disputed").length} disputed; ${claims.filter((c) => c.payState === "unpaid").length} delivered segment(s) not yet paid`,
+          ...windows.map((w) =>
+            w.status === "closing"
+              ? `  job ${w.jobId}: closing (settled without this provider's acknowledgement): redeem and claim until ${new Date(w.windowEndsAt * 1000).toISOString()}`
+              : `  job ${w.jobId}: open; claims open after ${new Date(w.claimsOpenAt * 1000).toISOString()}, until ${new Date(w.windowEndsAt * 1000).toISOString()}`,
+          ),
           // When each open claim pays: after its dispute window (pending), or at the latest when the arbiter's window ends (disputed).
           ...claims
             .filter((c) => (c.payState === "claimed" || c.payState === "disputed") && c.disputableUntil !== null)
