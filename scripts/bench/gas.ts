@@ -4,11 +4,15 @@
 // and 16 providers. Vouchers are signed off-chain and cost no gas unless a
 // provider redeems one itself.
 import { fileURLToPath } from "node:url";
+import { renderBreakdown } from "../gas-breakdown.ts";
 import { measureGas } from "../gas-report.ts";
 import type { BenchResult } from "./types.ts";
 
 export async function run(): Promise<BenchResult[]> {
   const report = await measureGas();
+  // Where the gas goes, per storage write against the 22,100 / 5,000 floors (contracts/README.md, "Gas").
+  console.log("where the gas goes:");
+  for (const [name, b] of Object.entries(report.breakdown ?? {})) console.log(renderBreakdown(name, b));
   const ops = report.operations as Record<string, number>;
   const open = ops["openJobWithPermit (client's first job)"] ?? ops["openJob"]!;
   const settle: Record<number, number> = { 1: ops["settle (1 provider)"]!, 4: ops["settle (4 providers)"]!, 16: ops["settle (16 providers)"]! };
