@@ -152,23 +152,26 @@ export async function measureGas(): Promise<GasReport> {
     // clock is moved to just before it, as a deadline may lie at most the policy's maxDeadlineDistance ahead.
     const FAR = 4_000_000_000;
     await networkHelpers.time.increaseTo(FAR - 10 * 86_400);
-    const open = async (seconds: number, deadlineIn?: number) => {
+    // Jobs are opened from the client's escrow account (a returning client deposits once), unless `fromWallet`.
+    const open = async (seconds: number, deadlineIn?: number, fromWallet = false) => {
       const deadline = deadlineIn === undefined ? FAR : (await now()) + deadlineIn;
       const args = [id(`spec ${specCount++}`), coordinator.address, seconds, PRICE, deadline, version] as const;
-      const jobId = (await escrow.connect(client).openJob.staticCall(...args)) as string;
-      const used = await gas(escrow.connect(client).openJob(...args));
+      const fn = fromWallet ? escrow.connect(client).openJob : escrow.connect(client).openJobFromDeposit;
+      const jobId = (await fn.staticCall(...args)) as string;
+      const used = await gas(fn(...args));
       return { jobId, used };
     };
     const voucherSig = (jobId: string, provider: string, seconds: number) =>
       client.signTypedData(domain, VOUCHER, { jobId, provider, seconds });
     const allocationSig = (jobId: string, provider: string, seconds: number) =>
       coordinator.signTypedData(domain, ALLOCATION, { jobId, provider, seconds });
-    const redeemArgs = async (jobId: string, provider: string, seconds: number) =>
+    /** A redeem; `allocated` 0 sends no allocation signature (the one an earlier redeem recorded covers the voucher). */
+    const redeemArgs = async (jobId: string, provider: string, seconds: number, allocated = seconds) =>
       [
         { jobId, provider, totalSeconds: seconds },
         await voucherSig(jobId, provider, seconds),
-        seconds,
-        await allocationSig(jobId, provider, seconds),
+        allocated,
+        allocated === 0 ? "0x" : await allocationSig(jobId, provider, allocated),
       ] as const;
     /** Each provider allocated and (when `ack`) acknowledging its seconds: a cooperative settle when they add up. */
     const entries = async (jobId: string, n: number, secondsEach: number, ack = true) =>
@@ -186,10 +189,13 @@ export async function measureGas(): Promise<GasReport> {
     const settle = async (jobId: string, n: number, secondsEach: number, ack = true) =>
       gas(escrow.connect(client).settle(jobId, await entries(jobId, n, secondsEach, ack)));
 
-    // ---- open: the client's first job, then the steady state
-    record("openJob (client's first job)", (await open(60)).used);
-    const { used: openUsed } = await open(60);
+    // ---- open: the client's first job, then the steady state; from the wallet, then from the escrow account
+    record("openJob (client's first job)", (await open(60, undefined, true)).used);
+    const { used: openUsed } = await open(60, undefined, true);
     record("openJob", openUsed);
+    record("deposit", await gas(escrow.connect(client).deposit(1_000_000n * PRICE)));
+    const { used: openFromDepositUsed } = await open(60);
+    record("openJobFromDeposit", openFromDepositUsed);
 
     // ---- open with permit (a fresh client without allowance)
     const permitClient = await wallet(1000n * MESH);
@@ -226,8 +232,9 @@ export async function measureGas(): Promise<GasReport> {
     {
       const { jobId } = await open(60);
       const p = providers[0]!;
-      record("redeem (first voucher, cold provider)", await gas(escrow.redeem(...(await redeemArgs(jobId, p.address, 5)))));
-      record("redeem (next voucher, same job)", await gas(escrow.redeem(...(await redeemArgs(jobId, p.address, 10)))));
+      // The first voucher carries an allocation for the 15 seconds the coordinator assigned; later ones need none.
+      record("redeem (first voucher, cold provider)", await gas(escrow.redeem(...(await redeemArgs(jobId, p.address, 5, 15)))));
+      record("redeem (next voucher, same job)", await gas(escrow.redeem(...(await redeemArgs(jobId, p.address, 10, 0)))));
       const { jobId: job2 } = await open(60);
       record("redeem", await gas(escrow.redeem(...(await redeemArgs(job2, p.address, 5)))));
     }
@@ -247,7 +254,26 @@ export async function measureGas(): Promise<GasReport> {
       record("settle (4 providers, unacknowledged: challenge window)", await settle((await open(60)).jobId, 4, 15, false));
       record("settle (no providers: challenge window)", await settle((await open(60)).jobId, 0, 0));
     }
-    const gasPerSecond60s4Providers = Math.round((ops.openJob! + ops["settle (4 providers)"]!) / 60);
+    const gasPerSecond60s4Providers = Math.round((ops.openJobFromDeposit! + ops["settle (4 providers)"]!) / 60);
+
+    /** An assignment of `segment` to `p` whose deadline has lapsed, with p's delivery, both signed. */
+    const deliveryOf = async (jobId: string, segment: number, p: Awaited<ReturnType<typeof wallet>>) => {
+      const assignment = { jobId, segment, firstFrame: segment * 12, frameCount: 12, provider: p.address, deadline: (await now()) - 1 };
+      const delivery = {
+        jobId,
+        segment,
+        cid: `0x01551220${"ee".repeat(31)}${segment.toString(16).padStart(2, "0")}`,
+        sha256: id(`seg ${segment}`),
+        frameCount: 12,
+        trace: "0x",
+      };
+      return [
+        assignment,
+        await coordinator.signTypedData(domain, ASSIGNMENT, assignment),
+        delivery,
+        await p.signTypedData(domain, DELIVERY, delivery),
+      ] as const;
+    };
 
     // ---- claim, dispute, resolve, finalize, refund
     {
@@ -282,6 +308,16 @@ export async function measureGas(): Promise<GasReport> {
       await networkHelpers.time.increase(121);
       record("refund", await gas(escrow.refund(jobId)));
     }
+
+    // ---- a speculative copy's claim on a segment the client paid by voucher: the client attributes it (step 3)
+    {
+      const { jobId } = await open(4, 60);
+      const [paid, copy] = [providers[2]!, providers[3]!];
+      await gas(escrow.redeem(...(await redeemArgs(jobId, paid.address, 2))));
+      await networkHelpers.time.increase(61);
+      await gas(escrow.connect(copy).claim(...(await deliveryOf(jobId, 1, copy))));
+      record("attributeSegment (drops another's claim)", await gas(escrow.connect(client).attributeSegment(...(await deliveryOf(jobId, 1, paid)))));
+    }
     record("withdraw", await gas(escrow.connect(providers[0]!).withdraw()));
 
     // ---- governance: a proposal that changes the fees
@@ -313,6 +349,8 @@ export async function measureGas(): Promise<GasReport> {
     };
     const keep = [
       "openJob",
+      "deposit",
+      "openJobFromDeposit",
       "openJobWithPermit (client's first job)",
       "redeem (first voucher, cold provider)",
       "redeem (next voucher, same job)",
@@ -326,6 +364,7 @@ export async function measureGas(): Promise<GasReport> {
       "resolveDispute (refuse and slash)",
       "finalizeClaim",
       "refund",
+      "attributeSegment (drops another's claim)",
       "withdraw",
     ];
     const kept = Object.fromEntries(keep.filter((k) => parts[k]).map((k) => [k, parts[k]!]));
