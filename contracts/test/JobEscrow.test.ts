@@ -213,11 +213,15 @@ describe("JobEscrow", () => {
       expect((await f.escrow.getJob(b.jobId)).status).to.equal(Status.Settled);
       await f.escrow.connect(f.client).settle(a.jobId, await entries(f, a.jobId, [f.provider2], [4]));
       await increaseTo((await f.escrow.getJob(a.jobId)).closesAt + 1n);
-      await expect(f.escrow.refund(a.jobId)).to.emit(f.escrow, "JobRefunded").withArgs(a.jobId, 6n * PRICE);
+      await expect(f.escrow.refund(a.jobId))
+        .to.emit(f.escrow, "JobRefunded")
+        .withArgs(a.jobId, 6n * PRICE);
       // The 6 unspent seconds are back in the account, not in the wallet.
       expect(await f.escrow.balanceOf(f.client.address)).to.equal(6n * PRICE);
       expect(await f.token.balanceOf(f.client.address)).to.equal(wallet0 - 20n * PRICE);
-      await expect(f.escrow.connect(f.client).withdraw()).to.emit(f.escrow, "Withdrawn").withArgs(f.client.address, 6n * PRICE);
+      await expect(f.escrow.connect(f.client).withdraw())
+        .to.emit(f.escrow, "Withdrawn")
+        .withArgs(f.client.address, 6n * PRICE);
       expect(await f.token.balanceOf(f.client.address)).to.equal(wallet0 - 14n * PRICE);
       expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(10n * NET);
       expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(4n * NET);
@@ -237,9 +241,7 @@ describe("JobEscrow", () => {
       const f = await load();
       await f.escrow.connect(f.client).deposit(5n * PRICE);
       const version = await f.policy.version();
-      await expect(
-        f.escrow.connect(f.client).openJobFromDeposit(SPEC, f.coordinator.address, 10, PRICE, (await now()) + 60n, version),
-      )
+      await expect(f.escrow.connect(f.client).openJobFromDeposit(SPEC, f.coordinator.address, 10, PRICE, (await now()) + 60n, version))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowInsufficientDeposit")
         .withArgs(5n * PRICE, 10n * PRICE);
       expect(await f.escrow.balanceOf(f.client.address)).to.equal(5n * PRICE);
@@ -256,9 +258,7 @@ describe("JobEscrow", () => {
       // A provider holding earnings cannot have them spent by anyone else: opens debit only the caller's account.
       await f.escrow.connect(f.client).deposit(10n * PRICE);
       const version = await f.policy.version();
-      await expect(
-        f.escrow.connect(f.stranger).openJobFromDeposit(SPEC, f.coordinator.address, 10, PRICE, (await now()) + 60n, version),
-      )
+      await expect(f.escrow.connect(f.stranger).openJobFromDeposit(SPEC, f.coordinator.address, 10, PRICE, (await now()) + 60n, version))
         .to.be.revertedWithCustomError(f.escrow, "JobEscrowInsufficientDeposit")
         .withArgs(0, 10n * PRICE);
       expect(await f.escrow.balanceOf(f.client.address)).to.equal(10n * PRICE);
