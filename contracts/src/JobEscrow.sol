@@ -323,7 +323,9 @@ contract JobEscrow is IJobEscrow, EIP712, ReentrancyGuardTransient {
         Claim storage segmentClaim = _claims[jobId][segment];
         ClaimStatus status = segmentClaim.status;
         address claimant = segmentClaim.provider;
-        if (status == ClaimStatus.Paid || ((status == ClaimStatus.Pending || status == ClaimStatus.Disputed) && claimant == provider)) {
+        // Not a paid segment, nor one this provider claimed itself: a pending claim of its own needs no attribution,
+        // and a refused one means the arbiter found its copy bad, so its vouchers cannot be said to have paid for it.
+        if (status == ClaimStatus.Paid || (status != ClaimStatus.None && claimant == provider)) {
             revert JobEscrowSegmentAlreadyClaimed(jobId, segment);
         }
         // unchecked: claimed + pending < voucherSeconds, a uint32.

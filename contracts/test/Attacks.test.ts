@@ -272,6 +272,14 @@ describe("attacks (issue 12): each fails", () => {
     await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1))))
       .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
       .withArgs(jobId, 1);
+    // A copy the arbiter refused cannot be said to be the one the client paid for, so as to keep the segment from
+    // the provider that really rendered it.
+    await f.escrow.claim(...(await claimArgs(f, jobId, 2, f.provider1)));
+    await f.escrow.connect(f.client).dispute(jobId, 2);
+    await f.escrow.connect(f.arbiter).resolveDispute(jobId, 2, false, 0);
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 2, f.provider1))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
+      .withArgs(jobId, 2);
   });
 
   it("8. stake backing open claims cannot be withdrawn, and one stake cannot back unlimited claims", async () => {

@@ -275,7 +275,8 @@ interface IJobEscrow {
     /// on record accounts for. The segment is then paid, so no other provider can claim it (a speculative copy's
     /// provider, say); a pending or disputed claim of another provider on it is dropped (stake unlocked, no slash,
     /// the client's bond back). Each attribution uses up one of the provider's voucher seconds, so a client can keep
-    /// at most as many segments from claims as it paid that provider for.
+    /// at most as many segments from claims as it paid that provider for. A segment already paid by a claim, or one
+    /// the provider claimed itself (pending, or refused by the arbiter), cannot be attributed to it.
     function attributeSegment(
         Assignment calldata assignment,
         bytes calldata coordinatorSig,
