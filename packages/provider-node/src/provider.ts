@@ -9,7 +9,12 @@ import {
   type MeshNode,
   type ProtocolRegistration,
 } from "@rendermesh/shared/net";
-import { createHeliaSegmentStore, createKuboSegmentStore, type SegmentStore } from "@rendermesh/shared/ipfs";
+import {
+  createHeliaSegmentStore,
+  createKuboSegmentStore,
+  type HeliaSegmentStoreInit,
+  type SegmentStore,
+} from "@rendermesh/shared/ipfs";
 import { encodeSegment, resolveFfmpeg } from "@rendermesh/shared/media";
 import { JsonRpcProvider, type Wallet } from "ethers";
 import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
@@ -55,6 +60,11 @@ export interface StartProviderOptions {
    * adversary tests use it to run a real node that answers wrongly.
    */
   pipeline?: (modelId: string, components: PipelineComponents) => PipelineComponents;
+  /**
+   * Wraps the embedded IPFS node's blockstore (see `createHeliaSegmentStore`). The daemon never sets it; tests use
+   * it to make a pin outlive the assignment's deadline.
+   */
+  wrapBlockstore?: HeliaSegmentStoreInit["wrapBlockstore"];
 }
 
 /** A running provider node. */
@@ -250,7 +260,11 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     await node.start();
     const store: SegmentStore =
       config.ipfs === "embedded"
-        ? await createHeliaSegmentStore({ libp2p: node, dataDir: config.dataDir })
+        ? await createHeliaSegmentStore({
+            libp2p: node,
+            dataDir: config.dataDir,
+            ...(options.wrapBlockstore ? { wrapBlockstore: options.wrapBlockstore } : {}),
+          })
         : createKuboSegmentStore({ url: config.ipfs });
     closers.push(() => store.stop());
     const peerId = node.peerId.toString();
