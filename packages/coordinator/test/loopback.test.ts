@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
-import { JobEvent, MAX_MESSAGE_BYTES, PROTOCOLS, QuoteResponse, type JobSpec } from "@rendermesh/shared";
+import { JobEvent, JobSegmentsResponse, MAX_MESSAGE_BYTES, PROTOCOLS, QuoteResponse, type JobSpec } from "@rendermesh/shared";
 import { openProtocolStream, request } from "@rendermesh/shared/net";
 import { Coordinator } from "../src/coordinator.js";
 import { CoordinatorConfig } from "../src/config.js";
@@ -179,6 +179,35 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     const watched = await tc.follow({ type: "watch", jobId, fromSeq: 3 });
     expect(watched.events[0]?.seq).toBe(4);
     expect(watched.events.at(-1)?.type).toBe("job-complete");
+
+    // The network's view of the segments: anyone sees each one's status and the copy the client verified (what a
+    // provider checks before claiming); the job's client sees every attempt too.
+    const counted = new Map(
+      c.db.segments(jobId).map((x) => {
+        const a = c.db.attempt(x.verifiedAttempt!)!;
+        return [x.index, { provider: a.provider, cid: a.delivery!.delivery.cid }];
+      }),
+    );
+    const stranger = new TestClient(() => addr);
+    await stranger.start();
+    stops.push(() => stranger.stop());
+    const open = await request(stranger.node, addr, PROTOCOLS.job, { type: "segments", jobId }, JobSegmentsResponse);
+    expect(open).toMatchObject({ type: "job-segments", status: "complete", segments: 12 });
+    if (open.type !== "job-segments") return;
+    expect(open.next).toBeUndefined();
+    expect(open.items.map((i) => i.segment)).toEqual([...counted.keys()].sort((x, y) => x - y));
+    for (const i of open.items) {
+      expect(i.status).toBe("verified");
+      expect(i.attempts).toBeUndefined();
+      expect({ provider: i.verified!.provider.toLowerCase(), cid: i.verified!.cid }).toEqual(counted.get(i.segment));
+    }
+    const full = await request(tc.node, addr, PROTOCOLS.job, { type: "segments", jobId, from: 10, auth: await tc.auth(jobId) }, JobSegmentsResponse);
+    if (full.type !== "job-segments") throw new Error(`segments query refused: ${full.message}`);
+    expect(full.items.map((i) => i.segment)).toEqual([10, 11]);
+    for (const i of full.items) expect(i.attempts?.some((a) => a.status === "verified" && a.cid === counted.get(i.segment)!.cid)).toBe(true);
+    // Someone else's auth is refused, not answered with less.
+    const forged = await request(stranger.node, addr, PROTOCOLS.job, { type: "segments", jobId, auth: await tc.auth(jobId) }, JobSegmentsResponse);
+    expect(forged).toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
   });
 
   it("error: refuses blocked terms, wrong spec, unknown jobs, other chains, low prices and near deadlines with reason codes", async () => {

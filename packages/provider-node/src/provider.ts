@@ -1,5 +1,14 @@
 import { readFileSync } from "node:fs";
-import { AnnounceResponse, createLogger, loadWallet, PROTOCOLS, type AnnounceAck, type Logger } from "@rendermesh/shared";
+import {
+  AnnounceResponse,
+  createLogger,
+  JobSegmentsResponse,
+  loadWallet,
+  PROTOCOLS,
+  type AnnounceAck,
+  type JobSegmentsQuery,
+  type Logger,
+} from "@rendermesh/shared";
 import { loadDeployment, parseDeployment, type Deployment } from "@rendermesh/shared/chain";
 import {
   createMeshNode,
@@ -20,7 +29,7 @@ import { JsonRpcProvider, type Wallet } from "ethers";
 import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { CoordinatorLinks, type Capabilities } from "./announce/index.js";
 import { EthersChain } from "./chain/ethers-chain.js";
-import { PaymentLoop } from "./chain/payments.js";
+import { PaymentLoop, type VerifiedCopies } from "./chain/payments.js";
 import { assessStanding, formatMesh, planRegistration, type Standing } from "./chain/standing.js";
 import { dataPaths, type ProviderConfig } from "./config.js";
 import { AbortedError, StandingError } from "./errors.js";
@@ -364,8 +373,24 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
       }),
     );
 
+    // The job's coordinator (one of ours, by the address its announce ack proved) says which copies were verified.
+    const verifiedCopies: VerifiedCopies = async (jobId, coordinator, o) => {
+      const link = links.status().find((l) => l.coordinator?.toLowerCase() === coordinator.toLowerCase());
+      if (!link) return undefined; // not one of our coordinators (any more): nobody to ask
+      const copies = new Map<number, { provider: string; cid: string }>();
+      for (let from: number | undefined = 0; from !== undefined; ) {
+        const query: JobSegmentsQuery = { type: "segments", jobId: jobId as `0x${string}`, from };
+        const page = await request(node, link.multiaddr, PROTOCOLS.job, query, JobSegmentsResponse, { signal: o.signal });
+        // A coordinator that never heard of the job (its data dir lost) knows of no verified copy.
+        if (page.type === "error" && page.code === "UNKNOWN_JOB") return copies;
+        if (page.type === "error") throw new Error(`${page.code}: ${page.message}`);
+        for (const item of page.items) if (item.verified) copies.set(item.segment, item.verified);
+        from = page.next;
+      }
+      return copies;
+    };
     const payments = new PaymentLoop(
-      { address, chain, escrow: chain, journal, metrics, logger: logger.child({ component: "payments" }) },
+      { address, chain, escrow: chain, journal, metrics, logger: logger.child({ component: "payments" }), verifiedCopies },
       {
         intervalMs: config.paymentIntervalMs,
         redeemBeforeDeadlineSeconds: config.redeemBeforeDeadlineSeconds,
