@@ -95,7 +95,10 @@ describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
       RENDERMESH_COORDINATOR: `/ip4/127.0.0.1/tcp/1/p2p/${coordinator.peerId}`,
     });
     expect(gone.code, gone.stderr).toBe(0);
-    expect(JSON.parse(gone.stdout)).toMatchObject({ network: { reachable: false, reason: expect.any(String) }, journal: { phase: expect.any(String) } });
+    expect(JSON.parse(gone.stdout)).toMatchObject({
+      network: { reachable: false, reason: expect.any(String) },
+      journal: { phase: expect.any(String) },
+    });
     hold.release();
     const before = await chain.contracts.token.balanceOf(client.address);
 

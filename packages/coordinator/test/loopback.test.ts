@@ -245,12 +245,25 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
       expect(i.attempts).toBeUndefined();
       expect({ provider: i.verified!.provider.toLowerCase(), cid: i.verified!.cid }).toEqual(counted.get(i.segment));
     }
-    const full = await request(tc.node, addr, PROTOCOLS.job, { type: "segments", jobId, from: 10, auth: await tc.auth(jobId) }, JobSegmentsResponse);
+    const full = await request(
+      tc.node,
+      addr,
+      PROTOCOLS.job,
+      { type: "segments", jobId, from: 10, auth: await tc.auth(jobId) },
+      JobSegmentsResponse,
+    );
     if (full.type !== "job-segments") throw new Error(`segments query refused: ${full.message}`);
     expect(full.items.map((i) => i.segment)).toEqual([10, 11]);
-    for (const i of full.items) expect(i.attempts?.some((a) => a.status === "verified" && a.cid === counted.get(i.segment)!.cid)).toBe(true);
+    for (const i of full.items)
+      expect(i.attempts?.some((a) => a.status === "verified" && a.cid === counted.get(i.segment)!.cid)).toBe(true);
     // Someone else's auth is refused, not answered with less.
-    const forged = await request(stranger.node, addr, PROTOCOLS.job, { type: "segments", jobId, auth: await tc.auth(jobId) }, JobSegmentsResponse);
+    const forged = await request(
+      stranger.node,
+      addr,
+      PROTOCOLS.job,
+      { type: "segments", jobId, auth: await tc.auth(jobId) },
+      JobSegmentsResponse,
+    );
     expect(forged).toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
   });
 

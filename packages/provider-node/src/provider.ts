@@ -18,12 +18,7 @@ import {
   type MeshNode,
   type ProtocolRegistration,
 } from "@rendermesh/shared/net";
-import {
-  createHeliaSegmentStore,
-  createKuboSegmentStore,
-  type HeliaSegmentStoreInit,
-  type SegmentStore,
-} from "@rendermesh/shared/ipfs";
+import { createHeliaSegmentStore, createKuboSegmentStore, type HeliaSegmentStoreInit, type SegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment, resolveFfmpeg } from "@rendermesh/shared/media";
 import { JsonRpcProvider, type Wallet } from "ethers";
 import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
@@ -378,7 +373,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
       const link = links.status().find((l) => l.coordinator?.toLowerCase() === coordinator.toLowerCase());
       if (!link) return undefined; // not one of our coordinators (any more): nobody to ask
       const copies = new Map<number, { provider: string; cid: string }>();
-      for (let from: number | undefined = 0; from !== undefined; ) {
+      for (let from: number | undefined = 0; from !== undefined;) {
         const query: JobSegmentsQuery = { type: "segments", jobId: jobId as `0x${string}`, from };
         const page = await request(node, link.multiaddr, PROTOCOLS.job, query, JobSegmentsResponse, { signal: o.signal });
         // A coordinator that never heard of the job (its data dir lost) knows of no verified copy.

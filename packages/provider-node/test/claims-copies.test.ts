@@ -28,7 +28,9 @@ describe("claims go to the copy the client verified", () => {
     const c = tempDir("rm-coord-");
     cleanups.push(c.cleanup);
     coordinator = await new FakeCoordinator(chain, { dataDir: c.dir }).start();
-    const link = `${coordinator.multiaddr}`.includes("/p2p/") ? coordinator.multiaddr : `${coordinator.multiaddr}/p2p/${coordinator.node.peerId}`;
+    const link = `${coordinator.multiaddr}`.includes("/p2p/")
+      ? coordinator.multiaddr
+      : `${coordinator.multiaddr}/p2p/${coordinator.node.peerId}`;
     const start = async (i: number) => {
       const data = tempDir();
       cleanups.push(data.cleanup);

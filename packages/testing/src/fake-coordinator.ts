@@ -110,7 +110,11 @@ export class FakeCoordinator {
       const req = await stream.read(JobRequest);
       const copies = this.verifiedCopies.get(req.jobId.toLowerCase());
       if (req.type !== "segments" || !copies) {
-        await stream.write({ type: "error", code: "UNKNOWN_JOB", message: "the fake coordinator answers only segments queries of known jobs" });
+        await stream.write({
+          type: "error",
+          code: "UNKNOWN_JOB",
+          message: "the fake coordinator answers only segments queries of known jobs",
+        });
         return;
       }
       this.segmentQueries.push(req.jobId.toLowerCase());

@@ -1,4 +1,11 @@
-import { JobSegmentsResponse, MAX_MESSAGE_BYTES, PROTOCOLS, type JobSegments, type JobSegmentsQuery, type SegmentState } from "@rendermesh/shared";
+import {
+  JobSegmentsResponse,
+  MAX_MESSAGE_BYTES,
+  PROTOCOLS,
+  type JobSegments,
+  type JobSegmentsQuery,
+  type SegmentState,
+} from "@rendermesh/shared";
 import { request } from "@rendermesh/shared/net";
 import type { RendermeshClient } from "../client.js";
 import { networkError, refusal, toMultiaddrs } from "../net/peers.js";
@@ -55,7 +62,7 @@ export async function getJobNetwork(client: RendermeshClient, params: GetJobNetw
       : AbortSignal.timeout(NETWORK_TIMEOUT_MS);
     const items: SegmentState[] = [];
     let last: JobSegments | undefined;
-    for (let from: number | undefined = 0; from !== undefined; ) {
+    for (let from: number | undefined = 0; from !== undefined;) {
       const query: JobSegmentsQuery = { type: "segments", jobId: params.jobId, from, ...(auth ? { auth } : {}) };
       let page;
       try {

@@ -142,7 +142,8 @@ function printNetwork(out: Output, n: GetJobStatusReturnType["network"]): void {
       what = `awaiting your verdict${shown ? ` on the copy from ${copy(shown)}` : ""}${rendering.length ? `; ${rendering.length} more copy rendering` : ""}`;
     else if (i.status === "active")
       what = rendering.length ? `rendering on ${rendering.map((a) => `${copy(a)}, ${a.framesDone} frames`).join(" and on ")}` : "rendering";
-    else if (i.status === "failed") what = `failed${last?.failCode ? ` (${last.failCode}${last.failMessage ? `: ${last.failMessage}` : ""})` : ""}`;
+    else if (i.status === "failed")
+      what = `failed${last?.failCode ? ` (${last.failCode}${last.failMessage ? `: ${last.failMessage}` : ""})` : ""}`;
     else what = "queued for a provider";
     out.line(`           segment ${i.segment}: ${what}; ${i.tries} of 3 tries used`);
   }

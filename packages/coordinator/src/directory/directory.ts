@@ -238,7 +238,13 @@ export class ProviderDirectory {
     lookup.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<"slow">((resolve) => (timer = setTimeout(() => resolve("slow"), this.chainWaitMs)));
-    const outcome = await Promise.race([lookup.then((b) => ({ b }), (err: unknown) => ({ err })), slow]);
+    const outcome = await Promise.race([
+      lookup.then(
+        (b) => ({ b }),
+        (err: unknown) => ({ err }),
+      ),
+      slow,
+    ]);
     clearTimeout(timer);
     if (outcome !== "slow" && "b" in outcome) return outcome.b;
     if (!this.bindings.has(peerId)) this.bindings.set(peerId, cached);

@@ -250,12 +250,16 @@ export class Supervisor {
     for (const job of store.runningJobs()) {
       if (job.deadline * 1000 > now) continue;
       const counts = store.segmentCounts(job.jobId);
-      this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."), job.jobId, {
-        verified: counts.verified,
-        waiting: counts.delivered,
-        active: counts.active,
-        pending: counts.pending,
-      });
+      this.applyEffects(
+        store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."),
+        job.jobId,
+        {
+          verified: counts.verified,
+          waiting: counts.delivered,
+          active: counts.active,
+          pending: counts.pending,
+        },
+      );
     }
     this.askAgain(now);
     this.warnWaiting(now);

@@ -64,7 +64,13 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   await datastore.open();
 
   // dag-json: the codec of render-trace roots (diffusion pipelines), so Helia can pin and serve them.
-  const helia = createHeliaLight({ blockstore: init.wrapBlockstore ? init.wrapBlockstore(blockstore) : blockstore, datastore, routers: [], blockBrokers: [], codecs: [dagJson] });
+  const helia = createHeliaLight({
+    blockstore: init.wrapBlockstore ? init.wrapBlockstore(blockstore) : blockstore,
+    datastore,
+    routers: [],
+    blockBrokers: [],
+    codecs: [dagJson],
+  });
   // withBitswap reads the node from `helia.libp2p`; giving it ours (instead of
   // withLibp2p, which always creates a node) also means helia.stop() leaves
   // our node running.
@@ -178,7 +184,8 @@ class HeliaStore implements HeliaSegmentStore {
   async putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
     try {
       await this.helia.blockstore.put(cid, bytes, options);
-      if (!(await this.helia.pins.isPinned(cid, options))) for await (const _ of this.helia.pins.add(cid, { ...options, depth: 0, walker: sequentialWalker() })) void _;
+      if (!(await this.helia.pins.isPinned(cid, options)))
+        for await (const _ of this.helia.pins.add(cid, { ...options, depth: 0, walker: sequentialWalker() })) void _;
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       throw new SegmentStoreError(`Cannot store block ${cid.toString()}.`, { cause });

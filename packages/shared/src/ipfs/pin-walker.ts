@@ -44,7 +44,11 @@ export function sequentialWalker(): GraphWalkerFactory {
         options.signal?.throwIfAborted();
         const { cid, depth, path } = stack.pop()!;
         const bytes = await readAll(await blockstore.get(cid, options));
-        const block = createUnsafe<T, number, number, 0 | 1>({ cid: cid as CID<T, number, number, 0 | 1>, bytes, codec: await getCodec(cid.code) });
+        const block = createUnsafe<T, number, number, 0 | 1>({
+          cid: cid as CID<T, number, number, 0 | 1>,
+          bytes,
+          codec: await getCodec(cid.code),
+        });
         if (depth < maxDepth) {
           const children: CID[] = [];
           for (const [, child] of block.links()) if (options.includeChild?.(child, block) !== false) children.push(child);

@@ -203,9 +203,7 @@ export class JobService {
         segment: s.index,
         status: s.status,
         tries: s.tries,
-        ...(counted?.delivery
-          ? { verified: { provider: counted.provider as `0x${string}`, cid: counted.delivery.delivery.cid } }
-          : {}),
+        ...(counted?.delivery ? { verified: { provider: counted.provider as `0x${string}`, cid: counted.delivery.delivery.cid } } : {}),
         ...(withAttempts
           ? {
               attempts: mine.slice(-JOB_SEGMENT_ATTEMPTS).map((a) => ({
