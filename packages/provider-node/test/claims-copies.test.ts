@@ -97,7 +97,7 @@ describe("claims go to the copy the client verified", () => {
 
     const passA = await a.payments.tick();
     expect(passA.claimed.map((c) => c.segment)).toEqual([0]);
-    expect((await chain.contracts.escrow.getClaim(jobId, 0))[0]).toBe(a.address);
+    expect((await chain.contracts.escrow.getClaim(jobId, 0)).provider).toBe(a.address);
 
     await chain.increaseTime(61);
     expect((await a.payments.tick()).finalized.map((f) => f.amount)).toEqual([NET]);
