@@ -19,7 +19,7 @@ export interface GetJobNetworkParameters {
   signal?: AbortSignal | undefined;
 }
 
-export type SegmentStatus = SegmentState["status"];
+type SegmentStatus = SegmentState["status"];
 
 /** What the coordinator says of the job, or why it could not be asked. */
 export type GetJobNetworkReturnType =
