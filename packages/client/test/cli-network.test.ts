@@ -76,7 +76,7 @@ describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
         reachable: boolean;
         status: string;
         segments: number;
-        counts: Record<string, number>;
+        counts: Record<"verified" | "delivered" | "active", number>;
         items: Array<{ segment: number; status: string; attempts?: Array<{ status: string; provider: string }> }>;
       };
     };
