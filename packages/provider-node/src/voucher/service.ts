@@ -54,9 +54,17 @@ export class VoucherService {
     if (voucher.provider.toLowerCase() !== this.#c.address.toLowerCase()) {
       throw new RefusalError("BAD_MESSAGE", `The voucher is for provider ${voucher.provider}, not ${this.#c.address}.`);
     }
-    const job = await this.#c.chain.getJob(voucher.jobId);
-    if (job.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${voucher.jobId} does not exist on the escrow.`);
+    // A job this provider rendered for is in its journal with the client and seconds the escrow gave it then
+    // (neither changes): no chain read, so a stalled chain does not hold up the ack, and with it the acknowledgement
+    // the client's cooperative settle needs. Any other job is read from the escrow.
+    let job: { client: string; seconds: number } | undefined = this.#c.journal.getJob(voucher.jobId);
+    if (!job) {
+      const onChain = await this.#c.chain.getJob(voucher.jobId);
+      if (onChain.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${voucher.jobId} does not exist on the escrow.`);
+      job = onChain;
+    }
     // As the escrow's SignatureChecker: a client with code (a Safe, an ERC-4337 account) signs through ERC-1271.
+    // An ECDSA signature by the client's key is judged here without the chain, so a stall does not hold it up.
     let signed: boolean;
     try {
       signed = await this.#c.signatures.isVoucherSignedBy(voucher, message.signature, job.client);

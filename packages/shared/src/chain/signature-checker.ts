@@ -17,15 +17,20 @@ export interface SignatureCheckOptions {
 }
 
 /**
- * Off-chain twin of OpenZeppelin 5's `SignatureChecker.isValidSignatureNow`,
- * which the escrow uses: an account without code signs by ECDSA (the hash
- * recovered to it), an account with code (a Safe, an ERC-4337 account, any
- * ERC-1271 wallet) by its `isValidSignature(hash, signature)` answering the
- * magic value, asked with `eth_call`. So a node accepts exactly the
- * signatures the contract will accept, contract wallets included.
+ * Off-chain twin of OpenZeppelin's `SignatureChecker.isValidSignatureNow`,
+ * which the escrow uses, in the order that needs the chain least: ECDSA
+ * first (the hash recovered to `signer`: true, no chain read at all), then,
+ * when `signer` is a contract (a Safe, an ERC-4337 account, any ERC-1271
+ * wallet), its `isValidSignature(hash, signature)` answering the magic value,
+ * asked with `eth_call`. So a node accepts the signatures the contract will
+ * accept, contract wallets included, and judges a plain key's signature even
+ * while the chain does not answer. (OpenZeppelin 5.7 asks a signer with code
+ * only by ERC-1271; an ECDSA signature "by" an address with code is possible
+ * only for an EIP-7702-delegated account, which this accepts.)
  *
  * A malformed signature, a wallet that reverts or answers anything else is
- * `false`; a failure to reach the chain throws (the signature was not judged).
+ * `false`; a failure to reach the chain (needed only when ECDSA does not
+ * match) throws: the signature was not judged.
  */
 export async function isValidSignatureNow(
   reader: SignatureReader,
@@ -35,14 +40,13 @@ export async function isValidSignatureNow(
   options: SignatureCheckOptions = {},
 ): Promise<boolean> {
   const account = getAddress(signer);
-  const code = await reader.getCode(account, options.blockTag);
-  if (code === "0x") {
-    try {
-      return getAddress(recoverAddress(hash, signature)) === account;
-    } catch {
-      return false; // not a recoverable 65-byte (or 64-byte compact) signature
-    }
+  try {
+    if (getAddress(recoverAddress(hash, signature)) === account) return true;
+  } catch {
+    // not a recoverable 65-byte (or 64-byte compact) signature: a contract wallet may still accept it
   }
+  const code = await reader.getCode(account, options.blockTag);
+  if (code === "0x") return false;
   let data: string;
   try {
     data = ERC1271.encodeFunctionData("isValidSignature", [hash, signature]);
