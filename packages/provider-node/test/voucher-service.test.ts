@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type JobSpec } from "@rendermesh/shared";
-import { Wallet, verifyTypedData } from "ethers";
+import { Wallet } from "ethers";
+import { isVoucherSignedBy } from "@rendermesh/shared/chain";
 import { afterEach, describe, expect, test } from "vitest";
 import type { ChainReader } from "../src/chain/types.js";
 import { Journal } from "../src/journal/index.js";
@@ -55,10 +56,19 @@ describe("VoucherService", () => {
         return new Promise<never>(() => undefined);
       },
     } as unknown as Pick<ChainReader, "chainId" | "escrowAddress" | "getJob">;
+    const stalledReader = {
+      getCode: () => {
+        chainReads++;
+        return new Promise<never>(() => undefined);
+      },
+      call: () => new Promise<never>(() => undefined),
+    };
     const service = new VoucherService({
       address: provider.address,
       chain: stalled,
-      signatures: { recoverVoucherSigner: (v, sig) => verifyTypedData(domain, voucherTypes, v, sig) },
+      // The real off-chain check (ECDSA first, then ERC-1271 by asking the chain) over the same stalled chain.
+      signatures: { isVoucherSignedBy: (v, sig, signer) => isVoucherSignedBy(stalledReader, domain, v, sig, signer) },
+      chainTimeoutMs: 50,
       journal,
       metrics: new ProviderMetrics({ defaultMetrics: false }),
       logger: createLogger({ name: "test", level: "silent" }),
@@ -76,7 +86,9 @@ describe("VoucherService", () => {
     expect(ack).toMatchObject({ type: "voucher-ack", seconds: 2, acknowledgement: `0x${"11".repeat(65)}` });
     expect(chainReads).toBe(0);
     expect(journal.getVoucher(jobId)).toMatchObject({ seconds: 2 });
-    // Still checked: a voucher not signed by the journalled client is refused, also without the chain.
+    // Still checked: a voucher not signed by the journalled client's key is kept only if the client is a contract
+    // wallet that vouches for it (ERC-1271), which only the chain can say: while it stalls the answer is BUSY
+    // (retryable), never an acceptance.
     const forged = (await Wallet.createRandom().signTypedData(domain, voucherTypes, { ...voucher, seconds: 1 })) as `0x${string}`;
     await expect(
       service.handle({
@@ -86,7 +98,8 @@ describe("VoucherService", () => {
         voucher: { ...voucher, seconds: 1 },
         signature: forged,
       }),
-    ).rejects.toMatchObject({ reason: "BAD_SIGNATURE" });
+    ).rejects.toMatchObject({ reason: "BUSY" });
+    expect(journal.getVoucher(jobId)).toMatchObject({ seconds: 2 });
     journal.close();
   });
 });

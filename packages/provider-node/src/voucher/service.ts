@@ -14,6 +14,11 @@ export interface VoucherServiceComponents {
   logger: Logger;
   /** Signs the acknowledgements a cooperative settle needs; without it none is given. */
   acknowledger?: AcknowledgementSigner | undefined;
+  /**
+   * How long to wait for the chain when a signature must be asked of it (a contract-wallet client's ERC-1271
+   * `isValidSignature`) before answering BUSY (default 10 s): a stalled chain must not hold the stream open.
+   */
+  chainTimeoutMs?: number;
   /** Called after a higher voucher is stored (the payment loop may act on it). */
   onVoucher?: (jobId: string, seconds: number) => void;
 }
@@ -66,11 +71,19 @@ export class VoucherService {
     // As the escrow's SignatureChecker: a client with code (a Safe, an ERC-4337 account) signs through ERC-1271.
     // An ECDSA signature by the client's key is judged here without the chain, so a stall does not hold it up.
     let signed: boolean;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      signed = await this.#c.signatures.isVoucherSignedBy(voucher, message.signature, job.client);
+      signed = await Promise.race([
+        this.#c.signatures.isVoucherSignedBy(voucher, message.signature, job.client),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("the chain did not answer in time")), this.#c.chainTimeoutMs ?? 10_000);
+        }),
+      ]);
     } catch (err) {
       log.warn({ err }, "could not check the voucher's signature on the chain");
       throw new RefusalError("BUSY", "The chain cannot be asked about the voucher's signature now; send it again later.");
+    } finally {
+      clearTimeout(timer);
     }
     if (!signed) {
       throw new RefusalError(
