@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DeliveryFields, JobSpec } from "@rendermesh/shared";
-import { encodeTrace, publishTrace, type Generation, type TraceBlockStore } from "@rendermesh/shared/model";
+import { TraceCommitter, type Generation, type TraceBlockStore } from "@rendermesh/shared/model";
 import { SegmentPipelineError } from "../errors.js";
 
 /**
@@ -29,6 +29,8 @@ export interface FrameSource {
     firstFrame: number;
     frameCount: number;
     signal?: AbortSignal | undefined;
+    /** Each tensor of the trace as soon as it is final, so the trace is committed while the clip renders. */
+    onTensor?: ((data: Float32Array) => void) | undefined;
   }): Promise<Generation>;
 }
 
@@ -105,7 +107,7 @@ export interface SegmentTimings {
   credential: number;
   hash: number;
   store: number;
-  /** Encoding and storing the trace (diffusion pipelines; 0 otherwise), overlapped with encode, hash and store. */
+  /** Storing the trace after the render (diffusion pipelines; 0 otherwise): the root and the steps' blocks still in flight, overlapped with encode, hash and store. */
   trace: number;
   /** Of `trace`, the part that was not hidden behind the other stages (signing waited for it). */
   traceWait: number;
@@ -154,29 +156,39 @@ export async function produceSegment(
   const waited = { ms: 0 };
   let generation: Generation | undefined;
   let frames: AsyncIterable<Uint8Array>;
+  // A pipeline's trace does not depend on the video: its blocks are hashed and stored as the denoiser makes them
+  // (overlapping the next steps), and the root once the clip is done, while it is encoded, hashed and stored.
+  // It is awaited before signing, so the receipt still binds the provider to every step.
+  const committer = c.renderer.renderSegment && c.traces ? new TraceCommitter(c.traces, { signal }) : undefined;
+  let traceMs = 0;
+  let tracing: Promise<{ root: string; blocks: number }> | undefined;
   if (c.renderer.renderSegment) {
-    if (!c.traces) throw new SegmentPipelineError("This model commits a render trace, but the node has no block store for it.");
-    generation = await c.renderer.renderSegment({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+    if (!committer) throw new SegmentPipelineError("This model commits a render trace, but the node has no block store for it.");
+    try {
+      generation = await c.renderer.renderSegment({
+        spec: work.spec,
+        firstFrame: work.firstFrame,
+        frameCount: work.frameCount,
+        signal,
+        onTensor: (data) => committer.add(data),
+      });
+    } catch (err) {
+      await committer.settled(); // no write of a failed render is left running behind the error
+      throw err;
+    }
     waited.ms = performance.now() - t0;
+    const finishing = performance.now();
+    tracing = committer.finish(generation.trace).then(({ root, blocks }) => {
+      traceMs = performance.now() - finishing;
+      return { root: root.toString(), blocks };
+    });
+    tracing.catch(() => {}); // awaited below; an early failure elsewhere must not leave it "unhandled"
     frames = (async function* () {
       yield* (generation as Generation).frames;
     })();
   } else {
     frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
   }
-  // The trace does not depend on the video: commit it (hash every tensor, store the blocks) while the clip is
-  // encoded, hashed and stored. It is awaited before signing, so the receipt still binds every step.
-  const traceStarted = performance.now();
-  let traceMs = 0;
-  const tracing = generation
-    ? (async () => {
-        const committed = await encodeTrace((generation as Generation).trace);
-        const root = (await publishTrace(committed, c.traces as TraceBlockStore, { signal })).toString();
-        traceMs = performance.now() - traceStarted;
-        return { root, blocks: committed.blocks.size };
-      })()
-    : undefined;
-  tracing?.catch(() => {}); // awaited below; an early failure elsewhere must not leave it "unhandled"
   try {
     const encoded = await c.encode(
       counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount }), waited),
