@@ -19,6 +19,7 @@ import {
   pixelCoords,
   promptLatent,
   PipelineFrameSource,
+  SESSION_THREADING,
   PipelineRunner,
   type Model,
   type Pipeline,
@@ -83,6 +84,7 @@ async function openField(threads: number): Promise<OpenFamily> {
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
+    ...SESSION_THREADING, // as every Rendermesh session (threads sleep between runs)
   });
   const renderer = await createRenderer({ model, device: "cpu", batchSize: batch, threads, logger: silent });
   const coords = new ort.Tensor("float32", pixelCoords(width, height), [pixels, 2]);
