@@ -18,7 +18,7 @@ import { Wallet } from "ethers";
 import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/client";
 import { eip712Domain, signAssignment, signDelivery } from "@rendermesh/shared/chain";
 import { segmentCid } from "@rendermesh/shared/ipfs";
-import { createSpotRenderer, defaultModel, encodeTrace, MemoryTraceStore, PipelineRunner } from "@rendermesh/shared/model";
+import { createSpotRenderer, defaultModel, encodeTrace, MemoryTraceStore, PipelineRunner, publishTrace } from "@rendermesh/shared/model";
 import { encodeSegment } from "@rendermesh/shared/media";
 import { familySpec, openFamily } from "./lib/families.ts";
 import { measured, MODEL_FAMILIES, type BenchContext, type BenchResult } from "./types.ts";
@@ -97,8 +97,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
           renderCpu += cpuMs() - t0;
           frames = gen.frames;
           const committed = await encodeTrace(gen.trace);
-          for (const { cid, bytes } of committed.blocks.values()) await traces.put(cid, bytes);
-          trace = committed.root.toString();
+          trace = (await publishTrace(committed, traces)).toString();
         } else {
           for await (const frame of f.renderer.renderFrames({ spec, firstFrame, frameCount: f.frames })) frames.push(frame);
           renderCpu += cpuMs() - t0;

@@ -16,8 +16,16 @@ export const families = MODEL_FAMILIES;
 const PROVIDERS = 3;
 const SECONDS = 12;
 
+async function getText(url: string): Promise<string> {
+  try {
+    return await (await fetch(url)).text();
+  } catch (cause) {
+    throw new Error(`GET ${url} failed: ${String((cause as Error).cause ?? cause)}`, { cause });
+  }
+}
+
 async function renderSeconds(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
+  const text = await getText(metricsUrl);
   return Number(/^rendermesh_provider_segment_render_seconds_sum(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text)?.[1] ?? 0);
 }
 
@@ -56,7 +64,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       if (code !== 0) throw new Error(`job ${r + 1} failed (exit ${code}); logs in ${dir}/logs`);
       const jobId = readdirSync(out)[0]!;
       const http = net.dev.coordinator.httpUrl;
-      const { events } = (await (await fetch(`${http}/api/jobs/${jobId}/events`)).json()) as { events: Array<{ type: string; at: number }> };
+      const { events } = JSON.parse(await getText(`${http}/api/jobs/${jobId}/events`)) as { events: Array<{ type: string; at: number }> };
       const start = events.find((e) => e.type === "job-accepted")!.at;
       const end = events.find((e) => e.type === "job-complete")!.at;
       const wall = (end - start) / 1000;
@@ -66,10 +74,13 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       totals.push(total);
       ctx.log(`job ${r + 1}/${ctx.runs}: wall ${wall.toFixed(2)} s, render ${total.toFixed(2)} s over ${PROVIDERS} providers, efficiency ${(total / PROVIDERS / wall).toFixed(3)}`);
     }
-  } finally {
+  } catch (err) {
+    ctx.log(`kept ${dir} (logs under logs/)`);
     await net.stop();
-    rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
+  await net.stop();
+  rmSync(dir, { recursive: true, force: true });
   const note = `${SECONDS} s at ${job.size}@${job.fps}, ${PROVIDERS} providers`;
   return [
     measured({ name: `end-to-end efficiency (ideal / actual), ${SECONDS} s job, ${PROVIDERS} providers`, unit: "ratio", target: 0.9, note }, efficiency),
