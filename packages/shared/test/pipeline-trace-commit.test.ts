@@ -22,7 +22,9 @@ class HeldStore implements TraceBlockStore {
   maxInFlight = 0;
   failOn?: string;
   #waiters: Array<() => void> = [];
-  async put(cid: CID, bytes: Uint8Array): Promise<void> {
+  readonly signals: unknown[] = [];
+  async put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal | undefined }): Promise<void> {
+    this.signals.push(options?.signal);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise<void>((resolve) => {
@@ -135,6 +137,18 @@ describe("trace committed while it is made (TraceCommitter, runner onTensor)", (
       controller.abort(new Error("segment cancelled"));
       const aborted = new TraceCommitter(new MemoryTraceStore(), { signal: controller.signal });
       await expect(aborted.finish(trace)).rejects.toThrow("segment cancelled");
+
+      // An abort while writes are in flight: those finish (the store never sees the signal), no new one starts.
+      const held = new HeldStore();
+      const midway = new AbortController();
+      const cancelled = new TraceCommitter(held, { signal: midway.signal, concurrency: 2 });
+      const finishingCancelled = cancelled.finish(trace);
+      await held.waitHeld(2);
+      midway.abort(new Error("deadline"));
+      held.releaseAll();
+      await expect(finishingCancelled).rejects.toThrow("deadline");
+      expect(held.inner.blocks.size).toBe(2);
+      expect(held.signals.every((sig) => sig === undefined)).toBe(true);
       expect(() => new TraceCommitter(new MemoryTraceStore(), { concurrency: 0 })).toThrow(RangeError);
     } finally {
       await runner.close();

@@ -197,8 +197,11 @@ export class TraceCommitter {
         this.#running++;
         Promise.resolve()
           .then(() => {
+            // The signal stops writes that have not started; one that has is left to finish (each is one small
+            // block). Handing the signal to several concurrent Helia writes let an abort escape as an unhandled
+            // rejection from inside the blockstore, which crashed the provider.
             this.#signal?.throwIfAborted();
-            return this.#store.put(cid, bytes, { signal: this.#signal });
+            return this.#store.put(cid, bytes);
           })
           .then(() => resolve(), reject)
           .finally(() => {
