@@ -55,7 +55,14 @@ for (const suite of suites.filter((s) => args.only.length === 0 || args.only.inc
       const loadAfter = load();
       for (const r of results) {
         const spread = r.samples && r.samples.length > 0 ? summarize(r.samples) : undefined;
-        all.push({ suite, ...r, ...(spread ? { value: spread.median, spread } : {}), ...(family ? { family } : {}), loadBefore, loadAfter });
+        all.push({
+          suite,
+          ...r,
+          ...(spread ? { value: spread.median, spread } : {}),
+          ...(family ? { family } : {}),
+          loadBefore,
+          loadAfter,
+        });
       }
       print(`(${((Date.now() - started) / 1000).toFixed(1)} s, load after ${fmtLoad(loadAfter)})`);
     } catch (err) {
@@ -108,6 +115,8 @@ writeFileSync(out, JSON.stringify(document, null, 2) + "\n");
 if (json) process.stdout.write(JSON.stringify(document) + "\n");
 else console.log(`\nwrote ${out}`);
 if (failures.length) {
-  console.error(`${failures.length} benchmark(s) could not run: ${failures.map((f) => (f.family ? `${f.suite} (${f.family})` : f.suite)).join(", ")}`);
+  console.error(
+    `${failures.length} benchmark(s) could not run: ${failures.map((f) => (f.family ? `${f.suite} (${f.family})` : f.suite)).join(", ")}`,
+  );
   process.exit(1);
 }

@@ -35,7 +35,8 @@ function components(trace: PipelineTrace, store: MemoryTraceStore, order: string
       },
       async renderSegment(o) {
         // Hand over tensors as a runner does, step by step, before the render returns.
-        for (const d of [trace.text.cond, trace.text.uncond!, ...trace.steps.flatMap((s) => [s.latent, s.cond, s.uncond!])]) o.onTensor?.(d);
+        for (const d of [trace.text.cond, trace.text.uncond!, ...trace.steps.flatMap((s) => [s.latent, s.cond, s.uncond!])])
+          o.onTensor?.(d);
         order.push("rendered");
         return { frames: [frame, frame], trace };
       },
