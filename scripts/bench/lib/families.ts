@@ -43,7 +43,7 @@ const ort = createRequire(join(root, "packages", "shared", "package.json"))("onn
 const silent = { info() {}, warn() {}, debug() {} };
 
 /** What a renderer offers the provider pipeline (`FrameSource` of @rendermesh/provider-node). */
-export interface BenchRenderer {
+interface BenchRenderer {
   renderFrames(o: { spec: JobSpec; firstFrame: number; frameCount: number; signal?: AbortSignal | undefined }): AsyncIterable<Uint8Array>;
   renderSegment?: PipelineFrameSource["renderSegment"];
 }
