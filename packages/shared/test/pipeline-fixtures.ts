@@ -1,7 +1,7 @@
 import { Xoshiro128 } from "../src/model/prng.js";
 import { OnnxGraphBuilder } from "../src/model/onnx-builder.js";
 import { assemblePipeline, sha256Hex, type Pipeline } from "../src/model/pipeline/load.js";
-import type { PipelineManifestInput } from "../src/model/pipeline/manifest.js";
+import type { PipelineManifestInput, SchedulerConfig } from "../src/model/pipeline/manifest.js";
 
 /**
  * Two tiny random-weight pipelines built from code, shaped differently, so
@@ -35,6 +35,8 @@ interface Shape {
   range: "0,1" | "-1,1";
   names: { tokens: string; text: string; latent: string; timestep: string; velocity: string; decLatent: string; frames: string };
   seed: number;
+  /** Default: flow-match Euler (shift 1 with guidance, 3 without). */
+  scheduler?: SchedulerConfig;
 }
 
 const VOCAB = ["<pad>", "<unk>", "a", "red", "blue", "circle", "square", "moving", "left", "right", "on", "background"];
@@ -135,7 +137,7 @@ function manifestFor(s: Shape, files: Pipeline["files"]): PipelineManifestInput 
     },
     latent: { channels: s.channels, layout: "BCFHW", spatialCompression: s.spatial, temporalCompression: s.temporal },
     video: { width: s.size, height: s.size, fps: 8, framesPerClip: s.frames, frameRule: s.frameRule },
-    scheduler: {
+    scheduler: s.scheduler ?? {
       type: "flow-match-euler",
       numTrainTimesteps: 1000,
       shift: s.cfg ? 1 : 3,
@@ -189,7 +191,7 @@ export const ALPHA: Shape = {
   seed: 11,
 };
 
-const BETA: Shape = {
+export const BETA: Shape = {
   name: "beta",
   channels: 2,
   spatial: 4,
@@ -217,3 +219,16 @@ const BETA: Shape = {
 
 export const alphaPipeline = (): Pipeline => build(ALPHA);
 export const betaPipeline = (): Pipeline => build(BETA);
+
+/** DPM-Solver++ 2M on flow sigmas (diffusers' multistep solver, as Wan ships it). */
+export const DPM_SOLVER_2M: Extract<SchedulerConfig, { type: "dpm-solver-multistep" }> = {
+  type: "dpm-solver-multistep",
+  numTrainTimesteps: 1000,
+  shift: 3,
+  predictionType: "flow",
+  algorithm: "dpmsolver++",
+  solverOrder: 2,
+  solverType: "midpoint",
+  finalSigmas: "zero",
+  stochastic: false,
+};

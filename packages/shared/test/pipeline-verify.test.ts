@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { PipelineRunner, type Generation } from "../src/model/pipeline/runner.js";
 import { encodeTrace, MemoryTraceStore, publishTrace, decodeTraceRoot } from "../src/model/pipeline/trace.js";
 import { verifyTrace } from "../src/model/pipeline/verify.js";
-import { ALPHA, alphaPipeline, betaPipeline, build } from "./pipeline-fixtures.js";
+import { createScheduler } from "../src/model/pipeline/scheduler.js";
+import { ALPHA, alphaPipeline, BETA, betaPipeline, build, DPM_SOLVER_2M } from "./pipeline-fixtures.js";
 
 const silent = { info() {}, warn() {} };
 const job = { prompt: "a red circle moving left", seed: 5, segment: 1 };
@@ -47,6 +48,31 @@ describe("verification by committed steps", () => {
       const gen = await runner.generate(job);
       const { store, root } = await publish(gen);
       expect(await verifyTrace({ runner, job, root, store, frames: gen.frames })).toMatchObject({ ok: true });
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it("checks a multistep scheduler's arithmetic from two committed steps (DPM-Solver++ 2M on the differently shaped pipeline)", async () => {
+    const pipeline = build({ ...BETA, scheduler: DPM_SOLVER_2M });
+    const runner = await PipelineRunner.create({ pipeline, device: "cpu", threads: 1, logger: silent });
+    try {
+      const all = pipeline.manifest.sampling.steps.default;
+      const honest = await runner.generate(job);
+      const { store, root } = await publish(honest);
+      const verdict = await verifyTrace({ runner, job, root, store, frames: honest.frames, k: all });
+      expect(verdict).toMatchObject({ ok: true });
+      // A provider that ran first-order updates after the first step (ignoring the previous output) commits another trajectory.
+      const firstOrder = await runner.generate(job);
+      const s = createScheduler({ ...DPM_SOLVER_2M, solverOrder: 1 });
+      s.setTimesteps(all);
+      const steps = firstOrder.trace.steps;
+      const euler = s.stepAt(3, steps[3]!.latent, steps[3]!.cond, []);
+      steps[4] = { ...steps[4]!, latent: euler };
+      const tampered = await publish(firstOrder);
+      const bad = await verifyTrace({ runner, job, root: tampered.root, store: tampered.store, frames: firstOrder.frames, k: all });
+      expect(bad).toMatchObject({ ok: false, check: "scheduler" });
+      expect(bad.reason).toMatch(/step 3/);
     } finally {
       await runner.close();
     }

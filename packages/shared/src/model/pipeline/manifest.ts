@@ -83,7 +83,27 @@ export const FlowMatchEulerConfig = z.strictObject({
   solverOrder: z.literal(1),
   stochastic: z.literal(false),
 });
-export const SchedulerConfig = z.discriminatedUnion("type", [FlowMatchEulerConfig]);
+/**
+ * Multistep DPM-Solver++ on flow-matching sigmas: diffusers'
+ * `DPMSolverMultistepScheduler(use_flow_sigmas=True, prediction_type="flow_prediction",
+ * algorithm_type="dpmsolver++", solver_type="midpoint", final_sigmas_type="zero")`,
+ * the family of sampler Wan 2.x ships. Order 2 reuses the previous step's
+ * model output, so one step depends on two committed steps.
+ */
+export const DpmSolverMultistepConfig = z.strictObject({
+  type: z.literal("dpm-solver-multistep"),
+  numTrainTimesteps: z.number().int().min(1),
+  /** flow_shift: sigma' = shift·sigma / (1 + (shift − 1)·sigma). */
+  shift: z.number().positive(),
+  predictionType: z.literal("flow"),
+  algorithm: z.literal("dpmsolver++"),
+  solverOrder: z.union([z.literal(1), z.literal(2)]),
+  solverType: z.literal("midpoint"),
+  /** The schedule ends at sigma 0, so the last step is first order (as diffusers). */
+  finalSigmas: z.literal("zero"),
+  stochastic: z.literal(false),
+});
+export const SchedulerConfig = z.discriminatedUnion("type", [FlowMatchEulerConfig, DpmSolverMultistepConfig]);
 export type SchedulerConfig = z.output<typeof SchedulerConfig>;
 
 export const PipelineVerification = z.strictObject({

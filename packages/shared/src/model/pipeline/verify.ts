@@ -3,7 +3,7 @@ import type { CID } from "multiformats/cid";
 import { framesToRgb24, type PipelineRunner } from "./runner.js";
 import { latentShape } from "./manifest.js";
 import { segmentNoise } from "./noise.js";
-import { createScheduler, guide } from "./scheduler.js";
+import { createScheduler, guide, type PastStep } from "./scheduler.js";
 import { decodeTraceRoot, rawCid, tensorBytes, tensorFromBytes, type TraceBlockStore, type TraceRoot } from "./trace.js";
 
 /**
@@ -186,7 +186,17 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       const uncond = cfg ? await fetchTensor((root.uncond as CID[])[i] as CID, count) : undefined;
       const next = await fetchTensor(i + 1 < nSteps ? (root.latents[i + 1] as CID) : root.final, count);
       const v = uncond === undefined ? cond : guide(cond, uncond, guidance);
-      const expected = scheduler.step(v, scheduler.timesteps[i] as number, latent);
+      // A multistep solver's step also uses the earlier steps' samples and outputs: those are committed too.
+      const previous: PastStep[] = [];
+      for (let j = i - 1; j >= i - scheduler.historyAt(i); j--) {
+        const pc = await fetchTensor(root.cond[j] as CID, count);
+        const pu = cfg ? await fetchTensor((root.uncond as CID[])[j] as CID, count) : undefined;
+        previous.push({
+          sample: await fetchTensor(root.latents[j] as CID, count),
+          output: pu === undefined ? pc : guide(pc, pu, guidance),
+        });
+      }
+      const expected = scheduler.stepAt(i, latent, v, previous);
       if (!sameBits(expected, next))
         return fail("scheduler", `step ${i}: the next latent is not the scheduler's step from the committed outputs`);
       // Work skipped by reusing a neighbouring step's output shows as (nearly) equal outputs: caught with a block fetch, no model run.
