@@ -116,6 +116,12 @@ export const PipelineVerification = z.strictObject({
     textRelL2: z.number().positive(),
     /** Least luma PSNR (dB) of a decoded tile against the delivered frames. */
     tilePsnrDb: z.number().positive(),
+    /**
+     * Least luma PSNR (dB) of the same comparison on means of blocks of one
+     * latent pixel (spatialCompression²): H.264's honest error is mostly
+     * detail inside a block, a cheaper decoder's shifts whole blocks.
+     */
+    tileBlockPsnrDb: z.number().positive().optional(),
   }),
   /** Where the tolerances came from: the runs compared and what they measured. */
   calibration: z.strictObject({
@@ -129,6 +135,7 @@ export const PipelineVerification = z.strictObject({
         maxDenoiserRelL2: z.number().min(0),
         maxTextRelL2: z.number().min(0),
         minTilePsnrDb: z.number().optional(),
+        minTileBlockPsnrDb: z.number().optional(),
       }),
     ),
   }),
