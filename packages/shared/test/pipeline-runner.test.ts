@@ -7,7 +7,8 @@ import { PipelineRunner } from "../src/model/pipeline/runner.js";
 import { createScheduler, DpmSolverMultistepScheduler, FlowMatchEulerScheduler, type Scheduler } from "../src/model/pipeline/scheduler.js";
 import { Xoshiro128 } from "../src/model/prng.js";
 import { defaultModel } from "../src/model/default-model.js";
-import { alphaPipeline, BETA, betaPipeline, build, DPM_SOLVER_2M } from "./pipeline-fixtures.js";
+import { alphaPipeline, BETA, betaPipeline, build, DPM_SOLVER_2M, tokenizerJson } from "./pipeline-fixtures.js";
+import { createTokenizer, parseTokenizerJson } from "../src/model/pipeline/tokenizer.js";
 
 const silent = { info() {}, warn() {} };
 
@@ -32,6 +33,35 @@ describe("pipeline manifest", () => {
     expect(() => assemblePipeline(manifest, { ...files, denoiser: files.textEncoder })).toThrow(ModelIntegrityError);
     expect(() => assemblePipeline({ ...manifest, id: `0x${"0".repeat(64)}` }, files)).toThrow(ModelIntegrityError);
     expect(() => assemblePipeline({ ...manifest, opset: 3 }, files)).toThrow(ModelLoadError);
+  });
+});
+
+describe("tokenizer component", () => {
+  it("reads a WordLevel tokenizer.json: normalizers, the \\w+|[^\\w\\s]+ split, unknown words, truncation and padding", () => {
+    const t = parseTokenizerJson(tokenizerJson(["<pad>", "<unk>", "a", "red", "circle", "café", ","]), 6);
+    // NFKC folds the full-width "ＲＥＤ" to "RED", then lower case; "café" stays one Unicode word; "," is its own token.
+    expect(Array.from(t.encode("A ＲＥＤ café, circle!"), Number)).toEqual([2, 3, 5, 6, 4, 1]);
+    expect(Array.from(t.encode("a"), Number)).toEqual([2, 0, 0, 0, 0, 0]);
+    expect(t.unknownWords("a blue circle!")).toEqual(["blue", "!"]);
+    expect(t.padId).toBe(0);
+  });
+
+  it("refuses what it does not implement by name, and a manifest whose tokenizer.json is not its sha256", () => {
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { model: { type: "BPE", vocab: {}, merges: [] } }), 8)).toThrow(
+      /model is BPE, not WordLevel/,
+    );
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { post_processor: { type: "TemplateProcessing" } }), 8)).toThrow(
+      /post_processor/,
+    );
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { pre_tokenizer: { type: "Metaspace" } }), 8)).toThrow(/Metaspace/);
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { padding: null }), 8)).toThrow(/pad_id/);
+    expect(() => parseTokenizerJson(new TextEncoder().encode("{"), 8)).toThrow(/not UTF-8 JSON/);
+    const beta = betaPipeline();
+    expect(beta.manifest.components.tokenizer.kind).toBe("tokenizer-json");
+    expect(() => assemblePipeline(beta.manifest, { ...beta.files, tokenizer: tokenizerJson(["<pad>", "<unk>", "x"]) })).toThrow(
+      ModelIntegrityError,
+    );
+    expect(() => createTokenizer(beta.manifest.components.tokenizer)).toThrow(/no bytes/);
   });
 });
 

@@ -42,9 +42,23 @@ export const WordTokenizer = z.strictObject({
   unkId: z.number().int().min(0),
   maxLength: z.number().int().min(1),
 });
+/**
+ * A Hugging Face tokenizers `tokenizer.json` beside the manifest, pinned by
+ * its sha256 (so by the pipeline id): the file real pipelines ship. The
+ * runner implements the `WordLevel` model with `Lowercase`/`Strip`/Unicode
+ * normalizers and the `Whitespace`/`WhitespaceSplit` pre-tokenizers, and
+ * refuses other parts (BPE, Unigram, post-processors) by name (`tokenizer.ts`).
+ */
+export const TokenizerJson = z.strictObject({
+  kind: z.literal("tokenizer-json"),
+  file: OnnxFile.file,
+  sha256: Sha256,
+  /** Ids per prompt: truncated, then padded with the file's `padding.pad_id`. */
+  maxLength: z.number().int().min(1),
+});
 /** Token ids already computed by an external tokenizer ship as a table: not supported; an ONNX tokenizer graph (int64 in, int64 out) is. */
 export const OnnxTokenizer = z.strictObject({ kind: z.literal("onnx"), ...OnnxFile, maxLength: z.number().int().min(1) });
-export const Tokenizer = z.discriminatedUnion("kind", [WordTokenizer, OnnxTokenizer]);
+export const Tokenizer = z.discriminatedUnion("kind", [WordTokenizer, TokenizerJson, OnnxTokenizer]);
 export type Tokenizer = z.output<typeof Tokenizer>;
 
 export const TextEncoderComponent = z.strictObject({
