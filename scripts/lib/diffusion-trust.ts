@@ -253,9 +253,13 @@ export async function runTrustStudy(options: {
         const isHonest = (HONEST as readonly string[]).includes(cls);
         const c0 = cpuMs();
         switch (cls) {
-          case "wrong prompt":
-            gen = await honest[0]!.generate({ ...job, prompt: randomPrompt() });
+          case "wrong prompt": {
+            // Another caption: one in 360 random draws is the job's own, which is no cheat.
+            let prompt = randomPrompt();
+            while (prompt === job.prompt) prompt = randomPrompt();
+            gen = await honest[0]!.generate({ ...job, prompt });
             break;
+          }
           case "wrong seed":
             gen = await honest[0]!.generate({ ...job, seed: job.seed + 1 });
             gen.trace.seed = job.seed;
