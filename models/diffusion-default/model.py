@@ -70,13 +70,15 @@ def coordinates(frames, height, width):
 
 
 class Denoiser(nn.Module):
-    def __init__(self, ch=64, blocks=6, cond=128):
+    def __init__(self, ch=64, blocks=6, cond=128, coords=False):
         super().__init__()
         self.inp = nn.Conv3d(LATENT_CH, ch, (1, 3, 3), padding=(0, 1, 1))
-        # Added at 4 062 steps: zero-initialised so the extended model starts as the trained one.
-        self.coords = nn.Conv3d(3, ch, 1)
-        nn.init.zeros_(self.coords.weight)
-        nn.init.zeros_(self.coords.bias)
+        # Optional (train.py --coords; the committed model has none): zero-initialised, so a
+        # model extended on --resume starts as the trained one.
+        self.coords = nn.Conv3d(3, ch, 1) if coords else None
+        if self.coords is not None:
+            nn.init.zeros_(self.coords.weight)
+            nn.init.zeros_(self.coords.bias)
         self.t_mlp = nn.Sequential(nn.Linear(64, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.c_mlp = nn.Sequential(nn.Linear(TEXT_DIM, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.blocks = nn.ModuleList([Block(ch, cond) for _ in range(blocks)])
@@ -86,7 +88,9 @@ class Denoiser(nn.Module):
 
     def forward(self, latent, timestep, text_embeds):
         c = Fn.silu(self.t_mlp(timestep_embedding(timestep)) + self.c_mlp(text_embeds))
-        h = self.inp(latent) + self.coords(coordinates(latent.shape[2], latent.shape[3], latent.shape[4]))
+        h = self.inp(latent)
+        if self.coords is not None:
+            h = h + self.coords(coordinates(latent.shape[2], latent.shape[3], latent.shape[4]))
         for b in self.blocks:
             h = b(h, c)
         return self.out(h)

@@ -21,10 +21,8 @@ torch.set_num_threads(1)
 ae = torch.load(os.path.join(args.ckpt, "ae.pt"))
 stats = torch.load(os.path.join(args.ckpt, "latent_stats.pt"))
 ck = torch.load(os.path.join(args.ckpt, "pipeline.pt"))
-enc, te, den = Encoder(), TextEncoder(), Denoiser()
-enc.load_state_dict(ae["enc"]); te.load_state_dict(ck["te"])
-# A checkpoint from before the coordinate channels loads with them at zero (as train.py --resume starts).
-den.load_state_dict(ck["den"], strict=False)
+enc, te, den = Encoder(), TextEncoder(), Denoiser(coords="coords.weight" in ck["den"])
+enc.load_state_dict(ae["enc"]); te.load_state_dict(ck["te"]); den.load_state_dict(ck["den"])
 g = torch.Generator().manual_seed(7)
 mean, std = stats["mean"].view(1, -1, 1, 1, 1), stats["std"].view(1, -1, 1, 1, 1)
 

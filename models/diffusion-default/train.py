@@ -1,7 +1,7 @@
 """Trains the default pipeline on procedural clips, then exports it (see README.md).
 
   nice -n 19 python3 train.py --out ckpt --end 20:55 [--ae-steps 500]
-  nice -n 19 python3 train.py --out ckpt2 --resume ckpt --end 23:59 [--lr 1e-3]
+  nice -n 19 python3 train.py --out ckpt2 --resume ckpt --end 23:59 [--lr 1e-3] [--coords]
 
 Phase 1 trains the frame autoencoder; phase 2 trains the denoiser with
 flow matching on normalised latents until the wall-clock --end (UTC HH:MM),
@@ -29,6 +29,7 @@ p.add_argument("--threads", type=int, default=1)
 p.add_argument("--cfg-drop", type=float, default=0.1)
 p.add_argument("--lr", type=float, default=2e-3, help="peak denoiser learning rate")
 p.add_argument("--resume", help="checkpoint directory to continue from (see above)")
+p.add_argument("--coords", action="store_true", help="give the denoiser frame/x/y coordinate channels (model.py)")
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -82,7 +83,7 @@ log(f"latent mean {mean.tolist()} std {std.tolist()}")
 torch.save({"mean": mean, "std": std}, os.path.join(args.out, "latent_stats.pt"))
 
 # Phase 2: text encoder + denoiser, flow matching.
-te, den = TextEncoder(), Denoiser()
+te, den = TextEncoder(), Denoiser(coords=args.coords)
 n_params = sum(p.numel() for p in list(te.parameters()) + list(den.parameters()))
 log(f"denoiser+text params {n_params}")
 params = list(te.parameters()) + list(den.parameters())
@@ -92,8 +93,9 @@ if args.resume:
     ck = torch.load(os.path.join(args.resume, "pipeline.pt"))
     te.load_state_dict(ck["te"])
     missing, unexpected = den.load_state_dict(ck["den"], strict=False)
+    # Only modules new in this run (zero-initialised, e.g. --coords) may be missing from the checkpoint.
     if unexpected or any(not k.startswith("coords.") for k in missing):
-        raise SystemExit(f"checkpoint does not fit the denoiser: missing {missing}, unexpected {unexpected}")
+        raise SystemExit(f"checkpoint does not fit the denoiser: missing {missing}, unexpected {unexpected} (--coords?)")
     if missing:
         log(f"new in the denoiser (zero-initialised): {missing}")
     step = ck["step"]
