@@ -64,9 +64,9 @@ const PROTOCOL_DOCS: ProtocolDoc[] = [
     name: "job",
     direction: "client → coordinator",
     summary:
-      "Long-lived. The first message is `SubmitJob` (the coordinator checks chain and escrow, the client's `auth`, the on-chain job — open, names this coordinator, same spec hash and seconds, funded, deadline far enough — and the content policy as of the block the job was opened), `WatchJob` or `CancelJob`. Then the coordinator streams the job's events, each with a `seq` that increases by one per job and is stored, so `WatchJob{fromSeq}` replays every event after `fromSeq` and then follows live ones: this is how a client resumes after a crash or a coordinator restart. Submitting an already accepted job again (same spec, with `auth`) is the same as watching it from 0 and makes the sender the peer whose verdicts count. A `WatchJob` without `auth` gets one `JobSummary` and the stream ends. `CancelJob` is answered with the events from the cancel on (ending with `job-failed`, `CANCELLED`). The stream ends after `job-complete` or `job-failed`. A refusal is one `ErrorMessage`, then the stream ends.",
+      "Long-lived. The first message is `SubmitJob` (the coordinator checks chain and escrow, the client's `auth`, the on-chain job — open, names this coordinator, same spec hash and seconds, funded, deadline far enough — and the content policy as of the block the job was opened), `WatchJob` or `CancelJob`. Then the coordinator streams the job's events, each with a `seq` that increases by one per job and is stored, so `WatchJob{fromSeq}` replays every event after `fromSeq` and then follows live ones: this is how a client resumes after a crash or a coordinator restart. Submitting an already accepted job again (same spec, with `auth`) is the same as watching it from 0 and makes the sender the peer whose verdicts count. A `WatchJob` without `auth` gets one `JobSummary` and the stream ends. `JobSegmentsQuery` is answered with one `JobSegments` page (32 segments from `from`; `next` names the next page) and the stream ends: anyone gets each segment's status and the copy the client verified (a provider asks before claiming, so a speculative copy that lost is never claimed); with the client's `auth`, each segment's latest attempts too (what `rendermesh job status` shows as the network's view); a wrong `auth` is refused (`NOT_JOB_CLIENT`). `CancelJob` is answered with the events from the cancel on (ending with `job-failed`, `CANCELLED`). The stream ends after `job-complete` or `job-failed`. A refusal is one `ErrorMessage`, then the stream ends.",
     sequence: [
-      "client → `SubmitJob`, `WatchJob` or `CancelJob`",
+      "client → `SubmitJob`, `WatchJob`, `CancelJob` or `JobSegmentsQuery` (anyone: a provider before it claims, a client's `job status`)",
       "coordinator → `ErrorMessage` and close, or: `job-accepted`, then per segment `segment-assigned` (one per attempt, `speculative: true` for a second copy of a straggler), `segment-progress`, `segment-delivered` (with the coordinator-signed assignment and the provider-signed delivery receipt) or `segment-failed` (`willRetry` says whether it goes elsewhere)",
       "… until `job-complete` (every segment has an ok verdict) or `job-failed` (a segment failed three tries, or the escrow deadline passed)",
     ],
@@ -74,7 +74,11 @@ const PROTOCOL_DOCS: ProtocolDoc[] = [
       "SubmitJob",
       "WatchJob",
       "CancelJob",
+      "JobSegmentsQuery",
       "JobSummary",
+      "JobSegments",
+      "SegmentState",
+      "SegmentAttemptState",
       "JobAccepted",
       "SegmentAssigned",
       "SegmentProgress",

@@ -7,8 +7,8 @@
 //
 // Kill points are events, never times: a line the CLI prints, a file the
 // gated provider writes when a render reaches its gate (renders wait there
-// until the test opens it), a log line of a provider.
-import { spawn } from "node:child_process";
+// until the test opens it), a log line of a provider or the coordinator.
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, watch, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -44,6 +44,49 @@ afterAll(async () => {
 });
 
 const lower = (s: string) => s.toLowerCase();
+/** The dev coordinator's liveness window: 3 heartbeats of 5 s. */
+const LIVENESS_MS = 15_000;
+
+type LogLine = { msg?: string; time?: number; [k: string]: unknown };
+/** A child's JSON log lines as they come, with a wait on a condition over all of them (checked on each chunk). */
+function lines(child: ChildProcess) {
+  let text = "";
+  const waiters = new Set<() => void>();
+  const parse = (): LogLine[] =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as LogLine];
+        } catch {
+          return [];
+        }
+      });
+  const onData = (d: Buffer) => {
+    text += d.toString();
+    for (const w of [...waiters]) w();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  return {
+    all: parse,
+    until: (done: (all: LogLine[]) => boolean) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (!done(parse())) return;
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      }),
+    stop: () => {
+      child.stdout?.off("data", onData);
+      child.stderr?.off("data", onData);
+    },
+  };
+}
 const closeGate = () => rmSync(join(gate, "open"), { force: true });
 const openGate = () => writeFileSync(join(gate, "open"), "");
 
@@ -255,11 +298,13 @@ describe("fault trials", () => {
     await expectPaidExactly(out, before);
   });
 
-  test("behavior: a chain stalled (the Hardhat node SIGSTOPped) mid-job is waited for, and the job completes once it runs again", async () => {
+  test("behavior: a chain stalled (the Hardhat node SIGSTOPped) mid-job past the coordinator's liveness window keeps every provider, and the job completes once it runs again", async () => {
     openGate();
     const before = await balances();
     const out = tempDir("out");
     const hardhat = () => net.processes.find((p) => p.name === "hardhat-node")!.child;
+    const coordinator = net.processes.find((p) => p.name === "coordinator")!.child;
+    const coordinatorLog = lines(coordinator);
     let stopped = false;
     const cli = startCli(submitArgs(305, out), (chunk) => {
       if (!stopped && /segment \d: delivered by/.test(chunk)) {
@@ -267,9 +312,48 @@ describe("fault trials", () => {
         hardhat().kill("SIGSTOP");
       }
     });
-    // The client verifies without the chain; the chain comes back after that.
+    // The client verifies without the chain.
     await cli.watcher.waitFor(/^segment \d: verified/);
+    // The stall outlasts the providers' on-chain bindings and then a whole liveness window (3 heartbeats): each
+    // provider's announcements, which the coordinator cannot check against the chain, keep it on its last known
+    // binding across that window. Before, the coordinator dropped them all as "stopped announcing".
+    const kept = "the chain does not answer; keeping the provider on its last known on-chain binding";
+    await coordinatorLog.until((all) =>
+      net.dev.providers.every((p) => {
+        const times = all.filter((l) => l.msg === kept && lower(String(l.provider)) === lower(p.address)).map((l) => Number(l.time));
+        return times.length > 0 && Math.max(...times) - Math.min(...times) >= LIVENESS_MS;
+      }),
+    );
     hardhat().kill("SIGCONT");
+    const r = await cli.done;
+    expect(r.code, r.stderr).toBe(0);
+    await expectPaidExactly(out, before);
+    coordinatorLog.stop();
+    expect(coordinatorLog.all().filter((l) => l.msg === "provider stopped announcing")).toEqual([]);
+    // Both still live at the coordinator.
+    const { providers } = (await (await fetch(`${net.dev.coordinator.httpUrl}/api/providers`)).json()) as {
+      providers: Array<{ address: string; live: boolean }>;
+    };
+    for (const p of net.dev.providers) expect(providers.find((x) => lower(x.address) === lower(p.address))?.live).toBe(true);
+  });
+
+  test("behavior: a provider SIGKILLed with a segment in flight and started again on its data dir gives the segment back; the job completes, each party paid exactly what was verified", async () => {
+    closeGate();
+    const before = await balances();
+    const out = tempDir("out");
+    const cli = startCli(submitArgs(306, out));
+    const [, jobId] = await cli.watcher.waitFor(/Job (0x[0-9a-f]{64}) opened/);
+    // The kill point: a provider accepted (and journalled) a segment of this job, which waits at the closed gate.
+    const accepted = new RegExp(`"job":"${jobId}","segment":(\\d+),.*"msg":"assignment accepted"`, "i");
+    const victim = await Promise.any([...watchers].map(([name, w]) => w.waitFor(accepted).then(() => name)));
+    await net.kill(victim);
+    openGate();
+    const restarted = await net.restart(victim);
+    const watcher = new OutputWatcher(restarted.child.stdout, restarted.child.stderr);
+    watchers.set(victim, watcher);
+    // On its data dir it gives back what the kill cut off, and serves again.
+    await watcher.waitFor(/gave back segments interrupted by the last shutdown/);
+    await watcher.waitFor(/"msg":"provider started"/);
     const r = await cli.done;
     expect(r.code, r.stderr).toBe(0);
     await expectPaidExactly(out, before);

@@ -8,7 +8,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IContentPolicy} from "./interfaces/IContentPolicy.sol";
 import {IJobEscrow} from "./interfaces/IJobEscrow.sol";
@@ -21,7 +21,7 @@ import {Voucher, Assignment, Delivery, MessageHashes} from "./types/Messages.sol
 /// @notice Escrow of Rendermesh jobs: clients deposit, providers are paid per verified second by voucher, by the
 /// client's settle, or by an undisputed (or arbitrated) claim; whatever is not paid goes back to the client.
 /// @dev Deploys its own {ProviderRegistry} so that the registry's slasher is fixed at construction.
-contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
+contract JobEscrow is IJobEscrow, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     uint256 private constant _MAX_BPS = 10_000;
@@ -37,20 +37,69 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     /// so job.paidSeconds + job.reservedSeconds == sum of committed <= job.totalSeconds: claims are paid from their
     /// provider's own reservation, and a second is never paid twice. Each of claimedSeconds + pendingClaims (distinct
     /// segments claimed) and voucherSeconds (paid seconds) is at most totalSeconds, so no sum here overflows a uint32.
+    /// `allocated` is the highest coordinator allocation verified for the provider in the job: a later voucher within
+    /// it needs no allocation signature (the coordinator's allocations are cumulative, so a verified one stays true).
+    /// `claimedSeconds` also counts the segments the client attributed to the provider's vouchers
+    /// ({attributeSegment}): recorded as its finalised claims that its vouchers paid, they leave its paid and committed
+    /// seconds unchanged and keep any other provider's claim off those segments.
     struct Payment {
         uint32 voucherSeconds;
         uint32 claimedSeconds;
         uint32 pendingClaims;
+        uint32 allocated;
+    }
+
+    /// @dev A job as stored: four slots, written once at open except for the counters, the status and `closesAt`.
+    /// (client, totalSeconds, paidSeconds, reservedSeconds), (coordinator, deadline, pendingClaims), (pricePerSecond,
+    /// policyVersion, fees, status, fromDeposit, closesAt), specHash. The windows and the dispute bond are the policy
+    /// version's, kept once per version in `_terms` (a policy change bumps the version), so they are still the job's
+    /// snapshot at open and cost a job no slot of its own. `fromDeposit`: the deposit came from the client's escrow
+    /// account, so what is unspent goes back into it. Only the `specHash` and the terms are not in calldata of later
+    /// calls; the spec hash stays in storage because the coordinator checks a spec against it (DESIGN.md).
+    struct JobRecord {
+        address client;
+        uint32 totalSeconds;
+        uint32 paidSeconds;
+        uint32 reservedSeconds;
+        address coordinator;
+        uint64 deadline;
+        uint32 pendingClaims;
+        uint128 pricePerSecond;
+        uint32 policyVersion;
+        uint16 coordinatorFeeBps;
+        uint16 treasuryFeeBps;
+        JobStatus status;
+        bool fromDeposit;
+        uint40 closesAt;
+        bytes32 specHash;
+    }
+
+    /// @dev One policy version's escrow terms, copied from the policy by the first job opened under it (one slot).
+    struct Terms {
+        uint32 disputeWindow;
+        uint32 claimWindow;
+        uint32 arbiterWindow;
+        uint32 maxDeadlineDistance;
+        uint96 disputeBond;
+        bool set;
     }
 
     IERC20 private immutable _token;
     IContentPolicy private immutable _policy;
     IProviderRegistry private immutable _registry;
 
-    mapping(bytes32 jobId => Job) private _jobs;
+    mapping(bytes32 jobId => JobRecord) private _jobs;
+    mapping(uint256 policyVersion => Terms) private _terms;
     mapping(bytes32 jobId => mapping(address provider => Payment)) private _payments;
     mapping(bytes32 jobId => mapping(uint32 segment => Claim)) private _claims;
-    mapping(address account => uint256) private _balances;
+    /// @dev An account's balance and its job nonce share a slot: a returning client's open from its deposit writes
+    /// one slot for both.
+    struct Account {
+        uint192 balance;
+        uint64 nonce;
+    }
+
+    mapping(address account => Account) private _accounts;
     /// @dev Treasury fees, paid to whoever `policy.treasury()` is at withdrawal, so closing a job needs no call to the
     /// policy.
     uint256 private _treasuryBalance;
@@ -75,7 +124,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         uint64 deadline,
         uint64 policyVersion
     ) external nonReentrant returns (bytes32) {
-        return _openJob(specHash, coordinator, totalSeconds, pricePerSecond, deadline, policyVersion);
+        return _openJob(specHash, coordinator, totalSeconds, pricePerSecond, deadline, policyVersion, false);
     }
 
     /// @inheritdoc IJobEscrow
@@ -101,7 +150,27 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
             r,
             s
         );
-        return _openJob(specHash, coordinator, totalSeconds, pricePerSecond, deadline, policyVersion);
+        return _openJob(specHash, coordinator, totalSeconds, pricePerSecond, deadline, policyVersion, false);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function openJobFromDeposit(
+        bytes32 specHash,
+        address coordinator,
+        uint32 totalSeconds,
+        uint128 pricePerSecond,
+        uint64 deadline,
+        uint64 policyVersion
+    ) external nonReentrant returns (bytes32) {
+        return _openJob(specHash, coordinator, totalSeconds, pricePerSecond, deadline, policyVersion, true);
+    }
+
+    /// @inheritdoc IJobEscrow
+    function deposit(uint256 amount) external nonReentrant {
+        if (amount == 0) revert JobEscrowNothingToDeposit();
+        _credit(msg.sender, amount);
+        emit Deposited(msg.sender, amount);
+        _token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     // ------------------------------------------------------------------- pay
@@ -114,25 +183,25 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         bytes calldata allocationSig
     ) external nonReentrant {
         bytes32 jobId = voucher.jobId;
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         _requireLive(job, jobId);
         address provider = voucher.provider;
         if (provider == address(0)) revert JobEscrowZeroAddress();
         _checkSigner(_hashTypedDataV4(voucher.hash()), signature, job.client);
         uint32 voucherSeconds = voucher.totalSeconds;
-        _checkAllocation(job, jobId, provider, voucherSeconds, allocated, allocationSig);
-
         Payment storage payment = _payments[jobId][provider];
+        _checkAllocation(job, jobId, provider, voucherSeconds, allocated, allocationSig, payment, true);
+
         uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
         if (voucherSeconds <= before) revert JobEscrowNothingOwed(jobId, provider, voucherSeconds, before);
         uint256 amount = _raiseVoucher(job, jobId, payment, voucherSeconds, before);
-        _balances[provider] += amount;
+        _credit(provider, amount);
         emit VoucherRedeemed(jobId, provider, voucherSeconds, amount);
     }
 
     /// @inheritdoc IJobEscrow
     function settle(bytes32 jobId, SettleEntry[] calldata entries) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         JobStatus status = job.status;
         if (status != JobStatus.Open) {
             if (status == JobStatus.None) revert JobEscrowUnknownJob(jobId);
@@ -148,7 +217,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
             uint256 paidBefore = job.paidSeconds;
             uint256 paid = paidBefore;
             for (uint256 i = 0; i < entries.length; ++i) {
-                paid += _settleAcknowledged(job, jobId, entries[i], net);
+                paid += _settleAcknowledged(job, jobId, entries[i], net, paidBefore != 0);
             }
             uint256 total = job.totalSeconds;
             if (paid > total) revert JobEscrowSecondsExceeded(jobId, paid - paidBefore, total - paidBefore);
@@ -158,7 +227,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
                 job.status = JobStatus.Settled;
                 (uint256 spent, uint256 unspent) = _creditFees(job, paid, total);
                 emit JobSettled(jobId, spent, unspent);
-                if (unspent != 0) _token.safeTransfer(client, unspent);
+                _returnUnspent(job, unspent);
                 return;
             }
             // Not every second is paid: someone the client did not list may hold a voucher or an assignment. Record
@@ -172,8 +241,9 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
                 _settleEntry(job, jobId, entries[i]);
             }
         }
-        uint64 closesAt = uint64(block.timestamp) + job.claimWindow;
-        job.closesAt = closesAt;
+        // the cast is safe: a window is below 2**32 s, so closesAt fits 40 bits until the year 36812.
+        uint64 closesAt = uint64(block.timestamp) + _termsOf(job).claimWindow;
+        job.closesAt = uint40(closesAt);
         job.status = JobStatus.Closing;
         emit JobClosing(jobId, closesAt, job.paidSeconds);
     }
@@ -202,23 +272,84 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         Delivery calldata delivery,
         bytes calldata providerSig
     ) private view returns (uint64 disputableUntil) {
+        JobRecord storage job = _verifyDelivery(assignment, coordinatorSig, delivery, providerSig);
+        disputableUntil = _checkClaimTime(job, assignment.deadline);
+    }
+
+    /// @dev Checks that the coordinator assigned the segment to the provider and the provider signed its delivery,
+    /// of a live job; returns the job.
+    function _verifyDelivery(
+        Assignment calldata assignment,
+        bytes calldata coordinatorSig,
+        Delivery calldata delivery,
+        bytes calldata providerSig
+    ) private view returns (JobRecord storage job) {
         bytes32 jobId = assignment.jobId;
         uint32 segment = assignment.segment;
         if (
             delivery.jobId != jobId || delivery.segment != segment || delivery.frameCount != assignment.frameCount
         ) revert JobEscrowClaimMismatch();
-        Job storage job = _jobs[jobId];
+        job = _jobs[jobId];
         _requireLive(job, jobId);
         uint32 total = job.totalSeconds;
         if (segment >= total) revert JobEscrowInvalidSegment(segment, total);
-        disputableUntil = _checkClaimTime(job, assignment.deadline);
         _checkSigner(_hashTypedDataV4(assignment.hash()), coordinatorSig, job.coordinator);
         _checkSigner(_hashTypedDataV4(delivery.hash()), providerSig, assignment.provider);
     }
 
+    /// @inheritdoc IJobEscrow
+    function attributeSegment(
+        Assignment calldata assignment,
+        bytes calldata coordinatorSig,
+        Delivery calldata delivery,
+        bytes calldata providerSig
+    ) external nonReentrant {
+        JobRecord storage job = _verifyDelivery(assignment, coordinatorSig, delivery, providerSig);
+        address client = job.client;
+        if (msg.sender != client) revert JobEscrowUnauthorized(msg.sender, client);
+        bytes32 jobId = assignment.jobId;
+        uint32 segment = assignment.segment;
+        address provider = assignment.provider;
+
+        Payment storage payment = _payments[jobId][provider];
+        uint32 claimed = payment.claimedSeconds;
+        uint32 voucherSeconds = payment.voucherSeconds;
+        // The provider's vouchers must pay a second no segment record accounts for yet: its finalised (and
+        // attributed) claims plus its pending ones are fewer than its voucher seconds. Then recording one more
+        // finalised claim changes neither its paid seconds max(V, C) nor its committed ones max(V, C + P).
+        if (uint256(claimed) + payment.pendingClaims >= voucherSeconds) {
+            revert JobEscrowNothingToAttribute(jobId, provider, voucherSeconds);
+        }
+        Claim storage segmentClaim = _claims[jobId][segment];
+        ClaimStatus status = segmentClaim.status;
+        address claimant = segmentClaim.provider;
+        // Not a paid segment, nor one this provider claimed itself: a pending claim of its own needs no attribution,
+        // and a refused one means the arbiter found its copy bad, so its vouchers cannot be said to have paid for it.
+        if (status == ClaimStatus.Paid || (status != ClaimStatus.None && claimant == provider)) {
+            revert JobEscrowSegmentAlreadyClaimed(jobId, segment);
+        }
+        // unchecked: claimed + pending < voucherSeconds, a uint32.
+        unchecked {
+            payment.claimedSeconds = claimed + 1;
+        }
+        segmentClaim.provider = provider;
+        segmentClaim.deadlineAt = 0;
+        segmentClaim.status = ClaimStatus.Paid;
+        address dropped;
+        if (status == ClaimStatus.Pending || status == ClaimStatus.Disputed) {
+            // Another provider's copy of a segment the client paid by voucher: its claim is dropped without a slash
+            // (its copy may be honest; it was simply not the one paid), its stake unlocked, the client's bond back.
+            dropped = claimant;
+            _refuseClaim(jobId, claimant);
+            _registry.unlockStake(claimant, job.pricePerSecond);
+            if (status == ClaimStatus.Disputed) _releaseBond(job, client);
+        }
+        emit SegmentAttributed(jobId, segment, provider, dropped);
+    }
+
     /// @dev Records a verified claim: the segment's claim, the stake it locks and the second it may reserve.
     function _recordClaim(bytes32 jobId, uint32 segment, address provider, uint64 disputableUntil) private {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         Claim storage segmentClaim = _claims[jobId][segment];
         ClaimStatus previous = segmentClaim.status;
         // A refused claim frees its segment, but only for another provider (the one that really rendered it).
@@ -259,7 +390,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         if (block.timestamp <= until) revert JobEscrowClaimNotFinal(until);
         segmentClaim.status = ClaimStatus.Paid;
         address provider = segmentClaim.provider;
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         uint256 amount = _payClaim(jobId, provider);
         // A dispute the arbiter left unresolved is the provider's: it gets the client's bond too.
         if (status == ClaimStatus.Disputed) amount += _releaseBond(job, provider);
@@ -269,19 +400,19 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function dispute(bytes32 jobId, uint32 segment) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         _disputeOne(job, jobId, segment);
-        uint256 bond = job.disputeBond;
+        uint256 bond = _termsOf(job).disputeBond;
         if (bond != 0) _token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
     /// @inheritdoc IJobEscrow
     function disputeMany(bytes32 jobId, uint32[] calldata segments) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         for (uint256 i = 0; i < segments.length; ++i) {
             _disputeOne(job, jobId, segments[i]);
         }
-        uint256 bonds = uint256(job.disputeBond) * segments.length;
+        uint256 bonds = uint256(_termsOf(job).disputeBond) * segments.length;
         if (bonds != 0) _token.safeTransferFrom(msg.sender, address(this), bonds);
     }
 
@@ -313,7 +444,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function refund(bytes32 jobId) external nonReentrant {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         _requireLive(job, jobId);
         uint256 claimWindowEnd = _claimWindowEnd(job);
         if (block.timestamp <= claimWindowEnd) revert JobEscrowRefundTooEarly(claimWindowEnd);
@@ -322,7 +453,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         job.status = JobStatus.Refunded;
         (, uint256 unspent) = _creditFees(job, job.paidSeconds, job.totalSeconds);
         emit JobRefunded(jobId, unspent);
-        if (unspent != 0) _token.safeTransfer(job.client, unspent);
+        _returnUnspent(job, unspent);
     }
 
     // -------------------------------------------------------------- withdraw
@@ -342,7 +473,30 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function getJob(bytes32 jobId) external view returns (Job memory) {
-        return _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
+        // An unknown job has policy version 0, whose terms are never set (versions start at 1): all zero.
+        Terms storage terms = _termsOf(job);
+        return
+            Job({
+                client: job.client,
+                totalSeconds: job.totalSeconds,
+                paidSeconds: job.paidSeconds,
+                reservedSeconds: job.reservedSeconds,
+                coordinator: job.coordinator,
+                deadline: job.deadline,
+                pendingClaims: job.pendingClaims,
+                pricePerSecond: job.pricePerSecond,
+                policyVersion: job.policyVersion,
+                coordinatorFeeBps: job.coordinatorFeeBps,
+                treasuryFeeBps: job.treasuryFeeBps,
+                status: job.status,
+                specHash: job.specHash,
+                closesAt: job.closesAt,
+                disputeWindow: terms.disputeWindow,
+                claimWindow: terms.claimWindow,
+                arbiterWindow: terms.arbiterWindow,
+                disputeBond: terms.disputeBond
+            });
     }
 
     /// @inheritdoc IJobEscrow
@@ -358,9 +512,15 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function balanceOf(address account) external view returns (uint256) {
-        uint256 balance = _balances[account];
+        uint256 balance = _accounts[account].balance;
         if (account == _policy.treasury()) balance += _treasuryBalance;
         return balance;
+    }
+
+    /// @notice The nonce the caller's next job id is made from (`jobId = keccak256(abi.encode(chainid, escrow, client,
+    /// nonce))`).
+    function nonces(address owner) external view returns (uint256) {
+        return _accounts[owner].nonce;
     }
 
     /// @inheritdoc IJobEscrow
@@ -386,42 +546,74 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         uint32 totalSeconds,
         uint128 pricePerSecond,
         uint64 deadline,
-        uint64 policyVersion
+        uint64 policyVersion,
+        bool fromDeposit
     ) private returns (bytes32 jobId) {
         if (specHash == bytes32(0)) revert JobEscrowZeroSpecHash();
         if (coordinator == address(0)) revert JobEscrowZeroAddress();
         if (totalSeconds == 0) revert JobEscrowZeroSeconds();
         if (pricePerSecond == 0) revert JobEscrowZeroPrice();
         if (deadline <= block.timestamp) revert JobEscrowDeadlineInPast(deadline, block.timestamp);
+        uint256 fees = _checkPolicy(totalSeconds, policyVersion, deadline);
+
+        Account storage account = _accounts[msg.sender];
+        uint64 nonce = account.nonce;
+        jobId = keccak256(abi.encode(block.chainid, address(this), msg.sender, uint256(nonce)));
+        // unchecked: a nonce counts one account's jobs and cannot reach 2**64.
+        unchecked {
+            account.nonce = nonce + 1;
+        }
+        JobRecord storage job = _jobs[jobId];
+        job.client = msg.sender;
+        job.totalSeconds = totalSeconds;
+        job.coordinator = coordinator;
+        job.deadline = deadline;
+        job.pricePerSecond = pricePerSecond;
+        // the casts are safe: _checkPolicy keeps the version below 2**32 and packs the two fees in 32 bits.
+        job.policyVersion = uint32(policyVersion);
+        job.coordinatorFeeBps = uint16(fees >> 16);
+        job.treasuryFeeBps = uint16(fees);
+        job.status = JobStatus.Open;
+        job.fromDeposit = fromDeposit;
+        job.specHash = specHash;
+        emit JobOpened(jobId, msg.sender, coordinator, specHash, totalSeconds, pricePerSecond, deadline, policyVersion);
+        _takeDeposit(account, uint256(totalSeconds) * pricePerSecond, fromDeposit);
+    }
+
+    /// @dev Checks a new job against the current policy and fixes its version's terms; returns the fees,
+    /// `coordinatorFeeBps << 16 | treasuryFeeBps`.
+    function _checkPolicy(uint32 totalSeconds, uint64 policyVersion, uint64 deadline) private returns (uint256) {
         (uint64 currentVersion, uint32 maxSeconds, uint16 coordinatorFeeBps, uint16 treasuryFeeBps) = _policy
             .openJobTerms();
-        if (policyVersion != currentVersion) revert JobEscrowPolicyVersionMismatch(policyVersion, currentVersion);
+        if (policyVersion != currentVersion || policyVersion > type(uint32).max) {
+            revert JobEscrowPolicyVersionMismatch(policyVersion, currentVersion);
+        }
         if (totalSeconds > maxSeconds) revert JobEscrowTooManySeconds(totalSeconds, maxSeconds);
+        _snapshotEscrowTerms(policyVersion, deadline);
+        return (uint256(coordinatorFeeBps) << 16) | treasuryFeeBps;
+    }
 
-        jobId = keccak256(abi.encode(block.chainid, address(this), msg.sender, _useNonce(msg.sender)));
-        _jobs[jobId] = Job({
-            client: msg.sender,
-            totalSeconds: totalSeconds,
-            paidSeconds: 0,
-            reservedSeconds: 0,
-            coordinator: coordinator,
-            deadline: deadline,
-            pendingClaims: 0,
-            pricePerSecond: pricePerSecond,
-            policyVersion: policyVersion,
-            coordinatorFeeBps: coordinatorFeeBps,
-            treasuryFeeBps: treasuryFeeBps,
-            status: JobStatus.Open,
-            specHash: specHash,
-            closesAt: 0,
-            disputeWindow: 0,
-            claimWindow: 0,
-            arbiterWindow: 0,
-            disputeBond: 0
-        });
-        _snapshotEscrowTerms(_jobs[jobId], deadline);
-        emit JobOpened(jobId, msg.sender, coordinator, specHash, totalSeconds, pricePerSecond, deadline, policyVersion);
-        _token.safeTransferFrom(msg.sender, address(this), uint256(totalSeconds) * pricePerSecond);
+    /// @dev Takes a new job's deposit: from the caller's escrow account, or by a token transfer.
+    function _takeDeposit(Account storage account, uint256 amount, bool fromDeposit) private {
+        if (fromDeposit) {
+            uint192 balance = account.balance;
+            if (balance < amount) revert JobEscrowInsufficientDeposit(balance, amount);
+            // unchecked: balance >= amount, so the difference fits a uint192.
+            unchecked {
+                account.balance = uint192(balance - amount);
+            }
+        } else {
+            _token.safeTransferFrom(msg.sender, address(this), amount);
+        }
+    }
+
+    /// @dev Returns a closing job's unspent deposit to its client: into its escrow account when the job was opened
+    /// from it (so the next job can be opened from it too), else to its wallet.
+    function _returnUnspent(JobRecord storage job, uint256 unspent) private {
+        if (unspent == 0) return;
+        address client = job.client;
+        if (job.fromDeposit) _credit(client, unspent);
+        else _token.safeTransfer(client, unspent);
     }
 
     /// @dev Whether every entry carries an acknowledgement (checked as each is paid).
@@ -435,45 +627,48 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     /// @dev Pays one acknowledged settle entry of a job with no claim pending, without writing its record; returns the
     /// seconds it added to the job's paid seconds.
     function _settleAcknowledged(
-        Job storage job,
+        JobRecord storage job,
         bytes32 jobId,
         SettleEntry calldata entry,
-        uint256 net
+        uint256 net,
+        bool records
     ) private returns (uint256 delta) {
         address provider = entry.provider;
         if (provider == address(0)) revert JobEscrowZeroAddress();
         uint32 totalSeconds = entry.totalSeconds;
-        _checkAllocation(job, jobId, provider, totalSeconds, entry.allocated, entry.allocationSig);
+        Payment storage payment = _payments[jobId][provider];
+        _markSeen(payment, provider);
+        _checkAllocation(job, jobId, provider, totalSeconds, entry.allocated, entry.allocationSig, payment, false);
         _checkSigner(
             _hashTypedDataV4(MessageHashes.hashAcknowledgement(jobId, provider, totalSeconds)),
             entry.acknowledgementSig,
             provider
         );
-        Payment storage payment = _payments[jobId][provider];
-        _markSeen(payment, provider);
-        uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
+        // A job that has paid nothing yet has no payment record worth a cold read: every one is empty (vouchers and
+        // finalised claims all add paid seconds; a recorded allocation comes only with a redeem).
+        uint32 before = records ? _max(payment.voucherSeconds, payment.claimedSeconds) : 0;
         if (totalSeconds <= before) return 0;
         // unchecked: totalSeconds > before was checked just above.
         unchecked {
             delta = totalSeconds - before;
         }
         uint256 amount = delta * net;
-        _balances[provider] += amount;
+        _credit(provider, amount);
         emit VoucherRedeemed(jobId, provider, totalSeconds, amount);
     }
 
     /// @dev Pays one settle entry as a redeem of a client voucher would (the client sends it), recording it.
-    function _settleEntry(Job storage job, bytes32 jobId, SettleEntry calldata entry) private {
+    function _settleEntry(JobRecord storage job, bytes32 jobId, SettleEntry calldata entry) private {
         address provider = entry.provider;
         if (provider == address(0)) revert JobEscrowZeroAddress();
         uint32 totalSeconds = entry.totalSeconds;
-        _checkAllocation(job, jobId, provider, totalSeconds, entry.allocated, entry.allocationSig);
         Payment storage payment = _payments[jobId][provider];
         _markSeen(payment, provider);
+        _checkAllocation(job, jobId, provider, totalSeconds, entry.allocated, entry.allocationSig, payment, true);
         uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
         if (totalSeconds <= before) return;
         uint256 amount = _raiseVoucher(job, jobId, payment, totalSeconds, before);
-        _balances[provider] += amount;
+        _credit(provider, amount);
         emit VoucherRedeemed(jobId, provider, totalSeconds, amount);
     }
 
@@ -492,7 +687,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     /// @dev Raises the provider's voucher seconds from `before` (its paid seconds, < `voucherSeconds`) to
     /// `voucherSeconds`; returns the amount to credit it.
     function _raiseVoucher(
-        Job storage job,
+        JobRecord storage job,
         bytes32 jobId,
         Payment storage payment,
         uint32 voucherSeconds,
@@ -513,24 +708,35 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         amount = delta * _netPerSecond(job);
     }
 
-    /// @dev Reverts unless the coordinator allocated `provider` at least `totalSeconds` of the job.
+    /// @dev Reverts unless the coordinator allocated `provider` at least `totalSeconds` of the job: by the signed
+    /// allocation given (recorded when it is above the one on record), or, with an empty signature, by the allocation
+    /// on record from an earlier redeem. `record`: whether to keep the allocation (a cooperative settle that closes the
+    /// job writes no record).
     function _checkAllocation(
-        Job storage job,
+        JobRecord storage job,
         bytes32 jobId,
         address provider,
         uint32 totalSeconds,
         uint32 allocated,
-        bytes calldata allocationSig
-    ) private view {
+        bytes calldata allocationSig,
+        Payment storage payment,
+        bool record
+    ) private {
+        if (allocationSig.length == 0) {
+            uint32 recorded = payment.allocated;
+            if (totalSeconds > recorded) revert JobEscrowOverAllocation(provider, totalSeconds, recorded);
+            return;
+        }
         if (totalSeconds > allocated) revert JobEscrowOverAllocation(provider, totalSeconds, allocated);
         _checkSigner(
             _hashTypedDataV4(MessageHashes.hashAllocation(jobId, provider, allocated)),
             allocationSig,
             job.coordinator
         );
+        if (record && allocated > payment.allocated) payment.allocated = allocated;
     }
 
-    function _disputeOne(Job storage job, bytes32 jobId, uint32 segment) private {
+    function _disputeOne(JobRecord storage job, bytes32 jobId, uint32 segment) private {
         _requireLive(job, jobId);
         address client = job.client;
         if (msg.sender != client) revert JobEscrowUnauthorized(msg.sender, client);
@@ -539,10 +745,10 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         if (status != ClaimStatus.Pending) revert JobEscrowClaimNotPending(jobId, segment, status);
         uint64 disputableUntil = segmentClaim.deadlineAt;
         if (block.timestamp > disputableUntil) revert JobEscrowDisputeWindowClosed(disputableUntil);
-        uint64 resolvableUntil = uint64(block.timestamp) + job.arbiterWindow;
+        uint64 resolvableUntil = uint64(block.timestamp) + _termsOf(job).arbiterWindow;
         segmentClaim.status = ClaimStatus.Disputed;
         segmentClaim.deadlineAt = resolvableUntil;
-        emit ClaimDisputed(jobId, segment, job.disputeBond, resolvableUntil);
+        emit ClaimDisputed(jobId, segment, _termsOf(job).disputeBond, resolvableUntil);
     }
 
     function _resolveOne(bytes32 jobId, uint32 segment, bool pay, uint256 slashAmount) private {
@@ -552,7 +758,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         uint64 resolvableUntil = segmentClaim.deadlineAt;
         if (block.timestamp > resolvableUntil) revert JobEscrowArbiterWindowClosed(resolvableUntil);
         address provider = segmentClaim.provider;
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         _registry.unlockStake(provider, job.pricePerSecond);
         if (pay) {
             if (slashAmount != 0) revert JobEscrowSlashOnPay();
@@ -568,16 +774,16 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
             uint256 slashed = slashAmount == 0 ? 0 : _registry.slash(provider, slashAmount, address(this));
             // Half of a slash compensates the client the provider tried to defraud; the rest is the treasury's.
             uint256 compensation = slashed / 2;
-            if (compensation != 0) _balances[client] += compensation;
+            if (compensation != 0) _credit(client, compensation);
             if (slashed != compensation) _treasuryBalance += slashed - compensation;
             emit DisputeResolved(jobId, segment, false, slashed, compensation);
         }
     }
 
     /// @dev Credits a disputed claim's bond to `to`; returns it.
-    function _releaseBond(Job storage job, address to) private returns (uint256 bond) {
-        bond = job.disputeBond;
-        if (bond != 0) _balances[to] += bond;
+    function _releaseBond(JobRecord storage job, address to) private returns (uint256 bond) {
+        bond = _termsOf(job).disputeBond;
+        if (bond != 0) _credit(to, bond);
     }
 
     function _lockStake(address provider, uint256 amount) private {
@@ -585,28 +791,44 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         _registry.lockStake(provider, amount);
     }
 
-    /// @dev Checks the deadline's distance and fixes the policy's windows and bond for the job.
-    function _snapshotEscrowTerms(Job storage job, uint64 deadline) private {
-        (
-            uint64 disputeWindow,
-            uint64 claimWindow,
-            uint64 arbiterWindow,
-            uint64 maxDeadlineDistance,
-            uint256 disputeBond
-        ) = _policy.escrowTerms();
+    /// @dev Checks the deadline's distance against the terms of the job's policy version, copying them from the policy
+    /// when this is the first job under that version: the job's windows and bond are fixed from now on.
+    function _snapshotEscrowTerms(uint64 policyVersion, uint64 deadline) private {
+        Terms storage terms = _terms[policyVersion];
+        uint256 maxDeadlineDistance;
+        if (terms.set) {
+            maxDeadlineDistance = terms.maxDeadlineDistance;
+        } else {
+            uint64 disputeWindow;
+            uint64 claimWindow;
+            uint64 arbiterWindow;
+            uint64 maxDistance;
+            uint256 disputeBond;
+            (disputeWindow, claimWindow, arbiterWindow, maxDistance, disputeBond) = _policy.escrowTerms();
+            maxDeadlineDistance = _window(maxDistance);
+            // the cast is safe: the policy keeps the bond below 2**96.
+            _terms[policyVersion] = Terms({
+                disputeWindow: _window(disputeWindow),
+                claimWindow: _window(claimWindow),
+                arbiterWindow: _window(arbiterWindow),
+                maxDeadlineDistance: uint32(maxDeadlineDistance),
+                disputeBond: uint96(disputeBond),
+                set: true
+            });
+        }
         uint256 latest = block.timestamp + maxDeadlineDistance;
         if (deadline > latest) revert JobEscrowDeadlineTooFar(deadline, latest);
-        job.disputeWindow = _window(disputeWindow);
-        job.claimWindow = _window(claimWindow);
-        job.arbiterWindow = _window(arbiterWindow);
-        // the cast is safe: the policy keeps the bond below 2**96.
-        job.disputeBond = uint96(disputeBond);
+    }
+
+    /// @dev The escrow terms (windows, bond) the job was opened under.
+    function _termsOf(JobRecord storage job) private view returns (Terms storage) {
+        return _terms[job.policyVersion];
     }
 
     /// @dev Pays one finalised claim (a pending one): one more claimed second, which is a paid second only if it
     /// exceeds the provider's voucher seconds. Returns the amount credited.
     function _payClaim(bytes32 jobId, address provider) private returns (uint256 amount) {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         Payment storage payment = _payments[jobId][provider];
         uint32 claimed = payment.claimedSeconds;
         uint32 voucherSeconds = payment.voucherSeconds;
@@ -626,14 +848,14 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
                 --job.reservedSeconds;
                 ++job.paidSeconds;
                 amount = _netPerSecond(job);
-                _balances[provider] += amount;
+                _credit(provider, amount);
             }
         }
     }
 
     /// @dev Drops one refused (pending) claim of `provider`, releasing the second it could have added, if any.
     function _refuseClaim(bytes32 jobId, address provider) private {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         Payment storage payment = _payments[jobId][provider];
         uint32 pending = payment.pendingClaims;
         // unchecked: the claim is pending, so pending >= 1 for the provider and the job.
@@ -647,7 +869,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         }
     }
 
-    function _addPaidSeconds(Job storage job, bytes32 jobId, uint32 delta) private {
+    function _addPaidSeconds(JobRecord storage job, bytes32 jobId, uint32 delta) private {
         uint256 available = _available(job);
         if (delta > available) revert JobEscrowSecondsExceeded(jobId, delta, available);
         // unchecked: delta <= totalSeconds - paid - reserved, so paid + delta fits a uint32.
@@ -661,7 +883,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     /// towards the voucher: raising its voucher seconds by `delta` moves `min(delta, reservation)` reserved seconds to
     /// paid, and takes only the rest from the job's available seconds. Its claims then pay only beyond the voucher.
     function _addPaidSecondsOverClaims(
-        Job storage job,
+        JobRecord storage job,
         bytes32 jobId,
         uint32 delta,
         uint32 before,
@@ -682,12 +904,12 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     }
 
     /// @dev Seconds of the job neither paid nor reserved by a pending claim.
-    function _available(Job storage job) private view returns (uint256) {
+    function _available(JobRecord storage job) private view returns (uint256) {
         return uint256(job.totalSeconds) - job.paidSeconds - job.reservedSeconds;
     }
 
     /// @dev The provider's share of one second: the price less both fees, each rounded down.
-    function _netPerSecond(Job storage job) private view returns (uint256) {
+    function _netPerSecond(JobRecord storage job) private view returns (uint256) {
         uint256 price = job.pricePerSecond;
         // unchecked: price < 2**128 and bps <= 10_000 cannot overflow, and the two fees add up to at most price
         // because the policy keeps coordinatorFeeBps + treasuryFeeBps <= 10_000.
@@ -698,7 +920,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
     /// @dev Credits the fees of a closing job's `paid` seconds; returns what was spent and what is left to refund.
     function _creditFees(
-        Job storage job,
+        JobRecord storage job,
         uint256 paid,
         uint256 total
     ) private returns (uint256 spent, uint256 unspent) {
@@ -707,7 +929,7 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         unchecked {
             uint256 coordinatorFee = paid * ((price * job.coordinatorFeeBps) / _MAX_BPS);
             uint256 treasuryFee = paid * ((price * job.treasuryFeeBps) / _MAX_BPS);
-            if (coordinatorFee != 0) _balances[job.coordinator] += coordinatorFee;
+            if (coordinatorFee != 0) _credit(job.coordinator, coordinatorFee);
             if (treasuryFee != 0) _treasuryBalance += treasuryFee;
             spent = paid * price;
             unspent = (total - paid) * price;
@@ -716,19 +938,19 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
 
     /// @dev Checks that a claim comes after its assignment's deadline (or once the job is closing) and within the
     /// job's claim window; returns when its dispute window closes.
-    function _checkClaimTime(Job storage job, uint64 assignmentDeadline) private view returns (uint64 disputableUntil) {
+    function _checkClaimTime(JobRecord storage job, uint64 assignmentDeadline) private view returns (uint64 disputableUntil) {
         if (job.status == JobStatus.Open && block.timestamp <= assignmentDeadline) {
             revert JobEscrowDeadlineNotReached(assignmentDeadline);
         }
         uint256 claimWindowEnd = _claimWindowEnd(job);
         if (block.timestamp > claimWindowEnd) revert JobEscrowClaimWindowClosed(claimWindowEnd);
-        return uint64(block.timestamp) + job.disputeWindow;
+        return uint64(block.timestamp) + _termsOf(job).disputeWindow;
     }
 
     /// @dev The end of the job's claim window: the challenge window's once settled, else deadline + claim window.
-    function _claimWindowEnd(Job storage job) private view returns (uint256) {
+    function _claimWindowEnd(JobRecord storage job) private view returns (uint256) {
         if (job.status == JobStatus.Closing) return job.closesAt;
-        return uint256(job.deadline) + job.claimWindow;
+        return uint256(job.deadline) + _termsOf(job).claimWindow;
     }
 
     /// @dev A policy window as a job stores it (a window beyond 2**32 s, 136 years, is as good as forever).
@@ -737,8 +959,9 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
     }
 
     function _withdraw(address account) private {
-        uint256 amount = _balances[account];
-        if (amount != 0) _balances[account] = 0;
+        Account storage stored = _accounts[account];
+        uint256 amount = stored.balance;
+        if (amount != 0) stored.balance = 0;
         if (account == _policy.treasury()) {
             uint256 fees = _treasuryBalance;
             if (fees != 0) {
@@ -751,8 +974,13 @@ contract JobEscrow is IJobEscrow, EIP712, Nonces, ReentrancyGuardTransient {
         _token.safeTransfer(account, amount);
     }
 
+    /// @dev Credits `account`'s escrow balance (the cast reverts only past 2**192 base units, beyond any supply).
+    function _credit(address account, uint256 amount) private {
+        _accounts[account].balance += SafeCast.toUint192(amount);
+    }
+
     /// @dev Reverts unless the job is open or closing (settled uncooperatively, its challenge window running).
-    function _requireLive(Job storage job, bytes32 jobId) private view {
+    function _requireLive(JobRecord storage job, bytes32 jobId) private view {
         JobStatus status = job.status;
         if (status != JobStatus.Open && status != JobStatus.Closing) {
             if (status == JobStatus.None) revert JobEscrowUnknownJob(jobId);

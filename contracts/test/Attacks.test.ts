@@ -187,6 +187,101 @@ describe("attacks (issue 12): each fails", () => {
       .withArgs(jobId, 0);
   });
 
+  it("7d. one segment is not paid twice by voucher and claim: the speculative copy's claim on a voucher-paid segment is dropped", async () => {
+    const f = await load();
+    const { jobId, deadline } = await openJob(f, 2, PRICE, 100n);
+    // provider1 rendered segments 0 and 1 and the client paid it for segment 0 (1 s); provider2 rendered a speculative
+    // copy of segment 0, which the client did not use. Segment 1 never verified.
+    const v = await voucher(f, jobId, f.provider1.address, 1, f.client, 2);
+    await f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig);
+    await increaseTo(deadline + 1n);
+    await f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider2)));
+    expect((await f.escrow.getJob(jobId)).reservedSeconds).to.equal(1n);
+    // The client records that provider1's voucher paid segment 0: provider2's claim is dropped, its stake unlocked.
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 0, f.provider1))))
+      .to.emit(f.escrow, "SegmentAttributed")
+      .withArgs(jobId, 0, f.provider1.address, f.provider2.address);
+    expect(await f.registry.lockedStake(f.provider2.address)).to.equal(0n);
+    await increaseTime(DISPUTE_WINDOW + 1n);
+    await expect(f.escrow.finalizeClaim(jobId, 0)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimNotPending");
+    await expect(f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider2))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
+      .withArgs(jobId, 0);
+    // provider1 is still paid exactly its voucher; segment 0 was paid once, and the unpaid second returns.
+    expect(await f.escrow.paidSeconds(jobId, f.provider1.address)).to.equal(1n);
+    expect(await f.escrow.paidSeconds(jobId, f.provider2.address)).to.equal(0n);
+    const job = await f.escrow.getJob(jobId);
+    expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([1n, 0n, 0n]);
+    await increaseTo(deadline + CLAIM_WINDOW + 1n);
+    await expect(f.escrow.refund(jobId)).to.emit(f.escrow, "JobRefunded").withArgs(jobId, PRICE);
+  });
+
+  it("7e. the client cannot use attributions to keep more segments from claims than it paid for", async () => {
+    const f = await load();
+    const { jobId, deadline } = await openJob(f, 3, PRICE, 100n);
+    const v = await voucher(f, jobId, f.provider1.address, 1, f.client, 3);
+    await f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig);
+    await f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 0, f.provider1)));
+    // provider1's one paid second is used up: segment 1 cannot also be said to be paid by it.
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingToAttribute")
+      .withArgs(jobId, f.provider1.address, 1);
+    // A provider that was paid nothing cannot be said to have been paid for a segment.
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider3))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingToAttribute")
+      .withArgs(jobId, f.provider3.address, 0);
+    // Nor can an attribution be made up: it needs the coordinator's assignment and the provider's own delivery.
+    await expect(
+      f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1, { coordinator: f.client }))),
+    ).to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner");
+    await expect(
+      f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1, { deliverySigner: f.client }))),
+    ).to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner");
+    // Only the client attributes (the provider cannot use it to block a rival's claim).
+    await expect(f.escrow.connect(f.provider1).attributeSegment(...(await claimArgs(f, jobId, 2, f.provider1))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowUnauthorized")
+      .withArgs(f.provider1.address, f.client.address);
+    // provider2 honestly rendered segment 1, which nobody was paid for: its claim is paid.
+    await increaseTo(deadline + 1n);
+    await f.escrow.claim(...(await claimArgs(f, jobId, 1, f.provider2)));
+    await increaseTime(DISPUTE_WINDOW + 1n);
+    await f.escrow.finalizeClaim(jobId, 1);
+    expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(NET);
+    // And an attributed segment cannot be claimed by its own provider for a second payment either.
+    await expect(f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider1))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
+      .withArgs(jobId, 0);
+  });
+
+  it("7f. a disputed copy's claim dropped by attribution returns the client's bond; a paid claim cannot be attributed away", async () => {
+    const f = await load();
+    const { jobId, deadline } = await openJob(f, 4, PRICE, 100n);
+    const v = await voucher(f, jobId, f.provider1.address, 2, f.client, 3);
+    await f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig);
+    await increaseTo(deadline + 1n);
+    await f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider2)));
+    await f.escrow.claim(...(await claimArgs(f, jobId, 1, f.provider3)));
+    const bond = (await f.escrow.getJob(jobId)).disputeBond;
+    await f.token.connect(f.client).approve(await f.escrow.getAddress(), 2n ** 255n);
+    await f.escrow.connect(f.client).dispute(jobId, 0);
+    await f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 0, f.provider1)));
+    expect(await f.escrow.balanceOf(f.client.address)).to.equal(bond);
+    // The client missed segment 1's dispute window: that claim is final, and its payment cannot be taken back.
+    await increaseTime(DISPUTE_WINDOW + 1n);
+    await f.escrow.finalizeClaim(jobId, 1);
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
+      .withArgs(jobId, 1);
+    // A copy the arbiter refused cannot be said to be the one the client paid for, so as to keep the segment from
+    // the provider that really rendered it.
+    await f.escrow.claim(...(await claimArgs(f, jobId, 2, f.provider1)));
+    await f.escrow.connect(f.client).dispute(jobId, 2);
+    await f.escrow.connect(f.arbiter).resolveDispute(jobId, 2, false, 0);
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 2, f.provider1))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
+      .withArgs(jobId, 2);
+  });
+
   it("8. stake backing open claims cannot be withdrawn, and one stake cannot back unlimited claims", async () => {
     const f = await load();
     const { jobId, deadline } = await openJob(f, 20, 300n * MESH, 100n);

@@ -25,7 +25,12 @@ contract EscrowHandler is EscrowBase {
     mapping(address account => uint256) public modelCredited;
     mapping(address account => uint256) public withdrawn;
     uint256 public slashed;
+    /// Tokens out of the client's wallet, less tokens back into it (refunds to the wallet, withdrawals).
     uint256 public clientSpent;
+    /// Slash compensation credited to the client (not the client's own money).
+    uint256 public compensation;
+    /// Jobs opened from the client's escrow account: what they leave unspent goes back into it.
+    mapping(bytes32 jobId => bool) public fromDeposit;
     mapping(bytes4 selector => uint256) public calls;
     /// The first way the escrow disagreed with the model inside an action ("" if none). A handler's revert does not
     /// fail an invariant run, so the disagreement is recorded here and `invariant_modelAgrees` checks it.
@@ -71,6 +76,84 @@ contract EscrowHandler is EscrowBase {
         clientSpent += before - token.balanceOf(client);
         jobs.push(jobId);
         ++calls[this.open.selector];
+    }
+
+    /// The client puts tokens into its escrow account.
+    function deposit(uint256 amount) external {
+        amount = bound(amount, 1, 1e23);
+        vm.prank(client);
+        escrow.deposit(amount);
+        clientSpent += amount;
+        modelCredited[client] += amount;
+        ++calls[this.deposit.selector];
+    }
+
+    /// A job paid from the client's escrow account; refused (and nothing moves) when the account holds too little.
+    function openFromDeposit(uint32 totalSeconds, uint128 price, uint64 deadlineIn) external {
+        if (jobs.length >= MAX_JOBS) return;
+        totalSeconds = uint32(bound(totalSeconds, 1, 8));
+        price = uint128(bound(price, 1, 1e21));
+        deadlineIn = uint64(bound(deadlineIn, 1, 300));
+        uint256 amount = uint256(totalSeconds) * price;
+        uint256 walletBefore = token.balanceOf(client);
+        uint256 accountBefore = escrow.balanceOf(client);
+        uint64 version = policy.version();
+        vm.prank(client);
+        try escrow.openJobFromDeposit(SPEC, coordinator, totalSeconds, price, uint64(block.timestamp) + deadlineIn, version) returns (
+            bytes32 jobId
+        ) {
+            if (token.balanceOf(client) != walletBefore) _violate("model: an open from the deposit moved wallet tokens");
+            if (accountBefore < amount) _violate("model: an open from the deposit overdrew the account");
+            modelCredited[client] -= amount;
+            fromDeposit[jobId] = true;
+            jobs.push(jobId);
+            ++calls[this.openFromDeposit.selector];
+        } catch (bytes memory reason) {
+            if (bytes4(reason) == IJobEscrow.JobEscrowInsufficientDeposit.selector && accountBefore >= amount) {
+                _violate("model: an open from a deposit that covers it was refused");
+            }
+        }
+    }
+
+    /// The client takes back what its escrow account holds (deposits, refunds, compensation).
+    function withdrawClient() external {
+        uint256 before = token.balanceOf(client);
+        vm.prank(client);
+        try escrow.withdraw() {
+            uint256 got = token.balanceOf(client) - before;
+            // Counted apart from clientSpent: what the client withdraws may include compensation, not its own money.
+            withdrawn[client] += got;
+            ++calls[this.withdrawClient.selector];
+        } catch {}
+    }
+
+    /// The client attributes a segment to a provider's vouchers (dropping another provider's claim on it).
+    function attribute(uint256 jobSeed, uint32 segment, uint256 providerSeed) external {
+        if (jobs.length == 0) return;
+        bytes32 jobId = jobs[jobSeed % jobs.length];
+        segment = uint32(bound(segment, 0, 7));
+        uint256 index = providerSeed % PROVIDERS;
+        address provider = providers[index];
+        IJobEscrow.Claim memory previous = escrow.getClaim(jobId, segment);
+        (Assignment memory a, bytes memory cs, Delivery memory d, bytes memory ps) = _claimArgs(jobId, segment, index);
+        uint32 paidBefore = _paid(jobId, provider);
+        vm.prank(client);
+        try escrow.attributeSegment(a, cs, d, ps) {
+            if (modelClaims[jobId][provider] + modelPending[jobId][provider] >= modelVoucher[jobId][provider]) {
+                _violate("model: attributed a segment with no voucher second left for it");
+            }
+            ++modelClaims[jobId][provider];
+            if (_paid(jobId, provider) != paidBefore) _violate("model: an attribution changed what was paid");
+            bool live = previous.status == IJobEscrow.ClaimStatus.Pending ||
+                previous.status == IJobEscrow.ClaimStatus.Disputed;
+            if (live) --modelPending[jobId][previous.provider];
+            ++calls[this.attribute.selector];
+        } catch (bytes memory reason) {
+            if (
+                bytes4(reason) == IJobEscrow.JobEscrowNothingToAttribute.selector &&
+                modelClaims[jobId][provider] + modelPending[jobId][provider] < modelVoucher[jobId][provider]
+            ) _violate("model: an attribution with voucher seconds left was refused");
+        }
     }
 
     function redeem(uint256 jobSeed, uint256 providerSeed, uint32 totalSeconds) external {
@@ -128,6 +211,7 @@ contract EscrowHandler is EscrowBase {
             IJobEscrow.Job memory job = escrow.getJob(jobId);
             if (job.status == IJobEscrow.JobStatus.Settled) {
                 _creditFees(jobId);
+                _refundToAccount(jobId);
             } else if (mask & 8 != 0 && job.pendingClaims == 0 && job.paidSeconds == job.totalSeconds) {
                 _violate("model: a cooperative settle paying every second did not close the job");
             }
@@ -228,6 +312,7 @@ contract EscrowHandler is EscrowBase {
             uint256 taken = stakeBefore - token.balanceOf(address(registry));
             slashed += taken;
             modelCredited[client] += taken / 2;
+            compensation += taken / 2;
             modelCredited[treasury] += taken - taken / 2;
             ++calls[this.resolve.selector];
         } catch {}
@@ -239,6 +324,7 @@ contract EscrowHandler is EscrowBase {
         uint256 before = token.balanceOf(client);
         try escrow.refund(jobId) {
             _creditFees(jobId);
+            _refundToAccount(jobId);
             clientSpent -= token.balanceOf(client) - before;
             ++calls[this.refund.selector];
         } catch {}
@@ -296,6 +382,13 @@ contract EscrowHandler is EscrowBase {
         modelPaidSeconds[jobId] += secs;
     }
 
+    /// A closed job opened from the deposit returns what it did not spend into the client's account.
+    function _refundToAccount(bytes32 jobId) internal {
+        if (!fromDeposit[jobId]) return;
+        IJobEscrow.Job memory job = escrow.getJob(jobId);
+        modelCredited[client] += uint256(job.totalSeconds - modelPaidSeconds[jobId]) * job.pricePerSecond;
+    }
+
     function _creditFees(bytes32 jobId) internal {
         IJobEscrow.Job memory job = escrow.getJob(jobId);
         uint256 paid = modelPaidSeconds[jobId];
@@ -322,7 +415,7 @@ contract JobEscrowInvariantTest is CheatCodes {
     /// forge-config: default.invariant.runs = 256
     /// forge-config: default.invariant.depth = 64
     function invariant_tokensConserved() public view {
-        (address tokenAddress, address escrowAddress, , ) = handler.contracts();
+        (address tokenAddress, address escrowAddress, , address clientAddress) = handler.contracts();
         IJobEscrow escrow = IJobEscrow(escrowAddress);
         uint256 held;
         uint256 paidOut;
@@ -342,7 +435,13 @@ contract JobEscrowInvariantTest is CheatCodes {
         address[] memory accounts = handler.accounts();
         for (uint256 i = 0; i < accounts.length; ++i) held += escrow.balanceOf(accounts[i]);
         require(_balanceOf(tokenAddress, escrowAddress) == held, "escrow holds exactly what it owes");
-        require(handler.clientSpent() == paidOut, "client spent exactly the paid seconds and the open deposits");
+        // What left the client's wallet is what its jobs spent or hold, plus its own money in its escrow account: what
+        // the account holds and gave back by withdrawals, less the slash compensation credited to it.
+        require(
+            handler.clientSpent() + handler.compensation() ==
+                paidOut + escrow.balanceOf(clientAddress) + handler.withdrawn(clientAddress),
+            "client spent exactly the paid seconds, the open deposits and what its account holds"
+        );
     }
 
     /// No second is paid twice and every payment is exact: each account's credits equal the model's.
@@ -442,7 +541,22 @@ contract JobEscrowInvariantTest is CheatCodes {
         for (uint32 s = 0; s < 5; ++s) handler.finalize(3, 4 - s);
         require(handler.calls(handler.finalize.selector) == 6, "six finalised claims");
         require(IJobEscrow(_escrow()).paidSeconds(handler.jobs(3), handler.providerAt(0)) == 5, "paid all five seconds");
-        bytes4[11] memory selectors = [
+        // The deposit account: a job opened from it, a speculative copy's claim on a segment its voucher paid dropped
+        // by the client's attribution, the unspent deposit back into the account, and the account withdrawn.
+        handler.deposit(8e18);
+        handler.openFromDeposit(4, 1e18, 100); // job 4
+        require(handler.calls(handler.openFromDeposit.selector) == 1, "opened from the deposit");
+        handler.redeem(4, 0, 2);
+        handler.claim(4, 1, 1); // provider 1's copy of segment 1; warps past job 4's deadline
+        handler.attribute(4, 1, 0); // the client paid provider 0 for it by voucher
+        require(handler.calls(handler.attribute.selector) == 1, "attributed");
+        handler.attribute(4, 2, 0); // provider 0's voucher paid two seconds: a second attribution is due
+        handler.attribute(4, 3, 0); // a third is not (NothingToAttribute, which the model checks was due)
+        require(handler.calls(handler.attribute.selector) == 2, "two attributions for a two-second voucher");
+        handler.warp(150);
+        handler.refund(4);
+        handler.withdrawClient();
+        bytes4[15] memory selectors = [
             handler.open.selector,
             handler.redeem.selector,
             handler.settle.selector,
@@ -453,10 +567,14 @@ contract JobEscrowInvariantTest is CheatCodes {
             handler.refund.selector,
             handler.withdraw.selector,
             handler.warp.selector,
-            handler.redeemThenClaim.selector
+            handler.redeemThenClaim.selector,
+            handler.deposit.selector,
+            handler.openFromDeposit.selector,
+            handler.attribute.selector,
+            handler.withdrawClient.selector
         ];
         for (uint256 i = 0; i < selectors.length; ++i) require(handler.calls(selectors[i]) > 0, "action reached");
-        require(handler.calls(handler.refund.selector) == 2, "two refunds");
+        require(handler.calls(handler.refund.selector) == 3, "three refunds");
         require(handler.slashed() == 50e18, "slashed");
         invariant_tokensConserved();
         invariant_creditsMatchModel();

@@ -278,6 +278,67 @@ contract JobEscrowTest is EscrowBase {
         require(credits == uint256(used) * price, "all of the used seconds, no more");
     }
 
+    /// A returning client's deposit account: jobs opened from it take exactly their deposits, what they do not
+    /// spend comes back into it (by a cooperative settle or a refund), and one withdraw returns the rest; no token
+    /// moves at open, and the escrow holds exactly what it owes.
+    function test_fuzz_depositAccount_opensRefundsAndWithdrawsExactly(
+        uint32 seconds1,
+        uint32 used1,
+        uint32 seconds2,
+        uint128 price,
+        uint256 extra
+    ) public {
+        seconds1 = uint32(bound(seconds1, 1, 3600));
+        used1 = uint32(bound(used1, 0, seconds1));
+        seconds2 = uint32(bound(seconds2, 1, 3600));
+        price = uint128(bound(price, 1, 1e21));
+        extra = bound(extra, 0, 1e24);
+        uint256 deposit1 = uint256(seconds1) * price;
+        uint256 deposit2 = uint256(seconds2) * price;
+        uint256 wallet = token.balanceOf(client);
+        vm.prank(client);
+        escrow.deposit(deposit1 + deposit2 + extra);
+        uint64 version = policy.version();
+        uint256 held = token.balanceOf(address(escrow));
+        vm.startPrank(client);
+        bytes32 job1 = escrow.openJobFromDeposit(SPEC, coordinator, seconds1, price, uint64(block.timestamp) + 100, version);
+        bytes32 job2 = escrow.openJobFromDeposit(SPEC, coordinator, seconds2, price, uint64(block.timestamp) + 100, version);
+        vm.stopPrank();
+        require(token.balanceOf(address(escrow)) == held, "opens from the deposit move no token");
+        require(escrow.balanceOf(client) == extra, "each open took exactly its deposit");
+        // Job 2: one provider paid every second, cooperatively (acknowledged): it closes at once, nothing unspent.
+        _settleWholly(job2, seconds2);
+        // Job 1: `used1` seconds redeemed, the rest refunded into the account after the claim window.
+        if (used1 != 0) _redeemFor(job1, providers[1], used1);
+        vm.warp(block.timestamp + 100 + 120 + 1);
+        escrow.refund(job1);
+        uint256 back = uint256(seconds1 - used1) * price;
+        require(escrow.balanceOf(client) == extra + back, "the unspent deposit is back in the account");
+        require(token.balanceOf(client) == wallet - deposit1 - deposit2 - extra, "and not in the wallet");
+        vm.prank(client);
+        if (extra + back != 0) escrow.withdraw();
+        require(token.balanceOf(client) == wallet - uint256(used1) * price - deposit2, "one withdraw returns the rest");
+        uint256 credits = escrow.balanceOf(providers[0]) + escrow.balanceOf(providers[1]) + escrow.balanceOf(coordinator) +
+            escrow.balanceOf(treasury);
+        require(token.balanceOf(address(escrow)) == credits, "escrow holds exactly the credits");
+        require(credits == uint256(used1) * price + deposit2, "all of the used seconds, no more");
+    }
+
+    function _settleWholly(bytes32 jobId, uint32 seconds_) private {
+        address[] memory list = new address[](1);
+        list[0] = providers[0];
+        uint32[] memory secs = new uint32[](1);
+        secs[0] = seconds_;
+        vm.prank(client);
+        escrow.settle(jobId, _entries(jobId, list, secs, true));
+        require(escrow.getJob(jobId).status == IJobEscrow.JobStatus.Settled, "settled");
+    }
+
+    function _redeemFor(bytes32 jobId, address provider, uint32 seconds_) private {
+        (Voucher memory v, bytes memory sig) = _voucher(jobId, provider, seconds_);
+        _redeem(v, sig);
+    }
+
     // ------------------------------------------------------------- replay
 
     function test_redeem_replayOnAnotherChain_isRefused() public {

@@ -183,6 +183,131 @@ describe("JobEscrow", () => {
     });
   });
 
+  describe("deposit account", () => {
+    /** Opens a job of `seconds` from the client's escrow account; returns its id and deadline. */
+    async function openFromDeposit(f: Awaited<ReturnType<typeof load>>, seconds: number, deadlineIn = 3600n) {
+      const deadline = (await now()) + deadlineIn;
+      const version = await f.policy.version();
+      const escrow = f.escrow.connect(f.client);
+      const jobId = await escrow.openJobFromDeposit.staticCall(SPEC, f.coordinator.address, seconds, PRICE, deadline, version);
+      await escrow.openJobFromDeposit(SPEC, f.coordinator.address, seconds, PRICE, deadline, version);
+      return { jobId, deadline };
+    }
+
+    it("deposit once, open jobs from it without a token transfer, refunds back into it, one withdraw", async () => {
+      const f = await load();
+      const wallet0 = await f.token.balanceOf(f.client.address);
+      await expect(f.escrow.connect(f.client).deposit(20n * PRICE))
+        .to.emit(f.escrow, "Deposited")
+        .withArgs(f.client.address, 20n * PRICE);
+      expect(await f.escrow.balanceOf(f.client.address)).to.equal(20n * PRICE);
+      // Two jobs from the account: no token moves.
+      const escrowTokens = await f.token.balanceOf(await f.escrow.getAddress());
+      const a = await openFromDeposit(f, 10);
+      const b = await openFromDeposit(f, 10);
+      expect(await f.token.balanceOf(await f.escrow.getAddress())).to.equal(escrowTokens);
+      expect(await f.escrow.balanceOf(f.client.address)).to.equal(0n);
+      expect((await f.escrow.getJob(a.jobId)).totalSeconds).to.equal(10n);
+      // Job a: a cooperative settle of 4 of 10 seconds leaves it closing; job b settles every second.
+      await f.escrow.connect(f.client).settle(b.jobId, await entries(f, b.jobId, [f.provider1], [10]));
+      expect((await f.escrow.getJob(b.jobId)).status).to.equal(Status.Settled);
+      await f.escrow.connect(f.client).settle(a.jobId, await entries(f, a.jobId, [f.provider2], [4]));
+      await increaseTo((await f.escrow.getJob(a.jobId)).closesAt + 1n);
+      await expect(f.escrow.refund(a.jobId))
+        .to.emit(f.escrow, "JobRefunded")
+        .withArgs(a.jobId, 6n * PRICE);
+      // The 6 unspent seconds are back in the account, not in the wallet.
+      expect(await f.escrow.balanceOf(f.client.address)).to.equal(6n * PRICE);
+      expect(await f.token.balanceOf(f.client.address)).to.equal(wallet0 - 20n * PRICE);
+      await expect(f.escrow.connect(f.client).withdraw())
+        .to.emit(f.escrow, "Withdrawn")
+        .withArgs(f.client.address, 6n * PRICE);
+      expect(await f.token.balanceOf(f.client.address)).to.equal(wallet0 - 14n * PRICE);
+      expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(10n * NET);
+      expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(4n * NET);
+    });
+
+    it("a job opened from the wallet still refunds to the wallet", async () => {
+      const f = await load();
+      const { jobId, deadline } = await openJob(f, 10, PRICE, 100n);
+      const before = await f.token.balanceOf(f.client.address);
+      await increaseTo(deadline + CLAIM_WINDOW + 1n);
+      await f.escrow.refund(jobId);
+      expect(await f.token.balanceOf(f.client.address)).to.equal(before + 10n * PRICE);
+      expect(await f.escrow.balanceOf(f.client.address)).to.equal(0n);
+    });
+
+    it("error: an account that does not cover the deposit is refused, and nothing moves", async () => {
+      const f = await load();
+      await f.escrow.connect(f.client).deposit(5n * PRICE);
+      const version = await f.policy.version();
+      await expect(f.escrow.connect(f.client).openJobFromDeposit(SPEC, f.coordinator.address, 10, PRICE, (await now()) + 60n, version))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowInsufficientDeposit")
+        .withArgs(5n * PRICE, 10n * PRICE);
+      expect(await f.escrow.balanceOf(f.client.address)).to.equal(5n * PRICE);
+      await expect(f.escrow.connect(f.client).deposit(0)).to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingToDeposit");
+    });
+
+    it("attack: the client cannot withdraw a deposit that backs an open job, nor open from another's account", async () => {
+      const f = await load();
+      await f.escrow.connect(f.client).deposit(10n * PRICE);
+      await openFromDeposit(f, 10);
+      await expect(f.escrow.connect(f.client).withdraw())
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingToWithdraw")
+        .withArgs(f.client.address);
+      // A provider holding earnings cannot have them spent by anyone else: opens debit only the caller's account.
+      await f.escrow.connect(f.client).deposit(10n * PRICE);
+      const version = await f.policy.version();
+      await expect(f.escrow.connect(f.stranger).openJobFromDeposit(SPEC, f.coordinator.address, 10, PRICE, (await now()) + 60n, version))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowInsufficientDeposit")
+        .withArgs(0, 10n * PRICE);
+      expect(await f.escrow.balanceOf(f.client.address)).to.equal(10n * PRICE);
+    });
+
+    it("job ids stay unique per client across opens from the wallet and from the deposit", async () => {
+      const f = await load();
+      await f.escrow.connect(f.client).deposit(10n * PRICE);
+      const a = await openJob(f, 5);
+      const b = await openFromDeposit(f, 5);
+      const c = await openJob(f, 5);
+      expect(new Set([a.jobId, b.jobId, c.jobId]).size).to.equal(3);
+      expect(await f.escrow.nonces(f.client.address)).to.equal(3n);
+    });
+  });
+
+  describe("recorded allocations", () => {
+    it("a later voucher within the allocation an earlier redeem verified needs no allocation signature", async () => {
+      const f = await load();
+      const { jobId } = await openJob(f, 10);
+      const first = await voucher(f, jobId, f.provider1.address, 3, f.client, 8);
+      await f.escrow.redeem(first.voucher, first.signature, first.allocated, first.allocationSig);
+      const later = await voucher(f, jobId, f.provider1.address, 8);
+      await expect(f.escrow.redeem(later.voucher, later.signature, 0, "0x"))
+        .to.emit(f.escrow, "VoucherRedeemed")
+        .withArgs(jobId, f.provider1.address, 8, 5n * NET);
+    });
+
+    it("attack: an empty allocation signature pays nothing beyond the allocation on record (none for a stranger)", async () => {
+      const f = await load();
+      const { jobId } = await openJob(f, 10);
+      const first = await voucher(f, jobId, f.provider1.address, 3);
+      await f.escrow.redeem(first.voucher, first.signature, first.allocated, first.allocationSig);
+      const more = await voucher(f, jobId, f.provider1.address, 4);
+      await expect(f.escrow.redeem(more.voucher, more.signature, 10, "0x"))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowOverAllocation")
+        .withArgs(f.provider1.address, 4, 3);
+      // The client's own address has no allocation on record: its voucher to itself pays nothing.
+      const own = await voucher(f, jobId, f.client.address, 7);
+      await expect(f.escrow.redeem(own.voucher, own.signature, 7, "0x"))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowOverAllocation")
+        .withArgs(f.client.address, 7, 0);
+      const settleOwn = [{ provider: f.client.address, totalSeconds: 7, allocated: 7, allocationSig: "0x", acknowledgementSig: "0x" }];
+      await expect(f.escrow.connect(f.client).settle(jobId, settleOwn))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowOverAllocation")
+        .withArgs(f.client.address, 7, 0);
+    });
+  });
+
   describe("redeem", () => {
     it("pays a provider the voucher's seconds less fees, then only the increase of a later voucher", async () => {
       const f = await load();

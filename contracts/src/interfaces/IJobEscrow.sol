@@ -49,13 +49,13 @@ interface IJobEscrow {
         Refused
     }
 
-    /// @dev Four storage slots: (client, totalSeconds, paidSeconds, reservedSeconds), (coordinator, deadline,
-    /// pendingClaims), (pricePerSecond, policyVersion, fees, status), specHash. `totalSeconds` is the protocol's
+    /// @dev The job as {getJob} shows it. Stored in four slots (see `JobEscrow.JobRecord`); the windows and the bond
+    /// are the terms of the job's policy version, kept once per version. `totalSeconds` is the protocol's
     /// `seconds`. `reservedSeconds` are seconds held for pending claims that may still be paid; `pendingClaims` counts
     /// the claims not yet finalised or resolved (some of which may reserve nothing, their seconds being paid by
     /// vouchers already).
-    /// The fifth slot holds the terms snapshotted at open: the dispute, claim and arbiter windows, the dispute bond, and
-    /// `closesAt`, the end of the challenge window once a settle has started it (0 before).
+    /// The terms snapshotted at open: the dispute, claim and arbiter windows and the dispute bond; `closesAt` is the end
+    /// of the challenge window once a settle has started it (0 before).
     struct Job {
         address client;
         uint32 totalSeconds;
@@ -89,7 +89,8 @@ interface IJobEscrow {
     /// @param provider Who is paid.
     /// @param totalSeconds Its cumulative seconds (what it has been paid already is honoured).
     /// @param allocated The seconds of its coordinator-signed allocation, at least `totalSeconds`.
-    /// @param allocationSig The job coordinator's EIP-712 signature of `Allocation(jobId, provider, allocated)`.
+    /// @param allocationSig The job coordinator's EIP-712 signature of `Allocation(jobId, provider, allocated)`, or
+    /// empty to use the allocation on record from the provider's redeems.
     /// @param acknowledgementSig The provider's EIP-712 signature of `Acknowledgement(jobId, provider, totalSeconds)`,
     /// or empty; a settle closes at once only when every entry has one.
     struct SettleEntry {
@@ -166,6 +167,14 @@ interface IJobEscrow {
     error JobEscrowRefundTooEarly(uint256 claimWindowEnd);
     /// @notice The account has no balance in the escrow.
     error JobEscrowNothingToWithdraw(address account);
+    /// @notice {openJobFromDeposit}: the caller's escrow account holds `balance`, less than the job's deposit `needed`
+    /// ({deposit} more first, or open with {openJob}).
+    error JobEscrowInsufficientDeposit(uint256 balance, uint256 needed);
+    /// @notice A deposit of zero.
+    error JobEscrowNothingToDeposit();
+    /// @notice {attributeSegment}: the provider's `voucherSeconds` are all accounted for by segments on record
+    /// (attributed, claimed or pending), so no voucher second of it is left to have paid this segment.
+    error JobEscrowNothingToAttribute(bytes32 jobId, address provider, uint32 voucherSeconds);
 
     event JobOpened(
         bytes32 indexed jobId,
@@ -208,6 +217,11 @@ interface IJobEscrow {
     /// @notice The job closed after its claim window; `amount` went back to the client.
     event JobRefunded(bytes32 indexed jobId, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice `account` put `amount` into its escrow account (its balance), to open jobs from.
+    event Deposited(address indexed account, uint256 amount);
+    /// @notice The client recorded that `provider`'s vouchers paid `segment`; `dropped` is the other provider whose
+    /// claim on it was dropped (zero if none).
+    event SegmentAttributed(bytes32 indexed jobId, uint32 indexed segment, address indexed provider, address dropped);
 
     /// @notice Opens a job and pulls its deposit, `totalSeconds * pricePerSecond` MESH (approve first).
     /// @param specHash keccak256 of the canonical job spec.
@@ -240,13 +254,44 @@ interface IJobEscrow {
         bytes32 s
     ) external returns (bytes32 jobId);
 
+    /// @notice {openJob} paid from the caller's escrow account (its balance: {deposit}s, refunds of such jobs, and
+    /// anything credited to it) instead of a token transfer. What the job does not spend goes back into the account,
+    /// not to the wallet; {withdraw} takes it out. A returning client deposits once and opens many jobs this way.
+    function openJobFromDeposit(
+        bytes32 specHash,
+        address coordinator,
+        uint32 totalSeconds,
+        uint128 pricePerSecond,
+        uint64 deadline,
+        uint64 policyVersion
+    ) external returns (bytes32 jobId);
+
+    /// @notice Pulls `amount` MESH (approve first) into the caller's escrow account, to open jobs from with
+    /// {openJobFromDeposit}; {withdraw} returns whatever is left.
+    function deposit(uint256 amount) external;
+
+    /// @notice The client records that the vouchers it paid `assignment.provider` paid `assignment.segment`: the
+    /// coordinator assigned it that segment and it signed its delivery, and it holds voucher seconds that no segment
+    /// on record accounts for. The segment is then paid, so no other provider can claim it (a speculative copy's
+    /// provider, say); a pending or disputed claim of another provider on it is dropped (stake unlocked, no slash,
+    /// the client's bond back). Each attribution uses up one of the provider's voucher seconds, so a client can keep
+    /// at most as many segments from claims as it paid that provider for. A segment already paid by a claim, or one
+    /// the provider claimed itself (pending, or refused by the arbiter), cannot be attributed to it.
+    function attributeSegment(
+        Assignment calldata assignment,
+        bytes calldata coordinatorSig,
+        Delivery calldata delivery,
+        bytes calldata providerSig
+    ) external;
+
     /// @notice Pays `voucher.provider` for the seconds of the voucher it has not been paid yet. Anyone may send it,
     /// while the job is open or closing, also while the provider's claims are pending: seconds the provider's own
     /// pending claims reserved count towards the voucher (they are released, and those claims then pay only seconds
     /// beyond it).
     /// @param signature The job client's EIP-712 signature of the voucher (ECDSA, or ERC-1271 for a contract client).
     /// @param allocated The seconds of the provider's allocation, at least the voucher's.
-    /// @param allocationSig The job coordinator's EIP-712 signature of `Allocation(jobId, provider, allocated)`.
+    /// @param allocationSig The job coordinator's EIP-712 signature of `Allocation(jobId, provider, allocated)`, or
+    /// empty to use the highest allocation an earlier redeem of this provider in this job verified (cheaper).
     function redeem(
         Voucher calldata voucher,
         bytes calldata signature,

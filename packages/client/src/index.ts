@@ -24,6 +24,8 @@ export { getBalances } from "./actions/getBalances.js";
 export type { GetBalancesErrorType, GetBalancesParameters, GetBalancesReturnType } from "./actions/getBalances.js";
 export { getJob, JOB_STATUS } from "./actions/getJob.js";
 export type { GetJobErrorType, GetJobParameters, GetJobReturnType, OnChainJobStatus } from "./actions/getJob.js";
+export { getJobNetwork } from "./actions/getJobNetwork.js";
+export type { GetJobNetworkParameters, GetJobNetworkReturnType } from "./actions/getJobNetwork.js";
 export { getJobStatus } from "./actions/getJobStatus.js";
 export type { GetJobStatusParameters, GetJobStatusReturnType } from "./actions/getJobStatus.js";
 export { openJob, predictJobId } from "./actions/openJob.js";

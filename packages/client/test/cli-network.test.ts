@@ -64,6 +64,41 @@ describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
     run.child.kill("SIGKILL");
     await run.exited;
     expect(await settledLogs(jobId!)).toHaveLength(0);
+
+    // Meanwhile `job status` shows the network's view beside the journal: the coordinator still runs the job,
+    // with segments held rendering at the providers.
+    await hold.reached(1);
+    const during = await runCli(["job", "status", jobId!, "--json"], env);
+    expect(during.code, during.stderr).toBe(0);
+    const view = JSON.parse(during.stdout) as {
+      journal: { phase: string };
+      network: {
+        reachable: boolean;
+        status: string;
+        segments: number;
+        counts: Record<"verified" | "delivered" | "active", number>;
+        items: Array<{ segment: number; status: string; attempts?: Array<{ status: string; provider: string }> }>;
+      };
+    };
+    expect(view.network).toMatchObject({ reachable: true, status: "running", segments: 3 });
+    expect(view.network.items.map((i) => i.segment)).toEqual([0, 1, 2]);
+    expect(view.network.counts.active).toBeGreaterThanOrEqual(1);
+    expect(view.network.counts.verified + view.network.counts.delivered).toBeGreaterThanOrEqual(1);
+    // Asked as the job's client: each segment's attempts come too.
+    for (const i of view.network.items) expect(i.attempts?.length).toBeGreaterThanOrEqual(1);
+    const text = await runCli(["job", "status", jobId!], env);
+    expect(text.stdout).toMatch(/^Network: {3}running at the coordinator; \d\/3 verified, \d rendering/m);
+    expect(text.stdout).toMatch(/^ {11}segment \d: rendering on 0x[0-9a-fA-F]{40} \(attempt \d/m);
+    // A coordinator that cannot be reached is said so; the journal and the chain still show.
+    const gone = await runCli(["job", "status", jobId!, "--json"], {
+      ...env,
+      RENDERMESH_COORDINATOR: `/ip4/127.0.0.1/tcp/1/p2p/${coordinator.peerId}`,
+    });
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(JSON.parse(gone.stdout)).toMatchObject({
+      network: { reachable: false, reason: expect.any(String) },
+      journal: { phase: expect.any(String) },
+    });
     hold.release();
     const before = await chain.contracts.token.balanceOf(client.address);
 

@@ -164,8 +164,7 @@ export class Coordinator {
       submit: (m, p, o) => intake.submit(m, p, o),
       authorized: (job, peer, auth, o) => isJobClientAuth(chain, job, peer, auth, o),
       cancel: (jobId) => {
-        log.info({ jobId }, "job cancelled by its client");
-        supervisor.applyEffects(store.failJob(jobId, "CANCELLED", "The job's client cancelled it."));
+        supervisor.applyEffects(store.failJob(jobId, "CANCELLED", "The job's client cancelled it."), jobId);
       },
       onAccepted: () => supervisor.kick(),
       log: log.child({ component: "job" }),
@@ -267,7 +266,7 @@ export class Coordinator {
       ok: v.ok,
       ...(v.message ? { message: v.message } : {}),
     });
-    this.supervisor!.applyEffects(r);
+    this.supervisor!.applyEffects(r, job.jobId, { segment: v.segment, lastVerdict: v.ok ? "ok" : "rejected" });
     if (r.outcome === "not-current") {
       const counted = seg.verifiedAttempt === null ? undefined : store.attempt(seg.verifiedAttempt);
       throw new RefusalError(

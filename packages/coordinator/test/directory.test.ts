@@ -52,4 +52,50 @@ describe("ProviderDirectory", () => {
     }
     expect(directory.cachedBindings).toBe(8);
   });
+
+  it("behavior: a chain that stops answering keeps a known provider on its last binding instead of refusing its announcement", async () => {
+    const { store, cleanup } = openStore();
+    cleanups.push(cleanup);
+    const w = Wallet.createRandom();
+    const peer = "12D3KooWKnownProvider00000000000000000000000000";
+    // The stub chain answers until the test stalls it; then reads never settle, as with a SIGSTOPped node.
+    let stalled = false;
+    const never = new Promise<never>(() => undefined);
+    const chain = {
+      providerOfPeer: async () => (stalled ? never : w.address),
+      getProvider: async () =>
+        stalled ? never : { registered: true, peerId: "0x", stake: 1n, askPerSecond: 1n, models: [MODEL.toLowerCase()] },
+      isActive: async () => (stalled ? never : true),
+    } as unknown as ChainView;
+    let clock = Date.now();
+    const warnings: string[] = [];
+    const log = createLogger({ name: "test", level: "silent" });
+    log.warn = ((_o: unknown, msg: string) => void warnings.push(msg)) as typeof log.warn;
+    const directory = new ProviderDirectory({ store, chain, log }, { bindingTtlMs: 1_000, chainWaitMs: 50, now: () => clock });
+    const announce = async () => {
+      const msg = {
+        type: "announce" as const,
+        address: w.address as `0x${string}`,
+        models: [MODEL],
+        askPerSecond: 1n,
+        capacity: 1,
+        benchmarkFps: 1,
+        device: "cpu" as const,
+        active: 0,
+        agent: "x",
+        timestamp: clock,
+        signature: (await w.signMessage(announceMessage(peer, w.address, clock))) as `0x${string}`,
+      };
+      return directory.admit(msg, peer, new TextEncoder().encode(peer), []);
+    };
+    await announce();
+    stalled = true;
+    clock += 5_000; // the binding has expired: the next announcement needs the chain
+    const kept = await announce();
+    expect(kept.address).toBe(w.address.toLowerCase());
+    expect(warnings).toEqual(["the chain does not answer; keeping the provider on its last known on-chain binding"]);
+    // Heard from now: it does not expire for the chain's silence.
+    expect(directory.expire()).toEqual([]);
+    expect(directory.get(w.address)?.lastSeen).toBe(clock);
+  });
 });

@@ -1,8 +1,19 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
-import { JobEvent, MAX_MESSAGE_BYTES, PROTOCOLS, QuoteResponse, type JobSpec } from "@rendermesh/shared";
+import { Writable } from "node:stream";
+import {
+  createLogger,
+  JobEvent,
+  JobSegmentsResponse,
+  MAX_MESSAGE_BYTES,
+  PROTOCOLS,
+  QuoteResponse,
+  type JobSpec,
+  type Logger,
+} from "@rendermesh/shared";
 import { openProtocolStream, request } from "@rendermesh/shared/net";
 import { Coordinator } from "../src/coordinator.js";
+import type { SupervisorInit } from "../src/supervisor/index.js";
 import { CoordinatorConfig } from "../src/config.js";
 import { EthersChain } from "../src/chain/ethers-chain.js";
 import { account, fundClient, MESH, openJob, registerProvider, startChain, type TestChain } from "./helpers/chain.js";
@@ -46,7 +57,36 @@ function spec(over: Partial<JobSpec> = {}): JobSpec {
   };
 }
 
-async function startCoordinator(): Promise<Coordinator> {
+/** Log lines of a coordinator, parsed as they are written, with a wait on the first line that matches. */
+class LogCapture {
+  readonly lines: Array<{ level: number; msg?: string; [k: string]: unknown }> = [];
+  readonly #waiters: Array<{ match: (l: LogCapture["lines"][number]) => boolean; resolve: (l: LogCapture["lines"][number]) => void }> = [];
+  readonly log = createLogger({
+    name: "coordinator",
+    level: "info",
+    destination: new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        for (const text of chunk.toString().split("\n").filter(Boolean)) {
+          const line = JSON.parse(text) as LogCapture["lines"][number];
+          this.lines.push(line);
+          for (const w of this.#waiters.filter((x) => x.match(line))) {
+            this.#waiters.splice(this.#waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+        done();
+      },
+    }),
+  });
+
+  waitFor(match: (l: LogCapture["lines"][number]) => boolean): Promise<LogCapture["lines"][number]> {
+    const seen = this.lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
+  }
+}
+
+async function startCoordinator(over: { log?: Logger; supervisor?: SupervisorInit } = {}): Promise<Coordinator> {
   const dir = tempDir();
   const config = CoordinatorConfig.parse({
     dataDir: dir.dir,
@@ -64,7 +104,11 @@ async function startCoordinator(): Promise<Coordinator> {
     signer: new Wallet(account(1).privateKey),
     pollingIntervalMs: 200,
   });
-  const c = new Coordinator(config, { chain: ethersChain, supervisor: { tickMs: 100, graceMs: 3000, resumeGraceMs: 3000 } });
+  const c = new Coordinator(config, {
+    chain: ethersChain,
+    supervisor: { tickMs: 100, graceMs: 3000, resumeGraceMs: 3000, ...over.supervisor },
+    ...(over.log ? { log: over.log } : {}),
+  });
   await c.start();
   stops.push(() => dir.cleanup());
   stops.push(() => c.stop());
@@ -179,6 +223,76 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     const watched = await tc.follow({ type: "watch", jobId, fromSeq: 3 });
     expect(watched.events[0]?.seq).toBe(4);
     expect(watched.events.at(-1)?.type).toBe("job-complete");
+
+    // The network's view of the segments: anyone sees each one's status and the copy the client verified (what a
+    // provider checks before claiming); the job's client sees every attempt too.
+    const counted = new Map(
+      c.db.segments(jobId).map((x) => {
+        const a = c.db.attempt(x.verifiedAttempt!)!;
+        return [x.index, { provider: a.provider, cid: a.delivery!.delivery.cid }];
+      }),
+    );
+    const stranger = new TestClient(() => addr);
+    await stranger.start();
+    stops.push(() => stranger.stop());
+    const open = await request(stranger.node, addr, PROTOCOLS.job, { type: "segments", jobId }, JobSegmentsResponse);
+    expect(open).toMatchObject({ type: "job-segments", status: "complete", segments: 12 });
+    if (open.type !== "job-segments") return;
+    expect(open.next).toBeUndefined();
+    expect(open.items.map((i) => i.segment)).toEqual([...counted.keys()].sort((x, y) => x - y));
+    for (const i of open.items) {
+      expect(i.status).toBe("verified");
+      expect(i.attempts).toBeUndefined();
+      expect({ provider: i.verified!.provider.toLowerCase(), cid: i.verified!.cid }).toEqual(counted.get(i.segment));
+    }
+    const full = await request(
+      tc.node,
+      addr,
+      PROTOCOLS.job,
+      { type: "segments", jobId, from: 10, auth: await tc.auth(jobId) },
+      JobSegmentsResponse,
+    );
+    if (full.type !== "job-segments") throw new Error(`segments query refused: ${full.message}`);
+    expect(full.items.map((i) => i.segment)).toEqual([10, 11]);
+    for (const i of full.items)
+      expect(i.attempts?.some((a) => a.status === "verified" && a.cid === counted.get(i.segment)!.cid)).toBe(true);
+    // Someone else's auth is refused, not answered with less.
+    const forged = await request(
+      stranger.node,
+      addr,
+      PROTOCOLS.job,
+      { type: "segments", jobId, auth: await tc.auth(jobId) },
+      JobSegmentsResponse,
+    );
+    expect(forged).toMatchObject({ type: "error", code: "NOT_JOB_CLIENT" });
+  });
+
+  it("behavior: a segment stuck rendering, then waiting for a provider, is logged as a warning, and the job's failure as an error", async () => {
+    const capture = new LogCapture();
+    const c = await startCoordinator({ log: capture.log, supervisor: { segmentWaitMs: 200 } });
+    const addr = c.multiaddrs[0]!;
+    await startProvider(addr, { mode: "hang" });
+    const tc = await startClient(c);
+    const s = spec({ seconds: 1, seed: 11 });
+    const jobId = await openJob(chain, client, s, c.address, PRICE);
+    const run = tc.submit(jobId, chain.deployment.chainId, chain.deployment.escrow, s, { verdict: () => true });
+    const ofJob = (l: Record<string, unknown>) => String(l.jobId).toLowerCase() === jobId.toLowerCase();
+
+    // The only provider takes the segment and never delivers: a warning names it while it renders…
+    const slow = await capture.waitFor((l) => l.msg === "segment still rendering past its bound" && ofJob(l));
+    expect(slow).toMatchObject({ level: 40, segment: 0, attempt: 1 });
+    // …then its attempt times out, and nobody else can take the segment: a warning says it waits.
+    const waits = await capture.waitFor((l) => l.msg === "segment waits for a provider past its bound" && ofJob(l));
+    expect(waits).toMatchObject({ level: 40, segment: 0 });
+    // Two providers whose receipts never verify use up the segment's last tries: the job fails, logged as an error.
+    await startProvider(addr, { mode: "bad-receipt" });
+    await startProvider(addr, { mode: "bad-receipt" });
+    const failed = await capture.waitFor((l) => l.msg === "job failed" && ofJob(l));
+    expect(failed).toMatchObject({ level: 50, segments: 1, segment: 0 });
+    const { events } = await run;
+    expect(events.at(-1)?.type).toBe("job-failed");
+    // Logged once.
+    expect(capture.lines.filter((l) => l.msg === "job failed" && ofJob(l))).toHaveLength(1);
   });
 
   it("error: refuses blocked terms, wrong spec, unknown jobs, other chains, low prices and near deadlines with reason codes", async () => {

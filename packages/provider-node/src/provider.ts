@@ -1,5 +1,14 @@
 import { readFileSync } from "node:fs";
-import { AnnounceResponse, createLogger, loadWallet, PROTOCOLS, type AnnounceAck, type Logger } from "@rendermesh/shared";
+import {
+  AnnounceResponse,
+  createLogger,
+  JobSegmentsResponse,
+  loadWallet,
+  PROTOCOLS,
+  type AnnounceAck,
+  type JobSegmentsQuery,
+  type Logger,
+} from "@rendermesh/shared";
 import { loadDeployment, parseDeployment, type Deployment } from "@rendermesh/shared/chain";
 import {
   createMeshNode,
@@ -9,13 +18,13 @@ import {
   type MeshNode,
   type ProtocolRegistration,
 } from "@rendermesh/shared/net";
-import { createHeliaSegmentStore, createKuboSegmentStore, type SegmentStore } from "@rendermesh/shared/ipfs";
+import { createHeliaSegmentStore, createKuboSegmentStore, type HeliaSegmentStoreInit, type SegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment, resolveFfmpeg } from "@rendermesh/shared/media";
 import { JsonRpcProvider, type Wallet } from "ethers";
 import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { CoordinatorLinks, type Capabilities } from "./announce/index.js";
 import { EthersChain } from "./chain/ethers-chain.js";
-import { PaymentLoop } from "./chain/payments.js";
+import { PaymentLoop, type VerifiedCopies } from "./chain/payments.js";
 import { assessStanding, formatMesh, planRegistration, type Standing } from "./chain/standing.js";
 import { dataPaths, type ProviderConfig } from "./config.js";
 import { AbortedError, StandingError } from "./errors.js";
@@ -55,6 +64,11 @@ export interface StartProviderOptions {
    * adversary tests use it to run a real node that answers wrongly.
    */
   pipeline?: (modelId: string, components: PipelineComponents) => PipelineComponents;
+  /**
+   * Wraps the embedded IPFS node's blockstore (see `createHeliaSegmentStore`). The daemon never sets it; tests use
+   * it to make a pin outlive the assignment's deadline.
+   */
+  wrapBlockstore?: HeliaSegmentStoreInit["wrapBlockstore"];
 }
 
 /** A running provider node. */
@@ -250,7 +264,11 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     await node.start();
     const store: SegmentStore =
       config.ipfs === "embedded"
-        ? await createHeliaSegmentStore({ libp2p: node, dataDir: config.dataDir })
+        ? await createHeliaSegmentStore({
+            libp2p: node,
+            dataDir: config.dataDir,
+            ...(options.wrapBlockstore ? { wrapBlockstore: options.wrapBlockstore } : {}),
+          })
         : createKuboSegmentStore({ url: config.ipfs });
     closers.push(() => store.stop());
     const peerId = node.peerId.toString();
@@ -350,8 +368,24 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
       }),
     );
 
+    // The job's coordinator (one of ours, by the address its announce ack proved) says which copies were verified.
+    const verifiedCopies: VerifiedCopies = async (jobId, coordinator, o) => {
+      const link = links.status().find((l) => l.coordinator?.toLowerCase() === coordinator.toLowerCase());
+      if (!link) return undefined; // not one of our coordinators (any more): nobody to ask
+      const copies = new Map<number, { provider: string; cid: string }>();
+      for (let from: number | undefined = 0; from !== undefined;) {
+        const query: JobSegmentsQuery = { type: "segments", jobId: jobId as `0x${string}`, from };
+        const page = await request(node, link.multiaddr, PROTOCOLS.job, query, JobSegmentsResponse, { signal: o.signal });
+        // A coordinator that never heard of the job (its data dir lost) knows of no verified copy.
+        if (page.type === "error" && page.code === "UNKNOWN_JOB") return copies;
+        if (page.type === "error") throw new Error(`${page.code}: ${page.message}`);
+        for (const item of page.items) if (item.verified) copies.set(item.segment, item.verified);
+        from = page.next;
+      }
+      return copies;
+    };
     const payments = new PaymentLoop(
-      { address, chain, escrow: chain, journal, metrics, logger: logger.child({ component: "payments" }) },
+      { address, chain, escrow: chain, journal, metrics, logger: logger.child({ component: "payments" }), verifiedCopies },
       {
         intervalMs: config.paymentIntervalMs,
         redeemBeforeDeadlineSeconds: config.redeemBeforeDeadlineSeconds,

@@ -29,14 +29,17 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function peer(name: string): Promise<{ node: MeshNode; store: HeliaSegmentStore; dataDir: string }> {
+async function peer(
+  name: string,
+  init: Pick<Parameters<typeof createHeliaSegmentStore>[0], "wrapBlockstore"> = {},
+): Promise<{ node: MeshNode; store: HeliaSegmentStore; dataDir: string }> {
   const node = await createMeshNode();
   node.addEventListener("connection:open", (evt) => connections.push(evt.detail));
   cleanups.push(async () => {
     await node.stop();
   });
   const dataDir = join(dir, name);
-  const store = await createHeliaSegmentStore({ libp2p: node, dataDir });
+  const store = await createHeliaSegmentStore({ libp2p: node, dataDir, ...init });
   cleanups.push(() => store.stop());
   return { node, store, dataDir };
 }
@@ -156,5 +159,53 @@ describe("createHeliaSegmentStore", () => {
     const a = await peer("a");
     const cid = await a.store.add(new Uint8Array(randomBytes(2 * MiB)));
     await expect(a.store.get(cid, { maxBytes: MiB })).rejects.toMatchObject({ name: "SegmentTooLargeError" });
+  });
+
+  test("error: a pin whose deadline passes mid-walk rejects with TimeoutError, leaves no unhandled rejection, and a later pin completes", async () => {
+    // The seam: once `hold` is set, the second block read of the walk waits until the caller's signal aborts.
+    let hold = false;
+    let reads = 0;
+    let entered!: () => void;
+    const reached = new Promise<void>((resolve) => (entered = resolve));
+    const a = await peer("a", {
+      wrapBlockstore: (blockstore) =>
+        new Proxy(blockstore, {
+          get(target, prop) {
+            if (prop === "get") {
+              // A block read is an async generator of chunks (interface-blockstore 7).
+              return async function* (cid: CID, options: { signal?: AbortSignal } = {}) {
+                if (!hold || ++reads < 2) return yield* target.get(cid, options);
+                entered();
+                const signal = options.signal!;
+                await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+                throw signal.reason as Error;
+              };
+            }
+            const value = Reflect.get(target, prop, target) as unknown;
+            return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const cid = await a.store.add(new Uint8Array(randomBytes(1500 * 1024)), { pin: false });
+      hold = true;
+      const controller = new AbortController();
+      const pinning = a.store.pin(cid, { signal: controller.signal });
+      await reached;
+      controller.abort(new DOMException("The assignment's deadline passed.", "TimeoutError"));
+      await expect(pinning).rejects.toMatchObject({ name: "TimeoutError", code: "TIMEOUT" });
+      // Let every callback queued by the abort run: an unhandled rejection is reported within these turns.
+      for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      hold = false;
+      await a.store.pin(cid);
+      // The pin itself is recorded (not only its root block marked by the cut-off walk).
+      await expect(a.store.helia.pins.get(cid)).resolves.toMatchObject({ depth: Infinity });
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });

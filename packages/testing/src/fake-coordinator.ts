@@ -1,4 +1,13 @@
-import { PROTOCOLS, ProviderAnnounce, RenderResponse, segmentFrames, VoucherResponse, type JobSpec } from "@rendermesh/shared";
+import {
+  JobRequest,
+  PROTOCOLS,
+  ProviderAnnounce,
+  RenderResponse,
+  segmentFrames,
+  VoucherResponse,
+  type JobSegments,
+  type JobSpec,
+} from "@rendermesh/shared";
 import { createMeshNode, handleProtocol, loadOrCreatePeerKey, openProtocolStream, request, type MeshNode } from "@rendermesh/shared/net";
 import type { Signer } from "ethers";
 import type { TestChain } from "./test-chain.js";
@@ -54,6 +63,14 @@ export async function renderExchange(
  */
 export class FakeCoordinator {
   readonly announcements: ProviderAnnounce[] = [];
+  /**
+   * What a `segments` query on `/rendermesh/job` is answered with: per job, the copy of each segment the client
+   * verified (segment → provider and CID). A job not here is answered UNKNOWN_JOB, as a coordinator that never
+   * heard of it would.
+   */
+  readonly verifiedCopies = new Map<string, Map<number, { provider: string; cid: string }>>();
+  /** Job ids of the `segments` queries answered, in order. */
+  readonly segmentQueries: string[] = [];
   node!: MeshNode;
   #waiters: Array<() => void> = [];
 
@@ -88,6 +105,33 @@ export class FakeCoordinator {
         heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 60_000,
       });
       for (const w of this.#waiters.splice(0)) w();
+    });
+    await handleProtocol(this.node, PROTOCOLS.job, async (stream) => {
+      const req = await stream.read(JobRequest);
+      const copies = this.verifiedCopies.get(req.jobId.toLowerCase());
+      if (req.type !== "segments" || !copies) {
+        await stream.write({
+          type: "error",
+          code: "UNKNOWN_JOB",
+          message: "the fake coordinator answers only segments queries of known jobs",
+        });
+        return;
+      }
+      this.segmentQueries.push(req.jobId.toLowerCase());
+      const answer: JobSegments = {
+        type: "job-segments",
+        jobId: req.jobId,
+        status: "running",
+        segments: copies.size,
+        lastSeq: 0,
+        items: [...copies].map(([segment, v]) => ({
+          segment,
+          status: "verified" as const,
+          tries: 1,
+          verified: { provider: v.provider as `0x${string}`, cid: v.cid },
+        })),
+      };
+      await stream.write(answer);
     });
     return this;
   }

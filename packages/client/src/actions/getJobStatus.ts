@@ -1,9 +1,12 @@
 import type { RendermeshClient } from "../client.js";
 import type { JournalJob, JournalTx, Rejection, VerifiedSegment, VoucherRecord } from "../journal/journal.js";
 import { getJob, type GetJobReturnType } from "./getJob.js";
+import { getJobNetwork, type GetJobNetworkReturnType } from "./getJobNetwork.js";
 
 export interface GetJobStatusParameters {
   jobId: string;
+  /** Ask the coordinator for its view of the job's segments too (default true). */
+  network?: boolean | undefined;
 }
 
 export interface GetJobStatusReturnType {
@@ -25,12 +28,14 @@ export interface GetJobStatusReturnType {
       }
     | undefined;
   chain: GetJobReturnType;
+  /** The coordinator's view of the job's segments, or why it could not be asked (undefined when not asked). */
+  network: GetJobNetworkReturnType | undefined;
   /** Unix seconds after which `refund` is allowed: deadline + the job's claim window, or the end of its challenge window. */
   refundableAt: number;
 }
 
 /**
- * A job's state from the journal and the escrow together.
+ * A job's state from the journal, the escrow and the coordinator together.
  *
  * @example
  * const s = await getJobStatus(client, { jobId });
@@ -40,6 +45,11 @@ export async function getJobStatus(client: RendermeshClient, params: GetJobStatu
   const local = client.journal.findJob(params.jobId);
   const jobId = (local?.jobId ?? params.jobId).toLowerCase() as `0x${string}`;
   const chain = await getJob(client, { jobId });
+  // As the job's client (with auth) only when this wallet opened it: anyone else gets the public view.
+  const network =
+    params.network === false
+      ? undefined
+      : await getJobNetwork(client, { jobId, asClient: chain.client.toLowerCase() === client.wallet.address.toLowerCase() });
   return {
     jobId,
     journal: local
@@ -62,6 +72,7 @@ export async function getJobStatus(client: RendermeshClient, params: GetJobStatu
         }
       : undefined,
     chain,
+    network,
     refundableAt: chain.status === "closing" ? chain.closesAt : chain.deadline + chain.claimWindow,
   };
 }

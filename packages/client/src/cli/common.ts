@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { formatUnits, getAddress, JsonRpcProvider, parseUnits, type Wallet } from "ethers";
+import { rpcRequest } from "../chain/rpc.js";
 import { z } from "zod";
 import { devNetworkPath, findRepoRoot, loadConfig, loadWallet, readDevNetwork, UsageError, type DevNetwork } from "@rendermesh/shared";
 import { reportError as reportCliError } from "@rendermesh/shared/cli";
@@ -130,7 +131,8 @@ export async function resolveChain(flags: GlobalFlags, env: NodeJS.ProcessEnv = 
     });
   }
   // No 250 ms call cache: a nonce or balance read right after a transaction must be fresh.
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, pollingInterval: 250 });
+  // Requests cut off by a node that was stalled are sent again (see rpcRequest).
+  const provider = new JsonRpcProvider(rpcRequest(rpcUrl), undefined, { cacheTimeout: -1, pollingInterval: 250 });
   let chainId: number;
   try {
     chainId = Number((await provider.getNetwork()).chainId);

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { getAddress, Wallet } from "ethers";
 import { UsageError } from "@rendermesh/shared";
 import type { Payments } from "../actions/payments.js";
+import type { GetJobStatusReturnType } from "../actions/getJobStatus.js";
 import type { RunJobReturnType } from "../actions/runJob.js";
 import { SPEC_DEFAULTS } from "../actions/spec-defaults.js";
 import type { RendermeshClient } from "../client.js";
@@ -114,6 +115,39 @@ function paymentRows(p: Payments): string[][] {
   ]);
   rows.push(["total = deposit", String(p.paidSeconds), formatAmount(p.deposit)]);
   return rows;
+}
+
+/** The coordinator's view of a job: a summary line, then one line per segment not yet verified (at most 20). */
+function printNetwork(out: Output, n: GetJobStatusReturnType["network"]): void {
+  if (!n) return;
+  if (!n.reachable) {
+    out.line(`Network:   the coordinator could not be asked (${n.reason}); below is this client's own view only`);
+    return;
+  }
+  const c = n.counts;
+  out.line(
+    `Network:   ${n.status} at the coordinator; ${c.verified}/${n.segments} verified, ${c.active} rendering, ${c.delivered} awaiting your verdict, ${c.pending} queued, ${c.failed} failed (event ${n.lastSeq})`,
+  );
+  if (n.failCode) out.line(`           failed: ${n.failCode}${n.failMessage ? `: ${n.failMessage}` : ""}`);
+  const open = n.items.filter((i) => i.status !== "verified");
+  const copy = (a: { provider: string; attempt: number; speculative: boolean }) =>
+    `${getAddress(a.provider)} (attempt ${a.attempt}${a.speculative ? ", speculative" : ""})`;
+  for (const i of open.slice(0, 20)) {
+    const attempts = i.attempts ?? [];
+    const rendering = attempts.filter((a) => a.status === "active");
+    const shown = attempts.find((a) => a.status === "shown");
+    const last = attempts[attempts.length - 1];
+    let what: string;
+    if (i.status === "delivered")
+      what = `awaiting your verdict${shown ? ` on the copy from ${copy(shown)}` : ""}${rendering.length ? `; ${rendering.length} more copy rendering` : ""}`;
+    else if (i.status === "active")
+      what = rendering.length ? `rendering on ${rendering.map((a) => `${copy(a)}, ${a.framesDone} frames`).join(" and on ")}` : "rendering";
+    else if (i.status === "failed")
+      what = `failed${last?.failCode ? ` (${last.failCode}${last.failMessage ? `: ${last.failMessage}` : ""})` : ""}`;
+    else what = "queued for a provider";
+    out.line(`           segment ${i.segment}: ${what}; ${i.tries} of 3 tries used`);
+  }
+  if (open.length > 20) out.line(`           … and ${open.length - 20} more segments not verified`);
 }
 
 /** Segment numbers for a sentence: all of them up to 20, then a count. */
@@ -266,7 +300,7 @@ export function registerJobCommands(program: Command): void {
 
   job
     .command("status")
-    .description("a job's state in the journal and on the escrow")
+    .description("a job's state in the journal, on the escrow and at the coordinator (the network's view)")
     .argument("<jobId>", "the job id")
     .action(async (jobId: string, _opts: unknown, cmd: Command) => {
       const id = parseBytes32("JOB_ID", jobId);
@@ -292,6 +326,7 @@ export function registerJobCommands(program: Command): void {
               `Unlocks:   the unspent deposit returns after ${new Date(s.refundableAt * 1000).toISOString()} (\`rendermesh job refund\`), once no claim is pending`,
             );
           }
+          printNetwork(out, s.network);
           if (!s.journal) return out.line("Journal:   this client did not open the job.");
           const j = s.journal;
           out.line(

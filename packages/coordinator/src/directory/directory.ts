@@ -29,6 +29,12 @@ export interface DirectoryInit {
   livenessMs?: number;
   /** How long an on-chain binding is trusted before it is read again (default 30 s; registry events invalidate it sooner). */
   bindingTtlMs?: number;
+  /**
+   * How long an expired binding's re-read may take before the last known one
+   * is used instead (default 3 s): a chain that stalls is the chain's fault,
+   * and its providers stay live on what the chain last said.
+   */
+  chainWaitMs?: number;
   /** On-chain bindings kept at most (least recently used go first; default 4096): strangers' peer ids cannot grow the cache. */
   maxBindings?: number;
   now?: () => number;
@@ -63,6 +69,7 @@ export class ProviderDirectory {
   private readonly maxClockSkewMs: number;
   private readonly bindingTtlMs: number;
   private readonly maxBindings: number;
+  private readonly chainWaitMs: number;
 
   constructor(
     private readonly components: DirectoryComponents,
@@ -73,6 +80,7 @@ export class ProviderDirectory {
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000;
     this.bindingTtlMs = init.bindingTtlMs ?? 30_000;
     this.maxBindings = init.maxBindings ?? 4096;
+    this.chainWaitMs = init.chainWaitMs ?? 3_000;
   }
 
   /** On-chain bindings cached now (never more than `maxBindings`). */
@@ -222,6 +230,38 @@ export class ProviderDirectory {
         return cached;
       }
     }
+    const lookup = this.lookup(peerId, peerIdBytes, now, options);
+    if (!cached) return lookup;
+    // An expired binding is re-read, but a chain that does not answer (stalled, or its RPC down) leaves the
+    // provider on its last known binding instead of failing its announcement: otherwise every provider would be
+    // dropped as "stopped announcing" for the chain's fault. The re-read goes on and refreshes the cache when it lands.
+    lookup.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<"slow">((resolve) => (timer = setTimeout(() => resolve("slow"), this.chainWaitMs)));
+    const outcome = await Promise.race([
+      lookup.then(
+        (b) => ({ b }),
+        (err: unknown) => ({ err }),
+      ),
+      slow,
+    ]);
+    clearTimeout(timer);
+    if (outcome !== "slow" && "b" in outcome) return outcome.b;
+    if (!this.bindings.has(peerId)) this.bindings.set(peerId, cached);
+    this.components.log.warn(
+      {
+        provider: cached.address,
+        peerId,
+        bindingAgeMs: now - cached.checkedAt,
+        reason: outcome === "slow" ? `no answer within ${this.chainWaitMs} ms` : String((outcome.err as Error)?.message ?? outcome.err),
+      },
+      "the chain does not answer; keeping the provider on its last known on-chain binding",
+    );
+    return cached;
+  }
+
+  /** Reads a peer's binding from the registry and caches it. */
+  private async lookup(peerId: string, peerIdBytes: Uint8Array, now: number, options: { signal?: AbortSignal }): Promise<Binding> {
     const { chain } = this.components;
     const address = (await chain.providerOfPeer(peerIdBytes, options)).toLowerCase();
     let b: Binding = { address, active: false, ask: 0n, models: [], checkedAt: now };

@@ -45,6 +45,13 @@ export interface SupervisorInit {
    * of either side is asked for again (default 15 s).
    */
   verdictWaitMs?: number;
+  /**
+   * A segment rendering longer than its expected time × `stragglerFactor`
+   * plus this, or waiting this long for a provider, is logged as a warning
+   * (once per attempt, or per wait), so a stuck job shows in the logs before
+   * its deadline fails it (default 15 s).
+   */
+  segmentWaitMs?: number;
   /** Period of the supervision loop (default 500 ms). */
   tickMs?: number;
   /** Minimum spacing of persisted progress events per attempt (default 500 ms). */
@@ -94,6 +101,10 @@ export class Supervisor {
   private readonly inFlight = new Map<string, number>();
   /** Providers that answered BUSY, and until when (ms) they get no new work. */
   private readonly busyUntil = new Map<string, number>();
+  /** Attempts already warned about as rendering past their bound. */
+  private readonly slowWarned = new Set<number>();
+  /** Since when each pending segment (`jobId:segment`) has waited for a provider, and whether that was warned about. */
+  private readonly pendingSince = new Map<string, { since: number; warned: boolean }>();
   /** When each shown delivery was last put to the client (announced, or seen after a restart). */
   private readonly askedAt = new Map<number, number>();
   /**
@@ -124,6 +135,7 @@ export class Supervisor {
       stragglerFactor: init.stragglerFactor ?? 1.5,
       resumeGraceMs: init.resumeGraceMs ?? 20_000,
       verdictWaitMs: init.verdictWaitMs ?? 15_000,
+      segmentWaitMs: init.segmentWaitMs ?? 15_000,
       tickMs: init.tickMs ?? 500,
       progressIntervalMs: init.progressIntervalMs ?? 500,
     };
@@ -197,10 +209,33 @@ export class Supervisor {
     this.kick();
   }
 
-  /** Applies the result of a store transition: stop renders that no longer count. */
-  applyEffects(effects: TransitionEffects): void {
+  /**
+   * Applies the result of a store transition: stop renders that no longer
+   * count, and log a job that failed by it (an error, with `detail`; a
+   * cancel by the client is only news). Every path that ends a job comes
+   * through here: the deadline, a segment out of tries, the client's
+   * rejections, a cancel.
+   */
+  applyEffects(effects: TransitionEffects, jobId?: string, detail: Record<string, unknown> = {}): void {
     for (const id of effects.cancelled) this.cancel(id);
+    const job = effects.jobEnded ? this.jobOf(effects, jobId) : undefined;
+    if (job?.status === "failed") {
+      const line = { jobId: job.jobId, code: job.failCode, err: job.failMessage, segments: job.segments, ...detail };
+      if (job.failCode === "CANCELLED") this.components.log.info(line, "job ended: cancelled by its client");
+      else this.components.log.error(line, "job failed");
+    }
     this.kick();
+  }
+
+  /** The job a transition ended: named by the caller, or found from an attempt it cancelled. */
+  private jobOf(effects: TransitionEffects, jobId: string | undefined): JobRow | undefined {
+    const { store } = this.components;
+    if (jobId) return store.getJob(jobId);
+    for (const id of effects.cancelled) {
+      const a = store.attempt(id);
+      if (a) return store.getJob(a.jobId);
+    }
+    return undefined;
   }
 
   /** One pass: liveness, deadlines, resumption, stragglers, new assignments. */
@@ -215,20 +250,19 @@ export class Supervisor {
     for (const job of store.runningJobs()) {
       if (job.deadline * 1000 > now) continue;
       const counts = store.segmentCounts(job.jobId);
-      log.error(
+      this.applyEffects(
+        store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."),
+        job.jobId,
         {
-          jobId: job.jobId,
           verified: counts.verified,
-          segments: job.segments,
           waiting: counts.delivered,
           active: counts.active,
           pending: counts.pending,
         },
-        "job failed: its escrow deadline passed before every segment was verified",
       );
-      this.applyEffects(store.failJob(job.jobId, "JOB_FAILED", "The job's escrow deadline passed before every segment was verified."));
     }
     this.askAgain(now);
+    this.warnWaiting(now);
     for (const attempt of store.activeAttempts()) {
       const here = this.running.get(attempt.id);
       if (here) {
@@ -251,6 +285,57 @@ export class Supervisor {
     await this.assignNew();
     if (this.stopped) return;
     await this.speculate();
+  }
+
+  /**
+   * Warns, once each, of a segment rendering well past its expected time
+   * (expected × `stragglerFactor` + `segmentWaitMs`) and of one waiting
+   * longer than `segmentWaitMs` for any provider to take it: the job is
+   * stuck somewhere, and the line says where, before the deadline fails it.
+   */
+  private warnWaiting(now: number): void {
+    const { store, log } = this.components;
+    const active = new Set<number>();
+    for (const a of store.activeAttempts()) {
+      active.add(a.id);
+      const r = this.running.get(a.id);
+      if (!r || this.slowWarned.has(a.id)) continue;
+      const since = Math.max(a.startedAt, r.dispatchedAt);
+      const bound = a.expectedMs * this.opts.stragglerFactor + this.opts.segmentWaitMs;
+      if (now - since < bound) continue;
+      this.slowWarned.add(a.id);
+      log.warn(
+        {
+          jobId: a.jobId,
+          segment: a.segment,
+          provider: a.provider,
+          attempt: a.attempt,
+          speculative: a.speculative,
+          framesDone: a.framesDone,
+          waitedMs: now - since,
+          expectedMs: a.expectedMs,
+          deadlineInMs: a.deadlineMs - now,
+        },
+        "segment still rendering past its bound",
+      );
+    }
+    for (const id of this.slowWarned) if (!active.has(id)) this.slowWarned.delete(id);
+    const waiting = new Set<string>();
+    for (const job of store.runningJobs()) {
+      for (const segment of store.pendingSegments(job.jobId)) {
+        const key = `${job.jobId}:${segment}`;
+        waiting.add(key);
+        const p = this.pendingSince.get(key) ?? { since: now, warned: false };
+        this.pendingSince.set(key, p);
+        if (p.warned || now - p.since < this.opts.segmentWaitMs) continue;
+        p.warned = true;
+        log.warn(
+          { jobId: job.jobId, segment, waitedMs: now - p.since, liveProviders: this.components.directory.liveProviders().length },
+          "segment waits for a provider past its bound",
+        );
+      }
+    }
+    for (const key of this.pendingSince.keys()) if (!waiting.has(key)) this.pendingSince.delete(key);
   }
 
   /** Deliveries waiting for the client's verdict past `verdictWaitMs` are announced again. */
@@ -551,12 +636,9 @@ export class Supervisor {
   private endAttempt(id: number, code: ReasonCode, message: string): void {
     const r = this.components.store.failAttempt(id, code, message);
     if (r.failed) this.stats.failed++;
-    if (r.jobEnded) {
-      const a = this.components.store.attempt(id);
-      this.components.log.error({ jobId: a?.jobId, segment: a?.segment, code, err: message }, "job failed: a segment used all its tries");
-    }
+    const a = r.jobEnded ? this.components.store.attempt(id) : undefined;
     this.cancel(id);
-    this.applyEffects(r);
+    this.applyEffects(r, a?.jobId, a ? { segment: a.segment, lastAttempt: { provider: a.provider, code, err: message } } : {});
   }
 
   private cancel(attemptId: number): void {

@@ -4,8 +4,24 @@ import type { ProviderMetrics } from "../metrics.js";
 import { ClaimStatus, JobStatus, jobStatusName, type EscrowJob } from "@rendermesh/shared/chain";
 import type { ChainReader, EscrowWriter } from "./types.js";
 
+/**
+ * The job's coordinator's view of which copy of each segment the client verified (segment → provider and CID;
+ * a segment not in the map has no verified copy); undefined when the coordinator is none this provider links to
+ * (nobody to ask). Throws when the coordinator cannot be reached.
+ */
+export type VerifiedCopies = (
+  jobId: string,
+  coordinator: string,
+  options: { signal?: AbortSignal },
+) => Promise<Map<number, { provider: string; cid: string }> | undefined>;
+
 export interface PaymentLoopComponents {
   address: string;
+  /**
+   * Asked before claiming: a segment whose verified copy is another provider's (a speculative copy that lost) is
+   * never claimed. Without it (tests of the loop alone) every delivered segment counts.
+   */
+  verifiedCopies?: VerifiedCopies | undefined;
   chain: Pick<ChainReader, "getJob" | "paidSeconds" | "readPolicy" | "chainTime" | "jobOpenedBlock" | "paymentEvents">;
   escrow: EscrowWriter;
   journal: Journal;
@@ -178,7 +194,8 @@ export class PaymentLoop {
     let paid = await this.#sync(jobId, row, status, fromBlock, own, out);
     const voucher = journal.getVoucher(jobId);
     const delivered = journal.listAssignments({ jobId, state: "delivered" });
-    const reported = delivered.filter((a) => a.reportedAt !== null);
+    // A copy known not to count (the client verified another provider's) is never claimed.
+    let reported = delivered.filter((a) => a.reportedAt !== null && a.payState !== "rejected");
     this.#markCovered(delivered, paid);
 
     if (status !== "open") {
@@ -196,7 +213,17 @@ export class PaymentLoop {
     // (the job is closing: its challenge window is the time left to claim).
     const closing = job.status === JobStatus.Closing;
     const afterDeadline = closing || chainNow > job.deadline;
-    const wantClaims = afterDeadline && reported.length > Math.max(paid, voucher?.seconds ?? 0);
+    let wantClaims = afterDeadline && reported.length > Math.max(paid, voucher?.seconds ?? 0);
+    // Before any claim: drop the copies whose segment the client verified from another provider.
+    let claimsWait = false;
+    if (wantClaims && row) {
+      // A closing job's challenge window is short: its claims never wait for the coordinator.
+      const waitUntil = closing ? 0 : job.deadline + Math.floor(job.claimWindow / 2);
+      const check = await this.#dropSuperseded(row, reported, chainNow, waitUntil, log);
+      reported = check.counted;
+      claimsWait = check.wait;
+      wantClaims = reported.length > Math.max(paid, voucher?.seconds ?? 0);
+    }
 
     // 1. Redeem the voucher when it is due (and claims would not earn more).
     if (voucher && voucher.seconds > paid && !wantClaims) {
@@ -238,7 +265,7 @@ export class PaymentLoop {
     if (afterDeadline) {
       // The job's own claim window (fixed when it opened), or the challenge window of a closing job.
       windowClosed = chainNow > (closing ? job.closesAt : job.deadline + job.claimWindow);
-      if (wantClaims && !windowClosed) {
+      if (wantClaims && !windowClosed && !claimsWait) {
         for (const a of reported) {
           if (a.payState !== "unpaid" && a.payState !== "covered") continue;
           const claim = await escrow.getClaim(jobId, a.segment);
@@ -297,6 +324,57 @@ export class PaymentLoop {
         if (a.payState === "unpaid") journal.setPayState(jobId, a.segment, "rejected");
       if (row) journal.markJobDone(jobId);
     }
+  }
+
+  /**
+   * Asks the job's coordinator which copy of each reported segment the client
+   * verified, and marks this provider's copy `rejected` (never claimed) where
+   * it was another one: the speculative copy that lost. A segment nobody's
+   * copy was verified for stays claimable (the client vanished with it
+   * unchecked). While the coordinator cannot be asked, claims wait until half
+   * the claim window has passed, then go ahead (a provider that delivered is
+   * paid for it whatever the coordinator does).
+   */
+  async #dropSuperseded(
+    row: JobRow,
+    reported: AssignmentRow[],
+    chainNow: number,
+    waitUntil: number,
+    log: Logger,
+  ): Promise<{ counted: AssignmentRow[]; wait: boolean }> {
+    const ask = this.#c.verifiedCopies;
+    const open = reported.filter((a) => a.payState === "unpaid" || a.payState === "covered");
+    if (!ask || open.length === 0) return { counted: reported, wait: false };
+    let copies: Map<number, { provider: string; cid: string }> | undefined;
+    try {
+      copies = await ask(row.jobId, row.coordinator, { signal: AbortSignal.timeout(15_000) });
+      if (!copies) return { counted: reported, wait: false };
+    } catch (err) {
+      const wait = chainNow < waitUntil;
+      log.warn(
+        { coordinator: row.coordinator, reason: errText(err), claimsWait: wait },
+        wait
+          ? "cannot ask the coordinator which copies the client verified; claims wait"
+          : "cannot ask the coordinator which copies the client verified; half the claim window has passed, claiming",
+      );
+      return { counted: reported, wait };
+    }
+    const me = this.#c.address.toLowerCase();
+    const counted: AssignmentRow[] = [];
+    for (const a of reported) {
+      const v = copies.get(a.segment);
+      const mine = !v || (v.provider.toLowerCase() === me && v.cid === a.cid);
+      if (mine || !open.includes(a)) {
+        counted.push(a);
+        continue;
+      }
+      this.#c.journal.setPayState(a.jobId, a.segment, "rejected");
+      log.info(
+        { segment: a.segment, cid: a.cid, verified: v.provider.toLowerCase() === me ? v.cid : v.provider },
+        "segment not claimed: the client verified another copy of it",
+      );
+    }
+    return { counted, wait: false };
   }
 
   /**

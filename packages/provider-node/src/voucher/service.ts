@@ -53,8 +53,15 @@ export class VoucherService {
     if (voucher.provider.toLowerCase() !== this.#c.address.toLowerCase()) {
       throw new RefusalError("BAD_MESSAGE", `The voucher is for provider ${voucher.provider}, not ${this.#c.address}.`);
     }
-    const job = await this.#c.chain.getJob(voucher.jobId);
-    if (job.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${voucher.jobId} does not exist on the escrow.`);
+    // A job this provider rendered for is in its journal with the client and seconds the escrow gave it then
+    // (neither changes): no chain read, so a stalled chain does not hold up the ack, and with it the acknowledgement
+    // the client's cooperative settle needs. Any other job is read from the escrow.
+    let job: { client: string; seconds: number } | undefined = this.#c.journal.getJob(voucher.jobId);
+    if (!job) {
+      const onChain = await this.#c.chain.getJob(voucher.jobId);
+      if (onChain.status === JobStatus.None) throw new RefusalError("UNKNOWN_JOB", `Job ${voucher.jobId} does not exist on the escrow.`);
+      job = onChain;
+    }
     let signer: string | undefined;
     try {
       signer = this.#c.signatures.recoverVoucherSigner(voucher, message.signature).toLowerCase();

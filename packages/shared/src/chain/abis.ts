@@ -2698,22 +2698,6 @@ export const jobEscrowAbi = [
     "type": "constructor"
   },
   {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "account",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "currentNonce",
-        "type": "uint256"
-      }
-    ],
-    "name": "InvalidAccountNonce",
-    "type": "error"
-  },
-  {
     "inputs": [],
     "name": "InvalidShortString",
     "type": "error"
@@ -2882,6 +2866,22 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "balance",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "needed",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobEscrowInsufficientDeposit",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint32",
         "name": "segment",
         "type": "uint32"
@@ -2962,6 +2962,32 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "JobEscrowNothingOwed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "internalType": "uint32",
+        "name": "voucherSeconds",
+        "type": "uint32"
+      }
+    ],
+    "name": "JobEscrowNothingToAttribute",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "JobEscrowNothingToDeposit",
     "type": "error"
   },
   {
@@ -3147,6 +3173,22 @@ export const jobEscrowAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "token",
         "type": "address"
@@ -3226,6 +3268,25 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "ClaimFinalized",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "Deposited",
     "type": "event"
   },
   {
@@ -3418,6 +3479,37 @@ export const jobEscrowAbi = [
       },
       {
         "indexed": false,
+        "internalType": "address",
+        "name": "dropped",
+        "type": "address"
+      }
+    ],
+    "name": "SegmentAttributed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint32",
+        "name": "segment",
+        "type": "uint32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "indexed": false,
         "internalType": "bytes",
         "name": "cid",
         "type": "bytes"
@@ -3481,6 +3573,98 @@ export const jobEscrowAbi = [
     ],
     "name": "Withdrawn",
     "type": "event"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "jobId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "segment",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "firstFrame",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "frameCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "address",
+            "name": "provider",
+            "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "deadline",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct Assignment",
+        "name": "assignment",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bytes",
+        "name": "coordinatorSig",
+        "type": "bytes"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "jobId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "segment",
+            "type": "uint32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "cid",
+            "type": "bytes"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "sha256",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "frameCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "trace",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct Delivery",
+        "name": "delivery",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bytes",
+        "name": "providerSig",
+        "type": "bytes"
+      }
+    ],
+    "name": "attributeSegment",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
     "inputs": [
@@ -3589,6 +3773,19 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "claim",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "deposit",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -3895,6 +4092,50 @@ export const jobEscrowAbi = [
       }
     ],
     "name": "openJob",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "specHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "coordinator",
+        "type": "address"
+      },
+      {
+        "internalType": "uint32",
+        "name": "totalSeconds",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint128",
+        "name": "pricePerSecond",
+        "type": "uint128"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "policyVersion",
+        "type": "uint64"
+      }
+    ],
+    "name": "openJobFromDeposit",
     "outputs": [
       {
         "internalType": "bytes32",

@@ -7,12 +7,13 @@ import { isPeerId, type AbortOptions, type Libp2p, type PeerId } from "@libp2p/i
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
-import { createHeliaLight, type Helia } from "helia";
+import { createHeliaLight, type Helia, type HeliaInit } from "helia";
 import type { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
 import { abortError, deadline } from "../net/signals.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
+import { sequentialWalker } from "./pin-walker.js";
 import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
 
 export interface HeliaSegmentStoreInit {
@@ -25,7 +26,15 @@ export interface HeliaSegmentStoreInit {
   dataDir: string;
   /** Bitswap tuning (stream limits, message sizes). */
   bitswap?: BitswapOptions;
+  /**
+   * Wraps the filesystem blockstore before Helia gets it. The daemons never
+   * set it; tests use it to make block reads slow (a pin that outlives its
+   * deadline) without a real slow disk.
+   */
+  wrapBlockstore?: (blockstore: Blockstore) => Blockstore;
 }
+
+type Blockstore = NonNullable<HeliaInit["blockstore"]>;
 
 export interface HeliaSegmentStore extends SegmentStore {
   /** The underlying Helia node, for callers that need more than segments. */
@@ -55,7 +64,13 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   await datastore.open();
 
   // dag-json: the codec of render-trace roots (diffusion pipelines), so Helia can pin and serve them.
-  const helia = createHeliaLight({ blockstore, datastore, routers: [], blockBrokers: [], codecs: [dagJson] });
+  const helia = createHeliaLight({
+    blockstore: init.wrapBlockstore ? init.wrapBlockstore(blockstore) : blockstore,
+    datastore,
+    routers: [],
+    blockBrokers: [],
+    codecs: [dagJson],
+  });
   // withBitswap reads the node from `helia.libp2p`; giving it ours (instead of
   // withLibp2p, which always creates a node) also means helia.stop() leaves
   // our node running.
@@ -102,12 +117,15 @@ class HeliaStore implements HeliaSegmentStore {
 
   async pin(cid: CID, options: AbortOptions = {}): Promise<void> {
     try {
-      if (await this.helia.pins.isPinned(cid, options)) return;
-      for await (const _ of this.helia.pins.add(cid, options)) {
+      // No `isPinned` shortcut: a pin cut off mid-walk leaves its root block marked while the pin itself was never
+      // recorded, so only `pins.add` (AlreadyPinnedError once recorded) tells a finished pin from a broken one.
+      for await (const _ of this.helia.pins.add(cid, { ...options, walker: sequentialWalker() })) {
         // walking the DAG pins each block
       }
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
+      // The caller's deadline passed mid-walk: say so (TimeoutError or AbortError), as `get` does.
+      if (options.signal?.aborted) throw abortError(options.signal, `Pinning ${cid.toString()}`);
       throw new SegmentStoreError(`Cannot pin ${cid.toString()}.`, { cause });
     }
   }
@@ -166,7 +184,8 @@ class HeliaStore implements HeliaSegmentStore {
   async putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
     try {
       await this.helia.blockstore.put(cid, bytes, options);
-      if (!(await this.helia.pins.isPinned(cid, options))) for await (const _ of this.helia.pins.add(cid, { ...options, depth: 0 })) void _;
+      if (!(await this.helia.pins.isPinned(cid, options)))
+        for await (const _ of this.helia.pins.add(cid, { ...options, depth: 0, walker: sequentialWalker() })) void _;
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       throw new SegmentStoreError(`Cannot store block ${cid.toString()}.`, { cause });

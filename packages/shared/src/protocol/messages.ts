@@ -203,7 +203,20 @@ export type WatchJob = z.output<typeof WatchJob>;
 /** The job's client gives up: the coordinator stops scheduling it and answers with the final `job-failed` (`CANCELLED`). */
 export const CancelJob = z.object({ type: z.literal("cancel"), jobId: Bytes32, auth: JobAuth });
 export type CancelJob = z.output<typeof CancelJob>;
-export const JobRequest = z.discriminatedUnion("type", [SubmitJob, WatchJob, CancelJob]);
+/**
+ * Where each segment of a job stands, one page of `JOB_SEGMENTS_PAGE` segments from `from`; request/response.
+ * Anyone gets each segment's status and, once verified, the copy the client verified (provider and CID): a
+ * provider asks before claiming a segment, so it never claims one whose verdict went to another copy. With the
+ * client's `auth`, each segment's attempts come too (what `rendermesh job status` shows as the network's view).
+ */
+export const JobSegmentsQuery = z.object({
+  type: z.literal("segments"),
+  jobId: Bytes32,
+  from: U32.default(0),
+  auth: JobAuth.optional(),
+});
+export type JobSegmentsQuery = z.output<typeof JobSegmentsQuery>;
+export const JobRequest = z.discriminatedUnion("type", [SubmitJob, WatchJob, CancelJob, JobSegmentsQuery]);
 export type JobRequest = z.output<typeof JobRequest>;
 
 /** The text a job's client signs (EIP-191) to let one libp2p peer act on the job. */
@@ -279,6 +292,50 @@ export const JobSummary = z.object({
   lastSeq: z.number().int().min(0),
 });
 export type JobSummary = z.output<typeof JobSummary>;
+/** Segments per `JobSegments` page. */
+export const JOB_SEGMENTS_PAGE = 32;
+/** Attempts listed per segment (the latest ones). */
+export const JOB_SEGMENT_ATTEMPTS = 8;
+export const SegmentAttemptState = z.object({
+  attempt: z.number().int().min(1),
+  provider: Address,
+  status: z.enum(["active", "held", "shown", "verified", "rejected", "failed", "superseded", "cancelled"]),
+  speculative: z.boolean(),
+  framesDone: U32,
+  cid: CidString.optional(),
+  failCode: z.enum(REASON_CODES).optional(),
+  failMessage: z.string().max(500).optional(),
+  /** Unix ms, the coordinator's clock. */
+  startedAt: z.number().int().min(0),
+  finishedAt: z.number().int().min(0).optional(),
+});
+export const SegmentState = z.object({
+  segment: U32,
+  status: z.enum(["pending", "active", "delivered", "verified", "failed"]),
+  /** Tries used (at most three). */
+  tries: U32,
+  /** The copy the client verified: the one to pay. */
+  verified: z.object({ provider: Address, cid: CidString }).optional(),
+  /** With the client's `auth` only: the latest attempts, oldest first. */
+  attempts: z.array(SegmentAttemptState).max(JOB_SEGMENT_ATTEMPTS).optional(),
+});
+export type SegmentState = z.output<typeof SegmentState>;
+export const JobSegments = z.object({
+  type: z.literal("job-segments"),
+  jobId: Bytes32,
+  status: z.enum(["running", "complete", "failed"]),
+  /** Segments in the job. */
+  segments: U32,
+  /** Why the job failed (a failed job). */
+  failCode: z.enum(REASON_CODES).optional(),
+  failMessage: z.string().max(2000).optional(),
+  lastSeq: z.number().int().min(0),
+  items: z.array(SegmentState).max(JOB_SEGMENTS_PAGE),
+  /** `from` of the next page; absent on the last one. */
+  next: U32.optional(),
+});
+export type JobSegments = z.output<typeof JobSegments>;
+export const JobSegmentsResponse = z.discriminatedUnion("type", [JobSegments, ErrorMessage]);
 export const JobStreamMessage = z.discriminatedUnion("type", [...JobEvent.options, JobSummary, ErrorMessage]);
 export type JobStreamMessage = z.output<typeof JobStreamMessage>;
 

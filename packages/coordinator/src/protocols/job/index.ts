@@ -1,6 +1,9 @@
 import {
   answerRefusal,
+  JOB_SEGMENT_ATTEMPTS,
+  JOB_SEGMENTS_PAGE,
   JobRequest,
+  type JobSegments,
   MAX_MESSAGE_BYTES,
   type JobRequest as JobRequestMessage,
   type JobSummary,
@@ -49,7 +52,8 @@ const FINAL = new Set(["job-complete", "job-failed"]);
 /**
  * `/rendermesh/job`: the first message is `submit` (intake runs, then the
  * job's events stream), `watch` (events after `fromSeq` are replayed from
- * the store, then live ones follow) or `cancel`. Submit, cancel and a full
+ * the store, then live ones follow), `cancel` or `segments` (one page of the
+ * job's segment states, then the stream ends). Submit, cancel and a full
  * watch need the job's client's `auth`; a watch without it gets one public
  * `job-summary`. Each job has a bounded number of followers, so strangers
  * cannot lock its client out. The stream ends after `job-complete` or
@@ -117,6 +121,12 @@ export class JobService {
       if (!job) throw new RefusalError("UNKNOWN_JOB", `This coordinator has no job ${req.jobId}.`);
       jobId = job.jobId;
       const authorized = await this.components.authorized(job, peer, req.auth, { signal });
+      if (req.type === "segments") {
+        // Public: statuses and verified copies. The attempts (who tried, how it ended) only for the job's client.
+        if (req.auth && !authorized) throw notClient(job, peer, req.auth, "segments query");
+        await stream.write(this.segmentsPage(job, req.from, authorized), { signal });
+        return;
+      }
       if (req.type === "cancel") {
         if (!authorized) throw notClient(job, peer, req.auth, "cancel");
         // Answer with the events from the cancel on (or the final one of a
@@ -131,7 +141,7 @@ export class JobService {
         return;
       } else {
         this.admitFollower(jobId);
-        fromSeq = req.fromSeq;
+        if (req.type === "watch") fromSeq = req.fromSeq;
       }
     }
     try {
@@ -177,6 +187,51 @@ export class JobService {
       segments: job.segments,
       verified: counts.verified ?? 0,
       lastSeq: Math.max(0, job.nextSeq - 1),
+    };
+  }
+
+  /** One page of the job's segments from `from`: status, tries, the verified copy, and (for its client) the attempts. */
+  private segmentsPage(job: JobRow, from: number, withAttempts: boolean): JobSegments {
+    const { store } = this.components;
+    const rows = store.segments(job.jobId).filter((s) => s.index >= from);
+    const page = rows.slice(0, JOB_SEGMENTS_PAGE);
+    const attempts = store.attempts(job.jobId);
+    const items = page.map((s) => {
+      const mine = attempts.filter((a) => a.segment === s.index);
+      const counted = s.verifiedAttempt === null ? undefined : mine.find((a) => a.id === s.verifiedAttempt);
+      return {
+        segment: s.index,
+        status: s.status,
+        tries: s.tries,
+        ...(counted?.delivery ? { verified: { provider: counted.provider as `0x${string}`, cid: counted.delivery.delivery.cid } } : {}),
+        ...(withAttempts
+          ? {
+              attempts: mine.slice(-JOB_SEGMENT_ATTEMPTS).map((a) => ({
+                attempt: a.attempt,
+                provider: a.provider as `0x${string}`,
+                status: a.status,
+                speculative: a.speculative,
+                framesDone: a.framesDone,
+                startedAt: a.startedAt,
+                ...(a.finishedAt !== null ? { finishedAt: a.finishedAt } : {}),
+                ...(a.delivery ? { cid: a.delivery.delivery.cid } : {}),
+                ...(a.failCode ? { failCode: a.failCode } : {}),
+                ...(a.failMessage ? { failMessage: a.failMessage.slice(0, 500) } : {}),
+              })),
+            }
+          : {}),
+      };
+    });
+    return {
+      type: "job-segments",
+      jobId: job.jobId as `0x${string}`,
+      status: job.status,
+      segments: job.segments,
+      ...(job.failCode ? { failCode: job.failCode } : {}),
+      ...(job.failMessage ? { failMessage: job.failMessage.slice(0, 2000) } : {}),
+      lastSeq: Math.max(0, job.nextSeq - 1),
+      items,
+      ...(rows.length > page.length ? { next: page[page.length - 1]!.index + 1 } : {}),
     };
   }
 
