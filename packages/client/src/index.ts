@@ -20,6 +20,8 @@ export { checkPolicy } from "./actions/checkPolicy.js";
 export type { CheckPolicyErrorType, CheckPolicyParameters, CheckPolicyReturnType } from "./actions/checkPolicy.js";
 export { assertQuoteAcceptable, buildSpec, generateVideo, SPEC_DEFAULTS } from "./actions/generateVideo.js";
 export type { GenerateVideoParameters, GenerateVideoReturnType } from "./actions/generateVideo.js";
+export { depositBalance, depositFunds, withdrawFunds } from "./actions/depositAccount.js";
+export type { DepositAccountClient, DepositFundsReturnType, WithdrawFundsReturnType } from "./actions/depositAccount.js";
 export { getBalances } from "./actions/getBalances.js";
 export type { GetBalancesErrorType, GetBalancesParameters, GetBalancesReturnType } from "./actions/getBalances.js";
 export { getJob, JOB_STATUS } from "./actions/getJob.js";
