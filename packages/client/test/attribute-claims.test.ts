@@ -5,7 +5,8 @@
 // and A is paid in full. On a real Hardhat node.
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { JsonRpcProvider, NonceManager, sha256, toUtf8Bytes, Wallet } from "ethers";
+import type { Wallet } from "ethers";
+import { JsonRpcProvider, NonceManager, sha256, toUtf8Bytes } from "ethers";
 import { CID } from "multiformats/cid";
 import { create as digest } from "multiformats/hashes/digest";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
