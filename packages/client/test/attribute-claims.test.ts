@@ -15,6 +15,7 @@ import { assignmentStruct, ClaimStatus, connectContracts, deliveryStruct, signDe
 import { startTestChain, tempDir, type TestChain } from "@rendermesh/testing";
 import { attributeClaims, watchClaims, type AttributeClaimsReturnType } from "../src/actions/attributeClaims.js";
 import { Journal } from "../src/journal/journal.js";
+import { runCli } from "./support/cli.js";
 
 const MESH = 10n ** 18n;
 const MODEL = `0x${"42".repeat(32)}` as const;
@@ -65,8 +66,13 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
   }
 
   /** The client's journal, as after a run that verified A's copy of every segment. */
-  function journalWith(jobId: `0x${string}`, s: JobSpec, segments: Array<Awaited<ReturnType<typeof delivered>>>): Journal {
-    const journal = Journal.open(mkdtempSync(join(dir.dir, "journal-")));
+  function journalWith(
+    jobId: `0x${string}`,
+    s: JobSpec,
+    segments: Array<Awaited<ReturnType<typeof delivered>>>,
+    at = mkdtempSync(join(dir.dir, "journal-")),
+  ): Journal {
+    const journal = Journal.open(at);
     const ref = jobId; // any key: the open transaction's hash in a real run
     journal.createJob({
       ref,
@@ -225,5 +231,49 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
     expect(await chain.contracts.escrow.paidSeconds(jobId, a.address)).toBe(2n);
     expect(await chain.contracts.escrow.paidSeconds(jobId, b.address)).toBe(0n);
     journal.close();
+  });
+
+  test("default: `rendermesh job attribute <jobId> --json` attributes from the client's journal, and a second run finds nothing", async () => {
+    const [a, b] = [chain.providers[0]!, chain.providers[1]!];
+    const s = spec(3);
+    const { jobId } = await chain.openJob({ spec: s, deadlineIn: 3_600 });
+    const lapse = (await chain.chainTime()) + 60;
+    const verifiedCopies = [await delivered(jobId, 0, a, lapse, "a"), await delivered(jobId, 1, a, lapse, "a")];
+    const losing = await delivered(jobId, 0, b, lapse, "b");
+    const dataDir = mkdtempSync(join(dir.dir, "cli-"));
+    journalWith(jobId, s, verifiedCopies, dataDir).close();
+    await redeemFor(jobId, a, 1);
+    await chain.increaseTime(61);
+    const bEscrow = connectContracts(new NonceManager(b), chain.deployment).escrow;
+    await (
+      await bEscrow.claim(
+        assignmentStruct(losing.assignment.assignment),
+        losing.assignment.signature,
+        deliveryStruct(losing.delivery.delivery),
+        losing.delivery.signature,
+      )
+    ).wait();
+    const env = {
+      RENDERMESH_DEV_FILE: join(dir.dir, "no-dev.json"),
+      RENDERMESH_RPC_URL: chain.rpcUrl,
+      RENDERMESH_DEPLOYMENT: chain.deploymentFile,
+      RENDERMESH_PRIVATE_KEY: chain.client.privateKey,
+      RENDERMESH_KEYSTORE: undefined,
+      RENDERMESH_COORDINATOR: undefined,
+      RENDERMESH_DATA_DIR: dataDir,
+      RENDERMESH_LOG_LEVEL: "silent",
+    };
+    const r = await runCli(["job", "attribute", jobId, "--json"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      jobId,
+      attributed: [{ segment: 0, provider: a.address, dropped: b.address }],
+      waiting: [],
+    });
+    expect(Number((await chain.contracts.escrow.getClaim(jobId, 0)).status)).toBe(ClaimStatus.Paid);
+    const again = await runCli(["job", "attribute", jobId], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^No other provider claims a segment this client verified\.$/m);
   });
 });

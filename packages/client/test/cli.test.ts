@@ -60,6 +60,7 @@ const USAGE: Array<[string, string[], RegExp]> = [
   ["an unknown command", ["jobs", "list"], /^Error: Unknown command 'jobs'\./m],
   ["a misspelt subcommand", ["job", "submitt"], /^Error: Unknown command 'submitt'\. Did you mean submit\?$/m],
   ["a malformed job id", ["job", "resume", "0x1234"], /^Error: JOB_ID must be 0x followed by 64 hex digits, got "0x1234"\.$/m],
+  ["a malformed job id to attribute", ["job", "attribute", "0x12"], /^Error: JOB_ID must be 0x followed by 64 hex digits, got "0x12"\.$/m],
   ["a missing job id", ["job", "status"], /^Error: Missing required argument 'jobId'\.$/m],
   ["a bad deposit amount", ["deposit", "lots"], /^Error: AMOUNT must be an amount of MESH such as 2 or 0\.25, got "lots"\.$/m],
   ["a zero deposit", ["deposit", "0"], /^Error: AMOUNT must be more than 0 MESH\.$/m],

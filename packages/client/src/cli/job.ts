@@ -379,6 +379,31 @@ export function registerJobCommands(program: Command): void {
     });
 
   job
+    .command("attribute")
+    .description(
+      "answer another provider's claim on a segment this client verified and paid by voucher (a speculative copy's): the segment is recorded as paid and the claim dropped",
+    )
+    .argument("<jobId>", "the job id")
+    .action(async (jobId: string, _opts: unknown, cmd: Command) => {
+      const id = parseBytes32("JOB_ID", jobId);
+      const { client, out } = await openClient(cmd);
+      try {
+        const r = await (await load()).attributeClaims(client, { jobId: id });
+        out.result({ ok: true, jobId: id, ...r }, () => {
+          for (const a of r.attributed)
+            out.line(`Segment ${a.segment}: attributed to ${a.provider}; the claim of ${a.dropped} was dropped (tx ${a.txHash}).`);
+          for (const w of r.waiting)
+            out.line(
+              `Segment ${w.segment}: claimed by ${w.claimant}, not attributable yet (${w.reason}); run it again once ${w.provider}'s voucher is redeemed.`,
+            );
+          if (r.attributed.length === 0 && r.waiting.length === 0) out.line("No other provider claims a segment this client verified.");
+        });
+      } finally {
+        await client.close();
+      }
+    });
+
+  job
     .command("list")
     .description("the jobs in this client's journal")
     .action(async (_opts: unknown, cmd: Command) => {
