@@ -1,122 +1,98 @@
-// Provider pipeline throughput: frames per second of one whole segment
-// through the provider's pipeline (ONNX Runtime render → ffmpeg H.264 encode
-// → sha256 → add + pin to the embedded Helia store → EIP-712 delivery
-// signature), against a bare `session.run` loop over the same frames with
-// the same batches and threads. The ratio says how much the rest of the
-// pipeline costs on top of inference; the target is 0.95 or better.
+// Provider pipeline throughput, per model family: one whole segment through
+// the provider's pipeline (render → ffmpeg H.264 encode → sha256 → add + pin
+// to the embedded Helia store → the trace committed for a diffusion pipeline
+// → EIP-712 delivery signature), against the bare `session.run` calls of
+// the same segment with the same shapes and threads. The ratio says how much
+// the rest of the pipeline costs on top of inference; the target is 0.95 or
+// better. Each run measures a bare segment and a pipeline segment back to
+// back, so both see the same machine load; the ratio's samples are per run.
+// The per-stage medians (`stage: true`) say where a segment's time goes.
 //
-//   pnpm build && node scripts/bench/provider.ts
+//   pnpm build && node scripts/bench.ts --only pipeline --runs 5
 import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { produceSegment } from "@rendermesh/provider-node";
-import type { JobSpec } from "@rendermesh/shared";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { produceSegment, type SegmentTimings } from "@rendermesh/provider-node";
 import { eip712Domain, signDelivery } from "@rendermesh/shared/chain";
 import { createMeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
-import { createRenderer, defaultModel, pixelCoords, promptLatent } from "@rendermesh/shared/model";
 import { encodeSegment } from "@rendermesh/shared/media";
 import { Wallet } from "ethers";
-import type { BenchResult } from "./types.ts";
+import { familySpec, openFamily } from "./lib/families.ts";
+import { median } from "./lib/stats.ts";
+import { measured, MODEL_FAMILIES, type BenchContext, type BenchResult } from "./types.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** The part of onnxruntime-node this benchmark uses. */
-interface Ort {
-  InferenceSession: {
-    create(model: Uint8Array, options: Record<string, unknown>): Promise<{ run(feeds: Record<string, unknown>, outputs: string[]): Promise<unknown>; release(): Promise<void> }>;
-  };
-  Tensor: new (type: "float32", data: Float32Array, dims: number[]) => unknown;
-}
-// onnxruntime-node is a dependency of @rendermesh/shared; load the same copy.
-const ort = createRequire(join(root, "packages", "shared", "package.json"))("onnxruntime-node") as Ort;
+export const families = MODEL_FAMILIES;
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const STAGES: ReadonlyArray<[keyof SegmentTimings, string]> = [
+  ["render", "render (inference + tensor → frame), waited on"],
+  ["encode", "encode (ffmpeg stdin + finish)"],
+  ["credential", "credential (C2PA)"],
+  ["hash", "sha256"],
+  ["store", "Helia add + pin"],
+  ["trace", "trace commit (overlapped)"],
+  ["traceWait", "trace commit, not overlapped"],
+  ["sign", "EIP-712 sign"],
+  ["total", "segment total"],
+];
 
-export async function run(): Promise<BenchResult[]> {
-  const model = defaultModel();
-  const { width, height, fps } = model.manifest.reference;
-  const frames = fps; // one segment: one second
-  const pixels = width * height;
-  const batch = Math.max(1, Math.min(16, Math.floor((1 << 18) / pixels)));
-  const threads = availableParallelism();
-  const spec: JobSpec = { v: 1, model: model.manifest.id as `0x${string}`, prompt: "benchmark: a swirling field of colour", seed: 1, seconds: 1, fps, width, height };
-
-  // ---- bare session.run loop ----
-  const session = await ort.InferenceSession.create(model.bytes, {
-    executionProviders: ["cpu"],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-    logSeverityLevel: 3,
-  });
-  const coords = new ort.Tensor("float32", pixelCoords(width, height), [pixels, 2]);
-  const dim = model.manifest.latent.dim;
-  const latent = new ort.Tensor("float32", promptLatent(spec.prompt, spec.seed, dim), [1, dim]);
-  const bare = async () => {
-    const start = performance.now();
-    for (let f = 0; f < frames; f += batch) {
-      const n = Math.min(batch, frames - f);
-      const t = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => (f + i) / fps), [n]);
-      await session.run({ coords, t, latent }, ["rgb"]);
-    }
-    return frames / ((performance.now() - start) / 1000);
-  };
-
-  // ---- the provider's pipeline ----
+export async function run(ctx: BenchContext): Promise<BenchResult[]> {
+  const family = ctx.family ?? "field";
+  const f = await openFamily(family);
+  const spec = familySpec(f, "benchmark: a red circle moving left on a blue background", 1);
   const dir = mkdtempSync(join(tmpdir(), "rm-bench-provider-"));
   const node = await createMeshNode({ listen: ["/ip4/127.0.0.1/tcp/0"] });
   const store = await createHeliaSegmentStore({ libp2p: node, dataDir: dir });
-  const renderer = await createRenderer({ model, device: "cpu", batchSize: batch, threads });
   const wallet = Wallet.createRandom();
   const domain = eip712Domain(31337, "0x00000000000000000000000000000000000000e5");
   const components = {
-    renderer,
-    encode: (f: AsyncIterable<Uint8Array>, o: { width: number; height: number; fps: number; signal?: AbortSignal | undefined }) => encodeSegment(f, o),
+    renderer: f.renderer,
+    encode: (frames: AsyncIterable<Uint8Array>, o: { width: number; height: number; fps: number; signal?: AbortSignal | undefined }) =>
+      encodeSegment(frames, o),
     store: { put: async (bytes: Uint8Array) => (await store.add(bytes, { pin: true })).toString() },
     signDelivery: (d: Parameters<typeof signDelivery>[2]) => signDelivery(wallet, domain, d),
+    traces: { put: (cid: never, bytes: Uint8Array, o?: { signal?: AbortSignal | undefined }) => store.putBlock(cid, bytes, o), get: (cid: never) => store.getBlock(cid) },
   };
   let segment = 0;
   const pipeline = async () => {
-    const start = performance.now();
-    // A different seed per round, so every round really stores new blocks.
+    // A different seed per segment, so every run really stores new blocks.
     const s = { ...spec, seed: spec.seed + segment };
-    await produceSegment({ jobId: `0x${"be".repeat(32)}`, segment: segment++, spec: s, firstFrame: 0, frameCount: frames }, components);
-    return frames / ((performance.now() - start) / 1000);
+    const out = await produceSegment({ jobId: `0x${"be".repeat(32)}`, segment: segment++, spec: s, firstFrame: 0, frameCount: f.frames }, components);
+    return out.timings;
   };
 
   try {
-    // Warm both up once (session initialisation, ffmpeg first start, page cache).
-    await bare();
+    // Warm both up once (session initialisation, ffmpeg's first start, the page cache).
+    await f.bare(spec);
     await pipeline();
     const bareFps: number[] = [];
     const pipeFps: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      bareFps.push(await bare());
-      pipeFps.push(await pipeline());
+    const ratios: number[] = [];
+    const timings: SegmentTimings[] = [];
+    for (let r = 0; r < ctx.runs; r++) {
+      const b = f.frames / (await f.bare({ ...spec, seed: spec.seed + segment }));
+      const t = await pipeline();
+      const p = f.frames / (t.total / 1000);
+      bareFps.push(b);
+      pipeFps.push(p);
+      ratios.push(p / b);
+      timings.push(t);
+      ctx.log(`run ${r + 1}/${ctx.runs}: bare ${b.toFixed(2)} frames/s, pipeline ${p.toFixed(2)} frames/s, ratio ${(p / b).toFixed(3)}`);
     }
-    const best = (xs: number[]) => Math.max(...xs);
-    const b = best(bareFps);
-    const p = best(pipeFps);
-    const note = `${width}x${height}, ${frames} frames per segment, batch ${batch}, ${threads} threads, CPU, best of ${ROUNDS}`;
+    const note = `${f.describe}, ${f.frames} frames per segment`;
     return [
-      { name: "bare session.run", value: b, unit: "frames/s", note },
-      { name: "provider pipeline (render+encode+hash+pin+sign)", value: p, unit: "frames/s", note },
-      { name: "pipeline / bare session.run", value: p / b, unit: "ratio", target: 0.95, note },
+      measured({ name: "bare session.run", unit: "frames/s", note }, bareFps),
+      measured({ name: "provider pipeline (render+encode+hash+pin+trace+sign)", unit: "frames/s", note }, pipeFps),
+      measured({ name: "pipeline / bare session.run", unit: "ratio", target: 0.95, note }, ratios),
+      ...STAGES.filter(([key]) => family === "diffusion" || (key !== "trace" && key !== "traceWait")).map(([key, label]) =>
+        measured({ name: `stage: ${label}`, unit: "ms", better: "lower", stage: true }, timings.map((t) => t[key])),
+      ),
+      { name: "stage: bare session.run per segment", value: median(bareFps.map((b) => (1000 * f.frames) / b)), unit: "ms", better: "lower", stage: true },
     ];
   } finally {
-    await renderer.close();
-    await session.release();
+    await f.close();
     await store.stop();
     await node.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  const results = await run();
-  for (const r of results) console.log(`${r.name}: ${Number(r.value.toPrecision(4))} ${r.unit}${r.target === undefined ? "" : ` (target ≥ ${r.target})`}`);
-  process.exit(0);
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DeliveryFields, JobSpec } from "@rendermesh/shared";
-import { encodeTrace, publishTrace, type Generation, type TraceBlockStore } from "@rendermesh/shared/model";
+import { TraceCommitter, type Generation, type TraceBlockStore } from "@rendermesh/shared/model";
 import { SegmentPipelineError } from "../errors.js";
 
 /**
@@ -29,6 +29,8 @@ export interface FrameSource {
     firstFrame: number;
     frameCount: number;
     signal?: AbortSignal | undefined;
+    /** Each tensor of the trace as soon as it is final, so the trace is committed while the clip renders. */
+    onTensor?: ((data: Float32Array) => void) | undefined;
   }): Promise<Generation>;
 }
 
@@ -85,15 +87,50 @@ export interface ProducedSegment {
   delivery: DeliveryFields;
   signature: `0x${string}`;
   bytes: number;
-  /** Wall time of each stage, milliseconds (render and encode overlap). */
-  timings: { renderEncode: number; hash: number; store: number; sign: number };
+  /** Wall time of each stage, milliseconds. */
+  timings: SegmentTimings;
 }
 
-/** Counts frames as they flow to the encoder and checks their size. */
-async function* counted(frames: AsyncIterable<Uint8Array>, work: SegmentWork, onFrame: (done: number) => void): AsyncGenerator<Uint8Array> {
+/**
+ * Where a segment's wall time went, milliseconds. Render and encode overlap
+ * (frames stream into ffmpeg as they come), and a pipeline's trace is
+ * committed while the clip is encoded, hashed and stored, so the stages do
+ * not add up to the total.
+ */
+export interface SegmentTimings {
+  /** From the first frame asked for to the encoded MP4 in hand. */
+  renderEncode: number;
+  /** Of `renderEncode`, the time spent waiting on the renderer (inference and tensor → frame conversion). */
+  render: number;
+  /** Of `renderEncode`, the rest: writing frames to ffmpeg and its finish after the last frame. */
+  encode: number;
+  credential: number;
+  hash: number;
+  store: number;
+  /** Storing the trace after the render (diffusion pipelines; 0 otherwise): the root and the steps' blocks still in flight, overlapped with encode, hash and store. */
+  trace: number;
+  /** Of `trace`, the part that was not hidden behind the other stages (signing waited for it). */
+  traceWait: number;
+  sign: number;
+  total: number;
+}
+
+/** Counts frames as they flow to the encoder, checks their size and adds the time spent waiting for each to `waited.ms`. */
+async function* counted(
+  frames: AsyncIterable<Uint8Array>,
+  work: SegmentWork,
+  onFrame: (done: number) => void,
+  waited: { ms: number },
+): AsyncGenerator<Uint8Array> {
   const expected = work.spec.width * work.spec.height * 3;
   let done = 0;
-  for await (const frame of frames) {
+  const it = frames[Symbol.asyncIterator]();
+  for (;;) {
+    const asked = performance.now();
+    const next = await it.next();
+    waited.ms += performance.now() - asked;
+    if (next.done) break;
+    const frame = next.value;
     if (frame.byteLength !== expected) {
       throw new SegmentPipelineError(
         `The renderer produced a ${frame.byteLength}-byte frame; ${work.spec.width}x${work.spec.height} RGB24 is ${expected} bytes.`,
@@ -116,55 +153,103 @@ export async function produceSegment(
 ): Promise<ProducedSegment> {
   const { signal, onProgress } = options;
   const t0 = performance.now();
+  const waited = { ms: 0 };
   let generation: Generation | undefined;
   let frames: AsyncIterable<Uint8Array>;
+  // A pipeline's trace does not depend on the video: its blocks are hashed and stored as the denoiser makes them
+  // (overlapping the next steps), and the root once the clip is done, while it is encoded, hashed and stored.
+  // It is awaited before signing, so the receipt still binds the provider to every step.
+  const committer = c.renderer.renderSegment && c.traces ? new TraceCommitter(c.traces, { signal }) : undefined;
+  let traceMs = 0;
+  let tracing: Promise<{ root: string; blocks: number }> | undefined;
   if (c.renderer.renderSegment) {
-    if (!c.traces) throw new SegmentPipelineError("This model commits a render trace, but the node has no block store for it.");
-    generation = await c.renderer.renderSegment({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
+    if (!committer) throw new SegmentPipelineError("This model commits a render trace, but the node has no block store for it.");
+    try {
+      generation = await c.renderer.renderSegment({
+        spec: work.spec,
+        firstFrame: work.firstFrame,
+        frameCount: work.frameCount,
+        signal,
+        onTensor: (data) => committer.add(data),
+      });
+    } catch (err) {
+      await committer.settled(); // no write of a failed render is left running behind the error
+      throw err;
+    }
+    waited.ms = performance.now() - t0;
+    const finishing = performance.now();
+    tracing = committer.finish(generation.trace).then(({ root, blocks }) => {
+      traceMs = performance.now() - finishing;
+      return { root: root.toString(), blocks };
+    });
+    tracing.catch(() => {}); // awaited below; an early failure elsewhere must not leave it "unhandled"
     frames = (async function* () {
       yield* (generation as Generation).frames;
     })();
   } else {
     frames = c.renderer.renderFrames({ spec: work.spec, firstFrame: work.firstFrame, frameCount: work.frameCount, signal });
   }
-  const encoded = await c.encode(
-    counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount })),
-    { width: work.spec.width, height: work.spec.height, fps: work.spec.fps, signal },
-  );
-  if (encoded.byteLength === 0) throw new SegmentPipelineError(`Encoding segment ${work.segment} produced no bytes.`);
-  onProgress?.({ type: "encode:done", bytes: encoded.byteLength });
-  signal?.throwIfAborted();
-  const mp4 = c.credential ? await c.credential(encoded, work) : encoded;
-  if (c.credential) onProgress?.({ type: "credential:done", bytes: mp4.byteLength });
-  const t1 = performance.now();
+  try {
+    const encoded = await c.encode(
+      counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount }), waited),
+      { width: work.spec.width, height: work.spec.height, fps: work.spec.fps, signal },
+    );
+    if (encoded.byteLength === 0) throw new SegmentPipelineError(`Encoding segment ${work.segment} produced no bytes.`);
+    onProgress?.({ type: "encode:done", bytes: encoded.byteLength });
+    const t1 = performance.now();
+    signal?.throwIfAborted();
+    const mp4 = c.credential ? await c.credential(encoded, work) : encoded;
+    if (c.credential) onProgress?.({ type: "credential:done", bytes: mp4.byteLength });
+    const t2 = performance.now();
 
-  const sha256 = `0x${createHash("sha256").update(mp4).digest("hex")}` as const;
-  onProgress?.({ type: "hash:done", sha256 });
-  const t2 = performance.now();
+    const sha256 = `0x${createHash("sha256").update(mp4).digest("hex")}` as const;
+    onProgress?.({ type: "hash:done", sha256 });
+    const t3 = performance.now();
 
-  signal?.throwIfAborted();
-  const cid = await c.store.put(mp4, { signal });
-  onProgress?.({ type: "store:done", cid });
-  const t3 = performance.now();
+    signal?.throwIfAborted();
+    const cid = await c.store.put(mp4, { signal });
+    onProgress?.({ type: "store:done", cid });
+    const t4 = performance.now();
 
-  let trace: string | undefined;
-  if (generation) {
-    // Committed before signing: the receipt binds the provider to every step, before any verifier picks which to check.
-    const committed = await encodeTrace(generation.trace);
-    trace = (await publishTrace(committed, c.traces as TraceBlockStore, { signal })).toString();
-    onProgress?.({ type: "trace:done", root: trace, blocks: committed.blocks.size });
+    let trace: string | undefined;
+    if (tracing) {
+      // Committed before signing: the receipt binds the provider to every step, before any verifier picks which to check.
+      const committed = await tracing;
+      trace = committed.root;
+      onProgress?.({ type: "trace:done", root: committed.root, blocks: committed.blocks });
+    }
+    const t5 = performance.now();
+    const delivery: DeliveryFields = {
+      jobId: work.jobId,
+      segment: work.segment,
+      cid,
+      sha256,
+      frameCount: work.frameCount,
+      ...(trace ? { trace } : {}),
+    };
+    const signature = await c.signDelivery(delivery);
+    onProgress?.({ type: "sign:done" });
+    const t6 = performance.now();
+
+    return {
+      delivery,
+      signature,
+      bytes: mp4.byteLength,
+      timings: {
+        renderEncode: t1 - t0,
+        render: waited.ms,
+        encode: t1 - t0 - waited.ms,
+        credential: t2 - t1,
+        hash: t3 - t2,
+        store: t4 - t3,
+        trace: traceMs,
+        traceWait: t5 - t4,
+        sign: t6 - t5,
+        total: t6 - t0,
+      },
+    };
+  } finally {
+    // On any failure, let a trace commit in flight finish (or fail on the abort) before the error goes up.
+    if (tracing) await tracing.catch(() => {});
   }
-  const delivery: DeliveryFields = {
-    jobId: work.jobId,
-    segment: work.segment,
-    cid,
-    sha256,
-    frameCount: work.frameCount,
-    ...(trace ? { trace } : {}),
-  };
-  const signature = await c.signDelivery(delivery);
-  onProgress?.({ type: "sign:done" });
-  const t4 = performance.now();
-
-  return { delivery, signature, bytes: mp4.byteLength, timings: { renderEncode: t1 - t0, hash: t2 - t1, store: t3 - t2, sign: t4 - t3 } };
 }

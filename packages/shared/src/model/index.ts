@@ -33,6 +33,7 @@ export type {
   RenderProgressEvent,
   RenderSpec,
 } from "./renderer.js";
+export { SESSION_THREADING } from "./ort.js";
 export { psnr, framePsnrs, meanRgb, meanAbsDiff } from "./psnr.js";
 export { benchmarkRenderer } from "./benchmark.js";
 export type { BenchmarkOptions, BenchmarkResult } from "./benchmark.js";

@@ -14,6 +14,20 @@ export function loadOnnxRuntime(): Promise<OnnxRuntime> {
   return loading;
 }
 
+/**
+ * Session options every Rendermesh ONNX Runtime session uses: ONNX
+ * Runtime's worker threads sleep when a run ends instead of spin-waiting for
+ * the next one. Spinning only pays on a machine that does nothing else; a
+ * provider's ffmpeg, hashing and IPFS stages, a client's verification and
+ * every other process on the host need those cycles. Measured under load on
+ * 2 cores (docs/performance.md): the diffusion pipeline's bare inference ran
+ * about twice as fast and took about half the CPU. Results are unchanged:
+ * spinning decides only how a thread waits.
+ */
+export const SESSION_THREADING = Object.freeze({
+  extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+});
+
 /** Float RGB in [0, 1] → bytes, rounding to nearest; out-of-range and NaN values are clamped. The one rounding every renderer uses. */
 export function toRgb24(src: Float32Array, srcOffset: number, length: number, dst: Uint8Array, dstOffset: number): void {
   for (let i = 0; i < length; i++) {

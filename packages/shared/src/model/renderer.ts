@@ -9,7 +9,7 @@ import { CudaUnavailableError, ModelContractError, ModelLoadError, RenderError, 
 import { PROMPT_ENCODING } from "./latent-layout.js";
 import { promptLatent } from "./latent.js";
 import type { Model, ModelManifest } from "./manifest.js";
-import { loadOnnxRuntime, toRgb24, type OnnxRuntime } from "./ort.js";
+import { loadOnnxRuntime, SESSION_THREADING, toRgb24, type OnnxRuntime } from "./ort.js";
 
 /** Where to run the model: `auto` tries CUDA and falls back to the CPU. */
 export type Device = "cpu" | "cuda" | "auto";
@@ -114,6 +114,7 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
+    ...SESSION_THREADING,
   };
   const create = (providers: ort.InferenceSession.ExecutionProviderConfig[]) =>
     runtime.InferenceSession.create(model.bytes, { ...sessionOptions, executionProviders: providers });

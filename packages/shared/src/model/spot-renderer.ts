@@ -5,7 +5,7 @@ import { pixelCoords } from "./coords.js";
 import { ModelContractError } from "./errors.js";
 import { promptLatent } from "./latent.js";
 import type { Model } from "./manifest.js";
-import { loadOnnxRuntime, toRgb24 } from "./ort.js";
+import { loadOnnxRuntime, SESSION_THREADING, toRgb24 } from "./ort.js";
 
 /**
  * Renders chosen pixels of chosen frames with a job's model, for the
@@ -63,6 +63,7 @@ export async function createSpotRenderer(options: CreateSpotRendererOptions): Pr
           graphOptimizationLevel: "all",
           executionProviders: ["cpu"],
           logSeverityLevel: 3,
+          ...SESSION_THREADING,
         }),
       );
       sessions.set(id, s);

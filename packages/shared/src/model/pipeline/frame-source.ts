@@ -59,9 +59,17 @@ export class PipelineFrameSource {
     firstFrame: number;
     frameCount: number;
     signal?: AbortSignal | undefined;
+    /** Each trace tensor as soon as it is final (see `GenerateOptions.onTensor`). */
+    onTensor?: ((data: Float32Array) => void) | undefined;
   }): Promise<Generation & { segment: number }> {
     const segment = this.segmentOf(options.spec, options.firstFrame, options.frameCount);
-    const gen = await this.runner.generate({ prompt: options.spec.prompt, seed: options.spec.seed, segment, signal: options.signal });
+    const gen = await this.runner.generate({
+      prompt: options.spec.prompt,
+      seed: options.spec.seed,
+      segment,
+      signal: options.signal,
+      onTensor: options.onTensor,
+    });
     return { ...gen, segment };
   }
 

@@ -49,6 +49,14 @@ export interface GenerateOptions {
   frames?: number | undefined;
   signal?: AbortSignal | undefined;
   onStep?: ((event: { type: "denoise:step"; done: number; total: number }) => void) | undefined;
+  /**
+   * Called with each tensor of the trace as soon as it is final — the text
+   * embeddings, then each step's input latent and outputs, then the final
+   * latent — so a caller can commit the trace while the next steps run
+   * (`TraceCommitter`). The arrays are the trace's own; they are not changed
+   * afterwards.
+   */
+  onTensor?: ((data: Float32Array) => void) | undefined;
 }
 
 export interface Generation {
@@ -216,6 +224,9 @@ export class PipelineRunner {
     const cfg = m.sampling.guidance.classifierFree;
     const cond = await this.encodeText(options.prompt);
     const uncond = cfg ? await this.encodeText(m.sampling.guidance.negativePrompt) : undefined;
+    const onTensor = options.onTensor;
+    onTensor?.(cond.data);
+    if (uncond) onTensor?.(uncond.data);
     const scheduler = createScheduler(m.scheduler);
     scheduler.setTimesteps(steps);
     const count = dims.reduce((a, b) => a * b, 1);
@@ -227,9 +238,15 @@ export class PipelineRunner {
       const out = await this.denoise({ data: sample, dims }, t, cond, uncond);
       const v = out.uncond === undefined ? out.cond : guide(out.cond, out.uncond, guidance);
       trace.push({ t, latent: sample, cond: out.cond, uncond: out.uncond });
+      if (onTensor) {
+        onTensor(sample);
+        onTensor(out.cond);
+        if (out.uncond) onTensor(out.uncond);
+      }
       sample = scheduler.step(v, t, sample);
       options.onStep?.({ type: "denoise:step", done: i + 1, total: steps });
     }
+    onTensor?.(sample);
     const rgb = await this.decodeFrames({ data: sample, dims }, width, height, frames, options.signal);
     return {
       frames: rgb,

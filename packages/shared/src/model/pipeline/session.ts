@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Logger } from "../../logger.js";
 import { CudaUnavailableError, ModelLoadError } from "../errors.js";
+import { SESSION_THREADING } from "../ort.js";
 
 export type PipelineDevice = "cpu" | "cuda" | "auto";
 
@@ -31,6 +32,7 @@ export async function openSession(
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
+    ...SESSION_THREADING,
   };
   const cpu = async () => {
     try {

@@ -50,8 +50,11 @@ export interface TraceBlockStore {
   get(cid: CID, options?: { signal?: AbortSignal | undefined }): Promise<Uint8Array>;
 }
 
-/** Canonical bytes of a float32 tensor: IEEE-754 little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
+
+/** Canonical bytes of a float32 tensor: IEEE-754 little-endian (a single copy on little-endian hosts). */
 export function tensorBytes(data: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
   const out = new Uint8Array(data.length * 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i] as number, true);
@@ -75,15 +78,8 @@ export async function rawCid(bytes: Uint8Array): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(bytes));
 }
 
-/** Encodes a trace into its blocks and root. */
-export async function encodeTrace(trace: PipelineTrace): Promise<EncodedTrace> {
-  const blocks = new Map<string, { cid: CID; bytes: Uint8Array }>();
-  const add = async (data: Float32Array) => {
-    const bytes = tensorBytes(data);
-    const cid = await rawCid(bytes);
-    blocks.set(cid.toString(), { cid, bytes });
-    return cid;
-  };
+/** Builds the root of `trace`, naming each tensor by the CID `cidOf` gives it (the one place the root's layout is written). */
+async function traceRoot(trace: PipelineTrace, cidOf: (data: Float32Array) => Promise<CID>): Promise<{ root: CID; rootBytes: Uint8Array }> {
   const cfg = trace.text.uncond !== undefined;
   const root: TraceRoot = {
     version: 1,
@@ -93,17 +89,28 @@ export async function encodeTrace(trace: PipelineTrace): Promise<EncodedTrace> {
     guidance: trace.guidance,
     latentDims: [...trace.latentDims],
     textDims: [...trace.text.dims],
-    text: { cond: await add(trace.text.cond), ...(cfg ? { uncond: await add(trace.text.uncond as Float32Array) } : {}) },
+    text: { cond: await cidOf(trace.text.cond), ...(cfg ? { uncond: await cidOf(trace.text.uncond as Float32Array) } : {}) },
     timesteps: trace.steps.map((s) => s.t),
-    latents: await Promise.all(trace.steps.map((s) => add(s.latent))),
-    cond: await Promise.all(trace.steps.map((s) => add(s.cond))),
-    ...(cfg ? { uncond: await Promise.all(trace.steps.map((s) => add(s.uncond as Float32Array))) } : {}),
-    final: await add(trace.final),
+    latents: await Promise.all(trace.steps.map((s) => cidOf(s.latent))),
+    cond: await Promise.all(trace.steps.map((s) => cidOf(s.cond))),
+    ...(cfg ? { uncond: await Promise.all(trace.steps.map((s) => cidOf(s.uncond as Float32Array))) } : {}),
+    final: await cidOf(trace.final),
   };
   const rootBytes = dagJson.encode(root);
-  const rootCid = CID.createV1(dagJson.code, await sha256.digest(rootBytes));
-  blocks.set(rootCid.toString(), { cid: rootCid, bytes: rootBytes });
-  return { root: rootCid, rootBytes, blocks };
+  return { root: CID.createV1(dagJson.code, await sha256.digest(rootBytes)), rootBytes };
+}
+
+/** Encodes a trace into its blocks and root. */
+export async function encodeTrace(trace: PipelineTrace): Promise<EncodedTrace> {
+  const blocks = new Map<string, { cid: CID; bytes: Uint8Array }>();
+  const { root, rootBytes } = await traceRoot(trace, async (data) => {
+    const bytes = tensorBytes(data);
+    const cid = await rawCid(bytes);
+    blocks.set(cid.toString(), { cid, bytes });
+    return cid;
+  });
+  blocks.set(root.toString(), { cid: root, bytes: rootBytes });
+  return { root, rootBytes, blocks };
 }
 
 /** Puts every block of an encoded trace into a store; returns the root CID. */
@@ -114,6 +121,100 @@ export async function publishTrace(
 ): Promise<CID> {
   for (const { cid, bytes } of encoded.blocks.values()) await store.put(cid, bytes, options);
   return encoded.root;
+}
+
+export interface TraceCommitterOptions {
+  signal?: AbortSignal | undefined;
+  /** Blocks stored at once (default 8): a store's writes overlap, and the render is never far ahead of them. */
+  concurrency?: number | undefined;
+}
+
+/**
+ * Commits a trace while it is being made: each tensor handed to `add` (the
+ * runner's `onTensor`, as soon as a step's tensors are final) is hashed and
+ * put into the store at once, so the store's writes overlap the next
+ * denoising steps instead of following the whole render. `finish` then
+ * builds the root, with the same layout and CIDs as `encodeTrace`, stores it
+ * and any tensor not added before, and waits for every write. The result is
+ * the same blocks and root as `encodeTrace` + `publishTrace`.
+ */
+export class TraceCommitter {
+  readonly #store: TraceBlockStore;
+  readonly #signal: AbortSignal | undefined;
+  readonly #concurrency: number;
+  /** CID of each tensor added, by identity (the runner hands over the very arrays the trace keeps). */
+  readonly #cids = new Map<Float32Array, Promise<CID>>();
+  /** Each block's write, by CID string (a tensor that repeats is stored once). */
+  readonly #writes = new Map<string, Promise<void>>();
+  readonly #queue: Array<() => void> = [];
+  #running = 0;
+  #blocks = 0;
+
+  constructor(store: TraceBlockStore, options: TraceCommitterOptions = {}) {
+    this.#store = store;
+    this.#signal = options.signal;
+    this.#concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1)
+      throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
+  }
+
+  /** Hashes a final tensor and starts storing it; never throws (a failure surfaces in `finish`). */
+  add(data: Float32Array): void {
+    void this.#cidOf(data);
+  }
+
+  /** Stores the root and whatever is still missing; resolves with the root once every block is stored. */
+  async finish(trace: PipelineTrace): Promise<{ root: CID; blocks: number }> {
+    const { root, rootBytes } = await traceRoot(trace, (data) => this.#cidOf(data));
+    this.#put(root, rootBytes);
+    // Every write of the trace was started by now; wait for all of them (and report the first failure).
+    await Promise.all(this.#writes.values());
+    return { root, blocks: this.#blocks };
+  }
+
+  /** Resolves once every write started so far has finished or failed (after a failed render). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#cids.values(), ...this.#writes.values()]);
+    if (this.#writes.size > 0) await Promise.allSettled(this.#writes.values());
+  }
+
+  #cidOf(data: Float32Array): Promise<CID> {
+    let cid = this.#cids.get(data);
+    if (!cid) {
+      const bytes = tensorBytes(data);
+      cid = rawCid(bytes).then((c) => (this.#put(c, bytes), c));
+      this.#cids.set(data, cid);
+    }
+    return cid;
+  }
+
+  #put(cid: CID, bytes: Uint8Array): void {
+    const key = cid.toString();
+    if (this.#writes.has(key)) return;
+    this.#blocks++;
+    const write = new Promise<void>((resolve, reject) => {
+      const start = () => {
+        this.#running++;
+        Promise.resolve()
+          .then(() => {
+            // The signal stops writes that have not started; one that has is left to finish (each is one small
+            // block). Handing the signal to several concurrent Helia writes let an abort escape as an unhandled
+            // rejection from inside the blockstore, which crashed the provider.
+            this.#signal?.throwIfAborted();
+            return this.#store.put(cid, bytes);
+          })
+          .then(() => resolve(), reject)
+          .finally(() => {
+            this.#running--;
+            this.#queue.shift()?.();
+          });
+      };
+      if (this.#running < this.#concurrency) start();
+      else this.#queue.push(start);
+    });
+    write.catch(() => {}); // awaited in finish
+    this.#writes.set(key, write);
+  }
 }
 
 /** Decodes and validates a root block's bytes (throws on anything malformed). */
