@@ -84,4 +84,33 @@ describe("redeem: the allocation the escrow keeps", () => {
     expect(await chain.contracts.escrow.paidSeconds(jobId, provider.address)).toBe(2n);
     expect(provider.journal.getAllocation(jobId)).toMatchObject({ seconds: 2, onChainSeconds: 2 });
   }, 120_000);
+
+  test("error: an empty-signature redeem the escrow refuses (a journal that believed a record the chain lacks) is sent with the signature on the next pass", async () => {
+    const s = spec(6);
+    const { jobId } = await chain.openJob({ spec: s, deadlineIn: 300 });
+    await renderAll(jobId, s);
+    const v = { jobId, provider: provider.address, seconds: 2 };
+    await coordinator.sendVoucher(target, {
+      type: "voucher",
+      chainId: chain.chainId,
+      escrow: chain.deployment.escrow,
+      voucher: v,
+      signature: await chain.signVoucher(v),
+    });
+    // As if restored from another machine's journal: it notes an allocation on record that this chain never saw.
+    provider.journal.setOnChainAllocation(jobId, 2);
+    const refused = await provider.payments.tick();
+    expect(refused.redeemed.filter((r) => r.jobId === jobId)).toEqual([]);
+    expect(refused.errors).toEqual([
+      expect.objectContaining({ jobId, action: "redeem", message: expect.stringMatching(/OverAllocation/) }),
+    ]);
+    expect(provider.journal.getAllocation(jobId)).toMatchObject({ onChainSeconds: 0 });
+
+    const next = await provider.payments.tick();
+    const r = next.redeemed.find((x) => x.jobId === jobId);
+    expect(r).toMatchObject({ seconds: 2, amount: 2n * NET });
+    const tx = await chain.provider.getTransaction(r!.tx);
+    expect(chain.contracts.escrow.interface.parseTransaction({ data: tx!.data })!.args[3]).not.toBe("0x");
+    expect(provider.journal.getAllocation(jobId)).toMatchObject({ onChainSeconds: 2 });
+  }, 120_000);
 });
