@@ -6,7 +6,8 @@
 // on the reference device (the CPU, what clients verify on) from the
 // committed inputs, and decodes the final latent on the reference too. The
 // tolerance is the largest honest error seen times --margin; the tile floor
-// is the lowest honest tile PSNR minus --psnr-margin dB. The pipeline id
+// is the lowest honest tile PSNR minus --psnr-margin dB (per pixel, and in
+// block means of one latent pixel: tileBlockPsnrDb). The pipeline id
 // changes with the manifest: propose the new id to the DAO (docs/models.md).
 //
 //   pnpm exec node scripts/calibrate-pipeline.ts --pipeline path/to/pipeline.json \
@@ -26,7 +27,7 @@ registerHooks({
   },
 });
 
-const { loadPipeline, PipelineRunner, relL2, lumaPsnr, framesToRgb24, withPipelineId, Xoshiro128 } =
+const { loadPipeline, PipelineRunner, relL2, lumaPsnr, blockLumaPsnr, framesToRgb24, withPipelineId, Xoshiro128 } =
   await import("../packages/shared/src/model/index.ts");
 const { encodeSegment, decodeSegment } = await import("../packages/shared/src/media/index.ts");
 
@@ -66,6 +67,7 @@ const rng = new Xoshiro128(7);
 let maxDen = 0;
 let maxText = 0;
 let minTile = Infinity;
+let minBlock = Infinity;
 const n = Number(values.segments);
 for (let s = 0; s < n; s++) {
   const job = { prompt: prompts[s % prompts.length] as string, seed: Math.floor(rng.next() * 2 ** 31), segment: s };
@@ -98,7 +100,11 @@ for (let s = 0; s < n; s++) {
       m.video.width,
       m.video.height,
     );
-    for (const f of tile) minTile = Math.min(minTile, lumaPsnr(f, delivered[frame++] as Uint8Array));
+    for (const f of tile) {
+      const d = delivered[frame++] as Uint8Array;
+      minTile = Math.min(minTile, lumaPsnr(f, d));
+      minBlock = Math.min(minBlock, blockLumaPsnr(f, d, m.video.width, m.video.height, m.latent.spatialCompression));
+    }
   }
   console.error(
     `segment ${s + 1}/${n}: max denoiser relL2 ${maxDen.toExponential(2)}, text ${maxText.toExponential(2)}, min tile ${minTile.toFixed(1)} dB`,
@@ -113,6 +119,7 @@ const tolerances = {
   denoiserRelL2: Number(Math.max(maxDen * margin, 1e-4).toPrecision(2)),
   textRelL2: Number(Math.max(maxText * margin, 1e-5).toPrecision(2)),
   tilePsnrDb: Number((minTile - Number(values["psnr-margin"])).toFixed(1)),
+  tileBlockPsnrDb: Number((minBlock - Number(values["psnr-margin"])).toFixed(1)),
 };
 const run = {
   reference: `${values.reference} (${reference.device})`,
@@ -121,6 +128,7 @@ const run = {
   maxDenoiserRelL2: maxDen,
   maxTextRelL2: maxText,
   minTilePsnrDb: Number(minTile.toFixed(2)),
+  minTileBlockPsnrDb: Number(minBlock.toFixed(2)),
 };
 const raw = JSON.parse(readFileSync(values.pipeline, "utf8"));
 raw.verification = {

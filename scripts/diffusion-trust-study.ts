@@ -1,6 +1,6 @@
 // The trust study of verification by committed steps (see
 // packages/shared/src/model/pipeline/README.md for what it measures and the
-// numbers it gave). 12 classes × --per-class segments (default 20: 240).
+// numbers it gave). 15 classes × --per-class segments (default 20: 300).
 //
 //   pnpm exec node scripts/diffusion-trust-study.ts [--pipeline models/diffusion-default/pipeline.json] [--per-class 20] [--k N] [--json out.json]
 import { writeFileSync } from "node:fs";
@@ -34,6 +34,7 @@ console.table(
     "text relL2 max": r.maxTextRelL2 > 0 ? r.maxTextRelL2.toExponential(1) : "",
     "neighbour relL2 min": Number.isFinite(r.minNeighbourRelL2) ? r.minNeighbourRelL2.toExponential(1) : "",
     "tile dB min": Number.isFinite(r.minTilePsnrDb) ? r.minTilePsnrDb.toFixed(1) : "",
+    "tile block dB min": Number.isFinite(r.minTileBlockPsnrDb) ? r.minTileBlockPsnrDb.toFixed(1) : "",
   })),
 );
 console.log(
@@ -48,6 +49,7 @@ console.log(
       costRatio: result.costRatio,
       renderCpuMs: result.renderCpuMs,
       verifyCpuMs: result.verifyCpuMs,
+      newProviderCostRatio: result.newProviderCostRatio,
     },
     null,
     2,

@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 ae = torch.load(os.path.join(args.ckpt, "ae.pt"))
 stats = torch.load(os.path.join(args.ckpt, "latent_stats.pt"))
 pipe = torch.load(os.path.join(args.ckpt, "pipeline.pt"))
-te, den, dec = TextEncoder(), Denoiser(), Decoder()
+te, den, dec = TextEncoder(), Denoiser(coords="coords.weight" in pipe["den"]), Decoder()
 te.load_state_dict(pipe["te"]); den.load_state_dict(pipe["den"]); dec.load_state_dict(ae["dec"])
 ndec = NormalisedDecoder(dec, stats["mean"], stats["std"])
 for m in (te, den, ndec):

@@ -55,10 +55,30 @@ class Block(nn.Module):
         return x + Fn.silu(h)
 
 
+def coordinates(frames, height, width):
+    """[1, 3, F, H, W]: frame index (0 at the first frame, 1 per 7 frames), x and y in [-1, 1].
+
+    A convolutional network is blind to where (and when) it is, but "moving
+    right" means the shape is on the left in the first frame and on the
+    right in the last one: these channels let the denoiser place it.
+    """
+    t = torch.arange(frames, dtype=torch.float32) / 7.0
+    y = (torch.arange(height, dtype=torch.float32) + 0.5) / height * 2 - 1
+    x = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1
+    one = torch.ones(1, 1, frames, height, width)
+    return torch.cat([one * t.view(1, 1, -1, 1, 1), one * y.view(1, 1, 1, -1, 1), one * x.view(1, 1, 1, 1, -1)], dim=1)
+
+
 class Denoiser(nn.Module):
-    def __init__(self, ch=64, blocks=6, cond=128):
+    def __init__(self, ch=64, blocks=6, cond=128, coords=False):
         super().__init__()
         self.inp = nn.Conv3d(LATENT_CH, ch, (1, 3, 3), padding=(0, 1, 1))
+        # Optional (train.py --coords; the committed model has none): zero-initialised, so a
+        # model extended on --resume starts as the trained one.
+        self.coords = nn.Conv3d(3, ch, 1) if coords else None
+        if self.coords is not None:
+            nn.init.zeros_(self.coords.weight)
+            nn.init.zeros_(self.coords.bias)
         self.t_mlp = nn.Sequential(nn.Linear(64, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.c_mlp = nn.Sequential(nn.Linear(TEXT_DIM, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.blocks = nn.ModuleList([Block(ch, cond) for _ in range(blocks)])
@@ -69,6 +89,8 @@ class Denoiser(nn.Module):
     def forward(self, latent, timestep, text_embeds):
         c = Fn.silu(self.t_mlp(timestep_embedding(timestep)) + self.c_mlp(text_embeds))
         h = self.inp(latent)
+        if self.coords is not None:
+            h = h + self.coords(coordinates(latent.shape[2], latent.shape[3], latent.shape[4]))
         for b in self.blocks:
             h = b(h, c)
         return self.out(h)

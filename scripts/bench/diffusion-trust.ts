@@ -1,9 +1,10 @@
 // Verification by committed steps on the default diffusion pipeline: a short
 // run of the trust study (scripts/lib/diffusion-trust.ts): the rate at which
-// wrong segments (nine cheats) are accepted, the rate at which honest ones
-// (other thread counts and guidance batch sizes) are refused, and the
-// client's verification CPU against the provider's render CPU.
-// BENCH_TRUST_PER_CLASS (default 3) segments of each of the 12 classes.
+// wrong segments (eleven cheats) are accepted, the rate at which honest ones
+// (other thread counts and guidance batch sizes, and checked as a new
+// provider's) are refused, and the client's verification CPU against the
+// provider's render CPU (k = the manifest's, and k for a new provider).
+// BENCH_TRUST_PER_CLASS (default 3) segments of each of the 15 classes.
 //
 //   node scripts/bench/diffusion-trust.ts   (or `pnpm bench diffusion`)
 import { dirname, join } from "node:path";
@@ -21,6 +22,8 @@ export async function run(): Promise<BenchResult[]> {
     { name: "diffusion: wrong segments accepted", value: r.falseAccept * 100, unit: "%", target: 1, better: "lower", note },
     { name: "diffusion: honest segments refused", value: r.falseReject * 100, unit: "%", target: 1, better: "lower", note },
     { name: "diffusion: verification CPU / render CPU", value: r.costRatio * 100, unit: "%", target: 5, better: "lower", note: `${r.verifyCpuMs.toFixed(1)} ms vs ${r.renderCpuMs.toFixed(0)} ms per segment (median)` },
+    // No target: the first NEW_PROVIDER_SEGMENTS segments of each provider only.
+    { name: "diffusion: verification CPU / render CPU, new provider", value: r.newProviderCostRatio * 100, unit: "%", better: "lower", note: "k = NEW_PROVIDER_STEPS" },
   ];
 }
 

@@ -44,7 +44,9 @@ type Pipeline = Awaited<ReturnType<typeof loadPipeline>>;
 type Runner = Awaited<ReturnType<typeof PipelineRunner.create>>;
 type Generation = Awaited<ReturnType<Runner["generate"]>>;
 
-const HONEST = ["honest, 1 thread, CFG batch 2", "honest, 2 threads, CFG batch 1", "honest, 2 threads, CFG batch 2"] as const;
+const NEW_HONEST = `honest, new provider (k = ${shared.NEW_PROVIDER_STEPS})`;
+const NEW_SKIP = `skipped steps (reused + noise), new provider (k = ${shared.NEW_PROVIDER_STEPS})`;
+const HONEST = ["honest, 1 thread, CFG batch 2", "honest, 2 threads, CFG batch 1", "honest, 2 threads, CFG batch 2", NEW_HONEST] as const;
 const CHEATS = [
   "wrong prompt",
   "wrong seed",
@@ -52,6 +54,8 @@ const CHEATS = [
   "fewer steps (half)",
   "skipped steps (every other reused)",
   "skipped steps (reused + tiny noise)",
+  "skipped steps (reused + noise above the neighbour floor)",
+  NEW_SKIP,
   "int8-quantised weights",
   "cheaper decoder (4-bit weights)",
   "low-quality re-encode (CRF 40)",
@@ -66,6 +70,8 @@ interface ClassResult {
   minDenoiserRelL2: number;
   maxTextRelL2: number;
   minTilePsnrDb: number;
+  /** …and in means of blocks of one latent pixel. */
+  minTileBlockPsnrDb: number;
   /** Smallest relative difference between a sampled step's output and a neighbour's. */
   minNeighbourRelL2: number;
 }
@@ -82,6 +88,8 @@ export interface TrustStudyResult {
   costRatio: number;
   renderCpuMs: number;
   verifyCpuMs: number;
+  /** The same for an honest segment checked as a new provider's (k = NEW_PROVIDER_STEPS). */
+  newProviderCostRatio: number;
 }
 
 const silent = { info() {}, warn() {} };
@@ -91,11 +99,15 @@ const cpuMs = () => {
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-/** Generation with every other step's denoiser output reused from the step before (optionally disguised with noise). */
+/**
+ * Generation with every other step's denoiser output reused from the step
+ * before, optionally disguised by relative noise of `disguise` per value
+ * (1e-6: below the neighbour floor; 1e-2: about an honest neighbour difference).
+ */
 async function generateSkipping(
   runner: Runner,
   opts: { prompt: string; seed: number; segment: number },
-  disguise: boolean,
+  disguise = 0,
 ): Promise<Generation> {
   const m = runner.manifest;
   const steps = m.sampling.steps.default;
@@ -116,12 +128,13 @@ async function generateSkipping(
   for (const [i, t] of s.timesteps.entries()) {
     let out: { cond: Float32Array; uncond?: Float32Array };
     if (i % 2 === 1 && last) {
-      out = disguise
-        ? {
-            cond: last.cond.map((v) => v * (1 + 1e-6 * (rng.next() - 0.5))),
-            uncond: (last.uncond as Float32Array).map((v) => v * (1 + 1e-6 * (rng.next() - 0.5))),
-          }
-        : last;
+      out =
+        disguise > 0
+          ? {
+              cond: last.cond.map((v) => v * (1 + disguise * (rng.next() - 0.5))),
+              uncond: (last.uncond as Float32Array).map((v) => v * (1 + disguise * (rng.next() - 0.5))),
+            }
+          : last;
     } else out = await runner.denoise({ data: sample, dims }, t, cond, uncond);
     last = out;
     trace.push({ t, latent: sample, cond: out.cond, uncond: out.uncond });
@@ -225,6 +238,7 @@ export async function runTrustStudy(options: {
   const classes: Record<string, ClassResult> = {};
   const renderCpu: number[] = [];
   const verifyCpu: number[] = [];
+  const verifyNewCpu: number[] = [];
   let wrongAccepted = 0;
   let wrongTotal = 0;
   let honestRefused = 0;
@@ -239,9 +253,13 @@ export async function runTrustStudy(options: {
         const isHonest = (HONEST as readonly string[]).includes(cls);
         const c0 = cpuMs();
         switch (cls) {
-          case "wrong prompt":
-            gen = await honest[0]!.generate({ ...job, prompt: randomPrompt() });
+          case "wrong prompt": {
+            // Another caption: one in 360 random draws is the job's own, which is no cheat.
+            let prompt = randomPrompt();
+            while (prompt === job.prompt) prompt = randomPrompt();
+            gen = await honest[0]!.generate({ ...job, prompt });
             break;
+          }
           case "wrong seed":
             gen = await honest[0]!.generate({ ...job, seed: job.seed + 1 });
             gen.trace.seed = job.seed;
@@ -253,10 +271,17 @@ export async function runTrustStudy(options: {
             gen = await honest[0]!.generate({ ...job, steps: Math.max(m.sampling.steps.min, Math.floor(m.sampling.steps.default / 2)) });
             break;
           case "skipped steps (every other reused)":
-            gen = await generateSkipping(honest[0]!, job, false);
+            gen = await generateSkipping(honest[0]!, job);
             break;
           case "skipped steps (reused + tiny noise)":
-            gen = await generateSkipping(honest[0]!, job, true);
+            gen = await generateSkipping(honest[0]!, job, 1e-6);
+            break;
+          case "skipped steps (reused + noise above the neighbour floor)":
+          case NEW_SKIP:
+            gen = await generateSkipping(honest[0]!, job, 1e-2);
+            break;
+          case NEW_HONEST:
+            gen = await honest[0]!.generate(job);
             break;
           case "int8-quantised weights":
             gen = await int8.generate(job);
@@ -277,8 +302,10 @@ export async function runTrustStudy(options: {
         const store = new MemoryTraceStore();
         const root = await publishTrace(await encodeTrace(gen.trace), store);
         const v0 = cpuMs();
-        const verdict = await verifyTrace({ runner: verifier, job, root, store, frames, k: options.k });
+        const asNew = cls === NEW_HONEST || cls === NEW_SKIP;
+        const verdict = await verifyTrace({ runner: verifier, job, root, store, frames, k: asNew ? shared.NEW_PROVIDER_STEPS : options.k });
         if (cls === HONEST[0]) verifyCpu.push(cpuMs() - v0);
+        if (cls === NEW_HONEST) verifyNewCpu.push(cpuMs() - v0);
         const r = (classes[cls] ??= {
           n: 0,
           accepted: 0,
@@ -287,6 +314,7 @@ export async function runTrustStudy(options: {
           minDenoiserRelL2: Infinity,
           maxTextRelL2: 0,
           minTilePsnrDb: Infinity,
+          minTileBlockPsnrDb: Infinity,
           minNeighbourRelL2: Infinity,
         });
         r.n++;
@@ -299,6 +327,8 @@ export async function runTrustStudy(options: {
         for (const e of verdict.measured.neighbourRelL2) r.minNeighbourRelL2 = Math.min(r.minNeighbourRelL2, e);
         for (const e of verdict.measured.textRelL2) r.maxTextRelL2 = Math.max(r.maxTextRelL2, e);
         if (verdict.measured.tilePsnrDb !== undefined) r.minTilePsnrDb = Math.min(r.minTilePsnrDb, verdict.measured.tilePsnrDb);
+        if (verdict.measured.tileBlockPsnrDb !== undefined)
+          r.minTileBlockPsnrDb = Math.min(r.minTileBlockPsnrDb, verdict.measured.tileBlockPsnrDb);
         if (isHonest) {
           honestTotal++;
           if (!verdict.ok) honestRefused++;
@@ -327,5 +357,6 @@ export async function runTrustStudy(options: {
     costRatio: verifyMs / renderMs,
     renderCpuMs: renderMs,
     verifyCpuMs: verifyMs,
+    newProviderCostRatio: median(verifyNewCpu) / renderMs,
   };
 }

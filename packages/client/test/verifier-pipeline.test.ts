@@ -11,6 +11,9 @@ import {
   PipelineRunner,
   publishTrace,
   quantiseWeights,
+  NEW_PROVIDER_SEGMENTS,
+  NEW_PROVIDER_STEPS,
+  traceStepsFor,
   type Pipeline,
   type SpotRenderer,
 } from "@rendermesh/shared/model";
@@ -113,6 +116,16 @@ describe("SegmentVerifier on a diffusion pipeline", () => {
   test("default: an honest segment (other thread count and guidance batch than the client) passes by committed steps", async () => {
     const r = await deliver(provider, 1);
     expect(r.ok, r.ok ? "" : r.failure.message).toBe(true);
+    // A provider this verifier has not accepted before gets more steps re-executed than the manifest's k.
+    if (r.ok) expect(r.sampledFrames).toHaveLength(NEW_PROVIDER_STEPS);
+  });
+
+  test("default: steps per check fall to the manifest's k once a provider has a history of accepted segments", () => {
+    const k = pipeline.manifest.verification.stepsPerCheck;
+    expect(k).toBeLessThan(NEW_PROVIDER_STEPS);
+    expect(traceStepsFor(pipeline.manifest, 0)).toBe(NEW_PROVIDER_STEPS);
+    expect(traceStepsFor(pipeline.manifest, NEW_PROVIDER_SEGMENTS - 1)).toBe(NEW_PROVIDER_STEPS);
+    expect(traceStepsFor(pipeline.manifest, NEW_PROVIDER_SEGMENTS)).toBe(k);
   });
 
   test("error: int8-rounded weights behind the committed model's id fail the content check at the denoiser", async () => {

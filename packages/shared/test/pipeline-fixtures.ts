@@ -1,7 +1,7 @@
 import { Xoshiro128 } from "../src/model/prng.js";
 import { OnnxGraphBuilder } from "../src/model/onnx-builder.js";
 import { assemblePipeline, sha256Hex, type Pipeline } from "../src/model/pipeline/load.js";
-import type { PipelineManifestInput } from "../src/model/pipeline/manifest.js";
+import type { PipelineManifestInput, SchedulerConfig } from "../src/model/pipeline/manifest.js";
 
 /**
  * Two tiny random-weight pipelines built from code, shaped differently, so
@@ -9,7 +9,8 @@ import type { PipelineManifestInput } from "../src/model/pipeline/manifest.js";
  *  - "alpha": 4 latent channels, 8x spatial, no temporal compression, pooled
  *    text [B, D], float timestep, classifier-free guidance, output in [0, 1];
  *  - "beta": 2 channels, 4x spatial, 4x temporal with a 4n+1 frame rule,
- *    a text sequence [B, L, D], int64 timestep, no guidance, output in [-1, 1].
+ *    a text sequence [B, L, D], int64 timestep, no guidance, output in [-1, 1],
+ *    its vocabulary a Hugging Face tokenizer.json component.
  */
 
 const META = { opset: 17, producerName: "rendermesh-test", producerVersion: "0", docString: "", metadata: {} };
@@ -35,9 +36,30 @@ interface Shape {
   range: "0,1" | "-1,1";
   names: { tokens: string; text: string; latent: string; timestep: string; velocity: string; decLatent: string; frames: string };
   seed: number;
+  /** Default: flow-match Euler (shift 1 with guidance, 3 without). */
+  scheduler?: SchedulerConfig;
+  /** Ship the vocabulary as a Hugging Face tokenizer.json component instead of inline. */
+  tokenizerJson?: boolean;
 }
 
 const VOCAB = ["<pad>", "<unk>", "a", "red", "blue", "circle", "square", "moving", "left", "right", "on", "background"];
+
+/** A WordLevel tokenizer.json as the `tokenizers` library writes one (lower-case, split on \w+|[^\w\s]+, pad id 0). */
+export function tokenizerJson(vocab: readonly string[] = VOCAB, extra: Record<string, unknown> = {}): Uint8Array {
+  const json = {
+    version: "1.0",
+    truncation: null,
+    padding: { strategy: "BatchLongest", direction: "Right", pad_to_multiple_of: null, pad_id: 0, pad_type_id: 0, pad_token: "<pad>" },
+    added_tokens: [],
+    normalizer: { type: "Sequence", normalizers: [{ type: "NFKC" }, { type: "Lowercase" }] },
+    pre_tokenizer: { type: "Whitespace" },
+    post_processor: null,
+    decoder: null,
+    model: { type: "WordLevel", vocab: Object.fromEntries(vocab.map((w, i) => [w, i])), unk_token: "<unk>" },
+    ...extra,
+  };
+  return new TextEncoder().encode(JSON.stringify(json));
+}
 
 function textEncoder(s: Shape): Uint8Array {
   const b = new OnnxGraphBuilder();
@@ -105,7 +127,9 @@ function manifestFor(s: Shape, files: Pipeline["files"]): PipelineManifestInput 
     format: "onnx",
     opset: 17,
     components: {
-      tokenizer: { kind: "word-vocab", vocab: VOCAB, padId: 0, unkId: 1, maxLength: s.maxLength },
+      tokenizer: files.tokenizer
+        ? { kind: "tokenizer-json", file: "tokenizer.json", sha256: sha256Hex(files.tokenizer), maxLength: s.maxLength }
+        : { kind: "word-vocab", vocab: VOCAB, padId: 0, unkId: 1, maxLength: s.maxLength },
       textEncoder: {
         file: "text.onnx",
         sha256: sha256Hex(files.textEncoder),
@@ -135,7 +159,7 @@ function manifestFor(s: Shape, files: Pipeline["files"]): PipelineManifestInput 
     },
     latent: { channels: s.channels, layout: "BCFHW", spatialCompression: s.spatial, temporalCompression: s.temporal },
     video: { width: s.size, height: s.size, fps: 8, framesPerClip: s.frames, frameRule: s.frameRule },
-    scheduler: {
+    scheduler: s.scheduler ?? {
       type: "flow-match-euler",
       numTrainTimesteps: 1000,
       shift: s.cfg ? 1 : 3,
@@ -159,7 +183,8 @@ function manifestFor(s: Shape, files: Pipeline["files"]): PipelineManifestInput 
 }
 
 export function build(s: Shape): Pipeline {
-  const files = { textEncoder: textEncoder(s), denoiser: denoiser(s), decoder: decoder(s) };
+  const files: Pipeline["files"] = { textEncoder: textEncoder(s), denoiser: denoiser(s), decoder: decoder(s) };
+  if (s.tokenizerJson) files.tokenizer = tokenizerJson();
   return assemblePipeline(manifestFor(s, files), files);
 }
 
@@ -189,7 +214,7 @@ export const ALPHA: Shape = {
   seed: 11,
 };
 
-const BETA: Shape = {
+export const BETA: Shape = {
   name: "beta",
   channels: 2,
   spatial: 4,
@@ -213,7 +238,21 @@ const BETA: Shape = {
     frames: "sample",
   },
   seed: 23,
+  tokenizerJson: true,
 };
 
 export const alphaPipeline = (): Pipeline => build(ALPHA);
 export const betaPipeline = (): Pipeline => build(BETA);
+
+/** DPM-Solver++ 2M on flow sigmas (diffusers' multistep solver, as Wan ships it). */
+export const DPM_SOLVER_2M: Extract<SchedulerConfig, { type: "dpm-solver-multistep" }> = {
+  type: "dpm-solver-multistep",
+  numTrainTimesteps: 1000,
+  shift: 3,
+  predictionType: "flow",
+  algorithm: "dpmsolver++",
+  solverOrder: 2,
+  solverType: "midpoint",
+  finalSigmas: "zero",
+  stochastic: false,
+};

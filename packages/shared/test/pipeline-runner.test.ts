@@ -4,9 +4,11 @@ import { assemblePipeline } from "../src/model/pipeline/load.js";
 import { AnyModelManifest, parseAnyManifest, pipelineId, PipelineManifest } from "../src/model/pipeline/manifest.js";
 import { segmentNoise } from "../src/model/pipeline/noise.js";
 import { PipelineRunner } from "../src/model/pipeline/runner.js";
-import { createScheduler, FlowMatchEulerScheduler } from "../src/model/pipeline/scheduler.js";
+import { createScheduler, DpmSolverMultistepScheduler, FlowMatchEulerScheduler, type Scheduler } from "../src/model/pipeline/scheduler.js";
+import { Xoshiro128 } from "../src/model/prng.js";
 import { defaultModel } from "../src/model/default-model.js";
-import { alphaPipeline, betaPipeline } from "./pipeline-fixtures.js";
+import { alphaPipeline, BETA, betaPipeline, build, DPM_SOLVER_2M, tokenizerJson } from "./pipeline-fixtures.js";
+import { createTokenizer, parseTokenizerJson } from "../src/model/pipeline/tokenizer.js";
 
 const silent = { info() {}, warn() {} };
 
@@ -31,6 +33,35 @@ describe("pipeline manifest", () => {
     expect(() => assemblePipeline(manifest, { ...files, denoiser: files.textEncoder })).toThrow(ModelIntegrityError);
     expect(() => assemblePipeline({ ...manifest, id: `0x${"0".repeat(64)}` }, files)).toThrow(ModelIntegrityError);
     expect(() => assemblePipeline({ ...manifest, opset: 3 }, files)).toThrow(ModelLoadError);
+  });
+});
+
+describe("tokenizer component", () => {
+  it("reads a WordLevel tokenizer.json: normalizers, the \\w+|[^\\w\\s]+ split, unknown words, truncation and padding", () => {
+    const t = parseTokenizerJson(tokenizerJson(["<pad>", "<unk>", "a", "red", "circle", "café", ","]), 6);
+    // NFKC folds the full-width "ＲＥＤ" to "RED", then lower case; "café" stays one Unicode word; "," is its own token.
+    expect(Array.from(t.encode("A ＲＥＤ café, circle!"), Number)).toEqual([2, 3, 5, 6, 4, 1]);
+    expect(Array.from(t.encode("a"), Number)).toEqual([2, 0, 0, 0, 0, 0]);
+    expect(t.unknownWords("a blue circle!")).toEqual(["blue", "!"]);
+    expect(t.padId).toBe(0);
+  });
+
+  it("refuses what it does not implement by name, and a manifest whose tokenizer.json is not its sha256", () => {
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { model: { type: "BPE", vocab: {}, merges: [] } }), 8)).toThrow(
+      /model is BPE, not WordLevel/,
+    );
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { post_processor: { type: "TemplateProcessing" } }), 8)).toThrow(
+      /post_processor/,
+    );
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { pre_tokenizer: { type: "Metaspace" } }), 8)).toThrow(/Metaspace/);
+    expect(() => parseTokenizerJson(tokenizerJson(undefined, { padding: null }), 8)).toThrow(/pad_id/);
+    expect(() => parseTokenizerJson(new TextEncoder().encode("{"), 8)).toThrow(/not UTF-8 JSON/);
+    const beta = betaPipeline();
+    expect(beta.manifest.components.tokenizer.kind).toBe("tokenizer-json");
+    expect(() => assemblePipeline(beta.manifest, { ...beta.files, tokenizer: tokenizerJson(["<pad>", "<unk>", "x"]) })).toThrow(
+      ModelIntegrityError,
+    );
+    expect(() => createTokenizer(beta.manifest.components.tokenizer)).toThrow(/no bytes/);
   });
 });
 
@@ -74,10 +105,132 @@ describe("flow-match Euler scheduler", () => {
   });
 });
 
+/**
+ * diffusers' DPMSolverMultistepScheduler (use_flow_sigmas, flow_prediction,
+ * dpmsolver++, midpoint, final sigma 0) written out again here in float64,
+ * the way its Python reads — log-SNR λ, exp(−h), a lower_order_nums
+ * counter — and not the way scheduler.ts computes it.
+ */
+function referenceDpm(n: number, N: number, shift: number, order: 1 | 2) {
+  const linspace = (a: number, b: number, k: number) =>
+    Array.from({ length: k }, (_, i) => (i === k - 1 ? b : a + ((b - a) * i) / (k - 1)));
+  const raw = linspace(1, 1 / N, n + 1).map((alpha) => 1 - alpha);
+  const sig = raw
+    .map((x) => (shift * x) / (1 + (shift - 1) * x))
+    .reverse()
+    .slice(0, -1);
+  const timesteps = sig.map((x) => Math.trunc(x * N));
+  const sigmas = [...sig.map((x) => Math.fround(x)), 0];
+  const lambda = (x: number) => Math.log(1 - x) - Math.log(x);
+  let lowerOrderNums = 0;
+  const outputs: number[][] = [];
+  const step = (i: number, v: number[], x: number[]): number[] => {
+    const x0 = x.map((xi, j) => xi - (sigmas[i] as number) * (v[j] as number));
+    outputs.unshift(x0);
+    const [sT, s0] = [sigmas[i + 1] as number, sigmas[i] as number];
+    const h = lambda(sT) - lambda(s0);
+    const alphaT = 1 - sT;
+    const last = i === n - 1;
+    let next: number[];
+    if (order === 1 || lowerOrderNums < 1 || last) {
+      next = x.map((xi, j) => (sT / s0) * xi - alphaT * (Math.exp(-h) - 1) * (x0[j] as number));
+    } else {
+      const s1 = sigmas[i - 1] as number;
+      const h0 = lambda(s0) - lambda(s1);
+      const r0 = h0 / h;
+      const [m0, m1] = [outputs[0] as number[], outputs[1] as number[]];
+      next = x.map((xi, j) => {
+        const d0 = m0[j] as number;
+        const d1 = (1 / r0) * (d0 - (m1[j] as number));
+        return (sT / s0) * xi - alphaT * (Math.exp(-h) - 1) * d0 - 0.5 * (alphaT * (Math.exp(-h) - 1)) * d1;
+      });
+    }
+    if (lowerOrderNums < order) lowerOrderNums++;
+    return next;
+  };
+  return { timesteps, sigmas, step };
+}
+
+describe("DPM-Solver++ multistep scheduler (flow sigmas)", () => {
+  const config = (order: 1 | 2, shift = 3): typeof DPM_SOLVER_2M => ({ ...DPM_SOLVER_2M, solverOrder: order, shift });
+
+  it("has diffusers' schedule: from shift(1 − 1/N) down to a final 0, integer timesteps", () => {
+    const s = new DpmSolverMultistepScheduler(config(2, 1));
+    s.setTimesteps(4);
+    // alphas = linspace(1, 0.001, 5) → sigmas 0.999, 0.74925, 0.4995, 0.24975, then 0.
+    expect(s.timesteps).toEqual([999, 749, 499, 249]);
+    expect(s.sigmas.map((x) => Number(x.toFixed(5)))).toEqual([0.999, 0.74925, 0.4995, 0.24975, 0]);
+    expect(s.historyAt(0)).toBe(0);
+    expect(s.historyAt(1)).toBe(1);
+    expect(s.historyAt(3)).toBe(0); // the last step is first order
+    expect(createScheduler(s.config)).toBeInstanceOf(DpmSolverMultistepScheduler);
+  });
+
+  for (const order of [1, 2] as const) {
+    it(`order ${order}: every step matches the independent float64 reference`, () => {
+      const n = 12;
+      const s = new DpmSolverMultistepScheduler(config(order));
+      s.setTimesteps(n);
+      const ref = referenceDpm(n, 1000, 3, order);
+      expect(s.timesteps).toEqual(ref.timesteps);
+      const rng = new Xoshiro128(5);
+      let x: Float32Array = Float32Array.from({ length: 64 }, () => rng.uniform(-2, 2));
+      let xr: number[];
+      let worst = 0;
+      for (const [i, t] of s.timesteps.entries()) {
+        // A velocity that changes smoothly with the step, as a model's does, plus a little noise.
+        const v = Float32Array.from(x, (xi, j) => Math.fround(0.7 * xi + Math.sin(j + i / 3) + rng.uniform(-0.05, 0.05)));
+        const out = s.step(v, t, x);
+        xr = ref.step(i, Array.from(v), Array.from(x));
+        let num = 0;
+        let den = 0;
+        for (let j = 0; j < out.length; j++) {
+          num += ((out[j] as number) - (xr[j] as number)) ** 2;
+          den += (xr[j] as number) ** 2;
+        }
+        worst = Math.max(worst, Math.sqrt(num / den));
+        x = out;
+      }
+      expect(worst).toBeLessThan(2e-6);
+    });
+  }
+
+  it("order 1 is the Euler step on the same sigmas, and order 2 differs from it", () => {
+    const s1 = new DpmSolverMultistepScheduler(config(1));
+    const s2 = new DpmSolverMultistepScheduler(config(2));
+    s1.setTimesteps(6);
+    s2.setTimesteps(6);
+    const x = Float32Array.from([1, -0.5, 2]);
+    const v0 = Float32Array.from([0.3, 0.1, -1]);
+    const v1 = Float32Array.from([0.5, -0.2, -0.7]);
+    const a = s1.stepAt(1, x, v1, []);
+    const dt = (s1.sigmas[2] as number) - (s1.sigmas[1] as number);
+    for (let j = 0; j < x.length; j++) expect(a[j]).toBeCloseTo((x[j] as number) + dt * (v1[j] as number), 5);
+    const b = s2.stepAt(1, x, v1, [{ sample: x, output: v0 }]);
+    expect(Math.abs((b[0] as number) - (a[0] as number))).toBeGreaterThan(1e-3);
+  });
+
+  it("step() and the verifier's pure stepAt() agree bit for bit; a step without its predecessor is refused", () => {
+    const s: Scheduler = createScheduler(config(2));
+    s.setTimesteps(5);
+    const x0 = Float32Array.from([0.2, -1.1]);
+    const v0 = Float32Array.from([1, 0.5]);
+    const x1 = s.step(v0, s.timesteps[0] as number, x0);
+    const v1 = Float32Array.from([0.9, 0.7]);
+    const x2 = s.step(v1, s.timesteps[1] as number, x1);
+    expect(Buffer.from(s.stepAt(1, x1, v1, [{ sample: x0, output: v0 }]).buffer).equals(Buffer.from(x2.buffer))).toBe(true);
+    expect(() => s.stepAt(2, x2, v1, [])).toThrow(/previous step/);
+    const fresh = createScheduler(config(2));
+    fresh.setTimesteps(5);
+    expect(() => fresh.step(v1, fresh.timesteps[2] as number, x2)).toThrow(/needs step 1/);
+  });
+});
+
 describe("pipeline runner", () => {
   for (const [label, make] of [
     ["alpha (pooled text, CFG, 8x, [0,1])", alphaPipeline],
     ["beta (text sequence, 4n+1 frames, 4x, int timestep, [-1,1])", betaPipeline],
+    ["beta under DPM-Solver++ 2M", () => build({ ...BETA, scheduler: DPM_SOLVER_2M })],
   ] as const) {
     it(`runs ${label} from its manifest alone`, async () => {
       const pipeline = make();

@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { PipelineRunner, type Generation } from "../src/model/pipeline/runner.js";
 import { encodeTrace, MemoryTraceStore, publishTrace, decodeTraceRoot } from "../src/model/pipeline/trace.js";
 import { verifyTrace } from "../src/model/pipeline/verify.js";
-import { ALPHA, alphaPipeline, betaPipeline, build } from "./pipeline-fixtures.js";
+import { createScheduler } from "../src/model/pipeline/scheduler.js";
+import { assemblePipeline } from "../src/model/pipeline/load.js";
+import { ALPHA, alphaPipeline, BETA, betaPipeline, build, DPM_SOLVER_2M } from "./pipeline-fixtures.js";
 
 const silent = { info() {}, warn() {} };
 const job = { prompt: "a red circle moving left", seed: 5, segment: 1 };
@@ -52,6 +54,31 @@ describe("verification by committed steps", () => {
     }
   });
 
+  it("checks a multistep scheduler's arithmetic from two committed steps (DPM-Solver++ 2M on the differently shaped pipeline)", async () => {
+    const pipeline = build({ ...BETA, scheduler: DPM_SOLVER_2M });
+    const runner = await PipelineRunner.create({ pipeline, device: "cpu", threads: 1, logger: silent });
+    try {
+      const all = pipeline.manifest.sampling.steps.default;
+      const honest = await runner.generate(job);
+      const { store, root } = await publish(honest);
+      const verdict = await verifyTrace({ runner, job, root, store, frames: honest.frames, k: all });
+      expect(verdict).toMatchObject({ ok: true });
+      // A provider that ran first-order updates after the first step (ignoring the previous output) commits another trajectory.
+      const firstOrder = await runner.generate(job);
+      const s = createScheduler({ ...DPM_SOLVER_2M, solverOrder: 1 });
+      s.setTimesteps(all);
+      const steps = firstOrder.trace.steps;
+      const euler = s.stepAt(3, steps[3]!.latent, steps[3]!.cond, []);
+      steps[4] = { ...steps[4]!, latent: euler };
+      const tampered = await publish(firstOrder);
+      const bad = await verifyTrace({ runner, job, root: tampered.root, store: tampered.store, frames: firstOrder.frames, k: all });
+      expect(bad).toMatchObject({ ok: false, check: "scheduler" });
+      expect(bad.reason).toMatch(/step 3/);
+    } finally {
+      await runner.close();
+    }
+  });
+
   it("catches each way a trace can be wrong, with the check that failed", async () => {
     const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
     // Another model: the same shapes with other weights, whose trace claims the honest pipeline's id.
@@ -88,6 +115,38 @@ describe("verification by committed steps", () => {
     } finally {
       await runner.close();
       await other.close();
+    }
+  });
+
+  it("refuses delivered frames whose block means moved (another decoder) even when per-pixel PSNR passes; accepts fine-grain noise", async () => {
+    const alpha = alphaPipeline();
+    const m = alpha.manifest;
+    const pipeline = assemblePipeline(
+      { ...m, id: undefined, verification: { ...m.verification, tolerances: { ...m.verification.tolerances, tileBlockPsnrDb: 45 } } },
+      alpha.files,
+    );
+    const runner = await PipelineRunner.create({ pipeline, device: "cpu", threads: 1, logger: silent });
+    try {
+      const gen = await runner.generate(job);
+      const { store, root } = await publish(gen);
+      const W = m.video.width;
+      const clamp = (v: number) => Math.max(0, Math.min(255, v));
+      // ±4 in a checkerboard: 36 dB per pixel, but every 8×8 block keeps its mean (as H.264's fine-detail error).
+      const grain = gen.frames.map((f) =>
+        f.map((v, i) => clamp(v + (((Math.floor(i / 3) % W) + Math.floor(i / 3 / W)) % 2 === 0 ? 4 : -4))),
+      );
+      // +2 everywhere: 42 dB per pixel (above the 30 dB floor), and 42 dB in block means too (below 45).
+      const shifted = gen.frames.map((f) => f.map((v) => clamp(v + 2)));
+      const check = (frames: Uint8Array[]) => verifyTrace({ runner, job, root, store, frames });
+      const fine = await check(grain);
+      expect(fine).toMatchObject({ ok: true });
+      expect(fine.measured.tileBlockPsnrDb).toBeGreaterThan(45);
+      const moved = await check(shifted);
+      expect(moved).toMatchObject({ ok: false, check: "tile" });
+      expect(moved.reason).toMatch(/block means/);
+      expect(moved.measured.tilePsnrDb).toBeGreaterThan(30);
+    } finally {
+      await runner.close();
     }
   });
 

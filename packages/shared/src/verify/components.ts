@@ -3,7 +3,7 @@ import { CID } from "multiformats/cid";
 import { eip712Domain, verifyAssignment, verifyDelivery } from "../chain/index.js";
 import type { SegmentStore } from "../ipfs/index.js";
 import { decodeSampled } from "../media/index.js";
-import { verifyTrace, type PipelineRunner, type SpotRenderer } from "../model/index.js";
+import { traceStepsFor, verifyTrace, type PipelineRunner, type SpotRenderer } from "../model/index.js";
 import type { VerifierComponents } from "./types.js";
 
 export interface DefaultVerifierComponentsInit {
@@ -52,7 +52,7 @@ export function defaultVerifierComponents(init: DefaultVerifierComponentsInit): 
     isPipeline(model) {
       return init.pipelines?.has(model.toLowerCase()) ?? false;
     },
-    async verifyTrace(spec, segment, trace, frames, { providers, signal }) {
+    async verifyTrace(spec, segment, trace, frames, { providers, acceptedBefore, signal }) {
       const runner = init.pipelines?.get(spec.model.toLowerCase());
       const getBlock = init.store.getBlock?.bind(init.store);
       if (!runner || !getBlock) throw new Error(`no runner or block store for pipeline ${spec.model}`);
@@ -69,6 +69,7 @@ export function defaultVerifierComponents(init: DefaultVerifierComponentsInit): 
         root: CID.parse(trace),
         store: { put: async () => {}, get: (cid, o) => getBlock(cid, { providers: addrs, signal: o?.signal ?? signal }) },
         frames,
+        k: traceStepsFor(runner.manifest, acceptedBefore ?? 0),
         signal,
       });
     },

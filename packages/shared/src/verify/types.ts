@@ -130,6 +130,11 @@ export interface VerifierComponents {
     segment: number,
     trace: string,
     frames: readonly Uint8Array[],
-    options: { providers: string[]; signal?: AbortSignal | undefined },
+    options: {
+      providers: string[];
+      /** Segments of this provider the verifier accepted before (a provider with little history gets more steps checked). */
+      acceptedBefore?: number | undefined;
+      signal?: AbortSignal | undefined;
+    },
   ): Promise<{ ok: boolean; check?: string | undefined; reason?: string | undefined; steps: number[] }>;
 }

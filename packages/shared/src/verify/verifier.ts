@@ -86,6 +86,8 @@ export class SegmentVerifier implements Verifier {
   readonly #fetchTimeoutMs: number;
   readonly #fetchBackoffMs: number;
   readonly #random: RandomInt;
+  /** Trace-verified segments accepted per provider address (lower-case), in this verifier's life: a restart forgets, on the safe side. */
+  readonly #acceptedTraces = new Map<string, number>();
 
   constructor(components: VerifierComponents, init: SegmentVerifierInit = {}) {
     this.#components = components;
@@ -237,10 +239,16 @@ export class SegmentVerifier implements Verifier {
       );
     }
     const frames = Array.from({ length: spec.fps }, (_, i) => kept.get(i) as Uint8Array);
+    // The receipt's signer was checked against the assignment: this is the provider whose history counts.
+    const provider = lower(seg.assignment.assignment.provider);
     t = performance.now();
     let verdict: Awaited<ReturnType<NonNullable<VerifierComponents["verifyTrace"]>>>;
     try {
-      verdict = await this.#components.verifyTrace(spec, seg.segment, trace, frames, { providers: seg.multiaddrs, signal: options.signal });
+      verdict = await this.#components.verifyTrace(spec, seg.segment, trace, frames, {
+        providers: seg.multiaddrs,
+        acceptedBefore: this.#acceptedTraces.get(provider) ?? 0,
+        signal: options.signal,
+      });
     } catch (cause) {
       options.signal?.throwIfAborted();
       // Blocks that cannot be fetched now may be fetched later: retryable, like the segment's own fetch.
@@ -248,6 +256,7 @@ export class SegmentVerifier implements Verifier {
     }
     timings.renderMs = performance.now() - t;
     if (!verdict.ok) throw new CheckFailed("content", `Committed-step check "${verdict.check}" failed: ${verdict.reason}`);
+    this.#acceptedTraces.set(provider, (this.#acceptedTraces.get(provider) ?? 0) + 1);
     timings.totalMs = performance.now() - started;
     const { firstFrame } = segmentFrames(spec, seg.segment);
     return {

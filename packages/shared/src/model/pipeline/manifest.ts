@@ -42,9 +42,23 @@ export const WordTokenizer = z.strictObject({
   unkId: z.number().int().min(0),
   maxLength: z.number().int().min(1),
 });
+/**
+ * A Hugging Face tokenizers `tokenizer.json` beside the manifest, pinned by
+ * its sha256 (so by the pipeline id): the file real pipelines ship. The
+ * runner implements the `WordLevel` model with `Lowercase`/`Strip`/Unicode
+ * normalizers and the `Whitespace`/`WhitespaceSplit` pre-tokenizers, and
+ * refuses other parts (BPE, Unigram, post-processors) by name (`tokenizer.ts`).
+ */
+export const TokenizerJson = z.strictObject({
+  kind: z.literal("tokenizer-json"),
+  file: OnnxFile.file,
+  sha256: Sha256,
+  /** Ids per prompt: truncated, then padded with the file's `padding.pad_id`. */
+  maxLength: z.number().int().min(1),
+});
 /** Token ids already computed by an external tokenizer ship as a table: not supported; an ONNX tokenizer graph (int64 in, int64 out) is. */
 export const OnnxTokenizer = z.strictObject({ kind: z.literal("onnx"), ...OnnxFile, maxLength: z.number().int().min(1) });
-export const Tokenizer = z.discriminatedUnion("kind", [WordTokenizer, OnnxTokenizer]);
+export const Tokenizer = z.discriminatedUnion("kind", [WordTokenizer, TokenizerJson, OnnxTokenizer]);
 export type Tokenizer = z.output<typeof Tokenizer>;
 
 export const TextEncoderComponent = z.strictObject({
@@ -83,7 +97,27 @@ export const FlowMatchEulerConfig = z.strictObject({
   solverOrder: z.literal(1),
   stochastic: z.literal(false),
 });
-export const SchedulerConfig = z.discriminatedUnion("type", [FlowMatchEulerConfig]);
+/**
+ * Multistep DPM-Solver++ on flow-matching sigmas: diffusers'
+ * `DPMSolverMultistepScheduler(use_flow_sigmas=True, prediction_type="flow_prediction",
+ * algorithm_type="dpmsolver++", solver_type="midpoint", final_sigmas_type="zero")`,
+ * the family of sampler Wan 2.x ships. Order 2 reuses the previous step's
+ * model output, so one step depends on two committed steps.
+ */
+export const DpmSolverMultistepConfig = z.strictObject({
+  type: z.literal("dpm-solver-multistep"),
+  numTrainTimesteps: z.number().int().min(1),
+  /** flow_shift: sigma' = shift·sigma / (1 + (shift − 1)·sigma). */
+  shift: z.number().positive(),
+  predictionType: z.literal("flow"),
+  algorithm: z.literal("dpmsolver++"),
+  solverOrder: z.union([z.literal(1), z.literal(2)]),
+  solverType: z.literal("midpoint"),
+  /** The schedule ends at sigma 0, so the last step is first order (as diffusers). */
+  finalSigmas: z.literal("zero"),
+  stochastic: z.literal(false),
+});
+export const SchedulerConfig = z.discriminatedUnion("type", [FlowMatchEulerConfig, DpmSolverMultistepConfig]);
 export type SchedulerConfig = z.output<typeof SchedulerConfig>;
 
 export const PipelineVerification = z.strictObject({
@@ -96,6 +130,12 @@ export const PipelineVerification = z.strictObject({
     textRelL2: z.number().positive(),
     /** Least luma PSNR (dB) of a decoded tile against the delivered frames. */
     tilePsnrDb: z.number().positive(),
+    /**
+     * Least luma PSNR (dB) of the same comparison on means of blocks of one
+     * latent pixel (spatialCompression²): H.264's honest error is mostly
+     * detail inside a block, a cheaper decoder's shifts whole blocks.
+     */
+    tileBlockPsnrDb: z.number().positive().optional(),
   }),
   /** Where the tolerances came from: the runs compared and what they measured. */
   calibration: z.strictObject({
@@ -109,6 +149,7 @@ export const PipelineVerification = z.strictObject({
         maxDenoiserRelL2: z.number().min(0),
         maxTextRelL2: z.number().min(0),
         minTilePsnrDb: z.number().optional(),
+        minTileBlockPsnrDb: z.number().optional(),
       }),
     ),
   }),

@@ -7,7 +7,7 @@ import { latentShape, type PipelineManifest, type PipelineTensor } from "./manif
 import { segmentNoise } from "./noise.js";
 import { createScheduler, guide } from "./scheduler.js";
 import { firstLine, openSession, type PipelineDevice } from "./session.js";
-import { tokenizeWords } from "./tokenizer.js";
+import { createTokenizer, type TextTokenizer } from "./tokenizer.js";
 
 /** A float32 tensor in JavaScript memory. */
 export interface HostTensor {
@@ -92,12 +92,21 @@ interface Sessions {
 export class PipelineRunner {
   readonly manifest: Pipeline["manifest"];
   readonly device: "cpu" | "cuda";
+  /** The manifest's tokenizer (word-vocab or tokenizer.json). */
+  readonly tokenizer: TextTokenizer;
   readonly #sessions: Sessions;
   readonly #guidanceBatch: 1 | 2;
   #closed = false;
 
-  private constructor(manifest: Pipeline["manifest"], sessions: Sessions, device: "cpu" | "cuda", guidanceBatch: 1 | 2) {
+  private constructor(
+    manifest: Pipeline["manifest"],
+    tokenizer: TextTokenizer,
+    sessions: Sessions,
+    device: "cpu" | "cuda",
+    guidanceBatch: 1 | 2,
+  ) {
     this.manifest = manifest;
+    this.tokenizer = tokenizer;
     this.#sessions = sessions;
     this.device = device;
     this.#guidanceBatch = guidanceBatch;
@@ -108,11 +117,8 @@ export class PipelineRunner {
     const logger = options.logger ?? createLogger({ name: "model:pipeline" });
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
-    if (pipeline.manifest.components.tokenizer.kind !== "word-vocab") {
-      throw new ModelContractError(`Pipeline ${pipeline.manifest.name} uses an ONNX tokenizer, which this runner does not run yet.`, {
-        hint: "Describe the tokenizer as a word-vocab, or tokenize outside and extend the runner.",
-      });
-    }
+    // Before any session opens: a tokenizer this runner cannot run is refused by name.
+    const tokenizer = createTokenizer(pipeline.manifest.components.tokenizer, pipeline.files.tokenizer);
     const open = (bytes: Uint8Array, what: string) =>
       openSession(bytes, { device: options.device ?? "auto", deviceId: options.deviceId, threads, logger, what });
     const text = await open(pipeline.files.textEncoder, "text encoder");
@@ -129,19 +135,18 @@ export class PipelineRunner {
       { pipeline: pipeline.manifest.id, name: pipeline.manifest.name, device: denoiser.device, threads },
       "pipeline runner ready",
     );
-    return new PipelineRunner(pipeline.manifest, sessions, denoiser.device, options.guidanceBatch ?? 2);
+    return new PipelineRunner(pipeline.manifest, tokenizer, sessions, denoiser.device, options.guidanceBatch ?? 2);
   }
 
   /** The text embedding of `prompt` (batch 1). */
   async encodeText(prompt: string): Promise<HostTensor> {
-    const { tokenizer, textEncoder } = this.manifest.components;
-    if (tokenizer.kind !== "word-vocab") throw new ModelContractError("unsupported tokenizer");
-    const ids = tokenizeWords(tokenizer, prompt);
+    const { textEncoder } = this.manifest.components;
+    const ids = this.tokenizer.encode(prompt);
     const feeds: Record<string, ort.Tensor> = {
       [textEncoder.bind.tokens]: intTensor(contractOf(textEncoder.inputs, textEncoder.bind.tokens), ids, [1, ids.length]),
     };
     if (textEncoder.bind.attentionMask) {
-      const mask = ids.map((id) => (id === BigInt(tokenizer.padId) ? 0n : 1n));
+      const mask = ids.map((id) => (id === BigInt(this.tokenizer.padId) ? 0n : 1n));
       feeds[textEncoder.bind.attentionMask] = intTensor(contractOf(textEncoder.inputs, textEncoder.bind.attentionMask), mask, [
         1,
         ids.length,

@@ -3,7 +3,7 @@ import type { CID } from "multiformats/cid";
 import { framesToRgb24, type PipelineRunner } from "./runner.js";
 import { latentShape } from "./manifest.js";
 import { segmentNoise } from "./noise.js";
-import { createScheduler, guide } from "./scheduler.js";
+import { createScheduler, guide, type PastStep } from "./scheduler.js";
 import { decodeTraceRoot, rawCid, tensorBytes, tensorFromBytes, type TraceBlockStore, type TraceRoot } from "./trace.js";
 
 /**
@@ -22,7 +22,8 @@ import { decodeTraceRoot, rawCid, tensorBytes, tensorFromBytes, type TraceBlockS
  *                   latent gives its committed outputs (both guidance
  *                   branches) within the per-step tolerance;
  *  6. `tile`        one random latent tile of the final latent decoded against
- *                   the delivered frames, by luma PSNR.
+ *                   the delivered frames, by luma PSNR, per pixel and (when the
+ *                   manifest sets `tileBlockPsnrDb`) per block of one latent pixel.
  * A provider that faked a fraction f of the steps escapes 3 and 5 with
  * probability (1 − f)^k. See README.md for the measured numbers.
  */
@@ -36,7 +37,13 @@ export interface TraceVerdict {
   reason?: string | undefined;
   /** Sampled step indices. */
   steps: number[];
-  measured: { textRelL2: number[]; denoiserRelL2: number[]; neighbourRelL2: number[]; tilePsnrDb?: number | undefined };
+  measured: {
+    textRelL2: number[];
+    denoiserRelL2: number[];
+    neighbourRelL2: number[];
+    tilePsnrDb?: number | undefined;
+    tileBlockPsnrDb?: number | undefined;
+  };
   /** Work done: model evaluations (batch items) and blocks fetched. */
   cost: { denoiserEvals: number; textEvals: number; decodedLatentFrames: number; blocks: number };
 }
@@ -61,6 +68,21 @@ export interface VerifyTraceOptions {
  * smallest honest neighbour difference), a provider that skipped work does.
  */
 export const NEIGHBOUR_MIN_REL_L2 = 1e-5;
+
+/** A provider with fewer accepted segments than this (at this verifier) is checked with `NEW_PROVIDER_STEPS`. */
+export const NEW_PROVIDER_SEGMENTS = 20;
+/**
+ * Steps sampled per segment of a provider with little history: a cheat that
+ * skips every other step and disguises it escapes with (1/2)^k, 0.8% at 7
+ * (the trust study measures it), for ~3× the verification cost of k = 2.
+ */
+export const NEW_PROVIDER_STEPS = 7;
+
+/** Steps to sample for a provider whose segments this verifier accepted `acceptedBefore` times. */
+export function traceStepsFor(manifest: Pick<PipelineRunner["manifest"], "verification">, acceptedBefore: number): number {
+  const k = manifest.verification.stepsPerCheck;
+  return acceptedBefore < NEW_PROVIDER_SEGMENTS ? Math.max(k, NEW_PROVIDER_STEPS) : k;
+}
 
 /** A runner's own text embeddings by prompt: every segment of a job shares its prompt, and every job the negative prompt. */
 const textCaches = new WeakMap<PipelineRunner, Map<string, Float32Array>>();
@@ -95,6 +117,34 @@ export function lumaPsnr(a: Uint8Array, b: Uint8Array): number {
     sum += (ya - yb) ** 2;
   }
   const mse = sum / (a.length / 3);
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}
+
+/**
+ * Luma PSNR of two RGB24 frames compared as means of block×block squares
+ * (a low-pass view), dB. Edge blocks that do not fill a square use what they have.
+ */
+export function blockLumaPsnr(a: Uint8Array, b: Uint8Array, width: number, height: number, block: number): number {
+  if (a.length !== b.length || a.length !== width * height * 3) return 0;
+  let sum = 0;
+  let blocks = 0;
+  for (let by = 0; by < height; by += block)
+    for (let bx = 0; bx < width; bx += block) {
+      let d = 0;
+      let n = 0;
+      for (let y = by; y < Math.min(by + block, height); y++)
+        for (let x = bx; x < Math.min(bx + block, width); x++) {
+          const i = (y * width + x) * 3;
+          d +=
+            0.2126 * ((a[i] as number) - (b[i] as number)) +
+            0.7152 * ((a[i + 1] as number) - (b[i + 1] as number)) +
+            0.0722 * ((a[i + 2] as number) - (b[i + 2] as number));
+          n++;
+        }
+      sum += (d / n) ** 2;
+      blocks++;
+    }
+  const mse = sum / blocks;
   return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
 }
 
@@ -186,7 +236,17 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       const uncond = cfg ? await fetchTensor((root.uncond as CID[])[i] as CID, count) : undefined;
       const next = await fetchTensor(i + 1 < nSteps ? (root.latents[i + 1] as CID) : root.final, count);
       const v = uncond === undefined ? cond : guide(cond, uncond, guidance);
-      const expected = scheduler.step(v, scheduler.timesteps[i] as number, latent);
+      // A multistep solver's step also uses the earlier steps' samples and outputs: those are committed too.
+      const previous: PastStep[] = [];
+      for (let j = i - 1; j >= i - scheduler.historyAt(i); j--) {
+        const pc = await fetchTensor(root.cond[j] as CID, count);
+        const pu = cfg ? await fetchTensor((root.uncond as CID[])[j] as CID, count) : undefined;
+        previous.push({
+          sample: await fetchTensor(root.latents[j] as CID, count),
+          output: pu === undefined ? pc : guide(pc, pu, guidance),
+        });
+      }
+      const expected = scheduler.stepAt(i, latent, v, previous);
       if (!sameBits(expected, next))
         return fail("scheduler", `step ${i}: the next latent is not the scheduler's step from the committed outputs`);
       // Work skipped by reusing a neighbouring step's output shows as (nearly) equal outputs: caught with a block fetch, no model run.
@@ -253,13 +313,25 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
     const tc = m.latent.temporalCompression;
     const first = from === 0 ? 0 : from * tc - (m.video.frameRule.offset > 0 ? tc - 1 : 0);
     let worst = Infinity;
+    let worstBlock = Infinity;
+    const block = m.latent.spatialCompression;
     for (let f = 0; f < rgb.length; f++) {
       const delivered = options.frames[first + f];
       worst = Math.min(worst, delivered === undefined ? 0 : lumaPsnr(rgb[f] as Uint8Array, delivered));
+      worstBlock = Math.min(
+        worstBlock,
+        delivered === undefined ? 0 : blockLumaPsnr(rgb[f] as Uint8Array, delivered, m.video.width, m.video.height, block),
+      );
     }
     measured.tilePsnrDb = worst;
+    measured.tileBlockPsnrDb = worstBlock;
     if (!(worst >= tol.tilePsnrDb))
       return fail("tile", `decoded tile ${tile} is ${worst.toFixed(1)} dB from the delivered frames (floor ${tol.tilePsnrDb} dB)`);
+    if (tol.tileBlockPsnrDb !== undefined && !(worstBlock >= tol.tileBlockPsnrDb))
+      return fail(
+        "tile",
+        `decoded tile ${tile} is ${worstBlock.toFixed(1)} dB from the delivered frames in ${block}x${block} block means (floor ${tol.tileBlockPsnrDb} dB): another decoder`,
+      );
   } catch (err) {
     if (err instanceof TraceBlockError) return fail("trace-root", err.message);
     throw err;
