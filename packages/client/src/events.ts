@@ -15,7 +15,7 @@ export type JobProgressEvent =
   | ProgressEvent<"policy:checked", { policyVersion: bigint }>
   | ProgressEvent<"quote:received", { pricePerSecond: bigint; deposit: bigint; providers: number; etaSeconds: number }>
   | ProgressEvent<"job:opening", { txHash: string }>
-  | ProgressEvent<"job:opened", { jobId: string; txHash: string; deposit: bigint; gasUsed: bigint }>
+  | ProgressEvent<"job:opened", { jobId: string; txHash: string; deposit: bigint; fromDeposit: boolean; gasUsed: bigint }>
   | ProgressEvent<"job:submitted", { jobId: string; segments: number; resumed: boolean }>
   | ProgressEvent<"job:accepted", { jobId: string; segments: number }>
   | ProgressEvent<"segment:assigned", { segment: number; provider: string; attempt: number; speculative: boolean }>

@@ -16,10 +16,21 @@ export type { ClientNet, RendermeshClient, RendermeshClientConfig } from "./clie
 
 export { assembleVideo, segmentFile, writeFileAtomic } from "./actions/assembleVideo.js";
 export type { AssembleVideoErrorType, AssembleVideoParameters, AssembleVideoReturnType } from "./actions/assembleVideo.js";
+export { attributeClaims, watchClaims } from "./actions/attributeClaims.js";
+export type {
+  AttributeClaimsErrorType,
+  AttributeClaimsParameters,
+  AttributeClaimsReturnType,
+  Attribution,
+  PendingAttribution,
+  WatchClaimsParameters,
+} from "./actions/attributeClaims.js";
 export { checkPolicy } from "./actions/checkPolicy.js";
 export type { CheckPolicyErrorType, CheckPolicyParameters, CheckPolicyReturnType } from "./actions/checkPolicy.js";
 export { assertQuoteAcceptable, buildSpec, generateVideo, SPEC_DEFAULTS } from "./actions/generateVideo.js";
 export type { GenerateVideoParameters, GenerateVideoReturnType } from "./actions/generateVideo.js";
+export { depositBalance, depositFunds, withdrawFunds } from "./actions/depositAccount.js";
+export type { DepositAccountClient, DepositFundsReturnType, WithdrawFundsReturnType } from "./actions/depositAccount.js";
 export { getBalances } from "./actions/getBalances.js";
 export type { GetBalancesErrorType, GetBalancesParameters, GetBalancesReturnType } from "./actions/getBalances.js";
 export { getJob, JOB_STATUS } from "./actions/getJob.js";

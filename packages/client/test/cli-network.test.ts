@@ -172,6 +172,66 @@ describe("rendermesh job on the dev network", { timeout: 180_000 }, () => {
   });
 });
 
+describe("rendermesh deposit, withdraw and job submit from the deposit account", { timeout: 180_000 }, () => {
+  test("behavior: a job the deposit account covers is opened from it, its escrow balance pays, and withdraw takes the rest out", async () => {
+    // Its own client and data dir, so the account's balance decides nothing for the other tests.
+    const saver = account(18);
+    await fund(chain, saver.address, 10n * MESH);
+    const own = tempDir("rm-cli-deposit-");
+    const e = {
+      RENDERMESH_DEV_FILE: writeDevFile(chain, coordinator, saver, own.dir),
+      RENDERMESH_DATA_DIR: join(own.dir, "client"),
+      RENDERMESH_LOG_LEVEL: "silent",
+    };
+    const escrowOf = () => chain.contracts.escrow.balanceOf(saver.address);
+    const meshOf = () => chain.contracts.token.balanceOf(saver.address);
+    const submit = ["job", "submit", "--prompt", "a lantern over still water", "--seconds", "2", "--fps", "4", "--size", "32x32"];
+    try {
+      // Nothing deposited yet: --from-deposit refuses before any gas (exit 3) and says how much to deposit.
+      const nonce = await chain.provider.getTransactionCount(saver.address);
+      const short = await runCli([...submit, "--from-deposit"], e);
+      expect(short.code, short.stderr).toBe(3);
+      expect(short.stderr).toMatch(
+        /^Error: The job needs a deposit of .* MESH but the escrow deposit account of 0x[0-9a-fA-F]{40} holds 0\.0 MESH\.$/m,
+      );
+      expect(await chain.provider.getTransactionCount(saver.address)).toBe(nonce);
+
+      const d = await runCli(["deposit", "1", "--json"], e);
+      expect(d.code, d.stderr).toBe(0);
+      expect(JSON.parse(d.stdout)).toMatchObject({ ok: true, amount: MESH.toString(), balance: MESH.toString() });
+      expect(await escrowOf()).toBe(MESH);
+      expect(await meshOf()).toBe(9n * MESH);
+
+      // Without a flag the account pays, since it covers the job: the wallet's MESH is not touched.
+      const r = await runCli([...submit, "--json"], e);
+      expect(r.code, r.stderr).toBe(0);
+      const job = JSON.parse(r.stdout) as { ok: boolean; jobId: string; payments: { deposit: string; refund: string } };
+      expect(job).toMatchObject({ ok: true, payments: { refund: "0" } });
+      const [opened] = await chain.provider.getLogs({
+        address: chain.deployment.escrow,
+        topics: [chain.contracts.escrow.interface.getEvent("JobOpened")!.topicHash, job.jobId],
+        fromBlock: 0,
+      });
+      const openTx = await chain.provider.getTransaction(opened!.transactionHash);
+      expect(chain.contracts.escrow.interface.parseTransaction({ data: openTx!.data })?.name).toBe("openJobFromDeposit");
+      expect(await meshOf()).toBe(9n * MESH);
+      expect(await escrowOf()).toBe(MESH - BigInt(job.payments.deposit));
+
+      const w = await runCli(["withdraw", "--json"], e);
+      expect(w.code, w.stderr).toBe(0);
+      expect(JSON.parse(w.stdout)).toMatchObject({ ok: true, withdrawn: (MESH - BigInt(job.payments.deposit)).toString() });
+      expect(await escrowOf()).toBe(0n);
+      expect(await meshOf()).toBe(10n * MESH - BigInt(job.payments.deposit));
+      // An empty account sends nothing.
+      const again = await runCli(["withdraw", "--json"], e);
+      expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, withdrawn: "0" });
+      expect(JSON.parse(again.stdout).txHash).toBeUndefined();
+    } finally {
+      own.cleanup();
+    }
+  });
+});
+
 describe("rendermesh token faucet on chain 31337", { timeout: 120_000 }, () => {
   test("default: sends MESH from the dev deployer to the wallet", async () => {
     // A bare Hardhat node on 31337 with only MeshToken (deployed from its artifact, without Ignition,

@@ -30,7 +30,13 @@ class Terminal extends Writable {
 const P = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955";
 const events: JobProgressEvent[] = [
   progress("quote:received", { pricePerSecond: 10n ** 16n, deposit: 3n * 10n ** 16n, providers: 2, etaSeconds: 4 }),
-  progress("job:opened", { jobId: `0x${"ab".repeat(32)}`, txHash: `0x${"cd".repeat(32)}`, deposit: 3n * 10n ** 16n, gasUsed: 219_000n }),
+  progress("job:opened", {
+    jobId: `0x${"ab".repeat(32)}`,
+    txHash: `0x${"cd".repeat(32)}`,
+    deposit: 3n * 10n ** 16n,
+    fromDeposit: false,
+    gasUsed: 219_000n,
+  }),
   progress("job:submitted", { jobId: `0x${"ab".repeat(32)}`, segments: 3, resumed: false }),
   progress("segment:delivered", { segment: 0, provider: P, cid: "bafkrei0" }),
   progress("segment:verified", { segment: 0, provider: P, cid: "bafkrei0", psnrDb: 44.1, verifyMs: 120 }),

@@ -18,6 +18,12 @@ export interface OpenJobParameters extends ProgressOptions {
   deadline?: number | undefined;
   /** Where the video and manifest go (default `<client.outDir>/<jobId>`). */
   outDir?: string | undefined;
+  /**
+   * Where the deposit comes from. `auto` (default): the client's escrow deposit account (`depositFunds`) when it
+   * covers the whole deposit, else the wallet (permit). `deposit`: the account only (refused when it is short);
+   * `wallet`: the wallet only.
+   */
+  funding?: "auto" | "deposit" | "wallet" | undefined;
 }
 
 export interface OpenJobReturnType {
@@ -26,6 +32,8 @@ export interface OpenJobReturnType {
   jobId: `0x${string}`;
   txHash: `0x${string}`;
   deposit: bigint;
+  /** Whether the deposit came from the escrow deposit account (its unspent part goes back there). */
+  fromDeposit: boolean;
   deadline: number;
   gasUsed: bigint;
   job: JournalJob;
@@ -41,8 +49,9 @@ export function predictJobId(chainId: number, escrow: string, clientAddress: str
 }
 
 /**
- * Opens the job on the escrow in one transaction: an ERC-2612 permit for the
- * deposit (`seconds × pricePerSecond`) signed off-chain, and
+ * Opens the job on the escrow in one transaction: `openJobFromDeposit` when the
+ * client's escrow deposit account covers the deposit (`seconds × pricePerSecond`;
+ * see `funding`), else an ERC-2612 permit signed off-chain and
  * `openJobWithPermit`. The job is written to the journal together with the
  * signed transaction before it is broadcast, so a crash at any point is
  * resumable and never opens a second job.
@@ -58,8 +67,10 @@ export async function openJob(client: RendermeshClient, params: OpenJobParameter
   const deposit = BigInt(spec.seconds) * quote.pricePerSecond;
   const owner = client.account;
 
-  const [balance, block, tokenNonce, jobNonce, domain] = await Promise.all([
+  const funding = params.funding ?? "auto";
+  const [balance, account, block, tokenNonce, jobNonce, domain] = await Promise.all([
     token.balanceOf(owner),
+    funding === "wallet" ? 0n : escrow.balanceOf(owner),
     client.provider.getBlock("latest"),
     token.nonces(owner),
     escrow.nonces(owner),
@@ -67,7 +78,14 @@ export async function openJob(client: RendermeshClient, params: OpenJobParameter
   ]).catch((cause: unknown) => {
     throw new ChainErr("Cannot read the token and escrow state to open the job.", { cause, hint: "Check --rpc-url and --deployment." });
   });
-  if (balance < deposit) {
+  const fromDeposit = funding !== "wallet" && account >= deposit;
+  if (funding === "deposit" && !fromDeposit) {
+    throw new InsufficientFundsError(
+      `The job needs a deposit of ${fmt(deposit)} MESH but the escrow deposit account of ${owner} holds ${fmt(account)} MESH.`,
+      { hint: `Deposit the rest first (\`rendermesh deposit ${fmt(deposit - account)}\`), or pay from the wallet.` },
+    );
+  }
+  if (!fromDeposit && balance < deposit) {
     throw new InsufficientFundsError(
       `The job needs a deposit of ${fmt(deposit)} MESH but the wallet ${owner} holds ${fmt(balance)} MESH.`,
       {
@@ -77,36 +95,18 @@ export async function openJob(client: RendermeshClient, params: OpenJobParameter
   }
   const now = Math.max(Number(block?.timestamp ?? 0), Math.floor(Date.now() / 1000));
   const deadline = params.deadline ?? now + quote.deadlineSeconds;
-  const permitDeadline = BigInt(deadline);
 
-  const permit = Signature.from(
-    await client.wallet.signTypedData(
-      { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
-      {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      { owner, spender: client.deployment.escrow, value: deposit, nonce: tokenNonce, deadline: permitDeadline },
-    ),
-  );
   const specHash = hashSpec(spec);
-  const data = escrow.interface.encodeFunctionData("openJobWithPermit", [
-    specHash,
-    quote.coordinator,
-    spec.seconds,
-    quote.pricePerSecond,
-    deadline,
-    params.policyVersion,
-    permitDeadline,
-    permit.v,
-    permit.r,
-    permit.s,
-  ]);
+  const data = fromDeposit
+    ? escrow.interface.encodeFunctionData("openJobFromDeposit", [
+        specHash,
+        quote.coordinator,
+        spec.seconds,
+        quote.pricePerSecond,
+        deadline,
+        params.policyVersion,
+      ])
+    : await permitOpen(client, { deposit, deadline, tokenNonce, domain, specHash, quote, spec, policyVersion: params.policyVersion });
   const predicted = predictJobId(client.chainId, client.deployment.escrow, owner, jobNonce);
 
   const { tx, receipt } = await sendJournalled(
@@ -142,8 +142,8 @@ export async function openJob(client: RendermeshClient, params: OpenJobParameter
     },
   );
   const job = completeOpen(client, tx.hash, receipt);
-  params.onProgress?.(progress("job:opened", { jobId: job.jobId!, txHash: tx.hash, deposit, gasUsed: receipt.gasUsed }));
-  return { ref: tx.hash, jobId: job.jobId!, txHash: tx.hash, deposit, deadline, gasUsed: receipt.gasUsed, job };
+  params.onProgress?.(progress("job:opened", { jobId: job.jobId!, txHash: tx.hash, deposit, fromDeposit, gasUsed: receipt.gasUsed }));
+  return { ref: tx.hash, jobId: job.jobId!, txHash: tx.hash, deposit, fromDeposit, deadline, gasUsed: receipt.gasUsed, job };
 }
 
 /** Reads the job id from the receipt's JobOpened event and moves the journal's job to "open". */
@@ -159,6 +159,52 @@ export function completeOpen(client: RendermeshClient, ref: `0x${string}`, recei
   const job = client.journal.getJob(ref);
   const outDir = job.jobId && job.jobId !== jobId ? job.outDir.replace(job.jobId, jobId) : job.outDir;
   return client.journal.setPhase(ref, "open", { jobId, openedAt: Date.now(), outDir });
+}
+
+/** `openJobWithPermit` calldata: an ERC-2612 permit for the deposit, signed off-chain, so one transaction opens the job. */
+async function permitOpen(
+  client: RendermeshClient,
+  p: {
+    deposit: bigint;
+    deadline: number;
+    tokenNonce: bigint;
+    domain: { name: string; version: string; chainId: bigint; verifyingContract: string };
+    specHash: string;
+    quote: OpenJobParameters["quote"];
+    spec: JobSpec;
+    policyVersion: bigint;
+  },
+): Promise<string> {
+  const { deposit, tokenNonce, domain, specHash, quote, spec, deadline } = p;
+  const owner = client.account;
+  const permitDeadline = BigInt(deadline);
+  const permit = Signature.from(
+    await client.wallet.signTypedData(
+      { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+      {
+        Permit: [
+          { name: "owner", type: "address" },
+          { name: "spender", type: "address" },
+          { name: "value", type: "uint256" },
+          { name: "nonce", type: "uint256" },
+          { name: "deadline", type: "uint256" },
+        ],
+      },
+      { owner, spender: client.deployment.escrow, value: deposit, nonce: tokenNonce, deadline: permitDeadline },
+    ),
+  );
+  return client.contracts.escrow.interface.encodeFunctionData("openJobWithPermit", [
+    specHash,
+    quote.coordinator,
+    spec.seconds,
+    quote.pricePerSecond,
+    deadline,
+    p.policyVersion,
+    permitDeadline,
+    permit.v,
+    permit.r,
+    permit.s,
+  ]);
 }
 
 function fmt(amount: bigint): string {

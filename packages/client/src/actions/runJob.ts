@@ -16,6 +16,7 @@ import type { Payments } from "./payments.js";
 import { reportVerdict } from "./reportVerdict.js";
 import { sendVoucher } from "./sendVoucher.js";
 import { settleJob } from "./settleJob.js";
+import { attributeClaims } from "./attributeClaims.js";
 import { signVoucher } from "./signVoucher.js";
 import { submitJob } from "./submitJob.js";
 import { verifySegment } from "./verifySegment.js";
@@ -77,6 +78,22 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * const result = await runJob(client, { jobId, onProgress: (e) => console.log(e.type) });
  * console.log(result.video?.path, result.manifestPath);
  */
+/** One `attributeClaims` pass; a failure is logged, never the run's end (the claim window stays open for a retry). */
+async function attributeQuietly(client: RendermeshClient, jobId: `0x${string}`): Promise<void> {
+  try {
+    const r = await attributeClaims(client, { jobId });
+    for (const a of r.attributed)
+      client.logger.info({ jobId, segment: a.segment, provider: a.provider, dropped: a.dropped, tx: a.txHash }, "segment attributed");
+    for (const w of r.waiting)
+      client.logger.warn(
+        { jobId, segment: w.segment, claimant: w.claimant, reason: w.reason },
+        "claim on a verified segment not attributable yet",
+      );
+  } catch (err) {
+    client.logger.warn({ jobId, err: (err as Error).message }, "attributing claims failed");
+  }
+}
+
 export async function runJob(client: RendermeshClient, params: RunJobParameters): Promise<RunJobReturnType> {
   const emit = (e: JobProgressEvent) => params.onProgress?.(e);
   let job = client.journal.getJob(params.jobId);
@@ -113,8 +130,13 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
     }
   }
   params.signal?.throwIfAborted();
+  // A speculative copy's provider may have claimed a segment this client verified from another provider and paid by
+  // voucher: attribute it first (its reserved second would otherwise stand in the settle's way), and again once a
+  // settle has recorded the providers' seconds (a closing job's claims are still open).
+  await attributeQuietly(client, jobId);
   const settled = await settleJob(client, { jobId: job.ref, onProgress: params.onProgress });
   if (settled.alreadySettled) emit(progress("settle:skipped", { reason: "the job was already settled" }));
+  if (settled.payments.closing) await attributeQuietly(client, jobId);
   if (assemblyError) throw assemblyError;
   let credentialError: unknown;
   if (video) {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { commandPathOf } from "@rendermesh/shared/cli";
 import { addGlobalOptions, cliIo, commandPath, reportError, type GlobalFlags } from "./common.js";
 import { registerDaoCommands } from "./dao.js";
+import { registerEscrowCommands } from "./escrow.js";
 import { registerJobCommands } from "./job.js";
 import { registerPolicyCommands } from "./policy.js";
 import { registerTokenCommands } from "./token.js";
@@ -10,7 +11,7 @@ import { registerWalletCommands } from "./wallet.js";
 
 /**
  * The `rendermesh` CLI: jobs (quote, submit, resume, status, refund,
- * verify), `verify` of a video's Content Credentials, the wallet, the dev faucet, and the DAO and policy commands.
+ * verify), `verify` of a video's Content Credentials, the wallet, the escrow deposit account (deposit, withdraw), the dev faucet, and the DAO and policy commands.
  */
 export const CLI_VERSION = "0.1.0";
 
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo = {}): Command {
   registerJobCommands(program);
   registerVerifyCommand(program);
   registerWalletCommands(program);
+  registerEscrowCommands(program);
   registerTokenCommands(program);
   registerDaoCommands(program);
   registerPolicyCommands(program);

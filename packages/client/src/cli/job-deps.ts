@@ -3,6 +3,7 @@
  * (libp2p, Helia), the journal (SQLite) and the actions. `rendermesh --help`
  * and every command that is not a job command never load them.
  */
+export { attributeClaims } from "../actions/attributeClaims.js";
 export { checkPolicy } from "../actions/checkPolicy.js";
 export { assertQuoteAcceptable, buildSpec } from "../actions/generateVideo.js";
 export { getJobStatus } from "../actions/getJobStatus.js";

@@ -247,7 +247,14 @@ export function registerJobCommands(program: Command): void {
     .option("--model <id>", "model id, 0x + sha256 of the ONNX file (default: the network's default model)")
     .option("--max-price <mesh>", "refuse if the quote is above this many MESH per second")
     .option("--out <dir>", "where out/<jobId>/video.mp4 and manifest.json go (default ./out)")
-    .action(async (opts: SpecFlags & { maxPrice?: string; out?: string }, cmd: Command) => {
+    .option(
+      "--from-deposit",
+      "pay only from the escrow deposit account (`rendermesh deposit`); refused when it is short. Without either flag the account pays when it covers the whole deposit, else the wallet",
+    )
+    .option("--from-wallet", "pay from the wallet (one permit), even when the deposit account would cover the job")
+    .action(async (opts: SpecFlags & { maxPrice?: string; out?: string; fromDeposit?: boolean; fromWallet?: boolean }, cmd: Command) => {
+      if (opts.fromDeposit && opts.fromWallet) throw new UsageError("Give --from-deposit or --from-wallet, not both.");
+      const funding = opts.fromDeposit ? "deposit" : opts.fromWallet ? "wallet" : "auto";
       const spec = await specFromFlags(opts, true);
       const maxPrice = opts.maxPrice === undefined ? undefined : parseTokenAmount("--max-price", opts.maxPrice);
       const { client, out } = await openClient(cmd, opts.out);
@@ -273,6 +280,7 @@ export function registerJobCommands(program: Command): void {
           quote,
           policyVersion: policy.version,
           coordinatorPeer: client.coordinator ?? [],
+          funding,
           onProgress: (e) => view.onProgress(e),
         });
         view.stop();
@@ -372,6 +380,31 @@ export function registerJobCommands(program: Command): void {
               : `Refunded ${formatToken(r.refund)} to the client (tx ${r.txHash}).`,
           );
           out.table(["payee", "seconds", "MESH"], paymentRows(r.payments), ["left", "right", "right"]);
+        });
+      } finally {
+        await client.close();
+      }
+    });
+
+  job
+    .command("attribute")
+    .description(
+      "answer another provider's claim on a segment this client verified and paid by voucher (a speculative copy's): the segment is recorded as paid and the claim dropped",
+    )
+    .argument("<jobId>", "the job id")
+    .action(async (jobId: string, _opts: unknown, cmd: Command) => {
+      const id = parseBytes32("JOB_ID", jobId);
+      const { client, out } = await openClient(cmd);
+      try {
+        const r = await (await load()).attributeClaims(client, { jobId: id });
+        out.result({ ok: true, jobId: id, ...r }, () => {
+          for (const a of r.attributed)
+            out.line(`Segment ${a.segment}: attributed to ${a.provider}; the claim of ${a.dropped} was dropped (tx ${a.txHash}).`);
+          for (const w of r.waiting)
+            out.line(
+              `Segment ${w.segment}: claimed by ${w.claimant}, not attributable yet (${w.reason}); run it again once ${w.provider}'s voucher is redeemed.`,
+            );
+          if (r.attributed.length === 0 && r.waiting.length === 0) out.line("No other provider claims a segment this client verified.");
         });
       } finally {
         await client.close();

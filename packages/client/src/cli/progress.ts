@@ -40,7 +40,9 @@ export function createProgressView(out: Output, stream: NodeJS.WriteStream = cli
           case "job:opening":
             return line(`Opening the escrow (tx ${e.detail.txHash})…`);
           case "job:opened":
-            return line(`Job ${e.detail.jobId} opened: deposit ${formatToken(e.detail.deposit)}, gas ${e.detail.gasUsed}.`);
+            return line(
+              `Job ${e.detail.jobId} opened: deposit ${formatToken(e.detail.deposit)}${e.detail.fromDeposit ? " from the escrow deposit account" : ""}, gas ${e.detail.gasUsed}.`,
+            );
           case "job:submitted":
             return line(
               e.detail.resumed

@@ -231,14 +231,19 @@ export class PaymentLoop {
       const quiet = closing || ((this.#c.now?.() ?? Date.now()) - voucher.receivedAt) / 1000 >= this.#init.redeemAfterQuietSeconds;
       const nearDeadline = chainNow >= job.deadline - this.#init.redeemBeforeDeadlineSeconds;
       if (quiet || nearDeadline) {
+        let onRecord = false;
         try {
           const allocation = journal.getAllocation(jobId);
           if (!allocation) throw new Error(`no coordinator allocation is held for job ${jobId}; a redeem needs one`);
+          // The escrow keeps the allocation an earlier redeem of ours verified: a voucher within it goes with an empty
+          // allocation signature (one signature check fewer).
+          onRecord = allocation.onChainSeconds >= voucher.seconds;
           const tx = await escrow.redeem(
             { jobId: voucher.jobId, provider: this.#c.address as `0x${string}`, seconds: voucher.seconds },
             voucher.signature,
-            allocation,
+            onRecord ? { seconds: allocation.onChainSeconds, signature: "0x" } : allocation,
           );
+          if (!onRecord) journal.setOnChainAllocation(jobId, allocation.seconds);
           own.add(tx.hash);
           journal.markRedeemed(jobId, voucher.seconds, tx.hash);
           out.redeemed.push({ jobId, seconds: voucher.seconds, amount: tx.amount, tx: tx.hash });
@@ -254,6 +259,8 @@ export class PaymentLoop {
           paid = await this.#sync(jobId, row, status, fromBlock, own, out);
           this.#markCovered(delivered, paid);
         } catch (err) {
+          // Refused with the record we believed in (a journal restored from elsewhere): send the signature next time.
+          if (onRecord) journal.setOnChainAllocation(jobId, 0);
           out.errors.push({ jobId, action: "redeem", message: errText(err) });
           log.warn({ reason: errText(err) }, "redeem failed");
         }

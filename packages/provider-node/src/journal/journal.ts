@@ -526,10 +526,27 @@ export class Journal {
       .run(jobId.toLowerCase(), allocation.seconds, allocation.signature);
   }
 
-  getAllocation(jobId: string): { seconds: number; signature: `0x${string}` } | undefined {
-    const r = this.db.prepare("SELECT seconds, signature FROM allocations WHERE job_id = ?").get(jobId.toLowerCase()) as
-      { seconds: number; signature: `0x${string}` } | undefined;
-    return r && { seconds: r.seconds, signature: r.signature };
+  /**
+   * The highest allocation held for the job, and `onChainSeconds`: the allocation the escrow keeps on record for this
+   * provider from one of its own redeems (0 when none is known).
+   */
+  getAllocation(jobId: string): { seconds: number; signature: `0x${string}`; onChainSeconds: number } | undefined {
+    const r = this.db.prepare("SELECT seconds, signature, on_chain_seconds FROM allocations WHERE job_id = ?").get(jobId.toLowerCase()) as
+      { seconds: number; signature: `0x${string}`; on_chain_seconds: number } | undefined;
+    return r && { seconds: r.seconds, signature: r.signature, onChainSeconds: r.on_chain_seconds };
+  }
+
+  /**
+   * Notes the allocation a mined redeem of this provider verified, which the escrow now keeps (it keeps the highest);
+   * `seconds` 0 forgets it (an empty-signature redeem was refused: the next one sends the signature again).
+   */
+  setOnChainAllocation(jobId: string, seconds: number): void {
+    const sql =
+      seconds === 0
+        ? "UPDATE allocations SET on_chain_seconds = 0 WHERE job_id = ?"
+        : "UPDATE allocations SET on_chain_seconds = MAX(on_chain_seconds, ?) WHERE job_id = ?";
+    if (seconds === 0) this.db.prepare(sql).run(jobId.toLowerCase());
+    else this.db.prepare(sql).run(seconds, jobId.toLowerCase());
   }
 
   // ---- payments ledger ---------------------------------------------------------

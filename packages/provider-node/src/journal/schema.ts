@@ -86,6 +86,9 @@ export const MIGRATIONS: readonly string[] = [
     seconds INTEGER NOT NULL,
     signature TEXT NOT NULL
   );`,
+  // 3: the allocation the escrow keeps for this provider from its own redeem (0: none known), so a later redeem
+  // within it sends an empty allocation signature (one signature check fewer).
+  `ALTER TABLE allocations ADD COLUMN on_chain_seconds INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema version this provider writes. */

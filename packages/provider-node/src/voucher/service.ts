@@ -108,7 +108,7 @@ export class VoucherService {
     }
     const ack: VoucherAckMessage = { type: "voucher-ack", jobId: voucher.jobId, seconds: result.seconds };
     const allocation = this.#c.journal.getAllocation(voucher.jobId);
-    if (allocation) ack.allocation = allocation;
+    if (allocation) ack.allocation = { seconds: allocation.seconds, signature: allocation.signature };
     // The acknowledgement counts only in a settle that pays every second of the job to providers the coordinator
     // allocated them to: then nobody can be paid more, and a delivered segment this voucher does not cover was paid
     // to another provider's copy (a speculative copy, or a reassignment after the client rejected this one). So it is
