@@ -51,7 +51,12 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       encodeSegment(frames, o),
     store: { put: async (bytes: Uint8Array) => (await store.add(bytes, { pin: true })).toString() },
     signDelivery: (d: Parameters<typeof signDelivery>[2]) => signDelivery(wallet, domain, d),
-    traces: { put: (cid: never, bytes: Uint8Array, o?: { signal?: AbortSignal | undefined }) => store.putBlock(cid, bytes, o), get: (cid: never) => store.getBlock(cid) },
+    // As the provider wires it: blocks stored unpinned, the root pinned once.
+    traces: {
+      put: (cid: never, bytes: Uint8Array, o?: { signal?: AbortSignal | undefined }) => store.putBlock(cid, bytes, { ...o, pin: false }),
+      get: (cid: never) => store.getBlock(cid),
+      pin: (root: never, known: ReadonlyMap<string, Uint8Array>, o?: { signal?: AbortSignal | undefined }) => store.pin(root, { known, signal: o?.signal }),
+    },
   };
   let segment = 0;
   const pipeline = async () => {

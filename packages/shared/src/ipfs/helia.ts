@@ -14,7 +14,7 @@ import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from
 import { abortError, deadline } from "../net/signals.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import { sequentialWalker } from "./pin-walker.js";
-import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
+import type { AddSegmentOptions, GetSegmentOptions, PinOptions, PutBlockOptions, SegmentStore } from "./segment-store.js";
 
 export interface HeliaSegmentStoreInit {
   /**
@@ -39,7 +39,7 @@ type Blockstore = NonNullable<HeliaInit["blockstore"]>;
 export interface HeliaSegmentStore extends SegmentStore {
   /** The underlying Helia node, for callers that need more than segments. */
   readonly helia: Helia;
-  putBlock(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>;
+  putBlock(cid: CID, bytes: Uint8Array, options?: PutBlockOptions): Promise<void>;
   getBlock(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
 }
 
@@ -115,11 +115,13 @@ class HeliaStore implements HeliaSegmentStore {
     return cid;
   }
 
-  async pin(cid: CID, options: AbortOptions = {}): Promise<void> {
+  async pin(cid: CID, options: PinOptions = {}): Promise<void> {
+    const { known, ...rest } = options;
     try {
       // No `isPinned` shortcut: a pin cut off mid-walk leaves its root block marked while the pin itself was never
       // recorded, so only `pins.add` (AlreadyPinnedError once recorded) tells a finished pin from a broken one.
-      for await (const _ of this.helia.pins.add(cid, { ...options, walker: sequentialWalker() })) {
+      // Blocks the caller still holds (`known`) are not read back: the walk only needs their links.
+      for await (const _ of this.helia.pins.add(cid, { ...rest, walker: sequentialWalker({ known }) })) {
         // walking the DAG pins each block
       }
     } catch (cause) {
@@ -181,11 +183,13 @@ class HeliaStore implements HeliaSegmentStore {
     }
   }
 
-  async putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
+  async putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions = {}): Promise<void> {
+    const { pin = true, ...rest } = options;
     try {
-      await this.helia.blockstore.put(cid, bytes, options);
-      if (!(await this.helia.pins.isPinned(cid, options)))
-        for await (const _ of this.helia.pins.add(cid, { ...options, depth: 0, walker: sequentialWalker() })) void _;
+      await this.helia.blockstore.put(cid, bytes, rest);
+      if (!pin) return;
+      if (!(await this.helia.pins.isPinned(cid, rest)))
+        for await (const _ of this.helia.pins.add(cid, { ...rest, depth: 0, walker: sequentialWalker() })) void _;
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       throw new SegmentStoreError(`Cannot store block ${cid.toString()}.`, { cause });
