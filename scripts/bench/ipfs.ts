@@ -21,6 +21,8 @@ import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { measured, type BenchContext, type BenchResult } from "./types.ts";
 
 const SIZE = Number(process.env.BENCH_IPFS_MIB ?? 16) * 1024 * 1024;
+/** BENCH_BITSWAP='{"sendBlocksConcurrency":2}': bitswap options for both sides (the providing child reads it too), for A/B runs. */
+const BITSWAP = process.env.BENCH_BITSWAP ? (JSON.parse(process.env.BENCH_BITSWAP) as Record<string, unknown>) : undefined;
 
 async function tcpServer(bytes: Uint8Array) {
   const server = createServer((sock) => sock.end(bytes));
@@ -78,6 +80,7 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
       const store = await createHeliaSegmentStore({
         libp2p: node,
         dataDir: dir,
+        ...(BITSWAP ? { bitswap: BITSWAP } : {}),
         wrapBlockstore: (blockstore) =>
           new Proxy(blockstore, {
             get(target, prop) {

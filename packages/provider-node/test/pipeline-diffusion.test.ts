@@ -6,7 +6,14 @@ import { eip712Domain, signDelivery, verifyDelivery } from "@rendermesh/shared/c
 import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { decodeSegment, encodeSegment } from "@rendermesh/shared/media";
-import { decodeTraceRoot, defaultPipelinePath, loadPipeline, PipelineFrameSource, PipelineRunner, verifyTrace } from "@rendermesh/shared/model";
+import {
+  decodeTraceRoot,
+  defaultPipelinePath,
+  loadPipeline,
+  PipelineFrameSource,
+  PipelineRunner,
+  verifyTrace,
+} from "@rendermesh/shared/model";
 import { Wallet } from "ethers";
 import { CID } from "multiformats/cid";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

@@ -98,7 +98,16 @@ describe("render service: the next segment renders while the previous one encode
   }, 60_000);
 
   test("behavior: the second segment's render starts before the first one's encode finishes; both are delivered and journalled", async () => {
-    const spec: JobSpec = { v: 1, model: MODEL_ID, prompt: "a lantern over still water", seed: 12, seconds: 2, fps: 4, width: 64, height: 64 };
+    const spec: JobSpec = {
+      v: 1,
+      model: MODEL_ID,
+      prompt: "a lantern over still water",
+      seed: 12,
+      seconds: 2,
+      fps: 4,
+      width: 64,
+      height: 64,
+    };
     const { jobId } = await chain.openJob({ spec });
     const first = coordinator.render(target, await coordinator.signedRequest(jobId, spec, 0, provider.address));
     await seen.when("encoding #0"); // segment 0 has every frame and its encode is held

@@ -217,8 +217,7 @@ describe("createHeliaSegmentStore", () => {
       wrapBlockstore: (blockstore) =>
         new Proxy(blockstore, {
           get(target, prop) {
-            if (prop === "get")
-              return (cid: CID, options?: { signal?: AbortSignal }) => (reads++, target.get(cid, options));
+            if (prop === "get") return (cid: CID, options?: { signal?: AbortSignal }) => (reads++, target.get(cid, options));
             const value = Reflect.get(target, prop, target) as unknown;
             return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
           },
