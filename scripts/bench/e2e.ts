@@ -2,6 +2,7 @@
 // time over the wall time from the coordinator accepting the job to its last
 // segment being verified. One network (3 providers serving both families)
 // runs `--runs` 12-second jobs one after another; each job is one sample.
+// The network is started once for both families and stopped by `teardown`.
 //
 // The ideal is what this machine's cores can do at best: the bare
 // `session.run` calls of the whole job (every segment, the same shapes, one
@@ -39,6 +40,30 @@ async function renderSeconds(metricsUrl: string): Promise<number> {
   return Number(/^rendermesh_provider_segment_render_seconds_sum(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text)?.[1] ?? 0);
 }
 
+/** One local network for both families (its providers serve both models): started by the first, stopped by `teardown`. */
+let shared: Promise<{ net: Awaited<ReturnType<typeof startDevNetwork>>; dir: string }> | undefined;
+function network() {
+  shared ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rm-bench-e2e-"));
+    return { net: await startDevNetwork({ dir, providers: PROVIDERS, log: () => {} }), dir };
+  })();
+  const starting = shared;
+  starting.catch(() => {
+    if (shared === starting) shared = undefined;
+  });
+  return starting;
+}
+
+/** Called by `pnpm bench` once every family has run. */
+export async function teardown(): Promise<void> {
+  const running = shared;
+  shared = undefined;
+  if (!running) return;
+  const { net, dir } = await running;
+  await net.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const family = ctx.family ?? "field";
   const job =
@@ -58,8 +83,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       seconds += await bareFamily.bare({ v: 1, model: job.model as `0x${string}`, prompt, seed: seed + s, seconds: SECONDS, fps: job.fps, width, height });
     return seconds;
   };
-  const dir = mkdtempSync(join(tmpdir(), "rm-bench-e2e-"));
-  const net = await startDevNetwork({ dir, providers: PROVIDERS, log: () => {} }).catch(async (err: unknown) => {
+  const { net, dir } = await network().catch(async (err: unknown) => {
     await bareFamily.close();
     throw err;
   });
@@ -74,7 +98,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       return total;
     };
     for (let r = 0; r < ctx.runs; r++) {
-      const out = join(dir, `out-${r}`);
+      const out = join(dir, `out-${family}-${r}`);
       const before = await rendered();
       const argv = ["job", "submit", "--prompt", prompt, "--seconds", String(SECONDS)];
       argv.push("--fps", String(job.fps), "--size", job.size, "--model", job.model, "--seed", String(100 + r), "--out", out);
@@ -104,14 +128,14 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       );
     }
   } catch (err) {
+    // The next family gets a fresh network; this one's logs stay for a look.
     ctx.log(`kept ${dir} (logs under logs/)`);
+    shared = undefined;
     await net.stop();
     await bareFamily.close();
     throw err;
   }
-  await net.stop();
   await bareFamily.close();
-  rmSync(dir, { recursive: true, force: true });
   const note = `${SECONDS} s at ${job.size}@${job.fps}, ${PROVIDERS} providers on one machine (${cores} cores); ideal = bare inference of the job on those cores`;
   return [
     measured({ name: `end-to-end efficiency (ideal / actual), ${SECONDS} s job, ${PROVIDERS} providers`, unit: "ratio", target: 0.9, note }, efficiency),
