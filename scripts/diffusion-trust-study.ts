@@ -68,7 +68,9 @@ const command = [
   "pnpm exec node scripts/diffusion-trust-study.ts",
   `--per-class ${perClass}`,
   ...(k !== undefined ? [`--k ${k}`] : []),
-  ...(values.pipeline !== join(root, "models", "diffusion-default", "pipeline.json") ? [`--pipeline ${relative(root, values.pipeline)}`] : []),
+  ...(values.pipeline !== join(root, "models", "diffusion-default", "pipeline.json")
+    ? [`--pipeline ${relative(root, values.pipeline)}`]
+    : []),
   "--write",
 ].join(" ");
 const md = markdown(result, {
@@ -108,7 +110,8 @@ function markdown(r: TrustStudyResult, run: { command: string; machine: string }
     const refused = Object.entries(c.refusedBy)
       .map(([check, n]) => `${check} ${n}`)
       .join(", ");
-    const den = c.maxDenoiserRelL2 > 0 || Number.isFinite(c.minDenoiserRelL2) ? `${exp(c.minDenoiserRelL2)}..${exp(c.maxDenoiserRelL2)}` : "—";
+    const den =
+      c.maxDenoiserRelL2 > 0 || Number.isFinite(c.minDenoiserRelL2) ? `${exp(c.minDenoiserRelL2)}..${exp(c.maxDenoiserRelL2)}` : "—";
     lines.push(
       `| ${cls} | ${c.n} | ${c.accepted} | ${refused || "—"} | ${den} | ${c.maxTextRelL2 > 0 ? exp(c.maxTextRelL2) : Number.isFinite(c.minTilePsnrDb) ? "0" : "—"} | ${exp(c.minNeighbourRelL2)} | ${db(c.minTilePsnrDb)} | ${db(c.minTileBlockPsnrDb)} |`,
     );

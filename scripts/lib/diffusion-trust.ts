@@ -295,7 +295,13 @@ export async function runTrustStudy(options: TrustStudyOptions): Promise<TrustSt
   if (workers === 1) records = await runRounds(work, rounds, log);
   else {
     const parts = await Promise.all(
-      Array.from({ length: workers }, (_, w) => runInWorker(work, rounds.filter((r) => r % workers === w), (l) => log(`[worker ${w + 1}] ${l}`))),
+      Array.from({ length: workers }, (_, w) =>
+        runInWorker(
+          work,
+          rounds.filter((r) => r % workers === w),
+          (l) => log(`[worker ${w + 1}] ${l}`),
+        ),
+      ),
     );
     records = parts.flat();
   }

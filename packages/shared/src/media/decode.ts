@@ -1,7 +1,5 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { FfmpegError, MediaDecodeError } from "./errors.js";
-import { runFfmpeg, withTempDir } from "./ffmpeg.js";
+import { runFfmpeg } from "./ffmpeg.js";
 import { H264 } from "./h264.js";
 import { parseFramemd5, probeSegment, withSegmentFile, type SegmentInput, type SegmentInfo } from "./probe.js";
 

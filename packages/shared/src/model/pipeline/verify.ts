@@ -189,7 +189,10 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
     mark = now;
   };
   let steps: number[] = [];
-  const fail = (check: TraceCheck, reason: string): TraceVerdict => (lap(check), { ok: false, check, reason, steps, measured, cost, cpuMs });
+  const fail = (check: TraceCheck, reason: string): TraceVerdict => (
+    lap(check),
+    { ok: false, check, reason, steps, measured, cost, cpuMs }
+  );
   const cache = new Map<string, Float32Array>();
   const fetchTensor = async (cid: CID, length: number): Promise<Float32Array> => {
     const key = cid.toString();
