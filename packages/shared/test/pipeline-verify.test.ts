@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { PipelineRunner, type Generation } from "../src/model/pipeline/runner.js";
 import * as dagJson from "@ipld/dag-json";
-import { encodeTrace, MemoryTraceStore, publishTrace, decodeTraceRoot, TraceRoot } from "../src/model/pipeline/trace.js";
+import {
+  encodeTrace,
+  MemoryTraceStore,
+  publishTrace,
+  decodeTraceRoot,
+  TraceRoot,
+  tensorBytes,
+  tensorFromBytes,
+} from "../src/model/pipeline/trace.js";
 import { verifyTrace } from "../src/model/pipeline/verify.js";
 import { createScheduler } from "../src/model/pipeline/scheduler.js";
 import { assemblePipeline } from "../src/model/pipeline/load.js";
@@ -178,6 +186,17 @@ describe("verification by committed steps", () => {
     } finally {
       await runner.close();
     }
+  });
+
+  it("reads a tensor block wherever its bytes sit: a Node Buffer at an odd offset of a shared pool, as a block store may return", () => {
+    const values = Float32Array.of(1.5, -0, Number.MIN_VALUE, 3.4e38, -7.25);
+    const pool = Buffer.alloc(64, 0xff);
+    pool.set(tensorBytes(values), 3);
+    const block = pool.subarray(3, 3 + values.byteLength);
+    const read = tensorFromBytes(block);
+    expect(read.length).toBe(values.length);
+    expect(new Uint32Array(read.buffer)).toEqual(new Uint32Array(values.buffer));
+    expect(read.buffer).not.toBe(pool.buffer);
   });
 
   it("rejects a root that is not a trace", async () => {

@@ -64,7 +64,12 @@ export function tensorBytes(data: Float32Array): Uint8Array {
 
 export function tensorFromBytes(bytes: Uint8Array): Float32Array {
   if (bytes.byteLength % 4 !== 0) throw new RangeError(`a float32 tensor block has ${bytes.byteLength} bytes, not a multiple of 4`);
-  if (LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer);
+  if (LITTLE_ENDIAN) {
+    // One copy into a buffer of its own (aligned, exactly the tensor): a Node Buffer's `slice` is a view of a shared pool.
+    const own = new Uint8Array(bytes.byteLength);
+    own.set(bytes);
+    return new Float32Array(own.buffer);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(bytes.byteLength / 4);
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
