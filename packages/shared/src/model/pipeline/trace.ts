@@ -231,10 +231,11 @@ export function decodeTraceRoot(bytes: Uint8Array): TraceRoot {
 
 /**
  * A CIDv1 of a raw block with a sha2-256 digest in base32 — every tensor link of a trace: the prefix bytes
- * 01 55 12 20 are "afkrei" plus two zero bits, 52 more characters carry the digest, and the last one only
- * 3 bits (its low 2 bits zero, as base32's decoder insists). Any string of this form is such a CID.
+ * 01 55 12 20 are "afkrei" plus the two zero high bits of the next character (a–h), 52 characters carry the
+ * digest, and the last one only 3 bits (its low 2 bits zero, as base32's decoder insists). Any string of this
+ * form is such a CID; any other goes to `CID.parse`.
  */
-const RAW_SHA256_LINK = /^bafkrei[a-z2-7]{51}[aeimquy4]$/;
+const RAW_SHA256_LINK = /^bafkrei[a-h][a-z2-7]{50}[aeimquy4]$/;
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 const BASE32_VALUE = new Uint8Array(128);
 for (let i = 0; i < BASE32.length; i++) BASE32_VALUE[BASE32.charCodeAt(i)] = i;
