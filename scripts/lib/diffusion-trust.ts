@@ -85,7 +85,7 @@ interface ClassResult {
 }
 
 /** One k of the frontier: the same segments re-verified with k sampled steps. */
-export interface FrontierPoint {
+interface FrontierPoint {
   k: number;
   /** Disguised every-other-step skips (the "noise above the neighbour floor" class) accepted, of `skipN`. */
   skipAccepted: number;
@@ -262,7 +262,7 @@ async function h264(frames: Uint8Array[], w: number, h: number, fps: number, crf
   }
 }
 
-export interface TrustStudyOptions {
+interface TrustStudyOptions {
   pipelinePath: string;
   perClass: number;
   k?: number | undefined;
