@@ -1,5 +1,7 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { FfmpegError, MediaDecodeError } from "./errors.js";
-import { runFfmpeg } from "./ffmpeg.js";
+import { runFfmpeg, withTempDir } from "./ffmpeg.js";
 import { H264 } from "./h264.js";
 import { parseFramemd5, probeSegment, withSegmentFile, type SegmentInput, type SegmentInfo } from "./probe.js";
 
@@ -99,41 +101,37 @@ export async function decodeSampled(
   keep: ReadonlySet<number>,
   options: DecodeSampledOptions = {},
 ): Promise<{ info: SegmentInfo; frames: Map<number, Uint8Array> }> {
-  return withSegmentFile(input, async (path) => {
-    const wanted = [...keep].sort((a, b) => a - b);
-    const select = wanted.length > 0 ? `select=${wanted.map((n) => `eq(n\\,${n})`).join("+")},` : "select=0,";
-    const chunks: Buffer[] = [];
-    const list: Buffer[] = [];
-    await runFfmpeg(
-      [
-        // One decoder thread: a 1-second segment is small, and thread start-up would cost more CPU than it saves.
-        ...["-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1", "-i", path],
-        // Output 1: the sampled frames as RGB24.
-        ...["-map", "0:v:0", "-vf", `${select}scale=in_color_matrix=${H264.colour}:in_range=tv:flags=${H264.swsFlags},format=rgb24`],
-        ...["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
-        // Output 2: one line per decoded frame, on file descriptor 3 (no temporary file to create, read and remove).
-        ...["-map", "0:v:0", "-f", "framemd5", "pipe:3"],
-      ],
-      {
-        ffmpeg: options.ffmpeg,
-        signal: options.signal,
-        what: "decode the segment",
-        onStdout: (c) => chunks.push(c),
-        onFd3: (c) => list.push(c),
-      },
-    ).catch((cause: unknown) => {
-      throw cause instanceof FfmpegError ? new MediaDecodeError("The segment is not a readable video file.", { cause }) : cause;
-    });
-    const info = parseFramemd5(Buffer.concat(list).toString("utf8"));
-    const rgb = Buffer.concat(chunks);
-    const frameBytes = info.width * info.height * 3;
-    const frames = new Map<number, Uint8Array>();
-    if (frameBytes > 0 && rgb.length % frameBytes === 0) {
-      const present = wanted.filter((n) => n < info.frames);
-      for (let i = 0; i < rgb.length / frameBytes && i < present.length; i++) {
-        frames.set(present[i]!, new Uint8Array(rgb.subarray(i * frameBytes, (i + 1) * frameBytes)));
+  return withSegmentFile(input, (path) =>
+    withTempDir(async (dir) => {
+      const list = join(dir, "frames.md5");
+      const wanted = [...keep].sort((a, b) => a - b);
+      const select = wanted.length > 0 ? `select=${wanted.map((n) => `eq(n\\,${n})`).join("+")},` : "select=0,";
+      const chunks: Buffer[] = [];
+      await runFfmpeg(
+        [
+          // One decoder thread: a 1-second segment is small, and thread start-up would cost more CPU than it saves.
+          ...["-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1", "-i", path],
+          // Output 1: the sampled frames as RGB24.
+          ...["-map", "0:v:0", "-vf", `${select}scale=in_color_matrix=${H264.colour}:in_range=tv:flags=${H264.swsFlags},format=rgb24`],
+          ...["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+          // Output 2: one line per decoded frame.
+          ...["-map", "0:v:0", "-f", "framemd5", "-y", list],
+        ],
+        { ffmpeg: options.ffmpeg, signal: options.signal, what: "decode the segment", onStdout: (c) => chunks.push(c) },
+      ).catch((cause: unknown) => {
+        throw cause instanceof FfmpegError ? new MediaDecodeError("The segment is not a readable video file.", { cause }) : cause;
+      });
+      const info = parseFramemd5(await readFile(list, "utf8"));
+      const rgb = Buffer.concat(chunks);
+      const frameBytes = info.width * info.height * 3;
+      const frames = new Map<number, Uint8Array>();
+      if (frameBytes > 0 && rgb.length % frameBytes === 0) {
+        const present = wanted.filter((n) => n < info.frames);
+        for (let i = 0; i < rgb.length / frameBytes && i < present.length; i++) {
+          frames.set(present[i]!, new Uint8Array(rgb.subarray(i * frameBytes, (i + 1) * frameBytes)));
+        }
       }
-    }
-    return { info, frames };
-  });
+      return { info, frames };
+    }),
+  );
 }

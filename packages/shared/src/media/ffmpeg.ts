@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { Readable, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import { FfmpegError, FfmpegNotFoundError } from "./errors.js";
 
 /** Environment variable naming the ffmpeg binary to use. */
@@ -73,8 +73,6 @@ export interface RunFfmpegOptions {
   input?: ((stdin: Writable) => Promise<void>) | undefined;
   /** Receives stdout chunks; without it stdout is collected and returned. */
   onStdout?: ((chunk: Buffer) => void) | undefined;
-  /** Receives what ffmpeg writes to file descriptor 3 (an output named `pipe:3`), so a second output needs no temporary file. */
-  onFd3?: ((chunk: Buffer) => void) | undefined;
   /** What the command was doing, for error messages. */
   what: string;
 }
@@ -92,11 +90,7 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions): P
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
   const binary = options.ffmpeg ?? resolveFfmpeg();
   return new Promise<RunFfmpegResult>((resolve, reject) => {
-    const stdio: ("pipe" | "ignore")[] = [options.input ? "pipe" : "ignore", "pipe", "pipe"];
-    if (options.onFd3) stdio.push("pipe");
-    const child = spawn(binary, args, { stdio, windowsHide: true });
-    const fd3 = options.onFd3 ? (child.stdio[3] as Readable | null) : null;
-    fd3?.on("data", (chunk: Buffer) => options.onFd3?.(chunk));
+    const child = spawn(binary, args, { stdio: [options.input ? "pipe" : "ignore", "pipe", "pipe"], windowsHide: true });
     const stdout: Buffer[] = [];
     let stderr = "";
     let settled = false;
