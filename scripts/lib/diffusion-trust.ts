@@ -552,6 +552,8 @@ function summarise(
 
 // A worker process: run the rounds it is sent and send back the records.
 if (process.env[WORKER_ENV] === "1" && process.send) {
+  // The study stopped (or died): so does the worker, rather than render on for nobody.
+  process.once("disconnect", () => process.exit(1));
   process.once("message", (msg: { work: Work; rounds: number[] }) => {
     const send = (m: unknown) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
     runRounds(msg.work, msg.rounds, (l) => void send({ log: l })).then(
