@@ -226,7 +226,10 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
 
     // A client that has signed A no voucher has nothing to attribute the segment with: it waits.
     const early = await attributeClaims({ ...client, journal: unpaid }, { jobId });
-    expect(early).toEqual({ attributed: [], waiting: [{ segment: 0, provider: a.address, claimant: b.address, reason: "no voucher signed" }] });
+    expect(early).toEqual({
+      attributed: [],
+      waiting: [{ segment: 0, provider: a.address, claimant: b.address, reason: "no voucher signed" }],
+    });
     unpaid.close();
 
     const r = await attributeClaims(client, { jobId });

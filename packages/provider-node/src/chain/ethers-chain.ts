@@ -29,6 +29,7 @@ import type {
   EscrowClaim,
   EscrowWriter,
   PaymentEvent,
+  SegmentAttribution,
   SignatureChecker,
   TxResult,
 } from "./types.js";
@@ -40,6 +41,22 @@ function revertData(err: unknown): string | undefined {
     if (typeof d === "string" && /^0x[0-9a-fA-F]{8}/.test(d)) return d;
   }
   return undefined;
+}
+
+/** The arguments of `JobEscrow.attributeSegment`. */
+function attributeArgs(voucher: VoucherFields, signature: string, allocation: AllocationProof, attributions: SegmentAttribution[]) {
+  return [
+    voucherStruct(voucher),
+    signature,
+    allocation.seconds,
+    allocation.signature,
+    attributions.map((a) => ({
+      assignment: assignmentStruct(a.assignment),
+      coordinatorSig: a.coordinatorSig,
+      delivery: deliveryStruct(a.delivery),
+      providerSig: a.providerSig,
+    })),
+  ] as const;
 }
 
 /**
@@ -237,6 +254,36 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
       }),
     );
     return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "ClaimFinalized", "amount") };
+  }
+
+  async checkAttributeSegment(
+    voucher: VoucherFields,
+    signature: string,
+    allocation: AllocationProof,
+    attributions: SegmentAttribution[],
+  ): Promise<string | undefined> {
+    try {
+      await this.contracts.escrow.attributeSegment.staticCall(...attributeArgs(voucher, signature, allocation, attributions));
+      return undefined;
+    } catch (err) {
+      return describeChainError(err, this.#interfaces());
+    }
+  }
+
+  async attributeSegment(
+    voucher: VoucherFields,
+    signature: string,
+    allocation: AllocationProof,
+    attributions: SegmentAttribution[],
+  ): Promise<TxResult> {
+    const args = attributeArgs(voucher, signature, allocation, attributions);
+    const segments = attributions.map((a) => a.assignment.segment).join(", ");
+    const receipt = await this.#send(`attribute segment(s) ${segments} and redeem the voucher`, async () =>
+      this.contracts.escrow.attributeSegment(...args, {
+        gasLimit: withHeadroom(await this.contracts.escrow.attributeSegment.estimateGas(...args)),
+      }),
+    );
+    return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "VoucherRedeemed", "amount") };
   }
 
   async withdraw(): Promise<TxResult> {
