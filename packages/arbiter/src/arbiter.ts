@@ -1,6 +1,6 @@
 import type { Logger } from "@rendermesh/shared";
 import type { Provider } from "ethers";
-import type { RendermeshContracts } from "@rendermesh/shared/chain";
+import { withHeadroom, type RendermeshContracts } from "@rendermesh/shared/chain";
 import type { Verifier } from "@rendermesh/shared/verify";
 import { readClaimEvidence, trustedSpec, type SpecSource } from "./evidence.js";
 import type { ArbiterJournal, Verdict } from "./journal.js";
@@ -76,10 +76,7 @@ interface Ready {
   reason: string;
 }
 
-/** The gas limit for a resolution: the estimate with room for state that changes before it lands. */
-function withHeadroom(estimate: bigint): bigint {
-  return (estimate * 3n) / 2n + 50_000n;
-}
+
 
 /**
  * The DAO-appointed arbiter: for each `ClaimDisputed` it reads the claim's signed messages from the claim

@@ -1,5 +1,5 @@
 import type { Interface } from "ethers";
-import { assignmentStruct, ClaimStatus, deliveryStruct, voucherStruct } from "@rendermesh/shared/chain";
+import { assignmentStruct, ClaimStatus, deliveryStruct, voucherStruct, withHeadroom } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
 import { chainError, findRevertData, waitForReceipt } from "../chain/tx.js";
 import { ChainError, JobStateError } from "../errors.js";
@@ -88,22 +88,24 @@ export async function attributeClaims(client: AttributeClient, params: Attribute
       continue;
     }
     const allocation = highestAllocation(client.journal.verifiedSegments(job.ref), seg.provider);
+    const attributions = [
+      {
+        assignment: assignmentStruct(seg.assignment.assignment),
+        coordinatorSig: seg.assignment.signature,
+        delivery: deliveryStruct(seg.delivery.delivery),
+        providerSig: seg.delivery.signature,
+      },
+    ];
     const args = [
       voucherStruct({ jobId, provider: seg.provider, seconds: voucher.seconds }),
       voucher.signature,
       allocation?.seconds ?? 0,
       allocation?.signature ?? "0x",
-      [
-        {
-          assignment: assignmentStruct(seg.assignment.assignment),
-          coordinatorSig: seg.assignment.signature,
-          delivery: deliveryStruct(seg.delivery.delivery),
-          providerSig: seg.delivery.signature,
-        },
-      ],
+      attributions,
     ] as const;
+    let estimate: bigint;
     try {
-      await escrow.attributeSegment.staticCall(...args);
+      estimate = await escrow.attributeSegment.estimateGas(...args);
     } catch (err) {
       out.waiting.push({
         segment: seg.segment,
@@ -115,7 +117,7 @@ export async function attributeClaims(client: AttributeClient, params: Attribute
     }
     let hash: string;
     try {
-      hash = (await escrow.attributeSegment(...args)).hash;
+      hash = (await escrow.attributeSegment(...args, { gasLimit: withHeadroom(estimate) })).hash;
     } catch (err) {
       throw chainError(`Attributing segment ${seg.segment} of job ${jobId}`, err, escrow.interface);
     }

@@ -14,6 +14,7 @@ import {
   verifyDelivery,
   verifyVoucher,
   voucherStruct,
+  withHeadroom,
   type Deployment,
   type RendermeshContracts,
   type RendermeshDomain,
@@ -59,15 +60,6 @@ function attributeArgs(voucher: VoucherFields, signature: string, allocation: Al
   ] as const;
 }
 
-/**
- * A gas limit for an escrow payment with room to spare. The estimate is made against the chain as it is before the
- * transaction lands; a client's settle ordered first in the same block (a front-run) moves the job to its challenge
- * window, where the same redeem or claim costs more, and a limit cut to the estimate would then run out of gas: the
- * front-run would work after all. Unused gas is not paid for.
- */
-export function withHeadroom(estimate: bigint): bigint {
-  return (estimate * 3n) / 2n + 50_000n;
-}
 
 /**
  * Decodes an ethers failure into one sentence naming the contract's custom
