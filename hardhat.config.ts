@@ -14,7 +14,7 @@ const compiler = (runs: number) => ({
   settings: { optimizer: { enabled: true, runs }, evmVersion: "cancun" },
 });
 // JobEscrow is optimised for fewer runs than the rest: at 10,000 (and, since attributeSegment takes the voucher, at
-// 3,000) its code passes EIP-170's 24 KiB.
+// 2,000) its code passes EIP-170's 24 KiB.
 const escrowOverride = { "contracts/src/JobEscrow.sol": compiler(1_500) };
 
 // Solidity test profiles (`--test-profile NAME` or HARDHAT_TEST_PROFILE=NAME): `local` is quick, `ci` runs the fuzz

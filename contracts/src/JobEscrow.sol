@@ -188,15 +188,15 @@ contract JobEscrow is IJobEscrow, EIP712, ReentrancyGuardTransient {
         address provider = voucher.provider;
         if (provider == address(0)) revert JobEscrowZeroAddress();
         _checkSigner(_hashTypedDataV4(voucher.hash()), signature, job.client);
+        uint32 voucherSeconds = voucher.totalSeconds;
         Payment storage payment = _payments[jobId][provider];
-        if (!_payVoucherIfMore(job, voucher, payment, allocated, allocationSig)) {
-            revert JobEscrowNothingOwed(
-                jobId,
-                provider,
-                voucher.totalSeconds,
-                _max(payment.voucherSeconds, payment.claimedSeconds)
-            );
-        }
+        _checkAllocation(job, jobId, provider, voucherSeconds, allocated, allocationSig, payment, true);
+
+        uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
+        if (voucherSeconds <= before) revert JobEscrowNothingOwed(jobId, provider, voucherSeconds, before);
+        uint256 amount = _raiseVoucher(job, jobId, payment, voucherSeconds, before);
+        _credit(provider, amount);
+        emit VoucherRedeemed(jobId, provider, voucherSeconds, amount);
     }
 
     /// @inheritdoc IJobEscrow
