@@ -322,7 +322,9 @@ export async function measureGas(): Promise<GasReport> {
       record(
         "attributeSegment (drops another's claim)",
         await gas(
-          escrow.connect(client).attributeSegment(voucher, vSig, 0, "0x", [{ assignment: a, coordinatorSig: cSig, delivery: d, providerSig: pSig }]),
+          escrow
+            .connect(client)
+            .attributeSegment(voucher, vSig, 0, "0x", [{ assignment: a, coordinatorSig: cSig, delivery: d, providerSig: pSig }]),
         ),
       );
     }

@@ -76,8 +76,6 @@ interface Ready {
   reason: string;
 }
 
-
-
 /**
  * The DAO-appointed arbiter: for each `ClaimDisputed` it reads the claim's signed messages from the claim
  * transaction, gets the job's spec (only if it hashes to the job's on-chain spec hash), runs the client's own

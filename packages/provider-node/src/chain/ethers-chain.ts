@@ -60,7 +60,6 @@ function attributeArgs(voucher: VoucherFields, signature: string, allocation: Al
   ] as const;
 }
 
-
 /**
  * Decodes an ethers failure into one sentence naming the contract's custom
  * error and its arguments when any of `interfaces` knows it (ethers does not
