@@ -22,7 +22,7 @@ const escrowOverride = { "contracts/src/JobEscrow.sol": compiler(1_500) };
 // 5,000 runs each, at a depth that keeps the whole hardhat suite within ~6 minutes on a loaded 2-core machine
 // (contracts/README.md has the measurement). `default` is `ci` when the CI variable is set, as CI services do.
 const local = { fuzz: { runs: 256 }, invariant: { runs: 256, depth: 64 } };
-const ci = { fuzz: { runs: 5000 }, invariant: { runs: 5000, depth: 24 } };
+const ci = { fuzz: { runs: 5000 }, invariant: { runs: 5000, depth: 10 } };
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthersPlugin],

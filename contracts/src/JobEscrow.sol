@@ -309,6 +309,7 @@ contract JobEscrow is IJobEscrow, EIP712, ReentrancyGuardTransient {
         JobRecord storage job = _jobs[jobId];
         _requireLive(job, jobId);
         address client = job.client;
+        if (voucher.provider == address(0)) revert JobEscrowZeroAddress();
         if (msg.sender != client && msg.sender != voucher.provider) revert JobEscrowUnauthorized(msg.sender, client);
         _checkSigner(_hashTypedDataV4(voucher.hash()), voucherSig, client);
         Payment storage payment = _payments[jobId][voucher.provider];
@@ -382,10 +383,13 @@ contract JobEscrow is IJobEscrow, EIP712, ReentrancyGuardTransient {
             if (byClient) {
                 _takeSegment(job, jobId, segment, provider);
             } else {
+                // Needed: the voucher is still short before this drop, and the drop frees a reserved second.
                 uint32 reserved = job.reservedSeconds;
-                if (!_voucherShort(job, payment, voucherSeconds) || _takeSegment(job, jobId, segment, provider) == address(0) || job.reservedSeconds == reserved) {
-                    revert JobEscrowAttributionNotNeeded(jobId, segment);
-                }
+                if (
+                    !_voucherShort(job, payment, voucherSeconds) ||
+                    _takeSegment(job, jobId, segment, provider) == address(0) ||
+                    job.reservedSeconds == reserved
+                ) revert JobEscrowAttributionNotNeeded(jobId, segment);
             }
         }
     }
