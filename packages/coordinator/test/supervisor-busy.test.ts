@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { Logger, RenderDelivered, RenderRequest } from "@rendermesh/shared";
+import type { Logger, RenderDelivered } from "@rendermesh/shared";
 import type { LiveProvider, ProviderDirectory } from "../src/directory/index.js";
 import { RenderError } from "../src/errors.js";
 import type { CoordinatorStore } from "../src/store/index.js";
-import { Supervisor, type RenderDispatcher, type SupervisorComponents } from "../src/supervisor/index.js";
+import { Supervisor, type SupervisorComponents } from "../src/supervisor/index.js";
+import { SeamDispatcher } from "./helpers/seam.js";
 import { addProvider, assignment, delivery, JOB_ID, newJob, openStore, P1, P2, spec } from "./helpers/fixtures.js";
 
 /**
@@ -19,32 +20,6 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-interface Call {
-  provider: string;
-  request: RenderRequest;
-  resolve: (d: RenderDelivered) => void;
-  reject: (err: unknown) => void;
-}
-
-class SeamDispatcher implements RenderDispatcher {
-  readonly calls: Call[] = [];
-
-  render(_target: { peerId: string }, request: RenderRequest): Promise<RenderDelivered> {
-    return new Promise<RenderDelivered>((resolve, reject) => {
-      this.calls.push({ provider: request.assignment.provider.toLowerCase(), request, resolve, reject });
-    });
-  }
-
-  /**
-   * The `n`th render call (1-based). A settled loop has made every call it
-   * decided on (the dispatch is synchronous after signing), so none is waited for.
-   */
-  call(n: number): Call {
-    expect(this.calls.length, `render calls made so far`).toBeGreaterThanOrEqual(n);
-    return this.calls[n - 1]!;
-  }
-}
-
 function live(address: string): LiveProvider {
   return {
     address,
@@ -58,6 +33,7 @@ function live(address: string): LiveProvider {
     multiaddrs: [],
     lastSeen: 0,
     speedFps: 100,
+    speedByModel: new Map(),
     reliability: 0.9,
   };
 }

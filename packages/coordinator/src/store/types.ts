@@ -100,8 +100,12 @@ export interface ProviderRow {
   agent: string;
   multiaddrs: string[];
   lastSeen: number;
-  /** Measured reference frames per second per render slot (EWMA), null until measured. */
+  /** Announced reference frames per second per model (the provider's whole-slot figure, not per slot); empty from an older provider. */
+  modelFps: Record<string, number>;
+  /** Measured reference frames per second per render slot (EWMA over all its models), null until measured. */
   speedFps: number | null;
+  /** Measured reference frames per second per render slot, per model (EWMA). */
+  modelSpeedFps: Record<string, number>;
   reliability: number;
   completed: number;
   failed: number;
