@@ -1,32 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { segmentFrames, createLogger, type JobSpec } from "@rendermesh/shared";
-import { assignmentStruct, connectContracts, deliveryStruct, signDelivery } from "@rendermesh/shared/chain";
+import { createLogger } from "@rendermesh/shared";
 import { segmentCid } from "@rendermesh/shared/ipfs";
-import { encodeSegment } from "@rendermesh/shared/media";
-import { createSpotRenderer, defaultModel, type SpotRenderer } from "@rendermesh/shared/model";
 import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/shared/verify";
-import { closeRenderer, MESH, renderFrames, sha256Hex, startTestChain, tempDir, type TestChain } from "@rendermesh/testing";
+import { sha256Hex, tempDir } from "@rendermesh/testing";
 import { Arbiter, ArbiterJournal, ArbiterMetrics, type DisputeOutcome, type SpecSource } from "../src/index.js";
+import { CLAIM_DISPUTED, CLAIM_PAID, CLAIM_REFUSED, disputeSpec, honestSegment as segmentOf, useDisputeChain } from "./helpers/disputes.js";
 
 // A real Hardhat chain with the real contracts, real segments (ONNX model, ffmpeg H.264) and the client's real
-// SegmentVerifier. Only the IPFS store is an in-memory map (bitswap is exercised by the client's job tests).
+// SegmentVerifier. Only the IPFS store is an in-memory map (bitswap.test.ts fetches over real bitswap).
 
-const model = defaultModel();
-const spec: JobSpec = {
-  v: 1,
-  model: model.manifest.id as `0x${string}`,
-  prompt: "a calm blue sea at night",
-  seed: 7,
-  seconds: 4,
-  fps: 4,
-  width: 32,
-  height: 32,
-};
-const CLAIM_DISPUTED = 2n;
-const CLAIM_PAID = 3n;
-const CLAIM_REFUSED = 4n;
+const spec = disputeSpec("a calm blue sea at night", 7);
 
 const blocks = new Map<string, Uint8Array>();
 const memoryStore = {
@@ -41,38 +26,14 @@ const memoryStore = {
   },
 };
 
-let chain: TestChain;
-let spot: SpotRenderer;
+const disputes = useDisputeChain();
 const dir = tempDir("rm-arbiter-");
+afterAll(() => dir.cleanup());
 const silent = createLogger({ name: "arbiter-test", level: "silent" });
-
-async function honestSegment(segment: number): Promise<Uint8Array> {
-  const { firstFrame, frameCount } = segmentFrames(spec, segment);
-  return encodeSegment(await renderFrames(spec, firstFrame, frameCount), spec);
-}
-
-/** Opens a job, closes it (so claims open at once) and returns its id. */
-async function closedJob(): Promise<`0x${string}`> {
-  const { jobId } = await chain.openJob({ spec });
-  await chain.closeJob(jobId);
-  return jobId;
-}
-
-/** The provider claims `segment` with a receipt over `cid` and `sha256`; the client disputes it. */
-async function claimAndDispute(jobId: `0x${string}`, segment: number, receipt: { cid: string; sha256: `0x${string}` }): Promise<void> {
-  const provider = chain.providers[0]!;
-  const { firstFrame, frameCount } = segmentFrames(spec, segment);
-  const assignment = { jobId, segment, firstFrame, frameCount, provider: provider.address, deadline: (await chain.chainTime()) + 3600 };
-  const coordinatorSig = await chain.signAssignment(assignment);
-  const delivery = { jobId, segment, cid: receipt.cid, sha256: receipt.sha256, frameCount };
-  const providerSig = await signDelivery(provider, chain.domain, delivery);
-  const asProvider = connectContracts(provider, chain.deployment);
-  await (await asProvider.escrow.claim(assignmentStruct(assignment), coordinatorSig, deliveryStruct(delivery), providerSig)).wait();
-  const asClient = connectContracts(chain.client, chain.deployment);
-  const bond = BigInt((await asClient.escrow.getJob(jobId)).disputeBond);
-  if (bond > 0n) await (await asClient.token.approve(chain.deployment.escrow, bond)).wait();
-  await (await asClient.escrow.dispute(jobId, segment)).wait();
-}
+const honestSegment = (segment: number) => segmentOf(spec, segment);
+const closedJob = () => disputes.closedJob(spec);
+const claimAndDispute = (jobId: `0x${string}`, segment: number, receipt: { cid: string; sha256: `0x${string}` }) =>
+  disputes.claimAndDispute(jobId, spec, segment, receipt);
 
 function arbiter(
   specs: SpecSource,
@@ -80,7 +41,8 @@ function arbiter(
   metrics = new ArbiterMetrics({ defaultMetrics: false }),
   onOutcome?: (o: DisputeOutcome) => void,
 ): Arbiter {
-  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot }), {
+  const chain = disputes.chain;
+  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot: disputes.spot }), {
     fetchTimeoutMs: 300,
     fetchAttempts: 2,
     fetchBackoffMs: 10,
@@ -101,24 +63,8 @@ function arbiter(
   });
 }
 
-const stakeOf = async (address: string) => BigInt((await chain.contracts.registry.getProvider(address)).stake);
-const claimStatus = async (jobId: string, segment: number) => BigInt((await chain.contracts.escrow.getClaim(jobId, segment)).status);
-
-beforeAll(async () => {
-  chain = await startTestChain({ allowedModels: [model.manifest.id] });
-  spot = await createSpotRenderer({ models: [model] });
-  const provider = chain.providers[0]!;
-  const c = connectContracts(provider, chain.deployment);
-  await (await c.token.approve(chain.deployment.registry, 1000n * MESH)).wait();
-  await (await c.registry.register("0x0024080112201234", MESH / 10n, [model.manifest.id], 1000n * MESH)).wait();
-});
-
-afterAll(async () => {
-  await spot?.close();
-  await closeRenderer();
-  await chain?.stop();
-  dir.cleanup();
-});
+const stakeOf = (address: string) => disputes.stakeOf(address);
+const claimStatus = async (jobId: string, segment: number) => (await disputes.claimOf(jobId, segment)).status;
 
 describe("Arbiter", () => {
   test("default: an honest disputed segment is paid; a made-up CID and wrong content are refused and the provider slashed", async () => {
@@ -133,9 +79,9 @@ describe("Arbiter", () => {
     // Real bytes that hash as signed, but segment 0's content delivered as segment 2.
     await claimAndDispute(jobId, 2, { cid: honestCid, sha256: sha256Hex(honest) });
 
-    const provider = chain.providers[0]!.address;
+    const provider = disputes.chain.providers[0]!.address;
     const stakeBefore = await stakeOf(provider);
-    const balanceBefore = BigInt(await chain.contracts.escrow.balanceOf(provider));
+    const balanceBefore = BigInt(await disputes.chain.contracts.escrow.balanceOf(provider));
     const journal = new ArbiterJournal(join(dir.dir, "a.db"));
     const metrics = new ArbiterMetrics({ defaultMetrics: false });
     const outcomes = await arbiter({ spec: async () => spec }, journal, metrics).catchUp();
@@ -150,16 +96,16 @@ describe("Arbiter", () => {
     expect(outcomes[2]!.reason).toMatch(/^content:/);
     expect(await claimStatus(jobId, 1)).toBe(CLAIM_DISPUTED);
     // At the window's last try it is still not served, and this arbiter's network works: refused.
-    const { deadlineAt } = await chain.contracts.escrow.getClaim(jobId, 1);
-    await chain.increaseTime(Number(deadlineAt) - (await chain.chainTime()) - 300);
+    const { deadlineAt } = await disputes.chain.contracts.escrow.getClaim(jobId, 1);
+    await disputes.chain.increaseTime(Number(deadlineAt) - (await disputes.chain.chainTime()) - 300);
     const last = await arbiter({ spec: async () => spec }, journal, metrics).catchUp();
     expect(last.map((o) => [o.segment, o.verdict])).toEqual([[1, "refuse"]]);
     expect(last[0]!.reason).toMatch(/^fetch:.*whole arbiter window/);
     expect(await claimStatus(jobId, 0)).toBe(CLAIM_PAID);
     expect(await claimStatus(jobId, 1)).toBe(CLAIM_REFUSED);
     expect(await claimStatus(jobId, 2)).toBe(CLAIM_REFUSED);
-    expect(BigInt(await chain.contracts.escrow.balanceOf(provider))).toBeGreaterThan(balanceBefore);
-    const minStake = BigInt(await chain.contracts.policy.minProviderStake());
+    expect(BigInt(await disputes.chain.contracts.escrow.balanceOf(provider))).toBeGreaterThan(balanceBefore);
+    const minStake = BigInt(await disputes.chain.contracts.policy.minProviderStake());
     expect(await stakeOf(provider)).toBe(stakeBefore - 2n * minStake);
     expect(journal.all().every((r) => r.tx !== null && r.tx.startsWith("0x"))).toBe(true);
     expect(await metrics.registry.getSingleMetricAsString("rendermesh_arbiter_verdicts_total")).toMatch(/verdict="refuse"} 2/);
@@ -180,9 +126,9 @@ describe("Arbiter", () => {
     const outcomes = await arbiter({ spec: async () => ({ ...spec, seed: 8 }) }, journal).catchUp();
     expect(outcomes.filter((o) => o.jobId === jobId.toLowerCase() || o.jobId === jobId).map((o) => o.verdict)).toEqual(["leave"]);
     expect(await claimStatus(jobId, 3)).toBe(CLAIM_DISPUTED);
-    const { deadlineAt } = await chain.contracts.escrow.getClaim(jobId, 3);
-    await chain.increaseTime(Number(deadlineAt) - (await chain.chainTime()) + 1);
-    await (await chain.contracts.escrow.finalizeClaim(jobId, 3)).wait();
+    const { deadlineAt } = await disputes.chain.contracts.escrow.getClaim(jobId, 3);
+    await disputes.chain.increaseTime(Number(deadlineAt) - (await disputes.chain.chainTime()) + 1);
+    await (await disputes.chain.contracts.escrow.finalizeClaim(jobId, 3)).wait();
     expect(await claimStatus(jobId, 3)).toBe(CLAIM_PAID);
     journal.close();
   });
