@@ -22,6 +22,8 @@ import {
 import {
   connectContracts,
   eip712Domain,
+  hashVoucher,
+  isValidSignatureNow,
   JobStatus,
   readPolicy,
   signAcknowledgement,
@@ -214,7 +216,11 @@ export class TestProvider {
       PROTOCOLS.voucher,
       async (stream) => {
         const m = await stream.read(VoucherMessage);
-        const signer = verifyVoucher(domain, m.voucher, m.signature);
+        const signer = await this.#voucherSigner(domain, m);
+        if (!signer) {
+          await stream.write({ type: "error", code: "BAD_SIGNATURE", message: "The voucher is not signed by the job's client." });
+          return;
+        }
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
         // As a real provider does: acknowledge the voucher's seconds (what a cooperative settle needs).
         const acknowledgement = await signAcknowledgement(this.init.wallet, domain, {
@@ -226,6 +232,19 @@ export class TestProvider {
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },
     );
+  }
+
+  /**
+   * Who signed the voucher, as the escrow will judge it. With `chain`: the job's client, if the signature is valid
+   * for it by ECDSA or, for a contract wallet (a Safe, an ERC-4337 account), by its ERC-1271 `isValidSignature`;
+   * else undefined (refused). Without `chain`: the ECDSA signer, whoever it is (only the form is checked).
+   */
+  async #voucherSigner(domain: ReturnType<typeof eip712Domain>, m: VoucherMessage): Promise<string | undefined> {
+    if (!this.init.chain) return verifyVoucher(domain, m.voucher, m.signature);
+    const contracts = connectContracts(this.init.chain.provider, this.init.chain.deployment);
+    const client = String((await contracts.escrow.getJob(m.voucher.jobId)).client);
+    const ok = await isValidSignatureNow(this.init.chain.provider, client, hashVoucher(domain, m.voucher), m.signature);
+    return ok ? client : undefined;
   }
 
   /** The checks a provider makes before it renders, each refusal with its reason code. */
