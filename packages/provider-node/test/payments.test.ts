@@ -60,6 +60,51 @@ describe("payments: vouchers, claims, withdraw, status", () => {
     expect(rig.provider.journal.listAssignments({ jobId }).map((a) => a.payState)).toEqual(["finalized", "finalized"]);
   }, 120_000);
 
+  test("behavior: with the coordinator unreachable, claims wait until half the claim window has passed, then go ahead", async () => {
+    const s = spec(5);
+    const { jobId, deadline } = await rig.chain.openJob({ spec: s, deadlineIn: 300 });
+    await rig.renderAll(jobId, s, deadline);
+    // The seam: the loop's question to the coordinator (which copies did the client verify?) never gets an answer.
+    const asked: string[] = [];
+    const unreachable = new PaymentLoop(
+      {
+        address: rig.provider.address,
+        chain: rig.provider.chain,
+        escrow: rig.provider.chain,
+        journal: rig.provider.journal,
+        logger: testLogger(),
+        verifiedCopies: async (id) => {
+          asked.push(id.toLowerCase());
+          throw new Error("coordinator unreachable");
+        },
+      },
+      { redeemBeforeDeadlineSeconds: 600, redeemAfterQuietSeconds: 86_400 },
+    );
+    // Chain time set exactly (the block's own timestamp), so no second of the machine's speed decides the outcome.
+    const mineAt = async (t: number) => {
+      await rig.chain.provider.send("evm_setNextBlockTimestamp", [t]);
+      await rig.chain.provider.send("evm_mine", []);
+    };
+    // The claim window is 600 s: past the deadline, but short of deadline + 300 s, the claims wait.
+    await mineAt(deadline + 1);
+    const early = await unreachable.tick();
+    expect(asked).toContain(jobId.toLowerCase());
+    expect(early.claimed).toEqual([]);
+    expect(early.errors).toEqual([]);
+    expect(rig.provider.journal.listAssignments({ jobId }).map((a) => a.payState)).toEqual(["unpaid", "unpaid"]);
+    expect(Number((await rig.chain.contracts.escrow.getClaim(jobId, 0)).status)).toBe(0);
+
+    // Still one second short of half the window: still waiting.
+    await mineAt(deadline + 299);
+    expect((await unreachable.tick()).claimed).toEqual([]);
+
+    // Half the window has passed: a provider that delivered is paid whatever the coordinator does, so it claims.
+    await mineAt(deadline + 300);
+    const late = await unreachable.tick();
+    expect(late.claimed.map((c) => c.segment)).toEqual([0, 1]);
+    expect(rig.provider.journal.listAssignments({ jobId }).map((a) => a.payState)).toEqual(["claimed", "claimed"]);
+  }, 120_000);
+
   test("behavior: a settle by the client is noticed and recorded as earnings", async () => {
     const s = spec(3);
     const { jobId } = await rig.chain.openJob({ spec: s });
