@@ -81,6 +81,11 @@ export interface TestProviderInit {
    * passes the policy). Without it only the signature's form is checked.
    */
   chain?: { provider: Provider; deployment: Deployment };
+  /**
+   * The first this many vouchers are recorded but never answered: the stream is reset instead of acknowledged, as
+   * when an acknowledgement is lost on the way back (default 0).
+   */
+  dropVoucherAcks?: number;
 }
 
 /** A refusal with the protocol's reason code. */
@@ -134,10 +139,12 @@ export class TestProvider {
   readonly #deliveries = new Map<string, RenderDelivered>();
   readonly #dir: TempDir = tempDir("rm-test-provider-");
   #identity: Promise<ProvenanceIdentity> | undefined;
+  #acksToDrop: number;
 
   constructor(init: TestProviderInit) {
     this.init = init;
     this.mode = init.mode ?? "honest";
+    this.#acksToDrop = init.dropVoucherAcks ?? 0;
   }
 
   /** Its address, lower-case. */
@@ -222,6 +229,11 @@ export class TestProvider {
           return;
         }
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
+        if (this.#acksToDrop > 0) {
+          this.#acksToDrop--;
+          stream.abort(new Error("the acknowledgement was lost"));
+          return;
+        }
         // As a real provider does: acknowledge the voucher's seconds (what a cooperative settle needs).
         const acknowledgement = await signAcknowledgement(this.init.wallet, domain, {
           jobId: m.voucher.jobId,
