@@ -7,7 +7,7 @@ import { startDevNetwork, repoRoot, type RunningDevNetwork } from "../../scripts
 import { chain, removeTempDirs, tempDir, type ManifestLite } from "./network.ts";
 
 /** The index of the provider that runs the cheating fixture. */
-export const DISHONEST = 2;
+const DISHONEST = 2;
 
 export interface DishonestProviderNetwork {
   readonly net: RunningDevNetwork;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { Wallet } from "ethers";
+import { Wallet, type Signer } from "ethers";
 import type { JobSpec } from "@rendermesh/shared";
 import { defaultModel } from "@rendermesh/shared/model";
 import {
@@ -53,7 +53,7 @@ describe("TestProvider vouchers", () => {
     dir.cleanup();
   });
 
-  const send = async (jobId: `0x${string}`, seconds: number, signer: Wallet) => {
+  const send = async (jobId: `0x${string}`, seconds: number, signer: Signer) => {
     const voucher = { jobId, provider: provider.address as `0x${string}`, seconds };
     return coordinator.sendVoucher(target, {
       type: "voucher",

@@ -10,7 +10,7 @@ import { encodeSegment } from "@rendermesh/shared/media";
 import { createSpotRenderer, defaultModel, type SpotRenderer } from "@rendermesh/shared/model";
 import { closeRenderer, MESH, renderFrames, startTestChain, type TestChain } from "@rendermesh/testing";
 
-export const model = defaultModel();
+const model = defaultModel();
 
 /** Claim statuses as the escrow numbers them. */
 export const CLAIM_DISPUTED = 2n;

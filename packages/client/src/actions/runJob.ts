@@ -675,8 +675,8 @@ async function deliverVoucher(
 }
 
 /** Sends of an unacknowledged voucher before the settle, and the wait before the second (doubling after each). */
-export const VOUCHER_RESEND_ATTEMPTS = 4;
-export const VOUCHER_RESEND_BACKOFF_MS = 250;
+const VOUCHER_RESEND_ATTEMPTS = 4;
+const VOUCHER_RESEND_BACKOFF_MS = 250;
 
 /**
  * Before the settle: each provider whose latest voucher has no answer yet
