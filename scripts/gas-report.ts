@@ -316,9 +316,35 @@ export async function measureGas(): Promise<GasReport> {
       await gas(escrow.redeem(...(await redeemArgs(jobId, paid.address, 2))));
       await networkHelpers.time.increase(61);
       await gas(escrow.connect(copy).claim(...(await deliveryOf(jobId, 1, copy))));
+      // The client quotes its voucher, already redeemed: it pays nothing more, only attributes.
+      const [a, cSig, d, pSig] = await deliveryOf(jobId, 1, paid);
+      const [voucher, vSig] = await redeemArgs(jobId, paid.address, 2);
       record(
         "attributeSegment (drops another's claim)",
-        await gas(escrow.connect(client).attributeSegment(...(await deliveryOf(jobId, 1, paid)))),
+        await gas(
+          escrow
+            .connect(client)
+            .attributeSegment(voucher, vSig, 0, "0x", [{ assignment: a, coordinatorSig: cSig, delivery: d, providerSig: pSig }]),
+        ),
+      );
+    }
+    // ---- the same claim taking the job's last free second before the verified provider redeemed: the provider
+    // drops it and redeems its voucher in one attributeSegment
+    {
+      const { jobId } = await open(2, 60);
+      const [paid, copy] = [providers[2]!, providers[3]!];
+      await networkHelpers.time.increase(61);
+      await gas(escrow.connect(copy).claim(...(await deliveryOf(jobId, 1, copy))));
+      const [a, cSig, d, pSig] = await deliveryOf(jobId, 1, paid);
+      record(
+        "attributeSegment (provider: drops a claim, redeems its voucher)",
+        await gas(
+          escrow
+            .connect(paid)
+            .attributeSegment(...(await redeemArgs(jobId, paid.address, 2)), [
+              { assignment: a, coordinatorSig: cSig, delivery: d, providerSig: pSig },
+            ]),
+        ),
       );
     }
     record("withdraw", await gas(escrow.connect(providers[0]!).withdraw()));
@@ -368,6 +394,7 @@ export async function measureGas(): Promise<GasReport> {
       "finalizeClaim",
       "refund",
       "attributeSegment (drops another's claim)",
+      "attributeSegment (provider: drops a claim, redeems its voucher)",
       "withdraw",
     ];
     const kept = Object.fromEntries(keep.filter((k) => parts[k]).map((k) => [k, parts[k]!]));

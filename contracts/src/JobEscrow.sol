@@ -299,27 +299,108 @@ contract JobEscrow is IJobEscrow, EIP712, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobEscrow
     function attributeSegment(
-        Assignment calldata assignment,
-        bytes calldata coordinatorSig,
-        Delivery calldata delivery,
-        bytes calldata providerSig
+        Voucher calldata voucher,
+        bytes calldata voucherSig,
+        uint32 allocated,
+        bytes calldata allocationSig,
+        Attribution[] calldata attributions
     ) external nonReentrant {
-        JobRecord storage job = _verifyDelivery(assignment, coordinatorSig, delivery, providerSig);
+        bytes32 jobId = voucher.jobId;
+        JobRecord storage job = _jobs[jobId];
+        _requireLive(job, jobId);
         address client = job.client;
-        if (msg.sender != client) revert JobEscrowUnauthorized(msg.sender, client);
-        bytes32 jobId = assignment.jobId;
-        uint32 segment = assignment.segment;
-        address provider = assignment.provider;
+        if (voucher.provider == address(0)) revert JobEscrowZeroAddress();
+        if (msg.sender != client && msg.sender != voucher.provider) revert JobEscrowUnauthorized(msg.sender, client);
+        _checkSigner(_hashTypedDataV4(voucher.hash()), voucherSig, client);
+        Payment storage payment = _payments[jobId][voucher.provider];
+        // Other providers' claims on the segments go first: the seconds they reserved may be the ones the voucher needs.
+        _takeSegments(job, jobId, voucher.provider, voucher.totalSeconds, payment, attributions);
+        _redeemAttributed(job, voucher, payment, allocated, allocationSig, attributions.length);
+    }
 
-        Payment storage payment = _payments[jobId][provider];
-        uint32 claimed = payment.claimedSeconds;
-        uint32 voucherSeconds = payment.voucherSeconds;
-        // The provider's vouchers must pay a second no segment record accounts for yet: its finalised (and
-        // attributed) claims plus its pending ones are fewer than its voucher seconds. Then recording one more
-        // finalised claim changes neither its paid seconds max(V, C) nor its committed ones max(V, C + P).
-        if (uint256(claimed) + payment.pendingClaims >= voucherSeconds) {
-            revert JobEscrowNothingToAttribute(jobId, provider, voucherSeconds);
+    /// @dev The rest of {attributeSegment}: pays the voucher, then counts the `count` attributed segments.
+    function _redeemAttributed(
+        JobRecord storage job,
+        Voucher calldata voucher,
+        Payment storage payment,
+        uint32 allocated,
+        bytes calldata allocationSig,
+        uint256 count
+    ) private {
+        if (!_payVoucherIfMore(job, voucher, payment, allocated, allocationSig) && count == 0) {
+            uint32 paid = _max(payment.voucherSeconds, payment.claimedSeconds);
+            revert JobEscrowNothingOwed(voucher.jobId, voucher.provider, voucher.totalSeconds, paid);
         }
+        // Each attributed segment uses up one of the provider's voucher seconds that no segment on record accounts for
+        // (its finalised and attributed claims plus its pending ones stay within its voucher seconds). Recorded as
+        // finalised claims that its vouchers paid, they change neither its paid seconds max(V, C) nor its committed
+        // ones max(V, C + P).
+        uint256 claimed = payment.claimedSeconds;
+        uint32 paidByVoucher = payment.voucherSeconds;
+        if (claimed + payment.pendingClaims + count > paidByVoucher) {
+            revert JobEscrowNothingToAttribute(voucher.jobId, voucher.provider, paidByVoucher);
+        }
+        // the cast is safe: claimed + count <= voucher seconds, a uint32.
+        payment.claimedSeconds = uint32(claimed + count);
+    }
+
+    /// @dev Pays the voucher's seconds beyond what the provider has been paid, as {redeem} does; false if none.
+    function _payVoucherIfMore(
+        JobRecord storage job,
+        Voucher calldata voucher,
+        Payment storage payment,
+        uint32 allocated,
+        bytes calldata allocationSig
+    ) private returns (bool) {
+        uint32 voucherSeconds = voucher.totalSeconds;
+        uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
+        if (voucherSeconds <= before) return false;
+        _checkAllocation(job, voucher.jobId, voucher.provider, voucherSeconds, allocated, allocationSig, payment, true);
+        uint256 amount = _raiseVoucher(job, voucher.jobId, payment, voucherSeconds, before);
+        _credit(voucher.provider, amount);
+        emit VoucherRedeemed(voucher.jobId, voucher.provider, voucherSeconds, amount);
+        return true;
+    }
+
+    /// @dev Marks each attributed segment paid by `provider`, dropping another provider's pending or disputed claim on
+    /// it. The provider itself (not the client) may only drop a claim its voucher of `voucherSeconds` cannot be paid
+    /// without, and only one that frees a reserved second.
+    function _takeSegments(
+        JobRecord storage job,
+        bytes32 jobId,
+        address provider,
+        uint32 voucherSeconds,
+        Payment storage payment,
+        Attribution[] calldata attributions
+    ) private {
+        bool byClient = msg.sender == job.client;
+        for (uint256 i = 0; i < attributions.length; ++i) {
+            Attribution calldata attribution = attributions[i];
+            Assignment calldata assignment = attribution.assignment;
+            if (assignment.jobId != jobId || assignment.provider != provider) revert JobEscrowClaimMismatch();
+            _verifyDelivery(assignment, attribution.coordinatorSig, attribution.delivery, attribution.providerSig);
+            uint32 segment = assignment.segment;
+            if (byClient) {
+                _takeSegment(job, jobId, segment, provider);
+            } else {
+                // Needed: the voucher is still short before this drop, and the drop frees a reserved second.
+                uint32 reserved = job.reservedSeconds;
+                if (
+                    !_voucherShort(job, payment, voucherSeconds) ||
+                    _takeSegment(job, jobId, segment, provider) == address(0) ||
+                    job.reservedSeconds == reserved
+                ) revert JobEscrowAttributionNotNeeded(jobId, segment);
+            }
+        }
+    }
+
+    /// @dev Records `segment` as paid by `provider`'s vouchers; returns the other provider whose claim was dropped.
+    function _takeSegment(
+        JobRecord storage job,
+        bytes32 jobId,
+        uint32 segment,
+        address provider
+    ) private returns (address dropped) {
         Claim storage segmentClaim = _claims[jobId][segment];
         ClaimStatus status = segmentClaim.status;
         address claimant = segmentClaim.provider;
@@ -328,23 +409,28 @@ contract JobEscrow is IJobEscrow, EIP712, ReentrancyGuardTransient {
         if (status == ClaimStatus.Paid || (status != ClaimStatus.None && claimant == provider)) {
             revert JobEscrowSegmentAlreadyClaimed(jobId, segment);
         }
-        // unchecked: claimed + pending < voucherSeconds, a uint32.
-        unchecked {
-            payment.claimedSeconds = claimed + 1;
-        }
         segmentClaim.provider = provider;
         segmentClaim.deadlineAt = 0;
         segmentClaim.status = ClaimStatus.Paid;
-        address dropped;
         if (status == ClaimStatus.Pending || status == ClaimStatus.Disputed) {
             // Another provider's copy of a segment the client paid by voucher: its claim is dropped without a slash
             // (its copy may be honest; it was simply not the one paid), its stake unlocked, the client's bond back.
             dropped = claimant;
             _refuseClaim(jobId, claimant);
             _registry.unlockStake(claimant, job.pricePerSecond);
-            if (status == ClaimStatus.Disputed) _releaseBond(job, client);
+            if (status == ClaimStatus.Disputed) _releaseBond(job, job.client);
         }
         emit SegmentAttributed(jobId, segment, provider, dropped);
+    }
+
+    /// @dev Whether a voucher of `voucherSeconds` for this provider cannot be redeemed now: it would pay more seconds
+    /// than the job has available plus those the provider's own pending claims reserved ({_addPaidSecondsOverClaims}).
+    function _voucherShort(JobRecord storage job, Payment storage payment, uint32 voucherSeconds) private view returns (bool) {
+        uint32 before = _max(payment.voucherSeconds, payment.claimedSeconds);
+        if (voucherSeconds <= before) return false;
+        uint256 claimedAndPending = uint256(payment.claimedSeconds) + payment.pendingClaims;
+        uint256 own = claimedAndPending > before ? claimedAndPending - before : 0;
+        return voucherSeconds - before > _available(job) + own;
     }
 
     /// @dev Records a verified claim: the segment's claim, the stake it locks and the second it may reserve.

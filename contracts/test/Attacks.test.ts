@@ -16,7 +16,7 @@ import {
 
 const connection = await network.create();
 const { ethers } = connection;
-const { load, openJob, voucher, entries, allocation, acknowledgement, claimArgs, now, increaseTime, increaseTo } =
+const { load, openJob, voucher, entries, allocation, acknowledgement, claimArgs, attributeArgs, now, increaseTime, increaseTo } =
   escrowFixture(connection);
 const NET = netPerSecond();
 const Status = { Open: 1n, Settled: 2n, Refunded: 3n, Closing: 4n };
@@ -198,7 +198,7 @@ describe("attacks (issue 12): each fails", () => {
     await f.escrow.claim(...(await claimArgs(f, jobId, 0, f.provider2)));
     expect((await f.escrow.getJob(jobId)).reservedSeconds).to.equal(1n);
     // The client records that provider1's voucher paid segment 0: provider2's claim is dropped, its stake unlocked.
-    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 0, f.provider1))))
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 1, [0], { allocated: 2 }))))
       .to.emit(f.escrow, "SegmentAttributed")
       .withArgs(jobId, 0, f.provider1.address, f.provider2.address);
     expect(await f.registry.lockedStake(f.provider2.address)).to.equal(0n);
@@ -221,26 +221,34 @@ describe("attacks (issue 12): each fails", () => {
     const { jobId, deadline } = await openJob(f, 3, PRICE, 100n);
     const v = await voucher(f, jobId, f.provider1.address, 1, f.client, 3);
     await f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig);
-    await f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 0, f.provider1)));
+    await f.escrow.connect(f.client).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 1, [0], { allocated: 3 })));
     // provider1's one paid second is used up: segment 1 cannot also be said to be paid by it.
-    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1))))
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 1, [1], { allocated: 3 }))))
       .to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingToAttribute")
       .withArgs(jobId, f.provider1.address, 1);
     // A provider that was paid nothing cannot be said to have been paid for a segment.
-    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider3))))
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await attributeArgs(f, jobId, f.provider3, 0, [1]))))
       .to.be.revertedWithCustomError(f.escrow, "JobEscrowNothingToAttribute")
       .withArgs(jobId, f.provider3.address, 0);
     // Nor can an attribution be made up: it needs the coordinator's assignment and the provider's own delivery.
     await expect(
-      f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1, { coordinator: f.client }))),
+      f.escrow
+        .connect(f.client)
+        .attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 1, [1], { allocated: 3, claim: { coordinator: f.client } }))),
     ).to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner");
     await expect(
-      f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1, { deliverySigner: f.client }))),
+      f.escrow
+        .connect(f.client)
+        .attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 1, [1], { allocated: 3, claim: { deliverySigner: f.client } }))),
     ).to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner");
-    // Only the client attributes (the provider cannot use it to block a rival's claim).
-    await expect(f.escrow.connect(f.provider1).attributeSegment(...(await claimArgs(f, jobId, 2, f.provider1))))
+    // The provider may attribute only what its voucher cannot be paid without (it cannot use it to block a rival's
+    // claim), and nobody else but the client may attribute at all.
+    await expect(f.escrow.connect(f.provider1).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 1, [2], { allocated: 3 }))))
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowAttributionNotNeeded")
+      .withArgs(jobId, 2);
+    await expect(f.escrow.connect(f.stranger).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 1, [2], { allocated: 3 }))))
       .to.be.revertedWithCustomError(f.escrow, "JobEscrowUnauthorized")
-      .withArgs(f.provider1.address, f.client.address);
+      .withArgs(f.stranger.address, f.client.address);
     // provider2 honestly rendered segment 1, which nobody was paid for: its claim is paid.
     await increaseTo(deadline + 1n);
     await f.escrow.claim(...(await claimArgs(f, jobId, 1, f.provider2)));
@@ -264,12 +272,12 @@ describe("attacks (issue 12): each fails", () => {
     const bond = (await f.escrow.getJob(jobId)).disputeBond;
     await f.token.connect(f.client).approve(await f.escrow.getAddress(), 2n ** 255n);
     await f.escrow.connect(f.client).dispute(jobId, 0);
-    await f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 0, f.provider1)));
+    await f.escrow.connect(f.client).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 2, [0], { allocated: 3 })));
     expect(await f.escrow.balanceOf(f.client.address)).to.equal(bond);
     // The client missed segment 1's dispute window: that claim is final, and its payment cannot be taken back.
     await increaseTime(DISPUTE_WINDOW + 1n);
     await f.escrow.finalizeClaim(jobId, 1);
-    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 1, f.provider1))))
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 2, [1], { allocated: 3 }))))
       .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
       .withArgs(jobId, 1);
     // A copy the arbiter refused cannot be said to be the one the client paid for, so as to keep the segment from
@@ -277,9 +285,101 @@ describe("attacks (issue 12): each fails", () => {
     await f.escrow.claim(...(await claimArgs(f, jobId, 2, f.provider1)));
     await f.escrow.connect(f.client).dispute(jobId, 2);
     await f.escrow.connect(f.arbiter).resolveDispute(jobId, 2, false, 0);
-    await expect(f.escrow.connect(f.client).attributeSegment(...(await claimArgs(f, jobId, 2, f.provider1))))
+    await expect(f.escrow.connect(f.client).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 2, [2], { allocated: 3 }))))
       .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
       .withArgs(jobId, 2);
+  });
+
+  for (const sender of ["provider", "client"] as const) {
+    it(`7g. a speculative claim that took the last free second does not stop the verified provider's voucher: the ${sender} drops it and pays the voucher in one call`, async () => {
+      const f = await load();
+      const { jobId, deadline } = await openJob(f, 3, PRICE, 100n);
+      // provider1 rendered segments 0-2 and the client verified them all and signed it a 3-second voucher;
+      // provider2 rendered a speculative copy of segment 2 that the client did not use.
+      const v = await voucher(f, jobId, f.provider1.address, 3);
+      await increaseTo(deadline + 1n);
+      // Before provider1 redeems, provider2 claims segment 2, reserving the job's last free second...
+      await f.escrow.claim(...(await claimArgs(f, jobId, 2, f.provider2)));
+      // ...so the voucher the client paid can no longer be redeemed in full.
+      await expect(f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowSecondsExceeded")
+        .withArgs(jobId, 3, 2);
+      // The speculative claimant cannot attribute provider1's voucher to protect its own claim (nor can a stranger).
+      const args = await attributeArgs(f, jobId, f.provider1, 3, [2]);
+      for (const other of [f.provider2, f.stranger]) {
+        await expect(f.escrow.connect(other).attributeSegment(...args))
+          .to.be.revertedWithCustomError(f.escrow, "JobEscrowUnauthorized")
+          .withArgs(other.address, f.client.address);
+      }
+      // Nor can the segment be attributed without the coordinator's assignment of it to provider1.
+      await expect(
+        f.escrow
+          .connect(f.provider1)
+          .attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 3, [2], { claim: { coordinator: f.stranger } }))),
+      ).to.be.revertedWithCustomError(f.escrow, "JobEscrowInvalidSigner");
+      const caller = sender === "provider" ? f.provider1 : f.client;
+      await expect(f.escrow.connect(caller).attributeSegment(...args))
+        .to.emit(f.escrow, "SegmentAttributed")
+        .withArgs(jobId, 2, f.provider1.address, f.provider2.address)
+        .and.to.emit(f.escrow, "VoucherRedeemed")
+        .withArgs(jobId, f.provider1.address, 3, 3n * NET);
+      // provider1 is paid the voucher in full; provider2 is not paid for segment 2 and its stake is free again.
+      expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(3n * NET);
+      expect(await f.escrow.paidSeconds(jobId, f.provider2.address)).to.equal(0n);
+      expect(await f.registry.lockedStake(f.provider2.address)).to.equal(0n);
+      await increaseTime(DISPUTE_WINDOW + 1n);
+      await expect(f.escrow.finalizeClaim(jobId, 2)).to.be.revertedWithCustomError(f.escrow, "JobEscrowClaimNotPending");
+      await expect(f.escrow.claim(...(await claimArgs(f, jobId, 2, f.provider2))))
+        .to.be.revertedWithCustomError(f.escrow, "JobEscrowSegmentAlreadyClaimed")
+        .withArgs(jobId, 2);
+      // No second is paid twice: neither the voucher again, nor the attribution again.
+      await expect(f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig)).to.be.revertedWithCustomError(
+        f.escrow,
+        "JobEscrowNothingOwed",
+      );
+      await expect(f.escrow.connect(f.client).attributeSegment(...args)).to.be.revertedWithCustomError(
+        f.escrow,
+        "JobEscrowSegmentAlreadyClaimed",
+      );
+      const job = await f.escrow.getJob(jobId);
+      expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).to.deep.equal([3n, 0n, 0n]);
+      // Tokens are conserved to the wei: the deposit is exactly what the escrow holds and what its accounts can take.
+      await increaseTo(deadline + CLAIM_WINDOW + 1n);
+      await expect(f.escrow.refund(jobId)).to.emit(f.escrow, "JobRefunded").withArgs(jobId, 0);
+      const accounts = [f.provider1, f.provider2, f.coordinator, f.treasury, f.client];
+      let owed = 0n;
+      for (const a of accounts) owed += await f.escrow.balanceOf(a.address);
+      expect(owed).to.equal(3n * PRICE);
+      expect(await f.token.balanceOf(await f.escrow.getAddress())).to.equal(3n * PRICE);
+    });
+  }
+
+  it("7h. the verified provider cannot drop more claims than its voucher needs: an honest claim on a segment nobody paid for stays paid", async () => {
+    const f = await load();
+    const { jobId, deadline } = await openJob(f, 4, PRICE, 100n);
+    // provider1 is paid for segments 0-2 (a 3-second voucher, 4 segments allocated: it also rendered a copy of 3);
+    // provider2 claims its speculative copy of 2; provider3 claims segment 3, which the client never paid anyone for.
+    const v = await voucher(f, jobId, f.provider1.address, 3, f.client, 4);
+    await increaseTo(deadline + 1n);
+    await f.escrow.claim(...(await claimArgs(f, jobId, 2, f.provider2)));
+    await f.escrow.claim(...(await claimArgs(f, jobId, 3, f.provider3)));
+    await expect(f.escrow.redeem(v.voucher, v.signature, v.allocated, v.allocationSig)).to.be.revertedWithCustomError(
+      f.escrow,
+      "JobEscrowSecondsExceeded",
+    );
+    // Dropping segment 2's claim is enough; dropping segment 3's too would block provider3's honest claim.
+    await expect(
+      f.escrow.connect(f.provider1).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 3, [2, 3], { allocated: 4 }))),
+    )
+      .to.be.revertedWithCustomError(f.escrow, "JobEscrowAttributionNotNeeded")
+      .withArgs(jobId, 3);
+    await f.escrow.connect(f.provider1).attributeSegment(...(await attributeArgs(f, jobId, f.provider1, 3, [2], { allocated: 4 })));
+    await increaseTime(DISPUTE_WINDOW + 1n);
+    await f.escrow.finalizeClaim(jobId, 3);
+    expect(await f.escrow.balanceOf(f.provider1.address)).to.equal(3n * NET);
+    expect(await f.escrow.balanceOf(f.provider3.address)).to.equal(NET);
+    expect(await f.escrow.balanceOf(f.provider2.address)).to.equal(0n);
+    expect((await f.escrow.getJob(jobId)).paidSeconds).to.equal(4n);
   });
 
   it("8. stake backing open claims cannot be withdrawn, and one stake cannot back unlimited claims", async () => {

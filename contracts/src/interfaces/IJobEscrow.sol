@@ -101,6 +101,15 @@ interface IJobEscrow {
         bytes acknowledgementSig;
     }
 
+    /// @notice A segment that `assignment.provider` delivered, in an {attributeSegment}: the coordinator's assignment
+    /// of it and the provider's signed delivery receipt (the same pair a {claim} carries).
+    struct Attribution {
+        Assignment assignment;
+        bytes coordinatorSig;
+        Delivery delivery;
+        bytes providerSig;
+    }
+
     /// @notice The spec hash is zero.
     error JobEscrowZeroSpecHash();
     /// @notice An address that must be set (coordinator, provider, account) is zero.
@@ -175,6 +184,9 @@ interface IJobEscrow {
     /// @notice {attributeSegment}: the provider's `voucherSeconds` are all accounted for by segments on record
     /// (attributed, claimed or pending), so no voucher second of it is left to have paid this segment.
     error JobEscrowNothingToAttribute(bytes32 jobId, address provider, uint32 voucherSeconds);
+    /// @notice {attributeSegment} sent by the provider: its voucher can be paid without dropping this segment's claim
+    /// (or dropping it frees no second), so only the client, which knows which copy it paid for, may attribute it.
+    error JobEscrowAttributionNotNeeded(bytes32 jobId, uint32 segment);
 
     event JobOpened(
         bytes32 indexed jobId,
@@ -219,8 +231,8 @@ interface IJobEscrow {
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice `account` put `amount` into its escrow account (its balance), to open jobs from.
     event Deposited(address indexed account, uint256 amount);
-    /// @notice The client recorded that `provider`'s vouchers paid `segment`; `dropped` is the other provider whose
-    /// claim on it was dropped (zero if none).
+    /// @notice The client (or, to redeem its voucher, the provider) recorded that `provider`'s vouchers paid
+    /// `segment`; `dropped` is the other provider whose claim on it was dropped (zero if none).
     event SegmentAttributed(bytes32 indexed jobId, uint32 indexed segment, address indexed provider, address dropped);
 
     /// @notice Opens a job and pulls its deposit, `totalSeconds * pricePerSecond` MESH (approve first).
@@ -270,18 +282,30 @@ interface IJobEscrow {
     /// {openJobFromDeposit}; {withdraw} returns whatever is left.
     function deposit(uint256 amount) external;
 
-    /// @notice The client records that the vouchers it paid `assignment.provider` paid `assignment.segment`: the
-    /// coordinator assigned it that segment and it signed its delivery, and it holds voucher seconds that no segment
-    /// on record accounts for. The segment is then paid, so no other provider can claim it (a speculative copy's
-    /// provider, say); a pending or disputed claim of another provider on it is dropped (stake unlocked, no slash,
-    /// the client's bond back). Each attribution uses up one of the provider's voucher seconds, so a client can keep
-    /// at most as many segments from claims as it paid that provider for. A segment already paid by a claim, or one
-    /// the provider claimed itself (pending, or refused by the arbiter), cannot be attributed to it.
+    /// @notice Records that the client's vouchers to `voucher.provider` paid the segments of `attributions` (each one
+    /// the coordinator assigned it and it signed the delivery of), and pays the voucher, in one call. An attributed
+    /// segment is paid, so no other provider can claim it (a speculative copy's provider, say); a pending or disputed
+    /// claim of another provider on it is dropped first (its reservation released, stake unlocked, no slash, the
+    /// client's bond back), and then the voucher is redeemed as {redeem} would: so a speculative claim that took the
+    /// job's last free seconds cannot keep the verified provider from being paid the voucher in full. Each
+    /// attribution uses up one of the provider's voucher seconds that no segment on record accounts for yet, so at
+    /// most as many segments are kept from claims as the client paid that provider for. A segment already paid by a
+    /// claim, or one the provider claimed itself (pending, or refused by the arbiter), cannot be attributed to it.
+    ///
+    /// Who may send it: the client, which knows which copy of a segment it paid for, for any attribution; or the
+    /// voucher's provider, to protect itself without the client, but only for an attribution without which its
+    /// voucher cannot be paid (`JobEscrowSecondsExceeded`) and whose dropped claim frees a second
+    /// (`JobEscrowAttributionNotNeeded` otherwise), so it cannot use this to block a rival's claim it does not need.
+    /// @param voucher The client's voucher to the provider (its latest; one already redeemed pays nothing more).
+    /// @param voucherSig The job client's EIP-712 signature of the voucher.
+    /// @param allocated As in {redeem}; checked only when the voucher pays more seconds.
+    /// @param allocationSig As in {redeem}.
     function attributeSegment(
-        Assignment calldata assignment,
-        bytes calldata coordinatorSig,
-        Delivery calldata delivery,
-        bytes calldata providerSig
+        Voucher calldata voucher,
+        bytes calldata voucherSig,
+        uint32 allocated,
+        bytes calldata allocationSig,
+        Attribution[] calldata attributions
     ) external;
 
     /// @notice Pays `voucher.provider` for the seconds of the voucher it has not been paid yet. Anyone may send it,

@@ -240,8 +240,31 @@ export function escrowFixture(connection: NetworkConnection) {
     return [assignment, coordinatorSig, delivery, providerSig] as const;
   }
 
+  /**
+   * Arguments of `attributeSegment`: the client's voucher to `provider` for `seconds` (allocated `allocated`, signed by
+   * `voucherSigner`) and one attribution per segment (its assignment and delivery, as `claimArgs` makes them).
+   */
+  async function attributeArgs(
+    f: Fixture,
+    jobId: string,
+    provider: Signer,
+    seconds: number,
+    segments: number[],
+    options: { allocated?: number; voucherSigner?: Signer; claim?: Parameters<typeof claimArgs>[4] } = {},
+  ) {
+    const v = await voucher(f, jobId, provider.address, seconds, options.voucherSigner ?? f.client, options.allocated ?? seconds);
+    const attributions = await Promise.all(
+      segments.map(async (segment) => {
+        const [assignment, coordinatorSig, delivery, providerSig] = await claimArgs(f, jobId, segment, provider, options.claim);
+        return { assignment, coordinatorSig, delivery, providerSig };
+      }),
+    );
+    return [v.voucher, v.signature, v.allocated, v.allocationSig, attributions] as const;
+  }
+
   return {
     deploy,
+    attributeArgs,
     load: () => networkHelpers.loadFixture(deploy),
     openJob,
     voucher,

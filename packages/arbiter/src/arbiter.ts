@@ -1,6 +1,6 @@
 import type { Logger } from "@rendermesh/shared";
 import type { Provider } from "ethers";
-import type { RendermeshContracts } from "@rendermesh/shared/chain";
+import { withHeadroom, type RendermeshContracts } from "@rendermesh/shared/chain";
 import type { Verifier } from "@rendermesh/shared/verify";
 import { readClaimEvidence, trustedSpec, type SpecSource } from "./evidence.js";
 import type { ArbiterJournal, Verdict } from "./journal.js";
@@ -24,6 +24,12 @@ export interface ArbiterInit {
   slashAmount?: bigint | undefined;
   /** First block to scan when the journal has none (default 0). */
   fromBlock?: number | undefined;
+  /**
+   * Most disputes of one job resolved in one `resolveDisputes` transaction (default 16; 1 resolves each alone). A
+   * batch that cannot be estimated or reverts (one of its claims finalised meanwhile, say) falls back to one
+   * `resolveDispute` per dispute, so one bad dispute cannot block the others.
+   */
+  batchSize?: number | undefined;
   /** Called with each dispute decided (after its resolution landed, if any). */
   onOutcome?: ((outcome: DisputeOutcome) => void) | undefined;
   /**
@@ -57,6 +63,17 @@ export interface DisputeOutcome {
   verdict: Verdict;
   reason: string;
   tx?: string | undefined;
+  /** How many disputes the resolving transaction resolved (1: alone, by `resolveDispute`). */
+  batchSize?: number | undefined;
+}
+
+/** A decided dispute whose resolution is to be sent. */
+interface Ready {
+  jobId: string;
+  segment: number;
+  block: number;
+  verdict: "pay" | "refuse";
+  reason: string;
 }
 
 /**
@@ -80,29 +97,40 @@ export class Arbiter {
     this.#init = init;
   }
 
-  /** Handles every dispute from the journal's last block (or `fromBlock`) to `toBlock` (default: latest). */
+  /**
+   * Handles every dispute from the journal's last block (or `fromBlock`) to `toBlock` (default: latest): decides each,
+   * then sends the resolutions, batched per job (`batchSize`).
+   */
   async catchUp(toBlock?: number): Promise<DisputeOutcome[]> {
     const { contracts, journal, metrics } = this.#init;
     const head = toBlock ?? (await this.#init.provider.getBlockNumber());
     const last = journal.lastBlock();
     const from = last === undefined ? (this.#init.fromBlock ?? 0) : last + 1;
     const out: DisputeOutcome[] = [];
+    const ready: Ready[] = [];
+    // Outcomes are reported in the order the disputes were taken up, whichever transaction resolved them.
+    const order = new Map<string, number>();
+    const key = (r: { jobId: string; segment: number; block: number }) => `${r.jobId.toLowerCase()}:${r.segment}:${r.block}`;
+    const take = (r: Ready | DisputeOutcome | undefined) => {
+      if (!r) return;
+      order.set(key(r), order.size);
+      if ("tx" in r || r.verdict === "wait" || r.verdict === "leave") out.push(r as DisputeOutcome);
+      else ready.push(r as Ready);
+    };
     if (from <= head) {
       const logs = await contracts.escrow.queryFilter(contracts.escrow.filters.ClaimDisputed!(), from, head);
       for (const log of logs) {
         const { args } = log as unknown as { args: { jobId: string; segment: bigint } };
-        const outcome = await this.handle(String(args.jobId), Number(args.segment), log.blockNumber);
-        if (outcome) out.push(outcome);
+        take(await this.#prepare(String(args.jobId), Number(args.segment), log.blockNumber));
       }
     }
-    // Verdicts whose transaction never went out (a crash between decide and send) are sent now, and disputes left
-    // for want of a spec or evidence are tried again (the coordinator may be back).
+    // Verdicts whose transaction never went out (a crash between decide and send, or a resolution that failed) are
+    // sent now, and disputes left for want of a spec or evidence are tried again (the coordinator may be back).
     for (const row of journal.all()) {
-      if (row.tx === null && row.block < from && row.verdict !== null) {
-        const outcome = await this.handle(row.jobId, row.segment, row.block);
-        if (outcome) out.push(outcome);
-      }
+      if (row.tx === null && row.block < from && row.verdict !== null) take(await this.#prepare(row.jobId, row.segment, row.block));
     }
+    out.push(...(await this.#resolveAll(ready)));
+    out.sort((a, b) => order.get(key(a))! - order.get(key(b))!);
     journal.setLastBlock(head);
     metrics.lastBlock.set(head);
     return out;
@@ -135,6 +163,16 @@ export class Arbiter {
 
   /** Decides and resolves one dispute; idempotent (a resolved one is skipped). */
   async handle(jobId: string, segment: number, block: number): Promise<DisputeOutcome | undefined> {
+    const r = await this.#prepare(jobId, segment, block);
+    if (!r || "tx" in r || r.verdict === "wait" || r.verdict === "leave") return r as DisputeOutcome | undefined;
+    return (await this.#resolveAll([r as Ready]))[0];
+  }
+
+  /**
+   * Decides one dispute: undefined when there is nothing to do (resolved already, or not due again yet), an outcome
+   * for a dispute that waits or is left, or the resolution to send.
+   */
+  async #prepare(jobId: string, segment: number, block: number): Promise<Ready | DisputeOutcome | undefined> {
     const { journal, metrics, logger } = this.#init;
     const row = journal.seen(jobId, segment, block);
     if (row.tx !== null) return undefined;
@@ -166,16 +204,87 @@ export class Arbiter {
       journal.decide(jobId, segment, block, verdict, reason);
     }
     logger.info({ jobId, segment, verdict, reason }, "dispute decided");
+    return { jobId, segment, block, verdict, reason };
+  }
+
+  /** Sends the resolutions: per job, in batches of at most `batchSize`, each falling back to one by one. */
+  async #resolveAll(ready: Ready[]): Promise<DisputeOutcome[]> {
+    if (ready.length === 0) return [];
+    const size = Math.max(1, this.#init.batchSize ?? 16);
+    const slash = ready.some((r) => r.verdict === "refuse") ? await this.#slashAmount() : 0n;
+    const byJob = new Map<string, Ready[]>();
+    for (const r of ready) {
+      const key = r.jobId.toLowerCase();
+      byJob.set(key, [...(byJob.get(key) ?? []), r]);
+    }
+    const out: DisputeOutcome[] = [];
+    for (const list of byJob.values()) {
+      for (let i = 0; i < list.length; i += size) {
+        const batch = list.slice(i, i + size);
+        out.push(...(batch.length === 1 ? await this.#resolveOne(batch[0]!, slash) : await this.#resolveBatch(batch, slash)));
+      }
+    }
+    return out;
+  }
+
+  /** One `resolveDisputes` transaction for disputes of one job; on any failure, one by one. */
+  async #resolveBatch(batch: Ready[], slash: bigint): Promise<DisputeOutcome[]> {
+    const { contracts, journal, metrics, logger } = this.#init;
+    const jobId = batch[0]!.jobId;
+    const args = [
+      jobId,
+      batch.map((r) => r.segment),
+      batch.map((r) => r.verdict === "pay"),
+      batch.map((r) => (r.verdict === "refuse" ? slash : 0n)),
+    ] as const;
+    let hash: string;
     try {
-      const slash = verdict === "refuse" ? await this.#slashAmount() : 0n;
-      const tx = await this.#init.contracts.escrow.resolveDispute(jobId, segment, verdict === "pay", slash);
-      const receipt = await tx.wait();
-      journal.resolved(jobId, segment, block, receipt!.hash);
-      logger.info({ jobId, segment, verdict, tx: receipt!.hash }, "dispute resolved on chain");
-      return this.#report({ jobId, segment, block, verdict, reason, tx: receipt!.hash });
+      const gasLimit = withHeadroom(await contracts.escrow.resolveDisputes.estimateGas(...args));
+      const receipt = await (await contracts.escrow.resolveDisputes(...args, { gasLimit })).wait();
+      if (receipt?.status !== 1) throw new Error(`the batch transaction ${receipt?.hash ?? ""} reverted`);
+      hash = receipt.hash;
+    } catch (err) {
+      metrics.batchFallbacks.inc();
+      logger.warn({ jobId, segments: batch.map((r) => r.segment), err }, "batched resolution failed; resolving the disputes one by one");
+      const out: DisputeOutcome[] = [];
+      for (const r of batch) out.push(...(await this.#resolveOne(r, slash, true)));
+      return out;
+    }
+    metrics.resolutionTxs.inc({ kind: "batch" });
+    metrics.resolved.inc(batch.length);
+    logger.info({ jobId, segments: batch.map((r) => r.segment), tx: hash }, "disputes resolved on chain in one transaction");
+    return batch.map((r) => {
+      journal.resolved(r.jobId, r.segment, r.block, hash, batch.length);
+      return this.#report({ ...r, tx: hash, batchSize: batch.length });
+    });
+  }
+
+  /**
+   * One `resolveDispute`. After a failed batch (`recheck`), a claim no longer disputed (finalised meanwhile) is marked
+   * done without a transaction. A failure is counted and logged, never thrown: the verdict stays in the journal without
+   * a transaction, and the next catch-up sends it again.
+   */
+  async #resolveOne(r: Ready, slash: bigint, recheck = false): Promise<DisputeOutcome[]> {
+    const { contracts, journal, metrics, logger } = this.#init;
+    try {
+      if (recheck && BigInt((await contracts.escrow.getClaim(r.jobId, r.segment)).status) !== CLAIM_DISPUTED) {
+        journal.resolved(r.jobId, r.segment, r.block, "none");
+        logger.info({ jobId: r.jobId, segment: r.segment }, "dispute no longer open on chain; nothing to resolve");
+        return [];
+      }
+      const args = [r.jobId, r.segment, r.verdict === "pay", r.verdict === "refuse" ? slash : 0n] as const;
+      const gasLimit = withHeadroom(await contracts.escrow.resolveDispute.estimateGas(...args));
+      const receipt = await (await contracts.escrow.resolveDispute(...args, { gasLimit })).wait();
+      if (receipt?.status !== 1) throw new Error(`the transaction ${receipt?.hash ?? ""} reverted`);
+      journal.resolved(r.jobId, r.segment, r.block, receipt.hash, 1);
+      metrics.resolutionTxs.inc({ kind: "single" });
+      metrics.resolved.inc();
+      logger.info({ jobId: r.jobId, segment: r.segment, verdict: r.verdict, tx: receipt.hash }, "dispute resolved on chain");
+      return [this.#report({ ...r, tx: receipt.hash, batchSize: 1 })];
     } catch (err) {
       metrics.resolveFailures.inc();
-      throw err;
+      logger.error({ jobId: r.jobId, segment: r.segment, err }, "resolution failed; it is sent again on the next scan");
+      return [];
     }
   }
 

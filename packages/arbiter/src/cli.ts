@@ -32,6 +32,7 @@ interface RunOptions extends CommonOptions {
   once?: boolean;
   fromBlock?: string;
   slash?: string;
+  batchSize?: string;
   metricsPort?: string;
   metricsHost?: string;
   ffmpeg?: string;
@@ -84,6 +85,7 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
     .option("--once", "resolve the disputes raised so far and exit")
     .option("--from-block <n>", "first block to scan on a fresh journal (default 0)")
     .option("--slash <amount>", "stake in base units to slash on a refused claim (default: the policy's minimum provider stake)")
+    .option("--batch-size <n>", "most disputes of one job resolved in one resolveDisputes transaction (default 16; 1 = one by one)")
     .option("--listen <multiaddr>", "libp2p listen address for fetching segments (repeat; default /ip4/127.0.0.1/tcp/0)", collect)
     .option("--metrics-port <port>", "Prometheus /metrics port (default 9466; 0 = any free port; -1 = off)")
     .option("--metrics-host <host>", "metrics bind address (default 127.0.0.1)")
@@ -93,6 +95,7 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
       const json = o.json === true;
       const fromBlock = intOption(o.fromBlock, "from-block", 0);
       const metricsPort = intOption(o.metricsPort, "metrics-port", -1) ?? 9466;
+      const batchSize = intOption(o.batchSize, "batch-size", 1);
       if (o.slash !== undefined && !/^\d+$/.test(o.slash))
         throw new UsageError(`--slash must be an amount in base units, not ${JSON.stringify(o.slash)}.`);
       const logger = createLogger({ name: "arbiter", level: json ? "warn" : "info", destination: process.stderr });
@@ -138,6 +141,7 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
           ),
         logger,
         slashAmount: o.slash === undefined ? undefined : BigInt(o.slash),
+        batchSize,
         fromBlock,
       });
       const stop = async () => {
@@ -153,7 +157,10 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
           print(io, json, { ok: true, arbiter: wallet.address, outcomes }, () =>
             outcomes.length === 0
               ? ["no disputes to resolve"]
-              : outcomes.map((x) => `${x.jobId} segment ${x.segment}: ${x.verdict} (${x.reason})${x.tx ? ` tx ${x.tx}` : ""}`),
+              : outcomes.map(
+                  (x) =>
+                    `${x.jobId} segment ${x.segment}: ${x.verdict} (${x.reason})${x.tx ? ` tx ${x.tx}` : ""}${(x.batchSize ?? 1) > 1 ? ` (one transaction for ${x.batchSize} disputes)` : ""}`,
+                ),
           );
           await stop();
           return;
@@ -189,7 +196,7 @@ export function buildCli(io: Io, onStarted?: (stop: () => Promise<void>) => void
             ? ["no disputes seen"]
             : rows.map(
                 (r) =>
-                  `${r.jobId} segment ${r.segment} (block ${r.block}): ${r.verdict ?? "undecided"}${r.tx ? ` tx ${r.tx}` : ""}${r.reason ? ` — ${r.reason}` : ""}`,
+                  `${r.jobId} segment ${r.segment} (block ${r.block}): ${r.verdict ?? "undecided"}${r.tx ? ` tx ${r.tx}` : ""}${(r.batchSize ?? 1) > 1 ? ` (batch of ${r.batchSize})` : ""}${r.reason ? ` — ${r.reason}` : ""}`,
               ),
         );
       } finally {

@@ -18,9 +18,11 @@ export interface DisputeRow {
   attempts: number;
   /** Not to be tried again before this (unix ms), unless its window is ending; null: at once. */
   nextAt: number | null;
+  /** How many disputes `tx` resolved (1: alone; more: one `resolveDisputes` batch); null before it is sent. */
+  batchSize: number | null;
 }
 
-const COLUMNS = "job_id AS jobId, segment, block, verdict, reason, tx, attempts, next_at AS nextAt";
+const COLUMNS = "job_id AS jobId, segment, block, verdict, reason, tx, attempts, next_at AS nextAt, batch_size AS batchSize";
 
 const MIGRATIONS = [
   `CREATE TABLE disputes (
@@ -35,6 +37,7 @@ const MIGRATIONS = [
    CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 0), block INTEGER NOT NULL);`,
   `ALTER TABLE disputes ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE disputes ADD COLUMN next_at INTEGER;`,
+  `ALTER TABLE disputes ADD COLUMN batch_size INTEGER;`,
 ];
 
 /**
@@ -88,10 +91,11 @@ export class ArbiterJournal {
       .run(verdict, reason, nextAt, jobId.toLowerCase(), segment, block);
   }
 
-  resolved(jobId: string, segment: number, block: number, tx: string): void {
+  /** The dispute is done: resolved by `tx` (with `batchSize - 1` others), or `tx` "none" when there was nothing to send. */
+  resolved(jobId: string, segment: number, block: number, tx: string, batchSize?: number): void {
     this.#db
-      .prepare("UPDATE disputes SET tx = ? WHERE job_id = ? AND segment = ? AND block = ?")
-      .run(tx, jobId.toLowerCase(), segment, block);
+      .prepare("UPDATE disputes SET tx = ?, batch_size = ? WHERE job_id = ? AND segment = ? AND block = ?")
+      .run(tx, batchSize ?? null, jobId.toLowerCase(), segment, block);
   }
 
   all(): DisputeRow[] {

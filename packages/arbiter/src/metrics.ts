@@ -18,7 +18,23 @@ export class ArbiterMetrics {
   });
   readonly resolveFailures = new Counter({
     name: "rendermesh_arbiter_resolve_failures_total",
-    help: "resolveDispute transactions that failed",
+    help: "resolveDispute transactions that failed (sent again on the next scan)",
+    registers: [this.registry],
+  });
+  readonly resolved = new Counter({
+    name: "rendermesh_arbiter_disputes_resolved_total",
+    help: "Disputes resolved on chain by this arbiter",
+    registers: [this.registry],
+  });
+  readonly resolutionTxs = new Counter({
+    name: "rendermesh_arbiter_resolution_transactions_total",
+    help: "Resolution transactions mined, by kind (batch: resolveDisputes; single: resolveDispute)",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly batchFallbacks = new Counter({
+    name: "rendermesh_arbiter_batch_fallbacks_total",
+    help: "resolveDisputes batches that failed and were resolved one by one",
     registers: [this.registry],
   });
   readonly lastBlock = new Gauge({

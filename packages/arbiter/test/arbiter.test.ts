@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { createLogger } from "@rendermesh/shared";
+import { connectContracts } from "@rendermesh/shared/chain";
 import { segmentCid } from "@rendermesh/shared/ipfs";
 import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/shared/verify";
 import { sha256Hex, tempDir } from "@rendermesh/testing";
@@ -32,21 +33,32 @@ afterAll(() => dir.cleanup());
 const silent = createLogger({ name: "arbiter-test", level: "silent" });
 const honestSegment = (segment: number) => segmentOf(spec, segment);
 const closedJob = () => disputes.closedJob(spec);
-const claimAndDispute = (jobId: `0x${string}`, segment: number, receipt: { cid: string; sha256: `0x${string}` }) =>
-  disputes.claimAndDispute(jobId, spec, segment, receipt);
+/** `lapsed`: the assignment's deadline just past (claims open on an open job); else an hour away (on a closed job). */
+const claimAndDispute = (jobId: `0x${string}`, segment: number, receipt: { cid: string; sha256: `0x${string}` }, lapsed = false) =>
+  disputes.claimAndDispute(jobId, spec, segment, receipt, { lapsed });
 
 function arbiter(
   specs: SpecSource,
   journal: ArbiterJournal,
   metrics = new ArbiterMetrics({ defaultMetrics: false }),
   onOutcome?: (o: DisputeOutcome) => void,
+  /** A seam: runs before each verification, with the segment about to be verified. */
+  beforeVerify?: (segment: number) => Promise<void>,
 ): Arbiter {
   const chain = disputes.chain;
-  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot: disputes.spot }), {
+  const real = new SegmentVerifier(defaultVerifierComponents({ store: memoryStore as never, spot: disputes.spot }), {
     fetchTimeoutMs: 300,
     fetchAttempts: 2,
     fetchBackoffMs: 10,
   });
+  const verifier: typeof real = beforeVerify
+    ? (Object.assign(Object.create(real), {
+        verify: async (...args: Parameters<typeof real.verify>) => {
+          await beforeVerify(args[1].segment);
+          return real.verify(...args);
+        },
+      }) as typeof real)
+    : real;
   // The test chain's deployer is the policy's arbiter.
   return new Arbiter({
     contracts: chain.contracts,
@@ -153,5 +165,80 @@ describe("Arbiter", () => {
       await a.stop();
       journal.close();
     }
+  });
+
+  test("behavior: several disputes of one job ready at once are resolved in one resolveDisputes transaction", async () => {
+    const jobId = await closedJob();
+    const segments = [0, 1, 2];
+    for (const segment of segments) {
+      const bytes = await honestSegment(segment === 2 ? 0 : segment); // segment 2 carries segment 0's content
+      const cid = (await segmentCid(bytes)).toString();
+      blocks.set(cid, bytes);
+      await claimAndDispute(jobId, segment, { cid, sha256: sha256Hex(bytes) });
+    }
+    const journal = new ArbiterJournal(join(dir.dir, "batch.db"));
+    const metrics = new ArbiterMetrics({ defaultMetrics: false });
+    const outcomes = (await arbiter({ spec: async () => spec }, journal, metrics).catchUp()).filter(
+      (o) => o.jobId.toLowerCase() === jobId.toLowerCase(),
+    );
+    expect(outcomes.map((o) => [o.segment, o.verdict, o.batchSize])).toEqual([
+      [0, "pay", 3],
+      [1, "pay", 3],
+      [2, "refuse", 3],
+    ]);
+    const tx = outcomes[0]!.tx!;
+    expect(outcomes.every((o) => o.tx === tx)).toBe(true);
+    const sent = await disputes.chain.provider.getTransaction(tx);
+    expect(disputes.chain.contracts.escrow.interface.parseTransaction({ data: sent!.data })!.name).toBe("resolveDisputes");
+    expect(await Promise.all(segments.map((s) => claimStatus(jobId, s)))).toEqual([CLAIM_PAID, CLAIM_PAID, CLAIM_REFUSED]);
+    const rows = journal.all().filter((r) => r.jobId === jobId.toLowerCase());
+    expect(rows.map((r) => [r.segment, r.tx, r.batchSize])).toEqual(segments.map((s) => [s, tx, 3]));
+    expect(await metrics.registry.getSingleMetricAsString("rendermesh_arbiter_resolution_transactions_total")).toMatch(/kind="batch"} 1/);
+    expect(await metrics.registry.getSingleMetricAsString("rendermesh_arbiter_disputes_resolved_total")).toMatch(/ 3$/m);
+    journal.close();
+  });
+
+  test("behavior: a batch holding a claim finalised meanwhile falls back to one resolveDispute each, and the others still resolve", async () => {
+    // An open job whose deadline is beyond the arbiter window, so that its claims stay open after one window passes.
+    const { jobId } = await disputes.chain.openJob({ spec, deadlineIn: 5 * 86_400 });
+    const first = await honestSegment(0);
+    const firstCid = (await segmentCid(first)).toString();
+    blocks.set(firstCid, first);
+    await claimAndDispute(jobId, 0, { cid: firstCid, sha256: sha256Hex(first) }, true);
+    // Segment 0's arbiter window passes: anyone may finalise it now (in the provider's favour).
+    const { deadlineAt } = await disputes.chain.contracts.escrow.getClaim(jobId, 0);
+    await disputes.chain.increaseTime(Number(deadlineAt) - (await disputes.chain.chainTime()) + 1);
+    for (const segment of [1, 2]) {
+      const bytes = await honestSegment(segment);
+      const cid = (await segmentCid(bytes)).toString();
+      blocks.set(cid, bytes);
+      await claimAndDispute(jobId, segment, { cid, sha256: sha256Hex(bytes) }, true);
+    }
+    const journal = new ArbiterJournal(join(dir.dir, "fallback.db"));
+    const metrics = new ArbiterMetrics({ defaultMetrics: false });
+    // The seam: while the arbiter verifies segment 2 (segment 0 decided already), someone finalises segment 0.
+    const someone = connectContracts(disputes.chain.providers[1]!, disputes.chain.deployment);
+    const a = arbiter({ spec: async () => spec }, journal, metrics, undefined, async (segment) => {
+      if (segment === 2) await (await someone.escrow.finalizeClaim(jobId, 0)).wait();
+    });
+    const outcomes = (await a.catchUp()).filter((o) => o.jobId.toLowerCase() === jobId.toLowerCase());
+    expect(await claimStatus(jobId, 0)).toBe(CLAIM_PAID);
+    // The batch of three reverts; segments 1 and 2 are resolved one by one, segment 0 is left as finalised.
+    expect(outcomes.map((o) => [o.segment, o.verdict, o.batchSize])).toEqual([
+      [1, "pay", 1],
+      [2, "pay", 1],
+    ]);
+    expect(outcomes[0]!.tx).not.toBe(outcomes[1]!.tx);
+    expect(await claimStatus(jobId, 1)).toBe(CLAIM_PAID);
+    expect(await claimStatus(jobId, 2)).toBe(CLAIM_PAID);
+    const rows = journal.all().filter((r) => r.jobId === jobId.toLowerCase());
+    expect(rows.map((r) => [r.segment, r.tx === "none" ? "none" : r.batchSize])).toEqual([
+      [0, "none"],
+      [1, 1],
+      [2, 1],
+    ]);
+    expect(await metrics.registry.getSingleMetricAsString("rendermesh_arbiter_batch_fallbacks_total")).toMatch(/ 1$/m);
+    expect(await metrics.registry.getSingleMetricAsString("rendermesh_arbiter_resolve_failures_total")).toMatch(/ 0$/m);
+    journal.close();
   });
 });

@@ -39,6 +39,9 @@ describe("rendermesh-arbiter CLI", () => {
       const journal = new ArbiterJournal(join(dir.dir, "arbiter.db"));
       journal.seen(`0x${"11".repeat(32)}`, 2, 40);
       journal.decide(`0x${"11".repeat(32)}`, 2, 40, "refuse", "sha256: mismatch");
+      journal.seen(`0x${"22".repeat(32)}`, 0, 40);
+      journal.decide(`0x${"22".repeat(32)}`, 0, 40, "pay", "the segment passes the client's verification");
+      journal.resolved(`0x${"22".repeat(32)}`, 0, 40, `0x${"ab".repeat(32)}`, 3);
       journal.setLastBlock(41);
       journal.close();
       const c = capture();
@@ -56,6 +59,19 @@ describe("rendermesh-arbiter CLI", () => {
             tx: null,
             attempts: 0,
             nextAt: null,
+            batchSize: null,
+          },
+          {
+            // resolved in one resolveDisputes transaction with two other disputes
+            jobId: `0x${"22".repeat(32)}`,
+            segment: 0,
+            block: 40,
+            verdict: "pay",
+            reason: "the segment passes the client's verification",
+            tx: `0x${"ab".repeat(32)}`,
+            attempts: 0,
+            nextAt: null,
+            batchSize: 3,
           },
         ],
       });

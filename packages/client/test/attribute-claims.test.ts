@@ -1,8 +1,9 @@
 // A segment paid twice: the client verified provider A's copy of segment 0 and paid A by voucher; B, whose
 // speculative copy of the same segment lost, claims it once its assignment lapses, reserving the job's last second
-// (so A's next voucher could not be redeemed). The client's claim watcher answers with attributeSegment and A's
-// signed assignment and delivery receipt from its journal: B's claim is dropped, B is paid nothing for the segment,
-// and A is paid in full. On a real Hardhat node.
+// (so A's voucher could not be redeemed in full). The client's claim watcher answers with attributeSegment, the
+// client's voucher to A and A's signed assignment and delivery receipt from its journal: B's claim is dropped, B is
+// paid nothing for the segment, and A is paid in full (in the same transaction when A had not redeemed yet). On a
+// real Hardhat node.
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { Wallet } from "ethers";
@@ -66,12 +67,13 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
   }
 
   /** The client's journal, as after a run that verified A's copy of every segment. */
-  function journalWith(
+  async function journalWith(
     jobId: `0x${string}`,
     s: JobSpec,
     segments: Array<Awaited<ReturnType<typeof delivered>>>,
+    vouchers: Array<{ provider: string; seconds: number }>,
     at = mkdtempSync(join(dir.dir, "journal-")),
-  ): Journal {
+  ): Promise<Journal> {
     const journal = Journal.open(at);
     const ref = jobId; // any key: the open transaction's hash in a real run
     journal.createJob({
@@ -114,6 +116,10 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
         verifiedAt: Date.now(),
       });
     }
+    for (const v of vouchers) {
+      const signature = await chain.signVoucher({ jobId, provider: v.provider, seconds: v.seconds });
+      journal.putVoucher(ref, { ...v, signature, signedAt: Date.now(), ackedAt: undefined });
+    }
     return journal;
   }
 
@@ -132,7 +138,7 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
     const lapse = (await chain.chainTime()) + 60;
     const verifiedCopies = [await delivered(jobId, 0, a, lapse, "a"), await delivered(jobId, 1, a, lapse, "a")];
     const losing = await delivered(jobId, 0, b, lapse, "b");
-    const journal = journalWith(jobId, s, verifiedCopies);
+    const journal = await journalWith(jobId, s, verifiedCopies, [{ provider: a.address, seconds: 1 }]);
     const client = { contracts: connectContracts(new NonceManager(chain.client.connect(rpc)), chain.deployment), journal, provider: rpc };
     const escrow = chain.contracts.escrow;
 
@@ -189,14 +195,20 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
     journal.close();
   });
 
-  test("behavior: a claim that comes before the verified provider's voucher is redeemed waits, and is attributed once it is", async () => {
+  test("behavior: a claim that took the last free second before A redeemed is attributed at once with the client's voucher, which pays A in full", async () => {
     const [a, b] = [chain.providers[0]!, chain.providers[1]!];
     const s = spec(2);
     const { jobId } = await chain.openJob({ spec: s, deadlineIn: 3_600 });
     const lapse = (await chain.chainTime()) + 60;
     const verifiedCopies = [await delivered(jobId, 0, a, lapse, "a"), await delivered(jobId, 1, a, lapse, "a")];
+    // The allocation the coordinator signed with A's assignments (the escrow checks it when the voucher pays).
+    for (const copy of verifiedCopies) {
+      copy.assignment.allocation = { seconds: 2, signature: await chain.signAllocation({ jobId, provider: a.address, seconds: 2 }) };
+    }
     const losing = await delivered(jobId, 0, b, lapse, "b");
-    const journal = journalWith(jobId, s, verifiedCopies);
+    // The client paid A for both seconds; A has not redeemed its voucher.
+    const journal = await journalWith(jobId, s, verifiedCopies, [{ provider: a.address, seconds: 2 }]);
+    const unpaid = await journalWith(jobId, s, verifiedCopies, []);
     const client = { contracts: connectContracts(new NonceManager(chain.client.connect(rpc)), chain.deployment), journal, provider: rpc };
     await chain.increaseTime(61);
     const bEscrow = connectContracts(new NonceManager(b), chain.deployment).escrow;
@@ -208,28 +220,28 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
         losing.delivery.signature,
       )
     ).wait();
+    const escrow = chain.contracts.escrow;
+    // B's claim reserved the second A's voucher needs: A's own redeem would fail now.
+    await expect(redeemFor(jobId, a, 2)).rejects.toThrow();
 
-    // A has not redeemed yet: nothing of A's vouchers is on chain to attribute the segment to.
-    const early = await attributeClaims(client, { jobId });
-    expect(early.attributed).toEqual([]);
-    expect(early.waiting).toEqual([
-      { segment: 0, provider: a.address, claimant: b.address, reason: expect.stringMatching(/^JobEscrowNothingToAttribute\(/) },
-    ]);
+    // A client that has signed A no voucher has nothing to attribute the segment with: it waits.
+    const early = await attributeClaims({ ...client, journal: unpaid }, { jobId });
+    expect(early).toEqual({
+      attributed: [],
+      waiting: [{ segment: 0, provider: a.address, claimant: b.address, reason: "no voucher signed" }],
+    });
+    unpaid.close();
 
-    // The watcher runs again when a voucher of A's is redeemed (B's claim left room for one second).
-    let attributed!: (r: AttributeClaimsReturnType) => void;
-    const done = new Promise<AttributeClaimsReturnType>((resolve) => (attributed = resolve));
-    const watcher = watchClaims(client, { jobId, onPass: (r) => r.attributed.length > 0 && attributed(r) });
-    try {
-      await redeemFor(jobId, a, 1);
-      expect((await done).attributed).toEqual([expect.objectContaining({ segment: 0, provider: a.address, dropped: b.address })]);
-    } finally {
-      await watcher.stop();
-    }
-    // The rest of A's vouchers now redeem; B is paid nothing.
-    await redeemFor(jobId, a, 2);
-    expect(await chain.contracts.escrow.paidSeconds(jobId, a.address)).toBe(2n);
-    expect(await chain.contracts.escrow.paidSeconds(jobId, b.address)).toBe(0n);
+    const r = await attributeClaims(client, { jobId });
+    expect(r.attributed).toEqual([expect.objectContaining({ segment: 0, provider: a.address, dropped: b.address })]);
+    expect(r.waiting).toEqual([]);
+    // A is paid its whole voucher, B nothing; the segment is paid once.
+    expect(await escrow.paidSeconds(jobId, a.address)).toBe(2n);
+    expect(await escrow.paidSeconds(jobId, b.address)).toBe(0n);
+    expect(Number((await escrow.getClaim(jobId, 0)).status)).toBe(ClaimStatus.Paid);
+    const job = await escrow.getJob(jobId);
+    expect([job.paidSeconds, job.reservedSeconds, job.pendingClaims]).toEqual([2n, 0n, 0n]);
+    expect(await attributeClaims(client, { jobId })).toEqual({ attributed: [], waiting: [] });
     journal.close();
   });
 
@@ -241,7 +253,7 @@ describe("the client attributes a segment it paid by voucher", { timeout: 180_00
     const verifiedCopies = [await delivered(jobId, 0, a, lapse, "a"), await delivered(jobId, 1, a, lapse, "a")];
     const losing = await delivered(jobId, 0, b, lapse, "b");
     const dataDir = mkdtempSync(join(dir.dir, "cli-"));
-    journalWith(jobId, s, verifiedCopies, dataDir).close();
+    (await journalWith(jobId, s, verifiedCopies, [{ provider: a.address, seconds: 1 }], dataDir)).close();
     await redeemFor(jobId, a, 1);
     await chain.increaseTime(61);
     const bEscrow = connectContracts(new NonceManager(b), chain.deployment).escrow;

@@ -92,16 +92,16 @@ afterAll(async () => {
   await Promise.allSettled([provider?.close(), cheat?.close(), client?.close(), spot?.close()]);
 });
 
-const verifier = () =>
+const verifier = (acceptedTraces?: ReadonlyMap<string, number>) =>
   new SegmentVerifier(
     defaultVerifierComponents({ store: store as never, spot, pipelines: new Map([[pipeline.manifest.id.toLowerCase(), client]]) }),
-    { fetchAttempts: 1, fetchTimeoutMs: 1000 },
+    { fetchAttempts: 1, fetchTimeoutMs: 1000, acceptedTraces },
   );
 
 async function deliver(
   runner: PipelineRunner,
   segment: number,
-  opts: { withTrace?: boolean; publish?: boolean } = {},
+  opts: { withTrace?: boolean; publish?: boolean; acceptedTraces?: ReadonlyMap<string, number>; using?: SegmentVerifier } = {},
 ): Promise<VerifyResult> {
   const gen = await runner.generate({ prompt: spec.prompt, seed: spec.seed, segment });
   const mp4 = await encodeSegment(gen.frames, { width: spec.width, height: spec.height, fps: spec.fps });
@@ -109,7 +109,7 @@ async function deliver(
   if (opts.publish ?? true) await publishTrace(encoded, store);
   const d = await deliveredSegment(ctx, segment, mp4, opts.withTrace === false ? {} : { trace: encoded.root.toString() });
   blocks.set(d.cid, mp4);
-  return verifier().verify(job, d);
+  return (opts.using ?? verifier(opts.acceptedTraces)).verify(job, d);
 }
 
 describe("SegmentVerifier on a diffusion pipeline", () => {
@@ -126,6 +126,31 @@ describe("SegmentVerifier on a diffusion pipeline", () => {
     expect(traceStepsFor(pipeline.manifest, 0)).toBe(NEW_PROVIDER_STEPS);
     expect(traceStepsFor(pipeline.manifest, NEW_PROVIDER_SEGMENTS - 1)).toBe(NEW_PROVIDER_STEPS);
     expect(traceStepsFor(pipeline.manifest, NEW_PROVIDER_SEGMENTS)).toBe(k);
+  });
+
+  test("behavior: a provider with a history given at construction is checked with the manifest's k from its first segment here", async () => {
+    // Addresses are compared in lower case, whatever case the history gives.
+    const known = new Map([[ctx.provider.address.toUpperCase().replace(/^0X/, "0x"), NEW_PROVIDER_SEGMENTS]]);
+    const r = await deliver(provider, 1, { acceptedTraces: known });
+    expect(r.ok, r.ok ? "" : r.failure.message).toBe(true);
+    if (r.ok) expect(r.sampledFrames).toHaveLength(pipeline.manifest.verification.stepsPerCheck);
+    // One short of the history a provider needs: still new.
+    const almost = await deliver(provider, 1, { acceptedTraces: new Map([[ctx.provider.address, NEW_PROVIDER_SEGMENTS - 1]]) });
+    expect(almost.ok).toBe(true);
+    if (almost.ok) expect(almost.sampledFrames).toHaveLength(NEW_PROVIDER_STEPS);
+    expect(() => verifier(new Map([[ctx.provider.address, Number.NaN]]))).toThrow(RangeError);
+  });
+
+  test("behavior: a provider caught once is new again: its next segments get NEW_PROVIDER_STEPS steps, whatever its history", async () => {
+    const v = verifier(new Map([[ctx.provider.address, 5 * NEW_PROVIDER_SEGMENTS]]));
+    const before = await deliver(provider, 1, { using: v });
+    if (before.ok) expect(before.sampledFrames).toHaveLength(pipeline.manifest.verification.stepsPerCheck);
+    expect(before.ok).toBe(true);
+    const caught = await deliver(cheat, 2, { using: v });
+    expect(caught.ok ? undefined : caught.failure).toMatchObject({ check: "content", retryable: false });
+    const after = await deliver(provider, 1, { using: v });
+    expect(after.ok).toBe(true);
+    if (after.ok) expect(after.sampledFrames).toHaveLength(NEW_PROVIDER_STEPS);
   });
 
   test("error: int8-rounded weights behind the committed model's id fail the content check at the denoiser", async () => {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { PipelineRunner, type Generation } from "../src/model/pipeline/runner.js";
-import { encodeTrace, MemoryTraceStore, publishTrace, decodeTraceRoot } from "../src/model/pipeline/trace.js";
+import * as dagJson from "@ipld/dag-json";
+import {
+  encodeTrace,
+  MemoryTraceStore,
+  publishTrace,
+  decodeTraceRoot,
+  TraceRoot,
+  tensorBytes,
+  tensorFromBytes,
+} from "../src/model/pipeline/trace.js";
 import { verifyTrace } from "../src/model/pipeline/verify.js";
 import { createScheduler } from "../src/model/pipeline/scheduler.js";
 import { assemblePipeline } from "../src/model/pipeline/load.js";
@@ -148,6 +157,46 @@ describe("verification by committed steps", () => {
     } finally {
       await runner.close();
     }
+  });
+
+  it("reads a root as dag-json does (its fast path for the canonical form, dag-json's decoder otherwise) and refuses one that does not hash to its CID", async () => {
+    const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
+    try {
+      const gen = await runner.generate(job);
+      const { store, root, encoded } = await publish(gen);
+      const utf8 = (text: string) => new TextEncoder().encode(text);
+      const text = new TextDecoder().decode(encoded.rootBytes);
+      // Same values, links included: re-encoded, both give the provider's bytes.
+      expect(dagJson.encode(decodeTraceRoot(encoded.rootBytes))).toEqual(encoded.rootBytes);
+      expect(dagJson.encode(TraceRoot.parse(dagJson.decode(encoded.rootBytes)))).toEqual(encoded.rootBytes);
+      // Forms the fast path leaves to dag-json get dag-json's answer: pretty-printed JSON decodes to the same root…
+      const pretty = utf8(JSON.stringify(JSON.parse(text), null, 1));
+      expect(dagJson.encode(decodeTraceRoot(pretty))).toEqual(encoded.rootBytes);
+      // …a link with a sibling key, and an integer beyond 2^53 (a BigInt to dag-json), are refused by both.
+      const sibling = utf8(text.replace(/\{"\/":"(b[a-z2-7]+)"\}/, '{"/":"$1","x":1}'));
+      expect(() => dagJson.decode(sibling)).toThrow();
+      expect(() => decodeTraceRoot(sibling)).toThrow();
+      const bigSeed = utf8(text.replace(/"seed":\d+/, '"seed":9007199254740993'));
+      expect(() => TraceRoot.parse(dagJson.decode(bigSeed))).toThrow();
+      expect(() => decodeTraceRoot(bigSeed)).toThrow();
+      // A store that does not check blocks serves other bytes under the root's CID: the same root, pretty-printed.
+      store.blocks.set(root.toString(), pretty);
+      const verdict = await verifyTrace({ runner, job, root, store, frames: gen.frames });
+      expect(verdict).toMatchObject({ ok: false, check: "trace-root", reason: expect.stringMatching(/does not hash to its CID/) });
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it("reads a tensor block wherever its bytes sit: a Node Buffer at an odd offset of a shared pool, as a block store may return", () => {
+    const values = Float32Array.of(1.5, -0, Number.MIN_VALUE, 3.4e38, -7.25);
+    const pool = Buffer.alloc(64, 0xff);
+    pool.set(tensorBytes(values), 3);
+    const block = pool.subarray(3, 3 + values.byteLength);
+    const read = tensorFromBytes(block);
+    expect(read.length).toBe(values.length);
+    expect(new Uint32Array(read.buffer)).toEqual(new Uint32Array(values.buffer));
+    expect(read.buffer).not.toBe(pool.buffer);
   });
 
   it("rejects a root that is not a trace", async () => {

@@ -33,8 +33,18 @@ export interface DisputeChain {
   readonly spot: SpotRenderer;
   /** Opens a job of `spec` and closes it (so claims open at once); returns its id. */
   closedJob(spec: JobSpec): Promise<`0x${string}`>;
-  /** The provider (`chain.providers[0]`) claims `segment` with a receipt over `cid` and `sha256`; the client disputes it. */
-  claimAndDispute(jobId: `0x${string}`, spec: JobSpec, segment: number, receipt: { cid: string; sha256: `0x${string}` }): Promise<void>;
+  /**
+   * The provider (`chain.providers[0]`) claims `segment` with a receipt over `cid` and `sha256`; the client disputes
+   * it. The assignment's deadline is an hour away (claims are open on a closed job), or with `lapsed` just past
+   * (claims open on an open job).
+   */
+  claimAndDispute(
+    jobId: `0x${string}`,
+    spec: JobSpec,
+    segment: number,
+    receipt: { cid: string; sha256: `0x${string}` },
+    options?: { lapsed?: boolean },
+  ): Promise<void>;
   /** `closedJob` then `claimAndDispute`: a fresh job with `segment` in dispute. */
   disputedClaim(spec: JobSpec, segment: number, receipt: { cid: string; sha256: `0x${string}` }): Promise<`0x${string}`>;
   claimOf(jobId: string, segment: number): Promise<{ status: bigint; deadlineAt: number }>;
@@ -83,11 +93,12 @@ export function useDisputeChain(): DisputeChain {
       await d.chain.closeJob(jobId);
       return jobId;
     },
-    async claimAndDispute(jobId, spec, segment, receipt) {
+    async claimAndDispute(jobId, spec, segment, receipt, options = {}) {
       const ch = d.chain;
       const provider = ch.providers[0]!;
       const { firstFrame, frameCount } = segmentFrames(spec, segment);
-      const assignment = { jobId, segment, firstFrame, frameCount, provider: provider.address, deadline: (await ch.chainTime()) + 3600 };
+      const deadline = (await ch.chainTime()) + (options.lapsed ? -1 : 3600);
+      const assignment = { jobId, segment, firstFrame, frameCount, provider: provider.address, deadline };
       const coordinatorSig = await ch.signAssignment(assignment);
       const delivery = { jobId, segment, cid: receipt.cid, sha256: receipt.sha256, frameCount };
       const providerSig = await signDelivery(provider, ch.domain, delivery);

@@ -1,5 +1,5 @@
 import type { Interface } from "ethers";
-import { assignmentStruct, ClaimStatus, deliveryStruct } from "@rendermesh/shared/chain";
+import { assignmentStruct, ClaimStatus, deliveryStruct, voucherStruct, withHeadroom } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
 import { chainError, findRevertData, waitForReceipt } from "../chain/tx.js";
 import { ChainError, JobStateError } from "../errors.js";
@@ -23,7 +23,10 @@ export interface PendingAttribution {
   segment: number;
   provider: string;
   claimant: string;
-  /** The escrow's reason, e.g. `JobEscrowNothingToAttribute(…)`: the verified provider's vouchers are not redeemed. */
+  /**
+   * Why not: the escrow's reason (e.g. `JobEscrowNothingToAttribute(…)`: every voucher second of the verified
+   * provider accounts for a segment already), or `no voucher signed` when this client has not paid that provider yet.
+   */
   reason: string;
 }
 
@@ -51,12 +54,14 @@ function revertName(err: unknown, iface: Interface): string {
 }
 
 /**
- * Keeps a segment from being paid twice: for each segment this client verified (and paid by voucher to its
- * provider), a claim another provider holds on it (a speculative copy that lost) is answered with
- * `JobEscrow.attributeSegment` and the verified provider's signed assignment and delivery receipt from the journal.
- * The escrow records the segment as paid by those vouchers and drops the other claim (its stake unlocked, no slash,
- * a dispute bond back). The escrow needs a voucher second of the verified provider that no segment accounts for yet,
- * so a claim that comes before that provider's voucher is redeemed (or settled) waits (`waiting`).
+ * Keeps a segment from being paid twice, and the provider this client paid from being squeezed out: for each segment
+ * this client verified (and paid by voucher to its provider), a claim another provider holds on it (a speculative copy
+ * that lost) is answered with `JobEscrow.attributeSegment`, carrying the client's latest voucher to the verified
+ * provider, that provider's highest coordinator allocation, and its signed assignment and delivery receipt from the
+ * journal. In one transaction the escrow drops the other claim (its stake unlocked, no slash, a dispute bond back),
+ * pays the voucher's seconds not yet redeemed (so a claim that took the job's last free seconds cannot keep them from
+ * the verified provider) and records the segment as paid by those vouchers. A segment whose provider this client has
+ * signed no voucher to yet waits (`waiting`), as does one the escrow refuses (its reason given).
  *
  * @example
  * const { attributed } = await attributeClaims(client, { jobId });
@@ -77,14 +82,30 @@ export async function attributeClaims(client: AttributeClient, params: Attribute
     const status = Number(claim.status);
     if (status !== ClaimStatus.Pending && status !== ClaimStatus.Disputed) continue;
     if (claim.provider.toLowerCase() === seg.provider.toLowerCase()) continue; // the verified provider's own claim
+    const voucher = client.journal.voucher(job.ref, seg.provider);
+    if (!voucher) {
+      out.waiting.push({ segment: seg.segment, provider: seg.provider, claimant: claim.provider, reason: "no voucher signed" });
+      continue;
+    }
+    const allocation = highestAllocation(client.journal.verifiedSegments(job.ref), seg.provider);
+    const attributions = [
+      {
+        assignment: assignmentStruct(seg.assignment.assignment),
+        coordinatorSig: seg.assignment.signature,
+        delivery: deliveryStruct(seg.delivery.delivery),
+        providerSig: seg.delivery.signature,
+      },
+    ];
     const args = [
-      assignmentStruct(seg.assignment.assignment),
-      seg.assignment.signature,
-      deliveryStruct(seg.delivery.delivery),
-      seg.delivery.signature,
+      voucherStruct({ jobId, provider: seg.provider, seconds: voucher.seconds }),
+      voucher.signature,
+      allocation?.seconds ?? 0,
+      allocation?.signature ?? "0x",
+      attributions,
     ] as const;
+    let estimate: bigint;
     try {
-      await escrow.attributeSegment.staticCall(...args);
+      estimate = await escrow.attributeSegment.estimateGas(...args);
     } catch (err) {
       out.waiting.push({
         segment: seg.segment,
@@ -96,7 +117,7 @@ export async function attributeClaims(client: AttributeClient, params: Attribute
     }
     let hash: string;
     try {
-      hash = (await escrow.attributeSegment(...args)).hash;
+      hash = (await escrow.attributeSegment(...args, { gasLimit: withHeadroom(estimate) })).hash;
     } catch (err) {
       throw chainError(`Attributing segment ${seg.segment} of job ${jobId}`, err, escrow.interface);
     }
@@ -108,6 +129,19 @@ export async function attributeClaims(client: AttributeClient, params: Attribute
     out.attributed.push({ segment: seg.segment, provider: seg.provider, dropped: claim.provider, txHash: hash as `0x${string}` });
   }
   return out;
+}
+
+/** The highest coordinator allocation the assignments of `provider`'s verified segments carry. */
+function highestAllocation(
+  segments: ReturnType<AttributeClient["journal"]["verifiedSegments"]>,
+  provider: string,
+): { seconds: number; signature: `0x${string}` } | undefined {
+  let best: { seconds: number; signature: `0x${string}` } | undefined;
+  for (const s of segments) {
+    const a = s.assignment.allocation;
+    if (s.provider.toLowerCase() === provider.toLowerCase() && a && a.seconds > (best?.seconds ?? 0)) best = a;
+  }
+  return best;
 }
 
 export interface WatchClaimsParameters extends AttributeClaimsParameters {

@@ -1,6 +1,7 @@
 import { getAddress, type TransactionReceipt } from "ethers";
+import { withHeadroom } from "@rendermesh/shared/chain";
 import type { RendermeshClient } from "../client.js";
-import { resumeJournalled, sendJournalled } from "../chain/tx.js";
+import { chainError, resumeJournalled, sendJournalled } from "../chain/tx.js";
 import type { ChainError } from "../errors.js";
 import { JobStateError } from "../errors.js";
 import { progress, type ProgressOptions } from "../events.js";
@@ -87,8 +88,17 @@ export async function settleJob(client: RendermeshClient, params: SettleJobParam
   const entries = settleEntries(client, job.ref);
   client.journal.setPhase(job.ref, "settling");
   const data = iface.encodeFunctionData("settle", [jobId, entries]);
+  // A provider's redeem (or claim) ordered before the settle in the same block makes it read the payment records a
+  // settle of a job nothing was paid for skips: the bare estimate would run out of gas. Same headroom as the
+  // provider's own payments.
+  let estimate: bigint;
+  try {
+    estimate = await client.provider.estimateGas({ from: client.account, to: client.deployment.escrow, data });
+  } catch (err) {
+    throw chainError(`Settling job ${jobId}`, err, iface, "Check the job with `rendermesh job status`.");
+  }
   const { receipt } = await sendJournalled(
-    { to: client.deployment.escrow, data },
+    { to: client.deployment.escrow, data, gasLimit: withHeadroom(estimate) },
     {
       journal: client.journal,
       ref: job.ref,

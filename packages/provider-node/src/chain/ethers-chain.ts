@@ -14,6 +14,7 @@ import {
   verifyDelivery,
   verifyVoucher,
   voucherStruct,
+  withHeadroom,
   type Deployment,
   type RendermeshContracts,
   type RendermeshDomain,
@@ -29,6 +30,7 @@ import type {
   EscrowClaim,
   EscrowWriter,
   PaymentEvent,
+  SegmentAttribution,
   SignatureChecker,
   TxResult,
 } from "./types.js";
@@ -42,14 +44,20 @@ function revertData(err: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * A gas limit for an escrow payment with room to spare. The estimate is made against the chain as it is before the
- * transaction lands; a client's settle ordered first in the same block (a front-run) moves the job to its challenge
- * window, where the same redeem or claim costs more, and a limit cut to the estimate would then run out of gas: the
- * front-run would work after all. Unused gas is not paid for.
- */
-export function withHeadroom(estimate: bigint): bigint {
-  return (estimate * 3n) / 2n + 50_000n;
+/** The arguments of `JobEscrow.attributeSegment`. */
+function attributeArgs(voucher: VoucherFields, signature: string, allocation: AllocationProof, attributions: SegmentAttribution[]) {
+  return [
+    voucherStruct(voucher),
+    signature,
+    allocation.seconds,
+    allocation.signature,
+    attributions.map((a) => ({
+      assignment: assignmentStruct(a.assignment),
+      coordinatorSig: a.coordinatorSig,
+      delivery: deliveryStruct(a.delivery),
+      providerSig: a.providerSig,
+    })),
+  ] as const;
 }
 
 /**
@@ -237,6 +245,36 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
       }),
     );
     return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "ClaimFinalized", "amount") };
+  }
+
+  async checkAttributeSegment(
+    voucher: VoucherFields,
+    signature: string,
+    allocation: AllocationProof,
+    attributions: SegmentAttribution[],
+  ): Promise<string | undefined> {
+    try {
+      await this.contracts.escrow.attributeSegment.staticCall(...attributeArgs(voucher, signature, allocation, attributions));
+      return undefined;
+    } catch (err) {
+      return describeChainError(err, this.#interfaces());
+    }
+  }
+
+  async attributeSegment(
+    voucher: VoucherFields,
+    signature: string,
+    allocation: AllocationProof,
+    attributions: SegmentAttribution[],
+  ): Promise<TxResult> {
+    const args = attributeArgs(voucher, signature, allocation, attributions);
+    const segments = attributions.map((a) => a.assignment.segment).join(", ");
+    const receipt = await this.#send(`attribute segment(s) ${segments} and redeem the voucher`, async () =>
+      this.contracts.escrow.attributeSegment(...args, {
+        gasLimit: withHeadroom(await this.contracts.escrow.attributeSegment.estimateGas(...args)),
+      }),
+    );
+    return { ...this.#result(receipt), amount: this.#sumEvent(receipt, "VoucherRedeemed", "amount") };
   }
 
   async withdraw(): Promise<TxResult> {

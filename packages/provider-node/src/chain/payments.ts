@@ -2,7 +2,7 @@ import type { Logger } from "@rendermesh/shared";
 import type { AssignmentRow, Journal, JobRow } from "../journal/index.js";
 import type { ProviderMetrics } from "../metrics.js";
 import { ClaimStatus, JobStatus, jobStatusName, type EscrowJob } from "@rendermesh/shared/chain";
-import type { ChainReader, EscrowWriter } from "./types.js";
+import type { AllocationProof, ChainReader, EscrowWriter, SegmentAttribution } from "./types.js";
 
 /**
  * The job's coordinator's view of which copy of each segment the client verified (segment → provider and CID;
@@ -44,6 +44,8 @@ export interface PaymentLoopInit {
 /** What one pass did, for logs, `status` and tests. */
 export interface PaymentTick {
   redeemed: Array<{ jobId: string; seconds: number; amount: bigint; tx: string }>;
+  /** Redeems that first dropped other providers' claims on segments this provider delivered (`attributeSegment`). */
+  attributed: Array<{ jobId: string; segments: number[]; dropped: string[]; seconds: number; amount: bigint; tx: string }>;
   claimed: Array<{ jobId: string; segment: number; tx: string; disputableUntil: number }>;
   finalized: Array<{ jobId: string; segment: number; amount: bigint; tx: string }>;
   settled: Array<{ jobId: string; seconds: number; amount: bigint }>;
@@ -133,7 +135,7 @@ export class PaymentLoop {
   }
 
   async #tick(): Promise<PaymentTick> {
-    const out: PaymentTick = { redeemed: [], claimed: [], finalized: [], settled: [], withdrawn: 0n, errors: [] };
+    const out: PaymentTick = { redeemed: [], attributed: [], claimed: [], finalized: [], settled: [], withdrawn: 0n, errors: [] };
     const { journal } = this.#c;
     const chainNow = await this.#c.chain.chainTime();
     let windows: { disputeWindow: number; claimWindow: number } | undefined;
@@ -261,8 +263,25 @@ export class PaymentLoop {
         } catch (err) {
           // Refused with the record we believed in (a journal restored from elsewhere): send the signature next time.
           if (onRecord) journal.setOnChainAllocation(jobId, 0);
-          out.errors.push({ jobId, action: "redeem", message: errText(err) });
-          log.warn({ reason: errText(err) }, "redeem failed");
+          const allocation = journal.getAllocation(jobId);
+          // Another provider's claim on a segment this provider delivered (a speculative copy's) took the seconds the
+          // voucher pays: drop it and redeem in one call, which the escrow allows exactly then.
+          const protectedBy =
+            /JobEscrowSecondsExceeded/.test(errText(err)) && allocation
+              ? await this.#attributeAndRedeem(jobId, voucher, allocation, delivered, log)
+              : undefined;
+          if (protectedBy) {
+            own.add(protectedBy.tx);
+            journal.setOnChainAllocation(jobId, allocation!.seconds);
+            journal.markRedeemed(jobId, voucher.seconds, protectedBy.tx);
+            out.redeemed.push({ jobId, seconds: voucher.seconds, amount: protectedBy.amount, tx: protectedBy.tx });
+            out.attributed.push(protectedBy);
+            paid = await this.#sync(jobId, row, status, fromBlock, own, out);
+            this.#markCovered(delivered, paid);
+          } else {
+            out.errors.push({ jobId, action: "redeem", message: errText(err) });
+            log.warn({ reason: errText(err) }, "redeem failed");
+          }
         }
       }
     }
@@ -331,6 +350,54 @@ export class PaymentLoop {
         if (a.payState === "unpaid") journal.setPayState(jobId, a.segment, "rejected");
       if (row) journal.markJobDone(jobId);
     }
+  }
+
+  /**
+   * The voucher cannot be redeemed because claims reserved the seconds it pays. Finds other providers' pending or
+   * disputed claims on segments this provider delivered, and picks the fewest, in segment order, that let the escrow
+   * pay the voucher (each one it adds must still leave the voucher short, or the escrow refuses it as not needed),
+   * then sends `attributeSegment`. Undefined when the writer cannot attribute, no such claim exists, or none helps.
+   */
+  async #attributeAndRedeem(
+    jobId: string,
+    voucher: { jobId: `0x${string}`; seconds: number; signature: `0x${string}` },
+    allocation: AllocationProof,
+    delivered: AssignmentRow[],
+    log: Logger,
+  ): Promise<PaymentTick["attributed"][number] | undefined> {
+    const { escrow } = this.#c;
+    if (!escrow.checkAttributeSegment || !escrow.attributeSegment) return undefined;
+    const me = this.#c.address.toLowerCase();
+    const fields = { jobId: voucher.jobId, provider: this.#c.address as `0x${string}`, seconds: voucher.seconds };
+    const chosen: Array<SegmentAttribution & { claimant: string }> = [];
+    for (const a of delivered) {
+      if (!a.delivery || !a.providerSig || a.payState === "rejected") continue;
+      const claim = await escrow.getClaim(jobId, a.segment);
+      if (claim.status !== ClaimStatus.Pending && claim.status !== ClaimStatus.Disputed) continue;
+      if (claim.provider.toLowerCase() === me) continue;
+      const candidate = {
+        assignment: a.assignment,
+        coordinatorSig: a.coordinatorSig,
+        delivery: a.delivery,
+        providerSig: a.providerSig,
+        claimant: claim.provider,
+      };
+      const refusal = await escrow.checkAttributeSegment(fields, voucher.signature, allocation, [...chosen, candidate]);
+      if (refusal === undefined) {
+        chosen.push(candidate);
+        const tx = await escrow.attributeSegment(fields, voucher.signature, allocation, chosen);
+        const segments = chosen.map((c) => c.assignment.segment);
+        const dropped = chosen.map((c) => c.claimant);
+        log.info(
+          { segments, dropped, seconds: voucher.seconds, amount: tx.amount.toString(), tx: tx.hash },
+          "voucher redeemed after dropping other providers' claims on segments this provider delivered",
+        );
+        return { jobId, segments, dropped, seconds: voucher.seconds, amount: tx.amount, tx: tx.hash };
+      }
+      // Still short with this one: it is needed, keep it and look for the next. Any other refusal: skip it.
+      if (/JobEscrowSecondsExceeded/.test(refusal)) chosen.push(candidate);
+    }
+    return undefined;
   }
 
   /**

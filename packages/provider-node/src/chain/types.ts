@@ -78,6 +78,14 @@ export interface TxResult {
   gasUsed: bigint;
 }
 
+/** A segment this provider delivered, as `JobEscrow.attributeSegment` takes it (the same pair a claim carries). */
+export interface SegmentAttribution {
+  assignment: AssignmentFields;
+  coordinatorSig: string;
+  delivery: DeliveryFields;
+  providerSig: string;
+}
+
 /** The escrow calls of the payment loop. Each waits for the transaction to be mined. */
 export interface EscrowWriter {
   redeem(voucher: VoucherFields, signature: string, allocation: AllocationProof): Promise<TxResult>;
@@ -88,6 +96,27 @@ export interface EscrowWriter {
     providerSig: string,
   ): Promise<TxResult & { disputableUntil: number }>;
   finalizeClaim(jobId: string, segment: number): Promise<TxResult>;
+  /**
+   * How the escrow would answer `attributeSegment(voucher, …, attributions)` sent by this provider now: undefined
+   * when it would succeed, else its refusal as `ErrorName(args…)`. Optional: a writer without it (a test stub) never
+   * attributes.
+   */
+  checkAttributeSegment?(
+    voucher: VoucherFields,
+    signature: string,
+    allocation: AllocationProof,
+    attributions: SegmentAttribution[],
+  ): Promise<string | undefined>;
+  /**
+   * Drops other providers' claims on segments this provider delivered and redeems its voucher, in one transaction
+   * (`JobEscrow.attributeSegment`; the escrow lets the provider do it only when its voucher cannot be paid otherwise).
+   */
+  attributeSegment?(
+    voucher: VoucherFields,
+    signature: string,
+    allocation: AllocationProof,
+    attributions: SegmentAttribution[],
+  ): Promise<TxResult>;
   withdraw(): Promise<TxResult>;
   getClaim(jobId: string, segment: number): Promise<EscrowClaim>;
   /** The provider's balance held by the escrow (earned, not yet withdrawn). */

@@ -2714,6 +2714,22 @@ export const jobEscrowAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "jobId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "segment",
+        "type": "uint32"
+      }
+    ],
+    "name": "JobEscrowAttributionNotNeeded",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "JobEscrowClaimMismatch",
     "type": "error"
@@ -3584,81 +3600,125 @@ export const jobEscrowAbi = [
             "type": "bytes32"
           },
           {
-            "internalType": "uint32",
-            "name": "segment",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "firstFrame",
-            "type": "uint32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "frameCount",
-            "type": "uint32"
-          },
-          {
             "internalType": "address",
             "name": "provider",
             "type": "address"
           },
           {
-            "internalType": "uint64",
-            "name": "deadline",
-            "type": "uint64"
+            "internalType": "uint32",
+            "name": "totalSeconds",
+            "type": "uint32"
           }
         ],
-        "internalType": "struct Assignment",
-        "name": "assignment",
+        "internalType": "struct Voucher",
+        "name": "voucher",
         "type": "tuple"
       },
       {
         "internalType": "bytes",
-        "name": "coordinatorSig",
+        "name": "voucherSig",
+        "type": "bytes"
+      },
+      {
+        "internalType": "uint32",
+        "name": "allocated",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes",
+        "name": "allocationSig",
         "type": "bytes"
       },
       {
         "components": [
           {
-            "internalType": "bytes32",
-            "name": "jobId",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "segment",
-            "type": "uint32"
+            "components": [
+              {
+                "internalType": "bytes32",
+                "name": "jobId",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "segment",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "firstFrame",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "frameCount",
+                "type": "uint32"
+              },
+              {
+                "internalType": "address",
+                "name": "provider",
+                "type": "address"
+              },
+              {
+                "internalType": "uint64",
+                "name": "deadline",
+                "type": "uint64"
+              }
+            ],
+            "internalType": "struct Assignment",
+            "name": "assignment",
+            "type": "tuple"
           },
           {
             "internalType": "bytes",
-            "name": "cid",
+            "name": "coordinatorSig",
             "type": "bytes"
           },
           {
-            "internalType": "bytes32",
-            "name": "sha256",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "uint32",
-            "name": "frameCount",
-            "type": "uint32"
+            "components": [
+              {
+                "internalType": "bytes32",
+                "name": "jobId",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "segment",
+                "type": "uint32"
+              },
+              {
+                "internalType": "bytes",
+                "name": "cid",
+                "type": "bytes"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "sha256",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "frameCount",
+                "type": "uint32"
+              },
+              {
+                "internalType": "bytes",
+                "name": "trace",
+                "type": "bytes"
+              }
+            ],
+            "internalType": "struct Delivery",
+            "name": "delivery",
+            "type": "tuple"
           },
           {
             "internalType": "bytes",
-            "name": "trace",
+            "name": "providerSig",
             "type": "bytes"
           }
         ],
-        "internalType": "struct Delivery",
-        "name": "delivery",
-        "type": "tuple"
-      },
-      {
-        "internalType": "bytes",
-        "name": "providerSig",
-        "type": "bytes"
+        "internalType": "struct IJobEscrow.Attribution[]",
+        "name": "attributions",
+        "type": "tuple[]"
       }
     ],
     "name": "attributeSegment",

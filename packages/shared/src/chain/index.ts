@@ -9,6 +9,7 @@ export * from "./contracts.js";
 export * from "./deployment.js";
 export * from "./eip712.js";
 export * from "./errors.js";
+export * from "./gas.js";
 export * from "./policy.js";
 export * from "./signatures.js";
 export * from "./types.js";

@@ -40,6 +40,12 @@ export interface SegmentVerifierInit {
   fetchBackoffMs?: number;
   /** Where the random frame and pixel choices come from (crypto by default; tests may fix it). */
   random?: RandomInt;
+  /**
+   * Trace-verified segments already accepted per provider address (e.g. counted from the client's journal):
+   * a provider with `NEW_PROVIDER_SEGMENTS` of them is checked with the manifest's k from its first segment
+   * here instead of `NEW_PROVIDER_STEPS`. Default: none (every provider starts new, on the safe side).
+   */
+  acceptedTraces?: ReadonlyMap<string, number> | undefined;
 }
 
 /** Thrown inside a check to fail the segment; caught by the verifier and turned into a result. */
@@ -100,6 +106,10 @@ export class SegmentVerifier implements Verifier {
     this.#fetchTimeoutMs = init.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
     this.#fetchBackoffMs = init.fetchBackoffMs ?? DEFAULT_FETCH_BACKOFF_MS;
     this.#random = init.random ?? cryptoRandomInt;
+    for (const [provider, n] of init.acceptedTraces ?? []) {
+      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`acceptedTraces of ${provider} must be a count, got ${n}`);
+      this.#acceptedTraces.set(lower(provider), n);
+    }
     if (!(this.sampledFrames >= 1) || !(this.pixelFraction > 0 && this.pixelFraction <= 1)) {
       throw new RangeError("sampledFrames must be at least 1 and pixelFraction in (0, 1]");
     }
@@ -255,7 +265,13 @@ export class SegmentVerifier implements Verifier {
       throw new CheckFailed("fetch", `The render trace cannot be fetched: ${firstLine(cause)}`, true);
     }
     timings.renderMs = performance.now() - t;
-    if (!verdict.ok) throw new CheckFailed("content", `Committed-step check "${verdict.check}" failed: ${verdict.reason}`);
+    if (!verdict.ok) {
+      // Caught once, new again: its next NEW_PROVIDER_SEGMENTS accepted segments here get NEW_PROVIDER_STEPS steps
+      // each, so a provider that cheats now and then (the disguised skip escapes k steps with about 2^-k) is
+      // caught on nearly every later attempt instead of on 1 − 2^-k of them.
+      this.#acceptedTraces.delete(provider);
+      throw new CheckFailed("content", `Committed-step check "${verdict.check}" failed: ${verdict.reason}`);
+    }
     this.#acceptedTraces.set(provider, (this.#acceptedTraces.get(provider) ?? 0) + 1);
     timings.totalMs = performance.now() - started;
     const { firstFrame } = segmentFrames(spec, seg.segment);

@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
-import type { CID } from "multiformats/cid";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
 import { framesToRgb24, type PipelineRunner } from "./runner.js";
 import { latentShape } from "./manifest.js";
 import { segmentNoise } from "./noise.js";
@@ -46,6 +47,11 @@ export interface TraceVerdict {
   };
   /** Work done: model evaluations (batch items) and blocks fetched. */
   cost: { denoiserEvals: number; textEvals: number; decodedLatentFrames: number; blocks: number };
+  /**
+   * Process CPU (ms, `process.cpuUsage`: this thread and ONNX Runtime's) spent in each check, block fetches and
+   * hashing included where they happen — the profile of where verification's cost goes.
+   */
+  cpuMs: Record<TraceCheck, number>;
 }
 
 export interface VerifyTraceOptions {
@@ -174,8 +180,19 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
   const tol = m.verification.tolerances;
   const measured: TraceVerdict["measured"] = { textRelL2: [], denoiserRelL2: [], neighbourRelL2: [] };
   const cost = { denoiserEvals: 0, textEvals: 0, decodedLatentFrames: 0, blocks: 0 };
+  const cpuMs: Record<TraceCheck, number> = { "trace-root": 0, noise: 0, scheduler: 0, text: 0, denoiser: 0, tile: 0 };
+  let mark = processCpuMs();
+  /** Charges the CPU since the last lap to `check`. */
+  const lap = (check: TraceCheck) => {
+    const now = processCpuMs();
+    cpuMs[check] += now - mark;
+    mark = now;
+  };
   let steps: number[] = [];
-  const fail = (check: TraceCheck, reason: string): TraceVerdict => ({ ok: false, check, reason, steps, measured, cost });
+  const fail = (check: TraceCheck, reason: string): TraceVerdict => (
+    lap(check),
+    { ok: false, check, reason, steps, measured, cost, cpuMs }
+  );
   const cache = new Map<string, Float32Array>();
   const fetchTensor = async (cid: CID, length: number): Promise<Float32Array> => {
     const key = cid.toString();
@@ -195,6 +212,9 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
   // A block that cannot be fetched is thrown (the caller may retry); one that is malformed fails the check.
   const rootBytes = await store.get(options.root, { signal });
   cost.blocks++;
+  // As for every tensor block below: a store that does not check blocks against their CID must not decide what the root says.
+  if (!CID.createV1(options.root.code, await sha256.digest(rootBytes)).equals(options.root))
+    return fail("trace-root", "the root block does not hash to its CID");
   let root: TraceRoot;
   try {
     root = decodeTraceRoot(rootBytes);
@@ -219,11 +239,13 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
   if (cfg !== (root.uncond !== undefined && root.text.uncond !== undefined) || (cfg && root.uncond?.length !== nSteps))
     problems.push("the guidance branches do not match the manifest");
   if (problems.length > 0) return fail("trace-root", problems.join("; "));
+  lap("trace-root");
 
   // 2. The initial noise, by CID.
   const count = dims.reduce((a, b) => a * b, 1);
   const noise = segmentNoise(job.seed, job.segment, count);
   if (!(await rawCid(tensorBytes(noise))).equals(root.latents[0] as CID)) return fail("noise", "the first latent is not the seed's noise");
+  lap("noise");
 
   steps = drawSteps(nSteps, k, random);
   try {
@@ -262,6 +284,7 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       }
       fetched.push({ i, latent, cond, uncond });
     }
+    lap("scheduler");
 
     // 4. The text embedding.
     const textCount = root.textDims.reduce((a, b) => a * b, 1);
@@ -280,6 +303,7 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
     const worstText = Math.max(...measured.textRelL2);
     if (!(worstText <= tol.textRelL2))
       return fail("text", `text embedding off by ${worstText.toExponential(2)} (tolerance ${tol.textRelL2})`);
+    lap("text");
 
     // 5. The denoiser at the sampled steps, on the committed inputs.
     const textDims = root.textDims;
@@ -298,6 +322,7 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       if (!(worst <= tol.denoiserRelL2))
         return fail("denoiser", `step ${s.i}: denoiser output off by ${worst.toExponential(2)} (tolerance ${tol.denoiserRelL2})`);
     }
+    lap("denoiser");
 
     // 6. One decoded tile of the final latent against the delivered frames.
     const final = await fetchTensor(root.final, count);
@@ -336,7 +361,13 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
     if (err instanceof TraceBlockError) return fail("trace-root", err.message);
     throw err;
   }
-  return { ok: true, steps, measured, cost };
+  lap("tile");
+  return { ok: true, steps, measured, cost, cpuMs };
+}
+
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /** A trace block that is malformed: the provider's fault, never the verifier's. */
