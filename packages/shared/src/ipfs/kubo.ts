@@ -7,7 +7,7 @@ import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/const
 import { CidMismatchError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
 import { abortError, withDeadline } from "../net/signals.js";
 import { KUBO_ADD_OPTIONS, segmentCid } from "./import-settings.js";
-import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
+import type { AddSegmentOptions, GetSegmentOptions, PutBlockOptions, SegmentStore } from "./segment-store.js";
 
 export interface KuboSegmentStoreInit {
   /** Kubo's RPC API, e.g. `http://127.0.0.1:5001` (the `--ipfs-api` flag). */
@@ -101,17 +101,17 @@ class KuboStore implements SegmentStore {
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  async putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
+  async putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions = {}): Promise<void> {
     return withDeadline(options, this.#timeout, (signal) => this.#putBlock(cid, bytes, options, signal));
   }
 
-  async #putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions, signal: AbortSignal): Promise<void> {
+  async #putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions, signal: AbortSignal): Promise<void> {
     // Kubo names codecs as multicodec strings: raw tensors and dag-json roots are all a trace has.
     const format = cid.code === 0x55 ? "raw" : cid.code === 0x0129 ? "dag-json" : undefined;
     if (format === undefined)
       throw new SegmentStoreError(`Block ${cid.toString()} has a codec this store does not put (0x${cid.code.toString(16)}).`);
     const put = await this.#call(`put block ${cid.toString()}`, signal, () =>
-      this.#client.block.put(bytes, { format, mhtype: "sha2-256", version: 1, pin: true, signal }),
+      this.#client.block.put(bytes, { format, mhtype: "sha2-256", version: 1, pin: options.pin ?? true, signal }),
     );
     if (put.toString() !== cid.toString()) throw new CidMismatchError(`Kubo stored block ${cid.toString()} as ${put.toString()}.`);
   }
