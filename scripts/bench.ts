@@ -71,6 +71,13 @@ for (const suite of suites.filter((s) => args.only.length === 0 || args.only.inc
       console.error(`bench ${label} failed: ${error}`);
     }
   }
+  try {
+    await mod.teardown?.();
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    failures.push({ suite, error: `teardown: ${error}` });
+    console.error(`bench ${suite} teardown failed: ${error}`);
+  }
 }
 const loadAtEnd = load();
 

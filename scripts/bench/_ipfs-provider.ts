@@ -10,7 +10,9 @@ import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
 
 const dir = mkdtempSync(join(tmpdir(), "rm-bench-ipfs-provider-"));
 const node = await createMeshNode();
-const store = await createHeliaSegmentStore({ libp2p: node, dataDir: dir });
+// BENCH_BITSWAP: the same A/B options as the fetching side (scripts/bench/ipfs.ts).
+const bitswap = process.env.BENCH_BITSWAP ? (JSON.parse(process.env.BENCH_BITSWAP) as Record<string, unknown>) : undefined;
+const store = await createHeliaSegmentStore({ libp2p: node, dataDir: dir, ...(bitswap ? { bitswap } : {}) });
 const send = (m: unknown) => process.send!(m);
 process.on("message", (m: { type: "add"; size: number; round: number } | { type: "stop" }) => {
   void (async () => {

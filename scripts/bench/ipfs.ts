@@ -21,6 +21,8 @@ import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { measured, type BenchContext, type BenchResult } from "./types.ts";
 
 const SIZE = Number(process.env.BENCH_IPFS_MIB ?? 16) * 1024 * 1024;
+/** BENCH_BITSWAP='{"sendBlocksConcurrency":2}': bitswap options for both sides (the providing child reads it too), for A/B runs. */
+const BITSWAP = process.env.BENCH_BITSWAP ? (JSON.parse(process.env.BENCH_BITSWAP) as Record<string, unknown>) : undefined;
 
 async function tcpServer(bytes: Uint8Array) {
   const server = createServer((sock) => sock.end(bytes));
@@ -64,6 +66,7 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
   const tcpSamples: number[] = [];
   const ipfsSamples: number[] = [];
   const ratios: number[] = [];
+  const stages = { dial: [] as number[], root: [] as number[], leaves: [] as number[] };
   try {
     await tcp.mibps(); // warm-up
     for (let i = 0; i < runs + 1; i++) {
@@ -71,19 +74,46 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
       const { cid } = await next<{ cid: string }>("added");
       const dir = mkdtempSync(join(tmpdir(), "rm-bench-fetch-"));
       const node = await createMeshNode();
-      const store = await createHeliaSegmentStore({ libp2p: node, dataDir: dir });
+      // Where a fetch's time goes: the dial, the root block (the want-list round trip for one tiny block), the leaves.
+      const marks: { dialled?: number; root?: number } = {};
+      node.addEventListener("connection:open", () => (marks.dialled ??= performance.now()), { once: true });
+      const store = await createHeliaSegmentStore({
+        libp2p: node,
+        dataDir: dir,
+        ...(BITSWAP ? { bitswap: BITSWAP } : {}),
+        wrapBlockstore: (blockstore) =>
+          new Proxy(blockstore, {
+            get(target, prop) {
+              if (prop === "put")
+                return (cid: CID, bytes: Uint8Array, o?: unknown) => {
+                  marks.root ??= performance.now(); // the first block a fetch stores is the root
+                  return target.put(cid, bytes, o as never);
+                };
+              const value = Reflect.get(target, prop, target) as unknown;
+              return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+            },
+          }),
+      });
       try {
         const t = performance.now();
         const got = await store.get(CID.parse(cid), { providers });
-        const s = (performance.now() - t) / 1000;
+        const end = performance.now();
+        const s = (end - t) / 1000;
         if (got.length !== SIZE) throw new Error("short read");
+        const dialled = marks.dialled ?? t;
+        const rooted = marks.root ?? dialled;
         const tcpMiBps = await tcp.mibps();
         if (i === 0) continue; // the first fetch warms the providing side (page cache, JIT)
         const ipfsMiBps = SIZE / 2 ** 20 / s;
         tcpSamples.push(tcpMiBps);
         ipfsSamples.push(ipfsMiBps);
         ratios.push(ipfsMiBps / tcpMiBps);
-        ctx?.log(`run ${i}/${runs}: IPFS ${ipfsMiBps.toFixed(1)} MiB/s, TCP ${tcpMiBps.toFixed(0)} MiB/s`);
+        stages.dial.push(dialled - t);
+        stages.root.push(rooted - dialled);
+        stages.leaves.push(end - rooted);
+        ctx?.log(
+          `run ${i}/${runs}: IPFS ${ipfsMiBps.toFixed(1)} MiB/s (dial ${(dialled - t).toFixed(0)} ms, root block ${(rooted - dialled).toFixed(0)} ms, leaves ${(end - rooted).toFixed(0)} ms), TCP ${tcpMiBps.toFixed(0)} MiB/s`,
+        );
       } finally {
         await store.stop();
         await node.stop();
@@ -100,6 +130,9 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     measured({ name: `segment retrieval over IPFS (bitswap, loopback, ${SIZE / 2 ** 20} MiB)`, unit: "MiB/s", note }, ipfsSamples),
     measured({ name: "raw loopback TCP, same bytes", unit: "MiB/s", note }, tcpSamples),
     measured({ name: "IPFS / raw TCP", unit: "ratio", target: 0.5, note }, ratios),
+    measured({ name: "stage: dial the provider", unit: "ms", better: "lower", stage: true }, stages.dial),
+    measured({ name: "stage: root block (one want-list round trip)", unit: "ms", better: "lower", stage: true }, stages.root),
+    measured({ name: "stage: leaves (the segment's bytes)", unit: "ms", better: "lower", stage: true }, stages.leaves),
   ];
 }
 

@@ -36,6 +36,8 @@ export interface BenchModule {
   run(ctx: BenchContext): Promise<BenchResult[]>;
   /** Present when the benchmark measures each model family separately. */
   families?: readonly ModelFamily[];
+  /** Releases what `run` kept for the next family (a network shared by both), after the last one. */
+  teardown?(): Promise<void>;
 }
 
 /** Whether a result meets its target, or undefined when it has none. */

@@ -13,6 +13,7 @@ export * from "./provider.js";
 export * from "./journal/index.js";
 export * from "./render/acceptance.js";
 export * from "./render/pipeline.js";
+export * from "./render/overlap.js";
 export * from "./render/service.js";
 export * from "./render/handler.js";
 export * from "./render/constants.js";

@@ -301,9 +301,14 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
                 model: m.id as `0x${string}`,
               },
             }),
+          // Trace blocks are stored unpinned and the root pinned once, recursively, from the bytes in hand.
           traces:
             store.putBlock && store.getBlock
-              ? { put: (cid, bytes, o) => store.putBlock!(cid, bytes, o), get: (cid, o) => store.getBlock!(cid, o) }
+              ? {
+                  put: (cid, bytes, o) => store.putBlock!(cid, bytes, { ...o, pin: false }),
+                  get: (cid, o) => store.getBlock!(cid, o),
+                  pin: (root, known, o) => store.pin(root, { known, signal: o?.signal }),
+                }
               : undefined,
         };
         return [m.id, options.pipeline ? options.pipeline(m.id, components) : components];

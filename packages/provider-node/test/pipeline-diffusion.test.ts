@@ -6,7 +6,14 @@ import { eip712Domain, signDelivery, verifyDelivery } from "@rendermesh/shared/c
 import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { decodeSegment, encodeSegment } from "@rendermesh/shared/media";
-import { defaultPipelinePath, loadPipeline, PipelineFrameSource, PipelineRunner, verifyTrace } from "@rendermesh/shared/model";
+import {
+  decodeTraceRoot,
+  defaultPipelinePath,
+  loadPipeline,
+  PipelineFrameSource,
+  PipelineRunner,
+  verifyTrace,
+} from "@rendermesh/shared/model";
 import { Wallet } from "ethers";
 import { CID } from "multiformats/cid";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -50,7 +57,12 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
       encode: (frames, o) => encodeSegment(frames, o),
       store: { put: async (bytes, o) => (await providerStore.add(bytes, { pin: true, signal: o?.signal })).toString() },
       signDelivery: (d) => signDelivery(wallet, domain, d),
-      traces: { put: (cid, bytes, o) => providerStore.putBlock(cid, bytes, o), get: (cid, o) => providerStore.getBlock(cid, o) },
+      // As the provider wires it: blocks stored unpinned, the root pinned once, recursively.
+      traces: {
+        put: (cid, bytes, o) => providerStore.putBlock(cid, bytes, { ...o, pin: false }),
+        get: (cid, o) => providerStore.getBlock(cid, o),
+        pin: (root, known, o) => providerStore.pin(root, { known, signal: o?.signal }),
+      },
     };
   });
 
@@ -74,6 +86,15 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
     // The signature covers the trace: the same receipt with another root or none does not verify.
     expect(() => verifyDelivery(domain, { ...out.delivery, trace: out.delivery.cid }, out.signature, wallet.address)).toThrow();
     expect(() => verifyDelivery(domain, { ...out.delivery, trace: undefined }, out.signature, wallet.address)).toThrow();
+
+    // Every block of the trace is pinned, by one recursive pin of its root (and the segment's own).
+    const root = CID.parse(out.delivery.trace as string);
+    const links = decodeTraceRoot(await providerStore.getBlock(root));
+    for (const cid of [root, links.text.cond, ...links.latents, ...links.cond, ...(links.uncond ?? []), links.final])
+      expect(await providerStore.helia.pins.isPinned(cid)).toBe(true);
+    const pins: string[] = [];
+    for await (const p of providerStore.helia.pins.ls()) pins.push(p.cid.toString());
+    expect(pins.sort()).toEqual([out.delivery.cid, root.toString()].sort());
 
     const providers = provider.getMultiaddrs();
     const mp4 = await clientStore.get(CID.parse(out.delivery.cid), { providers });

@@ -3,7 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Connection } from "@libp2p/interface";
+import * as dagJson from "@ipld/dag-json";
 import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { createMeshNode, type MeshNode } from "../src/net/index.js";
 import { createHeliaSegmentStore, segmentCid, SEGMENT_CHUNK_SIZE, type HeliaSegmentStore } from "../src/ipfs/index.js";
@@ -207,5 +209,46 @@ describe("createHeliaSegmentStore", () => {
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+  });
+
+  test("behavior: blocks put with pin: false and their root pinned once, from bytes in hand, read nothing back and are all pinned", async () => {
+    let reads = 0;
+    const a = await peer("a", {
+      wrapBlockstore: (blockstore) =>
+        new Proxy(blockstore, {
+          get(target, prop) {
+            if (prop === "get") return (cid: CID, options?: { signal?: AbortSignal }) => (reads++, target.get(cid, options));
+            const value = Reflect.get(target, prop, target) as unknown;
+            return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    // A render trace in small: raw leaves under one dag-json root.
+    const leaves = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const bytes = new Uint8Array(randomBytes(8192));
+        return { cid: CID.createV1(RAW, await sha256.digest(bytes)), bytes };
+      }),
+    );
+    const rootBytes = dagJson.encode({ leaves: leaves.map((l) => l.cid) });
+    const root = CID.createV1(dagJson.code, await sha256.digest(rootBytes));
+    const known = new Map<string, Uint8Array>([[root.toString(), rootBytes], ...leaves.map((l) => [l.cid.toString(), l.bytes] as const)]);
+    for (const { cid, bytes } of [...leaves, { cid: root, bytes: rootBytes }]) await a.store.putBlock(cid, bytes, { pin: false });
+    for (const cid of [root, ...leaves.map((l) => l.cid)]) expect(await a.store.helia.pins.isPinned(cid)).toBe(false);
+
+    await a.store.pin(root, { known });
+    expect(reads).toBe(0);
+    for (const cid of [root, ...leaves.map((l) => l.cid)]) expect(await a.store.helia.pins.isPinned(cid)).toBe(true);
+    const pins = [];
+    for await (const p of a.store.helia.pins.ls()) pins.push(p.cid.toString());
+    expect(pins).toEqual([root.toString()]); // one recursive pin, not one per block
+    await a.store.pin(root, { known }); // a second pin is a no-op
+    // Without `known` the walk reads each block back.
+    const other = new Uint8Array(randomBytes(100));
+    const otherCid = CID.createV1(RAW, await sha256.digest(other));
+    await a.store.putBlock(otherCid, other, { pin: false });
+    await a.store.pin(otherCid);
+    expect(reads).toBe(1);
+    expect(Buffer.from(await a.store.getBlock(leaves[1]!.cid)).equals(Buffer.from(leaves[1]!.bytes))).toBe(true);
   });
 });

@@ -154,4 +154,50 @@ describe("trace committed while it is made (TraceCommitter, runner onTensor)", (
       await runner.close();
     }
   });
+
+  it("behavior: a store with pin gets every block first, then one pin of the root with every block's bytes in hand", async () => {
+    const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
+    try {
+      const { trace } = await runner.generate({ prompt: "a red circle", seed: 7, segment: 2 });
+      const encoded = await encodeTrace(trace);
+      const calls: string[] = [];
+      const pins: Array<{ root: string; known: ReadonlyMap<string, Uint8Array> }> = [];
+      class PinningStore extends MemoryTraceStore {
+        override async put(cid: CID, bytes: Uint8Array): Promise<void> {
+          calls.push(`put ${cid.toString()}`);
+          await super.put(cid, bytes);
+        }
+        async pin(root: CID, known: ReadonlyMap<string, Uint8Array>): Promise<void> {
+          calls.push(`pin ${root.toString()}`);
+          pins.push({ root: root.toString(), known: new Map(known) });
+        }
+      }
+      const store = new PinningStore();
+      const committer = new TraceCommitter(store, { concurrency: 4 });
+      for (const t of tensorsOf(trace)) committer.add(t);
+      const { root } = await committer.finish(trace);
+      expect(root.toString()).toBe(encoded.root.toString());
+      // Every block stored before the one pin, which comes last.
+      expect(calls.filter((c) => c.startsWith("put "))).toHaveLength(encoded.blocks.size);
+      expect(calls.at(-1)).toBe(`pin ${encoded.root.toString()}`);
+      expect(pins).toHaveLength(1);
+      expect([...pins[0]!.known.keys()].sort()).toEqual([...encoded.blocks.keys()].sort());
+      for (const [cid, { bytes }] of encoded.blocks) expect(Buffer.from(pins[0]!.known.get(cid)!).equals(Buffer.from(bytes))).toBe(true);
+
+      // An abort while the last writes are in flight: they finish, and the root is never pinned.
+      const held = Object.assign(new HeldStore(), { pinned: 0 });
+      const pinningHeld = Object.assign(held, { pin: async () => void held.pinned++ });
+      const midway = new AbortController();
+      const cancelled = new TraceCommitter(pinningHeld, { signal: midway.signal, concurrency: 64 });
+      const finishing = cancelled.finish(trace);
+      await held.waitHeld(encoded.blocks.size);
+      midway.abort(new Error("deadline"));
+      held.releaseAll();
+      await expect(finishing).rejects.toThrow("deadline");
+      expect(held.inner.blocks.size).toBe(encoded.blocks.size);
+      expect(held.pinned).toBe(0);
+    } finally {
+      await runner.close();
+    }
+  });
 });

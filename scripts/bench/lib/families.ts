@@ -58,7 +58,7 @@ export interface OpenFamily {
   /** Frames of one segment (one second). */
   frames: number;
   renderer: BenchRenderer;
-  /** Seconds of bare `session.run` for one segment of `spec`. */
+  /** Seconds of bare `session.run` for one segment (one second) of `spec`, at its size and rate. */
   bare(spec: JobSpec): Promise<number>;
   /** A short description for notes: size, batches, threads. */
   describe: string;
@@ -87,7 +87,13 @@ async function openField(threads: number): Promise<OpenFamily> {
     ...SESSION_THREADING, // as every Rendermesh session (threads sleep between runs)
   });
   const renderer = await createRenderer({ model, device: "cpu", batchSize: batch, threads, logger: silent });
-  const coords = new ort.Tensor("float32", pixelCoords(width, height), [pixels, 2]);
+  // Pixel coordinates per frame size: the reference size, or a job's own (the e2e figure's bare run of a job).
+  const coordsBySize = new Map<string, unknown>();
+  const coordsFor = (w: number, h: number) => {
+    const key = `${w}x${h}`;
+    if (!coordsBySize.has(key)) coordsBySize.set(key, new ort.Tensor("float32", pixelCoords(w, h), [w * h, 2]));
+    return coordsBySize.get(key);
+  };
   const dim = model.manifest.latent.dim;
   return {
     family: "field",
@@ -100,11 +106,14 @@ async function openField(threads: number): Promise<OpenFamily> {
     describe: `field model ${width}x${height}@${fps}, batch ${batch}, ${threads} threads, CPU`,
     field: { model, batch },
     async bare(spec) {
+      // One segment of `spec` (its size and rate), in the renderer's batches for that size.
+      const coords = coordsFor(spec.width, spec.height);
+      const perRun = Math.max(1, Math.min(16, Math.floor((1 << 18) / (spec.width * spec.height))));
       const latent = new ort.Tensor("float32", promptLatent(spec.prompt, spec.seed, dim), [1, dim]);
       const start = performance.now();
-      for (let f = 0; f < fps; f += batch) {
-        const n = Math.min(batch, fps - f);
-        const t = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => (f + i) / fps), [n]);
+      for (let f = 0; f < spec.fps; f += perRun) {
+        const n = Math.min(perRun, spec.fps - f);
+        const t = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => (f + i) / spec.fps), [n]);
         await session.run({ coords, t, latent }, ["rgb"]);
       }
       return (performance.now() - start) / 1000;

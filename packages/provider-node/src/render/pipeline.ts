@@ -81,6 +81,13 @@ export type SegmentProgressEvent =
 export interface ProduceSegmentOptions {
   signal?: AbortSignal | undefined;
   onProgress?: ((event: SegmentProgressEvent) => void) | undefined;
+  /**
+   * Called once, as soon as the renderer has produced the segment's last
+   * frame: what is left (the encoder's tail, hash, pin, trace, sign) does not
+   * need the renderer, so the render service starts the next segment's
+   * render then (see `RenderOverlap`). Not called when the render fails.
+   */
+  onRendered?: (() => void) | undefined;
 }
 
 export interface ProducedSegment {
@@ -121,6 +128,7 @@ async function* counted(
   work: SegmentWork,
   onFrame: (done: number) => void,
   waited: { ms: number },
+  onRendered?: () => void,
 ): AsyncGenerator<Uint8Array> {
   const expected = work.spec.width * work.spec.height * 3;
   let done = 0;
@@ -129,7 +137,10 @@ async function* counted(
     const asked = performance.now();
     const next = await it.next();
     waited.ms += performance.now() - asked;
-    if (next.done) break;
+    if (next.done) {
+      if (done === work.frameCount) onRendered?.();
+      break;
+    }
     const frame = next.value;
     if (frame.byteLength !== expected) {
       throw new SegmentPipelineError(
@@ -151,7 +162,7 @@ export async function produceSegment(
   c: PipelineComponents,
   options: ProduceSegmentOptions = {},
 ): Promise<ProducedSegment> {
-  const { signal, onProgress } = options;
+  const { signal, onProgress, onRendered } = options;
   const t0 = performance.now();
   const waited = { ms: 0 };
   let generation: Generation | undefined;
@@ -177,6 +188,7 @@ export async function produceSegment(
       throw err;
     }
     waited.ms = performance.now() - t0;
+    onRendered?.();
     const finishing = performance.now();
     tracing = committer.finish(generation.trace).then(({ root, blocks }) => {
       traceMs = performance.now() - finishing;
@@ -191,7 +203,14 @@ export async function produceSegment(
   }
   try {
     const encoded = await c.encode(
-      counted(frames, work, (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount }), waited),
+      counted(
+        frames,
+        work,
+        (framesDone) => onProgress?.({ type: "render:frame", framesDone, frameCount: work.frameCount }),
+        waited,
+        // A pipeline's clip is rendered before its frames reach the encoder (called above).
+        generation ? undefined : onRendered,
+      ),
       { width: work.spec.width, height: work.spec.height, fps: work.spec.fps, signal },
     );
     if (encoded.byteLength === 0) throw new SegmentPipelineError(`Encoding segment ${work.segment} produced no bytes.`);

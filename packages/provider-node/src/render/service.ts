@@ -6,6 +6,7 @@ import { RefusalError } from "../errors.js";
 import type { AssignmentRow, Journal } from "../journal/index.js";
 import type { ProviderMetrics } from "../metrics.js";
 import { checkAssignment, PolicyCache, type AcceptanceComponents } from "./acceptance.js";
+import { RenderOverlap } from "./overlap.js";
 import { produceSegment, type PipelineComponents, type ProducedSegment } from "./pipeline.js";
 
 /** Messages the provider writes on a render stream (RenderResponse before zod parsing). */
@@ -53,7 +54,11 @@ export interface RenderServiceComponents {
 }
 
 export interface RenderServiceInit {
-  /** Segments rendered at once (default 1). */
+  /**
+   * Segments rendered at once (default 1). Each render slot also has a
+   * finish slot: a segment whose frames are all made encodes, pins and signs
+   * while the next segment renders (at most one finishing per render slot).
+   */
   concurrency?: number;
   /**
    * Assignments accepted beyond `concurrency` that wait their turn (default:
@@ -128,8 +133,7 @@ export class RenderService {
   readonly #c: RenderServiceComponents;
   readonly #concurrency: number;
   readonly #queueDepth: number;
-  #rendering = 0;
-  readonly #waitingForSlot: Array<() => void> = [];
+  readonly #overlap: RenderOverlap;
   readonly #segmentTimeoutMs: number;
   readonly #progressSteps: number;
   readonly #orphanGraceMs: number;
@@ -144,6 +148,7 @@ export class RenderService {
     this.#c = components;
     this.#concurrency = init.concurrency ?? 1;
     this.#queueDepth = init.queueDepth ?? this.#concurrency;
+    this.#overlap = new RenderOverlap(this.#concurrency);
     this.#segmentTimeoutMs = init.segmentTimeoutMs ?? 600_000;
     this.#progressSteps = init.progressSteps ?? 8;
     this.#orphanGraceMs = init.orphanGraceMs ?? 60_000;
@@ -336,7 +341,8 @@ export class RenderService {
     let outcome: { type: RenderServiceEvent; detail: SegmentEventDetail } | undefined;
     const promise = (async () => {
       try {
-        await this.#acquireSlot(signal);
+        // Queued work waits here for a render slot; it hands the slot on once its last frame is made.
+        const turn = await this.#overlap.enter(signal);
         let produced: ProducedSegment;
         try {
           produced = await produceSegment(
@@ -356,10 +362,11 @@ export class RenderService {
                 lastFrames = event.framesDone;
                 for (const l of listeners) l(event.framesDone);
               },
+              onRendered: () => turn.rendered(),
             },
           );
         } finally {
-          this.#releaseSlot();
+          turn.leave();
         }
         this.#c.journal.recordDelivered(assignment.jobId, assignment.segment, {
           delivery: produced.delivery,
@@ -403,34 +410,6 @@ export class RenderService {
 
   #emit(type: RenderServiceEvent, detail: SegmentEventDetail): void {
     this.events.dispatchEvent(new CustomEvent<SegmentEventDetail>(type, { detail }));
-  }
-
-  /** Waits for one of the `concurrency` render slots; queued work waits here. */
-  async #acquireSlot(signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    if (this.#rendering < this.#concurrency) {
-      this.#rendering++;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#waitingForSlot.indexOf(go);
-        if (i >= 0) this.#waitingForSlot.splice(i, 1);
-        reject(signal.reason);
-      };
-      const go = () => {
-        signal.removeEventListener("abort", onAbort);
-        this.#rendering++;
-        resolve();
-      };
-      this.#waitingForSlot.push(go);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  #releaseSlot(): void {
-    this.#rendering--;
-    this.#waitingForSlot.shift()?.();
   }
 
   /** Streams progress of `flight` to `reply` and ends with the delivery. */

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { withBitswap, type BitswapOptions } from "@helia/bitswap";
 import * as dagJson from "@ipld/dag-json";
@@ -6,15 +6,16 @@ import { unixfs, type UnixFS } from "@helia/unixfs";
 import { isPeerId, type AbortOptions, type Libp2p, type PeerId } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
+import { NextToLast } from "blockstore-fs/sharding";
 import { FsDatastore } from "datastore-fs";
 import { createHeliaLight, type Helia, type HeliaInit } from "helia";
 import type { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
-import { abortError, deadline } from "../net/signals.js";
+import { abortError, withDeadline } from "../net/signals.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import { sequentialWalker } from "./pin-walker.js";
-import type { AddSegmentOptions, GetSegmentOptions, SegmentStore } from "./segment-store.js";
+import type { AddSegmentOptions, GetSegmentOptions, PinOptions, PutBlockOptions, SegmentStore } from "./segment-store.js";
 
 export interface HeliaSegmentStoreInit {
   /**
@@ -39,7 +40,7 @@ type Blockstore = NonNullable<HeliaInit["blockstore"]>;
 export interface HeliaSegmentStore extends SegmentStore {
   /** The underlying Helia node, for callers that need more than segments. */
   readonly helia: Helia;
-  putBlock(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>;
+  putBlock(cid: CID, bytes: Uint8Array, options?: PutBlockOptions): Promise<void>;
   getBlock(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
 }
 
@@ -58,7 +59,7 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   const blocksDir = join(init.dataDir, "blocks");
   const datastoreDir = join(init.dataDir, "datastore");
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 });
-  const blockstore = new FsBlockstore(blocksDir);
+  const blockstore = wholeFileReads(new FsBlockstore(blocksDir, { shardingStrategy: SHARDING }), blocksDir);
   const datastore = new FsDatastore(datastoreDir);
   await blockstore.open();
   await datastore.open();
@@ -90,6 +91,35 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   });
 }
 
+/** blockstore-fs's default layout (the directory is the next-to-last two characters of the base32 multihash). */
+const SHARDING = new NextToLast();
+
+/**
+ * Reads each block in one `readFile` instead of blockstore-fs's read stream
+ * (64 KiB chunks, each an event-loop turn, joined again by every caller:
+ * bitswap's sender, the pin walk, `cat`). A 1 MiB leaf is then a few turns
+ * instead of ~18, which counts most on a loaded machine, where each turn
+ * waits to be scheduled. The layout on disk is blockstore-fs's own.
+ */
+function wholeFileReads(blockstore: FsBlockstore, dir: string): FsBlockstore {
+  const streamed = blockstore.get.bind(blockstore);
+  const get = async function* (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
+    options?.signal?.throwIfAborted();
+    const { dir: shard, file } = SHARDING.encode(cid);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(join(dir, shard, file), { signal: options?.signal });
+    } catch {
+      if (options?.signal?.aborted) throw options.signal.reason;
+      // Missing (or unreadable): blockstore-fs's own read gives its NotFoundError, by which Helia tells "not here".
+      yield* streamed(cid, options);
+      return;
+    }
+    yield new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+  return Object.assign(blockstore, { get });
+}
+
 class HeliaStore implements HeliaSegmentStore {
   readonly helia: Helia;
   readonly #fs: UnixFS;
@@ -115,11 +145,13 @@ class HeliaStore implements HeliaSegmentStore {
     return cid;
   }
 
-  async pin(cid: CID, options: AbortOptions = {}): Promise<void> {
+  async pin(cid: CID, options: PinOptions = {}): Promise<void> {
+    const { known, ...rest } = options;
     try {
       // No `isPinned` shortcut: a pin cut off mid-walk leaves its root block marked while the pin itself was never
       // recorded, so only `pins.add` (AlreadyPinnedError once recorded) tells a finished pin from a broken one.
-      for await (const _ of this.helia.pins.add(cid, { ...options, walker: sequentialWalker() })) {
+      // Blocks the caller still holds (`known`) are not read back: the walk only needs their links.
+      for await (const _ of this.helia.pins.add(cid, { ...rest, walker: sequentialWalker({ known }) })) {
         // walking the DAG pins each block
       }
     } catch (cause) {
@@ -131,12 +163,7 @@ class HeliaStore implements HeliaSegmentStore {
   }
 
   async get(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
-    try {
-      return await this.#get(cid, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, DEFAULT_SEGMENT_TIMEOUT, (signal) => this.#get(cid, options, signal));
   }
 
   async #get(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
@@ -181,11 +208,13 @@ class HeliaStore implements HeliaSegmentStore {
     }
   }
 
-  async putBlock(cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
+  async putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions = {}): Promise<void> {
+    const { pin = true, ...rest } = options;
     try {
-      await this.helia.blockstore.put(cid, bytes, options);
-      if (!(await this.helia.pins.isPinned(cid, options)))
-        for await (const _ of this.helia.pins.add(cid, { ...options, depth: 0, walker: sequentialWalker() })) void _;
+      await this.helia.blockstore.put(cid, bytes, rest);
+      if (!pin) return;
+      if (!(await this.helia.pins.isPinned(cid, rest)))
+        for await (const _ of this.helia.pins.add(cid, { ...rest, depth: 0, walker: sequentialWalker() })) void _;
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       throw new SegmentStoreError(`Cannot store block ${cid.toString()}.`, { cause });
@@ -193,12 +222,7 @@ class HeliaStore implements HeliaSegmentStore {
   }
 
   async getBlock(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
-    try {
-      return await this.#getBlock(cid, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, DEFAULT_SEGMENT_TIMEOUT, (signal) => this.#getBlock(cid, options, signal));
   }
 
   async #getBlock(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {

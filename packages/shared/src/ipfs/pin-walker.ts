@@ -21,6 +21,22 @@ async function readAll(value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<
   return out;
 }
 
+export interface SequentialWalkerOptions {
+  /**
+   * Blocks the caller holds in memory, by CID string: the walk takes their
+   * bytes from here instead of reading them back from the blockstore. Only
+   * for blocks the caller has just stored and whose CIDs it computed itself
+   * (a render trace's tensors and root), so the bytes are those stored.
+   */
+  known?: ReadonlyMap<string, Uint8Array> | undefined;
+  /**
+   * Stops the walk between two blocks, and is handed to nothing else (not
+   * to the datastore writes of the pin records): an abort rejects the
+   * `pins.add` call and leaves no write half-done behind it.
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * A depth-first DAG walker for `helia.pins.add` that reads one block at a
  * time in the walk's own async call chain.
@@ -35,15 +51,17 @@ async function readAll(value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<
  * awaited by the walk itself, so an abort rejects the `pins.add` call and
  * nothing else.
  */
-export function sequentialWalker(): GraphWalkerFactory {
+export function sequentialWalker(init: SequentialWalkerOptions = {}): GraphWalkerFactory {
+  const { known, signal } = init;
   return ({ blockstore, getCodec }) => ({
     async *walk<T>(root: CID, options: WalkOptions<T> = {}): AsyncGenerator<GraphNode<T>> {
       const maxDepth = options.depth ?? Infinity;
       const stack: Array<{ cid: CID; depth: number; path: CID[] }> = [{ cid: root, depth: 0, path: [root] }];
       while (stack.length > 0) {
         options.signal?.throwIfAborted();
+        signal?.throwIfAborted();
         const { cid, depth, path } = stack.pop()!;
-        const bytes = await readAll(await blockstore.get(cid, options));
+        const bytes = known?.get(cid.toString()) ?? (await readAll(await blockstore.get(cid, options)));
         const block = createUnsafe<T, number, number, 0 | 1>({
           cid: cid as CID<T, number, number, 0 | 1>,
           bytes,

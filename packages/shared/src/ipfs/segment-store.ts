@@ -20,6 +20,24 @@ export interface GetSegmentOptions extends AbortOptions {
   maxBytes?: number;
 }
 
+export interface PutBlockOptions extends AbortOptions {
+  /**
+   * Pin the block on its own (default true). A caller storing a whole DAG
+   * (a render trace) passes false for each block and pins the root once,
+   * recursively, with `pin`: one walk instead of a pin per block.
+   */
+  pin?: boolean;
+}
+
+export interface PinOptions extends AbortOptions {
+  /**
+   * Blocks of the DAG the caller has just stored and still holds, by CID
+   * string: the pin walk takes them from here instead of reading each back
+   * (stores without a walk of their own ignore it).
+   */
+  known?: ReadonlyMap<string, Uint8Array> | undefined;
+}
+
 /**
  * Where rendered segments live: added and pinned by providers, fetched and
  * verified by clients. Implementations: `createHeliaSegmentStore` (default,
@@ -29,18 +47,18 @@ export interface GetSegmentOptions extends AbortOptions {
 export interface SegmentStore {
   /** Imports `bytes` as a UnixFS file with Rendermesh's settings and pins it; returns its CIDv1. */
   add(bytes: Uint8Array, options?: AddSegmentOptions): Promise<CID>;
-  /** Pins a segment (fetching it if needed). Pinning a pinned segment is a no-op. */
-  pin(cid: CID, options?: AbortOptions): Promise<void>;
+  /** Pins a segment, or any DAG, recursively (fetching it if needed). Pinning a pinned one is a no-op. */
+  pin(cid: CID, options?: PinOptions): Promise<void>;
   /** The segment's bytes, verified against `cid`. */
   get(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
   /** Whether the segment's root block is stored locally (no network access). */
   has(cid: CID, options?: AbortOptions): Promise<boolean>;
   /**
-   * Stores and pins one raw IPFS block under its CID (a render trace's
-   * tensors and root). Optional: a store without it cannot serve diffusion
-   * pipelines.
+   * Stores one raw IPFS block under its CID (a render trace's tensors and
+   * root), pinned unless `pin: false`. Optional: a store without it cannot
+   * serve diffusion pipelines.
    */
-  putBlock?(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>;
+  putBlock?(cid: CID, bytes: Uint8Array, options?: PutBlockOptions): Promise<void>;
   /** One block by CID, from the local store or the given peers, checked against the CID. */
   getBlock?(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
   /** Releases the store; the libp2p node it shares (Helia) keeps running. */

@@ -47,8 +47,17 @@ export interface EncodedTrace {
 
 /** Where trace blocks go and come from (Helia's blockstore fits; the store verifies each block against its CID). */
 export interface TraceBlockStore {
+  /** Stores one block; pinned on its own, unless the store has `pin`. */
   put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal | undefined }): Promise<unknown>;
   get(cid: CID, options?: { signal?: AbortSignal | undefined }): Promise<Uint8Array>;
+  /**
+   * Present when `put` stores without pinning: pins the root, and so every
+   * block under it, once, after every block is stored. `known` holds each
+   * block's bytes by CID string, so the pin walk need not read them back.
+   * One recursive pin instead of ~300 per-block ones is most of a trace's
+   * file-system operations saved.
+   */
+  pin?(root: CID, known: ReadonlyMap<string, Uint8Array>, options?: { signal?: AbortSignal | undefined }): Promise<unknown>;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
@@ -142,8 +151,9 @@ export interface TraceCommitterOptions {
  * put into the store at once, so the store's writes overlap the next
  * denoising steps instead of following the whole render. `finish` then
  * builds the root, with the same layout and CIDs as `encodeTrace`, stores it
- * and any tensor not added before, and waits for every write. The result is
- * the same blocks and root as `encodeTrace` + `publishTrace`.
+ * and any tensor not added before, and waits for every write; a store with
+ * `pin` then pins the root once, recursively. The result is the same blocks
+ * and root as `encodeTrace` + `publishTrace`.
  */
 export class TraceCommitter {
   readonly #store: TraceBlockStore;
@@ -153,6 +163,8 @@ export class TraceCommitter {
   readonly #cids = new Map<Float32Array, Promise<CID>>();
   /** Each block's write, by CID string (a tensor that repeats is stored once). */
   readonly #writes = new Map<string, Promise<void>>();
+  /** Each block's bytes, by CID string, for the one recursive pin at the end (kept only when the store pins so). */
+  readonly #known: Map<string, Uint8Array> | undefined;
   readonly #queue: Array<() => void> = [];
   #running = 0;
   #blocks = 0;
@@ -161,6 +173,7 @@ export class TraceCommitter {
     this.#store = store;
     this.#signal = options.signal;
     this.#concurrency = options.concurrency ?? 8;
+    this.#known = store.pin ? new Map() : undefined;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1)
       throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
   }
@@ -176,6 +189,11 @@ export class TraceCommitter {
     this.#put(root, rootBytes);
     // Every write of the trace was started by now; wait for all of them (and report the first failure).
     await Promise.all(this.#writes.values());
+    if (this.#store.pin && this.#known) {
+      // Only once every block is stored. The pin walk is sequential, so the signal can stop it between blocks.
+      this.#signal?.throwIfAborted();
+      await this.#store.pin(root, this.#known, { signal: this.#signal });
+    }
     return { root, blocks: this.#blocks };
   }
 
@@ -199,6 +217,7 @@ export class TraceCommitter {
     const key = cid.toString();
     if (this.#writes.has(key)) return;
     this.#blocks++;
+    this.#known?.set(key, bytes);
     const write = new Promise<void>((resolve, reject) => {
       const start = () => {
         this.#running++;
