@@ -14,7 +14,7 @@ import type { Contract } from "ethers";
 import { Wallet, type JsonRpcProvider } from "ethers";
 import { OutputWatcher, tsNodeArgs } from "@rendermesh/testing";
 import { repoRoot, startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
-import { chain, eventually, removeTempDirs, runCli, tempDir, type CliResult } from "./helpers/network.ts";
+import { chain, askEachBlock, removeTempDirs, runCli, tempDir, type CliResult } from "./helpers/network.ts";
 
 const FIXTURE = join(repoRoot, "test", "fixtures", "dishonest-client.ts");
 const CLAIM_PAID = 3;
@@ -126,7 +126,7 @@ async function refundAfterWindow(jobId: string): Promise<void> {
   await rpc.send("evm_mine", []);
   // A claim can still be finishing in a provider's pass: refund once none is pending.
   const asClient = escrow.connect(new Wallet(net.dev.accounts.client.privateKey, rpc)) as Contract;
-  await eventually("the refund", async () => {
+  await askEachBlock(net.dev, "the refund", async () => {
     const tx = (await asClient.getFunction("refund")(jobId)) as { wait(): Promise<unknown> };
     return tx.wait();
   });
@@ -195,7 +195,7 @@ describe("a dishonest client", () => {
     const r = await runDishonestClient("withhold");
     const segments = Object.values(r.delivered).flat();
     // The arbiter fetches each disputed segment from its provider over bitswap, re-runs the client's checks and pays.
-    await eventually("the arbiter to pay every disputed claim", async () => {
+    await askEachBlock(net.dev, "the arbiter to pay every disputed claim", async () => {
       for (const s of segments)
         if (Number(((await escrow.getFunction("getClaim")(r.jobId, s)) as { status: bigint }).status) !== CLAIM_PAID) return undefined;
       return true;
@@ -236,7 +236,7 @@ describe("a dishonest client", () => {
     expect(r.attempts!["voucher to the provider"]).toMatch(/BAD_MESSAGE|not/);
     const segments = Object.values(r.delivered).flat();
     // Undisputed claims are paid once their dispute window has passed: move the chain past it.
-    await eventually("every provider to claim", async () => {
+    await askEachBlock(net.dev, "every provider to claim", async () => {
       for (const s of segments)
         if (Number(((await escrow.getFunction("getClaim")(r.jobId, s)) as { status: bigint }).status) === 0) return undefined;
       return true;
@@ -293,7 +293,7 @@ describe("a dishonest client", () => {
     const job = await getJob(r.jobId);
     await rpc.send("evm_increaseTime", [Number(job.disputeWindow) + 1]);
     await rpc.send("evm_mine", []);
-    await eventually("the providers to finalise their claims", async () => {
+    await askEachBlock(net.dev, "the providers to finalise their claims", async () => {
       for (const s of segments)
         if (Number(((await escrow.getFunction("getClaim")(r.jobId, s)) as { status: bigint }).status) !== CLAIM_PAID) return undefined;
       return true;

@@ -14,7 +14,7 @@ import { createRendermeshClient, openJob, quoteJob, runGovernanceCycle, submitJo
 import { OutputWatcher } from "@rendermesh/testing";
 import { PassThrough } from "node:stream";
 import { repoRoot, startDevNetwork, type RunningDevNetwork } from "../scripts/lib/devnet.ts";
-import { chain, eventually, readManifest, removeTempDirs, runCli, tempDir } from "./helpers/network.ts";
+import { chain, askEachBlock, readManifest, removeTempDirs, runCli, tempDir } from "./helpers/network.ts";
 
 let net: RunningDevNetwork;
 let dir: string;
@@ -117,7 +117,7 @@ describe("a paid job on the local network", () => {
     expect(await provider.getTransactionCount(client)).toBe(nonce); // nothing spent, not even gas
 
     // The coordinator follows the policy change too (it re-reads it every 15 s).
-    await eventually("the coordinator to see the blocked term", async () => {
+    await askEachBlock(net.dev, "the coordinator to see the blocked term", async () => {
       const body = JSON.stringify(await (await fetch(`${net.dev.coordinator.httpUrl}/api/policy`)).json());
       return body.includes(termHash("forbidden city")) ? true : undefined;
     });

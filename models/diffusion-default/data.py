@@ -20,7 +20,7 @@ SHAPES = ["circle", "square", "triangle"]
 DIRECTIONS = ["left", "right", "up", "down"]
 FRAMES, SIZE = 8, 64
 STEP_PX = 3.5  # pixels a shape moves per frame
-RADIUS = (9.0, 12.0)
+RADIUS = (11.0, 14.0)  # at 8x compression a shape spans 3-4 latent pixels, enough to tell it
 
 VOCAB = ["<pad>", "<unk>", "a", "moving", "on", "background"] + COLOURS + SHAPES + DIRECTIONS
 MAX_TOKENS = 12

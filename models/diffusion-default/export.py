@@ -12,6 +12,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--ckpt", default="ckpt")
 p.add_argument("--out", default=".")
 p.add_argument("--steps", type=int, default=0, help="denoiser training steps, for the description")
+p.add_argument("--shift", type=float, default=1.0, help="the scheduler shift to sample with (train.py --sigma-shift)")
 args = p.parse_args()
 torch.set_num_threads(1)
 
@@ -73,7 +74,7 @@ manifest = {
     },
     "latent": {"channels": LATENT_CH, "layout": "BCFHW", "spatialCompression": 8, "temporalCompression": 1},
     "video": {"width": data.SIZE, "height": data.SIZE, "fps": 8, "framesPerClip": F, "frameRule": {"multiple": 1, "offset": 0}},
-    "scheduler": {"type": "flow-match-euler", "numTrainTimesteps": 1000, "shift": 1.0, "predictionType": "flow", "solverOrder": 1, "stochastic": False},
+    "scheduler": {"type": "flow-match-euler", "numTrainTimesteps": 1000, "shift": args.shift, "predictionType": "flow", "solverOrder": 1, "stochastic": False},
     "noise": {"generator": "xoshiro128ss-irwin-hall-12", "derivation": "job-seed-segment/1"},
     "sampling": {"steps": {"default": 100, "min": 8, "max": 250},
                  "guidance": {"classifierFree": True, "default": 3.0, "min": 0, "max": 10, "negativePrompt": ""}},

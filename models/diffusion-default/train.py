@@ -30,6 +30,8 @@ p.add_argument("--cfg-drop", type=float, default=0.1)
 p.add_argument("--lr", type=float, default=2e-3, help="peak denoiser learning rate")
 p.add_argument("--resume", help="checkpoint directory to continue from (see above)")
 p.add_argument("--coords", action="store_true", help="give the denoiser frame/x/y coordinate channels (model.py)")
+p.add_argument("--sigma-shift", type=float, default=1.0,
+               help="shift the training sigmas towards noise, sigma' = s*sigma/(1+(s-1)*sigma) (SD3); export with the same --shift")
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -128,6 +130,8 @@ while time.time() < end_ts:
     noise = torch.randn(x0.shape, generator=gen)
     # Logit-normal sigmas (as SD3) weight the middle of the path, where the prompt decides the layout.
     sigma = torch.sigmoid(torch.randn(args.batch, generator=gen))
+    # Shifted towards noise: the layout and the motion are decided near sigma = 1, where a clip is still a blur.
+    sigma = args.sigma_shift * sigma / (1 + (args.sigma_shift - 1) * sigma)
     s = sigma.view(-1, 1, 1, 1, 1)
     xt = (1 - s) * x0 + s * noise
     v = den(xt, sigma * 1000, te(tokens))

@@ -55,45 +55,40 @@ export function classifyClip(frames: readonly Uint8Array[], size: number): ClipL
   const bgMean: [number, number, number] = [border[0] / n, border[1] / n, border[2] / n];
   const background = nearest(bgMean);
   const bg = (PALETTE[background] as [number, number, number]).map((v) => v * 255);
+  // The shape's colour: the nearest palette colour (not the background's) of the pixels far from the background.
   const fgSum: [number, number, number] = [0, 0, 0];
   let fgCount = 0;
+  for (const f of frames)
+    for (let i = 0; i < size * size * 3; i += 3) {
+      const d =
+        ((f[i] as number) - (bg[0] as number)) ** 2 +
+        ((f[i + 1] as number) - (bg[1] as number)) ** 2 +
+        ((f[i + 2] as number) - (bg[2] as number)) ** 2;
+      if (d < 90 * 90) continue;
+      fgSum[0] += f[i] as number;
+      fgSum[1] += f[i + 1] as number;
+      fgSum[2] += f[i + 2] as number;
+      fgCount++;
+    }
+  if (fgCount === 0) return { colour: "none", shape: "none", direction: "none", background };
+  const colour = nearest([fgSum[0] / fgCount, fgSum[1] / fgCount, fgSum[2] / fgCount], background);
+  const fg = (PALETTE[colour] as [number, number, number]).map((v) => v * 255);
+  // Per frame, the shape is the largest 4-connected region of pixels nearer the shape's colour than the
+  // background's: a decoder's stray specks and soft edges (another colour, or the background's) are not part of it,
+  // so they cannot stretch its bounding box.
   const centroids: Array<[number, number] | undefined> = [];
-  const fills: number[] = [];
+  const votes = new Map<string, number>();
   for (const f of frames) {
-    let cx = 0;
-    let cy = 0;
-    let count = 0;
-    let x0 = size;
-    let y0 = size;
-    let x1 = -1;
-    let y1 = -1;
-    for (let y = 0; y < size; y++)
-      for (let x = 0; x < size; x++) {
-        const i = (y * size + x) * 3;
-        const d =
-          ((f[i] as number) - (bg[0] as number)) ** 2 +
-          ((f[i + 1] as number) - (bg[1] as number)) ** 2 +
-          ((f[i + 2] as number) - (bg[2] as number)) ** 2;
-        if (d < 90 * 90) continue;
-        cx += x;
-        cy += y;
-        count++;
-        fgSum[0] += f[i] as number;
-        fgSum[1] += f[i + 1] as number;
-        fgSum[2] += f[i + 2] as number;
-        fgCount++;
-        x0 = Math.min(x0, x);
-        y0 = Math.min(y0, y);
-        x1 = Math.max(x1, x);
-        y1 = Math.max(y1, y);
-      }
-    centroids.push(count > 10 ? [cx / count, cy / count] : undefined);
-    if (count > 10) fills.push(count / ((x1 - x0 + 1) * (y1 - y0 + 1)));
+    const region = largestRegion(f, size, fg, bg);
+    centroids.push(region.count > 10 ? [region.cx, region.cy] : undefined);
+    if (region.count > 10) {
+      const s = bestTemplate(region, size);
+      votes.set(s, (votes.get(s) ?? 0) + 1);
+    }
   }
-  const colour = fgCount > 0 ? nearest([fgSum[0] / fgCount, fgSum[1] / fgCount, fgSum[2] / fgCount], background) : "none";
-  fills.sort((a, b) => a - b);
-  const fill = fills.length > 0 ? (fills[Math.floor(fills.length / 2)] as number) : 0;
-  const shape = fills.length === 0 ? "none" : fill > 0.88 ? "square" : fill > 0.64 ? "circle" : "triangle";
+  // The shape: the template most frames match best (a tie goes to the first in SHAPES).
+  let shape = "none";
+  for (const s of SHAPES) if ((votes.get(s) ?? 0) > (votes.get(shape) ?? 0)) shape = s;
   const seen = centroids.filter((c): c is [number, number] => c !== undefined);
   let direction = "none";
   if (seen.length >= 2) {
@@ -105,4 +100,88 @@ export function classifyClip(frames: readonly Uint8Array[], size: number): ClipL
       direction = Math.abs(dx) > Math.abs(dy) ? (dx < 0 ? "left" : "right") : dy < 0 ? "up" : "down";
   }
   return { colour, shape, direction, background };
+}
+
+interface Region {
+  count: number;
+  cx: number;
+  cy: number;
+  /** Which pixels (y·size + x) belong to the region. */
+  mask: Uint8Array;
+}
+
+// data.py's shapes for radius R centred at (0, 0): their areas in units of R², and the triangle's centroid, 0.2R
+// below its nominal centre (apex at −R, base at +0.8R).
+const AREA = { circle: Math.PI, square: 1.7 * 1.7, triangle: 0.5 * 1.8 * (2 * 1.8 * 0.58) } as const;
+function inside(shape: (typeof SHAPES)[number], X: number, Y: number, R: number): boolean {
+  if (shape === "circle") return X * X + Y * Y < R * R;
+  if (shape === "square") return Math.max(Math.abs(X), Math.abs(Y)) < R * 0.85;
+  return Y > -R && Y < 0.8 * R && Math.abs(X) < (Y + R) * 0.58;
+}
+
+/**
+ * The shape whose ideal mask (data.py's, of the region's area, at the region's centroid) overlaps the region best
+ * (intersection over union). A decoder draws soft, slightly rounded shapes, which a bounding-box fill ratio reads as
+ * circles; the overlap with each template still tells them apart.
+ */
+function bestTemplate(region: Region, size: number): string {
+  let best = "none";
+  let bestIou = -1;
+  for (const s of SHAPES) {
+    const R = Math.sqrt(region.count / AREA[s]);
+    const oy = s === "triangle" ? 0.2 * R : 0;
+    let inter = 0;
+    let tpl = 0;
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const inT = inside(s, x + 0.5 - (region.cx + 0.5), y + 0.5 - (region.cy + 0.5 - oy), R);
+        if (!inT) continue;
+        tpl++;
+        if (region.mask[y * size + x]) inter++;
+      }
+    const iou = inter / (tpl + region.count - inter);
+    if (iou > bestIou) [best, bestIou] = [s, iou];
+  }
+  return best;
+}
+
+function largestRegion(f: Uint8Array, size: number, fg: number[], bg: number[]): Region {
+  const inShape = new Uint8Array(size * size);
+  for (let p = 0; p < size * size; p++) {
+    const i = p * 3;
+    const r = f[i] as number;
+    const g = f[i + 1] as number;
+    const b = f[i + 2] as number;
+    const dFg = (r - (fg[0] as number)) ** 2 + (g - (fg[1] as number)) ** 2 + (b - (fg[2] as number)) ** 2;
+    const dBg = (r - (bg[0] as number)) ** 2 + (g - (bg[1] as number)) ** 2 + (b - (bg[2] as number)) ** 2;
+    if (dFg < dBg) inShape[p] = 1;
+  }
+  const seen = new Uint8Array(size * size);
+  const stack: number[] = [];
+  let best: Region = { count: 0, cx: 0, cy: 0, mask: new Uint8Array(0) };
+  for (let start = 0; start < size * size; start++) {
+    if (!inShape[start] || seen[start]) continue;
+    let count = 0;
+    let sx = 0;
+    let sy = 0;
+    const mask = new Uint8Array(size * size);
+    seen[start] = 1;
+    stack.push(start);
+    while (stack.length > 0) {
+      const p = stack.pop() as number;
+      const x = p % size;
+      const y = (p - x) / size;
+      count++;
+      sx += x;
+      sy += y;
+      mask[p] = 1;
+      for (const q of [x > 0 ? p - 1 : -1, x < size - 1 ? p + 1 : -1, y > 0 ? p - size : -1, y < size - 1 ? p + size : -1])
+        if (q >= 0 && inShape[q] && !seen[q]) {
+          seen[q] = 1;
+          stack.push(q);
+        }
+    }
+    if (count > best.count) best = { count, cx: sx / count, cy: sy / count, mask };
+  }
+  return best;
 }

@@ -2,7 +2,7 @@
 // network started by scripts/lib/devnet.ts, and read what it left behind.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { removeTempDirs, tempDir as makeTempDir } from "@rendermesh/testing";
+import { removeTempDirs, tempDir as makeTempDir, untilChain } from "@rendermesh/testing";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Network } from "ethers";
 import type { DevNetwork } from "@rendermesh/shared";
@@ -84,14 +84,11 @@ export function chain(dev: DevNetwork) {
 }
 
 /**
- * Asks `fn` until it returns a value, for state that only an HTTP API shows
- * (nothing to subscribe to). It sets no deadline of its own: however slow the
- * machine, it waits, and only the test's timeout ends it.
+ * Asks `fn` at once and again at each new block (the dev network mines one a second, and pushes each over its
+ * WebSocket subscription) until it returns a value: for state the chain moves (claims, refunds) or that a service
+ * updates as blocks come (an HTTP API). No timer and no deadline of its own: only the test's timeout ends it.
+ * `what` says what is awaited, for the reader.
  */
-export async function eventually<T>(_what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+export function askEachBlock<T>(dev: DevNetwork, _what: string, fn: () => Promise<T | undefined>): Promise<T> {
+  return untilChain(dev.rpcUrl, "block", fn);
 }

@@ -1,76 +1,39 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { join } from "node:path";
-import { segmentFrames, createLogger, type JobSpec } from "@rendermesh/shared";
-import { assignmentStruct, connectContracts, deliveryStruct, signDelivery } from "@rendermesh/shared/chain";
+import { createLogger } from "@rendermesh/shared";
 import { createHeliaSegmentStore, segmentCid, type HeliaSegmentStore } from "@rendermesh/shared/ipfs";
-import { encodeSegment } from "@rendermesh/shared/media";
-import { createSpotRenderer, defaultModel, type SpotRenderer } from "@rendermesh/shared/model";
 import { createMeshNode, type MeshNode } from "@rendermesh/shared/net";
 import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/shared/verify";
-import { closeRenderer, MESH, renderFrames, sha256Hex, startTestChain, tempDir, type TestChain } from "@rendermesh/testing";
+import { sha256Hex, tempDir } from "@rendermesh/testing";
 import { Arbiter, ArbiterJournal, ArbiterMetrics, type SpecSource } from "../src/index.js";
+import { CLAIM_DISPUTED, CLAIM_PAID, CLAIM_REFUSED, disputeSpec, honestSegment as segmentOf, useDisputeChain } from "./helpers/disputes.js";
 
 // The arbiter as it runs: it fetches the disputed segment over real bitswap from the provider's own Helia node
 // (libp2p TCP + Noise + Yamux on 127.0.0.1), on a real Hardhat chain with the real contracts. And what it does when
 // the segment cannot be fetched: it never refuses (slashes) for that alone while its window lasts.
 
-const model = defaultModel();
-const spec: JobSpec = {
-  v: 1,
-  model: model.manifest.id as `0x${string}`,
-  prompt: "a green hill under rain",
-  seed: 3,
-  seconds: 4,
-  fps: 4,
-  width: 32,
-  height: 32,
-};
-const CLAIM_DISPUTED = 2n;
-const CLAIM_PAID = 3n;
-const CLAIM_REFUSED = 4n;
+const spec = disputeSpec("a green hill under rain", 3);
 
-let chain: TestChain;
-let spot: SpotRenderer;
+const disputes = useDisputeChain();
 let providerNode: MeshNode;
 let providerStore: HeliaSegmentStore;
 let arbiterNode: MeshNode;
 let arbiterStore: HeliaSegmentStore;
 const dir = tempDir("rm-arbiter-bitswap-");
 const silent = createLogger({ name: "arbiter-test", level: "silent" });
-
-async function honestSegment(segment: number): Promise<Uint8Array> {
-  const { firstFrame, frameCount } = segmentFrames(spec, segment);
-  return encodeSegment(await renderFrames(spec, firstFrame, frameCount), spec);
-}
-
-/** Opens a job and closes it (claims open at once); the provider claims `segment` with a receipt over `cid`; the client disputes. */
-async function disputedClaim(segment: number, receipt: { cid: string; sha256: `0x${string}` }): Promise<`0x${string}`> {
-  const { jobId } = await chain.openJob({ spec });
-  await chain.closeJob(jobId);
-  const provider = chain.providers[0]!;
-  const { firstFrame, frameCount } = segmentFrames(spec, segment);
-  const assignment = { jobId, segment, firstFrame, frameCount, provider: provider.address, deadline: (await chain.chainTime()) + 3600 };
-  const coordinatorSig = await chain.signAssignment(assignment);
-  const delivery = { jobId, segment, cid: receipt.cid, sha256: receipt.sha256, frameCount };
-  const providerSig = await signDelivery(provider, chain.domain, delivery);
-  const asProvider = connectContracts(provider, chain.deployment);
-  await (await asProvider.escrow.claim(assignmentStruct(assignment), coordinatorSig, deliveryStruct(delivery), providerSig)).wait();
-  const asClient = connectContracts(chain.client, chain.deployment);
-  const bond = BigInt((await asClient.escrow.getJob(jobId)).disputeBond);
-  if (bond > 0n) await (await asClient.token.approve(chain.deployment.escrow, bond)).wait();
-  await (await asClient.escrow.dispute(jobId, segment)).wait();
-  return jobId;
-}
+const honestSegment = (segment: number) => segmentOf(spec, segment);
+const disputedClaim = (segment: number, receipt: { cid: string; sha256: `0x${string}` }) => disputes.disputedClaim(spec, segment, receipt);
 
 /** The provider's addresses as the coordinator's `/api/providers` lists them. */
 const providerAddrs = () => providerNode.getMultiaddrs().map(String);
 
 function arbiter(journal: ArbiterJournal, over: Partial<ConstructorParameters<typeof Arbiter>[0]> = {}, specs?: SpecSource): Arbiter {
-  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: arbiterStore, spot }), {
+  const verifier = new SegmentVerifier(defaultVerifierComponents({ store: arbiterStore, spot: disputes.spot }), {
     fetchTimeoutMs: 2_000,
     fetchAttempts: 1,
     fetchBackoffMs: 10,
   });
+  const chain = disputes.chain;
   return new Arbiter({
     contracts: chain.contracts,
     provider: chain.provider,
@@ -84,19 +47,10 @@ function arbiter(journal: ArbiterJournal, over: Partial<ConstructorParameters<ty
   });
 }
 
-const claimOf = async (jobId: string, segment: number) => {
-  const c = await chain.contracts.escrow.getClaim(jobId, segment);
-  return { status: BigInt(c.status), deadlineAt: Number(c.deadlineAt) };
-};
-const stakeOf = async (address: string) => BigInt((await chain.contracts.registry.getProvider(address)).stake);
+const claimOf = (jobId: string, segment: number) => disputes.claimOf(jobId, segment);
+const stakeOf = (address: string) => disputes.stakeOf(address);
 
 beforeAll(async () => {
-  chain = await startTestChain({ allowedModels: [model.manifest.id] });
-  spot = await createSpotRenderer({ models: [model] });
-  const provider = chain.providers[0]!;
-  const c = connectContracts(provider, chain.deployment);
-  await (await c.token.approve(chain.deployment.registry, 1000n * MESH)).wait();
-  await (await c.registry.register("0x0024080112201234", MESH / 10n, [model.manifest.id], 1000n * MESH)).wait();
   providerNode = await createMeshNode({ listen: ["/ip4/127.0.0.1/tcp/0"] });
   providerStore = await createHeliaSegmentStore({ libp2p: providerNode, dataDir: join(dir.dir, "provider-ipfs") });
   arbiterNode = await createMeshNode({ listen: ["/ip4/127.0.0.1/tcp/0"] });
@@ -108,9 +62,6 @@ afterAll(async () => {
   await arbiterNode?.stop();
   await providerStore?.stop();
   await providerNode?.stop();
-  await spot?.close();
-  await closeRenderer();
-  await chain?.stop();
   dir.cleanup();
 });
 
@@ -132,7 +83,7 @@ describe("Arbiter over bitswap", () => {
     const honest = await honestSegment(2);
     const cid = (await segmentCid(honest)).toString(); // the provider has not stored it (yet)
     const jobId = await disputedClaim(2, { cid, sha256: sha256Hex(honest) });
-    const provider = chain.providers[0]!.address;
+    const provider = disputes.chain.providers[0]!.address;
     const stake = await stakeOf(provider);
     let now = 1_000_000;
     const journal = new ArbiterJournal(join(dir.dir, "b.db"));
@@ -172,14 +123,14 @@ describe("Arbiter over bitswap", () => {
   test("behavior: unserved through the whole window it is refused only if the arbiter's own network works; else left, and the timeout pays", async () => {
     const missing = await honestSegment(3);
     const cid = (await segmentCid(missing)).toString(); // never stored by anyone
-    const provider = chain.providers[0]!.address;
+    const provider = disputes.chain.providers[0]!.address;
     const offlineJob = await disputedClaim(3, { cid, sha256: sha256Hex(missing) });
-    const onlineFrom = (await chain.provider.getBlockNumber()) + 1;
+    const onlineFrom = (await disputes.chain.provider.getBlockNumber()) + 1;
     const onlineJob = await disputedClaim(3, { cid, sha256: sha256Hex(missing) });
 
     // The arbiter whose own network is down (its probe fails) leaves the dispute, even at the window's last try.
     const { deadlineAt } = await claimOf(offlineJob, 3);
-    await chain.increaseTime(deadlineAt - (await chain.chainTime()) - 60);
+    await disputes.chain.increaseTime(deadlineAt - (await disputes.chain.chainTime()) - 60);
     const offline = new ArbiterJournal(join(dir.dir, "c.db"));
     const down = await arbiter(offline, { online: async () => false }).catchUp();
     const left = down.find((o) => o.jobId.toLowerCase() === offlineJob.toLowerCase());
@@ -199,8 +150,8 @@ describe("Arbiter over bitswap", () => {
     online.close();
 
     // The left dispute times out in the provider's favour: anyone finalises it, and it is paid.
-    await chain.increaseTime((await claimOf(offlineJob, 3)).deadlineAt - (await chain.chainTime()) + 1);
-    await (await chain.contracts.escrow.finalizeClaim(offlineJob, 3)).wait();
+    await disputes.chain.increaseTime((await claimOf(offlineJob, 3)).deadlineAt - (await disputes.chain.chainTime()) + 1);
+    await (await disputes.chain.contracts.escrow.finalizeClaim(offlineJob, 3)).wait();
     expect((await claimOf(offlineJob, 3)).status).toBe(CLAIM_PAID);
   });
 });

@@ -52,6 +52,10 @@ export const CoordinatorConfig = z.object({
   pipelineDepth: int(0, 64).default(1),
   /** Seconds of slack added to each segment's deadline. */
   segmentGraceSeconds: int(1, 3600).default(20),
+  /** A delivery with no verdict from the client is announced again after at least this many seconds... */
+  verdictWaitSeconds: int(1, 3600).default(15),
+  /** ...or this multiple of the time the segment took to render, if longer (the client's check re-runs part of it). */
+  verdictRenderFactor: z.coerce.number().min(0).max(100).default(2),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type CoordinatorConfig = z.output<typeof CoordinatorConfig>;

@@ -66,6 +66,11 @@ export class Coordinator {
     return this.requireNode().peerId.toString();
   }
 
+  /** Providers' allocations the supervisor holds for `jobId` (all jobs without one); an ended job holds none. */
+  allocationsHeld(jobId?: string): number {
+    return this.supervisor?.allocationsHeld(jobId) ?? 0;
+  }
+
   get multiaddrs(): string[] {
     return this.requireNode().getMultiaddrs().map(String);
   }
@@ -124,6 +129,8 @@ export class Coordinator {
         pipelineDepth: config.pipelineDepth,
         graceMs: config.segmentGraceSeconds * 1000,
         resumeGraceMs: config.heartbeatIntervalMs * 4,
+        verdictWaitMs: config.verdictWaitSeconds * 1000,
+        verdictRenderFactor: config.verdictRenderFactor,
         ...this.components.supervisor,
       },
     ));

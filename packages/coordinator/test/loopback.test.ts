@@ -179,8 +179,10 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     const s = spec({ seconds: 12 });
     const jobId = await openJob(chain, client, s, c.address, PRICE);
     let killed = false;
+    let allocationsMidJob = 0;
     const { events, error } = await tc.submit(jobId, chain.deployment.chainId, chain.deployment.escrow, s, {
       verdict: () => {
+        allocationsMidJob = Math.max(allocationsMidJob, c.allocationsHeld(jobId));
         // After the first delivery, the slow provider disappears mid-job.
         if (!killed) {
           killed = true;
@@ -192,6 +194,10 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     expect(error).toBeUndefined();
     expect(events[0]?.type).toBe("job-accepted");
     expectEachSegmentOnce(events, 12);
+    // The per-provider allocations of the job were held while it ran and dropped when it completed.
+    expect(allocationsMidJob).toBeGreaterThan(0);
+    expect(c.allocationsHeld(jobId)).toBe(0);
+    expect(c.allocationsHeld()).toBe(0);
     const assignedTo = new Set(
       events.filter((e) => e.type === "segment-assigned").map((e) => (e.assignment as { provider: string }).provider.toLowerCase()),
     );
@@ -211,8 +217,15 @@ describe("coordinator over libp2p (real Hardhat chain, loopback)", { timeout: 12
     expect(job).toMatchObject({ status: "complete", segmentCounts: { verified: 12 } });
     const seg = (await (await fetch(`${c.httpUrl}/api/jobs/${jobId}/segments`)).json()) as { segments: unknown[] };
     expect(seg.segments).toHaveLength(12);
-    const providersApi = (await (await fetch(`${c.httpUrl}/api/providers`)).json()) as { providers: Array<{ address: string }> };
+    const providersApi = (await (await fetch(`${c.httpUrl}/api/providers`)).json()) as {
+      providers: Array<{ address: string; multiaddrs: string[] }>;
+    };
     expect(providersApi.providers.map((p) => p.address)).toEqual(expect.arrayContaining([providers[0]!.address, providers[1]!.address]));
+    // Each still running is listed at the addresses it listens on (where a client can dial it), not its connection's outbound port.
+    for (const p of providers.slice(0, 2)) {
+      const listed = providersApi.providers.find((x) => x.address.toLowerCase() === p.address.toLowerCase());
+      expect([...listed!.multiaddrs].sort()).toEqual(p.node.getMultiaddrs().map(String).sort());
+    }
     const policy = (await (await fetch(`${c.httpUrl}/api/policy`)).json()) as { allowedModels: string[] };
     expect(policy.allowedModels).toEqual([MODEL]);
     const metrics = await (await fetch(`${c.httpUrl}/metrics`)).text();

@@ -1,5 +1,6 @@
 // @rendermesh/testing: the one test toolkit of the repo (private, never published).
 export * from "./accounts.js";
+export * from "./chain-events.js";
 export * from "./contract-wallet.js";
 export * from "./deploy.js";
 export * from "./events.js";

@@ -75,6 +75,12 @@ export interface TestChain {
   /** Moves chain time forward and mines a block. */
   increaseTime(seconds: number): Promise<void>;
   chainTime(): Promise<number>;
+  /**
+   * Records the chain as it is now (state, balances, time) and returns the way back to it: `restore()` reverts
+   * the node to the record and forgets the nonces `contracts` had counted. Each test that restores first starts
+   * from the same chain whatever ran before it. A record is used once; take a new one after restoring.
+   */
+  snapshot(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -166,6 +172,13 @@ export async function startTestChain(options: TestChainOptions): Promise<TestCha
         await provider.send("evm_mine", []);
       },
       chainTime,
+      async snapshot() {
+        const id = (await provider.send("evm_snapshot", [])) as string;
+        return async () => {
+          if ((await provider.send("evm_revert", [id])) !== true) throw new Error(`the chain has no snapshot ${id} to go back to`);
+          sender.reset();
+        };
+      },
       stop,
     };
   } catch (err) {

@@ -22,6 +22,8 @@ import {
 import {
   connectContracts,
   eip712Domain,
+  hashVoucher,
+  isValidSignatureNow,
   JobStatus,
   readPolicy,
   signAcknowledgement,
@@ -79,6 +81,11 @@ export interface TestProviderInit {
    * passes the policy). Without it only the signature's form is checked.
    */
   chain?: { provider: Provider; deployment: Deployment };
+  /**
+   * The first this many vouchers are recorded but never answered: the stream is reset instead of acknowledged, as
+   * when an acknowledgement is lost on the way back (default 0).
+   */
+  dropVoucherAcks?: number;
 }
 
 /** A refusal with the protocol's reason code. */
@@ -132,10 +139,12 @@ export class TestProvider {
   readonly #deliveries = new Map<string, RenderDelivered>();
   readonly #dir: TempDir = tempDir("rm-test-provider-");
   #identity: Promise<ProvenanceIdentity> | undefined;
+  #acksToDrop: number;
 
   constructor(init: TestProviderInit) {
     this.init = init;
     this.mode = init.mode ?? "honest";
+    this.#acksToDrop = init.dropVoucherAcks ?? 0;
   }
 
   /** Its address, lower-case. */
@@ -214,8 +223,17 @@ export class TestProvider {
       PROTOCOLS.voucher,
       async (stream) => {
         const m = await stream.read(VoucherMessage);
-        const signer = verifyVoucher(domain, m.voucher, m.signature);
+        const signer = await this.#voucherSigner(domain, m);
+        if (!signer) {
+          await stream.write({ type: "error", code: "BAD_SIGNATURE", message: "The voucher is not signed by the job's client." });
+          return;
+        }
         this.vouchers.push({ jobId: m.voucher.jobId, seconds: m.voucher.seconds, signer });
+        if (this.#acksToDrop > 0) {
+          this.#acksToDrop--;
+          stream.abort(new Error("the acknowledgement was lost"));
+          return;
+        }
         // As a real provider does: acknowledge the voucher's seconds (what a cooperative settle needs).
         const acknowledgement = await signAcknowledgement(this.init.wallet, domain, {
           jobId: m.voucher.jobId,
@@ -226,6 +244,19 @@ export class TestProvider {
       },
       { maxMessageBytes: MAX_MESSAGE_BYTES },
     );
+  }
+
+  /**
+   * Who signed the voucher, as the escrow will judge it. With `chain`: the job's client, if the signature is valid
+   * for it by ECDSA or, for a contract wallet (a Safe, an ERC-4337 account), by its ERC-1271 `isValidSignature`;
+   * else undefined (refused). Without `chain`: the ECDSA signer, whoever it is (only the form is checked).
+   */
+  async #voucherSigner(domain: ReturnType<typeof eip712Domain>, m: VoucherMessage): Promise<string | undefined> {
+    if (!this.init.chain) return verifyVoucher(domain, m.voucher, m.signature);
+    const contracts = connectContracts(this.init.chain.provider, this.init.chain.deployment);
+    const client = String((await contracts.escrow.getJob(m.voucher.jobId)).client);
+    const ok = await isValidSignatureNow(this.init.chain.provider, client, hashVoucher(domain, m.voucher), m.signature);
+    return ok ? client : undefined;
   }
 
   /** The checks a provider makes before it renders, each refusal with its reason code. */

@@ -134,6 +134,8 @@ export async function runJob(client: RendermeshClient, params: RunJobParameters)
   // voucher: attribute it first (its reserved second would otherwise stand in the settle's way), and again once a
   // settle has recorded the providers' seconds (a closing job's claims are still open).
   await attributeQuietly(client, jobId);
+  // (Only while the job is open: once settled, from here or elsewhere, an acknowledgement changes nothing.)
+  if ((await getJob(client, { jobId })).status === "open") await acknowledgeVouchers(client, job, params, emit);
   const settled = await settleJob(client, { jobId: job.ref, onProgress: params.onProgress });
   if (settled.alreadySettled) emit(progress("settle:skipped", { reason: "the job was already settled" }));
   if (settled.payments.closing) await attributeQuietly(client, jobId);
@@ -636,17 +638,22 @@ async function report(client: RendermeshClient, job: JournalJob, v: VerdictRecor
   return true;
 }
 
-/** Sends the provider its latest voucher (best effort: settle pays it anyway). */
+/**
+ * Sends the provider its latest voucher once. "acked": it answered (or had
+ * already); "refused": it will not take it, and asking again changes
+ * nothing; "unanswered": no answer came (a network failure, a lost
+ * acknowledgement, a provider busy for now) and it is worth sending again.
+ */
 async function deliverVoucher(
   client: RendermeshClient,
   job: JournalJob,
   provider: string,
-  event: DeliveredEvent,
+  event: Pick<DeliveredEvent, "multiaddrs" | "peerId">,
   params: RunJobParameters,
   emit: (e: JobProgressEvent) => void,
-): Promise<void> {
+): Promise<"acked" | "refused" | "unanswered"> {
   const v = client.journal.voucher(job.ref, provider);
-  if (!v || v.ackedAt !== undefined) return;
+  if (!v || v.ackedAt !== undefined) return "acked";
   try {
     const answer = await sendVoucher(client, {
       jobId: job.jobId!,
@@ -659,8 +666,45 @@ async function deliverVoucher(
     });
     client.journal.markVoucherAcked(job.ref, provider, v.seconds, Date.now(), answer.acknowledgement);
     emit(progress("voucher:sent", { provider, seconds: v.seconds, acknowledged: true }));
+    return "acked";
   } catch (err) {
     params.signal?.throwIfAborted();
     emit(progress("voucher:sent", { provider, seconds: v.seconds, acknowledged: false, error: (err as Error).message }));
+    return err instanceof PeerRefusedError && !isRetryable(err.reason) ? "refused" : "unanswered";
   }
+}
+
+/** Sends of an unacknowledged voucher before the settle, and the wait before the second (doubling after each). */
+const VOUCHER_RESEND_ATTEMPTS = 4;
+const VOUCHER_RESEND_BACKOFF_MS = 250;
+
+/**
+ * Before the settle: each provider whose latest voucher has no answer yet
+ * (its acknowledgement was lost, or it was unreachable when the segment was
+ * verified) is sent it again, with backoff, until it answers, refuses, or
+ * VOUCHER_RESEND_ATTEMPTS sends went unanswered. Its acknowledgement is what
+ * lets the settle close the job at once instead of opening the challenge
+ * window; a provider that never answers is still paid by the settle.
+ */
+async function acknowledgeVouchers(
+  client: RendermeshClient,
+  job: JournalJob,
+  params: RunJobParameters,
+  emit: (e: JobProgressEvent) => void,
+): Promise<void> {
+  // Where to reach each provider: the addresses of the last segment of its that was verified.
+  const reach = new Map<string, Pick<DeliveredEvent, "multiaddrs" | "peerId">>();
+  for (const s of client.journal.verifiedSegments(job.ref)) reach.set(s.provider.toLowerCase(), s);
+  await Promise.all(
+    client.journal
+      .vouchers(job.ref)
+      .filter((v) => v.ackedAt === undefined && reach.has(v.provider.toLowerCase()))
+      .map(async (v) => {
+        for (let attempt = 1; ; attempt++) {
+          const outcome = await deliverVoucher(client, job, v.provider, reach.get(v.provider.toLowerCase())!, params, emit);
+          if (outcome !== "unanswered" || attempt >= VOUCHER_RESEND_ATTEMPTS) return;
+          await sleep(VOUCHER_RESEND_BACKOFF_MS * 2 ** (attempt - 1), params.signal);
+        }
+      }),
+  );
 }

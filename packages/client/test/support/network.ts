@@ -58,7 +58,7 @@ let nextAccount = 100;
 export async function startProvider(
   chain: TestChain,
   stack: Stack,
-  opts: { mode?: ProviderMode; ask: bigint; coordinator?: Coordinator; capacity?: number; hold?: PipelineHold },
+  opts: { mode?: ProviderMode; ask: bigint; coordinator?: Coordinator; capacity?: number; hold?: PipelineHold; dropVoucherAcks?: number },
 ): Promise<TestProvider> {
   const wallet = account(nextAccount++);
   const p = new TestProvider({
@@ -70,6 +70,7 @@ export async function startProvider(
     mode: opts.mode,
     capacity: opts.capacity,
     hold: opts.hold,
+    dropVoucherAcks: opts.dropVoucherAcks,
   });
   await p.start();
   stack.push(() => p.stop());

@@ -13,6 +13,7 @@ import type { ChainView } from "../chain/types.js";
 import type { LiveProvider, ProviderDirectory } from "../directory/index.js";
 import { InvalidTransitionError, RefusalError, RenderError } from "../errors.js";
 import { pickProvider, schedule, segmentWork, speedOn, type SchedulerJob, type SchedulerProvider } from "../scheduler/index.js";
+import { verdictBoundMs } from "./verdict-bound.js";
 import type { AttemptRow, CoordinatorStore, JobRow, TransitionEffects } from "../store/index.js";
 
 /** Sends one render request to a provider and returns its delivery (the render protocol's client side). */
@@ -42,9 +43,12 @@ export interface SupervisorInit {
   /**
    * A delivery shown to the client with no verdict after this long is
    * announced again (and a warning logged), so a verdict lost to a restart
-   * of either side is asked for again (default 15 s).
+   * of either side is asked for again: `verdictRenderFactor` × the time the
+   * segment took to render, and at least this (default 15 s).
    */
   verdictWaitMs?: number;
+  /** The verdict bound as a multiple of the segment's render time (default 2; see `verdictBoundMs`). */
+  verdictRenderFactor?: number;
   /**
    * A segment rendering longer than its expected time × `stragglerFactor`
    * plus this, or waiting this long for a provider, is logged as a warning
@@ -107,8 +111,8 @@ export class Supervisor {
   private readonly slowWarned = new Set<number>();
   /** Since when each pending segment (`jobId:segment`) has waited for a provider, and whether that was warned about. */
   private readonly pendingSince = new Map<string, { since: number; warned: boolean }>();
-  /** When each shown delivery was last put to the client (announced, or seen after a restart). */
-  private readonly askedAt = new Map<number, number>();
+  /** When each shown delivery was last put to the client (announced, or seen after a restart), and its verdict bound. */
+  private readonly askedAt = new Map<number, { at: number; boundMs: number }>();
   /**
    * Segments of each job allocated to each provider (key `jobId:provider`): the store's attempts plus those being
    * signed right now, so concurrent assignments to one provider each sign the count including the others.
@@ -137,6 +141,7 @@ export class Supervisor {
       stragglerFactor: init.stragglerFactor ?? 1.5,
       resumeGraceMs: init.resumeGraceMs ?? 20_000,
       verdictWaitMs: init.verdictWaitMs ?? 15_000,
+      verdictRenderFactor: init.verdictRenderFactor ?? 2,
       segmentWaitMs: init.segmentWaitMs ?? 15_000,
       tickMs: init.tickMs ?? 500,
       progressIntervalMs: init.progressIntervalMs ?? 500,
@@ -221,6 +226,8 @@ export class Supervisor {
   applyEffects(effects: TransitionEffects, jobId?: string, detail: Record<string, unknown> = {}): void {
     for (const id of effects.cancelled) this.cancel(id);
     const job = effects.jobEnded ? this.jobOf(effects, jobId) : undefined;
+    // An ended job (complete, failed, cancelled) is assigned nothing more: its allocations are never signed again.
+    if (job) this.forgetAllocations(job.jobId);
     if (job?.status === "failed") {
       const line = { jobId: job.jobId, code: job.failCode, err: job.failMessage, segments: job.segments, ...detail };
       if (job.failCode === "CANCELLED") this.components.log.info(line, "job ended: cancelled by its client");
@@ -263,6 +270,7 @@ export class Supervisor {
         },
       );
     }
+    this.pruneAllocations();
     this.askAgain(now);
     this.warnWaiting(now);
     for (const attempt of store.activeAttempts()) {
@@ -348,15 +356,17 @@ export class Supervisor {
     const live = new Set(shown.map((a) => a.id));
     for (const id of this.askedAt.keys()) if (!live.has(id)) this.askedAt.delete(id);
     for (const a of shown) {
-      const since = this.askedAt.get(a.id);
-      if (since === undefined) {
-        this.askedAt.set(a.id, now);
+      const asked = this.askedAt.get(a.id);
+      if (asked === undefined) {
+        // First seen shown: it was delivered about now, so it took `now - startedAt` to render.
+        this.askedAt.set(a.id, { at: now, boundMs: verdictBoundMs(now - a.startedAt, this.opts) });
         continue;
       }
-      if (now - since < this.opts.verdictWaitMs) continue;
-      this.askedAt.set(a.id, now);
+      const since = asked.at;
+      if (now - since < asked.boundMs) continue;
+      this.askedAt.set(a.id, { at: now, boundMs: asked.boundMs });
       log.warn(
-        { jobId: a.jobId, segment: a.segment, provider: a.provider, waitedMs: now - since },
+        { jobId: a.jobId, segment: a.segment, provider: a.provider, waitedMs: now - since, boundMs: asked.boundMs },
         "segment waits for the client's verdict past its bound; announcing it again",
       );
       store.reannounce(a.id);
@@ -473,6 +483,27 @@ export class Supervisor {
         }
       }
     }
+  }
+
+  /** Providers' allocations held in memory for `jobId` (every job without one): what `forgetAllocations` drops. */
+  allocationsHeld(jobId?: string): number {
+    if (jobId === undefined) return this.allocated.size;
+    const prefix = `${jobId.toLowerCase()}:`;
+    let n = 0;
+    for (const key of this.allocated.keys()) if (key.startsWith(prefix)) n++;
+    return n;
+  }
+
+  private forgetAllocations(jobId: string): void {
+    const prefix = `${jobId.toLowerCase()}:`;
+    for (const key of [...this.allocated.keys()]) if (key.startsWith(prefix)) this.allocated.delete(key);
+  }
+
+  /** Drops the allocations of every job no longer running (ended by a path that did not pass `applyEffects`). */
+  private pruneAllocations(): void {
+    if (this.allocated.size === 0) return;
+    const running = new Set(this.components.store.runningJobs().map((j) => j.jobId.toLowerCase()));
+    for (const key of [...this.allocated.keys()]) if (!running.has(key.slice(0, key.indexOf(":")))) this.allocated.delete(key);
   }
 
   /** Adds `segment` to the provider's allocation in the job; returns the allocation's seconds (distinct segments). */

@@ -1,4 +1,4 @@
-import { deadline } from "@rendermesh/shared/net";
+import { withDeadline } from "@rendermesh/shared/net";
 import {
   announceMessage,
   reasonSentence,
@@ -216,12 +216,7 @@ export class CoordinatorLinks {
       const wake = link.wake.signal;
       // A fresh signal per nap, detached afterwards: AbortSignal.any on the
       // long-lived stopping signal would pile up one dependent per heartbeat.
-      const nap = deadline({}, 0, wake, this.#stopping.signal);
-      try {
-        await sleep(delay, nap.signal);
-      } finally {
-        nap.clear();
-      }
+      await withDeadline({}, 0, (signal) => sleep(delay, signal), wake, this.#stopping.signal);
       // A wake-up right after a disconnect: give the transport a moment, then dial again.
       if (wake.aborted && !this.#stopping.signal.aborted) await sleep(Math.min(this.#retryMin, 250), this.#stopping.signal);
     }
@@ -232,12 +227,12 @@ export class CoordinatorLinks {
     const timestamp = Date.now();
     const signature = await this.#c.signMessage(announceMessage(this.#c.peerId, caps.address, timestamp));
     const message: AnnounceWire = { type: "announce", ...caps, timestamp, signature: signature as `0x${string}` };
-    const d = deadline({ timeout: this.#timeout }, this.#timeout, this.#stopping.signal);
-    try {
-      return await this.#c.announce(link.multiaddr, message, { signal: d.signal });
-    } finally {
-      d.clear();
-    }
+    return withDeadline(
+      { timeout: this.#timeout },
+      this.#timeout,
+      (signal) => this.#c.announce(link.multiaddr, message, { signal }),
+      this.#stopping.signal,
+    );
   }
 
   #updateGauge(): void {

@@ -12,7 +12,7 @@ import { createHeliaLight, type Helia, type HeliaInit } from "helia";
 import type { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
-import { abortError, deadline } from "../net/signals.js";
+import { abortError, withDeadline } from "../net/signals.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import { sequentialWalker } from "./pin-walker.js";
 import type { AddSegmentOptions, GetSegmentOptions, PinOptions, PutBlockOptions, SegmentStore } from "./segment-store.js";
@@ -163,12 +163,7 @@ class HeliaStore implements HeliaSegmentStore {
   }
 
   async get(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
-    try {
-      return await this.#get(cid, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, DEFAULT_SEGMENT_TIMEOUT, (signal) => this.#get(cid, options, signal));
   }
 
   async #get(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
@@ -227,12 +222,7 @@ class HeliaStore implements HeliaSegmentStore {
   }
 
   async getBlock(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
-    try {
-      return await this.#getBlock(cid, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, DEFAULT_SEGMENT_TIMEOUT, (signal) => this.#getBlock(cid, options, signal));
   }
 
   async #getBlock(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {

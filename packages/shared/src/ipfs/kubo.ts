@@ -5,7 +5,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { CidMismatchError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
-import { abortError, deadline } from "../net/signals.js";
+import { abortError, withDeadline } from "../net/signals.js";
 import { KUBO_ADD_OPTIONS, segmentCid } from "./import-settings.js";
 import type { AddSegmentOptions, GetSegmentOptions, PutBlockOptions, SegmentStore } from "./segment-store.js";
 
@@ -45,12 +45,7 @@ class KuboStore implements SegmentStore {
   }
 
   async add(bytes: Uint8Array, options: AddSegmentOptions = {}): Promise<CID> {
-    const d = deadline(options, this.#timeout);
-    try {
-      return await this.#add(bytes, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, this.#timeout, (signal) => this.#add(bytes, options, signal));
   }
 
   async #add(bytes: Uint8Array, options: AddSegmentOptions, signal: AbortSignal): Promise<CID> {
@@ -69,12 +64,7 @@ class KuboStore implements SegmentStore {
   }
 
   async pin(cid: CID, options: AbortOptions = {}): Promise<void> {
-    const d = deadline(options, this.#timeout);
-    try {
-      return await this.#pin(cid, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, this.#timeout, (signal) => this.#pin(cid, signal));
   }
 
   async #pin(cid: CID, signal: AbortSignal): Promise<void> {
@@ -82,12 +72,7 @@ class KuboStore implements SegmentStore {
   }
 
   async get(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
-    try {
-      return await this.#get(cid, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, DEFAULT_SEGMENT_TIMEOUT, (signal) => this.#get(cid, options, signal));
   }
 
   async #get(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
@@ -117,12 +102,7 @@ class KuboStore implements SegmentStore {
   }
 
   async putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions = {}): Promise<void> {
-    const d = deadline(options, this.#timeout);
-    try {
-      return await this.#putBlock(cid, bytes, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, this.#timeout, (signal) => this.#putBlock(cid, bytes, options, signal));
   }
 
   async #putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions, signal: AbortSignal): Promise<void> {
@@ -137,12 +117,7 @@ class KuboStore implements SegmentStore {
   }
 
   async getBlock(cid: CID, options: GetSegmentOptions = {}): Promise<Uint8Array> {
-    const d = deadline(options, DEFAULT_SEGMENT_TIMEOUT);
-    try {
-      return await this.#getBlock(cid, options, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, DEFAULT_SEGMENT_TIMEOUT, (signal) => this.#getBlock(cid, options, signal));
   }
 
   async #getBlock(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
@@ -157,12 +132,7 @@ class KuboStore implements SegmentStore {
   }
 
   async has(cid: CID, options: AbortOptions = {}): Promise<boolean> {
-    const d = deadline(options, this.#timeout);
-    try {
-      return await this.#has(cid, d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, this.#timeout, (signal) => this.#has(cid, signal));
   }
 
   async #has(cid: CID, signal: AbortSignal): Promise<boolean> {

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MESSAGE_TIMEOUT } from "./constants.js";
 import { AbortError, InvalidMessageError, MessageTooLargeError, RemoteError, StreamClosedError, TimeoutError } from "./errors.js";
 import { decodeMessage, encodeMessage } from "./json.js";
-import { abortError, deadline, withDeadline, type TimeoutOptions } from "./signals.js";
+import { abortError, withDeadline, type TimeoutOptions } from "./signals.js";
 
 /**
  * The shape of an error frame in every Rendermesh protocol: `type: "error"`
@@ -138,7 +138,7 @@ export class MessageStream {
         hint: "Nothing was sent. Send less per message, or raise maxMessageBytes on both ends of this protocol.",
       });
     }
-    await withDeadline(options, this.timeout, [this.#signal], (signal) => this.#send(bytes, signal));
+    await withDeadline(options, this.timeout, (signal) => this.#send(bytes, signal), this.#signal);
   }
 
   /**
@@ -150,7 +150,7 @@ export class MessageStream {
     const text = message.length > MAX_WIRE_ERROR_TEXT ? `${message.slice(0, MAX_WIRE_ERROR_TEXT - 1)}…` : message;
     const frame: ErrorFrame = { ...fields, type: "error", code, message: text };
     const bytes = encodeMessage(frame);
-    await withDeadline(options, this.timeout, [], (signal) => this.#send(bytes, signal));
+    await withDeadline(options, this.timeout, (signal) => this.#send(bytes, signal));
   }
 
   /**
@@ -160,13 +160,10 @@ export class MessageStream {
    */
   async close(options: MessageOptions = {}): Promise<void> {
     if (this.stream.writeStatus === "closed" || this.stream.writeStatus === "closing") return;
-    const d = deadline(options, this.timeout);
     try {
-      await this.stream.close({ signal: d.signal });
+      await withDeadline(options, this.timeout, (signal) => this.stream.close({ signal }));
     } catch (err) {
       this.stream.abort(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      d.clear();
     }
   }
 
@@ -220,12 +217,7 @@ export class MessageStream {
   async #readFrame(options: MessageOptions): Promise<Uint8ArrayList | typeof END> {
     if (this.#readError) throw this.#readError;
     if (this.#ended) return END;
-    const d = deadline(options, this.timeout, this.#signal);
-    try {
-      return await this.#readFrameWithin(d.signal);
-    } finally {
-      d.clear();
-    }
+    return withDeadline(options, this.timeout, (signal) => this.#readFrameWithin(signal), this.#signal);
   }
 
   async #readFrameWithin(signal: AbortSignal): Promise<Uint8ArrayList | typeof END> {

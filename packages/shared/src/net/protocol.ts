@@ -27,7 +27,7 @@ import {
   WireErrorCode,
 } from "./errors.js";
 import { MessageStream } from "./message-stream.js";
-import { abortError, deadline, raceSignal, timeoutReason, type TimeoutOptions } from "./signals.js";
+import { abortError, raceSignal, timeoutReason, withDeadline, type TimeoutOptions } from "./signals.js";
 
 /** What a handler learns about the stream it serves. */
 export interface ProtocolHandlerContext {
@@ -270,12 +270,7 @@ export async function openProtocolStream(
   protocolId: string,
   options: OpenProtocolStreamOptions = {},
 ): Promise<MessageStream> {
-  const d = deadline(options, DEFAULT_DIAL_TIMEOUT);
-  try {
-    return await openWithin(node, peer, protocolId, options, d.signal);
-  } finally {
-    d.clear();
-  }
+  return withDeadline(options, DEFAULT_DIAL_TIMEOUT, (signal) => openWithin(node, peer, protocolId, options, signal));
 }
 
 async function openWithin(
@@ -346,26 +341,18 @@ export async function request<S extends z.ZodType>(
   responseSchema: S,
   options: RequestOptions = {},
 ): Promise<z.output<S>> {
-  const d = deadline(options, DEFAULT_REQUEST_TIMEOUT);
-  const signal = d.signal;
-  let stream: MessageStream;
-  try {
-    stream = await openProtocolStream(node, peer, protocolId, { ...options, signal, timeout: 0 });
-  } catch (err) {
-    d.clear();
-    throw err;
-  }
-  try {
-    await stream.write(message, { signal, timeout: 0 });
-    await stream.close({ signal, timeout: 0 });
-    const response = await stream.read(responseSchema, { signal, timeout: 0 });
-    stream.discardIncoming();
-    stream.resetIfNotClosedWithin(DEFAULT_CLOSE_GRACE);
-    return response;
-  } catch (err) {
-    stream.abort(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  } finally {
-    d.clear();
-  }
+  return withDeadline(options, DEFAULT_REQUEST_TIMEOUT, async (signal) => {
+    const stream = await openProtocolStream(node, peer, protocolId, { ...options, signal, timeout: 0 });
+    try {
+      await stream.write(message, { signal, timeout: 0 });
+      await stream.close({ signal, timeout: 0 });
+      const response = await stream.read(responseSchema, { signal, timeout: 0 });
+      stream.discardIncoming();
+      stream.resetIfNotClosedWithin(DEFAULT_CLOSE_GRACE);
+      return response;
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  });
 }

@@ -67,14 +67,20 @@ export function deadline(options: TimeoutOptions, defaultTimeout: number, ...ext
 }
 
 /**
- * Runs `fn` under `deadline(options, defaultTimeout, ...extra)` and clears
- * the deadline when it settles.
+ * Runs `fn` with a signal that aborts when `options.signal` or any `extra`
+ * signal does, or when the deadline (`options.timeout ?? defaultTimeout`)
+ * passes, and drops the timer and listeners as soon as `fn` settles, however
+ * it settles. The one way to guard a call with `deadline`; prefer it to
+ * `deadline()` + `try`/`finally` by hand.
+ *
+ * @example
+ * return withDeadline(options, DEFAULT_TIMEOUT, (signal) => fetchBlock(cid, signal), this.stopping);
  */
 export async function withDeadline<T>(
   options: TimeoutOptions,
   defaultTimeout: number,
-  extra: Array<AbortSignal | undefined>,
   fn: (signal: AbortSignal) => Promise<T>,
+  ...extra: Array<AbortSignal | undefined>
 ): Promise<T> {
   const d = deadline(options, defaultTimeout, ...extra);
   try {

@@ -3,6 +3,7 @@ import { handleProtocol, peerIdBytes, type ProtocolHost, type ProtocolRegistrati
 import type { ChainView } from "../../chain/types.js";
 import type { ProviderDirectory } from "../../directory/index.js";
 import { MAX_STREAMS_PER_PEER, PROTOCOL, TIMEOUT } from "./constants.js";
+import { dialableAddrs, type DialableAddrsNode } from "./dialable.js";
 
 export interface AnnounceInit {
   heartbeatIntervalMs?: number;
@@ -11,7 +12,7 @@ export interface AnnounceInit {
 }
 
 export interface AnnounceComponents {
-  node: ProtocolHost;
+  node: ProtocolHost & DialableAddrsNode;
   directory: ProviderDirectory;
   chain: Pick<ChainView, "chainId" | "escrow" | "coordinator">;
   policyVersion: () => bigint;
@@ -42,7 +43,9 @@ export class AnnounceService {
         const msg = await stream.read(ProviderAnnounce);
         const peer = ctx.remotePeer.toString();
         try {
-          const live = await directory.admit(msg, peer, peerIdBytes(ctx.remotePeer), [ctx.connection.remoteAddr.toString()], {
+          // Listed (on /api/providers, to clients and arbiters) and dialled at the addresses it listens on.
+          const multiaddrs = await dialableAddrs(this.components.node, ctx.remotePeer, ctx.connection, { signal: ctx.signal });
+          const live = await directory.admit(msg, peer, peerIdBytes(ctx.remotePeer), multiaddrs, {
             signal: ctx.signal,
           });
           const ack: AnnounceAck = {
