@@ -335,8 +335,6 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
           askPerSecond: config.askPerSecond,
           capacity: config.concurrency,
           benchmarkFps: Math.max(...models.map((m) => m.benchmarkFps)),
-          // Per model too: the fastest model's figure would time a diffusion clip as if it were a field render.
-          modelFps: models.map((m) => ({ model: m.id as `0x${string}`, fps: m.benchmarkFps })),
           device: models[0]!.renderer.device,
           active: render.active,
           agent: AGENT,

@@ -86,7 +86,6 @@ describe("provider node", () => {
       askPerSecond: 10n ** 15n,
       capacity: 1,
       benchmarkFps: 50,
-      modelFps: [{ model: MODEL_ID, fps: 50 }],
       device: "cpu",
       active: 0,
     });

@@ -19,26 +19,7 @@ export interface LiveProvider {
   lastSeen: number;
   /** Reference frames/s per render slot: measured when known, else benchmark ÷ capacity. */
   speedFps: number;
-  /**
-   * The same per model, where known: measured on that model, else its
-   * announced figure ÷ capacity. A model missing here is timed by `speedFps`
-   * (see `speedFor`).
-   */
-  speedByModel: ReadonlyMap<string, number>;
   reliability: number;
-}
-
-/**
- * Reference frames/s per render slot a provider renders `model` at: its
- * figure for that model, else its single one. Jobs of one model must be
- * timed by that model's speed: a provider's fastest model (a neural field)
- * renders many times faster than a diffusion pipeline, whose clip costs
- * steps × guidance passes × frames denoiser runs; the provider's benchmark
- * of a pipeline times one whole clip at the manifest's default steps and
- * guidance, which is what every v1 job uses (the spec has no field for them).
- */
-export function speedFor(p: Pick<LiveProvider, "speedFps" | "speedByModel">, model: string): number {
-  return p.speedByModel.get(model.toLowerCase()) ?? p.speedFps;
 }
 
 export interface DirectoryInit {
@@ -165,7 +146,6 @@ export class ProviderDirectory {
       models: msg.models.filter((m) => binding.models.includes(m.toLowerCase())).map((m) => m.toLowerCase()),
       capacity: msg.capacity,
       benchmarkFps: msg.benchmarkFps,
-      modelFps: Object.fromEntries((msg.modelFps ?? []).map((m) => [m.model.toLowerCase(), m.fps])),
       device: msg.device,
       agent: msg.agent,
       multiaddrs,
@@ -191,7 +171,6 @@ export class ProviderDirectory {
     const row = this.components.store.provider(address);
     if (live && row) {
       live.speedFps = speedOf(row);
-      live.speedByModel = speedsOf(row);
       live.reliability = row.reliability;
     }
   }
@@ -300,17 +279,6 @@ function speedOf(row: ProviderRow): number {
   return row.speedFps ?? Math.max(1e-6, row.benchmarkFps / Math.max(1, row.capacity));
 }
 
-function speedsOf(row: ProviderRow): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const model of row.models) {
-    const measured = row.modelSpeedFps[model];
-    const announced = row.modelFps[model];
-    if (measured !== undefined) out.set(model, measured);
-    else if (announced !== undefined) out.set(model, Math.max(1e-6, announced / Math.max(1, row.capacity)));
-  }
-  return out;
-}
-
 function toLive(row: ProviderRow): LiveProvider {
   return {
     address: row.address,
@@ -324,7 +292,6 @@ function toLive(row: ProviderRow): LiveProvider {
     multiaddrs: row.multiaddrs,
     lastSeen: row.lastSeen,
     speedFps: speedOf(row),
-    speedByModel: speedsOf(row),
     reliability: row.reliability,
   };
 }

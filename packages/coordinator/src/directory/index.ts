@@ -1,2 +1,2 @@
 /** The provider directory: on-chain registrations joined with live, signed announcements. */
-export { ProviderDirectory, speedFor, type LiveProvider, type DirectoryInit, type DirectoryComponents } from "./directory.js";
+export { ProviderDirectory, type LiveProvider, type DirectoryInit, type DirectoryComponents } from "./directory.js";

@@ -168,7 +168,7 @@ export class JobIntake {
         `The job pays ${onChain.pricePerSecond} per second; the cheapest live provider asks ${cheapest} for this size and fps.`,
       );
     }
-    const eta = estimateSeconds(msg.spec.seconds, segmentWork(msg.spec, this.reference), fitting, model);
+    const eta = estimateSeconds(msg.spec.seconds, segmentWork(msg.spec, this.reference), fitting);
     // The deadline is in chain time; on a busy dev chain that runs ahead of the wall clock.
     const wallS = Math.floor(this.now() / 1000);
     const nowS = Math.max(wallS, (await this.components.chain.chainTime?.().catch(() => wallS)) ?? wallS);

@@ -1,7 +1,7 @@
 import { scalePrice, type PolicySnapshot, type Quote, type QuoteRequest, type ReferenceWork } from "@rendermesh/shared";
 import type { LiveProvider } from "../directory/index.js";
 import { RefusalError } from "../errors.js";
-import { estimateSeconds, segmentWork, speedOn } from "../scheduler/index.js";
+import { estimateSeconds, segmentWork } from "../scheduler/index.js";
 
 export interface QuoteContext {
   coordinator: string;
@@ -55,11 +55,7 @@ export function computeQuote(spec: QuoteRequest["spec"], ctx: QuoteContext): Quo
     throw new RefusalError("NO_PROVIDERS", `No live provider serves model ${spec.model} right now.`, { retryAfterMs: 10_000 });
   const work = segmentWork(spec, ctx.reference);
   const priced = serving
-    .map((p) => ({
-      p,
-      price: scalePrice(p.ask, spec, ctx.reference),
-      throughput: p.capacity * speedOn(p, spec.model) * Math.max(0.05, p.reliability),
-    }))
+    .map((p) => ({ p, price: scalePrice(p.ask, spec, ctx.reference), throughput: p.capacity * p.speedFps * Math.max(0.05, p.reliability) }))
     .sort((a, b) => (a.price < b.price ? -1 : a.price > b.price ? 1 : 0));
   const total = priced.reduce((s, x) => s + x.throughput, 0);
   const target = total * Math.min(1, Math.max(0, ctx.coverage ?? 0.5));
@@ -72,7 +68,7 @@ export function computeQuote(spec: QuoteRequest["spec"], ctx: QuoteContext): Quo
   }
   const chosen = priced.filter((x) => x.price <= price).map((x) => x.p);
   const pricePerSecond = grossUp(price, ctx.policy.coordinatorFeeBps + ctx.policy.treasuryFeeBps);
-  const eta = estimateSeconds(spec.seconds, work, chosen, spec.model);
+  const eta = estimateSeconds(spec.seconds, work, chosen);
   return {
     type: "quote-result",
     coordinator: ctx.coordinator as `0x${string}`,

@@ -16,8 +16,6 @@ export interface SchedulerProvider {
   inFlight: number;
   /** Reference-size frames per second per render slot (measured, else from its announced benchmark). */
   speedFps: number;
-  /** The same per model where known (a diffusion pipeline is far slower than a field); others use `speedFps`. */
-  speedByModel?: ReadonlyMap<string, number>;
   /** Share of its attempts that succeed, 0..1. */
   reliability: number;
 }
@@ -70,14 +68,9 @@ export function segmentWork(spec: ReferenceWork, reference: ReferenceWork): numb
   return (spec.fps * spec.width * spec.height) / (reference.width * reference.height);
 }
 
-/** A provider's speed on one model: its figure for the model, else its single one. */
-export function speedOn(p: Pick<SchedulerProvider, "speedFps" | "speedByModel">, model: string): number {
-  return p.speedByModel?.get(model.toLowerCase()) ?? p.speedFps;
-}
-
-/** A provider's weight on a model: segments of unit work it completes per second, discounted by its failure rate. */
-function weightOf(p: SchedulerProvider, model: string): number {
-  return Math.max(1e-9, p.capacity * speedOn(p, model) * Math.max(0.05, p.reliability));
+/** A provider's weight: segments of unit work it completes per second, discounted by its failure rate. */
+function weightOf(p: SchedulerProvider): number {
+  return Math.max(1e-9, p.capacity * p.speedFps * Math.max(0.05, p.reliability));
 }
 
 /**
@@ -105,7 +98,10 @@ export function schedule(jobs: readonly SchedulerJob[], providers: readonly Sche
   const inFlight = new Int32Array(n);
   const weight = new Float64Array(n);
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) inFlight[i] = providers[i]!.inFlight;
+  for (let i = 0; i < n; i++) {
+    inFlight[i] = providers[i]!.inFlight;
+    weight[i] = weightOf(providers[i]!);
+  }
   const heap = new IndexHeap(n, keys);
   const aside: number[] = [];
 
@@ -118,7 +114,6 @@ export function schedule(jobs: readonly SchedulerJob[], providers: readonly Sche
     for (let i = 0; i < n; i++) {
       const p = providers[i]!;
       if (inFlight[i]! >= p.window || !eligible(p, job, options.reference)) continue;
-      weight[i] = weightOf(p, job.model);
       ok[i] = 1;
       sum += weight[i]!;
       count++;
@@ -149,7 +144,7 @@ export function schedule(jobs: readonly SchedulerJob[], providers: readonly Sche
       if (chosen < 0) continue;
       const p = providers[chosen]!;
       const queued = inFlight[chosen]!;
-      const segmentSeconds = job.segmentWork / speedOn(p, job.model);
+      const segmentSeconds = job.segmentWork / p.speedFps;
       decisions.push({
         jobId: job.jobId,
         segment,
@@ -181,7 +176,7 @@ export function pickProvider(
   let bestKey = Infinity;
   for (const p of providers) {
     if (exclude.has(p.key) || p.inFlight >= p.window || !eligible(p, job, options.reference)) continue;
-    const key = (Math.floor(p.inFlight / p.capacity) + 1) / (speedOn(p, job.model) * Math.max(0.05, p.reliability));
+    const key = (Math.floor(p.inFlight / p.capacity) + 1) / (p.speedFps * Math.max(0.05, p.reliability));
     if (key < bestKey) {
       best = p;
       bestKey = key;
@@ -198,16 +193,14 @@ export function pickProvider(
 export function estimateSeconds(
   segments: number,
   segmentWorkFrames: number,
-  providers: readonly Pick<SchedulerProvider, "capacity" | "speedFps" | "speedByModel" | "reliability">[],
-  model?: string,
+  providers: readonly Pick<SchedulerProvider, "capacity" | "speedFps" | "reliability">[],
 ): number {
   if (providers.length === 0 || segments === 0) return providers.length === 0 ? Infinity : 0;
   let throughput = 0;
   let fastest = 0;
   for (const p of providers) {
-    const speed = model === undefined ? p.speedFps : speedOn(p, model);
-    throughput += p.capacity * speed * Math.max(0.05, p.reliability);
-    fastest = Math.max(fastest, speed);
+    throughput += p.capacity * p.speedFps * Math.max(0.05, p.reliability);
+    fastest = Math.max(fastest, p.speedFps);
   }
   return Math.max((segments * segmentWorkFrames) / throughput, segmentWorkFrames / fastest);
 }

@@ -97,15 +97,4 @@ export const MIGRATIONS: readonly string[] = [
     failed         INTEGER NOT NULL DEFAULT 0
   );
   `,
-  /* 2 */ `
-  -- Speeds per model: a provider serving a neural field and a diffusion pipeline renders them at very different
-  -- rates, so one figure per provider timed a diffusion segment by the field's speed.
-  ALTER TABLE providers ADD COLUMN model_fps TEXT NOT NULL DEFAULT '{}';  -- announced: JSON {model: ref frames/s}
-  CREATE TABLE provider_speeds (
-    address    TEXT NOT NULL,                    -- lower-case
-    model      TEXT NOT NULL,                    -- bytes32, lower-case
-    speed_fps  REAL NOT NULL,                    -- measured reference frames/s per render slot (EWMA)
-    PRIMARY KEY (address, model)
-  ) WITHOUT ROWID;
-  `,
 ];

@@ -17,7 +17,7 @@ import type {
 } from "./types.js";
 
 export interface StoreInit {
-  /** Tries per segment, speculative copies included; a BUSY refusal is not a try (default 3). */
+  /** Tries per segment, speculative copies included (default 3). */
   maxTries?: number;
   /** Clock in ms (default Date.now); tests inject one. */
   now?: () => number;
@@ -97,9 +97,7 @@ function toProvider(r: Row): ProviderRow {
     agent: str(r.agent),
     multiaddrs: JSON.parse(str(r.multiaddrs)) as string[],
     lastSeen: num(r.last_seen),
-    modelFps: JSON.parse((r.model_fps as string | null) ?? "{}") as Record<string, number>,
     speedFps: (r.speed_fps as number | null) ?? null,
-    modelSpeedFps: {},
     reliability: num(r.reliability),
     completed: num(r.completed),
     failed: num(r.failed),
@@ -151,7 +149,6 @@ export class CoordinatorStore {
       getAttempt: p("SELECT * FROM attempts WHERE id = ?"),
       setAttempt: p("UPDATE attempts SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?"),
       attemptsOfSegment: p("SELECT * FROM attempts WHERE job_id = ? AND idx = ? ORDER BY id"),
-      lastTry: p("SELECT COALESCE(MAX(try), 0) AS n FROM attempts WHERE job_id = ? AND idx = ?"),
       remaining: p("SELECT COUNT(*) AS n FROM segments WHERE job_id = ? AND status != 'verified'"),
     };
   }
@@ -376,10 +373,7 @@ export class CoordinatorStore {
     this.db.prepare("UPDATE jobs SET client_peer = ? WHERE job_id = ?").run(peer, jobId.toLowerCase());
   }
 
-  /**
-   * Starts one attempt at a segment; counts a try and emits `segment-assigned`
-   * with the attempt's number (1, 2, … over every attempt at the segment).
-   */
+  /** Starts one attempt at a segment; counts a try and emits `segment-assigned`. */
   assign(a: NewAttempt): AttemptRow {
     return this.transaction(() => {
       const jobId = a.jobId.toLowerCase();
@@ -398,10 +392,7 @@ export class CoordinatorStore {
         .map((r) => toAttempt(r as Row))
         .some((x) => x.status === "active" && x.provider === a.provider.toLowerCase());
       if (busy) throw new InvalidTransitionError(`Provider ${a.provider} is already rendering segment ${a.segment} of ${jobId}.`);
-      // The attempt's number is its place among every attempt at the segment, refused ones included: a BUSY
-      // refusal gives its try back (`segments.tries` counts only the tries that count against `maxTries`) but keeps
-      // its row and number, so numbering from `tries` would reuse that number and break UNIQUE (job_id, idx, try).
-      const attemptNo = num((this.stmts.lastTry.get(jobId, a.segment) as Row).n) + 1;
+      const attemptNo = seg.tries + 1;
       const now = this.now();
       const r = this.db
         .prepare(
@@ -572,20 +563,14 @@ export class CoordinatorStore {
 
   // ---- providers --------------------------------------------------------------
 
-  upsertProvider(
-    p: Omit<ProviderRow, "speedFps" | "modelSpeedFps" | "reliability" | "completed" | "failed" | "modelFps"> & {
-      modelFps?: Record<string, number>;
-    },
-  ): ProviderRow {
-    const modelFps: Record<string, number> = {};
-    for (const [m, fps] of Object.entries(p.modelFps ?? {})) modelFps[m.toLowerCase()] = fps;
+  upsertProvider(p: Omit<ProviderRow, "speedFps" | "reliability" | "completed" | "failed">): ProviderRow {
     this.db
       .prepare(
-        `INSERT INTO providers (address, peer_id, ask, models, capacity, benchmark_fps, model_fps, device, agent, multiaddrs, last_seen)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO providers (address, peer_id, ask, models, capacity, benchmark_fps, device, agent, multiaddrs, last_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (address) DO UPDATE SET peer_id = excluded.peer_id, ask = excluded.ask, models = excluded.models,
-           capacity = excluded.capacity, benchmark_fps = excluded.benchmark_fps, model_fps = excluded.model_fps,
-           device = excluded.device, agent = excluded.agent, multiaddrs = excluded.multiaddrs, last_seen = excluded.last_seen`,
+           capacity = excluded.capacity, benchmark_fps = excluded.benchmark_fps, device = excluded.device,
+           agent = excluded.agent, multiaddrs = excluded.multiaddrs, last_seen = excluded.last_seen`,
       )
       .run(
         p.address.toLowerCase(),
@@ -594,7 +579,6 @@ export class CoordinatorStore {
         JSON.stringify(p.models),
         p.capacity,
         p.benchmarkFps,
-        JSON.stringify(modelFps),
         p.device,
         p.agent,
         JSON.stringify(p.multiaddrs),
@@ -605,53 +589,19 @@ export class CoordinatorStore {
 
   provider(address: string): ProviderRow | undefined {
     const r = this.db.prepare("SELECT * FROM providers WHERE address = ?").get(address.toLowerCase()) as Row | undefined;
-    return r ? this.withModelSpeeds(toProvider(r)) : undefined;
+    return r ? toProvider(r) : undefined;
   }
 
   providers(): ProviderRow[] {
-    return (this.db.prepare("SELECT * FROM providers ORDER BY address").all() as Row[]).map((r) => this.withModelSpeeds(toProvider(r)));
+    return (this.db.prepare("SELECT * FROM providers ORDER BY address").all() as Row[]).map(toProvider);
   }
 
-  /**
-   * Folds one measured render speed (reference frames/s per slot) into the
-   * provider's EWMA, and into its EWMA for `model` when given: the one a
-   * job of that model is timed by.
-   */
-  recordSpeed(address: string, fps: number, alpha = 0.3, model?: string): void {
+  /** Folds one measured render speed (reference frames/s per slot) into the provider's EWMA. */
+  recordSpeed(address: string, fps: number, alpha = 0.3): void {
     if (!(fps > 0) || !Number.isFinite(fps)) return;
-    const a = address.toLowerCase();
     this.db
       .prepare("UPDATE providers SET speed_fps = CASE WHEN speed_fps IS NULL THEN ? ELSE speed_fps * (1 - ?) + ? * ? END WHERE address = ?")
-      .run(fps, alpha, alpha, fps, a);
-    if (model === undefined) return;
-    this.db
-      .prepare(
-        `INSERT INTO provider_speeds (address, model, speed_fps) VALUES (?, ?, ?)
-         ON CONFLICT (address, model) DO UPDATE SET speed_fps = speed_fps * (1 - ?) + ? * excluded.speed_fps`,
-      )
-      .run(a, model.toLowerCase(), fps, alpha, alpha);
-  }
-
-  /**
-   * An attempt on `model` ran `fps`'s worth of time without delivering: the
-   * provider renders it at most that fast, so its measured speed for the
-   * model drops to `fps` if above (never rises by this).
-   */
-  capSpeed(address: string, model: string, fps: number): void {
-    if (!(fps > 0) || !Number.isFinite(fps)) return;
-    this.db
-      .prepare(
-        `INSERT INTO provider_speeds (address, model, speed_fps) VALUES (?, ?, ?)
-         ON CONFLICT (address, model) DO UPDATE SET speed_fps = MIN(speed_fps, excluded.speed_fps)`,
-      )
-      .run(address.toLowerCase(), model.toLowerCase(), fps);
-  }
-
-  private withModelSpeeds(row: ProviderRow): ProviderRow {
-    for (const r of this.db.prepare("SELECT model, speed_fps FROM provider_speeds WHERE address = ?").all(row.address) as Row[]) {
-      row.modelSpeedFps[str(r.model)] = num(r.speed_fps);
-    }
-    return row;
+      .run(fps, alpha, alpha, fps, address.toLowerCase());
   }
 
   // ---- internals --------------------------------------------------------------

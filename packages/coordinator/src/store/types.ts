@@ -46,11 +46,6 @@ export interface SegmentRow {
   jobId: string;
   index: number;
   status: SegmentStatus;
-  /**
-   * Tries used, against the store's `maxTries` (3): attempts started, less
-   * those a provider refused BUSY before starting (a busy provider has not
-   * tried the segment, so it burns none of the three).
-   */
   tries: number;
   verifiedAttempt: number | null;
 }
@@ -70,11 +65,6 @@ export interface NewAttempt {
 
 export interface AttemptRow extends NewAttempt {
   id: number;
-  /**
-   * The attempt's number at its segment (1, 2, …), unique per segment: every
-   * attempt gets one, a BUSY refusal too. It is not the try count: a BUSY
-   * refusal gives its try back (`SegmentRow.tries`).
-   */
   attempt: number;
   status: AttemptStatus;
   startedAt: number;
@@ -100,12 +90,8 @@ export interface ProviderRow {
   agent: string;
   multiaddrs: string[];
   lastSeen: number;
-  /** Announced reference frames per second per model (the provider's whole-slot figure, not per slot); empty from an older provider. */
-  modelFps: Record<string, number>;
-  /** Measured reference frames per second per render slot (EWMA over all its models), null until measured. */
+  /** Measured reference frames per second per render slot (EWMA), null until measured. */
   speedFps: number | null;
-  /** Measured reference frames per second per render slot, per model (EWMA). */
-  modelSpeedFps: Record<string, number>;
   reliability: number;
   completed: number;
   failed: number;

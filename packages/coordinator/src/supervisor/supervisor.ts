@@ -12,7 +12,7 @@ import {
 import type { ChainView } from "../chain/types.js";
 import type { LiveProvider, ProviderDirectory } from "../directory/index.js";
 import { InvalidTransitionError, RefusalError, RenderError } from "../errors.js";
-import { pickProvider, schedule, segmentWork, speedOn, type SchedulerJob, type SchedulerProvider } from "../scheduler/index.js";
+import { pickProvider, schedule, segmentWork, type SchedulerJob, type SchedulerProvider } from "../scheduler/index.js";
 import { verdictBoundMs } from "./verdict-bound.js";
 import type { AttemptRow, CoordinatorStore, JobRow, TransitionEffects } from "../store/index.js";
 
@@ -78,8 +78,6 @@ interface Running {
   dispatchedAt: number;
   queueFactor: number;
   lastProgressAt: number;
-  /** Re-sent after a restart: its window is short, so missing it says nothing about the provider's speed. */
-  resumed: boolean;
 }
 
 export interface SupervisorStats {
@@ -278,7 +276,6 @@ export class Supervisor {
       if (here) {
         if (now > here.deadlineMs) {
           this.stats.timeouts++;
-          this.slowerThan(attempt, here, now);
           this.endAttempt(attempt.id, "TIMEOUT", `No delivery from ${attempt.provider} before the segment's deadline.`);
         }
         continue;
@@ -387,7 +384,6 @@ export class Supervisor {
         window: p.capacity + this.opts.pipelineDepth,
         inFlight: (active.get(p.address) ?? 0) + (this.inFlight.get(p.address) ?? 0),
         speedFps: p.speedFps,
-        speedByModel: p.speedByModel,
         reliability: p.reliability,
       }));
   }
@@ -431,12 +427,7 @@ export class Supervisor {
       decisions.map((d) => {
         const queued = this.inFlightOf(d.provider);
         this.bump(d.provider, 1); // reserve the slot while signing
-        return this.start1(rows.get(d.jobId)!, d.segment, d.provider, d.expectedMs, false, queued)
-          .catch((err: unknown) => {
-            // One segment that cannot be assigned must not stop the others (or this tick's stragglers): say which it is.
-            this.components.log.error({ err, jobId: d.jobId, segment: d.segment, provider: d.provider }, "cannot assign a segment");
-          })
-          .finally(() => this.bump(d.provider, -1));
+        return this.start1(rows.get(d.jobId)!, d.segment, d.provider, d.expectedMs, false, queued).finally(() => this.bump(d.provider, -1));
       }),
     );
   }
@@ -474,7 +465,7 @@ export class Supervisor {
         if (!pick) continue;
         const queued = this.inFlightOf(pick.key);
         pick.inFlight++;
-        const expectedMs = Math.ceil((1000 * sj.segmentWork) / speedOn(pick, job.spec.model));
+        const expectedMs = Math.ceil((1000 * sj.segmentWork) / pick.speedFps);
         this.bump(pick.key, 1);
         try {
           if (await this.start1(job, segment, pick.key, expectedMs, true, queued)) this.stats.speculative++;
@@ -595,7 +586,7 @@ export class Supervisor {
     // A re-sent attempt gets a short window even past its deadline: a journalled delivery comes back at
     // once, and a provider that has not rendered it refuses an expired assignment at once.
     const deadlineMs = resumed ? Math.max(attempt.deadlineMs, this.now() + RESUME_WINDOW_MS) : attempt.deadlineMs;
-    const running: Running = { controller, deadlineMs, dispatchedAt: this.now(), queueFactor, lastProgressAt: 0, resumed };
+    const running: Running = { controller, deadlineMs, dispatchedAt: this.now(), queueFactor, lastProgressAt: 0 };
     this.running.set(attempt.id, running);
     this.stats.dispatched++;
     const remaining = Math.max(1, deadlineMs - this.now());
@@ -624,7 +615,7 @@ export class Supervisor {
         this.checkDelivery(attempt, delivered);
         const elapsedS = (this.now() - running.dispatchedAt) / 1000;
         const work = segmentWork(job.spec, this.reference);
-        if (elapsedS > 0) store.recordSpeed(attempt.provider, (work * running.queueFactor) / elapsedS, undefined, job.spec.model);
+        if (elapsedS > 0) store.recordSpeed(attempt.provider, (work * running.queueFactor) / elapsedS);
         const outcome = store.deliver(attempt.id, { delivery: delivered.delivery, signature: delivered.signature }, delivered.multiaddrs);
         this.stats.delivered++;
         log.debug({ jobId: attempt.jobId, segment: attempt.segment, provider: attempt.provider, outcome }, "segment delivered");
@@ -647,23 +638,6 @@ export class Supervisor {
         directory.refresh(attempt.provider);
         this.kick();
       });
-  }
-
-  /**
-   * An attempt this process sent ran to its deadline without a delivery: the
-   * provider renders the model no faster than the segment's work over that
-   * time, so its speed for the model is capped there and the next try's
-   * deadline (expected × factor + grace) is longer than the one just missed.
-   * Without it a provider slowed by load far past its start-up benchmark
-   * misses every try's deadline by the same margin.
-   */
-  private slowerThan(attempt: AttemptRow, running: Running, now: number): void {
-    const { store, directory } = this.components;
-    const job = store.getJob(attempt.jobId);
-    const elapsedS = (now - running.dispatchedAt) / 1000;
-    if (!job || elapsedS <= 0 || running.resumed) return;
-    store.capSpeed(attempt.provider, job.spec.model, (segmentWork(job.spec, this.reference) * running.queueFactor) / elapsedS);
-    directory.refresh(attempt.provider);
   }
 
   /** A receipt counts only if the assigned provider signed it and it matches the assignment. */

@@ -14,7 +14,7 @@ import { ANNOUNCE_RETRY_MAX_MS, ANNOUNCE_RETRY_MIN_MS, ANNOUNCE_TIMEOUT_MS, DEFA
 /** What a provider advertises, besides the signed envelope. */
 export type Capabilities = Pick<
   ProviderAnnounce,
-  "address" | "models" | "askPerSecond" | "capacity" | "benchmarkFps" | "modelFps" | "device" | "active" | "agent"
+  "address" | "models" | "askPerSecond" | "capacity" | "benchmarkFps" | "device" | "active" | "agent"
 >;
 
 /** The wire message before zod (bigints are sent as decimal strings by the codec). */

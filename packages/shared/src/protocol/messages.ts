@@ -94,18 +94,8 @@ export const ProviderAnnounce = z.object({
   askPerSecond: BigUint,
   /** Segments it will render at once. */
   capacity: z.number().int().min(1).max(256),
-  /** Frames per second at the model's reference size, measured at start-up (the fastest of `modelFps`). */
+  /** Frames per second at the model's reference size, measured at start-up. */
   benchmarkFps: z.number().positive().max(1e6),
-  /**
-   * The same measure per model served: a diffusion pipeline renders a clip
-   * (steps × guidance passes × frames) far slower than a neural field renders
-   * its frames, so a coordinator times each job by its own model's figure.
-   * Optional: a provider that leaves it out is timed by `benchmarkFps` alone.
-   */
-  modelFps: z
-    .array(z.object({ model: Bytes32, fps: z.number().positive().max(1e6) }))
-    .max(64)
-    .optional(),
   device: z.enum(["cpu", "cuda"]),
   /** Segments in progress now. */
   active: z
