@@ -27,6 +27,12 @@ export function useDishonestProviderNetwork(name: string, fixture: string): Dish
       providers: 3,
       log: () => {},
       providerScript: (i) => (i === DISHONEST ? join(repoRoot, "test", "fixtures", fixture) : undefined),
+      // Every provider advertises the same (modest) speed instead of its start-up benchmark: measured on a
+      // loaded machine, the cheat's benchmark could come out at under half the others', and the scheduler
+      // then gives the honest two every segment, so the cheat is never tried. Equal weights give each of
+      // the three at least one segment of the first schedule; a low speed keeps deadlines and straggler
+      // copies generous, so the cheat's delivery is verified rather than overtaken.
+      providerEnv: () => ({ RENDERMESH_PROVIDER_BENCHMARK_FPS: "0.2" }),
     });
   });
   afterAll(async () => {
