@@ -1,6 +1,6 @@
 // The trust study of verification by committed steps (see
 // packages/shared/src/model/pipeline/README.md for what it measures and the
-// numbers it gave). 15 classes × --per-class segments (default 14: 210),
+// numbers it gave). 16 classes × --per-class segments (default 14: 224),
 // spread over one worker process per core; then the frontier: the honest
 // and the disguised-skip segments re-verified at each k of --frontier.
 //
@@ -99,7 +99,7 @@ function markdown(r: TrustStudyResult, run: { command: string; machine: string }
   const db = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "—");
   const lines: string[] = [];
   lines.push(
-    `Trust study of pipeline \`${r.pipeline.slice(0, 10)}…\`: ${r.segments} segments (15 classes × ${r.segments / 15}), ` +
+    `Trust study of pipeline \`${r.pipeline.slice(0, 10)}…\`: ${r.segments} segments (${Object.keys(r.classes).length} classes × ${r.segments / Object.keys(r.classes).length}), ` +
       `${r.steps} steps, k = ${r.k} (k = 7 for a new provider), ${r.workers} worker processes, ` +
       `${(r.wallSeconds / 60).toFixed(1)} min wall on ${run.machine}. Command: \`${run.command}\`.`,
     "",

@@ -24,6 +24,9 @@ RADIUS = (11.0, 14.0)  # at 8x compression a shape spans 3-4 latent pixels, enou
 
 VOCAB = ["<pad>", "<unk>", "a", "moving", "on", "background"] + COLOURS + SHAPES + DIRECTIONS
 MAX_TOKENS = 12
+# Every caption has 9 words, so positions 9-11 were only ever padding: a word there meets an untrained
+# embedding that drives the denoiser to infinity. The tokenizer reads at most this many words.
+MAX_WORDS = 9
 
 
 def caption(fg, shape, direction, bg):
@@ -31,9 +34,9 @@ def caption(fg, shape, direction, bg):
 
 
 def tokenize(text):
-    """Lower-case words (runs of a-z) looked up in VOCAB, unknown -> <unk>, padded with <pad> to MAX_TOKENS."""
+    """Lower-case words (runs of a-z) looked up in VOCAB, unknown -> <unk>, the first MAX_WORDS, padded with <pad> to MAX_TOKENS."""
     import re
-    words = re.findall(r"[a-z]+", text.lower())[:MAX_TOKENS]
+    words = re.findall(r"[a-z]+", text.lower())[:MAX_WORDS]
     ids = [VOCAB.index(w) if w in VOCAB else 1 for w in words]
     return ids + [0] * (MAX_TOKENS - len(ids))
 

@@ -57,7 +57,7 @@ manifest = {
     "format": "onnx",
     "opset": 17,
     "components": {
-        "tokenizer": {"kind": "word-vocab", "vocab": data.VOCAB, "padId": 0, "unkId": 1, "maxLength": data.MAX_TOKENS},
+        "tokenizer": {"kind": "word-vocab", "vocab": data.VOCAB, "padId": 0, "unkId": 1, "maxLength": data.MAX_TOKENS, "maxWords": data.MAX_WORDS},
         "textEncoder": {"file": "text_encoder.onnx", "sha256": files["text_encoder.onnx"],
                         "inputs": [t("tokens", "int64", ["B", data.MAX_TOKENS])],
                         "outputs": [t("text_embeds", "float32", ["B", TEXT_DIM])],
@@ -83,7 +83,7 @@ manifest = {
     # stepsPerCheck 3 is the verifier's choice (pipeline README, "The numbers": the k / false-accept / cost frontier), kept over
     # a previous manifest's; tolerances and calibration carry over from it (re-run calibrate-pipeline.ts and the trust study after training).
     "verification": {**previous.get("verification", {
-        "tolerances": {"denoiserRelL2": 1e-3, "textRelL2": 1e-4, "tilePsnrDb": 41, "tileBlockPsnrDb": 50},
+        "tolerances": {"denoiserRelL2": 1e-3, "textRelL2": 1e-4, "tilePsnrDb": 38, "tileBlockPsnrDb": 50},
         "calibration": {"source": "uncalibrated", "date": "-", "runs": []},
     }), "stepsPerCheck": 3},
 }

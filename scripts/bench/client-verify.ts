@@ -64,7 +64,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const traces = new MemoryTraceStore();
   const spot = await createSpotRenderer({ models: [defaultModel()] });
   // The client's own runner, opened as the client opens it (CPU, default threads).
-  const clientRunner = f.pipeline ? await PipelineRunner.create({ pipeline: f.pipeline.pipeline, device: "cpu", logger: { info() {}, warn() {} } }) : undefined;
+  const clientRunner = f.pipeline ? await PipelineRunner.create({ pipeline: f.pipeline.pipeline, device: "cpu", threads: 1, logger: { info() {}, warn() {} } }) : undefined;
   const pipelines = new Map<string, PipelineRunner>(clientRunner ? [[f.modelId.toLowerCase(), clientRunner]] : []);
   const verifier = new SegmentVerifier(
     defaultVerifierComponents({

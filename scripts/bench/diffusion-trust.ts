@@ -4,7 +4,7 @@
 // (other thread counts and guidance batch sizes, and checked as a new
 // provider's) are refused, and the client's verification CPU against the
 // provider's render CPU (k = the manifest's, and k for a new provider).
-// BENCH_TRUST_PER_CLASS (default 3) segments of each of the 15 classes.
+// BENCH_TRUST_PER_CLASS (default 3) segments of each of the 16 classes.
 //
 //   node scripts/bench/diffusion-trust.ts   (or `pnpm bench diffusion`)
 import { dirname, join } from "node:path";

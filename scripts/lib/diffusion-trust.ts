@@ -54,7 +54,10 @@ type Generation = Awaited<ReturnType<Runner["generate"]>>;
 
 const NEW_HONEST = `honest, new provider (k = ${shared.NEW_PROVIDER_STEPS})`;
 const NEW_SKIP = `skipped steps (reused + noise), new provider (k = ${shared.NEW_PROVIDER_STEPS})`;
-const HONEST = ["honest, 1 thread, CFG batch 2", "honest, 2 threads, CFG batch 1", "honest, 2 threads, CFG batch 2", NEW_HONEST] as const;
+// What users type is not always a training caption: words it does not know, too few, too many.
+const FREE_HONEST = "honest, free-form prompt (0-14 words, some unknown)";
+const HONEST = ["honest, 1 thread, CFG batch 2", "honest, 2 threads, CFG batch 1", "honest, 2 threads, CFG batch 2", NEW_HONEST, FREE_HONEST] as const;
+const UNKNOWN_WORDS = ["cat", "sunset", "the", "ocean", "slowly", "big", "benchmark", "glowing", "city", "over"];
 const CHEATS = [
   "wrong prompt",
   "wrong seed",
@@ -370,6 +373,10 @@ async function runRounds(options: Work, rounds: number[], log: (line: string) =>
     const colour = pick(COLOURS);
     return caption({ colour, shape: pick(SHAPES), direction: pick(DIRECTIONS), background: pick(COLOURS.filter((c) => c !== colour)) });
   };
+  const freePrompt = () => {
+    const words = [...COLOURS, ...SHAPES, ...DIRECTIONS, "a", "moving", "on", "background", ...UNKNOWN_WORDS];
+    return Array.from({ length: Math.floor(rng.next() * 15) }, () => pick(words)).join(" ");
+  };
   const { width: W, height: H, fps } = m.video;
   const all = [...HONEST, ...CHEATS];
   const records: SegmentRecord[] = [];
@@ -413,6 +420,10 @@ async function runRounds(options: Work, rounds: number[], log: (line: string) =>
             break;
           case NEW_HONEST:
             gen = await honest[0]!.generate(job);
+            break;
+          case FREE_HONEST:
+            job.prompt = freePrompt();
+            gen = await honest[1]!.generate(job);
             break;
           case "int8-quantised weights":
             gen = await int8.generate(job);

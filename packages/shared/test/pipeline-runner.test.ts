@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ModelIntegrityError, ModelLoadError } from "../src/model/errors.js";
-import { assemblePipeline } from "../src/model/pipeline/load.js";
+import { defaultPipelinePath } from "../src/model/pipeline/frame-source.js";
+import { assemblePipeline, loadPipeline } from "../src/model/pipeline/load.js";
 import { AnyModelManifest, parseAnyManifest, pipelineId, PipelineManifest } from "../src/model/pipeline/manifest.js";
 import { segmentNoise } from "../src/model/pipeline/noise.js";
 import { PipelineRunner } from "../src/model/pipeline/runner.js";
@@ -44,6 +45,13 @@ describe("tokenizer component", () => {
     expect(Array.from(t.encode("a"), Number)).toEqual([2, 0, 0, 0, 0, 0]);
     expect(t.unknownWords("a blue circle!")).toEqual(["blue", "!"]);
     expect(t.padId).toBe(0);
+  });
+
+  it("a word-vocab tokenizer reads at most maxWords words and pads the rest; maxWords past maxLength is refused", () => {
+    const spec = { kind: "word-vocab", vocab: ["<pad>", "<unk>", "a", "red"], padId: 0, unkId: 1, maxLength: 6 } as const;
+    expect([...createTokenizer({ ...spec, maxWords: 4 }).encode("a red a red a red")]).toEqual([2n, 3n, 2n, 3n, 0n, 0n]);
+    expect([...createTokenizer(spec).encode("a red a red a red a")]).toEqual([2n, 3n, 2n, 3n, 2n, 3n]);
+    expect(() => createTokenizer({ ...spec, maxWords: 7 })).toThrow(/maxWords 7 is more than its maxLength 6/);
   });
 
   it("refuses what it does not implement by name, and a manifest whose tokenizer.json is not its sha256", () => {
@@ -273,6 +281,42 @@ describe("pipeline runner", () => {
       await a.close();
       await b.close();
     }
+  });
+
+  describe("the default model and prompts longer than its captions", () => {
+    // Its captions all have 9 words; a known word at position 9 or later once drove the denoiser to infinity.
+    const long = "hello a yellow square moving right on a black background";
+
+    it("renders a long prompt from its first 9 words, every committed tensor finite", async () => {
+      const pipeline = await loadPipeline(defaultPipelinePath());
+      expect(pipeline.manifest.components.tokenizer).toMatchObject({ kind: "word-vocab", maxWords: 9 });
+      const runner = await PipelineRunner.create({ pipeline, device: "cpu", threads: 1, logger: silent });
+      try {
+        const { trace } = await runner.generate({ prompt: long, seed: 3, segment: 0 });
+        const tensors = [trace.final, ...trace.steps.flatMap((s) => [s.latent, s.cond, ...(s.uncond ? [s.uncond] : [])])];
+        expect(tensors.filter((t) => t.some((v) => !Number.isFinite(v)))).toHaveLength(0);
+      } finally {
+        await runner.close();
+      }
+    });
+
+    it("without maxWords the denoiser diverges, and the runner stops with a reason instead of delivering garbage", async () => {
+      const pipeline = await loadPipeline(defaultPipelinePath());
+      const { maxWords: _dropped, ...tokenizer } = pipeline.manifest.components.tokenizer as { maxWords?: number };
+      const unguarded = assemblePipeline(
+        { ...pipeline.manifest, id: undefined, components: { ...pipeline.manifest.components, tokenizer } },
+        pipeline.files,
+      );
+      const runner = await PipelineRunner.create({ pipeline: unguarded, device: "cpu", threads: 1, logger: silent });
+      try {
+        await expect(runner.generate({ prompt: long, seed: 3, segment: 0 })).rejects.toMatchObject({
+          code: "RENDER_FAILED",
+          message: expect.stringMatching(/denoiser's output at step \d+ is not finite/),
+        });
+      } finally {
+        await runner.close();
+      }
+    });
   });
 
   it("refuses a request outside the manifest's limits with what was wrong", async () => {

@@ -41,6 +41,13 @@ export const WordTokenizer = z.strictObject({
   padId: z.number().int().min(0),
   unkId: z.number().int().min(0),
   maxLength: z.number().int().min(1),
+  /**
+   * Words the text encoder was trained to read (≤ maxLength); later words are
+   * dropped and their positions padded. A position it never saw a word in has
+   * an untrained embedding that can drive the denoiser to infinity. Default:
+   * maxLength.
+   */
+  maxWords: z.number().int().min(1).optional(),
 });
 /**
  * A Hugging Face tokenizers `tokenizer.json` beside the manifest, pinned by

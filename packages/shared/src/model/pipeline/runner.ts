@@ -241,6 +241,11 @@ export class PipelineRunner {
     for (const [i, t] of scheduler.timesteps.entries()) {
       options.signal?.throwIfAborted();
       const out = await this.denoise({ data: sample, dims }, t, cond, uncond);
+      // A diverged model would deliver a clip of garbage that every verifier refuses: stop with a reason instead.
+      if (!allFinite(out.cond) || (out.uncond !== undefined && !allFinite(out.uncond)))
+        throw new RenderError(`The denoiser's output at step ${i} is not finite: the model diverged on this prompt.`, {
+          hint: `Pipeline ${m.name} cannot render ${JSON.stringify(options.prompt)}; a prompt in the form it was trained on (see its README) renders.`,
+        });
       const v = out.uncond === undefined ? out.cond : guide(out.cond, out.uncond, guidance);
       trace.push({ t, latent: sample, cond: out.cond, uncond: out.uncond });
       if (onTensor) {
@@ -368,4 +373,9 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+function allFinite(data: Float32Array): boolean {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
+  return true;
 }

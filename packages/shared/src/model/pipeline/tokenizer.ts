@@ -13,8 +13,8 @@ export interface TextTokenizer {
 
 /**
  * A word-vocabulary tokenizer: lower-case, words are runs of a–z, each
- * looked up in the vocabulary (unknown → `unkId`), truncated and padded to
- * `maxLength`. The same rule as `models/diffusion-default/data.py`.
+ * looked up in the vocabulary (unknown → `unkId`), truncated to `maxWords`
+ * and padded to `maxLength`. The same rule as `models/diffusion-default/data.py`.
  */
 export function tokenizeWords(tokenizer: Extract<Tokenizer, { kind: "word-vocab" }>, text: string): BigInt64Array {
   return wordVocabTokenizer(tokenizer).encode(text);
@@ -26,12 +26,16 @@ export function unknownWords(tokenizer: Extract<Tokenizer, { kind: "word-vocab" 
 }
 
 function wordVocabTokenizer(spec: Extract<Tokenizer, { kind: "word-vocab" }>): TextTokenizer {
+  if (spec.maxWords !== undefined && spec.maxWords > spec.maxLength)
+    throw new ModelContractError(`The tokenizer's maxWords ${spec.maxWords} is more than its maxLength ${spec.maxLength}.`, {
+      hint: "maxWords counts the words the text encoder reads, within its maxLength positions.",
+    });
   const index = new Map(spec.vocab.map((word, i) => [word, i]));
   const split = (text: string) => text.toLowerCase().match(/[a-z]+/g) ?? [];
   return fixedLength(
     spec.maxLength,
     spec.padId,
-    split,
+    (text) => split(text).slice(0, spec.maxWords ?? spec.maxLength),
     (w) => index.get(w) ?? spec.unkId,
     (w) => !index.has(w),
   );
