@@ -63,7 +63,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const store = new Map<string, Uint8Array>();
   const traces = new MemoryTraceStore();
   const spot = await createSpotRenderer({ models: [defaultModel()] });
-  // The client's own runner, opened as the client opens it (CPU, default threads).
+  // The client's own runner, opened as the client opens it (CPU, one thread).
   const clientRunner = f.pipeline ? await PipelineRunner.create({ pipeline: f.pipeline.pipeline, device: "cpu", threads: 1, logger: { info() {}, warn() {} } }) : undefined;
   const pipelines = new Map<string, PipelineRunner>(clientRunner ? [[f.modelId.toLowerCase(), clientRunner]] : []);
   const verifier = new SegmentVerifier(
