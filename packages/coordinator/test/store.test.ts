@@ -180,4 +180,35 @@ describe("store", () => {
       again.close();
     }
   });
+
+  it("behavior: BUSY refusals burn no try and never reuse an attempt number; three counted tries still fail the job", () => {
+    const { store } = setup();
+    store.insertJob(newJob());
+    // Refused BUSY twice before any try, then a failed try, a BUSY, two more failed tries.
+    const outcomes: Array<"BUSY" | "TIMEOUT"> = ["BUSY", "BUSY", "TIMEOUT", "BUSY", "TIMEOUT", "TIMEOUT"];
+    for (const [i, code] of outcomes.entries()) {
+      const a = start(store, 0, [P1, P2, P3][i % 3]!);
+      expect(a.attempt).toBe(i + 1);
+      store.failAttempt(a.id, code, code === "BUSY" ? "busy" : "late");
+    }
+    expect(store.attempts(JOB_ID, 0).map((a) => a.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(store.segment(JOB_ID, 0)).toMatchObject({ status: "failed", tries: 3 });
+    expect(store.getJob(JOB_ID)).toMatchObject({ status: "failed", failCode: "SEGMENT_FAILED" });
+  });
+
+  it("behavior: a BUSY on the first copy while a speculative copy runs gives its try back without a number clash", () => {
+    const { store } = setup();
+    store.insertJob(newJob());
+    const first = start(store, 0, P1);
+    const spec2 = start(store, 0, P2, true);
+    store.failAttempt(first.id, "BUSY", "busy");
+    expect(store.segment(JOB_ID, 0)).toMatchObject({ status: "active", tries: 1 });
+    store.failAttempt(spec2.id, "TIMEOUT", "late");
+    expect(store.segment(JOB_ID, 0)).toMatchObject({ status: "pending", tries: 1 });
+    const third = start(store, 0, P3);
+    expect([first.attempt, spec2.attempt, third.attempt]).toEqual([1, 2, 3]);
+    expect(store.segment(JOB_ID, 0)).toMatchObject({ status: "active", tries: 2 });
+    const assigned = store.events(JOB_ID).filter((e) => e.type === "segment-assigned");
+    expect(assigned.map((e) => (e as StoredEvent & { attempt: number }).attempt)).toEqual([1, 2, 3]);
+  });
 });

@@ -17,7 +17,7 @@ import type {
 } from "./types.js";
 
 export interface StoreInit {
-  /** Tries per segment, speculative copies included (default 3). */
+  /** Tries per segment, speculative copies included; a BUSY refusal is not a try (default 3). */
   maxTries?: number;
   /** Clock in ms (default Date.now); tests inject one. */
   now?: () => number;
@@ -149,6 +149,7 @@ export class CoordinatorStore {
       getAttempt: p("SELECT * FROM attempts WHERE id = ?"),
       setAttempt: p("UPDATE attempts SET status = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?"),
       attemptsOfSegment: p("SELECT * FROM attempts WHERE job_id = ? AND idx = ? ORDER BY id"),
+      lastTry: p("SELECT COALESCE(MAX(try), 0) AS n FROM attempts WHERE job_id = ? AND idx = ?"),
       remaining: p("SELECT COUNT(*) AS n FROM segments WHERE job_id = ? AND status != 'verified'"),
     };
   }
@@ -373,7 +374,10 @@ export class CoordinatorStore {
     this.db.prepare("UPDATE jobs SET client_peer = ? WHERE job_id = ?").run(peer, jobId.toLowerCase());
   }
 
-  /** Starts one attempt at a segment; counts a try and emits `segment-assigned`. */
+  /**
+   * Starts one attempt at a segment; counts a try and emits `segment-assigned`
+   * with the attempt's number (1, 2, … over every attempt at the segment).
+   */
   assign(a: NewAttempt): AttemptRow {
     return this.transaction(() => {
       const jobId = a.jobId.toLowerCase();
@@ -392,7 +396,10 @@ export class CoordinatorStore {
         .map((r) => toAttempt(r as Row))
         .some((x) => x.status === "active" && x.provider === a.provider.toLowerCase());
       if (busy) throw new InvalidTransitionError(`Provider ${a.provider} is already rendering segment ${a.segment} of ${jobId}.`);
-      const attemptNo = seg.tries + 1;
+      // The attempt's number is its place among every attempt at the segment, refused ones included: a BUSY
+      // refusal gives its try back (`segments.tries` counts only the tries that count against `maxTries`) but keeps
+      // its row and number, so numbering from `tries` would reuse that number and break UNIQUE (job_id, idx, try).
+      const attemptNo = num((this.stmts.lastTry.get(jobId, a.segment) as Row).n) + 1;
       const now = this.now();
       const r = this.db
         .prepare(

@@ -46,6 +46,11 @@ export interface SegmentRow {
   jobId: string;
   index: number;
   status: SegmentStatus;
+  /**
+   * Tries used, against the store's `maxTries` (3): attempts started, less
+   * those a provider refused BUSY before starting (a busy provider has not
+   * tried the segment, so it burns none of the three).
+   */
   tries: number;
   verifiedAttempt: number | null;
 }
@@ -65,6 +70,11 @@ export interface NewAttempt {
 
 export interface AttemptRow extends NewAttempt {
   id: number;
+  /**
+   * The attempt's number at its segment (1, 2, …), unique per segment: every
+   * attempt gets one, a BUSY refusal too. It is not the try count: a BUSY
+   * refusal gives its try back (`SegmentRow.tries`).
+   */
   attempt: number;
   status: AttemptStatus;
   startedAt: number;

@@ -427,7 +427,12 @@ export class Supervisor {
       decisions.map((d) => {
         const queued = this.inFlightOf(d.provider);
         this.bump(d.provider, 1); // reserve the slot while signing
-        return this.start1(rows.get(d.jobId)!, d.segment, d.provider, d.expectedMs, false, queued).finally(() => this.bump(d.provider, -1));
+        return this.start1(rows.get(d.jobId)!, d.segment, d.provider, d.expectedMs, false, queued)
+          .catch((err: unknown) => {
+            // One segment that cannot be assigned must not stop the others (or this tick's stragglers): say which it is.
+            this.components.log.error({ err, jobId: d.jobId, segment: d.segment, provider: d.provider }, "cannot assign a segment");
+          })
+          .finally(() => this.bump(d.provider, -1));
       }),
     );
   }
