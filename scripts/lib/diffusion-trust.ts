@@ -56,7 +56,13 @@ const NEW_HONEST = `honest, new provider (k = ${shared.NEW_PROVIDER_STEPS})`;
 const NEW_SKIP = `skipped steps (reused + noise), new provider (k = ${shared.NEW_PROVIDER_STEPS})`;
 // What users type is not always a training caption: words it does not know, too few, too many.
 const FREE_HONEST = "honest, free-form prompt (0-14 words, some unknown)";
-const HONEST = ["honest, 1 thread, CFG batch 2", "honest, 2 threads, CFG batch 1", "honest, 2 threads, CFG batch 2", NEW_HONEST, FREE_HONEST] as const;
+const HONEST = [
+  "honest, 1 thread, CFG batch 2",
+  "honest, 2 threads, CFG batch 1",
+  "honest, 2 threads, CFG batch 2",
+  NEW_HONEST,
+  FREE_HONEST,
+] as const;
 const UNKNOWN_WORDS = ["cat", "sunset", "the", "ocean", "slowly", "big", "benchmark", "glowing", "city", "over"];
 const CHEATS = [
   "wrong prompt",

@@ -48,7 +48,7 @@ describe("tokenizer component", () => {
   });
 
   it("a word-vocab tokenizer reads at most maxWords words and pads the rest; maxWords past maxLength is refused", () => {
-    const spec = { kind: "word-vocab", vocab: ["<pad>", "<unk>", "a", "red"], padId: 0, unkId: 1, maxLength: 6 } as const;
+    const spec = { kind: "word-vocab" as const, vocab: ["<pad>", "<unk>", "a", "red"], padId: 0, unkId: 1, maxLength: 6 };
     expect([...createTokenizer({ ...spec, maxWords: 4 }).encode("a red a red a red")]).toEqual([2n, 3n, 2n, 3n, 0n, 0n]);
     expect([...createTokenizer(spec).encode("a red a red a red a")]).toEqual([2n, 3n, 2n, 3n, 2n, 3n]);
     expect(() => createTokenizer({ ...spec, maxWords: 7 })).toThrow(/maxWords 7 is more than its maxLength 6/);

@@ -7,14 +7,15 @@ import { isPeerId, type AbortOptions, type Libp2p, type PeerId } from "@libp2p/i
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
 import { NextToLast } from "blockstore-fs/sharding";
-import { FsDatastore } from "datastore-fs";
 import { createHeliaLight, type Helia, type HeliaInit } from "helia";
 import type { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
 import { abortError, withDeadline } from "../net/signals.js";
+import { openDatastore } from "./datastore-migration.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import { sequentialWalker } from "./pin-walker.js";
+import { SmallBlocksBlockstore } from "./small-blocks.js";
 import type { AddSegmentOptions, GetSegmentOptions, PinOptions, PutBlockOptions, SegmentStore } from "./segment-store.js";
 
 export interface HeliaSegmentStoreInit {
@@ -23,12 +24,17 @@ export interface HeliaSegmentStoreInit {
    * it instead of starting a second node. Only one Helia store per node.
    */
   libp2p: Libp2p;
-  /** Blocks go to `<dataDir>/blocks`, pins and Helia state to `<dataDir>/datastore`. */
+  /**
+   * Blocks of up to 64 KiB go to `<dataDir>/blocks.sqlite`, larger ones to
+   * `<dataDir>/blocks` (a file each), pins and Helia state to
+   * `<dataDir>/datastore.sqlite` (a data dir from before keeps them in
+   * `<dataDir>/datastore/`; they are moved in on first start).
+   */
   dataDir: string;
   /** Bitswap tuning (stream limits, message sizes). */
   bitswap?: BitswapOptions;
   /**
-   * Wraps the filesystem blockstore before Helia gets it. The daemons never
+   * Wraps the blockstore before Helia gets it. The daemons never
    * set it; tests use it to make block reads slow (a pin that outlives its
    * deadline) without a real slow disk.
    */
@@ -59,14 +65,37 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   const blocksDir = join(init.dataDir, "blocks");
   const datastoreDir = join(init.dataDir, "datastore");
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 });
-  const blockstore = wholeFileReads(new FsBlockstore(blocksDir, { shardingStrategy: SHARDING }), blocksDir);
-  const datastore = new FsDatastore(datastoreDir);
-  await blockstore.open();
-  await datastore.open();
+  const files = wholeFileReads(new FsBlockstore(blocksDir, { shardingStrategy: SHARDING }), blocksDir);
+  await files.open();
+  const cannotOpen = (file: string, cause: unknown) =>
+    new SegmentStoreError(`Cannot open the embedded IPFS node's store ${file}.`, {
+      cause,
+      hint: `Check that ${file} is writable and that no other process uses this data dir.`,
+    });
+  let blockstore: SmallBlocksBlockstore;
+  try {
+    blockstore = new SmallBlocksBlockstore(`${blocksDir}.sqlite`, files);
+  } catch (cause) {
+    await files.close();
+    throw cannotOpen(`${blocksDir}.sqlite`, cause);
+  }
+  const { datastore } = await openDatastore(datastoreDir).catch(async (cause: unknown) => {
+    await files.close();
+    blockstore.close();
+    throw cannotOpen(`${datastoreDir}.sqlite`, cause);
+  });
+  const closeStores = async () => {
+    await Promise.allSettled([
+      files.close(),
+      Promise.resolve().then(() => blockstore.close()),
+      Promise.resolve().then(() => datastore.close()),
+    ]);
+  };
 
   // dag-json: the codec of render-trace roots (diffusion pipelines), so Helia can pin and serve them.
+  const local = init.wrapBlockstore ? init.wrapBlockstore(blockstore) : blockstore;
   const helia = createHeliaLight({
-    blockstore: init.wrapBlockstore ? init.wrapBlockstore(blockstore) : blockstore,
+    blockstore: local,
     datastore,
     routers: [],
     blockBrokers: [],
@@ -80,15 +109,13 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   try {
     await helia.start();
   } catch (cause) {
-    await Promise.allSettled([blockstore.close(), datastore.close()]);
+    await closeStores();
     throw new SegmentStoreError("Cannot start the embedded IPFS node.", {
       cause,
       hint: "Only one Helia store can share a libp2p node; check the data dir is writable.",
     });
   }
-  return new HeliaStore(helia, unixfs(helia), init.libp2p, async () => {
-    await Promise.allSettled([blockstore.close(), datastore.close()]);
-  });
+  return new HeliaStore(helia, unixfs(helia), init.libp2p, local, closeStores);
 }
 
 /** blockstore-fs's default layout (the directory is the next-to-last two characters of the base32 multihash). */
@@ -125,9 +152,12 @@ class HeliaStore implements HeliaSegmentStore {
   readonly #fs: UnixFS;
   readonly #libp2p: Libp2p;
   readonly #closeStores: () => Promise<void>;
+  /** The store under Helia's networked layer (what Helia reads from too). */
+  readonly #local: Blockstore;
   #stopped = false;
 
-  constructor(helia: Helia, fs: UnixFS, libp2p: Libp2p, closeStores: () => Promise<void>) {
+  constructor(helia: Helia, fs: UnixFS, libp2p: Libp2p, local: Blockstore, closeStores: () => Promise<void>) {
+    this.#local = local;
     this.helia = helia;
     this.#fs = fs;
     this.#libp2p = libp2p;
@@ -211,8 +241,14 @@ class HeliaStore implements HeliaSegmentStore {
   async putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions = {}): Promise<void> {
     const { pin = true, ...rest } = options;
     try {
+      if (!pin) {
+        // Straight into the local store, past Helia's networked layer (a `has` check and a bitswap notice per
+        // block, ~1 ms a block here): an unpinned block is a render-trace tensor that no peer can want before
+        // the receipt naming its root is out. Helia reads it from the same store.
+        await this.#local.put(cid, bytes, rest);
+        return;
+      }
       await this.helia.blockstore.put(cid, bytes, rest);
-      if (!pin) return;
       if (!(await this.helia.pins.isPinned(cid, rest)))
         for await (const _ of this.helia.pins.add(cid, { ...rest, depth: 0, walker: sequentialWalker() })) void _;
     } catch (cause) {

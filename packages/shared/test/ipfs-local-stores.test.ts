@@ -1,0 +1,177 @@
+// The embedded IPFS node's local stores: small blocks and Helia's datastore in
+// SQLite, large blocks as files, and the move of a data dir made before them
+// (datastore-fs) into SQLite without losing a pin.
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { unixfs } from "@helia/unixfs";
+import { FsBlockstore } from "blockstore-fs";
+import { FsDatastore } from "datastore-fs";
+import { createHeliaLight } from "helia";
+import { Key } from "interface-datastore";
+import { CID } from "multiformats/cid";
+import * as raw from "multiformats/codecs/raw";
+import { sha256 } from "multiformats/hashes/sha2";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { openDatastore } from "../src/ipfs/datastore-migration.js";
+import { createHeliaSegmentStore } from "../src/ipfs/index.js";
+import { SMALL_BLOCK_BYTES, SmallBlocksBlockstore } from "../src/ipfs/small-blocks.js";
+import { SqliteDatastore } from "../src/ipfs/sqlite-datastore.js";
+import { createMeshNode } from "../src/net/index.js";
+
+let dir: string;
+const cleanups: Array<() => unknown> = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "rendermesh-local-stores-"));
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function block(size: number): Promise<{ cid: CID; bytes: Uint8Array }> {
+  const bytes = new Uint8Array(randomBytes(size));
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes };
+}
+
+async function readAll(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunks) parts.push(c);
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** Every file under `d`, recursively (the file store's blocks). */
+async function filesUnder(d: string): Promise<string[]> {
+  if (!existsSync(d)) return [];
+  return (await readdir(d, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+}
+
+describe("SqliteDatastore", () => {
+  test("puts, gets, has, deletes; a missing key is Helia's NotFoundError; values survive a reopen", async () => {
+    const path = join(dir, "d.sqlite");
+    const ds = new SqliteDatastore(path);
+    ds.put(new Key("/pin/a"), Uint8Array.of(1, 2));
+    ds.put(new Key("/pin/a"), Uint8Array.of(3)); // overwrite
+    expect([...ds.get(new Key("/pin/a"))]).toEqual([3]);
+    expect(ds.has(new Key("/pin/a"))).toBe(true);
+    expect(() => ds.get(new Key("/pin/missing"))).toThrow(expect.objectContaining({ name: "NotFoundError" }));
+    ds.delete(new Key("/pin/a"));
+    expect(ds.has(new Key("/pin/a"))).toBe(false);
+    ds.put(new Key("/kept"), Uint8Array.of(9));
+    ds.close();
+    const again = new SqliteDatastore(path);
+    cleanups.push(() => again.close());
+    expect([...again.get(new Key("/kept"))]).toEqual([9]);
+  });
+
+  test("a prefix query returns exactly the keys under it, also next to keys that sort around it", async () => {
+    const ds = new SqliteDatastore(join(dir, "q.sqlite"));
+    cleanups.push(() => ds.close());
+    for (const k of ["/pim", "/pin", "/pin/b", "/pin/a", "/pin/a/deep", "/pinned-block/x", "/pio", "/pin/\u{1F600}"])
+      ds.put(new Key(k), new TextEncoder().encode(k));
+    const keys: string[] = [];
+    for await (const k of ds.queryKeys({ prefix: "/pin/" })) keys.push(k.toString());
+    expect(keys.sort()).toEqual(["/pin/a", "/pin/a/deep", "/pin/b", "/pin/\u{1F600}"].sort());
+    const pairs: string[] = [];
+    for await (const p of ds.query({ prefix: "/pinned-block" })) pairs.push(new TextDecoder().decode(p.value));
+    expect(pairs).toEqual(["/pinned-block/x"]);
+    let all = 0;
+    for await (const _ of ds.query({})) all++;
+    expect(all).toBe(8);
+  });
+});
+
+describe("SmallBlocksBlockstore", () => {
+  test("small blocks go to SQLite, larger ones to files; both read back; a file-only block from before is found", async () => {
+    const files = new FsBlockstore(join(dir, "blocks"));
+    await files.open();
+    const legacy = await block(100); // stored as a file, as a data dir made before this kept every block
+    await files.put(legacy.cid, legacy.bytes);
+    const store = new SmallBlocksBlockstore(join(dir, "blocks.sqlite"), files);
+    cleanups.push(() => store.close());
+
+    const small = await block(SMALL_BLOCK_BYTES);
+    const large = await block(SMALL_BLOCK_BYTES + 1);
+    await store.put(small.cid, small.bytes);
+    await store.put(large.cid, large.bytes);
+    // Only the large block (and the legacy one) became files.
+    expect((await filesUnder(join(dir, "blocks"))).length).toBe(2);
+    expect(await files.has(small.cid)).toBe(false);
+    expect(await files.has(large.cid)).toBe(true);
+
+    for (const b of [small, large, legacy]) {
+      expect(await store.has(b.cid)).toBe(true);
+      expect(Buffer.from(await readAll(store.get(b.cid))).equals(Buffer.from(b.bytes))).toBe(true);
+    }
+    // By multihash: the file store names files by multihash alone and lists them as CIDv0.
+    const hex = (c: CID) => Buffer.from(c.multihash.bytes).toString("hex");
+    const listed: string[] = [];
+    for await (const { cid } of store.getAll()) listed.push(hex(cid));
+    expect(listed.sort()).toEqual([small, large, legacy].map((b) => hex(b.cid)).sort());
+
+    await store.delete(small.cid);
+    await store.delete(legacy.cid);
+    expect(await store.has(small.cid)).toBe(false);
+    expect(await store.has(legacy.cid)).toBe(false);
+    await expect(readAll(store.get(small.cid))).rejects.toMatchObject({ name: "NotFoundError" });
+  });
+});
+
+describe("a data dir from before: datastore-fs moved into SQLite", () => {
+  test("a segment pinned by the old layout is still pinned and served after the upgrade; the old directory is gone", async () => {
+    const node = await createMeshNode();
+    cleanups.push(() => node.stop());
+    const dataDir = join(dir, "provider");
+    const bytes = new Uint8Array(randomBytes(300_000));
+
+    // The layout of a data dir made before SQLite: blocks as files, Helia's datastore as datastore-fs.
+    const oldBlocks = new FsBlockstore(join(dataDir, "blocks"));
+    const oldDatastore = new FsDatastore(join(dataDir, "datastore"));
+    await oldBlocks.open();
+    await oldDatastore.open();
+    const old = createHeliaLight({ blockstore: oldBlocks, datastore: oldDatastore, routers: [], blockBrokers: [] });
+    await old.start();
+    const cid = await unixfs(old).addBytes(bytes, { rawLeaves: true, chunker: undefined });
+    for await (const _ of old.pins.add(cid)) void _;
+    await old.stop();
+    await oldDatastore.close();
+
+    const store = await createHeliaSegmentStore({ libp2p: node, dataDir });
+    cleanups.push(() => store.stop());
+    expect(existsSync(join(dataDir, "datastore"))).toBe(false);
+    expect(existsSync(join(dataDir, "datastore.sqlite"))).toBe(true);
+    expect(await store.helia.pins.isPinned(cid)).toBe(true);
+    const back = await store.get(cid, { timeout: 10_000 });
+    expect(Buffer.from(back).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  test("a migration cut off before its rename leaves the old directory, and the next start completes it", async () => {
+    const old = new FsDatastore(join(dir, "datastore"));
+    await old.open();
+    await old.put(new Key("/pin/one"), Uint8Array.of(1));
+    await old.put(new Key("/pinned-block/two"), Uint8Array.of(2));
+    await old.close();
+    // What a crash mid-copy leaves: a half-written temporary file beside the untouched old directory.
+    const half = new SqliteDatastore(join(dir, "datastore.sqlite.tmp"));
+    half.put(new Key("/pin/one"), Uint8Array.of(1));
+    half.close();
+
+    const { datastore, migrated } = await openDatastore(join(dir, "datastore"));
+    cleanups.push(() => datastore.close());
+    expect(migrated).toBe(2);
+    expect([...datastore.get(new Key("/pinned-block/two"))]).toEqual([2]);
+    expect(existsSync(join(dir, "datastore"))).toBe(false);
+    expect(existsSync(join(dir, "datastore.sqlite.tmp"))).toBe(false);
+
+    // Opening again moves nothing: the SQLite file is the datastore now.
+    datastore.close();
+    const { datastore: again, migrated: none } = await openDatastore(join(dir, "datastore"));
+    cleanups.push(() => again.close());
+    expect(none).toBe(0);
+    expect([...again.get(new Key("/pin/one"))]).toEqual([1]);
+  });
+});
