@@ -40,6 +40,13 @@ async function renderSeconds(metricsUrl: string): Promise<number> {
   return Number(/^rendermesh_provider_segment_render_seconds_sum(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text)?.[1] ?? 0);
 }
 
+/** The coordinator's counts of speculative copies and timed-out attempts since it started. */
+async function coordinatorCounts(httpUrl: string): Promise<{ speculative: number; timeouts: number }> {
+  const text = await getText(`${httpUrl}/metrics`);
+  const count = (name: string) => Number(new RegExp(`^rendermesh_coordinator_${name}_total ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? 0);
+  return { speculative: count("speculative"), timeouts: count("timeouts") };
+}
+
 /** One local network for both families (its providers serve both models): started by the first, stopped by `teardown`. */
 let shared: Promise<{ net: Awaited<ReturnType<typeof startDevNetwork>>; dir: string }> | undefined;
 function network() {
@@ -100,6 +107,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     for (let r = 0; r < ctx.runs; r++) {
       const out = join(dir, `out-${family}-${r}`);
       const before = await rendered();
+      const countsBefore = await coordinatorCounts(net.dev.coordinator.httpUrl);
       const argv = ["job", "submit", "--prompt", prompt, "--seconds", String(SECONDS)];
       argv.push("--fps", String(job.fps), "--size", job.size, "--model", job.model, "--seed", String(100 + r), "--out", out);
       const code = await new Promise<number>((resolve) => {
@@ -117,6 +125,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       const end = events.find((e) => e.type === "job-complete")!.at;
       const wall = (end - start) / 1000;
       const total = (await rendered()) - before;
+      const countsAfter = await coordinatorCounts(http);
+      const speculative = countsAfter.speculative - countsBefore.speculative;
+      const timeouts = countsAfter.timeouts - countsBefore.timeouts;
       // The network is idle now: the bare run of the same job sees the load the job saw, not the job itself.
       const ideal = await bareJob(100 + r);
       efficiency.push(ideal / wall);
@@ -124,7 +135,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       walls.push(wall);
       totals.push(total);
       ctx.log(
-        `job ${r + 1}/${ctx.runs}: wall ${wall.toFixed(2)} s, bare inference of the job ${ideal.toFixed(2)} s on ${cores} cores, efficiency ${(ideal / wall).toFixed(3)} (providers' render time ${total.toFixed(2)} s)`,
+        `job ${r + 1}/${ctx.runs}: wall ${wall.toFixed(2)} s, bare inference of the job ${ideal.toFixed(2)} s on ${cores} cores, efficiency ${(ideal / wall).toFixed(3)} (providers' render time ${total.toFixed(2)} s; ${speculative} speculative copies, ${timeouts} attempts timed out)`,
       );
     }
   } catch (err) {

@@ -2,6 +2,7 @@
 // contracts, funded accounts, one coordinator, N providers and one arbiter, each with its
 // own data dir, key and embedded IPFS node. `pnpm dev`, `pnpm demo`, the
 // end-to-end tests and the benchmarks all start it through here.
+import { availableParallelism } from "node:os";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -308,6 +309,9 @@ export async function startDevNetwork(opts: StartDevNetworkOptions = {}): Promis
           RENDERMESH_PROVIDER_MODELS: "diffusion-default,default",
           RENDERMESH_PROVIDER_ASK_PER_SECOND: opts.askPerSecond?.(i) ?? "1",
           RENDERMESH_PROVIDER_PAYMENT_INTERVAL_MS: "2000",
+          // All providers share this machine's cores: each gets its share, so their ONNX Runtime threads do not
+          // outnumber the cores (oversubscribed, every parallel operator waits for its slowest thread).
+          RENDERMESH_PROVIDER_THREADS: String(Math.max(1, Math.floor(availableParallelism() / nProviders))),
           ...(opts.providerEnv?.(i) ?? {}),
         },
         logDir,

@@ -152,6 +152,7 @@ export function buildCli(io: Io): Command {
       .option("--announce <multiaddr>", "address to advertise instead of the listen addresses (repeat)", collect)
       .option("--concurrency <n>", "segments rendered at once (default 1)")
       .option("--batch-frames <n>", "frames per inference run (default: chosen by the renderer)")
+      .option("--threads <n>", "CPU threads per ONNX Runtime session (default 0: every core)")
       .option("--metrics-port <port>", "Prometheus /metrics port (default 9464; 0 = any free port; -1 = off)")
       .option("--metrics-host <host>", "metrics bind address (default 127.0.0.1)")
       .option("--benchmark-fps <fps>", "skip the self-benchmark and advertise this speed")
@@ -371,6 +372,7 @@ export function buildCli(io: Io): Command {
       .option("--model <path>", "`default` or an ONNX file with <file>.manifest.json (repeat)", collect)
       .addOption(new Option("--device <device>", "cuda, cpu or auto").choices(["cuda", "cpu", "auto"]))
       .option("--batch-frames <n>", "frames per inference run")
+      .option("--threads <n>", "CPU threads per ONNX Runtime session (default 0: every core)")
       .option("--frames <n>", "timed frames (default 8)"),
   ).action(async (opts: Record<string, unknown>) => {
     const config = loadFor(opts, io);
@@ -383,6 +385,7 @@ export function buildCli(io: Io): Command {
       device: config.device,
       allowed: { has: () => true } as unknown as ReadonlySet<string>,
       batchFrames: config.batchFrames,
+      threads: config.threads || undefined,
       benchmarkFrames: frames,
       logger,
     });

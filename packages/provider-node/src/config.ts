@@ -83,6 +83,13 @@ export const ProviderConfig = z.object({
   concurrency: Int(1, 64).default(1),
   /** Frames per inference call; larger keeps a GPU busier. 0: pick from the device. */
   batchFrames: Int(0, 256).default(0),
+  /**
+   * CPU threads per ONNX Runtime session. 0: every core. Fewer leaves cores
+   * to other work on the machine (several providers on one machine, as the
+   * local dev network runs them: threads that outnumber the cores stall
+   * each other at every parallel operator).
+   */
+  threads: Int(0, 1024).default(0),
   /** Prometheus metrics port on `metricsHost`; 0 picks a free port; -1 turns metrics off. */
   metricsPort: Int(-1, 65535).default(9464),
   metricsHost: z.string().default("127.0.0.1"),

@@ -38,6 +38,8 @@ export interface LoadModelsOptions {
   allowed: ReadonlySet<string>;
   /** Frames per inference run; undefined lets the renderer pick. */
   batchFrames?: number | undefined;
+  /** CPU threads per ONNX Runtime session; undefined: every core. */
+  threads?: number | undefined;
   /** Skip measuring and advertise this speed. */
   benchmarkFps?: number | undefined;
   /** Timed frames of the self-benchmark (default 8). */
@@ -91,6 +93,7 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
           device: options.device,
           logger: options.logger,
           batchSize: options.batchFrames || undefined,
+          threads: options.threads,
         });
       } catch (cause) {
         if ((cause as { name?: string }).name === "CudaUnavailableError") {
@@ -144,7 +147,7 @@ async function loadServedPipeline(
       options.logger.warn({ model: id, source }, "pipeline is not on the policy's allowed list; not serving it");
       return undefined;
     }
-    runner = await PipelineRunner.create({ pipeline, device: options.device, logger: options.logger });
+    runner = await PipelineRunner.create({ pipeline, device: options.device, threads: options.threads, logger: options.logger });
   } catch (cause) {
     if ((cause as { name?: string }).name === "CudaUnavailableError") {
       throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", {

@@ -202,6 +202,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
       device: config.device,
       allowed: policy.allowedModels,
       batchFrames: config.batchFrames,
+      threads: config.threads || undefined,
       benchmarkFps: config.benchmarkFps,
       logger,
     });
