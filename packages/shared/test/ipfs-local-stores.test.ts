@@ -121,6 +121,39 @@ describe("SmallBlocksBlockstore", () => {
   });
 });
 
+describe("SmallBlocksBlockstore: remembered misses", () => {
+  test("a miss is answered from memory the second time, and a put of that block ends it, also one in flight", async () => {
+    const files = new FsBlockstore(join(dir, "blocks"));
+    await files.open();
+    let fileChecks = 0;
+    const counted = Object.assign(Object.create(files) as FsBlockstore, {
+      has: async (cid: CID) => {
+        fileChecks++;
+        return files.has(cid);
+      },
+    });
+    const store = new SmallBlocksBlockstore(join(dir, "blocks.sqlite"), counted);
+    cleanups.push(() => store.close());
+
+    const small = await block(1000);
+    expect(await store.has(small.cid)).toBe(false);
+    expect(await store.has(small.cid)).toBe(false);
+    expect(fileChecks).toBe(1); // the second miss did not reach the file store
+    await expect(readAll(store.get(small.cid))).rejects.toMatchObject({ name: "NotFoundError" });
+    await store.put(small.cid, small.bytes);
+    expect(await store.has(small.cid)).toBe(true);
+
+    // A miss seen while a put runs is not remembered: that put may be of the very block asked for.
+    const large = await block(SMALL_BLOCK_BYTES * 2);
+    const putting = store.put(large.cid, large.bytes);
+    const asked = store.has(large.cid);
+    await putting;
+    await asked;
+    expect(await store.has(large.cid)).toBe(true);
+    expect(Buffer.from(await readAll(store.get(large.cid))).equals(Buffer.from(large.bytes))).toBe(true);
+  });
+});
+
 describe("a data dir from before: datastore-fs moved into SQLite", () => {
   test("a segment pinned by the old layout is still pinned and served after the upgrade; the old directory is gone", async () => {
     const node = await createMeshNode();
