@@ -154,6 +154,45 @@ describe("SmallBlocksBlockstore: remembered misses", () => {
   });
 });
 
+describe("SmallBlocksBlockstore: a miss overtaken by a put", () => {
+  test("a lookup that began while a put was in flight, and answered after it finished, is not remembered", async () => {
+    const files = new FsBlockstore(join(dir, "blocks"));
+    await files.open();
+    // Seams: the file store's put waits for `releasePut`; its has answers at once but returns after `releaseHas`.
+    let releasePut!: () => void;
+    let releaseHas!: () => void;
+    const putHeld = new Promise<void>((r) => (releasePut = r));
+    const hasHeld = new Promise<void>((r) => (releaseHas = r));
+    let putEntered!: () => void;
+    const entered = new Promise<void>((r) => (putEntered = r));
+    const held = Object.assign(Object.create(files) as FsBlockstore, {
+      put: async (cid: CID, bytes: Uint8Array) => {
+        putEntered();
+        await putHeld;
+        return files.put(cid, bytes);
+      },
+      has: async (cid: CID) => {
+        const answer = await files.has(cid);
+        await hasHeld;
+        return answer;
+      },
+    });
+    const store = new SmallBlocksBlockstore(join(dir, "blocks.sqlite"), held);
+    cleanups.push(() => store.close());
+    const large = await block(SMALL_BLOCK_BYTES * 2);
+
+    const putting = store.put(large.cid, large.bytes);
+    await entered;
+    const asked = store.has(large.cid); // sees no file yet
+    await Promise.resolve();
+    releasePut();
+    await putting; // the block is stored now
+    releaseHas();
+    expect(await asked).toBe(false); // the answer of a lookup made before the write
+    expect(await store.has(large.cid)).toBe(true); // not a remembered miss
+  });
+});
+
 describe("a data dir from before: datastore-fs moved into SQLite", () => {
   test("a segment pinned by the old layout is still pinned and served after the upgrade; the old directory is gone", async () => {
     const node = await createMeshNode();

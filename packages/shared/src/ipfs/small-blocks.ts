@@ -1,7 +1,8 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { Blockstore, InputPair, Pair } from "interface-blockstore";
 import { NotFoundError } from "interface-store";
 import { CID } from "multiformats/cid";
+import { openSqliteFile } from "./sqlite-datastore.js";
 
 interface AbortOptions {
   signal?: AbortSignal | undefined;
@@ -45,16 +46,13 @@ export class SmallBlocksBlockstore implements Blockstore {
   readonly #all: Database.Statement<[], { cid: Uint8Array; bytes: Uint8Array }>;
   /** Multihashes (base64) known to be in neither store. */
   readonly #missing = new Set<string>();
-  /** Puts started so far: a miss seen while one ran is not remembered (that put may have been of this block). */
+  /** Puts started so far, and those not finished: a miss is remembered only if no put ran while it was looked up. */
   #puts = 0;
-  /** Puts not finished yet. */
   #putting = 0;
 
   constructor(path: string, large: Blockstore) {
     this.#large = large;
-    this.#db = new Database(path);
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = NORMAL");
+    this.#db = openSqliteFile(path);
     // Keyed by multihash, as the file store names its files: the same bytes under another CID version or codec are one block.
     this.#db.exec("CREATE TABLE IF NOT EXISTS blocks (multihash BLOB PRIMARY KEY, cid BLOB NOT NULL, bytes BLOB NOT NULL) WITHOUT ROWID");
     this.#put = this.#db.prepare("INSERT INTO blocks (multihash, cid, bytes) VALUES (?, ?, ?) ON CONFLICT (multihash) DO NOTHING");
@@ -94,7 +92,7 @@ export class SmallBlocksBlockstore implements Blockstore {
       return;
     }
     if (this.#missing.has(keyOf(cid))) throw new NotFoundError(`Block ${cid.toString()} is not here`);
-    const puts = this.#puts;
+    const puts = this.#quiet();
     try {
       yield* this.#large.get(cid, options);
     } catch (err) {
@@ -111,15 +109,23 @@ export class SmallBlocksBlockstore implements Blockstore {
     options?.signal?.throwIfAborted();
     const key = keyOf(cid);
     if (this.#missing.has(key)) return false;
-    const puts = this.#puts;
+    const puts = this.#quiet();
     if (this.#has.get(cid.multihash.bytes) !== undefined || (await this.#large.has(cid, options))) return true;
     this.#remember(cid, puts);
     return false;
   }
 
-  /** Remembers a miss, unless a put started since `putsBefore` or is still running (it may be of this very block). */
+  /** The put count when none is running, else -1: a lookup that starts with a put in flight proves no miss. */
+  #quiet(): number {
+    return this.#putting === 0 ? this.#puts : -1;
+  }
+
+  /**
+   * Remembers a miss, only if no put ran at any time during the lookup (none in flight when it started, none
+   * started since, none in flight now): any such put may be of this very block.
+   */
   #remember(cid: CID, putsBefore: number): void {
-    if (this.#puts !== putsBefore || this.#putting > 0) return;
+    if (putsBefore < 0 || this.#puts !== putsBefore || this.#putting > 0) return;
     if (this.#missing.size >= MAX_REMEMBERED_MISSES) this.#missing.clear();
     this.#missing.add(keyOf(cid));
   }

@@ -24,6 +24,18 @@ interface AbortOptions {
  * transactions but never corrupts the file; a lost pin record is re-made by
  * the next `pins.add` of its root.
  */
+/**
+ * Opens (or creates) one of the embedded IPFS node's SQLite files: WAL with
+ * `synchronous = NORMAL`, so a commit is a write to the log and no fsync; a
+ * power cut may lose the last commits but never corrupts the file.
+ */
+export function openSqliteFile(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  return db;
+}
+
 export class SqliteDatastore extends BaseDatastore {
   readonly #db: Database.Database;
   readonly #put: Database.Statement<[string, Uint8Array]>;
@@ -35,9 +47,7 @@ export class SqliteDatastore extends BaseDatastore {
 
   constructor(path: string) {
     super();
-    this.#db = new Database(path);
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = NORMAL");
+    this.#db = openSqliteFile(path);
     this.#db.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
     this.#put = this.#db.prepare("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     this.#get = this.#db.prepare("SELECT value FROM kv WHERE key = ?");
