@@ -138,14 +138,44 @@ describe("createHeliaSegmentStore", () => {
     expect(await b.store.helia.pins.isPinned(cid)).toBe(true);
   });
 
-  test("error: a segment nobody has times out with TimeoutError", async () => {
+  test("error: a segment its provider does not hold is refused at once, without waiting for the deadline", async () => {
     const a = await peer("a");
     const b = await peer("b");
     const missing = await segmentCid(new Uint8Array(randomBytes(1000)));
-    await expect(b.store.get(missing, { providers: [a.node.getMultiaddrs()[0]!], timeout: 1_000 })).rejects.toMatchObject({
-      name: "TimeoutError",
-      code: "TIMEOUT",
+    // The provider answers DONT_HAVE to a session want: the fetch ends on that answer, long before this deadline.
+    const refused = b.store.get(missing, { providers: [a.node.getMultiaddrs()[0]!], timeout: 600_000 });
+    await expect(refused).rejects.toMatchObject({ name: "SegmentStoreError", message: expect.stringMatching(/its provider does not hold it/) });
+    const block = await segmentCid(new Uint8Array(randomBytes(1000)));
+    await expect(b.store.getBlock(block, { providers: [a.node.getMultiaddrs()[0]!], timeout: 600_000 })).rejects.toMatchObject({
+      name: "SegmentStoreError",
+      message: expect.stringMatching(/its provider does not hold it/),
     });
+  });
+
+  test("error: a segment nobody has times out with TimeoutError", async () => {
+    const b = await peer("b");
+    const missing = await segmentCid(new Uint8Array(randomBytes(1000)));
+    await expect(b.store.get(missing, { timeout: 1_000 })).rejects.toMatchObject({ name: "TimeoutError", code: "TIMEOUT" });
+  });
+
+  test("behavior: a fetch from a named provider sends its wants to that provider only", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    const c = await peer("c");
+    const cid = await a.store.add(new Uint8Array(randomBytes(200 * 1024)));
+    // b is connected to c too, as a client is to every provider of its job.
+    await b.node.dial(c.node.getMultiaddrs()[0]!);
+    // Every bitswap message opens a stream: record to whom b sends one.
+    const sentTo: string[] = [];
+    const dialProtocol = b.node.dialProtocol.bind(b.node);
+    b.node.dialProtocol = ((peer: Parameters<typeof dialProtocol>[0], protocols: string | string[], options?: never) => {
+      if ([protocols].flat().some((p) => p.startsWith("/ipfs/bitswap/"))) sentTo.push(peer.toString());
+      return dialProtocol(peer, protocols, options);
+    }) as typeof b.node.dialProtocol;
+    expect(await b.store.get(cid, { providers: [a.node.getMultiaddrs()[0]!], timeout: 20_000 })).toHaveLength(200 * 1024);
+    // A broadcast want would have gone to c in the same flush as to a, before a could answer.
+    expect(sentTo.length).toBeGreaterThan(0);
+    expect(sentTo.every((p) => p === a.node.peerId.toString())).toBe(true);
   });
 
   test("error: unreachable providers give DialError", async () => {

@@ -118,6 +118,16 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
   return new HeliaStore(helia, unixfs(helia), init.libp2p, local, closeStores);
 }
 
+/** A session's providers all answered that they do not hold a block (Helia gives up on the session then). */
+const notHeld = (cause: unknown) => (cause as { name?: unknown } | null)?.name === "LoadBlockFailedError";
+
+function notHeldError(what: string, providers: number, cause: unknown): SegmentStoreError {
+  return new SegmentStoreError(`${what} failed: ${providers === 1 ? "its provider does" : `none of its ${providers} providers do`} not hold it.`, {
+    cause,
+    hint: "The provider may have lost the block or never stored it; ask another provider that holds it.",
+  });
+}
+
 /** blockstore-fs's default layout (the directory is the next-to-last two characters of the base32 multihash). */
 const SHARDING = new NextToLast();
 
@@ -204,26 +214,14 @@ class HeliaStore implements HeliaSegmentStore {
       if (providers.length > 0 && !(await this.helia.blockstore.has(cid, { signal }))) {
         await this.#connect(providers, signal);
       }
-      const fetch = { signal, providers: providers.map((p) => (isPeerId(p) ? p.toCID() : p)) };
-      const stat = await this.#fs.stat(cid, fetch);
-      if (stat.size > BigInt(maxBytes)) {
-        throw new SegmentTooLargeError(`Segment ${cid.toString()} is ${stat.size} bytes, over the ${maxBytes}-byte limit.`);
+      const session = this.#session(cid, providers, signal);
+      const fs = session ? unixfs({ ...this.helia, blockstore: session } as Parameters<typeof unixfs>[0]) : this.#fs;
+      const fetch = { signal };
+      try {
+        return await this.#read(fs, cid, fetch, maxBytes);
+      } finally {
+        session?.close();
       }
-      const out = new Uint8Array(Number(stat.size));
-      let offset = 0;
-      // Helia checks every block fetched from a peer against its CID before
-      // it is stored or returned, so the bytes are verified.
-      for await (const chunk of this.#fs.cat(cid, fetch)) {
-        if (offset + chunk.byteLength > out.byteLength) {
-          throw new SegmentStoreError(`Segment ${cid.toString()} holds more bytes than its root block declares.`);
-        }
-        out.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      if (offset !== out.byteLength) {
-        throw new SegmentStoreError(`Segment ${cid.toString()} holds fewer bytes than its root block declares.`);
-      }
-      return out;
     } catch (cause) {
       if (cause instanceof SegmentTooLargeError || cause instanceof DialError || cause instanceof SegmentStoreError) throw cause;
       if (signal.aborted) {
@@ -234,8 +232,46 @@ class HeliaStore implements HeliaSegmentStore {
           hint: "Check that a provider is reachable and still holds the segment.",
         });
       }
+      if (notHeld(cause)) throw notHeldError(what, providers.length, cause);
       throw new SegmentStoreError(`${what} failed.`, { cause });
     }
+  }
+
+  /**
+   * A Helia session for a fetch from known providers: its want-lists go to
+   * those peers only. A plain `get` would broadcast every want to every
+   * connected peer, and each of them (the other providers of a job) would
+   * then look up every block of every trace the client checks (measured:
+   * most of a provider's time outside inference during a job).
+   */
+  #session(root: CID, providers: Array<Multiaddr | PeerId>, signal: AbortSignal) {
+    if (providers.length === 0) return undefined;
+    return this.helia.blockstore.createSession(root, {
+      providers: providers.map((p) => (isPeerId(p) ? p.toCID() : p)),
+      signal,
+    });
+  }
+
+  async #read(fs: UnixFS, cid: CID, fetch: AbortOptions, maxBytes: number): Promise<Uint8Array> {
+    const stat = await fs.stat(cid, fetch);
+    if (stat.size > BigInt(maxBytes)) {
+      throw new SegmentTooLargeError(`Segment ${cid.toString()} is ${stat.size} bytes, over the ${maxBytes}-byte limit.`);
+    }
+    const out = new Uint8Array(Number(stat.size));
+    let offset = 0;
+    // Helia checks every block fetched from a peer against its CID before
+    // it is stored or returned, so the bytes are verified.
+    for await (const chunk of fs.cat(cid, fetch)) {
+      if (offset + chunk.byteLength > out.byteLength) {
+        throw new SegmentStoreError(`Segment ${cid.toString()} holds more bytes than its root block declares.`);
+      }
+      out.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    if (offset !== out.byteLength) {
+      throw new SegmentStoreError(`Segment ${cid.toString()} holds fewer bytes than its root block declares.`);
+    }
+    return out;
   }
 
   async putBlock(cid: CID, bytes: Uint8Array, options: PutBlockOptions = {}): Promise<void> {
@@ -266,16 +302,18 @@ class HeliaStore implements HeliaSegmentStore {
     try {
       if (providers.length > 0 && !(await this.helia.blockstore.has(cid, { signal }))) await this.#connect(providers, signal);
       // Helia checks a block fetched from a peer against its CID before returning it.
+      const session = this.#session(cid, providers, signal);
       const chunks: Uint8Array[] = [];
-      for await (const chunk of this.helia.blockstore.get(cid, {
-        signal,
-        providers: providers.map((p) => (isPeerId(p) ? p.toCID() : p)),
-      } as never))
-        chunks.push(chunk);
+      try {
+        for await (const chunk of (session ?? this.helia.blockstore).get(cid, { signal })) chunks.push(chunk);
+      } finally {
+        session?.close();
+      }
       return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
     } catch (cause) {
       if (cause instanceof DialError) throw cause;
       if (signal.aborted) throw abortError(signal, `Fetching block ${cid.toString()}`);
+      if (notHeld(cause)) throw notHeldError(`Fetching block ${cid.toString()}`, providers.length, cause);
       throw new SegmentStoreError(`Fetching block ${cid.toString()} failed.`, { cause });
     }
   }
