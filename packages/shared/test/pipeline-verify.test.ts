@@ -52,6 +52,41 @@ describe("verification by committed steps", () => {
     }
   });
 
+  it("asks the store for every block it will check at once, before any arrives (one want-list, not a round trip each)", async () => {
+    const runner = await PipelineRunner.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger: silent });
+    try {
+      const gen = await runner.generate({ ...job, steps: 20 });
+      const { store, root } = await publish(gen);
+      // The root comes at once; every tensor block is held until the test lets them all go.
+      let held = 0;
+      let firstHeld: () => void = () => {};
+      const firstAsked = new Promise<void>((resolve) => (firstHeld = resolve));
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const seam = {
+        put: store.put.bind(store),
+        get: async (cid: Parameters<typeof store.get>[0], o?: Parameters<typeof store.get>[1]) => {
+          if (cid.equals(root)) return store.get(cid, o);
+          held++;
+          firstHeld();
+          await released;
+          return store.get(cid, o);
+        },
+      };
+      const verdict = verifyTrace({ runner, job: { ...job, steps: 20 }, root, store: seam, frames: gen.frames, k: 3 });
+      await firstAsked;
+      // The first request and the rest are made in one synchronous pass: by now all are out, none answered.
+      const asked = held;
+      release();
+      expect(await verdict).toMatchObject({ ok: true });
+      // Per sampled step its latent, cond, uncond and next latent at least, and the text and final blocks.
+      expect(asked).toBeGreaterThanOrEqual(3 * 4 + 2);
+      expect(asked).toBe(store.fetched.length - 1);
+    } finally {
+      await runner.close();
+    }
+  });
+
   it("accepts the differently shaped pipeline too (no guidance, 4n+1 frames)", async () => {
     const runner = await PipelineRunner.create({ pipeline: betaPipeline(), device: "cpu", threads: 1, logger: silent });
     try {

@@ -193,19 +193,34 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
     lap(check),
     { ok: false, check, reason, steps, measured, cost, cpuMs }
   );
-  const cache = new Map<string, Float32Array>();
-  const fetchTensor = async (cid: CID, length: number): Promise<Float32Array> => {
+  // A block's fetch, started once: `prefetch` starts every block a check will read, so that the store asks for
+  // them together (one want-list, one answer from the provider) instead of one round trip per block; the checks
+  // then await them in their own order, so a block that cannot be fetched or is malformed fails the same check
+  // it would fail when fetched alone.
+  const fetches = new Map<string, Promise<Float32Array>>();
+  const fetchBlock = (cid: CID): Promise<Float32Array> => {
     const key = cid.toString();
-    const hit = cache.get(key);
-    if (hit) return hit;
-    const bytes = await store.get(cid, { signal });
-    cost.blocks++;
-    // A store may not check blocks against their CID (a Kubo RPC store); a mismatched block proves nothing about the trace.
-    if (!(await rawCid(bytes)).equals(cid)) throw new TraceBlockError(`block ${key} does not hash to its CID`);
-    const data = tensorFromBytes(bytes);
-    if (data.length !== length) throw new TraceBlockError(`block ${key} has ${data.length} values, expected ${length}`);
-    cache.set(key, data);
+    let pending = fetches.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const bytes = await store.get(cid, { signal });
+        cost.blocks++;
+        // A store may not check blocks against their CID (a Kubo RPC store); a mismatched block proves nothing about the trace.
+        if (!(await rawCid(bytes)).equals(cid)) throw new TraceBlockError(`block ${key} does not hash to its CID`);
+        return tensorFromBytes(bytes);
+      })();
+      pending.catch(() => {}); // awaited (and thrown) where a check reads it; a prefetch nobody reads must not go unhandled
+      fetches.set(key, pending);
+    }
+    return pending;
+  };
+  const fetchTensor = async (cid: CID, length: number): Promise<Float32Array> => {
+    const data = await fetchBlock(cid);
+    if (data.length !== length) throw new TraceBlockError(`block ${cid.toString()} has ${data.length} values, expected ${length}`);
     return data;
+  };
+  const prefetch = (cids: Iterable<CID | undefined>) => {
+    for (const cid of cids) if (cid) void fetchBlock(cid);
   };
 
   // 1. The root.
@@ -248,6 +263,17 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
   lap("noise");
 
   steps = drawSteps(nSteps, k, random);
+  // Every block the checks below read, asked for at once.
+  {
+    const wanted: Array<CID | undefined> = [];
+    for (const i of steps) {
+      wanted.push(root.latents[i], root.cond[i], root.uncond?.[i], i + 1 < nSteps ? root.latents[i + 1] : root.final);
+      for (let j = i - 1; j >= i - scheduler.historyAt(i); j--) wanted.push(root.cond[j], root.uncond?.[j], root.latents[j]);
+      for (const j of [i - 1, i + 1]) if (j >= 0 && j < nSteps) wanted.push(root.cond[j]);
+    }
+    wanted.push(root.text.cond, root.text.uncond, root.final);
+    prefetch(wanted as Array<CID | undefined>);
+  }
   try {
     // 3. Scheduler arithmetic at the sampled steps.
     const fetched: { i: number; latent: Float32Array; cond: Float32Array; uncond?: Float32Array | undefined }[] = [];
