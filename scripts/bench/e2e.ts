@@ -98,6 +98,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const ideals: number[] = [];
   const walls: number[] = [];
   const totals: number[] = [];
+  const stages = { firstAssigned: [] as number[], lastDelivered: [] as number[], tail: [] as number[] };
   try {
     const rendered = async () => {
       let total = 0;
@@ -124,6 +125,17 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       const start = events.find((e) => e.type === "job-accepted")!.at;
       const end = events.find((e) => e.type === "job-complete")!.at;
       const wall = (end - start) / 1000;
+      // Where the wall went: from acceptance to the first assignment, to the last delivery, then the client's last verdicts.
+      const at = (type: string, pick: (list: number[]) => number) => {
+        const list = events.filter((e) => e.type === type).map((e) => (e.at - start) / 1000);
+        return list.length > 0 ? pick(list) : NaN;
+      };
+      const firstAssigned = at("segment-assigned", (l) => Math.min(...l));
+      const lastDelivered = at("segment-delivered", (l) => Math.max(...l));
+      const deliveries = events.filter((e) => e.type === "segment-delivered").length;
+      stages.firstAssigned.push(firstAssigned);
+      stages.lastDelivered.push(lastDelivered);
+      stages.tail.push(wall - lastDelivered);
       const total = (await rendered()) - before;
       const countsAfter = await coordinatorCounts(http);
       const speculative = countsAfter.speculative - countsBefore.speculative;
@@ -135,7 +147,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       walls.push(wall);
       totals.push(total);
       ctx.log(
-        `job ${r + 1}/${ctx.runs}: wall ${wall.toFixed(2)} s, bare inference of the job ${ideal.toFixed(2)} s on ${cores} cores, efficiency ${(ideal / wall).toFixed(3)} (providers' render time ${total.toFixed(2)} s; ${speculative} speculative copies, ${timeouts} attempts timed out)`,
+        `job ${r + 1}/${ctx.runs}: wall ${wall.toFixed(2)} s, bare inference of the job ${ideal.toFixed(2)} s on ${cores} cores, efficiency ${(ideal / wall).toFixed(3)} (providers' render time ${total.toFixed(2)} s; ${speculative} speculative copies, ${timeouts} attempts timed out; first assignment +${firstAssigned.toFixed(2)} s, last of ${deliveries} deliveries +${lastDelivered.toFixed(2)} s, then ${(wall - lastDelivered).toFixed(2)} s to the last verdict)`,
       );
     }
   } catch (err) {
@@ -153,5 +165,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     measured({ name: "job wall time, accepted → complete", unit: "s", better: "lower", note }, walls),
     measured({ name: "ideal: bare inference of the whole job, all cores", unit: "s", better: "lower", note }, ideals),
     measured({ name: "providers' total render time (wall, summed over segments)", unit: "s", better: "lower", note }, totals),
+    measured({ name: "stage: accepted → first segment assigned", unit: "s", better: "lower", stage: true }, stages.firstAssigned),
+    measured({ name: "stage: accepted → last segment delivered", unit: "s", better: "lower", stage: true }, stages.lastDelivered),
+    measured({ name: "stage: last delivery → job complete (the last verdicts)", unit: "s", better: "lower", stage: true }, stages.tail),
   ];
 }
