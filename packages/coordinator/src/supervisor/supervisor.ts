@@ -116,6 +116,13 @@ export class Supervisor {
    * signed right now, so concurrent assignments to one provider each sign the count including the others.
    */
   private readonly allocated = new Map<string, Set<number>>();
+  /**
+   * Dispatch-to-delivery times of the segments this process saw delivered, by job (lower-case id): what a
+   * straggler is measured against. A job's segments are the same work on the same model, so they time each
+   * other; a provider's advertised speed does not (it is one figure for every model it serves, and a
+   * diffusion segment is ~50x the work of a field segment of the same size).
+   */
+  private readonly delivered = new Map<string, number[]>();
   private readonly reference: ReferenceWork;
   private readonly opts: Required<Omit<SupervisorInit, "reference" | "now">>;
   private readonly now: () => number;
@@ -437,7 +444,7 @@ export class Supervisor {
     );
   }
 
-  /** Near the end of a job (nothing left to assign), a segment running well past its expected time gets a second copy. */
+  /** Near the end of a job (nothing left to assign), a segment running well past the job's typical segment gets a second copy. */
   private async speculate(): Promise<void> {
     const { store } = this.components;
     const now = this.now();
@@ -461,7 +468,12 @@ export class Supervisor {
         // restart is re-sent first (its provider may hold it finished), and timed from then.
         const running = this.running.get(slow.id);
         if (!running) continue;
-        if (now - Math.max(slow.startedAt, running.dispatchedAt) < slow.expectedMs * this.opts.stragglerFactor) continue;
+        // Slow against the job's own delivered segments (their median), and never before one has come back:
+        // until then a dead provider is its deadline's business.
+        const typicalMs = median(this.delivered.get(job.jobId.toLowerCase()));
+        if (typicalMs === undefined) continue;
+        const expectedMs = Math.max(slow.expectedMs, typicalMs);
+        if (now - Math.max(slow.startedAt, running.dispatchedAt) < expectedMs * this.opts.stragglerFactor) continue;
         const seg = store.segment(job.jobId, segment);
         if (!seg || seg.status !== "active" || seg.tries >= store.maxTries) continue;
         const sj = this.schedulerJob(job, []);
@@ -470,10 +482,10 @@ export class Supervisor {
         if (!pick) continue;
         const queued = this.inFlightOf(pick.key);
         pick.inFlight++;
-        const expectedMs = Math.ceil((1000 * sj.segmentWork) / pick.speedFps);
+        const copyExpectedMs = Math.max(Math.ceil((1000 * sj.segmentWork) / pick.speedFps), Math.ceil(typicalMs));
         this.bump(pick.key, 1);
         try {
-          if (await this.start1(job, segment, pick.key, expectedMs, true, queued)) this.stats.speculative++;
+          if (await this.start1(job, segment, pick.key, copyExpectedMs, true, queued)) this.stats.speculative++;
         } finally {
           this.bump(pick.key, -1);
         }
@@ -493,13 +505,15 @@ export class Supervisor {
   private forgetAllocations(jobId: string): void {
     const prefix = `${jobId.toLowerCase()}:`;
     for (const key of [...this.allocated.keys()]) if (key.startsWith(prefix)) this.allocated.delete(key);
+    this.delivered.delete(jobId.toLowerCase());
   }
 
   /** Drops the allocations of every job no longer running (ended by a path that did not pass `applyEffects`). */
   private pruneAllocations(): void {
-    if (this.allocated.size === 0) return;
+    if (this.allocated.size === 0 && this.delivered.size === 0) return;
     const running = new Set(this.components.store.runningJobs().map((j) => j.jobId.toLowerCase()));
     for (const key of [...this.allocated.keys()]) if (!running.has(key.slice(0, key.indexOf(":")))) this.allocated.delete(key);
+    for (const key of [...this.delivered.keys()]) if (!running.has(key)) this.delivered.delete(key);
   }
 
   /** Adds `segment` to the provider's allocation in the job; returns the allocation's seconds (distinct segments). */
@@ -618,7 +632,11 @@ export class Supervisor {
       .then((delivered) => {
         if (controller.signal.aborted) return;
         this.checkDelivery(attempt, delivered);
-        const elapsedS = (this.now() - running.dispatchedAt) / 1000;
+        const elapsedMs = this.now() - running.dispatchedAt;
+        const elapsedS = elapsedMs / 1000;
+        const key = attempt.jobId.toLowerCase();
+        if (!this.delivered.has(key)) this.delivered.set(key, []);
+        this.delivered.get(key)!.push(elapsedMs);
         const work = segmentWork(job.spec, this.reference);
         if (elapsedS > 0) store.recordSpeed(attempt.provider, (work * running.queueFactor) / elapsedS);
         const outcome = store.deliver(attempt.id, { delivery: delivered.delivery, signature: delivered.signature }, delivered.multiaddrs);
@@ -689,6 +707,14 @@ export class Supervisor {
     if (n > 0) this.inFlight.set(address, n);
     else this.inFlight.delete(address);
   }
+}
+
+/** The median of `values`, or undefined when there are none. */
+function median(values: readonly number[] | undefined): number | undefined {
+  if (!values || values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** How long an attempt re-sent after a restart may take past its deadline to come back from the provider's journal. */
