@@ -5,7 +5,8 @@ import { cleanupSupervisor, setup } from "./helpers/supervisor-seam.js";
 
 afterEach(cleanupSupervisor);
 
-const delivered = (segment: number): RenderDelivered => ({ type: "delivered", ...delivery(JOB_ID, segment), multiaddrs: [] }) as RenderDelivered;
+const delivered = (segment: number): RenderDelivered =>
+  ({ type: "delivered", ...delivery(JOB_ID, segment), multiaddrs: [] }) as RenderDelivered;
 
 describe("supervisor: speculative copies of stragglers", () => {
   it("a segment is a straggler against the job's own delivered segments, not the provider's advertised speed", async () => {

@@ -144,7 +144,10 @@ describe("createHeliaSegmentStore", () => {
     const missing = await segmentCid(new Uint8Array(randomBytes(1000)));
     // The provider answers DONT_HAVE to a session want: the fetch ends on that answer, long before this deadline.
     const refused = b.store.get(missing, { providers: [a.node.getMultiaddrs()[0]!], timeout: 600_000 });
-    await expect(refused).rejects.toMatchObject({ name: "SegmentStoreError", message: expect.stringMatching(/its provider does not hold it/) });
+    await expect(refused).rejects.toMatchObject({
+      name: "SegmentStoreError",
+      message: expect.stringMatching(/its provider does not hold it/),
+    });
     const block = await segmentCid(new Uint8Array(randomBytes(1000)));
     await expect(b.store.getBlock(block, { providers: [a.node.getMultiaddrs()[0]!], timeout: 600_000 })).rejects.toMatchObject({
       name: "SegmentStoreError",

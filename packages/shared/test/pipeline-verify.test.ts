@@ -65,12 +65,12 @@ describe("verification by committed steps", () => {
       const released = new Promise<void>((resolve) => (release = resolve));
       const seam = {
         put: store.put.bind(store),
-        get: async (cid: Parameters<typeof store.get>[0], o?: Parameters<typeof store.get>[1]) => {
-          if (cid.equals(root)) return store.get(cid, o);
+        get: async (cid: Parameters<typeof store.get>[0]) => {
+          if (cid.equals(root)) return store.get(cid);
           held++;
           firstHeld();
           await released;
-          return store.get(cid, o);
+          return store.get(cid);
         },
       };
       const verdict = verifyTrace({ runner, job: { ...job, steps: 20 }, root, store: seam, frames: gen.frames, k: 3 });

@@ -19,14 +19,14 @@ export async function cleanupSupervisor(): Promise<void> {
   cleanup = undefined;
 }
 
-export interface Call {
+interface Call {
   provider: string;
   request: RenderRequest;
   resolve: (d: RenderDelivered) => void;
   reject: (err: unknown) => void;
 }
 
-export class SeamDispatcher implements RenderDispatcher {
+class SeamDispatcher implements RenderDispatcher {
   readonly calls: Call[] = [];
   /** The provider of the call the test answered last with a delivery: the receipt's signer. */
   resolvedBy: string | undefined;

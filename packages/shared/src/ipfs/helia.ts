@@ -122,10 +122,13 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
 const notHeld = (cause: unknown) => (cause as { name?: unknown } | null)?.name === "LoadBlockFailedError";
 
 function notHeldError(what: string, providers: number, cause: unknown): SegmentStoreError {
-  return new SegmentStoreError(`${what} failed: ${providers === 1 ? "its provider does" : `none of its ${providers} providers do`} not hold it.`, {
-    cause,
-    hint: "The provider may have lost the block or never stored it; ask another provider that holds it.",
-  });
+  return new SegmentStoreError(
+    `${what} failed: ${providers === 1 ? "its provider does" : `none of its ${providers} providers do`} not hold it.`,
+    {
+      cause,
+      hint: "The provider may have lost the block or never stored it; ask another provider that holds it.",
+    },
+  );
 }
 
 /** blockstore-fs's default layout (the directory is the next-to-last two characters of the base32 multihash). */
