@@ -122,7 +122,7 @@ export class Supervisor {
    * other; a provider's advertised speed does not (it is one figure for every model it serves, and a
    * diffusion segment is ~50x the work of a field segment of the same size).
    */
-  private readonly delivered = new Map<string, number[]>();
+  private readonly deliveryTimes = new Map<string, number[]>();
   private readonly reference: ReferenceWork;
   private readonly opts: Required<Omit<SupervisorInit, "reference" | "now">>;
   private readonly now: () => number;
@@ -470,7 +470,7 @@ export class Supervisor {
         if (!running) continue;
         // Slow against the job's own delivered segments (their median), and never before one has come back:
         // until then a dead provider is its deadline's business.
-        const typicalMs = median(this.delivered.get(job.jobId.toLowerCase()));
+        const typicalMs = median(this.deliveryTimes.get(job.jobId.toLowerCase()));
         if (typicalMs === undefined) continue;
         const expectedMs = Math.max(slow.expectedMs, typicalMs);
         if (now - Math.max(slow.startedAt, running.dispatchedAt) < expectedMs * this.opts.stragglerFactor) continue;
@@ -505,15 +505,15 @@ export class Supervisor {
   private forgetAllocations(jobId: string): void {
     const prefix = `${jobId.toLowerCase()}:`;
     for (const key of [...this.allocated.keys()]) if (key.startsWith(prefix)) this.allocated.delete(key);
-    this.delivered.delete(jobId.toLowerCase());
+    this.deliveryTimes.delete(jobId.toLowerCase());
   }
 
   /** Drops the allocations of every job no longer running (ended by a path that did not pass `applyEffects`). */
   private pruneAllocations(): void {
-    if (this.allocated.size === 0 && this.delivered.size === 0) return;
+    if (this.allocated.size === 0 && this.deliveryTimes.size === 0) return;
     const running = new Set(this.components.store.runningJobs().map((j) => j.jobId.toLowerCase()));
     for (const key of [...this.allocated.keys()]) if (!running.has(key.slice(0, key.indexOf(":")))) this.allocated.delete(key);
-    for (const key of [...this.delivered.keys()]) if (!running.has(key)) this.delivered.delete(key);
+    for (const key of [...this.deliveryTimes.keys()]) if (!running.has(key)) this.deliveryTimes.delete(key);
   }
 
   /** Adds `segment` to the provider's allocation in the job; returns the allocation's seconds (distinct segments). */
@@ -635,8 +635,9 @@ export class Supervisor {
         const elapsedMs = this.now() - running.dispatchedAt;
         const elapsedS = elapsedMs / 1000;
         const key = attempt.jobId.toLowerCase();
-        if (!this.delivered.has(key)) this.delivered.set(key, []);
-        this.delivered.get(key)!.push(elapsedMs);
+        const times = this.deliveryTimes.get(key);
+        if (times) times.push(elapsedMs);
+        else this.deliveryTimes.set(key, [elapsedMs]);
         const work = segmentWork(job.spec, this.reference);
         if (elapsedS > 0) store.recordSpeed(attempt.provider, (work * running.queueFactor) / elapsedS);
         const outcome = store.deliver(attempt.id, { delivery: delivered.delivery, signature: delivered.signature }, delivered.multiaddrs);

@@ -123,7 +123,7 @@ const notHeld = (cause: unknown) => (cause as { name?: unknown } | null)?.name =
 
 function notHeldError(what: string, providers: number, cause: unknown): SegmentStoreError {
   return new SegmentStoreError(
-    `${what} failed: ${providers === 1 ? "its provider does" : `none of its ${providers} providers do`} not hold it.`,
+    `${what} failed: ${providers === 1 ? "its provider does not hold it" : `none of its ${providers} providers holds it`}.`,
     {
       cause,
       hint: "The provider may have lost the block or never stored it; ask another provider that holds it.",

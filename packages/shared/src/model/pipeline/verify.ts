@@ -272,7 +272,7 @@ export async function verifyTrace(options: VerifyTraceOptions): Promise<TraceVer
       for (const j of [i - 1, i + 1]) if (j >= 0 && j < nSteps) wanted.push(root.cond[j]);
     }
     wanted.push(root.text.cond, root.text.uncond, root.final);
-    prefetch(wanted as Array<CID | undefined>);
+    prefetch(wanted);
   }
   try {
     // 3. Scheduler arithmetic at the sampled steps.
