@@ -9,6 +9,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { createMeshNode, type MeshNode } from "../src/net/index.js";
 import { createHeliaSegmentStore, segmentCid, SEGMENT_CHUNK_SIZE, type HeliaSegmentStore } from "../src/ipfs/index.js";
+import { BLOCKS_PROTOCOL } from "../src/ipfs/block-transfer.js";
 
 const MiB = 1024 * 1024;
 const DAG_PB = 0x70;
@@ -161,24 +162,48 @@ describe("createHeliaSegmentStore", () => {
     await expect(b.store.get(missing, { timeout: 1_000 })).rejects.toMatchObject({ name: "TimeoutError", code: "TIMEOUT" });
   });
 
-  test("behavior: a fetch from a named provider sends its wants to that provider only", async () => {
+  /** Records, per peer, every protocol `node` opens a stream of. */
+  function recordStreams(node: MeshNode): Array<{ peer: string; protocol: string }> {
+    const opened: Array<{ peer: string; protocol: string }> = [];
+    const dialProtocol = node.dialProtocol.bind(node);
+    node.dialProtocol = ((target: Parameters<typeof dialProtocol>[0], protocols: string | string[], options?: never) => {
+      for (const protocol of [protocols].flat()) opened.push({ peer: target.toString(), protocol });
+      return dialProtocol(target, protocols, options);
+    }) as typeof node.dialProtocol;
+    return opened;
+  }
+
+  test("behavior: a fetch from a named provider asks that provider only, over the blocks protocol, with no bitswap want to anyone", async () => {
     const a = await peer("a");
     const b = await peer("b");
     const c = await peer("c");
-    const cid = await a.store.add(new Uint8Array(randomBytes(200 * 1024)));
+    const cid = await a.store.add(new Uint8Array(randomBytes(3 * MiB)));
     // b is connected to c too, as a client is to every provider of its job.
     await b.node.dial(c.node.getMultiaddrs()[0]!);
-    // Every bitswap message opens a stream: record to whom b sends one.
-    const sentTo: string[] = [];
-    const dialProtocol = b.node.dialProtocol.bind(b.node);
-    b.node.dialProtocol = ((peer: Parameters<typeof dialProtocol>[0], protocols: string | string[], options?: never) => {
-      if ([protocols].flat().some((p) => p.startsWith("/ipfs/bitswap/"))) sentTo.push(peer.toString());
-      return dialProtocol(peer, protocols, options);
-    }) as typeof b.node.dialProtocol;
-    expect(await b.store.get(cid, { providers: [a.node.getMultiaddrs()[0]!], timeout: 20_000 })).toHaveLength(200 * 1024);
+    const opened = recordStreams(b.node);
+    expect(await b.store.get(cid, { providers: [a.node.getMultiaddrs()[0]!], timeout: 20_000 })).toHaveLength(3 * MiB);
+    expect(opened.map((o) => o.protocol)).toEqual([BLOCKS_PROTOCOL]);
+    expect(opened[0]!.peer).toContain(a.node.peerId.toString());
+    // Stored as fetched: a second read needs nobody.
+    expect(await b.store.has(cid)).toBe(true);
+    expect(await b.store.get(cid)).toHaveLength(3 * MiB);
+    expect(opened).toHaveLength(1);
+  });
+
+  test("behavior: from a provider without the blocks protocol (Kubo, an older node) the fetch falls back to bitswap, and its wants go to that provider only", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    const c = await peer("c");
+    const bytes = new Uint8Array(randomBytes(200 * 1024));
+    const cid = await a.store.add(bytes);
+    await a.node.unhandle(BLOCKS_PROTOCOL);
+    await b.node.dial(c.node.getMultiaddrs()[0]!);
+    const opened = recordStreams(b.node);
+    expect(Buffer.from(await b.store.get(cid, { providers: [a.node.getMultiaddrs()[0]!], timeout: 20_000 })).equals(bytes)).toBe(true);
+    const bitswap = opened.filter((o) => o.protocol.startsWith("/ipfs/bitswap/"));
     // A broadcast want would have gone to c in the same flush as to a, before a could answer.
-    expect(sentTo.length).toBeGreaterThan(0);
-    expect(sentTo.every((p) => p === a.node.peerId.toString())).toBe(true);
+    expect(bitswap.length).toBeGreaterThan(0);
+    expect(bitswap.every((o) => o.peer === a.node.peerId.toString())).toBe(true);
   });
 
   test("error: unreachable providers give DialError", async () => {

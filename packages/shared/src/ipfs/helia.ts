@@ -8,13 +8,17 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
 import { NextToLast } from "blockstore-fs/sharding";
 import { createHeliaLight, type Helia, type HeliaInit } from "helia";
-import type { CID } from "multiformats/cid";
+import { CID } from "multiformats/cid";
 import { DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 import { DialError, SegmentStoreError, SegmentTooLargeError, TimeoutError } from "../net/errors.js";
 import { abortError, withDeadline } from "../net/signals.js";
 import { openDatastore } from "./datastore-migration.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import { sequentialWalker } from "./pin-walker.js";
+import { assembleFile } from "./unixfs-assemble.js";
+import { fetchBlocks, NotHeldError, ProviderBusyError, serveBlocks, type BlocksRequest } from "./block-transfer.js";
+import { ProtocolNotSupportedError } from "../net/errors.js";
+import type { ProtocolRegistration } from "../net/protocol.js";
 import { SmallBlocksBlockstore } from "./small-blocks.js";
 import type { AddSegmentOptions, GetSegmentOptions, PinOptions, PutBlockOptions, SegmentStore } from "./segment-store.js";
 
@@ -52,8 +56,10 @@ export interface HeliaSegmentStore extends SegmentStore {
 
 /**
  * The default segment store: an embedded Helia node with a filesystem
- * blockstore, sharing the caller's libp2p node and moving blocks with
- * bitswap only.
+ * blockstore, sharing the caller's libp2p node. It serves its blocks over
+ * `BLOCKS_PROTOCOL` and bitswap, and fetches from named providers over
+ * `BLOCKS_PROTOCOL` (one CAR stream per segment, or per batch of trace
+ * blocks), falling back to bitswap for peers without it.
  *
  * It is built from `createHeliaLight` plus the bitswap mixin rather than
  * `createHelia`, whose libp2p defaults would add public bootstrap peers, the
@@ -115,7 +121,21 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
       hint: "Only one Helia store can share a libp2p node; check the data dir is writable.",
     });
   }
-  return new HeliaStore(helia, unixfs(helia), init.libp2p, local, closeStores);
+  let served: ProtocolRegistration;
+  try {
+    served = await serveBlocks(init.libp2p, local);
+  } catch (cause) {
+    await helia.stop().catch(() => {});
+    await closeStores();
+    throw new SegmentStoreError("Cannot serve blocks on this libp2p node.", {
+      cause,
+      hint: "Only one Helia store can share a libp2p node.",
+    });
+  }
+  return new HeliaStore(helia, unixfs(helia), init.libp2p, local, async () => {
+    await served.unhandle().catch(() => {});
+    await closeStores();
+  });
 }
 
 /** A session's providers all answered that they do not hold a block (Helia gives up on the session then). */
@@ -160,6 +180,16 @@ function wholeFileReads(blockstore: FsBlockstore, dir: string): FsBlockstore {
   return Object.assign(blockstore, { get });
 }
 
+async function readBlock(blockstore: Blockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of blockstore.get(cid, { signal })) chunks.push(chunk);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+interface BlockBatch {
+  waiters: Map<string, Array<{ resolve(bytes: Uint8Array | undefined): void; reject(err: unknown): void }>>;
+}
+
 class HeliaStore implements HeliaSegmentStore {
   readonly helia: Helia;
   readonly #fs: UnixFS;
@@ -168,6 +198,8 @@ class HeliaStore implements HeliaSegmentStore {
   /** The store under Helia's networked layer (what Helia reads from too). */
   readonly #local: Blockstore;
   #stopped = false;
+  /** Blocks asked for in this turn of the event loop, by provider set, not yet requested (`#batchedBlock`). */
+  readonly #batches = new Map<string, BlockBatch>();
 
   constructor(helia: Helia, fs: UnixFS, libp2p: Libp2p, local: Blockstore, closeStores: () => Promise<void>) {
     this.#local = local;
@@ -215,6 +247,8 @@ class HeliaStore implements HeliaSegmentStore {
     const what = `Fetching segment ${cid.toString()}`;
     try {
       if (providers.length > 0 && !(await this.helia.blockstore.has(cid, { signal }))) {
+        const blocks = await this.#direct({ type: "dag", root: cid.toString() }, providers, signal, maxBytes, what);
+        if (blocks) return assembleFile(cid, blocks, maxBytes);
         await this.#connect(providers, signal);
       }
       const session = this.#session(cid, providers, signal);
@@ -303,7 +337,12 @@ class HeliaStore implements HeliaSegmentStore {
   async #getBlock(cid: CID, options: GetSegmentOptions, signal: AbortSignal): Promise<Uint8Array> {
     const providers = options.providers ?? [];
     try {
-      if (providers.length > 0 && !(await this.helia.blockstore.has(cid, { signal }))) await this.#connect(providers, signal);
+      if (providers.length > 0) {
+        // Joined to the batch before anything is awaited, so every block asked for in one turn goes in one request.
+        const block = await this.#batchedBlock(cid, providers, signal);
+        if (block) return block;
+        if (!(await this.helia.blockstore.has(cid, { signal }))) await this.#connect(providers, signal);
+      }
       // Helia checks a block fetched from a peer against its CID before returning it.
       const session = this.#session(cid, providers, signal);
       const chunks: Uint8Array[] = [];
@@ -314,7 +353,7 @@ class HeliaStore implements HeliaSegmentStore {
       }
       return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
     } catch (cause) {
-      if (cause instanceof DialError) throw cause;
+      if (cause instanceof DialError || cause instanceof SegmentStoreError) throw cause;
       if (signal.aborted) throw abortError(signal, `Fetching block ${cid.toString()}`);
       if (notHeld(cause)) throw notHeldError(`Fetching block ${cid.toString()}`, providers.length, cause);
       throw new SegmentStoreError(`Fetching block ${cid.toString()} failed.`, { cause });
@@ -332,6 +371,121 @@ class HeliaStore implements HeliaSegmentStore {
       await this.helia.stop();
     } finally {
       await this.#closeStores();
+    }
+  }
+
+  /**
+   * Fetches over `BLOCKS_PROTOCOL` from the first provider that answers with
+   * every block asked for; each block is stored as it arrives. Undefined
+   * when a provider does not speak the protocol (Kubo, an older node): the
+   * caller then uses bitswap.
+   */
+  async #direct(
+    request: BlocksRequest,
+    providers: Array<Multiaddr | PeerId>,
+    signal: AbortSignal,
+    maxBytes: number,
+    what: string,
+  ): Promise<Map<string, Uint8Array> | undefined> {
+    const failures: unknown[] = [];
+    for (const provider of providers) {
+      const puts: Array<Promise<unknown>> = [];
+      try {
+        const blocks = await fetchBlocks(this.#libp2p, provider, request, {
+          signal,
+          maxBytes,
+          onBlock: (cid, bytes) => {
+            // Stored while the rest arrives; through Helia's layer, so a bitswap want for it elsewhere is answered.
+            const put = Promise.resolve(this.helia.blockstore.put(cid, bytes, { signal }));
+            put.catch(() => {});
+            puts.push(put);
+          },
+        });
+        await Promise.all(puts);
+        return blocks;
+      } catch (cause) {
+        await Promise.allSettled(puts);
+        // A peer without the protocol (Kubo, an older node), or one with all its stream slots for us taken: bitswap.
+        if (cause instanceof ProtocolNotSupportedError || cause instanceof ProviderBusyError) return undefined;
+        if (cause instanceof SegmentTooLargeError || signal.aborted) throw cause;
+        failures.push(cause);
+      }
+    }
+    if (failures.every((f) => f instanceof NotHeldError)) throw notHeldError(what, providers.length, failures[0]);
+    if (failures.every((f) => f instanceof DialError)) {
+      throw new DialError("Cannot reach any provider of the segment.", {
+        details: failures.map((f) => String((f as Error).message)),
+        cause: failures[0],
+        hint: "Check that the provider is running and that its multiaddr is right.",
+      });
+    }
+    const last = failures.find((f) => !(f instanceof DialError) && !(f instanceof NotHeldError)) ?? failures[0];
+    throw new SegmentStoreError(`${what} failed: ${(last as Error).message}`, { cause: last });
+  }
+
+  /**
+   * One block from `providers` over `BLOCKS_PROTOCOL`, asked for together
+   * with every other block wanted from the same providers in the same turn
+   * of the event loop: a trace check wants a dozen blocks at once, and one
+   * request for all of them is one round trip (and one of the provider's
+   * per-peer stream slots) instead of a dozen. Undefined: use bitswap.
+   */
+  #batchedBlock(cid: CID, providers: Array<Multiaddr | PeerId>, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    const key = providers.map(String).join(" ");
+    let batch = this.#batches.get(key);
+    if (!batch) {
+      const created: BlockBatch = { waiters: new Map() };
+      batch = created;
+      this.#batches.set(key, created);
+      setImmediate(() => {
+        this.#batches.delete(key);
+        void this.#flush(created, providers);
+      });
+    }
+    const waiters = batch.waiters.get(cid.toString()) ?? [];
+    batch.waiters.set(cid.toString(), waiters);
+    return new Promise<Uint8Array | undefined>((resolve, reject) => {
+      const onAbort = () => reject(abortError(signal, `Fetching block ${cid.toString()}`));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      waiters.push({
+        resolve: (bytes) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(bytes);
+        },
+        reject: (err) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      });
+    });
+  }
+
+  async #flush(batch: BlockBatch, providers: Array<Multiaddr | PeerId>): Promise<void> {
+    // The batch has its own deadline: each caller still gives up at its own (its promise rejects, the fetch goes on for the rest).
+    const signal = AbortSignal.timeout(DEFAULT_SEGMENT_TIMEOUT);
+    let blocks: Map<string, Uint8Array> | undefined;
+    try {
+      // Blocks already here are read here; only the others are asked for.
+      const held = new Map<string, Uint8Array>();
+      for (const key of batch.waiters.keys()) {
+        const cid = CID.parse(key);
+        if (await this.#local.has(cid, { signal })) held.set(key, await readBlock(this.#local, cid, signal));
+      }
+      const cids = [...batch.waiters.keys()].filter((key) => !held.has(key));
+      const what = cids.length === 1 ? `Fetching block ${cids[0]}` : `Fetching ${cids.length} blocks`;
+      const fetched = cids.length > 0 ? await this.#direct({ type: "blocks", cids }, providers, signal, DEFAULT_MAX_SEGMENT_BYTES, what) : new Map();
+      blocks = fetched && new Map([...held, ...fetched]);
+    } catch (err) {
+      for (const waiters of batch.waiters.values()) for (const w of waiters) w.reject(err);
+      return;
+    }
+    for (const [key, waiters] of batch.waiters) {
+      const bytes = blocks?.get(key);
+      for (const w of waiters) {
+        if (bytes || !blocks) w.resolve(bytes);
+        else w.reject(notHeldError(`Fetching block ${key}`, providers.length, undefined));
+      }
     }
   }
 

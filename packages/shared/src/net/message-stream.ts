@@ -167,6 +167,17 @@ export class MessageStream {
     }
   }
 
+  /**
+   * Hands over the raw stream for bytes that are not messages (a CAR after
+   * its header message): anything already received but not yet read as a
+   * message is put back, so the next read of the raw stream starts there.
+   * Message reads fail after this; `write`, `close` and `abort` still work.
+   */
+  unwrap(): Stream {
+    this.#readError ??= new StreamClosedError("This stream was handed over to raw reads.");
+    return this.#lp.unwrap();
+  }
+
   /** Resets the stream at once, dropping anything unsent or unread. */
   abort(err: Error): void {
     this.stream.abort(err);

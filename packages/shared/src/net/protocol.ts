@@ -273,6 +273,20 @@ export async function openProtocolStream(
   return withDeadline(options, DEFAULT_DIAL_TIMEOUT, (signal) => openWithin(node, peer, protocolId, options, signal));
 }
 
+/**
+ * `openProtocolStream` for a protocol whose bytes are not all messages (a
+ * CAR after a header): the same dial, negotiation and errors, but the raw
+ * libp2p stream, with nothing reading from it yet.
+ */
+export async function openRawProtocolStream(
+  node: ProtocolDialer,
+  peer: PeerTarget,
+  protocolId: string,
+  options: OpenProtocolStreamOptions = {},
+): Promise<Stream> {
+  return withDeadline(options, DEFAULT_DIAL_TIMEOUT, (signal) => openRawWithin(node, peer, protocolId, options, signal));
+}
+
 async function openWithin(
   node: ProtocolDialer,
   peer: PeerTarget,
@@ -280,6 +294,19 @@ async function openWithin(
   options: OpenProtocolStreamOptions,
   signal: AbortSignal,
 ): Promise<MessageStream> {
+  return new MessageStream(await openRawWithin(node, peer, protocolId, options, signal), {
+    maxMessageBytes: options.maxMessageBytes,
+    timeout: options.messageTimeout ?? DEFAULT_MESSAGE_TIMEOUT,
+  });
+}
+
+async function openRawWithin(
+  node: ProtocolDialer,
+  peer: PeerTarget,
+  protocolId: string,
+  options: OpenProtocolStreamOptions,
+  signal: AbortSignal,
+): Promise<Stream> {
   let target: PeerId | Multiaddr | Multiaddr[];
   try {
     target = typeof peer === "string" ? multiaddr(peer) : peer;
@@ -312,10 +339,7 @@ async function openWithin(
     }
     throw new DialError(`Cannot open ${what}.`, { cause, hint: "Check that the peer is running and that its address is right." });
   }
-  return new MessageStream(raw, {
-    maxMessageBytes: options.maxMessageBytes,
-    timeout: options.messageTimeout ?? DEFAULT_MESSAGE_TIMEOUT,
-  });
+  return raw;
 }
 
 /** Options of `request`; `timeout` bounds the whole exchange (default 30 s). */

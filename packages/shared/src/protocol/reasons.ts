@@ -31,6 +31,7 @@ export const REASON_CODES = [
   "JOB_FAILED",
   "NOT_JOB_CLIENT",
   "CANCELLED",
+  "NOT_HELD",
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -86,6 +87,7 @@ const SENTENCES: Record<ReasonCode, { text: string; fix?: string }> = {
     fix: "Sign jobAccessMessage(chainId, escrow, jobId, yourPeerId) with the key that opened the job and send it as `auth`.",
   },
   CANCELLED: { text: "The job's client cancelled it." },
+  NOT_HELD: { text: "The peer does not hold the segment or block asked for.", fix: "Ask another provider that holds it." },
 };
 
 /** One clear sentence for a reason code, with the detail the peer gave and the fix. */
