@@ -1,4 +1,4 @@
-import { openDatabase, type SqliteDatabase } from "@rendermesh/shared/db";
+import { openDatabase, statementCache, type SqliteDatabase, type SqliteStatement } from "@rendermesh/shared/db";
 
 /**
  * What the arbiter decided about one disputed claim: pay, refuse (and slash), leave it to the timeout (which pays the
@@ -47,59 +47,68 @@ const MIGRATIONS = [
  */
 export class ArbiterJournal {
   readonly #db: SqliteDatabase;
+  /** Statements prepared on first use and kept (`statementCache`). */
+  readonly #sql: (sql: string) => SqliteStatement;
 
   constructor(path: string) {
     this.#db = openDatabase(path, { migrations: MIGRATIONS });
+    this.#sql = statementCache(this.#db);
   }
 
   lastBlock(): number | undefined {
-    const row = this.#db.prepare("SELECT block FROM cursor WHERE id = 0").get() as { block: number } | undefined;
+    const row = this.#sql("SELECT block FROM cursor WHERE id = 0").get() as { block: number } | undefined;
     return row?.block;
   }
 
   setLastBlock(block: number): void {
-    this.#db
-      .prepare("INSERT INTO cursor (id, block) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET block = MAX(block, excluded.block)")
-      .run(block);
+    this.#sql("INSERT INTO cursor (id, block) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET block = MAX(block, excluded.block)").run(block);
   }
 
   /** Records a dispute once; returns its row (the stored one if it was seen before). */
   seen(jobId: string, segment: number, block: number): DisputeRow {
-    this.#db.prepare("INSERT OR IGNORE INTO disputes (job_id, segment, block) VALUES (?, ?, ?)").run(jobId.toLowerCase(), segment, block);
+    this.#sql("INSERT OR IGNORE INTO disputes (job_id, segment, block) VALUES (?, ?, ?)").run(jobId.toLowerCase(), segment, block);
     return this.get(jobId, segment, block)!;
   }
 
   get(jobId: string, segment: number, block: number): DisputeRow | undefined {
-    const row = this.#db
-      .prepare(`SELECT ${COLUMNS} FROM disputes WHERE job_id = ? AND segment = ? AND block = ?`)
-      .get(jobId.toLowerCase(), segment, block) as DisputeRow | undefined;
+    const row = this.#sql(`SELECT ${COLUMNS} FROM disputes WHERE job_id = ? AND segment = ? AND block = ?`).get(
+      jobId.toLowerCase(),
+      segment,
+      block,
+    ) as DisputeRow | undefined;
     return row;
   }
 
   decide(jobId: string, segment: number, block: number, verdict: Verdict, reason: string): void {
-    this.#db
-      .prepare("UPDATE disputes SET verdict = ?, reason = ? WHERE job_id = ? AND segment = ? AND block = ?")
-      .run(verdict, reason, jobId.toLowerCase(), segment, block);
+    this.#sql("UPDATE disputes SET verdict = ?, reason = ? WHERE job_id = ? AND segment = ? AND block = ?").run(
+      verdict,
+      reason,
+      jobId.toLowerCase(),
+      segment,
+      block,
+    );
   }
 
   /** A decision that resolves nothing yet (wait, leave): tried again from `nextAt` (unix ms). */
   postpone(jobId: string, segment: number, block: number, verdict: "wait" | "leave", reason: string, nextAt: number): void {
-    this.#db
-      .prepare(
-        "UPDATE disputes SET verdict = ?, reason = ?, attempts = attempts + 1, next_at = ? WHERE job_id = ? AND segment = ? AND block = ?",
-      )
-      .run(verdict, reason, nextAt, jobId.toLowerCase(), segment, block);
+    this.#sql(
+      "UPDATE disputes SET verdict = ?, reason = ?, attempts = attempts + 1, next_at = ? WHERE job_id = ? AND segment = ? AND block = ?",
+    ).run(verdict, reason, nextAt, jobId.toLowerCase(), segment, block);
   }
 
   /** The dispute is done: resolved by `tx` (with `batchSize - 1` others), or `tx` "none" when there was nothing to send. */
   resolved(jobId: string, segment: number, block: number, tx: string, batchSize?: number): void {
-    this.#db
-      .prepare("UPDATE disputes SET tx = ?, batch_size = ? WHERE job_id = ? AND segment = ? AND block = ?")
-      .run(tx, batchSize ?? null, jobId.toLowerCase(), segment, block);
+    this.#sql("UPDATE disputes SET tx = ?, batch_size = ? WHERE job_id = ? AND segment = ? AND block = ?").run(
+      tx,
+      batchSize ?? null,
+      jobId.toLowerCase(),
+      segment,
+      block,
+    );
   }
 
   all(): DisputeRow[] {
-    return this.#db.prepare(`SELECT ${COLUMNS} FROM disputes ORDER BY block, job_id, segment`).all() as DisputeRow[];
+    return this.#sql(`SELECT ${COLUMNS} FROM disputes ORDER BY block, job_id, segment`).all() as DisputeRow[];
   }
 
   close(): void {

@@ -1,7 +1,14 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JobSpec, SignedAssignment, SignedDelivery } from "@rendermesh/shared";
-import { DatabaseTooNewError, openDatabase, type Migration, type SqliteDatabase } from "@rendermesh/shared/db";
+import {
+  DatabaseTooNewError,
+  openDatabase,
+  type Migration,
+  statementCache,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from "@rendermesh/shared/db";
 import { JournalError } from "../errors.js";
 import type { CheckName } from "../verify/types.js";
 
@@ -266,10 +273,13 @@ export const JOURNAL_FILE = "journal.sqlite";
 export class Journal {
   readonly path: string;
   readonly #db: SqliteDatabase;
+  /** Statements prepared on first use and kept (`statementCache`). */
+  readonly #sql: (sql: string) => SqliteStatement;
 
   private constructor(path: string, db: SqliteDatabase) {
     this.path = path;
     this.#db = db;
+    this.#sql = statementCache(this.#db);
   }
 
   /** Opens (creating if needed) the journal in `dir`. */
@@ -298,17 +308,21 @@ export class Journal {
 
   /** The stored proposals (as JSON text) for one chain and governor. */
   daoProposals(chainId: number, governor: string): string[] {
-    const rows = this.#db
-      .prepare("SELECT data FROM dao_proposals WHERE chain_id = ? AND governor = ? ORDER BY rowid")
-      .all(chainId, governor.toLowerCase()) as Array<{ data: string }>;
+    const rows = this.#sql("SELECT data FROM dao_proposals WHERE chain_id = ? AND governor = ? ORDER BY rowid").all(
+      chainId,
+      governor.toLowerCase(),
+    ) as Array<{ data: string }>;
     return rows.map((r) => r.data);
   }
 
   /** Adds or replaces a proposal. */
   putDaoProposal(chainId: number, governor: string, proposalId: string, data: string): void {
-    this.#db
-      .prepare("INSERT OR REPLACE INTO dao_proposals (chain_id, governor, proposal_id, data) VALUES (?, ?, ?, ?)")
-      .run(chainId, governor.toLowerCase(), proposalId, data);
+    this.#sql("INSERT OR REPLACE INTO dao_proposals (chain_id, governor, proposal_id, data) VALUES (?, ?, ?, ?)").run(
+      chainId,
+      governor.toLowerCase(),
+      proposalId,
+      data,
+    );
   }
 
   /** Runs `fn` in one SQLite transaction: all of its writes land, or none. */
@@ -333,18 +347,22 @@ export class Journal {
       settledAt: undefined,
       ...job,
     };
-    this.#db
-      .prepare("INSERT INTO jobs (ref, job_id, data, phase, last_seq, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(full.ref, full.jobId ?? null, encode(full), full.phase, full.lastSeq, Date.now());
+    this.#sql("INSERT INTO jobs (ref, job_id, data, phase, last_seq, updated_at) VALUES (?, ?, ?, ?, ?, ?)").run(
+      full.ref,
+      full.jobId ?? null,
+      encode(full),
+      full.phase,
+      full.lastSeq,
+      Date.now(),
+    );
     return full;
   }
 
   /** A job by its escrow id or its local ref (the open transaction hash); case-insensitive. */
   findJob(idOrRef: string): JournalJob | undefined {
     const key = idOrRef.toLowerCase();
-    const row = this.#db
-      .prepare("SELECT data, phase, last_seq, job_id FROM jobs WHERE lower(job_id) = ? OR lower(ref) = ?")
-      .get(key, key) as { data: string; phase: JobPhase; last_seq: number; job_id: string | null } | undefined;
+    const row = this.#sql("SELECT data, phase, last_seq, job_id FROM jobs WHERE lower(job_id) = ? OR lower(ref) = ?").get(key, key) as
+      { data: string; phase: JobPhase; last_seq: number; job_id: string | null } | undefined;
     if (!row) return undefined;
     return { ...decode<JournalJob>(row.data), phase: row.phase, lastSeq: row.last_seq };
   }
@@ -361,7 +379,7 @@ export class Journal {
   }
 
   listJobs(): JournalJob[] {
-    const rows = this.#db.prepare("SELECT data, phase, last_seq FROM jobs ORDER BY rowid").all() as Array<{
+    const rows = this.#sql("SELECT data, phase, last_seq FROM jobs ORDER BY rowid").all() as Array<{
       data: string;
       phase: JobPhase;
       last_seq: number;
@@ -373,9 +391,14 @@ export class Journal {
   updateJob(ref: string, patch: Partial<Omit<JournalJob, "ref">>): JournalJob {
     const current = this.getJob(ref);
     const next: JournalJob = { ...current, ...patch };
-    this.#db
-      .prepare("UPDATE jobs SET data = ?, job_id = ?, phase = ?, last_seq = ?, updated_at = ? WHERE ref = ?")
-      .run(encode(next), next.jobId ?? null, next.phase, next.lastSeq, Date.now(), current.ref);
+    this.#sql("UPDATE jobs SET data = ?, job_id = ?, phase = ?, last_seq = ?, updated_at = ? WHERE ref = ?").run(
+      encode(next),
+      next.jobId ?? null,
+      next.phase,
+      next.lastSeq,
+      Date.now(),
+      current.ref,
+    );
     return next;
   }
 
@@ -385,7 +408,7 @@ export class Journal {
 
   /** Records that every coordinator event up to `seq` has been applied; never moves backwards. */
   setLastSeq(ref: string, seq: number): void {
-    this.#db.prepare("UPDATE jobs SET last_seq = max(last_seq, ?), updated_at = ? WHERE ref = ?").run(seq, Date.now(), ref);
+    this.#sql("UPDATE jobs SET last_seq = max(last_seq, ?), updated_at = ? WHERE ref = ?").run(seq, Date.now(), ref);
   }
 
   // ---- segments ----------------------------------------------------------------
@@ -396,37 +419,39 @@ export class Journal {
    * verified, by this or another provider.
    */
   addVerified(ref: string, seg: VerifiedSegment): boolean {
-    const result = this.#db
-      .prepare("INSERT OR IGNORE INTO segments (ref, segment, provider, data) VALUES (?, ?, ?, ?)")
-      .run(ref, seg.segment, seg.provider.toLowerCase(), encode(seg));
+    const result = this.#sql("INSERT OR IGNORE INTO segments (ref, segment, provider, data) VALUES (?, ?, ?, ?)").run(
+      ref,
+      seg.segment,
+      seg.provider.toLowerCase(),
+      encode(seg),
+    );
     return result.changes === 1;
   }
 
   verifiedSegment(ref: string, segment: number): VerifiedSegment | undefined {
-    const row = this.#db.prepare("SELECT data FROM segments WHERE ref = ? AND segment = ?").get(ref, segment) as
-      { data: string } | undefined;
+    const row = this.#sql("SELECT data FROM segments WHERE ref = ? AND segment = ?").get(ref, segment) as { data: string } | undefined;
     return row ? decode<VerifiedSegment>(row.data) : undefined;
   }
 
   verifiedSegments(ref: string): VerifiedSegment[] {
-    const rows = this.#db.prepare("SELECT data FROM segments WHERE ref = ? ORDER BY segment").all(ref) as Array<{ data: string }>;
+    const rows = this.#sql("SELECT data FROM segments WHERE ref = ? ORDER BY segment").all(ref) as Array<{ data: string }>;
     return rows.map((r) => decode<VerifiedSegment>(r.data));
   }
 
   /** Seconds verified per provider (lower-case address → count). */
   verifiedSecondsByProvider(ref: string): Map<string, number> {
-    const rows = this.#db
-      .prepare("SELECT provider, count(*) AS n FROM segments WHERE ref = ? GROUP BY provider ORDER BY provider")
-      .all(ref) as Array<{ provider: string; n: number }>;
+    const rows = this.#sql("SELECT provider, count(*) AS n FROM segments WHERE ref = ? GROUP BY provider ORDER BY provider").all(
+      ref,
+    ) as Array<{ provider: string; n: number }>;
     return new Map(rows.map((r) => [r.provider, r.n]));
   }
 
   addRejection(ref: string, rejection: Rejection): void {
-    this.#db.prepare("INSERT INTO rejections (ref, data) VALUES (?, ?)").run(ref, encode(rejection));
+    this.#sql("INSERT INTO rejections (ref, data) VALUES (?, ?)").run(ref, encode(rejection));
   }
 
   rejections(ref: string): Rejection[] {
-    const rows = this.#db.prepare("SELECT data FROM rejections WHERE ref = ? ORDER BY id").all(ref) as Array<{ data: string }>;
+    const rows = this.#sql("SELECT data FROM rejections WHERE ref = ? ORDER BY id").all(ref) as Array<{ data: string }>;
     return rows.map((r) => decode<Rejection>(r.data));
   }
 
@@ -438,37 +463,42 @@ export class Journal {
    * is never lost: it is resent (at least once) until the coordinator answers.
    */
   putVerdict(ref: string, verdict: VerdictRecord): void {
-    this.#db
-      .prepare("INSERT OR IGNORE INTO verdicts (ref, segment, provider, cid, data) VALUES (?, ?, ?, ?, ?)")
-      .run(
-        ref,
-        verdict.segment,
-        verdict.provider.toLowerCase(),
-        verdict.cid,
-        encode({ ...verdict, provider: verdict.provider.toLowerCase() }),
-      );
+    this.#sql("INSERT OR IGNORE INTO verdicts (ref, segment, provider, cid, data) VALUES (?, ?, ?, ?, ?)").run(
+      ref,
+      verdict.segment,
+      verdict.provider.toLowerCase(),
+      verdict.cid,
+      encode({ ...verdict, provider: verdict.provider.toLowerCase() }),
+    );
   }
 
   /** The coordinator answered this verdict (accepted, or refused as already settled): stop resending it. */
   ackVerdict(ref: string, v: { segment: number; provider: string; cid: string }, at = Date.now()): void {
-    this.#db
-      .prepare("UPDATE verdicts SET acked_at = ? WHERE ref = ? AND segment = ? AND provider = ? AND cid = ? AND acked_at IS NULL")
-      .run(at, ref, v.segment, v.provider.toLowerCase(), v.cid);
+    this.#sql("UPDATE verdicts SET acked_at = ? WHERE ref = ? AND segment = ? AND provider = ? AND cid = ? AND acked_at IS NULL").run(
+      at,
+      ref,
+      v.segment,
+      v.provider.toLowerCase(),
+      v.cid,
+    );
   }
 
   /** Verdicts the coordinator has not answered yet, oldest segment first. */
   unackedVerdicts(ref: string): VerdictRecord[] {
-    const rows = this.#db
-      .prepare("SELECT data FROM verdicts WHERE ref = ? AND acked_at IS NULL ORDER BY segment, rowid")
-      .all(ref) as Array<{ data: string }>;
+    const rows = this.#sql("SELECT data FROM verdicts WHERE ref = ? AND acked_at IS NULL ORDER BY segment, rowid").all(ref) as Array<{
+      data: string;
+    }>;
     return rows.map((r) => decode<VerdictRecord>(r.data));
   }
 
   /** The verdict recorded for one delivery, if any. */
   verdict(ref: string, v: { segment: number; provider: string; cid: string }): (VerdictRecord & { acked: boolean }) | undefined {
-    const row = this.#db
-      .prepare("SELECT data, acked_at FROM verdicts WHERE ref = ? AND segment = ? AND provider = ? AND cid = ?")
-      .get(ref, v.segment, v.provider.toLowerCase(), v.cid) as { data: string; acked_at: number | null } | undefined;
+    const row = this.#sql("SELECT data, acked_at FROM verdicts WHERE ref = ? AND segment = ? AND provider = ? AND cid = ?").get(
+      ref,
+      v.segment,
+      v.provider.toLowerCase(),
+      v.cid,
+    ) as { data: string; acked_at: number | null } | undefined;
     return row ? { ...decode<VerdictRecord>(row.data), acked: row.acked_at !== null } : undefined;
   }
 
@@ -477,12 +507,10 @@ export class Journal {
   /** Keeps the provider's highest cumulative voucher; a lower or equal one is ignored (returns false). */
   putVoucher(ref: string, voucher: VoucherRecord): boolean {
     const provider = voucher.provider.toLowerCase();
-    const result = this.#db
-      .prepare(
-        `INSERT INTO vouchers (ref, provider, seconds, data) VALUES (?, ?, ?, ?)
+    const result = this.#sql(
+      `INSERT INTO vouchers (ref, provider, seconds, data) VALUES (?, ?, ?, ?)
          ON CONFLICT (ref, provider) DO UPDATE SET seconds = excluded.seconds, data = excluded.data WHERE excluded.seconds > vouchers.seconds`,
-      )
-      .run(ref, provider, voucher.seconds, encode(voucher));
+    ).run(ref, provider, voucher.seconds, encode(voucher));
     return result.changes === 1;
   }
 
@@ -490,17 +518,17 @@ export class Journal {
     const v = this.voucher(ref, provider);
     if (!v || v.seconds !== seconds) return;
     const next: VoucherRecord = { ...v, ackedAt: at, ...(acknowledgement ? { acknowledgement } : {}) };
-    this.#db.prepare("UPDATE vouchers SET data = ? WHERE ref = ? AND provider = ?").run(encode(next), ref, provider.toLowerCase());
+    this.#sql("UPDATE vouchers SET data = ? WHERE ref = ? AND provider = ?").run(encode(next), ref, provider.toLowerCase());
   }
 
   voucher(ref: string, provider: string): VoucherRecord | undefined {
-    const row = this.#db.prepare("SELECT data FROM vouchers WHERE ref = ? AND provider = ?").get(ref, provider.toLowerCase()) as
+    const row = this.#sql("SELECT data FROM vouchers WHERE ref = ? AND provider = ?").get(ref, provider.toLowerCase()) as
       { data: string } | undefined;
     return row ? decode<VoucherRecord>(row.data) : undefined;
   }
 
   vouchers(ref: string): VoucherRecord[] {
-    const rows = this.#db.prepare("SELECT data FROM vouchers WHERE ref = ? ORDER BY provider").all(ref) as Array<{ data: string }>;
+    const rows = this.#sql("SELECT data FROM vouchers WHERE ref = ? ORDER BY provider").all(ref) as Array<{ data: string }>;
     return rows.map((r) => decode<VoucherRecord>(r.data));
   }
 
@@ -509,22 +537,22 @@ export class Journal {
   /** Records a signed transaction before it is broadcast. */
   addTx(ref: string, tx: Omit<JournalTx, "state" | "blockNumber" | "gasUsed" | "minedAt" | "sentAt"> & { sentAt?: number }): JournalTx {
     const full: JournalTx = { state: "signed", blockNumber: undefined, gasUsed: undefined, minedAt: undefined, sentAt: Date.now(), ...tx };
-    this.#db.prepare("INSERT INTO txs (hash, ref, kind, data) VALUES (?, ?, ?, ?)").run(full.hash, ref, full.kind, encode(full));
+    this.#sql("INSERT INTO txs (hash, ref, kind, data) VALUES (?, ?, ?, ?)").run(full.hash, ref, full.kind, encode(full));
     return full;
   }
 
   updateTx(hash: string, patch: Partial<Pick<JournalTx, "state" | "blockNumber" | "gasUsed" | "minedAt">>): void {
-    const row = this.#db.prepare("SELECT data FROM txs WHERE hash = ?").get(hash) as { data: string } | undefined;
+    const row = this.#sql("SELECT data FROM txs WHERE hash = ?").get(hash) as { data: string } | undefined;
     if (!row) throw new JournalError(`The journal has no transaction ${hash}.`);
-    this.#db.prepare("UPDATE txs SET data = ? WHERE hash = ?").run(encode({ ...decode<JournalTx>(row.data), ...patch }), hash);
+    this.#sql("UPDATE txs SET data = ? WHERE hash = ?").run(encode({ ...decode<JournalTx>(row.data), ...patch }), hash);
   }
 
   /** A job's transactions in the order they were signed, optionally of one kind. */
   txs(ref: string, kind?: TxKind): JournalTx[] {
     const rows = (
       kind
-        ? this.#db.prepare("SELECT data FROM txs WHERE ref = ? AND kind = ? ORDER BY rowid").all(ref, kind)
-        : this.#db.prepare("SELECT data FROM txs WHERE ref = ? ORDER BY rowid").all(ref)
+        ? this.#sql("SELECT data FROM txs WHERE ref = ? AND kind = ? ORDER BY rowid").all(ref, kind)
+        : this.#sql("SELECT data FROM txs WHERE ref = ? ORDER BY rowid").all(ref)
     ) as Array<{ data: string }>;
     return rows.map((r) => decode<JournalTx>(r.data));
   }

@@ -1,5 +1,5 @@
 import { canonicalSpec, JobSpec, type ReasonCode, type SignedAssignment, type SignedDelivery } from "@rendermesh/shared";
-import { DatabaseTooNewError, openDatabase, type SqliteDatabase } from "@rendermesh/shared/db";
+import { DatabaseTooNewError, openDatabase, statementCache, type SqliteDatabase, type SqliteStatement } from "@rendermesh/shared/db";
 import { InvalidTransitionError, StoreError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
 import type {
@@ -132,10 +132,13 @@ export class CoordinatorStore {
   private pendingEvents: StoredEvent[] = [];
   private depth = 0;
   private readonly stmts;
+  /** Every other statement, prepared on first use and kept. */
+  private readonly sql: (text: string) => SqliteStatement;
 
   private constructor(path: string, db: SqliteDatabase, init: StoreInit) {
     this.path = path;
     this.db = db;
+    this.sql = statementCache(db);
     this.maxTries = init.maxTries ?? 3;
     this.now = init.now ?? Date.now;
     const p = (sql: string) => db.prepare(sql);
@@ -210,12 +213,12 @@ export class CoordinatorStore {
   // ---- meta -------------------------------------------------------------------
 
   getMeta(key: string): string | undefined {
-    const r = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
+    const r = this.sql("SELECT value FROM meta WHERE key = ?").get(key) as Row | undefined;
     return r ? str(r.value) : undefined;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
   // ---- reads ------------------------------------------------------------------
@@ -228,33 +231,35 @@ export class CoordinatorStore {
   listJobs(opts: { status?: JobStatus; limit?: number; offset?: number } = {}): JobRow[] {
     const limit = Math.min(opts.limit ?? 100, 1000);
     const rows = opts.status
-      ? this.db
-          .prepare("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?")
-          .all(opts.status, limit, opts.offset ?? 0)
-      : this.db.prepare("SELECT * FROM jobs ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?").all(limit, opts.offset ?? 0);
+      ? this.sql("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?").all(
+          opts.status,
+          limit,
+          opts.offset ?? 0,
+        )
+      : this.sql("SELECT * FROM jobs ORDER BY created_at DESC, job_id LIMIT ? OFFSET ?").all(limit, opts.offset ?? 0);
     return (rows as Row[]).map(toJob);
   }
 
   /** Running jobs, oldest first: the order the scheduler serves them in. */
   runningJobs(): JobRow[] {
-    return (this.db.prepare("SELECT * FROM jobs WHERE status = 'running' ORDER BY created_at, job_id").all() as Row[]).map(toJob);
+    return (this.sql("SELECT * FROM jobs WHERE status = 'running' ORDER BY created_at, job_id").all() as Row[]).map(toJob);
   }
 
   countJobs(): Record<JobStatus, number> {
     const out: Record<JobStatus, number> = { running: 0, complete: 0, failed: 0 };
-    for (const r of this.db.prepare("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").all() as Row[]) {
+    for (const r of this.sql("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").all() as Row[]) {
       out[str(r.status) as JobStatus] = num(r.n);
     }
     return out;
   }
 
   runningJobsOfClient(client: string): number {
-    const r = this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE client = ? AND status = 'running'").get(client.toLowerCase()) as Row;
+    const r = this.sql("SELECT COUNT(*) AS n FROM jobs WHERE client = ? AND status = 'running'").get(client.toLowerCase()) as Row;
     return num(r.n);
   }
 
   segments(jobId: string): SegmentRow[] {
-    return (this.db.prepare("SELECT * FROM segments WHERE job_id = ? ORDER BY idx").all(jobId.toLowerCase()) as Row[]).map(toSegment);
+    return (this.sql("SELECT * FROM segments WHERE job_id = ? ORDER BY idx").all(jobId.toLowerCase()) as Row[]).map(toSegment);
   }
 
   segment(jobId: string, index: number): SegmentRow | undefined {
@@ -264,9 +269,9 @@ export class CoordinatorStore {
 
   segmentCounts(jobId: string): Record<SegmentStatus, number> {
     const out: Record<SegmentStatus, number> = { pending: 0, active: 0, delivered: 0, verified: 0, failed: 0 };
-    for (const r of this.db
-      .prepare("SELECT status, COUNT(*) AS n FROM segments WHERE job_id = ? GROUP BY status")
-      .all(jobId.toLowerCase()) as Row[]) {
+    for (const r of this.sql("SELECT status, COUNT(*) AS n FROM segments WHERE job_id = ? GROUP BY status").all(
+      jobId.toLowerCase(),
+    ) as Row[]) {
       out[str(r.status) as SegmentStatus] = num(r.n);
     }
     return out;
@@ -274,16 +279,17 @@ export class CoordinatorStore {
 
   pendingSegments(jobId: string, limit = 1_000_000): number[] {
     return (
-      this.db
-        .prepare("SELECT idx FROM segments WHERE job_id = ? AND status = 'pending' ORDER BY idx LIMIT ?")
-        .all(jobId.toLowerCase(), limit) as Row[]
+      this.sql("SELECT idx FROM segments WHERE job_id = ? AND status = 'pending' ORDER BY idx LIMIT ?").all(
+        jobId.toLowerCase(),
+        limit,
+      ) as Row[]
     ).map((r) => num(r.idx));
   }
 
   attempts(jobId: string, segment?: number): AttemptRow[] {
     const rows =
       segment === undefined
-        ? this.db.prepare("SELECT * FROM attempts WHERE job_id = ? ORDER BY id").all(jobId.toLowerCase())
+        ? this.sql("SELECT * FROM attempts WHERE job_id = ? ORDER BY id").all(jobId.toLowerCase())
         : this.stmts.attemptsOfSegment.all(jobId.toLowerCase(), segment);
     return (rows as Row[]).map(toAttempt);
   }
@@ -295,17 +301,15 @@ export class CoordinatorStore {
 
   /** Attempts rendering right now, across all jobs. */
   activeAttempts(): AttemptRow[] {
-    return (this.db.prepare("SELECT * FROM attempts WHERE status = 'active' ORDER BY id").all() as Row[]).map(toAttempt);
+    return (this.sql("SELECT * FROM attempts WHERE status = 'active' ORDER BY id").all() as Row[]).map(toAttempt);
   }
 
   /** Deliveries in front of a client, waiting for its verdict, across running jobs. */
   shownAttempts(): AttemptRow[] {
     return (
-      this.db
-        .prepare(
-          "SELECT a.* FROM attempts a JOIN jobs j ON j.job_id = a.job_id WHERE a.status = 'shown' AND j.status = 'running' ORDER BY a.id",
-        )
-        .all() as Row[]
+      this.sql(
+        "SELECT a.* FROM attempts a JOIN jobs j ON j.job_id = a.job_id WHERE a.status = 'shown' AND j.status = 'running' ORDER BY a.id",
+      ).all() as Row[]
     ).map(toAttempt);
   }
 
@@ -336,33 +340,31 @@ export class CoordinatorStore {
       const now = this.now();
       const jobId = job.jobId.toLowerCase();
       if (this.getJob(jobId)) throw new InvalidTransitionError(`Job ${jobId} is already known.`);
-      this.db
-        .prepare(
-          `INSERT INTO jobs (job_id, chain_id, escrow, client, client_peer, spec, spec_hash, model, segments, fps, width, height,
+      this.sql(
+        `INSERT INTO jobs (job_id, chain_id, escrow, client, client_peer, spec, spec_hash, model, segments, fps, width, height,
              price_per_second, deadline, policy_version, opened_block, status, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
-        )
-        .run(
-          jobId,
-          job.chainId,
-          job.escrow.toLowerCase(),
-          job.client.toLowerCase(),
-          job.clientPeer,
-          canonicalSpec(job.spec),
-          job.specHash.toLowerCase(),
-          job.spec.model.toLowerCase(),
-          job.spec.seconds,
-          job.spec.fps,
-          job.spec.width,
-          job.spec.height,
-          job.pricePerSecond.toString(),
-          job.deadline,
-          job.policyVersion.toString(),
-          job.openedBlock,
-          now,
-          now,
-        );
-      const ins = this.db.prepare("INSERT INTO segments (job_id, idx, status) VALUES (?, ?, 'pending')");
+      ).run(
+        jobId,
+        job.chainId,
+        job.escrow.toLowerCase(),
+        job.client.toLowerCase(),
+        job.clientPeer,
+        canonicalSpec(job.spec),
+        job.specHash.toLowerCase(),
+        job.spec.model.toLowerCase(),
+        job.spec.seconds,
+        job.spec.fps,
+        job.spec.width,
+        job.spec.height,
+        job.pricePerSecond.toString(),
+        job.deadline,
+        job.policyVersion.toString(),
+        job.openedBlock,
+        now,
+        now,
+      );
+      const ins = this.sql("INSERT INTO segments (job_id, idx, status) VALUES (?, ?, 'pending')");
       for (let i = 0; i < job.spec.seconds; i++) ins.run(jobId, i);
       this.appendEvent(jobId, { type: "job-accepted", segments: job.spec.seconds, policyVersion: job.policyVersion.toString() });
       return this.getJob(jobId)!;
@@ -371,7 +373,7 @@ export class CoordinatorStore {
 
   /** The client that may send verdicts (the last peer to submit the job). */
   setClientPeer(jobId: string, peer: string): void {
-    this.db.prepare("UPDATE jobs SET client_peer = ? WHERE job_id = ?").run(peer, jobId.toLowerCase());
+    this.sql("UPDATE jobs SET client_peer = ? WHERE job_id = ?").run(peer, jobId.toLowerCase());
   }
 
   /**
@@ -401,24 +403,22 @@ export class CoordinatorStore {
       // its row and number, so numbering from `tries` would reuse that number and break UNIQUE (job_id, idx, try).
       const attemptNo = num((this.stmts.lastTry.get(jobId, a.segment) as Row).n) + 1;
       const now = this.now();
-      const r = this.db
-        .prepare(
-          `INSERT INTO attempts (job_id, idx, try, provider, peer_id, speculative, status, assignment, deadline_ms, expected_ms, started_at)
+      const r = this.sql(
+        `INSERT INTO attempts (job_id, idx, try, provider, peer_id, speculative, status, assignment, deadline_ms, expected_ms, started_at)
            VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?) RETURNING id`,
-        )
-        .get(
-          jobId,
-          a.segment,
-          attemptNo,
-          a.provider.toLowerCase(),
-          a.peerId,
-          a.speculative ? 1 : 0,
-          JSON.stringify(a.assignment),
-          a.deadlineMs,
-          a.expectedMs,
-          now,
-        ) as Row;
-      this.db.prepare("UPDATE segments SET tries = tries + 1, status = 'active' WHERE job_id = ? AND idx = ?").run(jobId, a.segment);
+      ).get(
+        jobId,
+        a.segment,
+        attemptNo,
+        a.provider.toLowerCase(),
+        a.peerId,
+        a.speculative ? 1 : 0,
+        JSON.stringify(a.assignment),
+        a.deadlineMs,
+        a.expectedMs,
+        now,
+      ) as Row;
+      this.sql("UPDATE segments SET tries = tries + 1, status = 'active' WHERE job_id = ? AND idx = ?").run(jobId, a.segment);
       this.appendEvent(job.jobId, {
         type: "segment-assigned",
         segment: a.segment,
@@ -436,7 +436,7 @@ export class CoordinatorStore {
     return this.transaction(() => {
       const a = this.attempt(attemptId);
       if (!a || a.status !== "active" || framesDone <= a.framesDone) return false;
-      this.db.prepare("UPDATE attempts SET frames_done = ? WHERE id = ?").run(framesDone, attemptId);
+      this.sql("UPDATE attempts SET frames_done = ? WHERE id = ?").run(framesDone, attemptId);
       this.appendEvent(a.jobId, { type: "segment-progress", segment: a.segment, provider: a.provider, framesDone, frameCount });
       return true;
     });
@@ -454,9 +454,12 @@ export class CoordinatorStore {
       if (!a || a.status !== "active") return "ignored";
       const job = this.getJob(a.jobId)!;
       const seg = this.segment(a.jobId, a.segment)!;
-      this.db
-        .prepare("UPDATE attempts SET delivery = ?, multiaddrs = ?, frames_done = ? WHERE id = ?")
-        .run(JSON.stringify(delivery), JSON.stringify(multiaddrs), delivery.delivery.frameCount, attemptId);
+      this.sql("UPDATE attempts SET delivery = ?, multiaddrs = ?, frames_done = ? WHERE id = ?").run(
+        JSON.stringify(delivery),
+        JSON.stringify(multiaddrs),
+        delivery.delivery.frameCount,
+        attemptId,
+      );
       if (job.status !== "running" || seg.status === "verified" || seg.status === "failed") {
         this.setAttemptStatus(attemptId, "superseded");
         return "superseded";
@@ -494,9 +497,11 @@ export class CoordinatorStore {
       const now = this.now();
       if (v.ok) {
         this.setAttemptStatus(shown.id, "verified");
-        this.db
-          .prepare("UPDATE segments SET status = 'verified', verified_attempt = ? WHERE job_id = ? AND idx = ?")
-          .run(shown.id, jobId, v.segment);
+        this.sql("UPDATE segments SET status = 'verified', verified_attempt = ? WHERE job_id = ? AND idx = ?").run(
+          shown.id,
+          jobId,
+          v.segment,
+        );
         const cancelled: number[] = [];
         for (const other of attempts) {
           if (other.id !== shown.id && (other.status === "active" || other.status === "held")) {
@@ -508,16 +513,17 @@ export class CoordinatorStore {
         const left = num((this.stmts.remaining.get(jobId) as Row).n);
         let jobEnded = false;
         if (left === 0) {
-          this.db.prepare("UPDATE jobs SET status = 'complete', updated_at = ? WHERE job_id = ?").run(now, jobId);
+          this.sql("UPDATE jobs SET status = 'complete', updated_at = ? WHERE job_id = ?").run(now, jobId);
           this.appendEvent(jobId, { type: "job-complete" });
           cancelled.push(...this.cancelJobAttempts(jobId));
           jobEnded = true;
         }
         return { outcome: "verified", cancelled, jobEnded };
       }
-      this.db
-        .prepare("UPDATE attempts SET fail_code = 'SEGMENT_FAILED', fail_message = ? WHERE id = ?")
-        .run(v.message ?? "rejected by the client", shown.id);
+      this.sql("UPDATE attempts SET fail_code = 'SEGMENT_FAILED', fail_message = ? WHERE id = ?").run(
+        v.message ?? "rejected by the client",
+        shown.id,
+      );
       this.setAttemptStatus(shown.id, "rejected");
       this.bumpProvider(shown.provider, false, now);
       const effects = this.afterAttemptEnded(
@@ -536,12 +542,12 @@ export class CoordinatorStore {
     return this.transaction(() => {
       const a = this.attempt(attemptId);
       if (!a || a.status !== "active") return { failed: false, cancelled: [], jobEnded: false };
-      this.db.prepare("UPDATE attempts SET fail_code = ?, fail_message = ? WHERE id = ?").run(code, message.slice(0, 2000), attemptId);
+      this.sql("UPDATE attempts SET fail_code = ?, fail_message = ? WHERE id = ?").run(code, message.slice(0, 2000), attemptId);
       this.setAttemptStatus(attemptId, "failed");
       if (code === "BUSY") {
         // Refused before any work began: not a failure of the segment or the
         // provider. The try is given back and the segment waits for a slot.
-        this.db.prepare("UPDATE segments SET tries = MAX(tries - 1, 0) WHERE job_id = ? AND idx = ?").run(a.jobId, a.segment);
+        this.sql("UPDATE segments SET tries = MAX(tries - 1, 0) WHERE job_id = ? AND idx = ?").run(a.jobId, a.segment);
         const others = this.attempts(a.jobId, a.segment).some((x) => x.status === "active" || x.status === "held" || x.status === "shown");
         const seg = this.segment(a.jobId, a.segment)!;
         if (!others && seg.status === "active") this.stmts.setSegment.run("pending", a.jobId, a.segment);
@@ -558,10 +564,13 @@ export class CoordinatorStore {
       const id = jobId.toLowerCase();
       const job = this.getJob(id);
       if (!job || job.status !== "running") return { cancelled: [], jobEnded: false };
-      this.db
-        .prepare("UPDATE jobs SET status = 'failed', fail_code = ?, fail_message = ?, updated_at = ? WHERE job_id = ?")
-        .run(code, message.slice(0, 2000), this.now(), id);
-      this.db.prepare("UPDATE segments SET status = 'failed' WHERE job_id = ? AND status IN ('pending','active','delivered')").run(id);
+      this.sql("UPDATE jobs SET status = 'failed', fail_code = ?, fail_message = ?, updated_at = ? WHERE job_id = ?").run(
+        code,
+        message.slice(0, 2000),
+        this.now(),
+        id,
+      );
+      this.sql("UPDATE segments SET status = 'failed' WHERE job_id = ? AND status IN ('pending','active','delivered')").run(id);
       const cancelled = this.cancelJobAttempts(id);
       this.appendEvent(id, { type: "job-failed", code, message: message.slice(0, 2000) });
       return { cancelled, jobEnded: true };
@@ -571,44 +580,42 @@ export class CoordinatorStore {
   // ---- providers --------------------------------------------------------------
 
   upsertProvider(p: Omit<ProviderRow, "speedFps" | "reliability" | "completed" | "failed">): ProviderRow {
-    this.db
-      .prepare(
-        `INSERT INTO providers (address, peer_id, ask, models, capacity, benchmark_fps, device, agent, multiaddrs, last_seen)
+    this.sql(
+      `INSERT INTO providers (address, peer_id, ask, models, capacity, benchmark_fps, device, agent, multiaddrs, last_seen)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (address) DO UPDATE SET peer_id = excluded.peer_id, ask = excluded.ask, models = excluded.models,
            capacity = excluded.capacity, benchmark_fps = excluded.benchmark_fps, device = excluded.device,
            agent = excluded.agent, multiaddrs = excluded.multiaddrs, last_seen = excluded.last_seen`,
-      )
-      .run(
-        p.address.toLowerCase(),
-        p.peerId,
-        p.ask.toString(),
-        JSON.stringify(p.models),
-        p.capacity,
-        p.benchmarkFps,
-        p.device,
-        p.agent,
-        JSON.stringify(p.multiaddrs),
-        p.lastSeen,
-      );
+    ).run(
+      p.address.toLowerCase(),
+      p.peerId,
+      p.ask.toString(),
+      JSON.stringify(p.models),
+      p.capacity,
+      p.benchmarkFps,
+      p.device,
+      p.agent,
+      JSON.stringify(p.multiaddrs),
+      p.lastSeen,
+    );
     return this.provider(p.address)!;
   }
 
   provider(address: string): ProviderRow | undefined {
-    const r = this.db.prepare("SELECT * FROM providers WHERE address = ?").get(address.toLowerCase()) as Row | undefined;
+    const r = this.sql("SELECT * FROM providers WHERE address = ?").get(address.toLowerCase()) as Row | undefined;
     return r ? toProvider(r) : undefined;
   }
 
   providers(): ProviderRow[] {
-    return (this.db.prepare("SELECT * FROM providers ORDER BY address").all() as Row[]).map(toProvider);
+    return (this.sql("SELECT * FROM providers ORDER BY address").all() as Row[]).map(toProvider);
   }
 
   /** Folds one measured render speed (reference frames/s per slot) into the provider's EWMA. */
   recordSpeed(address: string, fps: number, alpha = 0.3): void {
     if (!(fps > 0) || !Number.isFinite(fps)) return;
-    this.db
-      .prepare("UPDATE providers SET speed_fps = CASE WHEN speed_fps IS NULL THEN ? ELSE speed_fps * (1 - ?) + ? * ? END WHERE address = ?")
-      .run(fps, alpha, alpha, fps, address.toLowerCase());
+    this.sql(
+      "UPDATE providers SET speed_fps = CASE WHEN speed_fps IS NULL THEN ? ELSE speed_fps * (1 - ?) + ? * ? END WHERE address = ?",
+    ).run(fps, alpha, alpha, fps, address.toLowerCase());
   }
 
   // ---- internals --------------------------------------------------------------
@@ -626,11 +633,9 @@ export class CoordinatorStore {
 
   private bumpProvider(address: string, ok: boolean, _now: number): void {
     const alpha = 0.2;
-    this.db
-      .prepare(
-        `UPDATE providers SET reliability = reliability * (1 - ?) + ? * ?, ${ok ? "completed = completed + 1" : "failed = failed + 1"} WHERE address = ?`,
-      )
-      .run(alpha, alpha, ok ? 1 : 0, address.toLowerCase());
+    this.sql(
+      `UPDATE providers SET reliability = reliability * (1 - ?) + ? * ?, ${ok ? "completed = completed + 1" : "failed = failed + 1"} WHERE address = ?`,
+    ).run(alpha, alpha, ok ? 1 : 0, address.toLowerCase());
   }
 
   /** Puts an attempt's delivery in front of the client. */
@@ -688,7 +693,7 @@ export class CoordinatorStore {
   }
 
   private cancelJobAttempts(jobId: string): number[] {
-    const rows = this.db.prepare("SELECT id FROM attempts WHERE job_id = ? AND status IN ('active','held')").all(jobId) as Row[];
+    const rows = this.sql("SELECT id FROM attempts WHERE job_id = ? AND status IN ('active','held')").all(jobId) as Row[];
     const ids = rows.map((r) => num(r.id));
     for (const id of ids) this.setAttemptStatus(id, "cancelled");
     return ids;

@@ -1,5 +1,5 @@
 import type { AssignmentFields, DeliveryFields, JobSpec } from "@rendermesh/shared";
-import { DatabaseTooNewError, openDatabase, type SqliteDatabase } from "@rendermesh/shared/db";
+import { DatabaseTooNewError, openDatabase, statementCache, type SqliteDatabase, type SqliteStatement } from "@rendermesh/shared/db";
 import { JournalError } from "../errors.js";
 import { MIGRATIONS } from "./schema.js";
 
@@ -224,11 +224,14 @@ export interface OpenJournalOptions {
 export class Journal {
   readonly path: string;
   private readonly db: SqliteDatabase;
+  /** Statements prepared on first use and kept (`statementCache`). */
+  private readonly sql: (sql: string) => SqliteStatement;
   private readonly now: () => number;
 
   private constructor(path: string, db: SqliteDatabase, now: () => number) {
     this.path = path;
     this.db = db;
+    this.sql = statementCache(this.db);
     this.now = now;
   }
 
@@ -264,9 +267,9 @@ export class Journal {
    * another, so mixing them would lose money silently.
    */
   bindAddress(address: string): void {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'address'").get() as { value: string } | undefined;
+    const row = this.sql("SELECT value FROM meta WHERE key = 'address'").get() as { value: string } | undefined;
     if (row === undefined) {
-      this.db.prepare("INSERT INTO meta (key, value) VALUES ('address', ?)").run(address.toLowerCase());
+      this.sql("INSERT INTO meta (key, value) VALUES ('address', ?)").run(address.toLowerCase());
     } else if (row.value !== address.toLowerCase()) {
       throw new JournalError(`The journal at ${this.path} belongs to provider ${row.value}, not ${address}.`, {
         hint: "Start with the key that wrote this data dir, or use another --data-dir.",
@@ -275,66 +278,62 @@ export class Journal {
   }
 
   getMeta(key: string): string | undefined {
-    return (this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+    return (this.sql("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
   // ---- jobs ----------------------------------------------------------------
 
   upsertJob(job: Omit<JobRow, "status" | "paidSeconds" | "done"> & Partial<Pick<JobRow, "status" | "paidSeconds">>): void {
-    this.db
-      .prepare(
-        `INSERT INTO jobs (job_id, chain_id, escrow, client, coordinator, deadline, seconds, price_per_second, opened_block, spec, status, paid_seconds, done)
+    this.sql(
+      `INSERT INTO jobs (job_id, chain_id, escrow, client, coordinator, deadline, seconds, price_per_second, opened_block, spec, status, paid_seconds, done)
          VALUES (@job_id, @chain_id, @escrow, @client, @coordinator, @deadline, @seconds, @price, @opened_block, @spec, @status, @paid, 0)
          ON CONFLICT(job_id) DO NOTHING`,
-      )
-      .run({
-        job_id: job.jobId.toLowerCase(),
-        chain_id: job.chainId,
-        escrow: job.escrow.toLowerCase(),
-        client: job.client.toLowerCase(),
-        coordinator: job.coordinator.toLowerCase(),
-        deadline: job.deadline,
-        seconds: job.seconds,
-        price: job.pricePerSecond.toString(),
-        opened_block: job.openedBlock,
-        spec: JSON.stringify(job.spec),
-        status: job.status ?? "open",
-        paid: job.paidSeconds ?? 0,
-      });
+    ).run({
+      job_id: job.jobId.toLowerCase(),
+      chain_id: job.chainId,
+      escrow: job.escrow.toLowerCase(),
+      client: job.client.toLowerCase(),
+      coordinator: job.coordinator.toLowerCase(),
+      deadline: job.deadline,
+      seconds: job.seconds,
+      price: job.pricePerSecond.toString(),
+      opened_block: job.openedBlock,
+      spec: JSON.stringify(job.spec),
+      status: job.status ?? "open",
+      paid: job.paidSeconds ?? 0,
+    });
   }
 
   getJob(jobId: string): JobRow | undefined {
-    const r = this.db.prepare("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toLowerCase()) as RawJob | undefined;
+    const r = this.sql("SELECT * FROM jobs WHERE job_id = ?").get(jobId.toLowerCase()) as RawJob | undefined;
     return r && toJob(r);
   }
 
   /** Jobs that may still earn something: not marked done. */
   listLiveJobs(): JobRow[] {
-    return (this.db.prepare("SELECT * FROM jobs WHERE done = 0 ORDER BY deadline").all() as RawJob[]).map(toJob);
+    return (this.sql("SELECT * FROM jobs WHERE done = 0 ORDER BY deadline").all() as RawJob[]).map(toJob);
   }
 
   listJobs(): JobRow[] {
-    return (this.db.prepare("SELECT * FROM jobs ORDER BY deadline").all() as RawJob[]).map(toJob);
+    return (this.sql("SELECT * FROM jobs ORDER BY deadline").all() as RawJob[]).map(toJob);
   }
 
   updateJobChainState(jobId: string, state: { status: JobRow["status"]; paidSeconds: number }): void {
-    this.db
-      .prepare("UPDATE jobs SET status = ?, paid_seconds = ? WHERE job_id = ?")
-      .run(state.status, state.paidSeconds, jobId.toLowerCase());
+    this.sql("UPDATE jobs SET status = ?, paid_seconds = ? WHERE job_id = ?").run(state.status, state.paidSeconds, jobId.toLowerCase());
   }
 
   markJobDone(jobId: string): void {
-    this.db.prepare("UPDATE jobs SET done = 1 WHERE job_id = ?").run(jobId.toLowerCase());
+    this.sql("UPDATE jobs SET done = 1 WHERE job_id = ?").run(jobId.toLowerCase());
   }
 
   // ---- assignments -----------------------------------------------------------
 
   getAssignment(jobId: string, segment: number): AssignmentRow | undefined {
-    const r = this.db.prepare("SELECT * FROM assignments WHERE job_id = ? AND segment = ?").get(jobId.toLowerCase(), segment) as
+    const r = this.sql("SELECT * FROM assignments WHERE job_id = ? AND segment = ?").get(jobId.toLowerCase(), segment) as
       RawAssignment | undefined;
     return r && toAssignment(r);
   }
@@ -351,52 +350,51 @@ export class Journal {
     const run = this.db.transaction(() => {
       const existing = this.getAssignment(a.jobId, a.segment);
       if (existing && existing.state !== "released") return false;
-      this.db
-        .prepare(
-          `INSERT INTO assignments (job_id, segment, state, assignment, coordinator_sig, coordinator_peer, frames_done, attempts, created_at, updated_at)
+      this.sql(
+        `INSERT INTO assignments (job_id, segment, state, assignment, coordinator_sig, coordinator_peer, frames_done, attempts, created_at, updated_at)
            VALUES (@job_id, @segment, 'accepted', @assignment, @sig, @peer, 0, 1, @now, @now)
            ON CONFLICT(job_id, segment) DO UPDATE SET
              state = 'accepted', assignment = excluded.assignment, coordinator_sig = excluded.coordinator_sig,
              coordinator_peer = excluded.coordinator_peer, frames_done = 0, release_reason = NULL,
              attempts = attempts + 1, updated_at = excluded.updated_at`,
-        )
-        .run({
-          job_id: a.jobId.toLowerCase(),
-          segment: a.segment,
-          assignment: JSON.stringify(a),
-          sig: input.coordinatorSig,
-          peer: input.coordinatorPeer ?? null,
-          now,
-        });
+      ).run({
+        job_id: a.jobId.toLowerCase(),
+        segment: a.segment,
+        assignment: JSON.stringify(a),
+        sig: input.coordinatorSig,
+        peer: input.coordinatorPeer ?? null,
+        now,
+      });
       return true;
     });
     return run.immediate();
   }
 
   recordProgress(jobId: string, segment: number, framesDone: number): void {
-    this.db
-      .prepare("UPDATE assignments SET frames_done = ?, updated_at = ? WHERE job_id = ? AND segment = ? AND state = 'accepted'")
-      .run(framesDone, this.now(), jobId.toLowerCase(), segment);
+    this.sql("UPDATE assignments SET frames_done = ?, updated_at = ? WHERE job_id = ? AND segment = ? AND state = 'accepted'").run(
+      framesDone,
+      this.now(),
+      jobId.toLowerCase(),
+      segment,
+    );
   }
 
   /** Stores the signed receipt; from here on the segment is owed money. */
   recordDelivered(jobId: string, segment: number, input: DeliveredInput): void {
-    const info = this.db
-      .prepare(
-        `UPDATE assignments SET state = 'delivered', delivery = ?, provider_sig = ?, cid = ?, bytes = ?, frames_done = ?,
+    const info = this.sql(
+      `UPDATE assignments SET state = 'delivered', delivery = ?, provider_sig = ?, cid = ?, bytes = ?, frames_done = ?,
            pay_state = 'unpaid', updated_at = ?
          WHERE job_id = ? AND segment = ? AND state = 'accepted'`,
-      )
-      .run(
-        JSON.stringify(input.delivery),
-        input.providerSig,
-        input.delivery.cid,
-        input.bytes,
-        input.delivery.frameCount,
-        this.now(),
-        jobId.toLowerCase(),
-        segment,
-      );
+    ).run(
+      JSON.stringify(input.delivery),
+      input.providerSig,
+      input.delivery.cid,
+      input.bytes,
+      input.delivery.frameCount,
+      this.now(),
+      jobId.toLowerCase(),
+      segment,
+    );
     if (info.changes !== 1) {
       throw new JournalError(`Segment ${segment} of job ${jobId} is not in progress, so its delivery cannot be recorded.`);
     }
@@ -404,18 +402,18 @@ export class Journal {
 
   /** Notes that the delivery message was written to the coordinator's stream. */
   markReported(jobId: string, segment: number): void {
-    this.db
-      .prepare("UPDATE assignments SET reported_at = COALESCE(reported_at, ?) WHERE job_id = ? AND segment = ? AND state = 'delivered'")
-      .run(this.now(), jobId.toLowerCase(), segment);
+    this.sql("UPDATE assignments SET reported_at = COALESCE(reported_at, ?) WHERE job_id = ? AND segment = ? AND state = 'delivered'").run(
+      this.now(),
+      jobId.toLowerCase(),
+      segment,
+    );
   }
 
   /** Gives a segment back (failure, restart, expiry). Only rows still in progress are released. */
   release(jobId: string, segment: number, reason: string): boolean {
-    const info = this.db
-      .prepare(
-        "UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE job_id = ? AND segment = ? AND state = 'accepted'",
-      )
-      .run(reason, this.now(), jobId.toLowerCase(), segment);
+    const info = this.sql(
+      "UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE job_id = ? AND segment = ? AND state = 'accepted'",
+    ).run(reason, this.now(), jobId.toLowerCase(), segment);
     return info.changes === 1;
   }
 
@@ -426,10 +424,11 @@ export class Journal {
    */
   releaseInterrupted(reason = "restart"): AssignmentRow[] {
     const run = this.db.transaction(() => {
-      const rows = (this.db.prepare("SELECT * FROM assignments WHERE state = 'accepted'").all() as RawAssignment[]).map(toAssignment);
-      this.db
-        .prepare("UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE state = 'accepted'")
-        .run(reason, this.now());
+      const rows = (this.sql("SELECT * FROM assignments WHERE state = 'accepted'").all() as RawAssignment[]).map(toAssignment);
+      this.sql("UPDATE assignments SET state = 'released', release_reason = ?, updated_at = ? WHERE state = 'accepted'").run(
+        reason,
+        this.now(),
+      );
       return rows;
     });
     return run.immediate();
@@ -451,20 +450,18 @@ export class Journal {
       args.push(filter.payState);
     }
     const sql = `SELECT * FROM assignments${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY job_id, segment`;
-    return (this.db.prepare(sql).all(...args) as RawAssignment[]).map(toAssignment);
+    return (this.sql(sql).all(...args) as RawAssignment[]).map(toAssignment);
   }
 
   countInProgress(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM assignments WHERE state = 'accepted'").get() as { n: number }).n;
+    return (this.sql("SELECT COUNT(*) AS n FROM assignments WHERE state = 'accepted'").get() as { n: number }).n;
   }
 
   setPayState(jobId: string, segment: number, payState: PayState, extra: { claimTx?: string; disputableUntil?: number } = {}): void {
-    this.db
-      .prepare(
-        `UPDATE assignments SET pay_state = ?, claim_tx = COALESCE(?, claim_tx), disputable_until = COALESCE(?, disputable_until), updated_at = ?
+    this.sql(
+      `UPDATE assignments SET pay_state = ?, claim_tx = COALESCE(?, claim_tx), disputable_until = COALESCE(?, disputable_until), updated_at = ?
          WHERE job_id = ? AND segment = ? AND state = 'delivered'`,
-      )
-      .run(payState, extra.claimTx ?? null, extra.disputableUntil ?? null, this.now(), jobId.toLowerCase(), segment);
+    ).run(payState, extra.claimTx ?? null, extra.disputableUntil ?? null, this.now(), jobId.toLowerCase(), segment);
   }
 
   // ---- vouchers ---------------------------------------------------------------
@@ -480,50 +477,48 @@ export class Journal {
     const run = this.db.transaction(() => {
       const existing = this.getVoucher(v.jobId);
       if (existing && existing.seconds >= v.seconds) return { stored: false, seconds: existing.seconds };
-      this.db
-        .prepare(
-          `INSERT INTO vouchers (job_id, chain_id, escrow, seconds, signature, received_at, redeemed_seconds)
+      this.sql(
+        `INSERT INTO vouchers (job_id, chain_id, escrow, seconds, signature, received_at, redeemed_seconds)
            VALUES (@job_id, @chain_id, @escrow, @seconds, @signature, @now, 0)
            ON CONFLICT(job_id) DO UPDATE SET seconds = excluded.seconds, signature = excluded.signature, received_at = excluded.received_at`,
-        )
-        .run({
-          job_id: v.jobId.toLowerCase(),
-          chain_id: v.chainId,
-          escrow: v.escrow.toLowerCase(),
-          seconds: v.seconds,
-          signature: v.signature,
-          now: this.now(),
-        });
+      ).run({
+        job_id: v.jobId.toLowerCase(),
+        chain_id: v.chainId,
+        escrow: v.escrow.toLowerCase(),
+        seconds: v.seconds,
+        signature: v.signature,
+        now: this.now(),
+      });
       return { stored: true, seconds: v.seconds };
     });
     return run.immediate();
   }
 
   getVoucher(jobId: string): VoucherRow | undefined {
-    const r = this.db.prepare("SELECT * FROM vouchers WHERE job_id = ?").get(jobId.toLowerCase()) as RawVoucher | undefined;
+    const r = this.sql("SELECT * FROM vouchers WHERE job_id = ?").get(jobId.toLowerCase()) as RawVoucher | undefined;
     return r && toVoucher(r);
   }
 
   listVouchers(): VoucherRow[] {
-    return (this.db.prepare("SELECT * FROM vouchers ORDER BY received_at").all() as RawVoucher[]).map(toVoucher);
+    return (this.sql("SELECT * FROM vouchers ORDER BY received_at").all() as RawVoucher[]).map(toVoucher);
   }
 
   markRedeemed(jobId: string, seconds: number, tx: string | null): void {
-    this.db
-      .prepare("UPDATE vouchers SET redeemed_seconds = MAX(redeemed_seconds, ?), redeem_tx = COALESCE(?, redeem_tx) WHERE job_id = ?")
-      .run(seconds, tx, jobId.toLowerCase());
+    this.sql("UPDATE vouchers SET redeemed_seconds = MAX(redeemed_seconds, ?), redeem_tx = COALESCE(?, redeem_tx) WHERE job_id = ?").run(
+      seconds,
+      tx,
+      jobId.toLowerCase(),
+    );
   }
 
   // ---- allocations ---------------------------------------------------------------
 
   /** Keeps the highest coordinator allocation per job (allocations are cumulative). */
   recordAllocation(jobId: string, allocation: { seconds: number; signature: string }): void {
-    this.db
-      .prepare(
-        `INSERT INTO allocations (job_id, seconds, signature) VALUES (?, ?, ?)
+    this.sql(
+      `INSERT INTO allocations (job_id, seconds, signature) VALUES (?, ?, ?)
          ON CONFLICT(job_id) DO UPDATE SET seconds = excluded.seconds, signature = excluded.signature WHERE excluded.seconds > allocations.seconds`,
-      )
-      .run(jobId.toLowerCase(), allocation.seconds, allocation.signature);
+    ).run(jobId.toLowerCase(), allocation.seconds, allocation.signature);
   }
 
   /**
@@ -531,7 +526,7 @@ export class Journal {
    * provider from one of its own redeems (0 when none is known).
    */
   getAllocation(jobId: string): { seconds: number; signature: `0x${string}`; onChainSeconds: number } | undefined {
-    const r = this.db.prepare("SELECT seconds, signature, on_chain_seconds FROM allocations WHERE job_id = ?").get(jobId.toLowerCase()) as
+    const r = this.sql("SELECT seconds, signature, on_chain_seconds FROM allocations WHERE job_id = ?").get(jobId.toLowerCase()) as
       { seconds: number; signature: `0x${string}`; on_chain_seconds: number } | undefined;
     return r && { seconds: r.seconds, signature: r.signature, onChainSeconds: r.on_chain_seconds };
   }
@@ -545,8 +540,8 @@ export class Journal {
       seconds === 0
         ? "UPDATE allocations SET on_chain_seconds = 0 WHERE job_id = ?"
         : "UPDATE allocations SET on_chain_seconds = MAX(on_chain_seconds, ?) WHERE job_id = ?";
-    if (seconds === 0) this.db.prepare(sql).run(jobId.toLowerCase());
-    else this.db.prepare(sql).run(seconds, jobId.toLowerCase());
+    if (seconds === 0) this.sql(sql).run(jobId.toLowerCase());
+    else this.sql(sql).run(seconds, jobId.toLowerCase());
   }
 
   // ---- payments ledger ---------------------------------------------------------
@@ -560,14 +555,14 @@ export class Journal {
     amount: bigint;
     tx?: string | null;
   }): boolean {
-    const info = this.db
-      .prepare("INSERT OR IGNORE INTO payments (kind, job_id, segment, seconds, amount, tx, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(p.kind, p.jobId?.toLowerCase() ?? null, p.segment ?? null, p.seconds ?? null, p.amount.toString(), p.tx ?? null, this.now());
+    const info = this.sql(
+      "INSERT OR IGNORE INTO payments (kind, job_id, segment, seconds, amount, tx, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ).run(p.kind, p.jobId?.toLowerCase() ?? null, p.segment ?? null, p.seconds ?? null, p.amount.toString(), p.tx ?? null, this.now());
     return info.changes === 1;
   }
 
   listPayments(): PaymentRow[] {
-    const rows = this.db.prepare("SELECT * FROM payments ORDER BY id").all() as Array<{
+    const rows = this.sql("SELECT * FROM payments ORDER BY id").all() as Array<{
       id: number;
       kind: PaymentKind;
       job_id: string | null;
@@ -591,23 +586,21 @@ export class Journal {
 
   summary(): JournalSummary {
     const assignments: Record<AssignmentState, number> = { accepted: 0, delivered: 0, released: 0 };
-    for (const r of this.db.prepare("SELECT state, COUNT(*) AS n FROM assignments GROUP BY state").all() as Array<{
+    for (const r of this.sql("SELECT state, COUNT(*) AS n FROM assignments GROUP BY state").all() as Array<{
       state: AssignmentState;
       n: number;
     }>) {
       assignments[r.state] = r.n;
     }
     const payments: Record<PayState, number> = { unpaid: 0, covered: 0, claimed: 0, finalized: 0, disputed: 0, rejected: 0 };
-    for (const r of this.db
-      .prepare("SELECT pay_state, COUNT(*) AS n FROM assignments WHERE state = 'delivered' GROUP BY pay_state")
-      .all() as Array<{ pay_state: PayState; n: number }>) {
+    for (const r of this.sql(
+      "SELECT pay_state, COUNT(*) AS n FROM assignments WHERE state = 'delivered' GROUP BY pay_state",
+    ).all() as Array<{ pay_state: PayState; n: number }>) {
       payments[r.pay_state] = r.n;
     }
-    const pending = this.db
-      .prepare(
-        "SELECT COALESCE(SUM(v.seconds - v.redeemed_seconds), 0) AS n FROM vouchers v LEFT JOIN jobs j USING (job_id) WHERE j.status IS NULL OR j.status = 'open'",
-      )
-      .get() as { n: number };
+    const pending = this.sql(
+      "SELECT COALESCE(SUM(v.seconds - v.redeemed_seconds), 0) AS n FROM vouchers v LEFT JOIN jobs j USING (job_id) WHERE j.status IS NULL OR j.status = 'open'",
+    ).get() as { n: number };
     let earned = 0n;
     let withdrawn = 0n;
     for (const p of this.listPayments()) {

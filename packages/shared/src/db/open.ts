@@ -13,6 +13,8 @@ import { BaseError, type BaseErrorOptions } from "../errors.js";
  */
 
 export type SqliteDatabase = Database.Database;
+/** A prepared statement of a `SqliteDatabase`. */
+export type SqliteStatement = Database.Statement<unknown[]>;
 
 /** SQL to run, or a function for a migration that needs code (reading a legacy file, say). */
 export type Migration = string | ((db: SqliteDatabase) => void);
@@ -81,4 +83,22 @@ function migrate(db: SqliteDatabase, path: string, migrations: readonly Migratio
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
+}
+
+/**
+ * `db.prepare` that keeps each statement by its SQL and hands it out again:
+ * preparing a statement costs more than running it, and the daemons' stores
+ * run the same few statements thousands of times a job (measured: preparing
+ * was a third of the coordinator's CPU in a 12-segment job).
+ */
+export function statementCache(db: SqliteDatabase): (sql: string) => SqliteStatement {
+  const prepared = new Map<string, SqliteStatement>();
+  return (sql) => {
+    let statement = prepared.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      prepared.set(sql, statement);
+    }
+    return statement;
+  };
 }
