@@ -179,7 +179,7 @@ export function renderProtocolDoc(shared: ProtocolModule, toJSONSchema: ToJSONSc
       .map(([n, v]) => `${n} \`${v}\``)
       .join(", ")}. Ids are matched exactly (see *Versions and strictness*); receivers ignore message fields they do not know.`,
     "- A provider's libp2p peer id is bound on-chain to its Ethereum address (`ProviderRegistry.register(peerId, …)`, the peer id's multihash bytes); coordinators only talk to registered, staked providers.",
-    "- Video bytes never travel on these protocols: segments move over IPFS (bitswap) by CIDv1.",
+    "- Video bytes never travel on these protocols: segments move over IPFS by CIDv1 (the blocks protocol from their provider, or bitswap).",
     "",
     "## Framing",
     "",

@@ -1,10 +1,14 @@
-// Segment retrieval over IPFS: a fetcher's Helia pulls a segment over bitswap
-// from a provider's Helia on loopback, against raw loopback TCP moving the
-// same bytes. The provider runs in its own process (as it does on the
-// network), so the two sides do not share one event loop. Each run fetches
-// a fresh CID with a fresh fetcher (nothing comes from its own blockstore),
-// and one TCP transfer is timed beside each fetch, so the ratio's samples
-// are pairs measured under the same load. The payload stands for a
+// Segment retrieval over IPFS: a fetcher's Helia store pulls a segment from a
+// provider's Helia store on loopback, as a client fetches a segment from the
+// provider that rendered it (BLOCKS_PROTOCOL, each block checked against its
+// CID), against raw loopback TCP moving the same bytes. The two peers are
+// connected first (the dial is its own stage), as a client is to its job's
+// providers. The provider runs in its own process (as it does on the
+// network), so the two sides do not share one event loop. Each run fetches a
+// fresh CID with a fresh fetcher (nothing comes from its own blockstore), and
+// the same bytes are also timed over a plain libp2p stream on the same
+// connection (the encrypted transport's own speed) and over TCP, so each
+// ratio's samples are measured under the same load. The payload stands for a
 // multi-megabyte segment of a real model at 720p; both model families'
 // segments travel this same path.
 import { fork } from "node:child_process";
@@ -19,6 +23,7 @@ import { CID } from "multiformats/cid";
 import { createMeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { measured, type BenchContext, type BenchResult } from "./types.ts";
+import { RAW_STREAM_PROTOCOL } from "./lib/ipfs-bench.ts";
 
 const SIZE = Number(process.env.BENCH_IPFS_MIB ?? 16) * 1024 * 1024;
 /** BENCH_BITSWAP='{"sendBlocksConcurrency":2}': bitswap options for both sides (the providing child reads it too), for A/B runs. */
@@ -43,6 +48,16 @@ async function tcpServer(bytes: Uint8Array) {
   };
 }
 
+/** Reads the segment's bytes from the providing child over a plain libp2p stream (RAW_STREAM_PROTOCOL). */
+async function rawStreamMiBps(node: Awaited<ReturnType<typeof createMeshNode>>, provider: ReturnType<typeof multiaddr>): Promise<number> {
+  const t = performance.now();
+  const stream = await node.dialProtocol(provider, RAW_STREAM_PROTOCOL);
+  let got = 0;
+  for await (const chunk of stream) got += chunk.byteLength;
+  if (got !== SIZE) throw new Error("short read over the plain libp2p stream");
+  return SIZE / 2 ** 20 / ((performance.now() - t) / 1000);
+}
+
 export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
   const runs = ctx?.runs ?? 3;
   const bytes = new Uint8Array(SIZE);
@@ -65,7 +80,9 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
   const providers = addrs.map((a) => multiaddr(a));
   const tcpSamples: number[] = [];
   const ipfsSamples: number[] = [];
+  const streamSamples: number[] = [];
   const ratios: number[] = [];
+  const overStream: number[] = [];
   const stages = { dial: [] as number[], root: [] as number[], leaves: [] as number[] };
   try {
     await tcp.mibps(); // warm-up
@@ -74,9 +91,8 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
       const { cid } = await next<{ cid: string }>("added");
       const dir = mkdtempSync(join(tmpdir(), "rm-bench-fetch-"));
       const node = await createMeshNode();
-      // Where a fetch's time goes: the dial, the root block (the want-list round trip for one tiny block), the leaves.
-      const marks: { dialled?: number; root?: number } = {};
-      node.addEventListener("connection:open", () => (marks.dialled ??= performance.now()), { once: true });
+      // Where a fetch's time goes: the root block (the request's round trip and the first block), the leaves.
+      const marks: { root?: number } = {};
       const store = await createHeliaSegmentStore({
         libp2p: node,
         dataDir: dir,
@@ -95,24 +111,29 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
           }),
       });
       try {
+        const d = performance.now();
+        await node.dial(providers[0]!);
+        const dialled = performance.now();
+        const streamMiBps = await rawStreamMiBps(node, providers[0]!);
         const t = performance.now();
         const got = await store.get(CID.parse(cid), { providers });
         const end = performance.now();
         const s = (end - t) / 1000;
         if (got.length !== SIZE) throw new Error("short read");
-        const dialled = marks.dialled ?? t;
-        const rooted = marks.root ?? dialled;
+        const rooted = marks.root ?? t;
         const tcpMiBps = await tcp.mibps();
         if (i === 0) continue; // the first fetch warms the providing side (page cache, JIT)
         const ipfsMiBps = SIZE / 2 ** 20 / s;
         tcpSamples.push(tcpMiBps);
         ipfsSamples.push(ipfsMiBps);
+        streamSamples.push(streamMiBps);
         ratios.push(ipfsMiBps / tcpMiBps);
-        stages.dial.push(dialled - t);
-        stages.root.push(rooted - dialled);
+        overStream.push(ipfsMiBps / streamMiBps);
+        stages.dial.push(dialled - d);
+        stages.root.push(rooted - t);
         stages.leaves.push(end - rooted);
         ctx?.log(
-          `run ${i}/${runs}: IPFS ${ipfsMiBps.toFixed(1)} MiB/s (dial ${(dialled - t).toFixed(0)} ms, root block ${(rooted - dialled).toFixed(0)} ms, leaves ${(end - rooted).toFixed(0)} ms), TCP ${tcpMiBps.toFixed(0)} MiB/s`,
+          `run ${i}/${runs}: IPFS ${ipfsMiBps.toFixed(1)} MiB/s (root block ${(rooted - t).toFixed(0)} ms, leaves ${(end - rooted).toFixed(0)} ms; dial before it ${(dialled - d).toFixed(0)} ms), libp2p stream ${streamMiBps.toFixed(0)} MiB/s, TCP ${tcpMiBps.toFixed(0)} MiB/s`,
         );
       } finally {
         await store.stop();
@@ -125,13 +146,15 @@ export async function run(ctx?: BenchContext): Promise<BenchResult[]> {
     await once(child, "exit");
     tcp.close();
   }
-  const note = `${SIZE / 2 ** 20} MiB, fetcher and provider in separate processes, loopback`;
+  const note = `${SIZE / 2 ** 20} MiB, fetcher and provider in separate processes, connected, loopback`;
   return [
-    measured({ name: `segment retrieval over IPFS (bitswap, loopback, ${SIZE / 2 ** 20} MiB)`, unit: "MiB/s", note }, ipfsSamples),
+    measured({ name: `segment retrieval over IPFS (from its provider, loopback, ${SIZE / 2 ** 20} MiB)`, unit: "MiB/s", note }, ipfsSamples),
+    measured({ name: "plain libp2p stream (Noise + Yamux), same bytes, same connection", unit: "MiB/s", note }, streamSamples),
     measured({ name: "raw loopback TCP, same bytes", unit: "MiB/s", note }, tcpSamples),
     measured({ name: "IPFS / raw TCP", unit: "ratio", target: 0.5, note }, ratios),
-    measured({ name: "stage: dial the provider", unit: "ms", better: "lower", stage: true }, stages.dial),
-    measured({ name: "stage: root block (one want-list round trip)", unit: "ms", better: "lower", stage: true }, stages.root),
+    measured({ name: "IPFS / plain libp2p stream (what the fetch adds to the transport)", unit: "ratio", note }, overStream),
+    measured({ name: "stage: dial the provider (before the fetch)", unit: "ms", better: "lower", stage: true }, stages.dial),
+    measured({ name: "stage: root block (the request's round trip)", unit: "ms", better: "lower", stage: true }, stages.root),
     measured({ name: "stage: leaves (the segment's bytes)", unit: "ms", better: "lower", stage: true }, stages.leaves),
   ];
 }

@@ -8,7 +8,7 @@ import { sha256Hex, tempDir } from "@rendermesh/testing";
 import { Arbiter, ArbiterJournal, ArbiterMetrics, type SpecSource } from "../src/index.js";
 import { CLAIM_DISPUTED, CLAIM_PAID, CLAIM_REFUSED, disputeSpec, honestSegment as segmentOf, useDisputeChain } from "./helpers/disputes.js";
 
-// The arbiter as it runs: it fetches the disputed segment over real bitswap from the provider's own Helia node
+// The arbiter as it runs: it fetches the disputed segment over real libp2p (the blocks protocol) from the provider's own Helia node
 // (libp2p TCP + Noise + Yamux on 127.0.0.1), on a real Hardhat chain with the real contracts. And what it does when
 // the segment cannot be fetched: it never refuses (slashes) for that alone while its window lasts.
 
@@ -19,7 +19,7 @@ let providerNode: MeshNode;
 let providerStore: HeliaSegmentStore;
 let arbiterNode: MeshNode;
 let arbiterStore: HeliaSegmentStore;
-const dir = tempDir("rm-arbiter-bitswap-");
+const dir = tempDir("rm-arbiter-fetch-");
 const silent = createLogger({ name: "arbiter-test", level: "silent" });
 const honestSegment = (segment: number) => segmentOf(spec, segment);
 const disputedClaim = (segment: number, receipt: { cid: string; sha256: `0x${string}` }) => disputes.disputedClaim(spec, segment, receipt);
@@ -65,8 +65,8 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-describe("Arbiter over bitswap", () => {
-  test("default: fetches the disputed segment from the provider's Helia node over bitswap and pays the honest claim", async () => {
+describe("Arbiter fetching from the provider's IPFS node", () => {
+  test("default: fetches the disputed segment from the provider's Helia node and pays the honest claim", async () => {
     const honest = await honestSegment(1);
     const cid = (await providerStore.add(honest)).toString();
     expect(cid).toBe((await segmentCid(honest)).toString());
@@ -110,7 +110,7 @@ describe("Arbiter over bitswap", () => {
       nextAt: now + 10_000,
     });
 
-    // The provider serves it now: the next try fetches it over bitswap and pays.
+    // The provider serves it now: the next try fetches it and pays.
     await providerStore.add(honest);
     now += 10_000;
     const paid = await a.catchUp();

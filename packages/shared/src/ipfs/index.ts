@@ -9,3 +9,4 @@ export * from "./segment-store.js";
 export * from "./import-settings.js";
 export * from "./helia.js";
 export * from "./kubo.js";
+export { BLOCKS_PROTOCOL } from "./block-transfer.js";
