@@ -474,7 +474,8 @@ class HeliaStore implements HeliaSegmentStore {
       }
       const cids = [...batch.waiters.keys()].filter((key) => !held.has(key));
       const what = cids.length === 1 ? `Fetching block ${cids[0]}` : `Fetching ${cids.length} blocks`;
-      const fetched = cids.length > 0 ? await this.#direct({ type: "blocks", cids }, providers, signal, DEFAULT_MAX_SEGMENT_BYTES, what) : new Map();
+      const fetched =
+        cids.length > 0 ? await this.#direct({ type: "blocks", cids }, providers, signal, DEFAULT_MAX_SEGMENT_BYTES, what) : new Map();
       blocks = fetched && new Map([...held, ...fetched]);
     } catch (err) {
       for (const waiters of batch.waiters.values()) for (const w of waiters) w.reject(err);
