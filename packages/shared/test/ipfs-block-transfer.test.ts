@@ -14,7 +14,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { createMeshNode, handleProtocol, ProtocolError, type MeshNode } from "../src/net/index.js";
 import { createHeliaSegmentStore, segmentCid, type HeliaSegmentStore } from "../src/ipfs/index.js";
-import { BLOCKS_PROTOCOL, BlocksRequest, fetchBlocks } from "../src/ipfs/block-transfer.js";
+import { BLOCKS_PROTOCOL, BlocksRequest, fetchBlocks, MAX_BLOCKS_PER_REQUEST } from "../src/ipfs/block-transfer.js";
 
 const KiB = 1024;
 let dir: string;
@@ -215,6 +215,19 @@ describe("blocks protocol: blocks wanted together", () => {
     });
     expect(opened.filter((p) => p === BLOCKS_PROTOCOL)).toHaveLength(1);
     expect(opened.filter((p) => p.startsWith("/ipfs/bitswap/"))).toEqual([]);
+  });
+
+  test("behavior: more blocks than one request may list are asked for in several requests, and all arrive", async () => {
+    const a = await store("a");
+    const b = await store("b");
+    const blocks = Array.from({ length: MAX_BLOCKS_PER_REQUEST + 10 }, () => new Uint8Array(randomBytes(64)));
+    const cids = await Promise.all(blocks.map(rawCid));
+    for (const [i, cid] of cids.entries()) await a.store.putBlock(cid, blocks[i]!, { pin: false });
+    const opened = protocolsOpenedBy(b.node);
+    const providers = [a.node.getMultiaddrs()[0]!];
+    const got = await Promise.all(cids.map((cid) => b.store.getBlock(cid, { providers, timeout: 60_000 })));
+    expect(got.every((bytes, i) => Buffer.from(bytes).equals(blocks[i]!))).toBe(true);
+    expect(opened.filter((p) => p === BLOCKS_PROTOCOL)).toHaveLength(2);
   });
 
   test("behavior: a provider that answers BUSY is fetched from over bitswap instead", async () => {

@@ -36,7 +36,7 @@ import { DEFAULT_SEGMENT_TIMEOUT } from "../net/constants.js";
 export const BLOCKS_PROTOCOL = "/rendermesh/blocks/1.0.0";
 
 /** Most CIDs one `blocks` request may list (a render trace's sampled tensors are far fewer). */
-const MAX_BLOCKS_PER_REQUEST = 1024;
+export const MAX_BLOCKS_PER_REQUEST = 1024;
 
 const CidString = z
   .string()

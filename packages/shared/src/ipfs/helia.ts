@@ -16,7 +16,7 @@ import { openDatastore } from "./datastore-migration.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import { sequentialWalker } from "./pin-walker.js";
 import { assembleFile } from "./unixfs-assemble.js";
-import { fetchBlocks, NotHeldError, ProviderBusyError, serveBlocks, type BlocksRequest } from "./block-transfer.js";
+import { fetchBlocks, MAX_BLOCKS_PER_REQUEST, NotHeldError, ProviderBusyError, serveBlocks, type BlocksRequest } from "./block-transfer.js";
 import { ProtocolNotSupportedError } from "../net/errors.js";
 import type { ProtocolRegistration } from "../net/protocol.js";
 import { SmallBlocksBlockstore } from "./small-blocks.js";
@@ -473,10 +473,13 @@ class HeliaStore implements HeliaSegmentStore {
         if (await this.#local.has(cid, { signal })) held.set(key, await readBlock(this.#local, cid, signal));
       }
       const cids = [...batch.waiters.keys()].filter((key) => !held.has(key));
-      const what = cids.length === 1 ? `Fetching block ${cids[0]}` : `Fetching ${cids.length} blocks`;
-      const fetched =
-        cids.length > 0 ? await this.#direct({ type: "blocks", cids }, providers, signal, DEFAULT_MAX_SEGMENT_BYTES, what) : new Map();
-      blocks = fetched && new Map([...held, ...fetched]);
+      blocks = held;
+      for (let i = 0; i < cids.length && blocks; i += MAX_BLOCKS_PER_REQUEST) {
+        const part = cids.slice(i, i + MAX_BLOCKS_PER_REQUEST);
+        const what = part.length === 1 ? `Fetching block ${part[0]}` : `Fetching ${part.length} blocks`;
+        const fetched = await this.#direct({ type: "blocks", cids: part }, providers, signal, DEFAULT_MAX_SEGMENT_BYTES, what);
+        blocks = fetched && new Map([...blocks, ...fetched]);
+      }
     } catch (err) {
       for (const waiters of batch.waiters.values()) for (const w of waiters) w.reject(err);
       return;
