@@ -78,7 +78,8 @@ function links(cid: CID, bytes: Uint8Array): CID[] {
   return [...block.links()].map(([, link]) => link);
 }
 
-async function readLocal(blocks: LocalBlocks, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+/** One block from a local store, whole (stores hand out a block in one chunk or several). */
+export async function readLocal(blocks: LocalBlocks, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of blocks.get(cid, { signal })) chunks.push(chunk);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);

@@ -16,7 +16,15 @@ import { openDatastore } from "./datastore-migration.js";
 import { SEGMENT_IMPORT_OPTIONS } from "./import-settings.js";
 import { sequentialWalker } from "./pin-walker.js";
 import { assembleFile } from "./unixfs-assemble.js";
-import { fetchBlocks, MAX_BLOCKS_PER_REQUEST, NotHeldError, ProviderBusyError, serveBlocks, type BlocksRequest } from "./block-transfer.js";
+import {
+  fetchBlocks,
+  MAX_BLOCKS_PER_REQUEST,
+  NotHeldError,
+  ProviderBusyError,
+  readLocal,
+  serveBlocks,
+  type BlocksRequest,
+} from "./block-transfer.js";
 import { ProtocolNotSupportedError } from "../net/errors.js";
 import type { ProtocolRegistration } from "../net/protocol.js";
 import { SmallBlocksBlockstore } from "./small-blocks.js";
@@ -178,12 +186,6 @@ function wholeFileReads(blockstore: FsBlockstore, dir: string): FsBlockstore {
     yield new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
   return Object.assign(blockstore, { get });
-}
-
-async function readBlock(blockstore: Blockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of blockstore.get(cid, { signal })) chunks.push(chunk);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 interface BlockBatch {
@@ -470,7 +472,7 @@ class HeliaStore implements HeliaSegmentStore {
       const held = new Map<string, Uint8Array>();
       for (const key of batch.waiters.keys()) {
         const cid = CID.parse(key);
-        if (await this.#local.has(cid, { signal })) held.set(key, await readBlock(this.#local, cid, signal));
+        if (await this.#local.has(cid, { signal })) held.set(key, await readLocal(this.#local, cid, signal));
       }
       const cids = [...batch.waiters.keys()].filter((key) => !held.has(key));
       blocks = held;

@@ -270,7 +270,10 @@ export async function openProtocolStream(
   protocolId: string,
   options: OpenProtocolStreamOptions = {},
 ): Promise<MessageStream> {
-  return withDeadline(options, DEFAULT_DIAL_TIMEOUT, (signal) => openWithin(node, peer, protocolId, options, signal));
+  return new MessageStream(await openRawProtocolStream(node, peer, protocolId, options), {
+    maxMessageBytes: options.maxMessageBytes,
+    timeout: options.messageTimeout ?? DEFAULT_MESSAGE_TIMEOUT,
+  });
 }
 
 /**
@@ -285,19 +288,6 @@ export async function openRawProtocolStream(
   options: OpenProtocolStreamOptions = {},
 ): Promise<Stream> {
   return withDeadline(options, DEFAULT_DIAL_TIMEOUT, (signal) => openRawWithin(node, peer, protocolId, options, signal));
-}
-
-async function openWithin(
-  node: ProtocolDialer,
-  peer: PeerTarget,
-  protocolId: string,
-  options: OpenProtocolStreamOptions,
-  signal: AbortSignal,
-): Promise<MessageStream> {
-  return new MessageStream(await openRawWithin(node, peer, protocolId, options, signal), {
-    maxMessageBytes: options.maxMessageBytes,
-    timeout: options.messageTimeout ?? DEFAULT_MESSAGE_TIMEOUT,
-  });
 }
 
 async function openRawWithin(
