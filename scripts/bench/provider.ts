@@ -63,6 +63,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     // As the provider wires it: blocks stored unpinned, the root pinned once.
     traces: {
       put: (cid: never, bytes: Uint8Array, o?: { signal?: AbortSignal | undefined }) => store.putBlock(cid, bytes, { ...o, pin: false }),
+      putMany: (blocks: never[], o?: { signal?: AbortSignal | undefined }) => store.putBlocks(blocks, o),
       get: (cid: never) => store.getBlock(cid),
       pin: (root: never, known: ReadonlyMap<string, Uint8Array>, o?: { signal?: AbortSignal | undefined }) => store.pin(root, { known, signal: o?.signal }),
     },

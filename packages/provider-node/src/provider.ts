@@ -307,6 +307,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
             store.putBlock && store.getBlock
               ? {
                   put: (cid, bytes, o) => store.putBlock!(cid, bytes, { ...o, pin: false }),
+                  putMany: store.putBlocks ? (blocks, o) => store.putBlocks!(blocks, o) : undefined,
                   get: (cid, o) => store.getBlock!(cid, o),
                   pin: (root, known, o) => store.pin(root, { known, signal: o?.signal }),
                 }

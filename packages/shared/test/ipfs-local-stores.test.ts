@@ -85,6 +85,58 @@ describe("SqliteDatastore", () => {
   });
 });
 
+describe("SqliteDatastore: writeBatch", () => {
+  test("writes inside are one transaction, on disk when it returns; a failure keeps what was written; overlapping calls return after the last", async () => {
+    const path = join(dir, "b.sqlite");
+    const ds = new SqliteDatastore(path);
+    cleanups.push(() => ds.close());
+    const Database = (await import("better-sqlite3")).default;
+    const reader = new Database(path, { readonly: true });
+    cleanups.push(() => reader.close());
+    const onDisk = (k: string) => reader.prepare("SELECT 1 FROM kv WHERE key = ?").get(k) !== undefined;
+
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let outerDone = false;
+    const outer = ds
+      .writeBatch(async () => {
+        ds.put(new Key("/a"), Uint8Array.of(1));
+        await held;
+        ds.put(new Key("/b"), Uint8Array.of(2));
+        return "outer";
+      })
+      .then((v) => ((outerDone = true), v));
+    // Visible on the writing connection at once, not yet to another one.
+    expect(ds.has(new Key("/a"))).toBe(true);
+    expect(onDisk("/a")).toBe(false);
+    // An overlapping call that ends first (and fails) waits for the transaction's commit.
+    let innerSettled = false;
+    const inner = ds
+      .writeBatch(async () => {
+        ds.put(new Key("/c"), Uint8Array.of(3));
+        throw new Error("walk failed");
+      })
+      .finally(() => (innerSettled = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(innerSettled).toBe(false);
+    expect(outerDone).toBe(false);
+    release();
+    await expect(inner).rejects.toThrow("walk failed");
+    expect(await outer).toBe("outer");
+    for (const k of ["/a", "/b", "/c"]) expect(onDisk(k)).toBe(true);
+
+    // A lone failing call: its writes stay, its error comes back.
+    await expect(
+      ds.writeBatch(async () => {
+        ds.put(new Key("/d"), Uint8Array.of(4));
+        throw new Error("stopped");
+      }),
+    ).rejects.toThrow("stopped");
+    expect(onDisk("/d")).toBe(true);
+  });
+});
+
 describe("SmallBlocksBlockstore", () => {
   test("small blocks go to SQLite, larger ones to files; both read back; a file-only block from before is found", async () => {
     const files = new FsBlockstore(join(dir, "blocks"));
@@ -118,6 +170,54 @@ describe("SmallBlocksBlockstore", () => {
     expect(await store.has(small.cid)).toBe(false);
     expect(await store.has(legacy.cid)).toBe(false);
     await expect(readAll(store.get(small.cid))).rejects.toMatchObject({ name: "NotFoundError" });
+  });
+});
+
+describe("SmallBlocksBlockstore: putMany", () => {
+  test("small blocks in one transaction, large ones as files, CIDs in the order given; a remembered miss ends", async () => {
+    const files = new FsBlockstore(join(dir, "blocks"));
+    await files.open();
+    const store = new SmallBlocksBlockstore(join(dir, "blocks.sqlite"), files);
+    cleanups.push(() => store.close());
+    const blocks = [
+      await block(8192),
+      await block(SMALL_BLOCK_BYTES + 1),
+      ...(await Promise.all(Array.from({ length: 300 }, () => block(100)))),
+    ];
+    expect(await store.has(blocks[0]!.cid)).toBe(false); // remembered as a miss
+    const yielded: string[] = [];
+    for await (const cid of store.putMany(blocks)) yielded.push(cid.toString());
+    expect(yielded).toEqual(blocks.map((b) => b.cid.toString()));
+    expect(await filesUnder(join(dir, "blocks"))).toHaveLength(1);
+    expect(await files.has(blocks[1]!.cid)).toBe(true);
+    for (const b of blocks) expect(Buffer.from(await readAll(store.get(b.cid))).equals(Buffer.from(b.bytes))).toBe(true);
+    expect(await store.has(blocks[0]!.cid)).toBe(true);
+    const aborted = new AbortController();
+    aborted.abort(new Error("stopped"));
+    const more = await block(50);
+    await expect(
+      (async () => {
+        for await (const _ of store.putMany([more], { signal: aborted.signal })) void _;
+      })(),
+    ).rejects.toThrow("stopped");
+    expect(await store.has(more.cid)).toBe(false);
+  });
+
+  test("a store made before, with its WITHOUT ROWID table, keeps its blocks and takes new ones", async () => {
+    const path = join(dir, "blocks.sqlite");
+    const old = await block(500);
+    const Database = (await import("better-sqlite3")).default;
+    const db = new Database(path);
+    db.exec("CREATE TABLE blocks (multihash BLOB PRIMARY KEY, cid BLOB NOT NULL, bytes BLOB NOT NULL) WITHOUT ROWID");
+    db.prepare("INSERT INTO blocks VALUES (?, ?, ?)").run(old.cid.multihash.bytes, old.cid.bytes, old.bytes);
+    db.close();
+    const files = new FsBlockstore(join(dir, "blocks"));
+    await files.open();
+    const store = new SmallBlocksBlockstore(path, files);
+    cleanups.push(() => store.close());
+    const fresh = await block(8192);
+    for await (const _ of store.putMany([fresh, old])) void _;
+    for (const b of [old, fresh]) expect(Buffer.from(await readAll(store.get(b.cid))).equals(Buffer.from(b.bytes))).toBe(true);
   });
 });
 
@@ -190,6 +290,34 @@ describe("SmallBlocksBlockstore: a miss overtaken by a put", () => {
     releaseHas();
     expect(await asked).toBe(false); // the answer of a lookup made before the write
     expect(await store.has(large.cid)).toBe(true); // not a remembered miss
+  });
+});
+
+describe("the embedded store: putBlocks, then one pin", () => {
+  test("unpinned blocks stored at once read back; the root's pin then pins them, its records on disk when it returns", async () => {
+    const node = await createMeshNode();
+    cleanups.push(() => node.stop());
+    const dataDir = join(dir, "store");
+    const store = await createHeliaSegmentStore({ libp2p: node, dataDir });
+    cleanups.push(() => store.stop());
+    const leaves = [await block(8192), await block(8192), await block(SMALL_BLOCK_BYTES + 10)];
+    await store.putBlocks(leaves);
+    for (const b of leaves) {
+      expect(Buffer.from(await store.getBlock(b.cid)).equals(Buffer.from(b.bytes))).toBe(true);
+      expect(await store.helia.pins.isPinned(b.cid)).toBe(false);
+    }
+    const dagJson = await import("@ipld/dag-json");
+    const rootBytes = dagJson.encode({ steps: leaves.map((b) => b.cid) });
+    const root = CID.createV1(dagJson.code, await sha256.digest(rootBytes));
+    await store.putBlock(root, rootBytes, { pin: false });
+    await store.pin(root);
+    for (const b of leaves) expect(await store.helia.pins.isPinned(b.cid)).toBe(true);
+    // Another connection sees the pin's records: the transaction was committed before pin returned.
+    const Database = (await import("better-sqlite3")).default;
+    const reader = new Database(join(dataDir, "datastore.sqlite"), { readonly: true });
+    cleanups.push(() => reader.close());
+    const records = reader.prepare("SELECT COUNT(*) AS n FROM kv WHERE key LIKE '/pinned-block/%'").get() as { n: number };
+    expect(records.n).toBe(leaves.length + 1);
   });
 });
 

@@ -14,17 +14,13 @@ function tensorsOf(trace: PipelineTrace): Float32Array[] {
   return out;
 }
 
-/** A store whose puts wait until the test lets them go: a seam to hold writes in flight. */
-class HeldStore implements TraceBlockStore {
-  readonly inner = new MemoryTraceStore();
+/** A seam that holds calls until the test lets them go, counting how many are in flight. */
+class Gate {
   readonly held: Array<() => void> = [];
   inFlight = 0;
   maxInFlight = 0;
-  failOn?: string;
   #waiters: Array<() => void> = [];
-  readonly signals: unknown[] = [];
-  async put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal | undefined }): Promise<void> {
-    this.signals.push(options?.signal);
+  async pass(): Promise<void> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise<void>((resolve) => {
@@ -32,18 +28,73 @@ class HeldStore implements TraceBlockStore {
       for (const w of this.#waiters.splice(0)) w();
     });
     this.inFlight--;
+  }
+  /** Resolves once `n` calls are waiting. */
+  async waitHeld(n: number): Promise<void> {
+    while (this.held.length < n) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+  releaseAll(): void {
+    for (const r of this.held.splice(0)) r();
+  }
+}
+
+/** A store whose puts wait until the test lets them go: a seam to hold writes in flight. */
+class HeldStore extends Gate implements TraceBlockStore {
+  readonly inner = new MemoryTraceStore();
+  failOn?: string;
+  readonly signals: unknown[] = [];
+  async put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal | undefined }): Promise<void> {
+    this.signals.push(options?.signal);
+    await this.pass();
     if (cid.toString() === this.failOn) throw new Error("disk full");
     await this.inner.put(cid, bytes);
   }
   get(cid: CID): Promise<Uint8Array> {
     return this.inner.get(cid);
   }
-  /** Resolves once `n` puts are waiting. */
-  async waitHeld(n: number): Promise<void> {
-    while (this.held.length < n) await new Promise<void>((r) => this.#waiters.push(r));
+}
+
+/** Runs `fn` with the trace of one generated segment, the runner closed afterwards. */
+async function withTrace(
+  make: typeof alphaPipeline,
+  options: { prompt: string; seed: number; segment: number },
+  fn: (trace: PipelineTrace) => Promise<void>,
+): Promise<void> {
+  const runner = await PipelineRunner.create({ pipeline: make(), device: "cpu", threads: 1, logger: silent });
+  try {
+    await fn((await runner.generate(options)).trace);
+  } finally {
+    await runner.close();
   }
-  releaseAll(): void {
-    for (const r of this.held.splice(0)) r();
+}
+
+/** A store with `putMany` whose batches wait until the test lets them go. */
+class HeldBatchStore extends MemoryTraceStore {
+  readonly gate = new Gate();
+  readonly batches: string[][] = [];
+  singles = 0;
+  failOnBatch?: number;
+  override async put(cid: CID, bytes: Uint8Array): Promise<void> {
+    this.singles++;
+    await super.put(cid, bytes);
+  }
+  async putMany(blocks: ReadonlyArray<{ cid: CID; bytes: Uint8Array }>): Promise<void> {
+    const index = this.batches.push(blocks.map((b) => b.cid.toString())) - 1;
+    await this.gate.pass();
+    if (index === this.failOnBatch) throw new Error("disk full");
+    for (const b of blocks) this.blocks.set(b.cid.toString(), b.bytes);
+  }
+  /** Lets batches go as they come until `done` settles. */
+  async drain(done: Promise<unknown>): Promise<void> {
+    let settled = false;
+    void done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled) {
+      await Promise.race([this.gate.waitHeld(1), done.catch(() => {})]);
+      this.gate.releaseAll();
+    }
   }
 }
 
@@ -199,5 +250,62 @@ describe("trace committed while it is made (TraceCommitter, runner onTensor)", (
     } finally {
       await runner.close();
     }
+  });
+
+  it("behavior: a store with putMany gets the blocks in batches of `batch`, one batch at a time, the last in finish; same root and blocks", async () => {
+    await withTrace(alphaPipeline, { prompt: "a blue square", seed: 3, segment: 1 }, async (trace) => {
+      const encoded = await encodeTrace(trace);
+      const store = new HeldBatchStore();
+      const committer = new TraceCommitter(store, { batch: 4 });
+      const tensors = tensorsOf(trace);
+      for (const t of tensors.slice(0, 9)) committer.add(t);
+      // The first full batch goes out as soon as its 4 tensors are hashed, before finish.
+      await store.gate.waitHeld(1);
+      expect(store.batches[0]).toHaveLength(4);
+      for (const t of tensors.slice(9)) committer.add(t);
+      const finishing = committer.finish(trace);
+      await store.drain(finishing);
+      const { root } = await finishing;
+      expect(root.toString()).toBe(encoded.root.toString());
+      expect(store.gate.maxInFlight).toBe(1);
+      expect(store.singles).toBe(0);
+      expect(store.batches.slice(0, -1).every((b) => b.length === 4)).toBe(true);
+      expect(store.batches.at(-1)).toContain(encoded.root.toString());
+      expect(store.batches.flat().sort()).toEqual([...encoded.blocks.keys()].sort());
+      for (const [cid, { bytes }] of encoded.blocks) expect(Buffer.from(store.blocks.get(cid)!).equals(Buffer.from(bytes))).toBe(true);
+      expect(() => new TraceCommitter(new MemoryTraceStore(), { batch: 0 })).toThrow(RangeError);
+    });
+  });
+
+  it("error: a failed batch fails finish; an abort stops batches not yet started; settled drops the blocks of a failed render", async () => {
+    await withTrace(betaPipeline, { prompt: "a red circle", seed: 6, segment: 0 }, async (trace) => {
+      const tensors = tensorsOf(trace);
+      const failing = new HeldBatchStore();
+      failing.failOnBatch = 1;
+      const finishing = new TraceCommitter(failing, { batch: 4 }).finish(trace);
+      await failing.drain(finishing);
+      await expect(finishing).rejects.toThrow("disk full");
+
+      // An abort while a batch is in flight: that batch is written, the next is never handed over.
+      const held = new HeldBatchStore();
+      const midway = new AbortController();
+      const cancelled = new TraceCommitter(held, { signal: midway.signal, batch: 4 });
+      for (const t of tensors) cancelled.add(t);
+      const finishingCancelled = cancelled.finish(trace);
+      await held.gate.waitHeld(1);
+      midway.abort(new Error("deadline"));
+      held.gate.releaseAll();
+      await expect(finishingCancelled).rejects.toThrow("deadline");
+      expect(held.batches).toHaveLength(1);
+      expect(held.blocks.size).toBe(4);
+
+      // A render that failed after 3 tensors (under one batch): nothing is written, settled resolves.
+      const dropped = new HeldBatchStore();
+      const abandoned = new TraceCommitter(dropped, { batch: 4 });
+      for (const t of tensors.slice(0, 3)) abandoned.add(t);
+      await abandoned.settled();
+      expect(dropped.batches).toHaveLength(0);
+      expect(dropped.blocks.size).toBe(0);
+    });
   });
 });

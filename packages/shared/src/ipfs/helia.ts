@@ -59,6 +59,7 @@ export interface HeliaSegmentStore extends SegmentStore {
   /** The underlying Helia node, for callers that need more than segments. */
   readonly helia: Helia;
   putBlock(cid: CID, bytes: Uint8Array, options?: PutBlockOptions): Promise<void>;
+  putBlocks(blocks: ReadonlyArray<{ cid: CID; bytes: Uint8Array }>, options?: AbortOptions): Promise<void>;
   getBlock(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
 }
 
@@ -140,10 +141,17 @@ export async function createHeliaSegmentStore(init: HeliaSegmentStoreInit): Prom
       hint: "Only one Helia store can share a libp2p node.",
     });
   }
-  return new HeliaStore(helia, unixfs(helia), init.libp2p, local, async () => {
-    await served.unhandle().catch(() => {});
-    await closeStores();
-  });
+  return new HeliaStore(
+    helia,
+    unixfs(helia),
+    init.libp2p,
+    local,
+    (fn) => datastore.writeBatch(fn),
+    async () => {
+      await served.unhandle().catch(() => {});
+      await closeStores();
+    },
+  );
 }
 
 /** A session's providers all answered that they do not hold a block (Helia gives up on the session then). */
@@ -203,8 +211,19 @@ class HeliaStore implements HeliaSegmentStore {
   /** Blocks asked for in this turn of the event loop, by provider set, not yet requested (`#batchedBlock`). */
   readonly #batches = new Map<string, BlockBatch>();
 
-  constructor(helia: Helia, fs: UnixFS, libp2p: Libp2p, local: Blockstore, closeStores: () => Promise<void>) {
+  /** Runs a function with the datastore's writes in one transaction (`SqliteDatastore.writeBatch`). */
+  readonly #writeBatch: <T>(fn: () => Promise<T>) => Promise<T>;
+
+  constructor(
+    helia: Helia,
+    fs: UnixFS,
+    libp2p: Libp2p,
+    local: Blockstore,
+    writeBatch: <T>(fn: () => Promise<T>) => Promise<T>,
+    closeStores: () => Promise<void>,
+  ) {
     this.#local = local;
+    this.#writeBatch = writeBatch;
     this.helia = helia;
     this.#fs = fs;
     this.#libp2p = libp2p;
@@ -228,9 +247,12 @@ class HeliaStore implements HeliaSegmentStore {
       // No `isPinned` shortcut: a pin cut off mid-walk leaves its root block marked while the pin itself was never
       // recorded, so only `pins.add` (AlreadyPinnedError once recorded) tells a finished pin from a broken one.
       // Blocks the caller still holds (`known`) are not read back: the walk only needs their links.
-      for await (const _ of this.helia.pins.add(cid, { ...rest, walker: sequentialWalker({ known }) })) {
-        // walking the DAG pins each block
-      }
+      // The pin's per-block records go in as one transaction (`writeBatch`).
+      await this.#writeBatch(async () => {
+        for await (const _ of this.helia.pins.add(cid, { ...rest, walker: sequentialWalker({ known }) })) {
+          // walking the DAG pins each block
+        }
+      });
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       // The caller's deadline passed mid-walk: say so (TimeoutError or AbortError), as `get` does.
@@ -325,10 +347,22 @@ class HeliaStore implements HeliaSegmentStore {
       }
       await this.helia.blockstore.put(cid, bytes, rest);
       if (!(await this.helia.pins.isPinned(cid, rest)))
-        for await (const _ of this.helia.pins.add(cid, { ...rest, depth: 0, walker: sequentialWalker() })) void _;
+        await this.#writeBatch(async () => {
+          for await (const _ of this.helia.pins.add(cid, { ...rest, depth: 0, walker: sequentialWalker() })) void _;
+        });
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       throw new SegmentStoreError(`Cannot store block ${cid.toString()}.`, { cause });
+    }
+  }
+
+  async putBlocks(blocks: ReadonlyArray<{ cid: CID; bytes: Uint8Array }>, options: AbortOptions = {}): Promise<void> {
+    try {
+      // As an unpinned `putBlock`: straight into the local store, whose `putMany` batches them in transactions.
+      for await (const _ of this.#local.putMany(blocks, options)) void _;
+    } catch (cause) {
+      if (options.signal?.aborted) throw abortError(options.signal, `Storing ${blocks.length} blocks`);
+      throw new SegmentStoreError(`Cannot store ${blocks.length} blocks (the first ${blocks[0]?.cid.toString() ?? "none"}).`, { cause });
     }
   }
 

@@ -59,6 +59,12 @@ export interface SegmentStore {
    * serve diffusion pipelines.
    */
   putBlock?(cid: CID, bytes: Uint8Array, options?: PutBlockOptions): Promise<void>;
+  /**
+   * Stores several unpinned blocks at once, as `putBlock` with `pin: false`
+   * does one by one, in as few writes of the store as it can (the embedded
+   * store: one SQLite transaction per batch). A render trace's tensors.
+   */
+  putBlocks?(blocks: ReadonlyArray<{ cid: CID; bytes: Uint8Array }>, options?: AbortOptions): Promise<void>;
   /** One block by CID, from the local store or the given peers, checked against the CID. */
   getBlock?(cid: CID, options?: GetSegmentOptions): Promise<Uint8Array>;
   /** Releases the store; the libp2p node it shares (Helia) keeps running. */

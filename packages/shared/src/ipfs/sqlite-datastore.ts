@@ -44,6 +44,9 @@ export class SqliteDatastore extends BaseDatastore {
   readonly #delete: Database.Statement<[string]>;
   readonly #from: Database.Statement<[string], { key: string; value: Uint8Array }>;
   readonly #fromKeys: Database.Statement<[string], { key: string }>;
+  /** Callers of `writeBatch` inside the transaction it holds open, and what they wait on for its commit. */
+  #batchDepth = 0;
+  #batchCommit: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(path: string) {
     super();
@@ -79,6 +82,51 @@ export class SqliteDatastore extends BaseDatastore {
   override delete(key: Key, options?: AbortOptions): void {
     options?.signal?.throwIfAborted();
     this.#delete.run(key.toString());
+  }
+
+  /**
+   * Runs `fn` with this datastore's writes in one transaction, committed when
+   * `fn` settles, failed or not (what it wrote stays written, as it would have
+   * one write at a time). Resolves only after the commit, so a caller that
+   * returns has its writes on disk as a single write would. Calls that
+   * overlap share the transaction, and each returns once the last of them
+   * has finished and committed.
+   *
+   * Why: pinning a render trace writes a pinned-block record per block, ~300
+   * of them; as transactions of their own each is a log write and a commit
+   * (~30 µs here) on the JavaScript thread, which is also the inference
+   * thread (measured: ~10 ms a diffusion segment, ~2% of its render).
+   */
+  async writeBatch<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#batchDepth === 0) {
+      if (this.#db.inTransaction) return fn(); // someone else's transaction: join it, as a single write would
+      this.#db.exec("BEGIN");
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      promise.catch(() => {});
+      this.#batchCommit = { promise, resolve, reject };
+    }
+    const commit = this.#batchCommit!;
+    this.#batchDepth++;
+    let result: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      result = { ok: true, value: await fn() };
+    } catch (error) {
+      result = { ok: false, error };
+    }
+    if (--this.#batchDepth === 0) {
+      this.#batchCommit = undefined;
+      try {
+        if (this.#db.open) this.#db.exec("COMMIT");
+        commit.resolve();
+      } catch (err) {
+        commit.reject(err);
+      }
+    }
+    await commit.promise;
+    if (!result.ok) throw result.error;
+    return result.value;
   }
 
   /** Puts every pair in one transaction. */

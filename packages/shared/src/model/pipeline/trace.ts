@@ -49,6 +49,12 @@ export interface EncodedTrace {
 export interface TraceBlockStore {
   /** Stores one block; pinned on its own, unless the store has `pin`. */
   put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal | undefined }): Promise<unknown>;
+  /**
+   * Optional: stores several blocks as `put` does, in one write of the store
+   * where it can (the embedded store: one SQLite transaction). With it the
+   * committer hands blocks over in batches instead of one `put` each.
+   */
+  putMany?(blocks: ReadonlyArray<{ cid: CID; bytes: Uint8Array }>, options?: { signal?: AbortSignal | undefined }): Promise<unknown>;
   get(cid: CID, options?: { signal?: AbortSignal | undefined }): Promise<Uint8Array>;
   /**
    * Present when `put` stores without pinning: pins the root, and so every
@@ -143,6 +149,19 @@ export interface TraceCommitterOptions {
   signal?: AbortSignal | undefined;
   /** Blocks stored at once (default 8): a store's writes overlap, and the render is never far ahead of them. */
   concurrency?: number | undefined;
+  /**
+   * Blocks per `putMany` call, when the store has it (default 32, ~11
+   * denoising steps): the last batch goes in `finish`. Batches are written
+   * one after another.
+   */
+  batch?: number | undefined;
+}
+
+interface PendingBlock {
+  cid: CID;
+  bytes: Uint8Array;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 /**
@@ -153,7 +172,8 @@ export interface TraceCommitterOptions {
  * builds the root, with the same layout and CIDs as `encodeTrace`, stores it
  * and any tensor not added before, and waits for every write; a store with
  * `pin` then pins the root once, recursively. The result is the same blocks
- * and root as `encodeTrace` + `publishTrace`.
+ * and root as `encodeTrace` + `publishTrace`. A store with `putMany` gets the
+ * blocks in batches (`batch`), one batch written at a time.
  */
 export class TraceCommitter {
   readonly #store: TraceBlockStore;
@@ -168,14 +188,22 @@ export class TraceCommitter {
   readonly #queue: Array<() => void> = [];
   #running = 0;
   #blocks = 0;
+  readonly #batchSize: number;
+  /** Blocks waiting for the next `putMany` (stores that have it). */
+  #pending: PendingBlock[] = [];
+  /** The last batch handed to `putMany`: the next one starts after it. */
+  #lastBatch: Promise<void> = Promise.resolve();
 
   constructor(store: TraceBlockStore, options: TraceCommitterOptions = {}) {
     this.#store = store;
     this.#signal = options.signal;
     this.#concurrency = options.concurrency ?? 8;
+    this.#batchSize = options.batch ?? 32;
     this.#known = store.pin ? new Map() : undefined;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1)
       throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
+    if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1)
+      throw new RangeError(`batch must be a positive integer, got ${options.batch}`);
   }
 
   /** Hashes a final tensor and starts storing it; never throws (a failure surfaces in `finish`). */
@@ -187,6 +215,7 @@ export class TraceCommitter {
   async finish(trace: PipelineTrace): Promise<{ root: CID; blocks: number }> {
     const { root, rootBytes } = await traceRoot(trace, (data) => this.#cidOf(data));
     this.#put(root, rootBytes);
+    this.#flush();
     // Every write of the trace was started by now; wait for all of them (and report the first failure).
     await Promise.all(this.#writes.values());
     if (this.#store.pin && this.#known) {
@@ -199,8 +228,12 @@ export class TraceCommitter {
 
   /** Resolves once every write started so far has finished or failed (after a failed render). */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.#cids.values(), ...this.#writes.values()]);
-    if (this.#writes.size > 0) await Promise.allSettled(this.#writes.values());
+    await Promise.allSettled(this.#cids.values());
+    // Blocks still waiting for a batch are dropped, not written: the trace they belong to will never be signed.
+    const dropped = this.#pending;
+    this.#pending = [];
+    for (const b of dropped) b.reject(new Error(`Block ${b.cid.toString()} was not stored: the render failed.`));
+    await Promise.allSettled(this.#writes.values());
   }
 
   #cidOf(data: Float32Array): Promise<CID> {
@@ -218,7 +251,13 @@ export class TraceCommitter {
     if (this.#writes.has(key)) return;
     this.#blocks++;
     this.#known?.set(key, bytes);
+    const putMany = this.#store.putMany;
     const write = new Promise<void>((resolve, reject) => {
+      if (putMany) {
+        this.#pending.push({ cid, bytes, resolve, reject });
+        if (this.#pending.length >= this.#batchSize) this.#flush();
+        return;
+      }
       const start = () => {
         this.#running++;
         Promise.resolve()
@@ -240,6 +279,23 @@ export class TraceCommitter {
     });
     write.catch(() => {}); // awaited in finish
     this.#writes.set(key, write);
+  }
+
+  /** Hands the pending blocks to `putMany` once the batch before has been written. */
+  #flush(): void {
+    const blocks = this.#pending;
+    if (blocks.length === 0) return;
+    this.#pending = [];
+    this.#lastBatch = this.#lastBatch.then(async () => {
+      try {
+        // As with single writes, the signal stops batches that have not started and is not handed to the store.
+        this.#signal?.throwIfAborted();
+        await this.#store.putMany!(blocks.map(({ cid, bytes }) => ({ cid, bytes })));
+        for (const b of blocks) b.resolve();
+      } catch (err) {
+        for (const b of blocks) b.reject(err);
+      }
+    });
   }
 }
 
