@@ -96,6 +96,7 @@ export class PipelineRunner {
   readonly tokenizer: TextTokenizer;
   readonly #sessions: Sessions;
   readonly #guidanceBatch: 1 | 2;
+  #lastTextBatch: { cond: Float32Array; uncond: Float32Array; both: Float32Array } | undefined;
   #closed = false;
 
   private constructor(
@@ -178,7 +179,7 @@ export class PipelineRunner {
     if (uncond === undefined) return { cond: await run(1, latent.data, cond.data, cond.dims) };
     if (batch === 1)
       return { cond: await run(1, latent.data, cond.data, cond.dims), uncond: await run(1, latent.data, uncond.data, uncond.dims) };
-    const both = await run(2, concat(latent.data, latent.data), concat(cond.data, uncond.data), cond.dims);
+    const both = await run(2, concat(latent.data, latent.data), this.#textBatch(cond.data, uncond.data), cond.dims);
     const half = latent.data.length;
     return { cond: both.slice(0, half), uncond: both.slice(half) };
   }
@@ -291,6 +292,15 @@ export class PipelineRunner {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(Object.values(this.#sessions).map((s) => s.release()));
+  }
+
+  /** The two text embeddings as one batch of 2: the same pair every step of a segment, so it is joined once. */
+  #textBatch(cond: Float32Array, uncond: Float32Array): Float32Array {
+    const last = this.#lastTextBatch;
+    if (last?.cond === cond && last.uncond === uncond) return last.both;
+    const both = concat(cond, uncond);
+    this.#lastTextBatch = { cond, uncond, both };
+    return both;
   }
 
   async #run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, output: string, what: string): Promise<HostTensor> {
