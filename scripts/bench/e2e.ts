@@ -23,7 +23,8 @@ import { measured, MODEL_FAMILIES, type BenchContext, type BenchResult } from ".
 
 export const families = MODEL_FAMILIES;
 
-const PROVIDERS = 3;
+/** BENCH_PROVIDERS: another network size, for a diagnosis (the figure is defined with 3). */
+const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? 3);
 const SECONDS = 12;
 const cores = availableParallelism();
 
