@@ -291,7 +291,6 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
               mp4,
               identity,
               modelName: m.name,
-              ffmpeg,
               segment: {
                 chainId: chain.chainId,
                 escrow: chain.escrowAddress,

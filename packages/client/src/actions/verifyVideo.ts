@@ -249,7 +249,7 @@ export async function verifyVideo(client: Reader, params: VerifyVideoParameters)
   pass("segments", `${a.segments.length} segment ingredients, each signed by its provider (${claims.providers.map(short).join(", ")})`);
 
   // 9. The video's frames are those segments' frames, as the providers encoded them.
-  const packets = await p.videoPackets(params.path, { ffmpeg: client.ffmpeg }).catch(() => undefined);
+  const packets = await p.videoPackets(params.path).catch(() => undefined);
   if (!packets) return fail("frames", "FRAMES_MISMATCH", "the video's frames cannot be read");
   let at = 0;
   for (const seg of segments) {

@@ -9,8 +9,6 @@ export interface CredentialSegmentParameters {
   identity: ProvenanceIdentity;
   segment: Omit<SegmentAssertion, "version" | "provider" | "packets">;
   modelName?: string | undefined;
-  /** The ffmpeg binary (default: RENDERMESH_FFMPEG, then PATH, then the bundled one). */
-  ffmpeg?: string | undefined;
 }
 
 /**
@@ -23,7 +21,7 @@ export interface CredentialSegmentParameters {
  * const signed = await credentialSegment({ mp4, identity, segment: { chainId, escrow, jobId, segment: 0, firstFrame: 0, frameCount: 12, model } });
  */
 export async function credentialSegment(params: CredentialSegmentParameters): Promise<Uint8Array> {
-  const packets = packetsDigest(await videoPackets(params.mp4, { ffmpeg: params.ffmpeg }));
+  const packets = packetsDigest(await videoPackets(params.mp4));
   const data: SegmentAssertion = { version: 1, ...params.segment, provider: params.identity.address, packets };
   return signMp4({
     mp4: params.mp4,
