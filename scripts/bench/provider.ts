@@ -1,6 +1,6 @@
 // Provider pipeline throughput, per model family: a run of SEGMENTS
 // segments through the provider's pipeline (render → ffmpeg H.264 encode →
-// sha256 → add + pin to the embedded Helia store → the trace committed for a
+// Content Credentials → sha256 → add + pin to the embedded Helia store → the trace committed for a
 // diffusion pipeline → EIP-712 delivery signature), scheduled as the render
 // service schedules them (`RenderOverlap`: the next segment renders while
 // the previous one encodes, pins and signs), against the bare `session.run`
@@ -21,6 +21,7 @@ import { eip712Domain, signDelivery } from "@rendermesh/shared/chain";
 import { createMeshNode } from "@rendermesh/shared/net";
 import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment } from "@rendermesh/shared/media";
+import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { Wallet } from "ethers";
 import { familySpec, openFamily } from "./lib/families.ts";
 import { median } from "./lib/stats.ts";
@@ -54,10 +55,27 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const store = await createHeliaSegmentStore({ libp2p: node, dataDir: dir });
   const wallet = Wallet.createRandom();
   const domain = eip712Domain(31337, "0x00000000000000000000000000000000000000e5");
+  const identity = await loadOrCreateProvenanceIdentity(dir, wallet);
   const components = {
     renderer: f.renderer,
     encode: (frames: AsyncIterable<Uint8Array>, o: { width: number; height: number; fps: number; signal?: AbortSignal | undefined }) =>
       encodeSegment(frames, o),
+    // Content Credentials, as the provider signs every segment.
+    credential: (mp4: Uint8Array, w: { jobId: `0x${string}`; segment: number; firstFrame: number; frameCount: number }) =>
+      credentialSegment({
+        mp4,
+        identity,
+        modelName: f.family,
+        segment: {
+          chainId: 31337,
+          escrow: domain.verifyingContract as `0x${string}`,
+          jobId: w.jobId,
+          segment: w.segment,
+          firstFrame: w.firstFrame,
+          frameCount: w.frameCount,
+          model: f.modelId,
+        },
+      }),
     store: { put: async (bytes: Uint8Array) => (await store.add(bytes, { pin: true })).toString() },
     signDelivery: (d: Parameters<typeof signDelivery>[2]) => signDelivery(wallet, domain, d),
     // As the provider wires it: blocks stored unpinned, the root pinned once.
