@@ -15,8 +15,6 @@ interface Box {
   end: number;
 }
 
-const CONTAINERS = new Set(["moov", "trak", "mdia", "minf", "stbl"]);
-
 /**
  * The samples of the first H.264 video track of an MP4, read from the
  * sample tables (`stsz`, `stsc`, `stco`/`co64`) without decoding anything:
