@@ -247,12 +247,14 @@ class HeliaStore implements HeliaSegmentStore {
       // No `isPinned` shortcut: a pin cut off mid-walk leaves its root block marked while the pin itself was never
       // recorded, so only `pins.add` (AlreadyPinnedError once recorded) tells a finished pin from a broken one.
       // Blocks the caller still holds (`known`) are not read back: the walk only needs their links.
-      // The pin's per-block records go in as one transaction (`writeBatch`).
-      await this.#writeBatch(async () => {
+      const walk = async () => {
         for await (const _ of this.helia.pins.add(cid, { ...rest, walker: sequentialWalker({ known }) })) {
           // walking the DAG pins each block
         }
-      });
+      };
+      // With every block in hand the walk waits on no I/O, so its per-block records can go in as one transaction
+      // (`writeBatch`) that nothing else joins; a walk that reads blocks keeps one transaction per record.
+      await (known ? this.#writeBatch(walk) : walk());
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       // The caller's deadline passed mid-walk: say so (TimeoutError or AbortError), as `get` does.
@@ -347,9 +349,7 @@ class HeliaStore implements HeliaSegmentStore {
       }
       await this.helia.blockstore.put(cid, bytes, rest);
       if (!(await this.helia.pins.isPinned(cid, rest)))
-        await this.#writeBatch(async () => {
-          for await (const _ of this.helia.pins.add(cid, { ...rest, depth: 0, walker: sequentialWalker() })) void _;
-        });
+        for await (const _ of this.helia.pins.add(cid, { ...rest, depth: 0, walker: sequentialWalker() })) void _;
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;
       throw new SegmentStoreError(`Cannot store block ${cid.toString()}.`, { cause });
