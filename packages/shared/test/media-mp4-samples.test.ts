@@ -103,6 +103,12 @@ describe("videoPackets (the MP4's sample tables, no ffmpeg)", () => {
     await expect(videoPackets(new TextEncoder().encode("not a video at all"))).rejects.toThrow(MediaArgumentError);
     await expect(videoPackets(segment.subarray(0, segment.byteLength / 2))).rejects.toThrow(MediaArgumentError);
     await expect(videoPackets(new Uint8Array(0))).rejects.toThrow(/no moov box/);
+    // A sample table naming 2^32 - 1 samples of a fixed size: refused before anything is read.
+    const stszAt = Buffer.from(segment).indexOf("stsz");
+    const huge = new Uint8Array(segment);
+    new DataView(huge.buffer).setUint32(stszAt + 8, 16);
+    new DataView(huge.buffer).setUint32(stszAt + 12, 0xffffffff);
+    expect(() => mp4VideoTrack(huge)).toThrow(/over the 1048576 this reads/);
     // Every 4-byte word of the moov box set to a huge value, one at a time: each is refused or read, never more.
     const moovAt = Buffer.from(segment).indexOf("moov") - 4;
     const moovEnd = moovAt + new DataView(segment.buffer, segment.byteOffset).getUint32(moovAt);

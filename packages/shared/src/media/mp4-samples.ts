@@ -8,6 +8,9 @@ export interface Mp4VideoTrack {
   samples: Uint8Array[];
 }
 
+/** Pictures read at most: ~12 hours at 24 fps, far beyond any job. */
+const MAX_SAMPLES = 1 << 20;
+
 interface Box {
   type: string;
   /** Offset of the payload (after the header) and its end, in the file. */
@@ -98,6 +101,9 @@ function readTrack(
   const fixed = view.getUint32(stsz.start + 4);
   const count = view.getUint32(stsz.start + 8);
   if (fixed === 0) need(stsz, 12 + 4 * count, "stsz");
+  // A crafted file could name billions of tiny samples (a view each): refuse what no segment or video holds.
+  if (count > MAX_SAMPLES) fail(`it names ${count} samples, over the ${MAX_SAMPLES} this reads`);
+  if (fixed !== 0 && fixed <= nalLengthSize) fail(`its samples are ${fixed} bytes, too small to hold a NAL unit`);
   const sizeOf = (i: number) => (fixed !== 0 ? fixed : view.getUint32(stsz.start + 12 + 4 * i));
 
   const stsc = table("stsc") ?? fail("its video track has no stsc table");
