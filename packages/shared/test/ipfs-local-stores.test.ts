@@ -134,6 +134,14 @@ describe("SqliteDatastore: writeBatch", () => {
       }),
     ).rejects.toThrow("stopped");
     expect(onDisk("/d")).toBe(true);
+
+    // Closed while a batch is open: its writes were rolled back, and the caller is told, not answered as if committed.
+    const closing = ds.writeBatch(async () => {
+      ds.put(new Key("/e"), Uint8Array.of(5));
+      ds.close();
+    });
+    await expect(closing).rejects.toThrow("closed before its write batch was committed");
+    expect(onDisk("/e")).toBe(false);
   });
 });
 

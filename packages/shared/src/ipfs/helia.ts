@@ -253,7 +253,7 @@ class HeliaStore implements HeliaSegmentStore {
         }
       };
       // With every block in hand the walk waits on no I/O, so its per-block records can go in as one transaction
-      // (`writeBatch`) that nothing else joins; a walk that reads blocks keeps one transaction per record.
+      // (`writeBatch`) that only another such pin may share; a walk that reads blocks keeps one transaction per record.
       await (known ? this.#writeBatch(walk) : walk());
     } catch (cause) {
       if ((cause as { name?: unknown } | null)?.name === "AlreadyPinnedError") return;

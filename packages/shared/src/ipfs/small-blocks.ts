@@ -42,8 +42,8 @@ const MAX_REMEMBERED_MISSES = 50_000;
  * `putMany` stores its small blocks in one transaction per batch: a
  * transaction of its own per block was ~60 µs of the JavaScript thread per
  * 8 KiB trace tensor here, ~300 of them a diffusion segment, serialised with
- * inference (ONNX Runtime runs on the same thread); in batches of 32 it is
- * under half that. New stores keep the table as a rowid table, which
+ * inference (ONNX Runtime runs on the same thread); in the trace committer's
+ * batches of 32 it is under half that. New stores keep the table as a rowid table, which
  * inserts 8 KiB rows ~1.5× faster than the WITHOUT ROWID table of data dirs
  * made before (those keep theirs: the statements are the same).
  */

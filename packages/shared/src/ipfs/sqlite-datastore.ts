@@ -118,7 +118,9 @@ export class SqliteDatastore extends BaseDatastore {
     if (--this.#batchDepth === 0) {
       this.#batchCommit = undefined;
       try {
-        if (this.#db.open) this.#db.exec("COMMIT");
+        // Closed mid-batch: SQLite rolled the transaction back, so the writes are not on disk; say so.
+        if (!this.#db.open) throw new Error("The datastore was closed before its write batch was committed.");
+        this.#db.exec("COMMIT");
         commit.resolve();
       } catch (err) {
         commit.reject(err);

@@ -1,6 +1,6 @@
 import { MediaArgumentError } from "./errors.js";
 
-/** One coded picture of an MP4's first video track: its bytes as stored (AVCC: length-prefixed NAL units). */
+/** The coded pictures of an MP4's first video track, each as stored (AVCC: length-prefixed NAL units). */
 export interface Mp4VideoTrack {
   /** Bytes of each NAL unit length prefix (the avcC record's lengthSizeMinusOne + 1). */
   nalLengthSize: number;
