@@ -8,7 +8,7 @@ import {
   loadModel,
   loadPipeline,
   PipelineFrameSource,
-  PipelineRunner,
+  PipelineRunnerThread,
   type Model,
   type Renderer,
 } from "@rendermesh/shared/model";
@@ -138,7 +138,7 @@ async function loadServedPipeline(
   options: LoadModelsOptions,
   rejected: string[],
 ): Promise<ServedModel | undefined> {
-  let runner: PipelineRunner;
+  let runner: PipelineRunnerThread;
   try {
     const pipeline = await loadPipeline(path);
     const id = pipeline.manifest.id.toLowerCase();
@@ -147,7 +147,8 @@ async function loadServedPipeline(
       options.logger.warn({ model: id, source }, "pipeline is not on the policy's allowed list; not serving it");
       return undefined;
     }
-    runner = await PipelineRunner.create({ pipeline, device: options.device, threads: options.threads, logger: options.logger });
+    // On a thread of its own: denoising steps would otherwise hold the node's network and commits (runner-thread.ts).
+    runner = await PipelineRunnerThread.create({ pipeline, device: options.device, threads: options.threads, logger: options.logger });
   } catch (cause) {
     if ((cause as { name?: string }).name === "CudaUnavailableError") {
       throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", {

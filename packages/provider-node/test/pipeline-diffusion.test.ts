@@ -12,6 +12,7 @@ import {
   loadPipeline,
   PipelineFrameSource,
   PipelineRunner,
+  PipelineRunnerThread,
   verifyTrace,
 } from "@rendermesh/shared/model";
 import { Wallet } from "ethers";
@@ -30,6 +31,7 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
   let providerStore: HeliaSegmentStore;
   let clientStore: HeliaSegmentStore;
   let source: PipelineFrameSource;
+  let verifier: PipelineRunner;
   let components: PipelineComponents;
   let spec: JobSpec;
 
@@ -40,7 +42,9 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
     providerStore = await createHeliaSegmentStore({ libp2p: provider, dataDir: join(dir, "p") });
     clientStore = await createHeliaSegmentStore({ libp2p: client, dataDir: join(dir, "c") });
     const pipeline = await loadPipeline(defaultPipelinePath());
-    source = new PipelineFrameSource(await PipelineRunner.create({ pipeline, device: "cpu", threads: 1 }));
+    // Rendered on the inference thread, as a provider renders; verified on the caller's thread, as a client verifies.
+    source = new PipelineFrameSource(await PipelineRunnerThread.create({ pipeline, device: "cpu", threads: 1 }));
+    verifier = await PipelineRunner.create({ pipeline, device: "cpu", threads: 1 });
     const v = pipeline.manifest.video;
     spec = {
       v: 1,
@@ -68,6 +72,7 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
 
   afterAll(async () => {
     await source?.close();
+    await verifier?.close();
     await clientStore?.stop();
     await providerStore?.stop();
     await client?.stop();
@@ -101,7 +106,7 @@ describe("render pipeline for a diffusion model (runner → ffmpeg → Helia blo
     const frames = await decodeSegment(mp4);
     const fetched: string[] = [];
     const verdict = await verifyTrace({
-      runner: source.runner,
+      runner: verifier,
       job: { prompt: spec.prompt, seed: spec.seed, segment: 1 },
       root: CID.parse(out.delivery.trace as string),
       store: { put: async () => {}, get: async (cid, o) => (fetched.push(cid.toString()), clientStore.getBlock(cid, { ...o, providers })) },

@@ -21,6 +21,7 @@ import {
   PipelineFrameSource,
   SESSION_THREADING,
   PipelineRunner,
+  PipelineRunnerThread,
   type Model,
   type Pipeline,
 } from "@rendermesh/shared/model";
@@ -128,8 +129,9 @@ async function openField(threads: number): Promise<OpenFamily> {
 async function openDiffusion(threads: number): Promise<OpenFamily> {
   const pipeline = await loadPipeline(defaultPipelinePath());
   const m = pipeline.manifest;
+  // The bare figure's session.run calls and the verifier on this thread; the provider's renders on their own, as a provider runs them.
   const runner = await PipelineRunner.create({ pipeline, device: "cpu", threads, logger: silent });
-  const renderer = new PipelineFrameSource(runner);
+  const renderer = new PipelineFrameSource(await PipelineRunnerThread.create({ pipeline, device: "cpu", threads, logger: silent }));
   const { width, height, fps, framesPerClip } = m.video;
   const dims = latentShape(m, width, height, framesPerClip);
   const steps = m.sampling.steps.default;
@@ -157,7 +159,10 @@ async function openDiffusion(threads: number): Promise<OpenFamily> {
       for (let from = 0; from < latentFrames; from += per) await runner.decodeTile(latent, from, Math.min(per, latentFrames - from));
       return (performance.now() - start) / 1000;
     },
-    close: () => runner.close(),
+    async close() {
+      await renderer.close();
+      await runner.close();
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { RenderRequestError } from "../errors.js";
-import type { Generation, PipelineRunner } from "./runner.js";
+import type { Generation } from "./runner.js";
+import type { SegmentGenerator } from "./runner-thread.js";
 
 /** The default diffusion pipeline's manifest, committed under models/ (same depth from src/ and dist/). */
 export function defaultPipelinePath(): string {
@@ -22,9 +23,9 @@ export interface PipelineSegmentSpec {
  * provider can render any segment, in parallel with the others.
  */
 export class PipelineFrameSource {
-  readonly runner: PipelineRunner;
+  readonly runner: SegmentGenerator;
 
-  constructor(runner: PipelineRunner) {
+  constructor(runner: SegmentGenerator) {
     this.runner = runner;
   }
 
@@ -32,7 +33,7 @@ export class PipelineFrameSource {
     return this.runner.device;
   }
 
-  get manifest(): PipelineRunner["manifest"] {
+  get manifest(): SegmentGenerator["manifest"] {
     return this.runner.manifest;
   }
 

@@ -9,6 +9,7 @@ export * from "./noise.js";
 export * from "./tokenizer.js";
 export * from "./load.js";
 export * from "./runner.js";
+export { PipelineRunnerThread, type SegmentGenerator } from "./runner-thread.js";
 export type { PipelineDevice } from "./session.js";
 export * from "./trace.js";
 export * from "./verify.js";
