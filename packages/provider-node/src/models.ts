@@ -94,6 +94,8 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
           logger: options.logger,
           batchSize: options.batchFrames || undefined,
           threads: options.threads,
+          // A batch runs on a thread of its own, never holding the node's network and encoder pipes.
+          thread: true,
         });
       } catch (cause) {
         if ((cause as { name?: string }).name === "CudaUnavailableError") {

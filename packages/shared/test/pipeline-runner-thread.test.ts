@@ -9,6 +9,12 @@ const silent = { info() {}, warn() {} };
 const request = { prompt: "a red circle moving left", seed: 9, segment: 2 };
 const hex = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
 
+/** Lets a thread held by `stepGate` go on. */
+function open(gate: Int32Array): void {
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+}
+
 /** Every tensor of a trace in the order the runner hands them to `onTensor`. */
 function traceOrder(trace: Generation["trace"]): Float32Array[] {
   const { text, steps, final } = trace;
@@ -126,25 +132,34 @@ describe("pipeline runner on its own thread", () => {
   it("when the thread dies, the render in flight fails with a RenderError and the next one starts a new thread", async () => {
     const pipeline = alphaPipeline();
     const expected = await reference(pipeline);
-    await withThread(pipeline, async (runner) => {
+    // The thread waits after its first step until the gate opens: the stop is queued while the render is surely in flight.
+    const stepGate = new Int32Array(new SharedArrayBuffer(4));
+    const runner = await PipelineRunnerThread.create({ pipeline, device: "cpu", threads: 1, logger: silent, stepGate });
+    try {
       let stopping: Promise<void> | undefined;
-      const lost = runner.generate({ ...request, onStep: (e) => void (e.done === 1 && (stopping = runner.stopThread())) });
+      const lost = runner.generate({
+        ...request,
+        onStep: (e) => void (e.done === 1 && ((stopping = runner.stopThread()), open(stepGate))),
+      });
       const err = await lost.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RenderError);
       expect((err as RenderError).shortMessage).toMatch(/inference thread of pipeline .* stopped/);
       await stopping;
       const next = await runner.generate(request);
       expect(next.frames.map(hex)).toEqual(expected.frames.map(hex));
-    });
+    } finally {
+      await runner.close();
+    }
   });
 
   it("passes the thread's log lines to the caller's logger; close fails a render in flight and refuses new ones", async () => {
     const lines: string[] = [];
     const logger = { info: (_o: unknown, msg?: string) => void lines.push(msg ?? ""), warn() {} };
-    const runner = await PipelineRunnerThread.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger });
+    const stepGate = new Int32Array(new SharedArrayBuffer(4));
+    const runner = await PipelineRunnerThread.create({ pipeline: alphaPipeline(), device: "cpu", threads: 1, logger, stepGate });
     expect(lines).toContain("pipeline runner ready");
     let closing: Promise<void> | undefined;
-    const inFlight = runner.generate({ ...request, onStep: (e) => void (e.done === 1 && (closing = runner.close())) });
+    const inFlight = runner.generate({ ...request, onStep: (e) => void (e.done === 1 && ((closing = runner.close()), open(stepGate))) });
     await expect(inFlight).rejects.toThrow();
     await closing;
     await runner.close();

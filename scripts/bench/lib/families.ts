@@ -87,7 +87,8 @@ async function openField(threads: number): Promise<OpenFamily> {
     logSeverityLevel: 3,
     ...SESSION_THREADING, // as every Rendermesh session (threads sleep between runs)
   });
-  const renderer = await createRenderer({ model, device: "cpu", batchSize: batch, threads, logger: silent });
+  // On a thread of its own, as a provider runs it; the bare figure's session above runs on this thread.
+  const renderer = await createRenderer({ model, device: "cpu", batchSize: batch, threads, logger: silent, thread: true });
   // Pixel coordinates per frame size: the reference size, or a job's own (the e2e figure's bare run of a job).
   const coordsBySize = new Map<string, unknown>();
   const coordsFor = (w: number, h: number) => {

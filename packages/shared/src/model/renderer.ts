@@ -10,6 +10,7 @@ import { PROMPT_ENCODING } from "./latent-layout.js";
 import { promptLatent } from "./latent.js";
 import type { Model, ModelManifest } from "./manifest.js";
 import { loadOnnxRuntime, SESSION_THREADING, toRgb24, type OnnxRuntime } from "./ort.js";
+import { SessionThread, type RunnableSession } from "./session-thread.js";
 
 /** Where to run the model: `auto` tries CUDA and falls back to the CPU. */
 export type Device = "cpu" | "cuda" | "auto";
@@ -71,6 +72,12 @@ export interface CreateRendererOptions {
   maxPixelsPerRun?: number | undefined;
   /** CPU threads for one run (default: all cores). */
   threads?: number | undefined;
+  /**
+   * Run the session on a worker thread of its own (`SessionThread`), so the
+   * caller's thread converts and encodes a batch while the next one runs
+   * and its network is never held by a run. Providers do; default off.
+   */
+  thread?: boolean | undefined;
 }
 
 export const DEFAULT_MAX_PIXELS_PER_RUN = 1 << 18;
@@ -116,11 +123,13 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
     logSeverityLevel: 3,
     ...SESSION_THREADING,
   };
-  const create = (providers: ort.InferenceSession.ExecutionProviderConfig[]) =>
-    runtime.InferenceSession.create(model.bytes, { ...sessionOptions, executionProviders: providers });
+  const create = (providers: ort.InferenceSession.ExecutionProviderConfig[]): Promise<RunnableSession> =>
+    options.thread
+      ? SessionThread.open(model.bytes, { ...sessionOptions, executionProviders: providers })
+      : runtime.InferenceSession.create(model.bytes, { ...sessionOptions, executionProviders: providers });
   const cuda: ort.InferenceSession.ExecutionProviderConfig = { name: "cuda", deviceId: options.deviceId ?? 0 };
 
-  let session: ort.InferenceSession;
+  let session: RunnableSession;
   let device: "cpu" | "cuda";
   if (requested === "cpu") {
     session = await loadOn(() => create(["cpu"]), model);
@@ -159,7 +168,7 @@ export async function createRenderer(options: CreateRendererOptions): Promise<Re
   );
 }
 
-async function loadOn(create: () => Promise<ort.InferenceSession>, model: Model): Promise<ort.InferenceSession> {
+async function loadOn(create: () => Promise<RunnableSession>, model: Model): Promise<RunnableSession> {
   try {
     return await create();
   } catch (cause) {
@@ -170,7 +179,7 @@ async function loadOn(create: () => Promise<ort.InferenceSession>, model: Model)
   }
 }
 
-function checkContract(session: ort.InferenceSession, manifest: ModelManifest): void {
+function checkContract(session: RunnableSession, manifest: ModelManifest): void {
   const missing = REQUIRED_INPUTS.filter((name) => !session.inputNames.includes(name));
   if (missing.length > 0 || !session.outputNames.includes("rgb")) {
     throw new ModelContractError(`Model ${manifest.name} does not have the Rendermesh inputs and outputs.`, {
@@ -214,7 +223,7 @@ class OnnxRenderer implements Renderer {
   readonly manifest: ModelManifest;
   readonly device: "cpu" | "cuda";
   readonly #ort: OnnxRuntime;
-  readonly #session: ort.InferenceSession;
+  readonly #session: RunnableSession;
   readonly #batchSize: number | undefined;
   readonly #maxPixelsPerRun: number;
   #coords: { width: number; height: number; data: Float32Array } | undefined;
@@ -222,7 +231,7 @@ class OnnxRenderer implements Renderer {
 
   constructor(
     runtime: OnnxRuntime,
-    session: ort.InferenceSession,
+    session: RunnableSession,
     manifest: ModelManifest,
     device: "cpu" | "cuda",
     batchSize: number | undefined,
@@ -256,7 +265,7 @@ class OnnxRenderer implements Renderer {
         t: new this.#ort.Tensor("float32", times, [run.frames]),
         latent,
       };
-      let output: ort.Tensor | undefined;
+      let output: { type: string; data: ort.Tensor.DataType; dims: readonly number[] } | undefined;
       try {
         output = (await this.#session.run(feeds, ["rgb"])).rgb;
       } catch (cause) {

@@ -18,14 +18,13 @@ const log =
   (obj: Record<string, unknown>, msg = "") =>
     send({ type: "log", level, obj, msg });
 
-const opened = await PipelineRunner.create({ ...(workerData as ThreadInit), logger: { info: log("info"), warn: log("warn") } }).catch(
-  (err: unknown) => {
-    // The caller rethrows it; the thread ends with nothing left to run.
-    send({ type: "failed", error: errorToWire(err) });
-    port.close();
-    return undefined;
-  },
-);
+const { stepGate, ...init } = workerData as ThreadInit;
+const opened = await PipelineRunner.create({ ...init, logger: { info: log("info"), warn: log("warn") } }).catch((err: unknown) => {
+  // The caller rethrows it; the thread ends with nothing left to run.
+  send({ type: "failed", error: errorToWire(err) });
+  port.close();
+  return undefined;
+});
 if (opened !== undefined) serve(opened);
 
 function serve(runner: PipelineRunner): void {
@@ -67,6 +66,7 @@ async function generate(runner: PipelineRunner, id: number, options: GenerateReq
       onStep: ({ done, total }) => {
         send({ type: "step", id, tensors, done, total });
         tensors = [];
+        if (stepGate !== undefined) Atomics.wait(stepGate, 0, 0);
       },
     });
     const meta = {

@@ -8,8 +8,8 @@ import { BaseError, type BaseErrorOptions } from "../../errors.js";
 import { CudaUnavailableError, ModelContractError, ModelLoadError, RenderError, RenderRequestError } from "../errors.js";
 import type { CreatePipelineRunnerOptions, GenerateOptions } from "./runner.js";
 
-/** `workerData` of the inference thread. */
-export type ThreadInit = Omit<CreatePipelineRunnerOptions, "logger">;
+/** `workerData` of the inference thread (`stepGate`: see `CreatePipelineRunnerThreadOptions`). */
+export type ThreadInit = Omit<CreatePipelineRunnerOptions, "logger"> & { stepGate?: Int32Array | undefined };
 
 export type GenerateRequest = Omit<GenerateOptions, "signal" | "onStep" | "onTensor">;
 

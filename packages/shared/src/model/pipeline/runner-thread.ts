@@ -5,6 +5,16 @@ import { RenderError } from "../errors.js";
 import type { CreatePipelineRunnerOptions, GenerateOptions, Generation, PipelineRunner, PipelineTrace, TraceStep } from "./runner.js";
 import { errorFromWire, type FromThread, type ThreadInit, type ToThread, type TraceMeta } from "./runner-thread-wire.js";
 
+export interface CreatePipelineRunnerThreadOptions extends CreatePipelineRunnerOptions {
+  /**
+   * Test seam: after it reports each step, the thread waits (`Atomics.wait`)
+   * while `stepGate[0]` is 0, so a test acts while a render is surely in
+   * flight, then sets it to 1 and notifies. An `Int32Array` over a
+   * `SharedArrayBuffer`.
+   */
+  stepGate?: Int32Array | undefined;
+}
+
 /** What renders a provider's segments: a `PipelineRunner`, or the same on a thread of its own. */
 export type SegmentGenerator = Pick<PipelineRunner, "manifest" | "device" | "generate" | "close">;
 
@@ -45,7 +55,7 @@ export class PipelineRunnerThread implements SegmentGenerator {
   }
 
   /** Opens the runner on a new thread; refuses as `PipelineRunner.create` does (same error classes). */
-  static async create(options: CreatePipelineRunnerOptions): Promise<PipelineRunnerThread> {
+  static async create(options: CreatePipelineRunnerThreadOptions): Promise<PipelineRunnerThread> {
     const { logger: given, ...init } = options;
     const logger = given ?? createLogger({ name: "model:pipeline" });
     const { worker, device } = await start(init, logger);
@@ -92,7 +102,8 @@ export class PipelineRunnerThread implements SegmentGenerator {
    * process when its thread is torn down inside a `session.run`.)
    */
   async stopThread(): Promise<void> {
-    const worker = await this.#worker?.catch(() => undefined);
+    // Posted before the first await, so a test holding the thread (`stepGate`) knows it is queued.
+    const worker = this.#current;
     if (worker === undefined) return;
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     worker.postMessage({ type: "exit" } satisfies ToThread);
@@ -102,7 +113,7 @@ export class PipelineRunnerThread implements SegmentGenerator {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const worker = await this.#worker?.catch(() => undefined);
+    const worker = this.#current ?? (await this.#worker?.catch(() => undefined));
     if (worker === undefined) return;
     worker.ref();
     // The thread stops its renders, releases its sessions and ends by itself (see stopThread on terminate()).
