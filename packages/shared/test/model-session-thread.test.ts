@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import { createRenderer, defaultModel, type Renderer } from "../src/model/index.js";
 import { SessionThread } from "../src/model/session-thread.js";
 import { SESSION_THREADING } from "../src/model/ort.js";
+import { ownBytes, sharedBytes } from "../src/model/shared-bytes.js";
 import * as ort from "onnxruntime-node";
 import { renderAll, silentLogger, smallSpec } from "./model-fixtures.js";
 
@@ -40,6 +41,18 @@ async function withRenderers(fn: (inline: Renderer, threaded: Renderer) => Promi
 }
 
 describe("a session on its own thread", () => {
+  test("behavior: model bytes cross to a thread as shared memory, and are copied back out only for APIs that refuse it", () => {
+    const bytes = Uint8Array.from([1, 2, 3, 250]);
+    const shared = sharedBytes(bytes);
+    expect(shared.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect([...shared]).toEqual([...bytes]);
+    expect(sharedBytes(shared)).toBe(shared); // already shared: no second copy
+    const own = ownBytes(shared);
+    expect(own.buffer).toBeInstanceOf(ArrayBuffer);
+    expect([...own]).toEqual([...bytes]);
+    expect(ownBytes(bytes)).toBe(bytes);
+  });
+
   test("behavior: runs the model as a session on the caller's thread does, output for output", async () => {
     const bytes = defaultModel().bytes;
     const inline = await ort.InferenceSession.create(bytes, options);

@@ -5,6 +5,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { ownBytes } from "./shared-bytes.js";
 import type { FromSessionThread, SessionThreadInit, ToSessionThread, WireTensor } from "./session-thread.js";
 
 if (parentPort === null) throw new Error("session-thread-entry runs as a worker thread (openSessionThread starts it).");
@@ -12,7 +13,7 @@ const port: MessagePort = parentPort;
 const send = (message: FromSessionThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 const { bytes, options } = workerData as SessionThreadInit;
 
-const session = await ort.InferenceSession.create(bytes, options).catch((err: unknown) => {
+const session = await ort.InferenceSession.create(ownBytes(bytes), options).catch((err: unknown) => {
   send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
   port.close();
   return undefined;

@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type * as ort from "onnxruntime-node";
 import { workerEntry } from "../source-imports/worker-entry.js";
+import { sharedBytes } from "./shared-bytes.js";
 
 /** A tensor as it crosses to and from the thread (structured clone keeps typed arrays, not `ort.Tensor`). */
 export interface WireTensor {
@@ -62,7 +63,7 @@ export class SessionThread implements RunnableSession {
 
   /** Creates the session on a new thread; rejects with ONNX Runtime's own message when it cannot. */
   static async open(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<SessionThread> {
-    const init = { bytes, options };
+    const init = { bytes: sharedBytes(bytes), options };
     const { worker, names } = await start(init);
     return new SessionThread(init, worker, names);
   }

@@ -7,6 +7,7 @@
  * and the frames go back as messages.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { ownBytes } from "../shared-bytes.js";
 import { PipelineRunner } from "./runner.js";
 import { errorToWire, type FromThread, type GenerateRequest, type ThreadInit, type ToThread } from "./runner-thread-wire.js";
 
@@ -19,12 +20,16 @@ const log =
     send({ type: "log", level, obj, msg });
 
 const { stepGate, ...init } = workerData as ThreadInit;
-const opened = await PipelineRunner.create({ ...init, logger: { info: log("info"), warn: log("warn") } }).catch((err: unknown) => {
-  // The caller rethrows it; the thread ends with nothing left to run.
-  send({ type: "failed", error: errorToWire(err) });
-  port.close();
-  return undefined;
-});
+const files = Object.fromEntries(Object.entries(init.pipeline.files).map(([role, bytes]) => [role, ownBytes(bytes)]));
+const pipeline = { ...init.pipeline, files: files as ThreadInit["pipeline"]["files"] };
+const opened = await PipelineRunner.create({ ...init, pipeline, logger: { info: log("info"), warn: log("warn") } }).catch(
+  (err: unknown) => {
+    // The caller rethrows it; the thread ends with nothing left to run.
+    send({ type: "failed", error: errorToWire(err) });
+    port.close();
+    return undefined;
+  },
+);
 if (opened !== undefined) serve(opened);
 
 function serve(runner: PipelineRunner): void {

@@ -2,6 +2,8 @@ import { Worker } from "node:worker_threads";
 import { createLogger, type Logger } from "../../logger.js";
 import { workerEntry } from "../../source-imports/worker-entry.js";
 import { RenderError } from "../errors.js";
+import { sharedBytes } from "../shared-bytes.js";
+import type { Pipeline } from "./load.js";
 import type { CreatePipelineRunnerOptions, GenerateOptions, Generation, PipelineRunner, PipelineTrace, TraceStep } from "./runner.js";
 import { errorFromWire, type FromThread, type ThreadInit, type ToThread, type TraceMeta } from "./runner-thread-wire.js";
 
@@ -56,7 +58,10 @@ export class PipelineRunnerThread implements SegmentGenerator {
 
   /** Opens the runner on a new thread; refuses as `PipelineRunner.create` does (same error classes). */
   static async create(options: CreatePipelineRunnerThreadOptions): Promise<PipelineRunnerThread> {
-    const { logger: given, ...init } = options;
+    const { logger: given, ...rest } = options;
+    // Kept for a new thread after a crash, and shared with the thread rather than copied into it.
+    const files = Object.fromEntries(Object.entries(rest.pipeline.files).map(([role, bytes]) => [role, sharedBytes(bytes)]));
+    const init = { ...rest, pipeline: { ...rest.pipeline, files: files as Pipeline["files"] } };
     const logger = given ?? createLogger({ name: "model:pipeline" });
     const { worker, device } = await start(init, logger);
     return new PipelineRunnerThread(init, logger, worker, device);
@@ -167,7 +172,7 @@ export class PipelineRunnerThread implements SegmentGenerator {
       else pending.resolve({ frames: message.frames, trace: traceOf(message.meta, pending.tensors, this.manifest.name) });
     } catch (err) {
       // A callback threw (as it would out of PipelineRunner.generate): this render fails and the thread stops it.
-      void this.#worker?.then((w) => w.postMessage({ type: "abort", id: message.id } satisfies ToThread));
+      this.#current?.postMessage({ type: "abort", id: message.id } satisfies ToThread);
       pending.reject(err);
     }
   }
