@@ -8,7 +8,7 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { ownBytes } from "./shared-bytes.js";
 import type { FromSessionThread, SessionThreadInit, ToSessionThread, WireTensor } from "./session-thread.js";
 
-if (parentPort === null) throw new Error("session-thread-entry runs as a worker thread (openSessionThread starts it).");
+if (parentPort === null) throw new Error("session-thread-entry runs as a worker thread (SessionThread.open starts it).");
 const port: MessagePort = parentPort;
 const send = (message: FromSessionThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 const { bytes, options } = workerData as SessionThreadInit;
