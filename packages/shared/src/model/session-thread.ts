@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type * as ort from "onnxruntime-node";
-import { workerEntry } from "../source-imports/worker-entry.js";
+import { endThread, workerEntry } from "../source-imports/worker-entry.js";
 import { sharedBytes } from "./shared-bytes.js";
 
 /** A tensor as it crosses to and from the thread (structured clone keeps typed arrays, not `ort.Tensor`). */
@@ -91,9 +91,7 @@ export class SessionThread implements RunnableSession {
   async stopThread(): Promise<void> {
     const worker = await this.#worker?.catch(() => undefined);
     if (worker === undefined) return;
-    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    worker.postMessage({ type: "exit" } satisfies ToSessionThread);
-    await exited;
+    await endThread(worker, { type: "exit" } satisfies ToSessionThread);
   }
 
   async release(): Promise<void> {
@@ -101,11 +99,8 @@ export class SessionThread implements RunnableSession {
     this.#released = true;
     const worker = await this.#worker?.catch(() => undefined);
     if (worker === undefined) return;
-    worker.ref();
-    // The runs queued before it finish; then the session is released and the thread ends by itself.
-    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    worker.postMessage({ type: "release" } satisfies ToSessionThread);
-    await exited;
+    // The runs queued before it finish; then the session is released and the thread ends.
+    await endThread(worker, { type: "release" } satisfies ToSessionThread);
   }
 
   #adopt(worker: Worker): Worker {

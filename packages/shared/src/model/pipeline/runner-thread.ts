@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { createLogger, type Logger } from "../../logger.js";
-import { workerEntry } from "../../source-imports/worker-entry.js";
+import { endThread, workerEntry } from "../../source-imports/worker-entry.js";
 import { RenderError } from "../errors.js";
 import { sharedBytes } from "../shared-bytes.js";
 import type { Pipeline } from "./load.js";
@@ -110,9 +110,7 @@ export class PipelineRunnerThread implements SegmentGenerator {
     // Posted before the first await, so a test holding the thread (`stepGate`) knows it is queued.
     const worker = this.#current;
     if (worker === undefined) return;
-    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    worker.postMessage({ type: "exit" } satisfies ToThread);
-    await exited;
+    await endThread(worker, { type: "exit" } satisfies ToThread);
   }
 
   async close(): Promise<void> {
@@ -120,11 +118,8 @@ export class PipelineRunnerThread implements SegmentGenerator {
     this.#closed = true;
     const worker = this.#current ?? (await this.#worker?.catch(() => undefined));
     if (worker === undefined) return;
-    worker.ref();
-    // The thread stops its renders, releases its sessions and ends by itself (see stopThread on terminate()).
-    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    worker.postMessage({ type: "close" } satisfies ToThread);
-    await exited;
+    // The thread stops its renders and releases its sessions before it ends.
+    await endThread(worker, { type: "close" } satisfies ToThread);
   }
 
   #adopt(worker: Worker): Worker {
