@@ -208,8 +208,8 @@ export class EthersChain implements ChainView {
     return signAllocation(this.signer, this.domain, { jobId, provider, seconds });
   }
 
-  recoverDelivery(d: SignedDelivery): string {
-    return verifyDelivery(this.domain, d.delivery, d.signature).toLowerCase();
+  recoverDelivery(d: SignedDelivery, likely?: string): string {
+    return verifyDelivery(this.domain, d.delivery, d.signature, { likely }).toLowerCase();
   }
 
   async close(): Promise<void> {

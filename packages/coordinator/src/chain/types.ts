@@ -39,7 +39,10 @@ export interface ChainView {
   isValidContractSignature?(account: string, hash: string, signature: string, options?: ChainCallOptions): Promise<boolean>;
   /** Signs `Allocation(jobId, provider, seconds)`: the seconds of the job assigned to `provider` in total. */
   signAllocation?(jobId: string, provider: string, seconds: number): Promise<`0x${string}`>;
-  /** The address that signed a delivery receipt (EIP-712 under the escrow's domain). */
-  recoverDelivery(delivery: SignedDelivery): string;
+  /**
+   * The address that signed a delivery receipt (EIP-712 under the escrow's domain). `likely` is who should have
+   * signed: a guess that may make the check cheaper, never a change to the signer returned.
+   */
+  recoverDelivery(delivery: SignedDelivery, likely?: string): string;
   close(): Promise<void>;
 }

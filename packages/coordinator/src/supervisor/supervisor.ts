@@ -676,7 +676,7 @@ export class Supervisor {
     }
     let signer: string;
     try {
-      signer = this.components.chain.recoverDelivery({ delivery: d, signature: delivered.signature }).toLowerCase();
+      signer = this.components.chain.recoverDelivery({ delivery: d, signature: delivered.signature }, attempt.provider).toLowerCase();
     } catch (cause) {
       throw new RenderError("BAD_SIGNATURE", "The delivery receipt's signature cannot be recovered.", { cause });
     }

@@ -189,20 +189,20 @@ export class EthersChain implements ChainReader, SignatureChecker, DeliverySigne
 
   // ---- signatures -------------------------------------------------------------
 
-  recoverAssignmentSigner(assignment: AssignmentFields, signature: string): string {
-    return verifyAssignment(this.domain, assignment, signature);
+  recoverAssignmentSigner(assignment: AssignmentFields, signature: string, likely?: string): string {
+    return verifyAssignment(this.domain, assignment, signature, { likely });
   }
 
-  recoverVoucherSigner(voucher: VoucherFields, signature: string): string {
-    return verifyVoucher(this.domain, voucher, signature);
+  recoverVoucherSigner(voucher: VoucherFields, signature: string, likely?: string): string {
+    return verifyVoucher(this.domain, voucher, signature, { likely });
   }
 
   isVoucherSignedBy(voucher: VoucherFields, signature: string, signer: string): Promise<boolean> {
     return isVoucherSignedBy(this.provider, this.domain, voucher, signature, signer);
   }
 
-  recoverDeliverySigner(delivery: DeliveryFields, signature: string): string {
-    return verifyDelivery(this.domain, delivery, signature);
+  recoverDeliverySigner(delivery: DeliveryFields, signature: string, likely?: string): string {
+    return verifyDelivery(this.domain, delivery, signature, { likely });
   }
 
   signDelivery(delivery: DeliveryFields): Promise<`0x${string}`> {

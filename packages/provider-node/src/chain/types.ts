@@ -36,17 +36,20 @@ export interface PaymentEvent {
   amount: bigint;
 }
 
-/** EIP-712 signer recovery under the escrow's domain. */
+/**
+ * EIP-712 signer recovery under the escrow's domain. `likely` is who should have signed: a guess that may make the
+ * check cheaper (a key seen before is checked directly), never a change to the signer returned.
+ */
 export interface SignatureChecker {
-  recoverAssignmentSigner(assignment: AssignmentFields, signature: string): string;
-  recoverVoucherSigner(voucher: VoucherFields, signature: string): string;
+  recoverAssignmentSigner(assignment: AssignmentFields, signature: string, likely?: string): string;
+  recoverVoucherSigner(voucher: VoucherFields, signature: string, likely?: string): string;
   /**
    * Whether `signature` is `signer`'s voucher as the escrow will judge it: ECDSA for an account without code, the
    * account's ERC-1271 `isValidSignature` for a contract wallet (a Safe, an ERC-4337 account). Throws only when the
    * chain cannot be asked.
    */
   isVoucherSignedBy(voucher: VoucherFields, signature: string, signer: string): Promise<boolean>;
-  recoverDeliverySigner(delivery: DeliveryFields, signature: string): string;
+  recoverDeliverySigner(delivery: DeliveryFields, signature: string, likely?: string): string;
 }
 
 export interface DeliverySigner {

@@ -112,7 +112,7 @@ export async function checkAssignment(request: RenderRequest, c: AcceptanceCompo
 
   let signer: string | undefined;
   try {
-    signer = lower(c.signatures.recoverAssignmentSigner(assignment, request.signature));
+    signer = lower(c.signatures.recoverAssignmentSigner(assignment, request.signature, job.coordinator));
   } catch {
     signer = undefined;
   }

@@ -320,7 +320,7 @@ export class RenderService {
     if (assignment.firstFrame !== row.assignment.firstFrame || assignment.frameCount !== row.assignment.frameCount) return undefined;
     let signer: string;
     try {
-      signer = this.#c.signatures.recoverAssignmentSigner(assignment, request.signature).toLowerCase();
+      signer = this.#c.signatures.recoverAssignmentSigner(assignment, request.signature, job.coordinator).toLowerCase();
     } catch {
       return undefined;
     }

@@ -1,5 +1,6 @@
-import { getAddress, Interface, recoverAddress, type Provider, type TypedDataDomain } from "ethers";
+import { getAddress, Interface, type Provider, type TypedDataDomain } from "ethers";
 import { hashVoucher, type Voucher } from "./eip712.js";
+import { signerKeys } from "./signer-keys.js";
 
 /** `IERC1271.isValidSignature.selector`: what a contract wallet returns for a signature it accepts. */
 export const ERC1271_MAGIC_VALUE = "0x1626ba7e";
@@ -41,7 +42,7 @@ export async function isValidSignatureNow(
 ): Promise<boolean> {
   const account = getAddress(signer);
   try {
-    if (getAddress(recoverAddress(hash, signature)) === account) return true;
+    if (signerKeys.recover(hash, signature, account) === account) return true;
   } catch {
     // not a recoverable 65-byte (or 64-byte compact) signature: a contract wallet may still accept it
   }

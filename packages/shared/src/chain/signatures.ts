@@ -1,4 +1,4 @@
-import { getAddress, verifyTypedData, type Signer, type TypedDataDomain, type TypedDataField } from "ethers";
+import { getAddress, TypedDataEncoder, type Signer, type TypedDataDomain, type TypedDataField } from "ethers";
 import {
   ACKNOWLEDGEMENT_TYPES,
   ALLOCATION_TYPES,
@@ -15,12 +15,22 @@ import {
   type Voucher,
 } from "./eip712.js";
 import { InvalidSignatureError } from "./errors.js";
+import { signerKeys } from "./signer-keys.js";
 
 /** Anything that signs EIP-712 typed data: an ethers `Wallet`, a JSON-RPC signer, a Hardhat signer. */
 export type TypedDataSigner = Pick<Signer, "signTypedData">;
 
 /** A 65-byte signature as 0x hex. */
 type Hex = `0x${string}`;
+
+/**
+ * Who a signature is expected from. An address: the check throws
+ * `InvalidSignatureError` unless that address signed. `{ likely }`: only a
+ * guess, which makes the check cheaper when right (the key of a signer seen
+ * before is checked directly instead of recovered, `SignerKeys`); the real
+ * signer is returned either way.
+ */
+export type ExpectedSigner = string | { likely?: string | undefined };
 
 async function sign(
   signer: TypedDataSigner,
@@ -37,11 +47,13 @@ function verify(
   types: Record<string, TypedDataField[]>,
   value: Record<string, unknown>,
   signature: string,
-  expectedSigner: string | undefined,
+  expected: ExpectedSigner | undefined,
 ): string {
+  const expectedSigner = typeof expected === "string" ? expected : undefined;
+  const likely = typeof expected === "string" ? expected : expected?.likely;
   let signer: string;
   try {
-    signer = getAddress(verifyTypedData(domain, types, value, signature));
+    signer = signerKeys.recover(TypedDataEncoder.hash(domain, types, value), signature, likely);
   } catch (cause) {
     throw new InvalidSignatureError(`The ${what} signature is malformed.`, { cause, details: [`signature: ${signature.slice(0, 140)}`] });
   }
@@ -61,10 +73,12 @@ export function signVoucher(signer: TypedDataSigner, domain: TypedDataDomain, vo
 
 /**
  * Recovers who signed a voucher and returns that checksummed address; with
- * `expectedSigner`, throws `InvalidSignatureError` unless it is that address.
- * A malformed signature always throws `InvalidSignatureError`.
+ * an `expectedSigner` address, throws `InvalidSignatureError` unless it is
+ * that address (`{ likely }` only speeds up the check, see
+ * {@link ExpectedSigner}). A malformed signature always throws
+ * `InvalidSignatureError`.
  */
-export function verifyVoucher(domain: TypedDataDomain, voucher: Voucher, signature: string, expectedSigner?: string): string {
+export function verifyVoucher(domain: TypedDataDomain, voucher: Voucher, signature: string, expectedSigner?: ExpectedSigner): string {
   return verify("voucher", domain, VOUCHER_TYPES, voucherValue(voucher), signature, expectedSigner);
 }
 
@@ -74,7 +88,12 @@ export function signAssignment(signer: TypedDataSigner, domain: TypedDataDomain,
 }
 
 /** As {@link verifyVoucher}, for an assignment (signed by the job's coordinator). */
-export function verifyAssignment(domain: TypedDataDomain, assignment: Assignment, signature: string, expectedSigner?: string): string {
+export function verifyAssignment(
+  domain: TypedDataDomain,
+  assignment: Assignment,
+  signature: string,
+  expectedSigner?: ExpectedSigner,
+): string {
   return verify("assignment", domain, ASSIGNMENT_TYPES, assignmentValue(assignment), signature, expectedSigner);
 }
 
@@ -84,7 +103,7 @@ export function signDelivery(signer: TypedDataSigner, domain: TypedDataDomain, d
 }
 
 /** As {@link verifyVoucher}, for a delivery receipt (signed by the provider). */
-export function verifyDelivery(domain: TypedDataDomain, delivery: Delivery, signature: string, expectedSigner?: string): string {
+export function verifyDelivery(domain: TypedDataDomain, delivery: Delivery, signature: string, expectedSigner?: ExpectedSigner): string {
   return verify("delivery", domain, DELIVERY_TYPES, deliveryValue(delivery), signature, expectedSigner);
 }
 
@@ -94,7 +113,12 @@ export function signAcknowledgement(signer: TypedDataSigner, domain: TypedDataDo
 }
 
 /** As {@link verifyVoucher}, for an acknowledgement (signed by its provider). */
-export function verifyAcknowledgement(domain: TypedDataDomain, ack: SecondsStatement, signature: string, expectedSigner?: string): string {
+export function verifyAcknowledgement(
+  domain: TypedDataDomain,
+  ack: SecondsStatement,
+  signature: string,
+  expectedSigner?: ExpectedSigner,
+): string {
   return verify("acknowledgement", domain, ACKNOWLEDGEMENT_TYPES, secondsValue(ack), signature, expectedSigner);
 }
 
@@ -108,7 +132,7 @@ export function verifyAllocation(
   domain: TypedDataDomain,
   allocation: SecondsStatement,
   signature: string,
-  expectedSigner?: string,
+  expectedSigner?: ExpectedSigner,
 ): string {
   return verify("allocation", domain, ALLOCATION_TYPES, secondsValue(allocation), signature, expectedSigner);
 }

@@ -36,11 +36,11 @@ export function defaultVerifierComponents(init: DefaultVerifierComponentsInit): 
       });
       return init.store.get(CID.parse(cid), { providers: addrs, signal, timeout: 0, maxBytes: init.maxSegmentBytes });
     },
-    recoverAssignmentSigner(chainId, escrow, signed) {
-      return verifyAssignment(eip712Domain(chainId, escrow), signed.assignment, signed.signature);
+    recoverAssignmentSigner(chainId, escrow, signed, likely) {
+      return verifyAssignment(eip712Domain(chainId, escrow), signed.assignment, signed.signature, { likely });
     },
-    recoverDeliverySigner(chainId, escrow, signed) {
-      return verifyDelivery(eip712Domain(chainId, escrow), signed.delivery, signed.signature);
+    recoverDeliverySigner(chainId, escrow, signed, likely) {
+      return verifyDelivery(eip712Domain(chainId, escrow), signed.delivery, signed.signature, { likely });
     },
     async decode(bytes, keep, { signal }) {
       const { info, frames } = await decodeSampled(bytes, keep, { signal, ffmpeg: init.ffmpeg });

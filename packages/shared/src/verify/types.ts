@@ -99,10 +99,13 @@ export interface SegmentProbe {
 export interface VerifierComponents {
   /** Fetch a segment file by CID (bitswap checks blocks against the CID), dialling `providers` first. */
   fetch(cid: string, options: { providers: string[]; signal?: AbortSignal | undefined }): Promise<Uint8Array>;
-  /** Recover the EIP-712 signer of an Assignment under the escrow's domain. */
-  recoverAssignmentSigner(chainId: number, escrow: string, assignment: SignedAssignment): string;
-  /** Recover the EIP-712 signer of a Delivery under the escrow's domain. */
-  recoverDeliverySigner(chainId: number, escrow: string, delivery: SignedDelivery): string;
+  /**
+   * Recover the EIP-712 signer of an Assignment under the escrow's domain. `likely` is who should have signed it: a
+   * guess that may make the check cheaper, never a change to the answer (`ExpectedSigner` in shared/chain).
+   */
+  recoverAssignmentSigner(chainId: number, escrow: string, assignment: SignedAssignment, likely?: string): string;
+  /** Recover the EIP-712 signer of a Delivery under the escrow's domain; `likely` as for assignments. */
+  recoverDeliverySigner(chainId: number, escrow: string, delivery: SignedDelivery, likely?: string): string;
   /**
    * Decodes a segment file (throws if it does not decode): its width, height,
    * fps and decoded frame count, and the RGB24 of the frames `keep` selects

@@ -306,7 +306,7 @@ export class SegmentVerifier implements Verifier {
     let coordinator: string;
     let provider: string;
     try {
-      coordinator = this.#components.recoverAssignmentSigner(job.chainId, job.escrow, seg.assignment);
+      coordinator = this.#components.recoverAssignmentSigner(job.chainId, job.escrow, seg.assignment, job.coordinator);
     } catch (cause) {
       throw new CheckFailed("signature", `The assignment's signature does not recover: ${firstLine(cause)}`);
     }
@@ -314,7 +314,7 @@ export class SegmentVerifier implements Verifier {
       throw new CheckFailed("signature", `The assignment is signed by ${coordinator}, not by the job's coordinator ${job.coordinator}.`);
     }
     try {
-      provider = this.#components.recoverDeliverySigner(job.chainId, job.escrow, seg.delivery);
+      provider = this.#components.recoverDeliverySigner(job.chainId, job.escrow, seg.delivery, a.provider);
     } catch (cause) {
       throw new CheckFailed("signature", `The receipt's signature does not recover: ${firstLine(cause)}`);
     }
