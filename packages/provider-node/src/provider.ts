@@ -21,7 +21,7 @@ import {
 import { createHeliaSegmentStore, createKuboSegmentStore, type HeliaSegmentStoreInit, type SegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment, resolveFfmpeg } from "@rendermesh/shared/media";
 import { JsonRpcProvider, type Wallet } from "ethers";
-import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
+import { credentialSegment, loadOrCreateProvenanceIdentity, loadProvenanceEngine } from "@rendermesh/shared/provenance";
 import { CoordinatorLinks, type Capabilities } from "./announce/index.js";
 import { EthersChain } from "./chain/ethers-chain.js";
 import { PaymentLoop, type VerifiedCopies } from "./chain/payments.js";
@@ -279,6 +279,7 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
     const ffmpeg = config.ffmpegPath ?? resolveFfmpeg();
     // Every segment carries Content Credentials naming this provider; the key is made once, in the data dir.
     const identity = await loadOrCreateProvenanceIdentity(config.dataDir, wallet);
+    await loadProvenanceEngine();
     const pipelines = new Map<string, PipelineComponents>(
       models.map((m) => {
         const components: PipelineComponents = {

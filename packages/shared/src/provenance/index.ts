@@ -20,3 +20,4 @@ export type { JobAssertionInput } from "./assertions.js";
 export { credentialSegment } from "./segment.js";
 export type { CredentialSegmentParameters } from "./segment.js";
 export { packetsDigest, videoPackets } from "./packets.js";
+export { loadProvenanceEngine } from "./wasm.js";

@@ -48,6 +48,15 @@ export function c2pa(): Promise<C2pa> {
   return loaded;
 }
 
+/**
+ * Compiles and instantiates c2pa-rs now instead of at the first signature or
+ * read (~100-200 ms of CPU here): a provider calls it while it starts, so
+ * its first segment does not pay for it.
+ */
+export async function loadProvenanceEngine(): Promise<void> {
+  await c2pa();
+}
+
 /** c2pa-wasm throws plain strings such as `C2pa(JumbfNotFound)`; this gives their message. */
 export function c2paMessage(err: unknown): string {
   if (typeof err === "string") return err;
