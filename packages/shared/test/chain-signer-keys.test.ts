@@ -35,7 +35,7 @@ const raw = (r: bigint, s: bigint, yParity: number) => `${toBeHex(r, 32)}${toBeH
 /** Keys that already know Alice (and Bob when asked), so that the key check, not recovery, answers first. */
 function knowing(...signers: SigningKey[]): SignerKeys {
   const keys = new SignerKeys();
-  for (const k of signers) keys.recover(digest("warm"), k.sign(digest("warm")).serialized);
+  for (const k of signers) keys.recover(digest("warm"), k.sign(digest("warm")).serialized, new Wallet(k.privateKey).address);
   return keys;
 }
 
@@ -51,6 +51,7 @@ describe("SignerKeys: recovery with the keys of signers seen before", () => {
       expect(keys.recover(di, alice.sign(di).serialized, aliceAddress)).toBe(aliceAddress);
     }
     expect(keys.size).toBe(1);
+    expect(keys.hits).toBe(4);
     // A lower-case or unchecksummed guess is the same guess.
     expect(keys.recover(d, sig, aliceAddress.toLowerCase())).toBe(aliceAddress);
   });
@@ -125,13 +126,16 @@ describe("SignerKeys: recovery with the keys of signers seen before", () => {
         [d, raw(r, s ^ f, sig.yParity)],
         [toBeHex(BigInt(d) ^ f, 32), sig.serialized],
       ];
+      const hits = keys.hits;
       for (const [dd, ss] of cases) {
         const answer = keysSay(keys, dd, ss, aliceAddress);
         expect(answer).toBe(ethersSays(dd, ss));
         expect(answer).not.toBe(aliceAddress);
       }
+      expect(keys.hits).toBe(hits);
       // The untampered signature still passes through the remembered key.
       expect(keys.recover(d, sig.serialized, aliceAddress)).toBe(aliceAddress);
+      expect(keys.hits).toBe(hits + 1);
     }
   });
 
@@ -143,11 +147,24 @@ describe("SignerKeys: recovery with the keys of signers seen before", () => {
     expect(ethersSays(d, compact)).toBe(aliceAddress);
   });
 
+  test("remembers only signers that were expected: junk signatures take no room", () => {
+    const keys = new SignerKeys();
+    const d = digest("junk");
+    for (let i = 0; i < 10; i++) {
+      const junk = new SigningKey(hexlify(randomBytes(32)));
+      keys.recover(d, junk.sign(d).serialized, aliceAddress);
+      keys.recover(d, junk.sign(d).serialized);
+    }
+    expect(keys.size).toBe(0);
+    expect(keys.recover(d, alice.sign(d).serialized, aliceAddress)).toBe(aliceAddress);
+    expect(keys.size).toBe(1);
+  });
+
   test("holds at most `capacity` keys; a forgotten signer still recovers", () => {
     const keys = new SignerKeys(2);
     const signers = [alice, bob, new SigningKey(hexlify(randomBytes(32)))];
     const d = digest("capacity");
-    for (const k of signers) keys.recover(d, k.sign(d).serialized);
+    for (const k of signers) keys.recover(d, k.sign(d).serialized, new Wallet(k.privateKey).address);
     expect(keys.size).toBe(2);
     expect(keys.recover(d, alice.sign(d).serialized, aliceAddress)).toBe(aliceAddress);
     expect(() => new SignerKeys(0)).toThrow(RangeError);

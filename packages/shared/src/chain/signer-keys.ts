@@ -28,10 +28,13 @@ const WINDOW = 4;
  * gives Q = (s·R − h·G)/r back. Anything else falls through to the full
  * recovery, which names the real signer or throws for a malformed signature.
  * So `likely` is only a guess that makes the right answer cheaper: a wrong
- * guess costs one key check more and can never change the answer.
+ * guess costs one key check more and can never change the answer. A key is
+ * remembered when a recovery finds the guessed signer, so only signers that
+ * someone expected take room.
  */
 export class SignerKeys {
   readonly #keys = new Map<string, Point>();
+  #hits = 0;
 
   constructor(readonly capacity = 256) {
     if (!(Number.isSafeInteger(capacity) && capacity >= 1)) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
@@ -42,6 +45,11 @@ export class SignerKeys {
     return this.#keys.size;
   }
 
+  /** How many checks a remembered key answered (without a recovery). */
+  get hits(): number {
+    return this.#hits;
+  }
+
   /** The checksummed address that signed the 32-byte `digest`; throws for a malformed signature, as ethers does. */
   recover(digest: string, signature: string, likely?: string): string {
     const sig = Signature.from(signature);
@@ -50,11 +58,14 @@ export class SignerKeys {
     if (guess !== undefined && key !== undefined && /^0x[0-9a-fA-F]{64}$/.test(digest) && signs(key, BigInt(digest), sig)) {
       this.#keys.delete(guess);
       this.#keys.set(guess, key);
+      this.#hits++;
       return guess;
     }
     const publicKey = SigningKey.recoverPublicKey(digest, sig);
     const address = computeAddress(publicKey);
-    if (!this.#keys.has(address)) this.#remember(address, publicKey);
+    // Only a signer that was expected is remembered: signatures by keys nobody asked for (junk sent to a provider
+    // or a coordinator) neither cost a table each nor push the expected signers out.
+    if (address === guess && key === undefined) this.#remember(address, publicKey);
     return address;
   }
 
