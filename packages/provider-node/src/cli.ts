@@ -150,7 +150,7 @@ export function buildCli(io: Io): Command {
       .option("--ipfs <mode>", "`embedded` (Helia on this node's libp2p) or a Kubo RPC URL, e.g. http://127.0.0.1:5001")
       .option("--listen <multiaddr>", "libp2p listen address (repeat; default /ip4/0.0.0.0/tcp/7402)", collect)
       .option("--announce <multiaddr>", "address to advertise instead of the listen addresses (repeat)", collect)
-      .option("--concurrency <n>", "segments rendered at once (default 1)")
+      .option("--concurrency <n>", "segments rendered at once, each on a renderer of its own (default 1)")
       .option("--batch-frames <n>", "frames per inference run (default: chosen by the renderer)")
       .option("--threads <n>", "CPU threads per ONNX Runtime session (default 0: every core)")
       .option("--metrics-port <port>", "Prometheus /metrics port (default 9464; 0 = any free port; -1 = off)")
@@ -373,6 +373,7 @@ export function buildCli(io: Io): Command {
       .addOption(new Option("--device <device>", "cuda, cpu or auto").choices(["cuda", "cpu", "auto"]))
       .option("--batch-frames <n>", "frames per inference run")
       .option("--threads <n>", "CPU threads per ONNX Runtime session (default 0: every core)")
+      .option("--concurrency <n>", "renders at once, each on a renderer of its own, as `start --concurrency` (default 1)")
       .option("--frames <n>", "timed frames (default 8)"),
   ).action(async (opts: Record<string, unknown>) => {
     const config = loadFor(opts, io);
@@ -386,13 +387,27 @@ export function buildCli(io: Io): Command {
       allowed: { has: () => true } as unknown as ReadonlySet<string>,
       batchFrames: config.batchFrames,
       threads: config.threads || undefined,
+      renderers: config.concurrency,
       benchmarkFrames: frames,
       logger,
     });
     try {
-      const rows = models.map((m) => ({ id: m.id, name: m.name, device: m.renderer.device, fps: m.benchmarkFps, reference: m.reference }));
+      const renderers = config.concurrency;
+      const rows = models.map((m) => ({
+        id: m.id,
+        name: m.name,
+        device: m.renderer.device,
+        fps: m.benchmarkFps,
+        renderers,
+        totalFps: m.benchmarkFps * renderers,
+        reference: m.reference,
+      }));
       print(io, json, { models: rows }, () =>
-        rows.map((r) => `${r.name} ${r.id} on ${r.device}: ${r.fps.toFixed(2)} frames/s at ${r.reference.width}x${r.reference.height}`),
+        rows.map(
+          (r) =>
+            `${r.name} ${r.id} on ${r.device}: ${r.fps.toFixed(2)} frames/s at ${r.reference.width}x${r.reference.height}` +
+            (renderers > 1 ? ` per render, ${renderers} at once: ${r.totalFps.toFixed(2)} frames/s in all` : ""),
+        ),
       );
     } finally {
       await Promise.allSettled(models.map((m) => m.renderer.close()));

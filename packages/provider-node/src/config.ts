@@ -79,7 +79,12 @@ export const ProviderConfig = z.object({
   listen: List.default(["/ip4/0.0.0.0/tcp/7402"]),
   /** Addresses to advertise instead of the listen addresses (public IP, DNS). */
   announceAddrs: List.default([]),
-  /** Segments rendered at once. */
+  /**
+   * Segments rendered at once, each by a renderer of its own (its sessions
+   * on an inference thread of its own; on a GPU, a copy of the model in its
+   * memory). On a CPU, `concurrency` n with `threads` cores/n makes more
+   * frames than one render on every core (see the README).
+   */
   concurrency: Int(1, 64).default(1),
   /** Frames per inference call; larger keeps a GPU busier. 0: pick from the device. */
   batchFrames: Int(0, 256).default(0),

@@ -9,6 +9,8 @@ import {
   loadPipeline,
   PipelineFrameSource,
   PipelineRunnerThread,
+  pooledGenerator,
+  pooledRenderer,
   type Model,
   type Renderer,
 } from "@rendermesh/shared/model";
@@ -40,6 +42,11 @@ export interface LoadModelsOptions {
   batchFrames?: number | undefined;
   /** CPU threads per ONNX Runtime session; undefined: every core. */
   threads?: number | undefined;
+  /**
+   * Renderers per model (default 1), each with its sessions on an inference
+   * thread of its own, so that many segments render at once (`concurrency`).
+   */
+  renderers?: number | undefined;
   /** Skip measuring and advertise this speed. */
   benchmarkFps?: number | undefined;
   /** Timed frames of the self-benchmark (default 8). */
@@ -86,17 +93,19 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
         continue;
       }
       if (served.some((m) => m.id === id)) continue;
-      let renderer: Renderer;
+      let members: Renderer[];
       try {
-        renderer = await createRenderer({
-          model,
-          device: options.device,
-          logger: options.logger,
-          batchSize: options.batchFrames || undefined,
-          threads: options.threads,
-          // A batch runs on a thread of its own, never holding the node's network and encoder pipes.
-          thread: true,
-        });
+        members = await openEach(renderersOf(options), () =>
+          createRenderer({
+            model,
+            device: options.device,
+            logger: options.logger,
+            batchSize: options.batchFrames || undefined,
+            threads: options.threads,
+            // A batch runs on a thread of its own, never holding the node's network and encoder pipes.
+            thread: true,
+          }),
+        );
       } catch (cause) {
         if ((cause as { name?: string }).name === "CudaUnavailableError") {
           throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", {
@@ -106,14 +115,28 @@ export async function loadServedModels(options: LoadModelsOptions): Promise<Serv
         }
         throw cause;
       }
+      const renderer = pooledRenderer(members);
       if (options.device === "auto" && renderer.device === "cpu")
         options.logger.warn({ model: id }, "--device auto: CUDA did not load, rendering on the CPU");
       let fps = options.benchmarkFps;
       if (fps === undefined) {
-        const result = await benchmarkRenderer(renderer, renderer.manifest, { frames: options.benchmarkFrames ?? 8 });
+        // Every renderer at once, as when every slot is busy: the speed of one render then is what a coordinator can count on.
+        const results = await Promise.all(
+          members.map((r) => benchmarkRenderer(r, r.manifest, { frames: options.benchmarkFrames ?? 8 })),
+        ).catch(async (err: unknown) => {
+          await renderer.close().catch(() => {});
+          throw err;
+        });
+        const result = results.reduce((slowest, r) => (r.fps < slowest.fps ? r : slowest));
         fps = result.fps;
         options.logger.info(
-          { model: id, fps: Number(fps.toFixed(2)), size: `${result.width}x${result.height}`, device: result.device },
+          {
+            model: id,
+            fps: Number(fps.toFixed(2)),
+            size: `${result.width}x${result.height}`,
+            device: result.device,
+            renderers: members.length,
+          },
           "self-benchmark",
         );
       }
@@ -140,7 +163,7 @@ async function loadServedPipeline(
   options: LoadModelsOptions,
   rejected: string[],
 ): Promise<ServedModel | undefined> {
-  let runner: PipelineRunnerThread;
+  let runners: PipelineRunnerThread[];
   try {
     const pipeline = await loadPipeline(path);
     const id = pipeline.manifest.id.toLowerCase();
@@ -150,7 +173,9 @@ async function loadServedPipeline(
       return undefined;
     }
     // On a thread of its own: denoising steps would otherwise hold the node's network and commits (runner-thread.ts).
-    runner = await PipelineRunnerThread.create({ pipeline, device: options.device, threads: options.threads, logger: options.logger });
+    runners = await openEach(renderersOf(options), () =>
+      PipelineRunnerThread.create({ pipeline, device: options.device, threads: options.threads, logger: options.logger }),
+    );
   } catch (cause) {
     if ((cause as { name?: string }).name === "CudaUnavailableError") {
       throw new DeviceUnavailableError("--device cuda was asked for, but ONNX Runtime could not load its CUDA execution provider.", {
@@ -159,19 +184,34 @@ async function loadServedPipeline(
     }
     throw new ModelRejectedError(`Cannot load pipeline ${source}.`, { cause, hint: "Give a pipeline.json with its ONNX files beside it." });
   }
-  const renderer = new PipelineFrameSource(runner);
-  const { video, id, name } = runner.manifest;
+  const renderer = new PipelineFrameSource(pooledGenerator(runners));
+  const { video, id, name } = renderer.manifest;
   let fps = options.benchmarkFps;
   if (fps === undefined) {
-    const started = performance.now();
-    await renderer.renderSegment({
-      spec: { prompt: "benchmark", seed: 1, fps: video.fps, width: video.width, height: video.height },
-      firstFrame: 0,
-      frameCount: video.framesPerClip,
+    // One segment on every runner at once (the pool gives each its own): the slowest is what a full provider renders at.
+    const seconds = await Promise.all(
+      runners.map(async () => {
+        const started = performance.now();
+        await renderer.renderSegment({
+          spec: { prompt: "benchmark", seed: 1, fps: video.fps, width: video.width, height: video.height },
+          firstFrame: 0,
+          frameCount: video.framesPerClip,
+        });
+        return (performance.now() - started) / 1000;
+      }),
+    ).catch(async (err: unknown) => {
+      await renderer.runner.close().catch(() => {});
+      throw err;
     });
-    fps = video.framesPerClip / ((performance.now() - started) / 1000);
+    fps = video.framesPerClip / Math.max(...seconds);
     options.logger.info(
-      { model: id, fps: Number(fps.toFixed(2)), size: `${video.width}x${video.height}`, device: renderer.device },
+      {
+        model: id,
+        fps: Number(fps.toFixed(2)),
+        size: `${video.width}x${video.height}`,
+        device: renderer.device,
+        renderers: runners.length,
+      },
       "self-benchmark",
     );
   }
@@ -179,4 +219,22 @@ async function loadServedPipeline(
   // pipeline's native size is scaled like any other spec; the benchmark is converted to that reference too.
   const scale = (video.width * video.height) / (DEFAULT_REFERENCE.width * DEFAULT_REFERENCE.height);
   return { id: id.toLowerCase(), name, source, renderer, benchmarkFps: fps * scale, reference: { ...DEFAULT_REFERENCE } };
+}
+
+function renderersOf(options: LoadModelsOptions): number {
+  const n = options.renderers ?? 1;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`renderers must be a positive integer, got ${n}`);
+  return n;
+}
+
+/** Opens `count` renderers one after another; if one fails, those already open are closed and the error goes up. */
+async function openEach<T extends { close(): Promise<void> }>(count: number, open: () => Promise<T>): Promise<T[]> {
+  const opened: T[] = [];
+  try {
+    for (let i = 0; i < count; i++) opened.push(await open());
+    return opened;
+  } catch (err) {
+    await Promise.allSettled(opened.map((r) => r.close()));
+    throw err;
+  }
 }

@@ -203,6 +203,8 @@ export async function startProvider(options: StartProviderOptions): Promise<Prov
       allowed: policy.allowedModels,
       batchFrames: config.batchFrames,
       threads: config.threads || undefined,
+      // A renderer (sessions and inference thread) per segment rendered at once: one would render them in turn.
+      renderers: config.concurrency,
       benchmarkFps: config.benchmarkFps,
       logger,
     });

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { join } from "node:path";
 import { createLogger } from "@rendermesh/shared";
-import { defaultModel, saveModel } from "@rendermesh/shared/model";
+import { createRenderer, defaultModel, saveModel, type Renderer } from "@rendermesh/shared/model";
 import { afterAll, describe, expect, test } from "vitest";
 import { loadServedModels } from "../src/models.js";
 import { tempDir } from "./helpers/provider.js";
@@ -42,6 +42,41 @@ describe("served models", () => {
     } finally {
       await Promise.all(served.map((m) => m.renderer.close()));
     }
+  }, 120_000);
+
+  test("behavior: with renderers: 2 each model gets two renderers, benchmarked together, that render as one does", async () => {
+    const { lines, logger } = capture();
+    const served = await loadServedModels({
+      sources: ["default"],
+      device: "cpu",
+      allowed: new Set([id]),
+      threads: 1,
+      renderers: 2,
+      benchmarkFrames: 1,
+      logger,
+    });
+    const single = await createRenderer({ model: defaultModel(), device: "cpu", threads: 1, logger: { info() {}, warn() {}, debug() {} } });
+    try {
+      expect(lines.find((l) => l.msg === "self-benchmark")).toMatchObject({ renderers: 2 });
+      expect(lines.filter((l) => l.msg === "renderer ready")).toHaveLength(2);
+      const spec = { prompt: "a red circle moving left", seed: 3, fps: 12, width: 32, height: 24 };
+      const frames = async (r: Renderer) => {
+        const out: string[] = [];
+        for await (const f of r.renderFrames({ spec, firstFrame: 5, frameCount: 4 })) out.push(Buffer.from(f).toString("hex"));
+        return out;
+      };
+      const pooled = served[0]!.renderer as Renderer;
+      const [a, b] = await Promise.all([frames(pooled), frames(pooled)]);
+      const expected = await frames(single);
+      expect(a).toEqual(expected);
+      expect(b).toEqual(expected);
+    } finally {
+      await single.close();
+      await Promise.all(served.map((m) => m.renderer.close()));
+    }
+    await expect(
+      loadServedModels({ sources: ["default"], device: "cpu", allowed: new Set([id]), renderers: 0, benchmarkFps: 10, logger }),
+    ).rejects.toThrow(/renderers must be a positive integer/);
   }, 120_000);
 
   test("behavior: --device auto falls back to the CPU when CUDA does not load, and logs it", async () => {

@@ -34,6 +34,7 @@ export type {
   RenderSpec,
 } from "./renderer.js";
 export { SESSION_THREADING } from "./ort.js";
+export { RenderPool, pooledRenderer, pooledGenerator } from "./render-pool.js";
 export { psnr, framePsnrs, meanRgb, meanAbsDiff } from "./psnr.js";
 export { benchmarkRenderer } from "./benchmark.js";
 export type { BenchmarkOptions, BenchmarkResult } from "./benchmark.js";
