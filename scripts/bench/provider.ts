@@ -14,7 +14,7 @@
 //
 //   pnpm build && node scripts/bench.ts --only pipeline --runs 5
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { produceSegment, RenderOverlap, type SegmentTimings } from "@rendermesh/provider-node";
 import { eip712Domain, signDelivery } from "@rendermesh/shared/chain";
@@ -23,7 +23,7 @@ import { createHeliaSegmentStore } from "@rendermesh/shared/ipfs";
 import { encodeSegment } from "@rendermesh/shared/media";
 import { credentialSegment, loadOrCreateProvenanceIdentity } from "@rendermesh/shared/provenance";
 import { Wallet } from "ethers";
-import { familySpec, openFamily } from "./lib/families.ts";
+import { familySpec, openFamily, pooledFamilyRenderer, type OpenFamily } from "./lib/families.ts";
 import { median } from "./lib/stats.ts";
 import { measured, MODEL_FAMILIES, type BenchContext, type BenchResult } from "./types.ts";
 
@@ -33,6 +33,12 @@ export const families = MODEL_FAMILIES;
 const SEGMENTS = 3;
 /** BENCH_OVERLAP=0: segments one after another, as before the render service overlapped them (an A/B switch). */
 const OVERLAP = process.env.BENCH_OVERLAP !== "0";
+/**
+ * Renderers of the `--concurrency` figure: one per core, each on one thread (BENCH_CONCURRENT=0 leaves the
+ * figure out). It says what a CPU provider gains by rendering that many segments at once instead of one on
+ * every core; it has no target, since its yardstick is not the same configuration.
+ */
+const CONCURRENT = process.env.BENCH_CONCURRENT === "0" ? 1 : availableParallelism();
 
 const STAGES: ReadonlyArray<[keyof SegmentTimings, string]> = [
   ["render", "render (inference + tensor → frame), waited on"],
@@ -87,38 +93,47 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     },
   };
   let segment = 0;
-  const overlap = new RenderOverlap(1);
-  /** One segment as the render service runs it: waits for the render slot, hands it on at its last frame. */
-  const pipelined = async () => {
+  /** One segment as the render service runs it: waits for a render slot, hands it on at its last frame. */
+  const pipelined = async (overlap: RenderOverlap, c: typeof components) => {
     // A different seed per segment, so every run really stores new blocks.
     const s = { ...spec, seed: spec.seed + segment };
     const work = { jobId: `0x${"be".repeat(32)}` as const, segment: segment++, spec: s, firstFrame: 0, frameCount: f.frames };
     const turn = await overlap.enter();
     try {
-      return (await produceSegment(work, components, { onRendered: OVERLAP ? () => turn.rendered() : undefined })).timings;
+      return (await produceSegment(work, c, { onRendered: OVERLAP ? () => turn.rendered() : undefined })).timings;
     } finally {
       turn.leave();
     }
   };
-  /** SEGMENTS segments started at once (the coordinator keeps a provider's queue full): wall seconds and each one's stages. */
-  const pipeline = async () => {
+  /** `count` segments started at once (the coordinator keeps a provider's queue full): wall seconds and each one's stages. */
+  const runSegments = async (overlap: RenderOverlap, c: typeof components, count: number) => {
     const start = performance.now();
-    const timings = await Promise.all(Array.from({ length: SEGMENTS }, () => pipelined()));
+    const timings = await Promise.all(Array.from({ length: count }, () => pipelined(overlap, c)));
     return { seconds: (performance.now() - start) / 1000, timings };
   };
+  const overlap = new RenderOverlap(1);
+  const pipeline = () => runSegments(overlap, components, SEGMENTS);
   const bare = async () => {
     let seconds = 0;
     for (let i = 0; i < SEGMENTS; i++) seconds += await f.bare({ ...spec, seed: spec.seed + segment + i });
     return seconds;
   };
 
+  // The --concurrency figure's renderers: CONCURRENT copies of the family on one thread each, as one provider's pool.
+  const members: OpenFamily[] = [];
   try {
+    if (CONCURRENT > 1) for (let i = 0; i < CONCURRENT; i++) members.push(await openFamily(family, 1));
+    const pooled = members.length > 0 ? { ...components, renderer: pooledFamilyRenderer(members) } : undefined;
+    const poolOverlap = new RenderOverlap(CONCURRENT);
     // Warm both up once (session initialisation, ffmpeg's first start, the page cache).
     await f.bare(spec);
-    await pipelined();
+    await pipelined(overlap, components);
+    if (pooled) await runSegments(poolOverlap, pooled, CONCURRENT);
     const bareFps: number[] = [];
     const pipeFps: number[] = [];
     const ratios: number[] = [];
+    const poolFps: number[] = [];
+    const poolRatios: number[] = [];
     const timings: SegmentTimings[] = [];
     const frames = SEGMENTS * f.frames;
     for (let r = 0; r < ctx.runs; r++) {
@@ -129,7 +144,15 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       pipeFps.push(p);
       ratios.push(p / b);
       timings.push(...t.timings);
-      ctx.log(`run ${r + 1}/${ctx.runs}: bare ${b.toFixed(2)} frames/s, pipeline ${p.toFixed(2)} frames/s, ratio ${(p / b).toFixed(3)}`);
+      let line = `run ${r + 1}/${ctx.runs}: bare ${b.toFixed(2)} frames/s, pipeline ${p.toFixed(2)} frames/s, ratio ${(p / b).toFixed(3)}`;
+      if (pooled) {
+        // Two segments per renderer, so each renderer's second render overlaps another's finish, as in a job.
+        const q = (2 * CONCURRENT * f.frames) / (await runSegments(poolOverlap, pooled, 2 * CONCURRENT)).seconds;
+        poolFps.push(q);
+        poolRatios.push(q / b);
+        line += `; ${CONCURRENT} renderers × 1 thread ${q.toFixed(2)} frames/s (${(q / b).toFixed(2)}× bare on every core)`;
+      }
+      ctx.log(line);
     }
     const note = `${f.describe}, ${f.frames} frames per segment, ${SEGMENTS} segments per run${OVERLAP ? "" : ", no overlap (BENCH_OVERLAP=0)"}`;
     return [
@@ -140,8 +163,18 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
         measured({ name: `stage: ${label}`, unit: "ms", better: "lower", stage: true }, timings.map((t) => t[key])),
       ),
       { name: "stage: bare session.run per segment", value: median(bareFps.map((b) => (1000 * f.frames) / b)), unit: "ms", better: "lower", stage: true },
+      ...(poolFps.length > 0
+        ? [
+            measured(
+              { name: `provider pipeline, --concurrency ${CONCURRENT} --threads 1 (a renderer per core)`, unit: "frames/s", note },
+              poolFps,
+            ),
+            measured({ name: `--concurrency ${CONCURRENT} --threads 1 pipeline / bare session.run on every core (no target)`, unit: "ratio", note }, poolRatios),
+          ]
+        : []),
     ];
   } finally {
+    await Promise.allSettled(members.map((m) => m.close()));
     await f.close();
     await store.stop();
     await node.stop();

@@ -22,7 +22,10 @@ import {
   SESSION_THREADING,
   PipelineRunner,
   PipelineRunnerThread,
+  pooledGenerator,
+  pooledRenderer,
   type Model,
+  type Renderer,
   type Pipeline,
 } from "@rendermesh/shared/model";
 import type { ModelFamily } from "../types.ts";
@@ -88,7 +91,12 @@ async function openField(threads: number): Promise<OpenFamily> {
     ...SESSION_THREADING, // as every Rendermesh session (threads sleep between runs)
   });
   // On a thread of its own, as a provider runs it; the bare figure's session above runs on this thread.
-  const renderer = await createRenderer({ model, device: "cpu", batchSize: batch, threads, logger: silent, thread: true });
+  const renderer = await createRenderer({ model, device: "cpu", batchSize: batch, threads, logger: silent, thread: true }).catch(
+    async (err: unknown) => {
+      await session.release();
+      throw err;
+    },
+  );
   // Pixel coordinates per frame size: the reference size, or a job's own (the e2e figure's bare run of a job).
   const coordsBySize = new Map<string, unknown>();
   const coordsFor = (w: number, h: number) => {
@@ -132,7 +140,11 @@ async function openDiffusion(threads: number): Promise<OpenFamily> {
   const m = pipeline.manifest;
   // The bare figure's session.run calls and the verifier on this thread; the provider's renders on their own, as a provider runs them.
   const runner = await PipelineRunner.create({ pipeline, device: "cpu", threads, logger: silent });
-  const renderer = new PipelineFrameSource(await PipelineRunnerThread.create({ pipeline, device: "cpu", threads, logger: silent }));
+  const thread = await PipelineRunnerThread.create({ pipeline, device: "cpu", threads, logger: silent }).catch(async (err: unknown) => {
+    await runner.close();
+    throw err;
+  });
+  const renderer = new PipelineFrameSource(thread);
   const { width, height, fps, framesPerClip } = m.video;
   const dims = latentShape(m, width, height, framesPerClip);
   const steps = m.sampling.steps.default;
@@ -165,6 +177,16 @@ async function openDiffusion(threads: number): Promise<OpenFamily> {
       await runner.close();
     },
   };
+}
+
+/**
+ * One renderer over several opened copies of a family (`--concurrency n` on a
+ * provider: each render on a member's own inference thread). The members are
+ * closed by their own `close`.
+ */
+export function pooledFamilyRenderer(members: readonly OpenFamily[]): BenchRenderer {
+  if (members[0]!.family === "field") return pooledRenderer(members.map((m) => m.renderer as Renderer));
+  return new PipelineFrameSource(pooledGenerator(members.map((m) => (m.renderer as PipelineFrameSource).runner)));
 }
 
 /** A job spec for one family at its native size and rate. */
