@@ -91,6 +91,25 @@ describe("a session on its own thread", () => {
     await expect(SessionThread.open(new Uint8Array([1, 2, 3]), options)).rejects.toThrow();
   });
 
+  test("error: runs in flight when the thread dies reject with why; the next run opens the session again", async () => {
+    const dieOnRun = new Int32Array(new SharedArrayBuffer(4));
+    const threaded = await SessionThread.open(defaultModel().bytes, options, { dieOnRun });
+    try {
+      const before = await threaded.run(feeds(2), ["rgb"]);
+      Atomics.store(dieOnRun, 0, 1);
+      // Both are posted before the thread reads the first: it dies holding both.
+      const lost = [threaded.run(feeds(2), ["rgb"]), threaded.run(feeds(3), ["rgb"])];
+      for (const run of lost) await expect(run).rejects.toThrow(/the inference thread stopped: it exited with code 1/);
+      expect(Atomics.load(dieOnRun, 0)).toBe(0);
+      const after = await threaded.run(feeds(2), ["rgb"]);
+      expect(Buffer.from((after.rgb?.data as Float32Array).buffer).equals(Buffer.from((before.rgb?.data as Float32Array).buffer))).toBe(
+        true,
+      );
+    } finally {
+      await threaded.release();
+    }
+  });
+
   test("behavior: after the thread dies, the next run opens the session again on a new thread", async () => {
     const threaded = await SessionThread.open(defaultModel().bytes, options);
     try {

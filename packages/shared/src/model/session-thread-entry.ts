@@ -11,7 +11,7 @@ import type { FromSessionThread, SessionThreadInit, ToSessionThread, WireTensor 
 if (parentPort === null) throw new Error("session-thread-entry runs as a worker thread (SessionThread.open starts it).");
 const port: MessagePort = parentPort;
 const send = (message: FromSessionThread, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
-const { bytes, options } = workerData as SessionThreadInit;
+const { bytes, options, dieOnRun } = workerData as SessionThreadInit;
 
 const session = await ort.InferenceSession.create(ownBytes(bytes), options).catch((err: unknown) => {
   send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
@@ -22,6 +22,7 @@ if (session !== undefined) {
   let running = Promise.resolve();
   port.on("message", (message: ToSessionThread) => {
     if (message.type === "exit") process.exit(1);
+    if (message.type === "run" && dieOnRun !== undefined && Atomics.compareExchange(dieOnRun, 0, 1, 0) === 1) process.exit(1);
     // Runs one after another, as on one thread; release waits for the last.
     running = running.then(() => (message.type === "run" ? run(session, message) : release(session)));
   });

@@ -13,6 +13,13 @@ export interface WireTensor {
 export interface SessionThreadInit {
   bytes: Uint8Array;
   options: ort.InferenceSession.SessionOptions;
+  /**
+   * Test seam: when `dieOnRun[0]` is 1, the thread sets it to 0 and exits on
+   * the next run it receives, before running it, as a crash inside a run
+   * would: that run (and any queued behind it) is surely in flight. An
+   * `Int32Array` over a `SharedArrayBuffer`.
+   */
+  dieOnRun?: Int32Array | undefined;
 }
 
 export type ToSessionThread =
@@ -62,8 +69,12 @@ export class SessionThread implements RunnableSession {
   }
 
   /** Creates the session on a new thread; rejects with ONNX Runtime's own message when it cannot. */
-  static async open(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<SessionThread> {
-    const init = { bytes: sharedBytes(bytes), options };
+  static async open(
+    bytes: Uint8Array,
+    options: ort.InferenceSession.SessionOptions,
+    seams: Pick<SessionThreadInit, "dieOnRun"> = {},
+  ): Promise<SessionThread> {
+    const init = { bytes: sharedBytes(bytes), options, ...seams };
     const { worker, names } = await start(init);
     return new SessionThread(init, worker, names);
   }
