@@ -9,7 +9,7 @@
 // one ONNX Runtime session using every core) and the job's segments split
 // over one single-thread renderer per core, rendering at once (ONNX
 // Runtime's parallel operators wait for their slowest thread, so on a small
-// machine the second is the faster: 1.2–1.5× here). Both run in this process
+// machine the second is the faster: 1.2–1.8× here). Both run in this process
 // right after each job, so they see the same load. On one machine the three providers
 // share those cores, so "each provider's render time over 3" (the figure
 // before) was no ideal at all: each render stretches while the others run.

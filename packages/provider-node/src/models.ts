@@ -200,7 +200,7 @@ async function loadServedPipeline(
         return (performance.now() - started) / 1000;
       }),
     ).catch(async (err: unknown) => {
-      await renderer.runner.close().catch(() => {});
+      await renderer.close().catch(() => {});
       throw err;
     });
     fps = video.framesPerClip / Math.max(...seconds);

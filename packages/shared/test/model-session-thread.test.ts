@@ -97,7 +97,7 @@ describe("a session on its own thread", () => {
     try {
       const before = await threaded.run(feeds(2), ["rgb"]);
       Atomics.store(dieOnRun, 0, 1);
-      // Both are posted before the thread reads the first: it dies holding both.
+      // Both are pending in the same turn, before the thread's exit can be seen here: it dies holding both.
       const lost = [threaded.run(feeds(2), ["rgb"]), threaded.run(feeds(3), ["rgb"])];
       for (const run of lost) await expect(run).rejects.toThrow(/the inference thread stopped: it exited with code 1/);
       expect(Atomics.load(dieOnRun, 0)).toBe(0);

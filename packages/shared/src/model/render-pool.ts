@@ -20,10 +20,8 @@ export class RenderPool<T extends { close(): Promise<void> }> {
   readonly members: readonly T[];
   readonly #inFlight: number[];
 
-  constructor(members: readonly T[], sameModel?: (member: T) => string) {
+  constructor(members: readonly T[]) {
     if (members.length === 0) throw new RangeError("a render pool needs at least one renderer");
-    const ids = new Set(sameModel ? members.map(sameModel) : []);
-    if (ids.size > 1) throw new RangeError(`a render pool holds renderers of one model, got ${[...ids].join(", ")}`);
     this.members = members;
     this.#inFlight = members.map(() => 0);
   }
@@ -68,28 +66,32 @@ export class RenderPool<T extends { close(): Promise<void> }> {
   }
 }
 
+/** What the two pooled kinds share: one model's manifest, a device, a close. */
+interface PoolMember {
+  readonly manifest: { readonly id: string };
+  readonly device: "cpu" | "cuda";
+  close(): Promise<void>;
+}
+
+/** A pool of renderers of one model, and the members of the pooled renderer that it and its first member answer. */
+function poolOf<T extends PoolMember>(members: readonly T[]) {
+  const ids = new Set(members.map((m) => m.manifest.id));
+  if (ids.size > 1) throw new RangeError(`a render pool holds renderers of one model, got ${[...ids].join(", ")}`);
+  const pool = new RenderPool(members);
+  const first = pool.members[0]!;
+  return { pool, shared: { manifest: first.manifest as T["manifest"], device: first.device, close: () => pool.close() } };
+}
+
 /** One field `Renderer` over several of the same model (see `RenderPool`); a single renderer is returned as it is. */
 export function pooledRenderer(renderers: readonly Renderer[]): Renderer {
   if (renderers.length === 1) return renderers[0]!;
-  const pool = new RenderPool(renderers, (r) => r.manifest.id);
-  const first = pool.members[0]!;
-  return {
-    manifest: first.manifest,
-    device: first.device,
-    renderFrames: (options: RenderFramesOptions) => pool.stream((r) => r.renderFrames(options)),
-    close: () => pool.close(),
-  };
+  const { pool, shared } = poolOf(renderers);
+  return { ...shared, renderFrames: (options: RenderFramesOptions) => pool.stream((r) => r.renderFrames(options)) };
 }
 
 /** One diffusion `SegmentGenerator` over several of the same pipeline (see `RenderPool`); a single one is returned as it is. */
 export function pooledGenerator(generators: readonly SegmentGenerator[]): SegmentGenerator {
   if (generators.length === 1) return generators[0]!;
-  const pool = new RenderPool(generators, (g) => g.manifest.id);
-  const first = pool.members[0]!;
-  return {
-    manifest: first.manifest,
-    device: first.device,
-    generate: (options: GenerateOptions): Promise<Generation> => pool.run((g) => g.generate(options)),
-    close: () => pool.close(),
-  };
+  const { pool, shared } = poolOf(generators);
+  return { ...shared, generate: (options: GenerateOptions): Promise<Generation> => pool.run((g) => g.generate(options)) };
 }
