@@ -1,7 +1,11 @@
 // The bench harness's own logic (scripts/bench/lib): argument parsing and
-// the median/spread of repeated measurements. No benchmark runs here.
+// the median/spread of repeated measurements, the CPU account of a job's
+// processes. No benchmark runs here.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { describe, expect, test } from "vitest";
 import { FIGURES, parseBenchArgs, UsageError } from "../scripts/bench/lib/args.ts";
+import { CpuSampler, parseProcStat, readProcCpu } from "../scripts/bench/lib/proc-cpu.ts";
 import { summarize } from "../scripts/bench/lib/stats.ts";
 import { measured, meetsTarget } from "../scripts/bench/types.ts";
 
@@ -47,5 +51,55 @@ describe("median and spread", () => {
   test("error: no samples, or one that is not a number, is refused", () => {
     expect(() => summarize([])).toThrow(RangeError);
     expect(() => summarize([1, Number.NaN])).toThrow(/not a finite number/);
+  });
+});
+
+/** Spins until this process has used `seconds` of CPU by its own count (work, not wall time: the same on a slow machine). */
+function burnCpu(seconds: number): void {
+  const start = process.cpuUsage();
+  for (;;) {
+    const u = process.cpuUsage(start);
+    if ((u.user + u.system) / 1e6 >= seconds) return;
+  }
+}
+
+describe.runIf(process.platform === "linux")("the CPU account of a network's processes (/proc)", () => {
+  test("default: a stat line's CPU fields, counted from the last parenthesis of a command name that holds spaces and parentheses", () => {
+    const fields = ["S", ...Array.from({ length: 10 }, (_, i) => String(i + 1)), "250", "50", "700", "100", "20", "0"];
+    expect(parseProcStat(`4242 (node (worker) x) ${fields.join(" ")}`)).toEqual({ own: 3, children: 8 });
+    expect(() => parseProcStat("4242 no name")).toThrow(/not a \/proc\/<pid>\/stat line/);
+    expect(() => parseProcStat(`1 (x) S ${"1 ".repeat(10)}u 2 3 4`)).toThrow(/field 14 is not a number: "u"/);
+  });
+
+  test("behavior: a child's CPU shows in its parent's children once it is reaped; a process that is gone reads as undefined", async () => {
+    const before = readProcCpu("self")!;
+    const child = spawn(process.execPath, ["-e", `const s = process.cpuUsage(); while (process.cpuUsage(s).user < 300_000);`], {
+      stdio: "ignore",
+    });
+    const [code] = (await once(child, "exit")) as [number];
+    expect(code).toBe(0);
+    const after = readProcCpu("self")!;
+    expect(after.children - before.children).toBeGreaterThanOrEqual(0.2);
+    expect(readProcCpu(2 ** 31 - 1)).toBeUndefined();
+  });
+
+  test("behavior: the sampler counts the CPU a process used between two instants, and nothing outside them", () => {
+    const sampler = new CpuSampler({ self: process.pid }, 60_000);
+    try {
+      burnCpu(0.05);
+      sampler.sample();
+      const from = Date.now();
+      burnCpu(0.3);
+      const to = Date.now();
+      sampler.sample();
+      const { own: used, children } = sampler.between(from, to).self!;
+      expect(children).toBe(0);
+      // /proc counts in 10 ms ticks, and the readings sit a moment outside the instants (linear between them).
+      expect(used).toBeGreaterThanOrEqual(0.2);
+      expect(used).toBeLessThanOrEqual(((to - from) / 1000) * 2 + 0.05);
+      expect(sampler.between(to + 1, to + 1000).self).toEqual({ own: 0, children: 0 });
+    } finally {
+      sampler.stop();
+    }
   });
 });

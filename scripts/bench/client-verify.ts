@@ -15,7 +15,6 @@
 //
 //   pnpm build && node scripts/bench.ts --only verify --runs 3
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { Wallet } from "ethers";
 import { defaultVerifierComponents, SegmentVerifier } from "@rendermesh/client";
 import { eip712Domain, signAssignment, signDelivery } from "@rendermesh/shared/chain";
@@ -31,24 +30,18 @@ import {
 } from "@rendermesh/shared/model";
 import { encodeSegment } from "@rendermesh/shared/media";
 import { familySpec, openFamily } from "./lib/families.ts";
+import { readProcCpu } from "./lib/proc-cpu.ts";
 import { measured, MODEL_FAMILIES, type BenchContext, type BenchResult } from "./types.ts";
 
 export const families = MODEL_FAMILIES;
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 
-/** CPU milliseconds of this process and its waited-for children (ffmpeg). */
+/** CPU milliseconds of this process and its waited-for children (ffmpeg; Linux only, elsewhere its own CPU alone). */
 function cpuMs(): number {
   const own = process.cpuUsage();
-  let children = 0;
-  try {
-    // Fields after the ")" of the command name: state is field 3, cutime 16, cstime 17 (clock ticks, 100/s on Linux).
-    const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
-    children = ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
-  } catch {
-    // not Linux: children are not counted
-  }
-  return (own.user + own.system) / 1000 + children;
+  const children = process.platform === "linux" ? (readProcCpu("self")?.children ?? 0) : 0;
+  return (own.user + own.system) / 1000 + children * 1000;
 }
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {

@@ -14,7 +14,10 @@
 // share those cores, so "each provider's render time over 3" (the figure
 // before) was no ideal at all: each render stretches while the others run.
 // Everything else the network does (encode, IPFS, signing, scheduling, the
-// client's verification on the same cores) counts against the figure.
+// client's verification on the same cores) counts against the figure. Each
+// job also says how much CPU every process of the network used during it
+// (/proc): the job's wall is at least that CPU over the cores, so
+// ideal × cores / CPU is as high as the figure can go on one machine.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -22,6 +25,7 @@ import { join } from "node:path";
 import { defaultModel, defaultPipelinePath, loadPipeline } from "@rendermesh/shared/model";
 import { repoRoot, startDevNetwork } from "../lib/devnet.ts";
 import { openFamily, type OpenFamily } from "./lib/families.ts";
+import { CpuSampler } from "./lib/proc-cpu.ts";
 import { measured, MODEL_FAMILIES, type BenchContext, type BenchResult } from "./types.ts";
 
 export const families = MODEL_FAMILIES;
@@ -30,6 +34,9 @@ export const families = MODEL_FAMILIES;
 const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? 3);
 const SECONDS = 12;
 const cores = availableParallelism();
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
 async function getText(url: string): Promise<string> {
   try {
@@ -90,11 +97,12 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const perCore: OpenFamily[] = [];
   const closeBare = () => Promise.allSettled([bareFamily, ...perCore].map((f) => f.close()));
   const jobSpec = (seed: number) => ({ v: 1 as const, model: job.model as `0x${string}`, prompt, seed, seconds: SECONDS, fps: job.fps, width, height });
-  /** Seconds of bare inference for the whole job: one session on every core, segment after segment. */
+  /** Seconds of bare inference for the whole job, and the CPU-seconds it took: one session on every core, segment after segment. */
   const bareJob = async (seed: number) => {
+    const cpu = process.cpuUsage();
     let seconds = 0;
     for (let s = 0; s < SECONDS; s++) seconds += await bareFamily.bare(jobSpec(seed + s));
-    return seconds;
+    return { seconds, cpu: cpuSeconds(process.cpuUsage(cpu)) };
   };
   /** Renders segment `s` of the job on `f`'s inference thread. */
   const renderOn = async (f: OpenFamily, seed: number, s: number) => {
@@ -102,15 +110,16 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     if (f.renderer.renderSegment) await f.renderer.renderSegment(frames);
     else for await (const frame of f.renderer.renderFrames(frames)) void frame;
   };
-  /** Seconds for the whole job's segments split over one single-thread renderer per core, all rendering at once. */
+  /** Seconds (and CPU-seconds) for the whole job's segments split over one single-thread renderer per core, all rendering at once. */
   const perCoreJob = async (seed: number) => {
+    const cpu = process.cpuUsage();
     const start = performance.now();
     await Promise.all(
       perCore.map(async (f, i) => {
         for (let s = i; s < SECONDS; s += perCore.length) await renderOn(f, seed, s);
       }),
     );
-    return (performance.now() - start) / 1000;
+    return { seconds: (performance.now() - start) / 1000, cpu: cpuSeconds(process.cpuUsage(cpu)) };
   };
   try {
     for (let i = 0; i < cores; i++) perCore.push(await openFamily(family, 1));
@@ -131,6 +140,22 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const walls: number[] = [];
   const totals: number[] = [];
   const stages = { firstAssigned: [] as number[], lastDelivered: [] as number[], tail: [] as number[] };
+  // Where the job's CPU went: every process of the network, the client included once it is spawned.
+  const sampler = new CpuSampler({
+    ...Object.fromEntries(net.dev.providers.map((p, i) => [`provider ${i + 1}`, p.pid])),
+    coordinator: net.dev.coordinator.pid,
+    arbiter: net.dev.arbiter?.pid,
+    chain: net.dev.hardhatPid,
+  });
+  const cpuStages = {
+    network: [] as number[],
+    inference: [] as number[],
+    providers: [] as number[],
+    providersFfmpeg: [] as number[],
+    client: [] as number[],
+    rest: [] as number[],
+  };
+  const bounds: number[] = [];
   try {
     const rendered = async () => {
       let total = 0;
@@ -148,6 +173,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
           env: { ...process.env, RENDERMESH_DEV_FILE: net.file },
           stdio: "ignore",
         });
+        if (child.pid !== undefined) sampler.watch("client", child.pid);
         child.on("exit", (c) => resolve(c ?? 1));
       });
       if (code !== 0) throw new Error(`job ${r + 1} failed (exit ${code}); logs in ${dir}/logs`);
@@ -168,32 +194,54 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       stages.firstAssigned.push(firstAssigned);
       stages.lastDelivered.push(lastDelivered);
       stages.tail.push(wall - lastDelivered);
-      const total = (await rendered()) - before;
+      const cpu = sampler.between(start, end);
+      const renderTotal = (await rendered()) - before;
       const countsAfter = await coordinatorCounts(http);
       const speculative = countsAfter.speculative - countsBefore.speculative;
       const timeouts = countsAfter.timeouts - countsBefore.timeouts;
       // The network is idle now: the bare run of the same job sees the load the job saw, not the job itself.
-      const serial = await bareJob(100 + r);
-      const parallel = await perCoreJob(100 + r);
+      const bare = await bareJob(100 + r);
+      const split = await perCoreJob(100 + r);
+      const [serial, parallel] = [bare.seconds, split.seconds];
       const ideal = Math.min(serial, parallel);
+      const total = (c: { own: number; children: number } | undefined) => (c ? c.own + c.children : 0);
+      const used = sum(Object.values(cpu).map(total));
+      const byProviders = sum(Object.entries(cpu).flatMap(([name, v]) => (name.startsWith("provider") ? [total(v)] : [])));
+      const providersFfmpeg = sum(Object.entries(cpu).flatMap(([name, v]) => (name.startsWith("provider") ? [v.children] : [])));
+      const inference = Math.min(bare.cpu, split.cpu);
+      const bound = (ideal * cores) / used;
+      cpuStages.network.push(used);
+      cpuStages.inference.push(inference);
+      cpuStages.providers.push(byProviders);
+      cpuStages.providersFfmpeg.push(providersFfmpeg);
+      cpuStages.client.push(total(cpu.client));
+      cpuStages.rest.push(used - byProviders - total(cpu.client));
+      bounds.push(bound);
       efficiency.push(ideal / wall);
       ideals.push(ideal);
       serialIdeals.push(serial);
       perCoreIdeals.push(parallel);
       walls.push(wall);
-      totals.push(total);
+      totals.push(renderTotal);
       ctx.log(
-        `job ${r + 1}/${ctx.runs}: wall ${wall.toFixed(2)} s, ideal ${ideal.toFixed(2)} s (bare inference of the job on ${cores} cores: one session on all ${serial.toFixed(2)} s, a single-thread renderer per core ${parallel.toFixed(2)} s), efficiency ${(ideal / wall).toFixed(3)} (providers' render time ${total.toFixed(2)} s; ${speculative} speculative copies, ${timeouts} attempts timed out; first assignment +${firstAssigned.toFixed(2)} s, last of ${deliveries} deliveries +${lastDelivered.toFixed(2)} s, then ${(wall - lastDelivered).toFixed(2)} s to the last verdict)`,
+        `job ${r + 1}/${ctx.runs}: wall ${wall.toFixed(2)} s, ideal ${ideal.toFixed(2)} s (bare inference of the job on ${cores} cores: one session on all ${serial.toFixed(2)} s, a single-thread renderer per core ${parallel.toFixed(2)} s), efficiency ${(ideal / wall).toFixed(3)} (providers' render time ${renderTotal.toFixed(2)} s; ${speculative} speculative copies, ${timeouts} attempts timed out; first assignment +${firstAssigned.toFixed(2)} s, last of ${deliveries} deliveries +${lastDelivered.toFixed(2)} s, then ${(wall - lastDelivered).toFixed(2)} s to the last verdict)`,
+      );
+      ctx.log(
+        `  CPU in the job: ${used.toFixed(2)} CPU-s of the ${(wall * cores).toFixed(2)} the ${cores} cores had (${Object.entries(cpu)
+          .map(([name, v]) => `${name} ${total(v).toFixed(2)}${v.children > 0 ? ` (ffmpeg ${v.children.toFixed(2)})` : ""}`)
+          .join(", ")}); the job's bare inference takes ${inference.toFixed(2)} CPU-s, so ${(((used - inference) / used) * 100).toFixed(0)} % of the job's CPU went to other work, and on one machine the figure can reach at most ${bound.toFixed(2)}`,
       );
     }
   } catch (err) {
     // The next family gets a fresh network; this one's logs stay for a look.
     ctx.log(`kept ${dir} (logs under logs/)`);
     shared = undefined;
+    sampler.stop();
     await net.stop();
     await closeBare();
     throw err;
   }
+  sampler.stop();
   await closeBare();
   const note = `${SECONDS} s at ${job.size}@${job.fps}, ${PROVIDERS} providers on one machine (${cores} cores); ideal = the faster bare inference of the job on those cores`;
   return [
@@ -206,5 +254,15 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     measured({ name: "stage: accepted → first segment assigned", unit: "s", better: "lower", stage: true }, stages.firstAssigned),
     measured({ name: "stage: accepted → last segment delivered", unit: "s", better: "lower", stage: true }, stages.lastDelivered),
     measured({ name: "stage: last delivery → job complete (the last verdicts)", unit: "s", better: "lower", stage: true }, stages.tail),
+    measured(
+      { name: "one-machine bound: ideal × cores / CPU the network used in the job (the figure cannot exceed it)", unit: "ratio", note },
+      bounds,
+    ),
+    measured({ name: "CPU in the job: every process of the network", unit: "CPU-s", better: "lower", stage: true }, cpuStages.network),
+    measured({ name: "CPU in the job: the providers (with their ffmpeg)", unit: "CPU-s", better: "lower", stage: true }, cpuStages.providers),
+    measured({ name: "CPU in the job: the providers' ffmpeg", unit: "CPU-s", better: "lower", stage: true }, cpuStages.providersFfmpeg),
+    measured({ name: "CPU in the job: the client (with its ffmpeg)", unit: "CPU-s", better: "lower", stage: true }, cpuStages.client),
+    measured({ name: "CPU in the job: coordinator, arbiter, chain", unit: "CPU-s", better: "lower", stage: true }, cpuStages.rest),
+    measured({ name: "CPU of the job's bare inference (the cheaper of the two ideals)", unit: "CPU-s", better: "lower", stage: true }, cpuStages.inference),
   ];
 }
