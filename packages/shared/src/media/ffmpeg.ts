@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -6,6 +5,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import type { Writable } from "node:stream";
 import { FfmpegError, FfmpegNotFoundError } from "./errors.js";
+import { startProcess, type StartedProcess } from "./spawn-launcher.js";
 
 /** Environment variable naming the ffmpeg binary to use. */
 export const FFMPEG_ENV = "RENDERMESH_FFMPEG";
@@ -84,17 +84,21 @@ export interface RunFfmpegResult {
 
 const STDERR_CAP = 64 * 1024;
 
-/** Runs ffmpeg with `args`, rejects with FfmpegError on a non-zero exit and with the signal's reason on abort (the process is killed). */
+/**
+ * Runs ffmpeg with `args`, rejects with FfmpegError on a non-zero exit and
+ * with the signal's reason on abort (the process is killed). A large
+ * process starts it through its spawn launcher (`spawn-launcher.ts`).
+ */
 export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions): Promise<RunFfmpegResult> {
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
   const binary = options.ffmpeg ?? resolveFfmpeg();
   return new Promise<RunFfmpegResult>((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: [options.input ? "pipe" : "ignore", "pipe", "pipe"], windowsHide: true });
     const stdout: Buffer[] = [];
     let stderr = "";
     let settled = false;
     let inputError: unknown;
+    let child: StartedProcess | undefined;
     const finish = (err: unknown, value?: RunFfmpegResult) => {
       if (settled) return;
       settled = true;
@@ -103,51 +107,65 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions): P
       else resolve(value as RunFfmpegResult);
     };
     const onAbort = () => {
-      child.kill("SIGKILL");
+      child?.kill("SIGKILL");
       finish(signal?.reason);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    child.stdout?.on("data", (chunk: Buffer) => {
-      if (!options.onStdout) {
-        stdout.push(chunk);
+    const run = (started: StartedProcess) => {
+      child = started;
+      if (settled) {
+        // Aborted while it started.
+        started.kill("SIGKILL");
         return;
       }
-      try {
-        options.onStdout(chunk);
-      } catch (err) {
-        // The consumer failed: stop ffmpeg and report the consumer's error.
-        child.kill("SIGKILL");
-        finish(err);
-      }
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-      if (stderr.length > STDERR_CAP) stderr = stderr.slice(-STDERR_CAP);
-    });
-    child.on("error", (cause) => finish(new FfmpegError(`Cannot start ffmpeg (${binary}) to ${options.what}.`, { cause })));
-    child.on("close", (code) => {
-      if (code === 0 && inputError === undefined) finish(undefined, { stdout: Buffer.concat(stdout), stderr });
-      else if (code === 0 || (inputError !== undefined && !isPipeError(inputError))) finish(inputError);
-      else finish(new FfmpegError(`ffmpeg failed to ${options.what}.`, { exitCode: code, stderr }));
-    });
-    if (options.input && child.stdin) {
-      const stdin = child.stdin;
-      stdin.on("error", () => {}); // EPIPE when ffmpeg exits early; its exit code tells why
-      options.input(stdin).then(
-        () => stdin.end(),
-        (err: unknown) => {
-          inputError = err;
-          // The producer failed: stop ffmpeg, report the producer's error.
-          child.kill("SIGKILL");
-        },
+      started.stdout?.on("data", (chunk: Buffer) => {
+        if (!options.onStdout) {
+          stdout.push(chunk);
+          return;
+        }
+        try {
+          options.onStdout(chunk);
+        } catch (err) {
+          // The consumer failed: stop ffmpeg and report the consumer's error.
+          started.kill("SIGKILL");
+          finish(err);
+        }
+      });
+      started.stderr?.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString("utf8");
+        if (stderr.length > STDERR_CAP) stderr = stderr.slice(-STDERR_CAP);
+      });
+      started.on("error", (cause: Error) =>
+        finish(new FfmpegError(`ffmpeg (${binary}) stopped before it could ${options.what}.`, { cause })),
       );
-    }
+      started.on("close", (code: number | null) => {
+        if (code === 0 && inputError === undefined) finish(undefined, { stdout: Buffer.concat(stdout), stderr });
+        else if (code === 0 || (inputError !== undefined && !isPipeError(inputError))) finish(inputError);
+        else finish(new FfmpegError(`ffmpeg failed to ${options.what}.`, { exitCode: code, stderr }));
+      });
+      if (options.input && started.stdin) {
+        const stdin = started.stdin;
+        stdin.on("error", () => {}); // EPIPE when ffmpeg exits early; its exit code tells why
+        options.input(stdin).then(
+          () => stdin.end(),
+          (err: unknown) => {
+            inputError = err;
+            // The producer failed: stop ffmpeg, report the producer's error.
+            started.kill("SIGKILL");
+          },
+        );
+      }
+    };
+    startProcess(binary, args, { stdin: options.input !== undefined }).then(run, (cause: unknown) =>
+      finish(new FfmpegError(`Cannot start ffmpeg (${binary}) to ${options.what}.`, { cause })),
+    );
   });
 }
 
 function isPipeError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
-  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END";
+  // ECONNRESET: ffmpeg's stdin is a socket when the launcher started it.
+  return code === "EPIPE" || code === "ECONNRESET" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END";
 }
 
 /** Writes a chunk, waiting for the pipe to drain when it is full. */
