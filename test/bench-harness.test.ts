@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, test } from "vitest";
 import { FIGURES, parseBenchArgs, UsageError } from "../scripts/bench/lib/args.ts";
-import { CpuSampler, parseProcStat, readProcCpu } from "../scripts/bench/lib/proc-cpu.ts";
+import { CpuSampler, descendantsOf, parseProcStat, readProcCpu, readTreeCpu } from "../scripts/bench/lib/proc-cpu.ts";
 import { summarize } from "../scripts/bench/lib/stats.ts";
 import { measured, meetsTarget } from "../scripts/bench/types.ts";
 
@@ -81,6 +81,32 @@ describe.runIf(process.platform === "linux")("the CPU account of a network's pro
     const after = readProcCpu("self")!;
     expect(after.children - before.children).toBeGreaterThanOrEqual(0.2);
     expect(readProcCpu(2 ** 31 - 1)).toBeUndefined();
+  });
+
+  test("behavior: a process tree's CPU counts the live grandchild that a child started (a spawn launcher's ffmpeg)", async () => {
+    // The child starts a grandchild that burns 0.25 s of CPU, says so, and stays alive until the child's stdin ends.
+    const grandchild = `const s = process.cpuUsage(); while (process.cpuUsage(s).user < 250_000); console.log("burned"); process.stdin.resume();`;
+    const child = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const c = require("node:child_process").spawn(process.execPath, ["-e", ${JSON.stringify(grandchild)}], { stdio: ["pipe", "inherit", "inherit"] }); process.stdin.on("end", () => c.stdin.end()); process.stdin.resume();`,
+      ],
+      { stdio: ["pipe", "pipe", "inherit"] },
+    );
+    try {
+      const [line] = (await once(child.stdout, "data")) as [Buffer];
+      expect(line.toString().trim()).toBe("burned");
+      const tree = descendantsOf(process.pid);
+      expect(tree).toContain(child.pid);
+      expect(tree.length).toBeGreaterThanOrEqual(2);
+      const mine = readTreeCpu(process.pid, tree)!;
+      const withoutThem = readTreeCpu(process.pid, [])!;
+      expect(mine.children - withoutThem.children).toBeGreaterThanOrEqual(0.2);
+    } finally {
+      child.stdin.end();
+      await once(child, "exit");
+    }
   });
 
   test("behavior: the sampler counts the CPU a process used between two instants, and nothing outside them", () => {

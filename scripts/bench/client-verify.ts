@@ -8,7 +8,7 @@
 // Segments are rendered, encoded and signed as a provider does, at each
 // family's native size and rate; IPFS is replaced by an in-memory map so that
 // only the client's own work is measured. CPU time includes ffmpeg child
-// processes (Linux: /proc/self/stat cutime + cstime). Each run renders and
+// processes, and the launcher that starts them (Linux: /proc). Each run renders and
 // verifies its own segments (a new seed), so the ratio's samples are pairs.
 // The provider counts as known to the client (a history of accepted
 // segments), so a diffusion segment is checked with the manifest's k.
@@ -30,18 +30,32 @@ import {
 } from "@rendermesh/shared/model";
 import { encodeSegment } from "@rendermesh/shared/media";
 import { familySpec, openFamily } from "./lib/families.ts";
-import { readProcCpu } from "./lib/proc-cpu.ts";
+import { descendantsOf, readTreeCpu } from "./lib/proc-cpu.ts";
 import { measured, MODEL_FAMILIES, type BenchContext, type BenchResult } from "./types.ts";
 
 export const families = MODEL_FAMILIES;
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 
-/** CPU milliseconds of this process and its waited-for children (ffmpeg; Linux only, elsewhere its own CPU alone). */
-function cpuMs(): number {
-  const own = process.cpuUsage();
-  const children = process.platform === "linux" ? (readProcCpu("self")?.children ?? 0) : 0;
-  return (own.user + own.system) / 1000 + children * 1000;
+/**
+ * CPU milliseconds of this process and of the programs it starts (ffmpeg,
+ * whether reaped by this process or by its spawn launcher, which counts
+ * too; Linux only, elsewhere this process's own CPU alone). `at: "start"`
+ * reads its own CPU last and `"end"` first, so the /proc scan for the
+ * launcher is outside what is measured.
+ */
+function cpuMs(at: "start" | "end"): number {
+  const tree = () => (process.platform === "linux" ? (readTreeCpu(process.pid, descendantsOf(process.pid))?.children ?? 0) * 1000 : 0);
+  const own = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  if (at === "start") {
+    const t = tree();
+    return t + own();
+  }
+  const o = own();
+  return o + tree();
 }
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
@@ -95,18 +109,18 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       const segments = [];
       for (let s = 0; s < SECONDS; s++) {
         const firstFrame = s * f.frames;
-        const t0 = cpuMs();
+        const t0 = cpuMs("start");
         let frames: Uint8Array[] = [];
         let trace: string | undefined;
         if (f.renderer.renderSegment) {
           const gen = await f.renderer.renderSegment({ spec, firstFrame, frameCount: f.frames });
-          renderCpu += cpuMs() - t0;
+          renderCpu += cpuMs("end") - t0;
           frames = gen.frames;
           const committed = await encodeTrace(gen.trace);
           trace = (await publishTrace(committed, traces)).toString();
         } else {
           for await (const frame of f.renderer.renderFrames({ spec, firstFrame, frameCount: f.frames })) frames.push(frame);
-          renderCpu += cpuMs() - t0;
+          renderCpu += cpuMs("end") - t0;
         }
         const bytes = await encodeSegment(frames, spec);
         const cid = (await segmentCid(bytes)).toString();
@@ -132,7 +146,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
 
       // The client's side, as SegmentVerifier runs it for each delivered segment.
       const job = { jobId, spec, chainId, escrow, coordinator: coordinator.address };
-      const t0 = cpuMs();
+      const t0 = cpuMs("start");
       const wall0 = performance.now();
       for (const seg of segments) {
         const v = await verifier.verify(job, seg);
@@ -140,7 +154,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
         worst = Math.min(worst, v.psnrDb);
         for (const key of Object.keys(stageTimes) as Array<keyof typeof stageTimes>) stageTimes[key].push(v.timings[key]);
       }
-      const verifyCpu = cpuMs() - t0;
+      const verifyCpu = cpuMs("end") - t0;
       const wall = performance.now() - wall0;
       ratios.push((100 * verifyCpu) / renderCpu);
       verifyPerSegment.push(verifyCpu / SECONDS);

@@ -228,7 +228,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       );
       ctx.log(
         `  CPU in the job: ${used.toFixed(2)} CPU-s of the ${(wall * cores).toFixed(2)} the ${cores} cores had (${Object.entries(cpu)
-          .map(([name, v]) => `${name} ${total(v).toFixed(2)}${v.children > 0 ? ` (ffmpeg ${v.children.toFixed(2)})` : ""}`)
+          .map(([name, v]) => `${name} ${total(v).toFixed(2)}${v.children > 0 ? ` (ffmpeg and its launcher ${v.children.toFixed(2)})` : ""}`)
           .join(", ")}); the job's bare inference takes ${inference.toFixed(2)} CPU-s, so ${(((used - inference) / used) * 100).toFixed(0)} % of the job's CPU went to other work, and on one machine the figure can reach at most ${bound.toFixed(2)}`,
       );
     }
@@ -260,7 +260,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     ),
     measured({ name: "CPU in the job: every process of the network", unit: "CPU-s", better: "lower", stage: true }, cpuStages.network),
     measured({ name: "CPU in the job: the providers (with their ffmpeg)", unit: "CPU-s", better: "lower", stage: true }, cpuStages.providers),
-    measured({ name: "CPU in the job: the providers' ffmpeg", unit: "CPU-s", better: "lower", stage: true }, cpuStages.providersFfmpeg),
+    measured({ name: "CPU in the job: the providers' ffmpeg (and spawn launchers)", unit: "CPU-s", better: "lower", stage: true }, cpuStages.providersFfmpeg),
     measured({ name: "CPU in the job: the client (with its ffmpeg)", unit: "CPU-s", better: "lower", stage: true }, cpuStages.client),
     measured({ name: "CPU in the job: coordinator, arbiter, chain", unit: "CPU-s", better: "lower", stage: true }, cpuStages.rest),
     measured({ name: "CPU of the job's bare inference (the cheaper of the two ideals)", unit: "CPU-s", better: "lower", stage: true }, cpuStages.inference),

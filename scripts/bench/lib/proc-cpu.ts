@@ -4,12 +4,12 @@
 // CPU they used beside it bounds the figure on one machine whatever the
 // scheduling: wall >= (CPU used) / cores, while the ideal is about
 // (inference CPU) / cores.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** /proc reports CPU in USER_HZ ticks, which Linux fixes at 100 for user space whatever the kernel's HZ. */
 const TICKS_PER_SECOND = 100;
 
-/** A process's CPU in seconds: its own (user + system) and that of its children it has waited for (ffmpeg, for a provider). */
+/** A process's CPU in seconds: its own (user + system) and its children's (those it has waited for; in `readTreeCpu`, its live descendants too). */
 export interface ProcCpu {
   own: number;
   children: number;
@@ -46,19 +46,64 @@ export function readProcCpu(pid: number | "self"): ProcCpu | undefined {
   }
 }
 
+/** The pids of `root`'s live descendants (its children, theirs, ...), from every process's parent in /proc. */
+export function descendantsOf(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue; // gone since the listing
+    }
+    const ppid = Number(text.slice(text.lastIndexOf(")") + 1).trim().split(/\s+/)[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(name));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    out.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/**
+ * The CPU of a process and of its live descendants (a spawn launcher and
+ * the ffmpeg it has not reaped yet): a program's CPU moves into its
+ * parent's `children` when the parent reaps it, so live processes and
+ * reaped children together count each program once.
+ */
+export function readTreeCpu(root: number, descendants: readonly number[]): ProcCpu | undefined {
+  const own = readProcCpu(root);
+  if (!own) return undefined;
+  let tree = 0;
+  for (const pid of descendants) {
+    const c = readProcCpu(pid);
+    if (c) tree += c.own + c.children;
+  }
+  return { own: own.own, children: own.children + tree };
+}
+
 /** One reading: wall-clock time (ms since the epoch, as the coordinator's job events) and CPU-seconds so far. */
 interface Reading extends ProcCpu {
   at: number;
 }
 
 /**
- * Reads the CPU of named processes every `intervalMs` while it runs, and
+ * Reads the CPU of named processes (each with its descendants: the
+ * programs it starts, and their launcher) every `intervalMs` while it runs, and
  * says how much each used between two instants (linear between readings;
  * before its first reading a process counts from that reading, after its
  * last one (it exited) up to that one).
  */
 export class CpuSampler {
-  readonly #series = new Map<string, { pid: number; readings: Reading[] }>();
+  readonly #series = new Map<string, { pid: number; readings: Reading[]; descendants: number[] }>();
+  #samples = 0;
   readonly #timer: NodeJS.Timeout;
 
   constructor(pids: Record<string, number | undefined>, intervalMs = 50) {
@@ -69,16 +114,19 @@ export class CpuSampler {
 
   /** Starts reading another process (a client spawned for a job). */
   watch(name: string, pid: number): void {
-    this.#series.set(name, { pid, readings: [] });
+    this.#series.set(name, { pid, readings: [], descendants: descendantsOf(pid) });
     this.sample(name);
   }
 
   /** Takes a reading now (of one process, or of all). */
   sample(only?: string): void {
     const at = Date.now();
+    // Long-lived descendants (a launcher) are found again now and then; short-lived ones end up in a parent's `children`.
+    const refresh = only === undefined && ++this.#samples % 10 === 0;
     for (const [name, s] of this.#series) {
       if (only !== undefined && name !== only) continue;
-      const c = readProcCpu(s.pid);
+      if (refresh) s.descendants = descendantsOf(s.pid);
+      const c = readTreeCpu(s.pid, s.descendants);
       if (c) s.readings.push({ at, ...c });
     }
   }
