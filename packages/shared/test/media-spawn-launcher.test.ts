@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { encodeSegment } from "../src/media/index.js";
+import { encodeSegment, runFfmpeg } from "../src/media/index.js";
 import { spawnLauncherInfo, startProcess, stopSpawnLauncher, type StartedProcess } from "../src/media/spawn-launcher.js";
 
 /** Runs a started program to its end: what it wrote and its exit code. */
@@ -76,6 +76,28 @@ describe.runIf(process.platform === "linux")("spawn launcher", () => {
     const direct = await encode("0");
     expect(launched.byteLength).toBeGreaterThan(1000);
     expect(sha(launched)).toBe(sha(direct));
+  });
+
+  test("error: runFfmpeg aborted while ffmpeg starts through the launcher rejects with the reason, and the next run works", async () => {
+    const before = process.env.RENDERMESH_SPAWN_LAUNCHER;
+    process.env.RENDERMESH_SPAWN_LAUNCHER = "1";
+    try {
+      const controller = new AbortController();
+      // Real time, so it would run for 30 s if not stopped.
+      const long = runFfmpeg(["-hide_banner", "-re", "-f", "lavfi", "-i", "color=c=red:s=64x64:d=30", "-f", "null", "-"], {
+        signal: controller.signal,
+        what: "run for 30 s",
+      });
+      controller.abort(new Error("stopped by the test"));
+      await expect(long).rejects.toThrow("stopped by the test");
+      const { stderr } = await runFfmpeg(["-hide_banner", "-f", "lavfi", "-i", "color=c=red:s=64x64:d=0.25", "-f", "null", "-"], {
+        what: "run briefly",
+      });
+      expect(typeof stderr).toBe("string");
+    } finally {
+      if (before === undefined) delete process.env.RENDERMESH_SPAWN_LAUNCHER;
+      else process.env.RENDERMESH_SPAWN_LAUNCHER = before;
+    }
   });
 
   test("error: a program that does not exist rejects as spawn does (ENOENT), and the launcher starts the next one", async () => {

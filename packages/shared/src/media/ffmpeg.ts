@@ -114,7 +114,11 @@ export function runFfmpeg(args: readonly string[], options: RunFfmpegOptions): P
     const run = (started: StartedProcess) => {
       child = started;
       if (settled) {
-        // Aborted while it started.
+        // Aborted while it started: stop it, and let its pipes drain and close so nothing of it keeps this process up.
+        started.on("error", () => {});
+        started.stdin?.destroy();
+        started.stdout?.resume();
+        started.stderr?.resume();
         started.kill("SIGKILL");
         return;
       }
